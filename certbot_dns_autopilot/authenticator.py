@@ -1,0 +1,156 @@
+"""The certbot glue: options, and perform/cleanup/auth_hint delegating to the steps.
+
+Kept thin on purpose: planning, writing and waiting live in their own modules so they
+run the same from tests, the lab and (later) the ``doctor`` command.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from acme import challenges
+from certbot import achallenges, errors, interfaces
+from certbot.display import util as display_util
+from certbot.plugins import common
+from certbot.plugins.dns_common import CredentialsConfiguration
+
+from . import dnsio, plan
+from .errors import AutopilotError
+from .providers import Writer, writer_from_credentials
+from .waiter import Waiter
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PROPAGATION_TIMEOUT = 300
+RECORD_TTL = 60
+
+
+def parse_resolvers(text: str) -> list[dnsio.Server]:
+    """``--dns-autopilot-resolvers``: comma-separated ``IP`` / ``IP:PORT`` / ``[IPv6]:PORT``."""
+    servers = []
+    for item in (part.strip() for part in (text or "").split(",")):
+        if not item:
+            continue
+        try:
+            servers.append(dnsio.parse_server(item))
+        except ValueError:
+            raise errors.PluginError(
+                f"--dns-autopilot-resolvers: {item!r} is not an address. Give recursive "
+                "resolvers as IP, IP:PORT or [IPv6]:PORT, separated by commas "
+                "(e.g. 9.9.9.9,[2620:fe::fe]:53)") from None
+    return servers
+
+
+class Authenticator(common.Plugin, interfaces.Authenticator):
+    """DNS-01 that waits on evidence (every authoritative server, then the resolvers)."""
+
+    description = ("Obtain certificates with DNS-01 TXT records, waiting until every "
+                   "authoritative server and resolver serves them, and explaining failures.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._writer: Writer | None = None
+        self._written: dict[str, dict[str, frozenset[str]]] = {}
+
+    @classmethod
+    def add_parser_arguments(cls, add: Callable[..., None]) -> None:
+        add("credentials", help="Path to the credentials INI file (mode 600): the record "
+            "writer's keys, e.g. dns_autopilot_rfc2136_server/_name/_secret. Stored absolute "
+            "in the renewal configuration.")
+        add("resolvers", default="", help="Comma-separated recursive resolvers (IP or IP:PORT) "
+            "used to find nameservers and for the public check. Default: the system's.")
+        add("propagation-timeout", type=int, default=DEFAULT_PROPAGATION_TIMEOUT,
+            help="Upper bound, in seconds, on waiting for the records to be served "
+            f"(default {DEFAULT_PROPAGATION_TIMEOUT}). The wait ends as soon as they are.")
+
+    def more_info(self) -> str:
+        return ("Writes the DNS-01 TXT records through the writer configured in the "
+                "credentials file, then waits until every authoritative nameserver address "
+                "and each recursive resolver serves them before the CA is asked to validate.")
+
+    def prepare(self) -> None:
+        pass
+
+    def get_chall_pref(self, domain: str) -> Iterable[type[challenges.Challenge]]:
+        return [challenges.DNS01]
+
+    # -- the run -----------------------------------------------------------------------
+
+    def _setup(self) -> tuple[Writer, Waiter]:
+        path = self.conf("credentials")
+        if not path:
+            raise errors.PluginError(
+                "--dns-autopilot-credentials is required: the path to an INI file with the "
+                "record writer's keys (see docs/credentials.md)")
+        path = os.path.abspath(os.path.expanduser(path))
+        # Stored absolute, so `certbot renew` from another directory finds it.
+        setattr(self.config, self.dest("credentials"), path)
+        credentials = CredentialsConfiguration(path, self.dest)
+        writer = writer_from_credentials(credentials, path)
+        timeout = self.conf("propagation-timeout")
+        if timeout is None or int(timeout) <= 0:
+            raise errors.PluginError("--dns-autopilot-propagation-timeout must be a positive "
+                                     "number of seconds")
+        recursive = dnsio.Recursive(parse_resolvers(self.conf("resolvers")))
+        return writer, Waiter(recursive, timeout=float(timeout))
+
+    def perform(self, achalls: list[achallenges.AnnotatedChallenge]
+                ) -> list[challenges.ChallengeResponse]:
+        writer, waiter = self._setup()
+        self._writer = writer
+        started = time.monotonic()
+        wanted = [plan.Challenge.of(a.identifier.value, a.validation(a.account_key)) for a in achalls]
+        zones: dict[str, str] = {}
+
+        def zone_of(name: str) -> str:
+            if name not in zones:
+                zones[name] = writer.find_zone(name)
+            return zones[name]
+
+        targets = plan.group(wanted, zone_of)
+        for zone, records in plan.by_zone(targets).items():
+            writer.add(zone, records, RECORD_TTL)
+            self._written[zone] = records
+        written = time.monotonic()
+        display_util.notify(
+            f"dns-autopilot: wrote {len(wanted)} TXT value(s) at {len(targets)} name(s) via "
+            f"{writer.label}; waiting until they are served")
+        timings = waiter.wait(targets)
+        display_util.notify(
+            "dns-autopilot: served everywhere after "
+            + ", ".join(f"{phase} {secs:.1f} s" for phase, secs in timings.items())
+            + f" (write {written - started:.1f} s)")
+        return [a.response(a.account_key) for a in achalls]
+
+    def cleanup(self, achalls: list[achallenges.AnnotatedChallenge]) -> None:
+        """Remove exactly the values this run added; say what is left if that fails."""
+        writer, written = self._writer, self._written
+        self._written = {}
+        if writer is None:
+            return
+        for zone, records in written.items():
+            try:
+                writer.remove(zone, records)
+            except errors.PluginError as exc:
+                leftovers = ", ".join(f"{name} TXT {sorted(vals)}"
+                                      for name, vals in records.items())
+                logger.warning("dns-autopilot: could not remove %s from %s: %s. Remove them by "
+                               "hand.", leftovers, zone, exc)
+
+    def auth_hint(self, failed_achalls: list[achallenges.AnnotatedChallenge]) -> str:
+        try:
+            names = sorted({plan.Challenge.of(a.identifier.value, "").name for a in failed_achalls})
+            return ("dns-autopilot had confirmed that every authoritative nameserver and the "
+                    "configured resolvers served the expected TXT value(s) before the CA "
+                    f"validated ({', '.join(names)}). A resolver the CA uses may see a different "
+                    "view (split-horizon DNS, a cached old answer): compare the CA's detail "
+                    "above with `dig TXT <name>` from outside your network.")
+        except Exception:  # noqa: BLE001 - auth_hint must never raise
+            return "dns-autopilot could not build a hint; see the log for the run's steps."
+
+
+__all__ = ["Authenticator", "AutopilotError"]

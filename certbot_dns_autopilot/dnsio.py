@@ -1,0 +1,165 @@
+"""Asking DNS servers, with dnspython, and nothing else: every query of the plugin goes here.
+
+Answers come back as plain `Answer` values so that the decisions made on them
+(`propagation`) run the same on recorded answers as on the lab's real servers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.nameserver
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.resolver
+
+DEFAULT_QUERY_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True, order=True)
+class Server:
+    """One address to ask; ``name`` is the nameserver's host name when known."""
+
+    address: str
+    port: int = 53
+    name: str = ""
+
+    def __str__(self) -> str:
+        where = self.address if self.port == 53 else f"{self.address}:{self.port}"
+        return f"{self.name} ({where})" if self.name else where
+
+    def dig(self, qname: str, rdtype: str, recurse: bool = False) -> str:
+        """The dig command that repeats a query of ours, for users to paste."""
+        port = "" if self.port == 53 else f" -p {self.port}"
+        flags = "" if recurse else " +norecurse"
+        return f"dig @{self.address}{port} {qname} {rdtype}{flags}"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one server said: an rcode (or TIMEOUT/ERROR), TXT values, TTLs, SOA serial."""
+
+    rcode: str
+    values: frozenset[str] = field(default_factory=frozenset)
+    ttl: int | None = None  # the answer RRset's TTL, or the negative-caching TTL
+    authoritative: bool = False
+    serial: int | None = None
+    error: str = ""
+
+    def describe(self) -> str:
+        """A short human reading: ``NOERROR "v1" "v2"``, ``NXDOMAIN``, ``TIMEOUT``."""
+        text = self.rcode
+        if self.values:
+            text += " " + " ".join(f'"{v}"' for v in sorted(self.values))
+        elif self.rcode == "NOERROR":
+            text += " (no TXT)"
+        if self.serial is not None:
+            text += f" serial={self.serial}"
+        if self.error:
+            text += f" ({self.error})"
+        return text
+
+
+def parse_server(text: str, default_port: int = 53) -> Server:
+    """``IP``, ``IP:PORT``, ``[IPv6]:PORT`` or a bare IPv6 address; ValueError otherwise."""
+    text = text.strip()
+    host, port = text, default_port
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"{text!r} is not IP, IP:PORT or [IPv6]:PORT")
+            port = int(rest[1:])
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+        port = int(port_text)
+    ipaddress.ip_address(host)
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} out of range")
+    return Server(address=host, port=port)
+
+
+def _txt_values(response: dns.message.Message, qname: dns.name.Name) -> frozenset[str]:
+    values = set()
+    for rrset in response.answer:
+        if rrset.rdtype == dns.rdatatype.TXT:
+            for rdata in rrset:
+                values.add(b"".join(rdata.strings).decode("utf-8", "replace"))
+    return frozenset(values)
+
+
+def _answer_ttl(response: dns.message.Message, rdtype: int) -> int | None:
+    for rrset in response.answer:
+        if rrset.rdtype == rdtype:
+            return rrset.ttl
+    for rrset in response.authority:
+        if rrset.rdtype == dns.rdatatype.SOA:
+            # RFC 2308: the negative-caching TTL is min(SOA TTL, SOA minimum).
+            return min(rrset.ttl, rrset[0].minimum)
+    return None
+
+
+def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
+        timeout: float = DEFAULT_QUERY_TIMEOUT) -> Answer:
+    """One query to one server over UDP (TCP if truncated); never raises for DNS failures."""
+    name = dns.name.from_text(qname)
+    rdtype_value = dns.rdatatype.from_text(rdtype)
+    query = dns.message.make_query(name, rdtype_value)
+    if not recurse:
+        query.flags &= ~dns.flags.RD
+    try:
+        response, _ = dns.query.udp_with_fallback(query, server.address, timeout=timeout,
+                                                  port=server.port)
+    except dns.exception.Timeout:
+        return Answer(rcode="TIMEOUT")
+    except (OSError, dns.exception.DNSException) as exc:
+        return Answer(rcode="ERROR", error=str(exc) or type(exc).__name__)
+    serial = None
+    for rrset in response.answer + response.authority:
+        if rrset.rdtype == dns.rdatatype.SOA:
+            serial = rrset[0].serial
+    return Answer(
+        rcode=dns.rcode.to_text(response.rcode()),
+        values=_txt_values(response, name) if rdtype_value == dns.rdatatype.TXT else frozenset(),
+        ttl=_answer_ttl(response, rdtype_value),
+        authoritative=bool(response.flags & dns.flags.AA),
+        serial=serial,
+    )
+
+
+class Recursive:
+    """The configured recursive resolvers (or the system's), for zone and address lookups."""
+
+    def __init__(self, servers: list[Server] | None = None, timeout: float = 5.0) -> None:
+        self.servers = list(servers or [])
+        if self.servers:
+            self._resolver = dns.resolver.Resolver(configure=False)
+            self._resolver.nameservers = [
+                dns.nameserver.Do53Nameserver(s.address, s.port) for s in self.servers]
+        else:
+            self._resolver = dns.resolver.Resolver()
+            self.servers = [Server(address=str(ns)) for ns in self._resolver.nameservers]
+        self._resolver.lifetime = timeout
+        self._resolver.cache = None
+
+    def nameservers(self, zone: str) -> list[str]:
+        """The zone's NS host names, as the resolvers see them."""
+        answer = self._resolver.resolve(zone, "NS")
+        return sorted(rdata.target.to_text(omit_final_dot=True).lower() for rdata in answer)
+
+    def addresses(self, host: str) -> list[str]:
+        """Every IPv4 and IPv6 address of ``host`` (a host with neither raises)."""
+        found: list[str] = []
+        for rdtype in ("A", "AAAA"):
+            try:
+                found += [rdata.address for rdata in self._resolver.resolve(host, rdtype)]
+            except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
+                continue
+        if not found:
+            raise dns.resolver.NoAnswer(f"{host} has no A or AAAA record")
+        return found

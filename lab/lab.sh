@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# The local lab: a fake root, an authoritative primary and secondary (BIND 9), a caching
+# resolver (Unbound) and an ACME test CA (Pebble), all on loopback addresses only.
+#
+#   lab/lab.sh install   apt packages (bind9, bind9-dnsutils, unbound, pebble, openssl, iproute2)
+#   lab/lab.sh up        start everything (idempotent); prints the lab's facts
+#   lab/lab.sh status    which parts run; exit 1 if any is down
+#   lab/lab.sh down      stop everything, remove addresses and state (idempotent)
+#   lab/lab.sh env       shell assignments describing the running lab (for scripts and tests)
+#
+# State lives in $LAB_RUN (default: lab/.run beside this script). Must run as root:
+# it binds port 53 and adds /32 addresses to lo.
+set -euo pipefail
+
+LAB_HOME=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_RUN=${LAB_RUN:-$LAB_HOME/.run}
+
+ROOT_IP=127.0.53.1        # fake root server: ".", delegating the lab zones
+PRIMARY_IP=127.0.53.11    # ns1.autopilot.test: primary, accepts TSIG-signed updates
+SECONDARY_IP=127.0.53.12  # ns2.autopilot.test: secondary, NOTIFY + IXFR from the primary
+RESOLVER_IP=127.0.53.53   # Unbound: the "public" recursive resolver Pebble validates through
+ACME_DIR=https://localhost:14000/dir
+ZONES=(autopilot.test example.test)
+KEY_NAME=autopilot-key
+ADDRESSES=("$ROOT_IP" "$PRIMARY_IP" "$SECONDARY_IP" "$RESOLVER_IP")
+
+die() { echo "lab: $*" >&2; exit 1; }
+need_root() { [ "$(id -u)" = 0 ] || die "run as root (binds port 53, adds addresses to lo)"; }
+
+install() {
+  need_root
+  local missing=()
+  for cmd in named:bind9 dig:bind9-dnsutils unbound:unbound pebble:pebble openssl:openssl ip:iproute2 tsig-keygen:bind9; do
+    command -v "${cmd%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${cmd%%:*}" ] || missing+=("${cmd#*:}")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "lab: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  # Debian starts the packaged services where an init system runs; the lab uses its own.
+  for svc in named bind9 unbound; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+      systemctl stop "$svc" || true
+    fi
+  done
+}
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+add_addresses() {
+  for ip in "${ADDRESSES[@]}"; do
+    ip -4 addr show dev lo | grep -q "inet $ip/32" || ip addr add "$ip/32" dev lo
+  done
+}
+
+write_named_conf() { # name ip zone-stanzas
+  local name=$1 ip=$2 zones=$3 dir=$LAB_RUN/$1
+  mkdir -p "$dir"
+  cat >"$dir/named.conf" <<CONF
+options {
+  directory "$dir";
+  pid-file "$dir/named.pid";
+  session-keyfile "$dir/session.key";
+  managed-keys-directory "$dir";
+  dump-file "$dir/cache_dump.db";
+  statistics-file "$dir/named.stats";
+  listen-on port 53 { $ip; };
+  listen-on-v6 { none; };
+  query-source address $ip;
+  notify-source $ip;
+  transfer-source $ip;
+  recursion no;
+  allow-query { any; };
+  dnssec-validation no;
+  notify explicit;
+};
+controls { };
+logging {
+  channel lab_log { file "$dir/named.log" versions 0 size 20m; severity info; print-time yes; print-category yes; };
+  category default { lab_log; };
+  category queries { null; };
+  category lame-servers { null; };
+};
+include "$LAB_RUN/tsig.key";
+$zones
+CONF
+}
+
+write_zone() { # zone serial
+  local zone=$1
+  cat >"$LAB_RUN/primary/$zone.db" <<ZONE
+\$TTL 300
+@   IN SOA ns1.autopilot.test. hostmaster.$zone. ( 1 3600 600 86400 60 )
+    IN NS  ns1.autopilot.test.
+    IN NS  ns2.autopilot.test.
+ZONE
+  if [ "$zone" = autopilot.test ]; then
+    printf 'ns1 IN A %s\nns2 IN A %s\n' "$PRIMARY_IP" "$SECONDARY_IP" >>"$LAB_RUN/primary/$zone.db"
+  fi
+  printf '@ IN A 127.0.53.80\nwww IN A 127.0.53.80\n' >>"$LAB_RUN/primary/$zone.db"
+}
+
+configure() {
+  mkdir -p "$LAB_RUN"
+  chmod 700 "$LAB_RUN"
+  [ -f "$LAB_RUN/tsig.key" ] || tsig-keygen -a hmac-sha512 "$KEY_NAME" >"$LAB_RUN/tsig.key"
+  chmod 600 "$LAB_RUN/tsig.key"
+  local secret
+  secret=$(sed -n 's/.*secret "\(.*\)";/\1/p' "$LAB_RUN/tsig.key")
+
+  # The fake root: delegates each lab zone to ns1/ns2 with glue.
+  mkdir -p "$LAB_RUN/root"
+  {
+    printf '$TTL 3600\n. IN SOA a.root-servers.test. hostmaster.test. ( 1 3600 600 86400 300 )\n'
+    printf '. IN NS a.root-servers.test.\na.root-servers.test. IN A %s\n' "$ROOT_IP"
+    for zone in "${ZONES[@]}"; do
+      printf '%s. IN NS ns1.autopilot.test.\n%s. IN NS ns2.autopilot.test.\n' "$zone" "$zone"
+    done
+    printf 'ns1.autopilot.test. IN A %s\nns2.autopilot.test. IN A %s\n' "$PRIMARY_IP" "$SECONDARY_IP"
+  } >"$LAB_RUN/root/root.db"
+  write_named_conf root "$ROOT_IP" 'zone "." { type primary; file "root.db"; };'
+
+  local primary_zones="" secondary_zones=""
+  mkdir -p "$LAB_RUN/primary" "$LAB_RUN/secondary"
+  for zone in "${ZONES[@]}"; do
+    [ -f "$LAB_RUN/primary/$zone.db" ] || write_zone "$zone"
+    primary_zones+="zone \"$zone\" { type primary; file \"$zone.db\"; also-notify { $SECONDARY_IP; }; allow-transfer { $SECONDARY_IP; }; update-policy { grant $KEY_NAME zonesub ANY; }; };
+"
+    secondary_zones+="zone \"$zone\" { type secondary; file \"$zone.db\"; primaries { $PRIMARY_IP; }; };
+"
+  done
+  write_named_conf primary "$PRIMARY_IP" "$primary_zones"
+  write_named_conf secondary "$SECONDARY_IP" "$secondary_zones"
+
+  mkdir -p "$LAB_RUN/unbound"
+  printf '. 3600000 IN NS a.root-servers.test.\na.root-servers.test. 3600000 IN A %s\n' "$ROOT_IP" >"$LAB_RUN/unbound/root.hints"
+  cat >"$LAB_RUN/unbound/unbound.conf" <<CONF
+server:
+  interface: $RESOLVER_IP
+  port: 53
+  do-ip6: no
+  access-control: 127.0.0.0/8 allow
+  do-not-query-localhost: no
+  root-hints: "$LAB_RUN/unbound/root.hints"
+  local-zone: "test." nodefault
+  module-config: "iterator"
+  username: ""
+  chroot: ""
+  directory: "$LAB_RUN/unbound"
+  pidfile: "$LAB_RUN/unbound/unbound.pid"
+  logfile: "$LAB_RUN/unbound/unbound.log"
+  use-syslog: no
+  verbosity: 1
+remote-control:
+  control-enable: yes
+  control-interface: "$LAB_RUN/unbound/control.sock"
+CONF
+
+  # Pebble: Debian ships no test certificate, so the lab makes a CA and a localhost cert.
+  mkdir -p "$LAB_RUN/pebble"
+  if [ ! -f "$LAB_RUN/pebble/ca.pem" ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+      -subj "/CN=dns-autopilot lab CA" -keyout "$LAB_RUN/pebble/ca.key" -out "$LAB_RUN/pebble/ca.pem" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+      -keyout "$LAB_RUN/pebble/key.pem" -out "$LAB_RUN/pebble/cert.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$LAB_RUN/pebble/san.ext"
+    openssl x509 -req -in "$LAB_RUN/pebble/cert.csr" -CA "$LAB_RUN/pebble/ca.pem" -CAkey "$LAB_RUN/pebble/ca.key" \
+      -CAcreateserial -days 30 -extfile "$LAB_RUN/pebble/san.ext" -out "$LAB_RUN/pebble/cert.pem" 2>/dev/null
+  fi
+  cat >"$LAB_RUN/pebble/pebble.json" <<CONF
+{"pebble": {"listenAddress": "127.0.0.1:14000", "managementListenAddress": "127.0.0.1:15000",
+ "certificate": "$LAB_RUN/pebble/cert.pem", "privateKey": "$LAB_RUN/pebble/key.pem",
+ "httpPort": 5002, "tlsPort": 5001, "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+CONF
+
+  # A credentials file for the plugin, as a user would write it.
+  cat >"$LAB_RUN/credentials.ini" <<INI
+# dns-autopilot credentials for the lab primary (RFC 2136, TSIG)
+dns_autopilot_rfc2136_server = $PRIMARY_IP
+dns_autopilot_rfc2136_port = 53
+dns_autopilot_rfc2136_name = $KEY_NAME
+dns_autopilot_rfc2136_secret = $secret
+dns_autopilot_rfc2136_algorithm = HMAC-SHA512
+INI
+  chmod 600 "$LAB_RUN/credentials.ini"
+}
+
+wait_dns() { # ip name type [dig flags]
+  for _ in $(seq 1 100); do
+    dig ${4:-+norecurse} +time=1 +tries=1 @"$1" "$2" "$3" 2>/dev/null | grep -q 'status: NOERROR' && return 0
+    sleep 0.1
+  done
+  die "$1 does not answer $2 $3 (see $LAB_RUN/*/named.log, $LAB_RUN/unbound/unbound.log)"
+}
+
+start_named() { # name
+  pid_alive "$LAB_RUN/$1/named.pid" && return 0
+  named -4 -c "$LAB_RUN/$1/named.conf" || die "named ($1) did not start; see $LAB_RUN/$1/named.log"
+}
+
+up() {
+  need_root
+  configure
+  add_addresses
+  start_named root
+  start_named primary
+  start_named secondary
+  pid_alive "$LAB_RUN/unbound/unbound.pid" || unbound -c "$LAB_RUN/unbound/unbound.conf" \
+    || die "unbound did not start; see $LAB_RUN/unbound/unbound.log"
+  if ! pid_alive "$LAB_RUN/pebble/pebble.pid"; then
+    # No random validation delay, no spurious nonce rejections, no authorization reuse:
+    # every issuance in the lab really validates DNS-01.
+    PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
+      nohup pebble -config "$LAB_RUN/pebble/pebble.json" -dnsserver "$RESOLVER_IP:53" -strict=false \
+      >"$LAB_RUN/pebble/pebble.log" 2>&1 &
+    echo $! >"$LAB_RUN/pebble/pebble.pid"
+  fi
+  wait_dns "$ROOT_IP" . SOA
+  for zone in "${ZONES[@]}"; do
+    wait_dns "$PRIMARY_IP" "$zone" SOA
+    wait_dns "$SECONDARY_IP" "$zone" SOA
+    wait_dns "$RESOLVER_IP" "$zone" SOA +recurse
+  done
+  for _ in $(seq 1 100); do
+    python3 - "$ACME_DIR" "$LAB_RUN/pebble/ca.pem" 2>/dev/null <<'PY' && break
+import ssl, sys, urllib.request
+urllib.request.urlopen(sys.argv[1], context=ssl.create_default_context(cafile=sys.argv[2]), timeout=1)
+PY
+    sleep 0.1
+  done
+  pid_alive "$LAB_RUN/pebble/pebble.pid" || die "pebble did not start; see $LAB_RUN/pebble/pebble.log"
+  env_lines
+}
+
+env_lines() {
+  cat <<ENV
+LAB_RUN=$LAB_RUN
+LAB_ACME_DIRECTORY=$ACME_DIR
+LAB_CA_BUNDLE=$LAB_RUN/pebble/ca.pem
+LAB_RESOLVER=$RESOLVER_IP
+LAB_PRIMARY=$PRIMARY_IP
+LAB_SECONDARY=$SECONDARY_IP
+LAB_ROOT=$ROOT_IP
+LAB_ZONES="${ZONES[*]}"
+LAB_CREDENTIALS=$LAB_RUN/credentials.ini
+LAB_TSIG_NAME=$KEY_NAME
+ENV
+}
+
+status() {
+  local rc=0
+  for part in root/named primary/named secondary/named unbound/unbound pebble/pebble; do
+    if pid_alive "$LAB_RUN/$part.pid"; then echo "${part%%/*}: running (pid $(cat "$LAB_RUN/$part.pid"))"
+    else echo "${part%%/*}: stopped"; rc=1; fi
+  done
+  return $rc
+}
+
+down() {
+  need_root
+  for part in pebble/pebble unbound/unbound secondary/named primary/named root/named; do
+    local pidfile=$LAB_RUN/$part.pid
+    if pid_alive "$pidfile"; then
+      local pid; pid=$(cat "$pidfile")
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  done
+  for ip in "${ADDRESSES[@]}"; do
+    ip addr del "$ip/32" dev lo 2>/dev/null || true
+  done
+  rm -rf "$LAB_RUN"
+  echo "lab: down"
+}
+
+case "${1:-}" in
+  install) install ;;
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  env) env_lines ;;
+  *) echo "usage: $0 install|up|status|down|env" >&2; exit 2 ;;
+esac
