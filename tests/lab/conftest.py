@@ -1,0 +1,142 @@
+"""The lab for integration tests: started once per session by lab/lab.sh (as root).
+
+If the lab was already running (a developer's `lab/lab.sh up`), it is left running;
+otherwise the session stops it again, leaving nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import dns.message
+import dns.query
+import dns.rdatatype
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LAB_SH = ROOT / "lab" / "lab.sh"
+CERTBOT = Path(sys.executable).parent / "certbot"
+
+
+@dataclass
+class Lab:
+    env: dict[str, str]
+
+    @property
+    def primary(self) -> str:
+        return self.env["LAB_PRIMARY"]
+
+    @property
+    def secondary(self) -> str:
+        return self.env["LAB_SECONDARY"]
+
+    @property
+    def resolver(self) -> str:
+        return self.env["LAB_RESOLVER"]
+
+    @property
+    def credentials(self) -> Path:
+        return Path(self.env["LAB_CREDENTIALS"])
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.env["LAB_RUN"])
+
+    def pid(self, part: str) -> int:
+        """The pid of a lab server: root, primary, secondary (named), unbound, pebble."""
+        name = {"unbound": "unbound/unbound.pid", "pebble": "pebble/pebble.pid"}.get(
+            part, f"{part}/named.pid")
+        return int((self.run_dir / name).read_text().split()[0])
+
+    def txt(self, server: str, name: str) -> set[str]:
+        """TXT values at ``name``, asked of ``server`` directly (recursion off)."""
+        query = dns.message.make_query(name, dns.rdatatype.TXT)
+        query.flags &= ~dns.flags.RD
+        response = dns.query.udp(query, server, timeout=3)
+        return {b"".join(r.strings).decode() for rrset in response.answer
+                if rrset.rdtype == dns.rdatatype.TXT for r in rrset}
+
+
+def _parse_env(text: str) -> dict[str, str]:
+    env = {}
+    for line in text.splitlines():
+        if "=" in line:
+            key, _, value = line.partition("=")
+            env[key] = shlex.split(value)[0] if value else ""
+    return env
+
+
+@pytest.fixture(scope="session")
+def lab() -> Lab:
+    if os.geteuid() != 0:
+        pytest.fail("the lab tests need root (port 53, addresses on lo): run lab/test.sh as root")
+    was_up = subprocess.run([LAB_SH, "status"], capture_output=True).returncode == 0
+    up = subprocess.run([LAB_SH, "up"], capture_output=True, text=True)
+    assert up.returncode == 0, f"lab/lab.sh up failed:\n{up.stdout}\n{up.stderr}"
+    yield Lab(_parse_env(up.stdout))
+    if not was_up:
+        subprocess.run([LAB_SH, "down"], check=True, capture_output=True)
+
+
+@dataclass
+class Run:
+    returncode: int
+    output: str
+    log: str
+
+
+class Certbot:
+    """Runs the real certbot (the venv's) against the lab's Pebble in its own directories."""
+
+    def __init__(self, lab: Lab, home: Path) -> None:
+        self.lab = lab
+        self.home = home
+        self.config_dir = home / "config"
+        self.logs_dir = home / "logs"
+
+    def __call__(self, *args: str, cwd: Path | None = None, timeout: float = 300) -> Run:
+        cmd = [str(CERTBOT), *args, "--non-interactive",
+               "--config-dir", str(self.config_dir), "--work-dir", str(self.home / "work"),
+               "--logs-dir", str(self.logs_dir)]
+        env = dict(os.environ, REQUESTS_CA_BUNDLE=self.lab.env["LAB_CA_BUNDLE"])
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd,
+                              timeout=timeout)
+        log_file = self.logs_dir / "letsencrypt.log"
+        log = log_file.read_text() if log_file.exists() else ""
+        return Run(proc.returncode, proc.stdout + proc.stderr, log)
+
+    def certonly(self, *domains: str, credentials: Path | str | None = None,
+                 extra: tuple[str, ...] = (), cwd: Path | None = None) -> Run:
+        args = ["certonly", "--agree-tos", "--register-unsafely-without-email",
+                "--server", self.lab.env["LAB_ACME_DIRECTORY"],
+                "--authenticator", "dns-autopilot",
+                "--dns-autopilot-credentials", str(credentials or self.lab.credentials),
+                "--dns-autopilot-resolvers", self.lab.resolver, *extra]
+        for domain in domains:
+            args += ["-d", domain]
+        return self(*args, cwd=cwd)
+
+    def cert_names(self, lineage: str) -> set[str]:
+        from cryptography import x509
+
+        pem = (self.config_dir / "live" / lineage / "cert.pem").read_bytes()
+        cert = x509.load_pem_x509_certificate(pem)
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        return set(san.get_values_for_type(x509.DNSName))
+
+
+@pytest.fixture
+def certbot(lab: Lab, tmp_path: Path) -> Certbot:
+    return Certbot(lab, tmp_path)
+
+
+@pytest.fixture
+def fresh_name() -> str:
+    """A name under autopilot.test no earlier run used, so no resolver has it cached."""
+    return f"t{uuid.uuid4().hex[:10]}.autopilot.test"

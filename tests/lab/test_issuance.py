@@ -1,0 +1,175 @@
+"""Issuance and renewal through the real certbot, Pebble, BIND and Unbound of the lab."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import dns.name
+import dns.query
+import dns.tsig
+import dns.update
+import pytest
+from conftest import CERTBOT, Certbot, Lab
+
+pytestmark = pytest.mark.lab
+
+
+def _credentials(lab: Lab) -> dict[str, str]:
+    parser = configparser.ConfigParser()
+    parser.read_string("[x]\n" + lab.credentials.read_text())
+    return dict(parser["x"])
+
+
+def wait_absent(lab: Lab, name: str, values: set[str] | None = None, seconds: float = 15) -> None:
+    """Cleanup reaches the secondary by NOTIFY + IXFR: allow it a moment, then insist."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = {server: lab.txt(server, name) for server in (lab.primary, lab.secondary)}
+        if values is not None:
+            left = {s: v & values for s, v in left.items()}
+        if not any(left.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert not any(left.values()), f"records left behind at {name}: {left}"
+
+
+def nsupdate(lab: Lab, zone: str, name: str, value: str, add: bool = True) -> None:
+    """Someone else's change to the zone, made with the lab's key (as a colleague would)."""
+    creds = _credentials(lab)
+    keyring = {dns.name.from_text(creds["dns_autopilot_rfc2136_name"]): dns.tsig.Key(
+        creds["dns_autopilot_rfc2136_name"], creds["dns_autopilot_rfc2136_secret"],
+        dns.tsig.HMAC_SHA512)}
+    update = dns.update.UpdateMessage(zone, keyring=keyring,
+                                      keyname=creds["dns_autopilot_rfc2136_name"])
+    owner = dns.name.from_text(name)  # absolute: a str would be relative to the zone
+    if add:
+        update.add(owner, 300, "TXT", f'"{value}"')
+    else:
+        update.delete(owner, "TXT", f'"{value}"')
+    response = dns.query.udp(update, lab.primary, timeout=5)
+    assert response.rcode() == 0
+
+
+def test_certbot_lists_the_plugin() -> None:
+    out = subprocess.run([str(CERTBOT), "plugins", "--text"], capture_output=True, text=True,
+                         check=True).stdout
+    assert "* dns-autopilot" in out
+
+
+def test_apex_wildcard_www_issue_and_renew_from_saved_config(
+        lab: Lab, certbot: Certbot, tmp_path: Path) -> None:
+    zone = "example.test"
+    # The credentials path is given relative; renewal must still find it from elsewhere.
+    shutil.copy(lab.credentials, tmp_path / "autopilot.ini")
+    os.chmod(tmp_path / "autopilot.ini", 0o600)
+    run = certbot.certonly(zone, f"*.{zone}", f"www.{zone}", credentials="autopilot.ini",
+                           cwd=tmp_path)
+    assert run.returncode == 0, run.output
+    assert certbot.cert_names(zone) == {zone, f"*.{zone}", f"www.{zone}"}
+    wait_absent(lab, f"_acme-challenge.{zone}")
+    wait_absent(lab, f"_acme-challenge.www.{zone}")
+
+    renewal = configparser.ConfigParser()
+    renewal.read_string("[top]\n" + (certbot.config_dir / "renewal" / f"{zone}.conf").read_text())
+    params = renewal["renewalparams"]
+    assert params["authenticator"] == "dns-autopilot"
+    assert params["dns_autopilot_credentials"] == str(tmp_path / "autopilot.ini")
+    assert params["dns_autopilot_resolvers"] == lab.resolver
+
+    first = (certbot.config_dir / "live" / zone / "cert.pem").read_bytes()
+    # Cron's view: no plugin flags at all, another working directory.
+    run = certbot("renew", "--force-renewal", "--no-random-sleep-on-renew", cwd=Path("/"))
+    assert run.returncode == 0, run.output
+    assert "all renewals succeeded" in run.output
+    assert (certbot.config_dir / "live" / zone / "cert.pem").read_bytes() != first
+    assert certbot.cert_names(zone) == {zone, f"*.{zone}", f"www.{zone}"}
+    wait_absent(lab, f"_acme-challenge.{zone}")
+    wait_absent(lab, f"_acme-challenge.www.{zone}")
+
+
+def test_someone_elses_value_survives_cleanup(lab: Lab, certbot: Certbot,
+                                               fresh_name: str) -> None:
+    name = f"_acme-challenge.{fresh_name}"
+    nsupdate(lab, "autopilot.test", name, "kept-by-someone-else")
+    try:
+        run = certbot.certonly(fresh_name, f"*.{fresh_name}")
+        assert run.returncode == 0, run.output
+        wait_absent(lab, name, values=lab.txt(lab.primary, name) - {"kept-by-someone-else"})
+        assert lab.txt(lab.primary, name) == {"kept-by-someone-else"}
+        deadline = time.monotonic() + 15
+        while lab.txt(lab.secondary, name) != {"kept-by-someone-else"}:
+            assert time.monotonic() < deadline, lab.txt(lab.secondary, name)
+            time.sleep(0.2)
+    finally:
+        nsupdate(lab, "autopilot.test", name, "kept-by-someone-else", add=False)
+
+
+def test_wrong_tsig_secret_is_one_clear_error(lab: Lab, certbot: Certbot, tmp_path: Path,
+                                              fresh_name: str) -> None:
+    wrong = "c2VjcmV0LXRoYXQtdGhlLXNlcnZlci1kb2VzLW5vdC1rbm93"  # valid base64, wrong key
+    text = lab.credentials.read_text()
+    real = _credentials(lab)["dns_autopilot_rfc2136_secret"]
+    bad = tmp_path / "bad.ini"
+    bad.write_text(text.replace(real, wrong))
+    bad.chmod(0o600)
+    run = certbot.certonly(fresh_name, credentials=bad)
+    assert run.returncode != 0
+    assert "dns-autopilot [permission-denied]" in run.output
+    assert lab.primary in run.output and "autopilot-key" in run.output
+    assert "Fix:" in run.output
+    assert "Traceback" not in run.output
+    for artefact in (run.output, run.log):
+        assert wrong not in artefact and real not in artefact
+    assert lab.txt(lab.primary, f"_acme-challenge.{fresh_name}") == set()
+
+
+def _stop(pid: int) -> None:
+    os.kill(pid, signal.SIGSTOP)
+
+
+def _resume(pid: int) -> None:
+    os.kill(pid, signal.SIGCONT)
+
+
+def test_waits_for_a_stalled_secondary_instead_of_sleeping(lab: Lab, certbot: Certbot,
+                                                           fresh_name: str) -> None:
+    secondary = lab.pid("secondary")
+    _stop(secondary)
+    timer = threading.Timer(4.0, _resume, args=(secondary,))
+    timer.start()
+    try:
+        run = certbot.certonly(fresh_name)
+    finally:
+        timer.cancel()
+        _resume(secondary)
+    assert run.returncode == 0, run.output
+    rounds = [line for line in run.log.splitlines() if "authoritative round" in line]
+    assert any("1 of 2 served" in line for line in rounds), rounds
+    assert rounds[-1].endswith("2 of 2 served"), rounds
+    wait_absent(lab, f"_acme-challenge.{fresh_name}")
+
+
+def test_timeout_names_the_server_behind_and_cleans_up(lab: Lab, certbot: Certbot,
+                                                       fresh_name: str) -> None:
+    secondary = lab.pid("secondary")
+    _stop(secondary)
+    try:
+        run = certbot.certonly(fresh_name,
+                               extra=("--dns-autopilot-propagation-timeout", "3"))
+        on_primary = lab.txt(lab.primary, f"_acme-challenge.{fresh_name}")
+    finally:
+        _resume(secondary)
+    assert run.returncode != 0
+    assert "dns-autopilot [lame-delegation]" in run.output
+    assert f"ns2.autopilot.test ({lab.secondary}): TIMEOUT" in run.output
+    assert f"dig @{lab.secondary} _acme-challenge.{fresh_name} TXT +norecurse" in run.output
+    assert "Traceback" not in run.output
+    assert on_primary == set()
+    wait_absent(lab, f"_acme-challenge.{fresh_name}")
