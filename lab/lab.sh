@@ -11,6 +11,7 @@
 # State lives in $LAB_RUN (default: lab/.run beside this script). Must run as root:
 # it binds port 53 and adds /32 addresses to lo.
 set -euo pipefail
+export PATH=/usr/local/sbin:/usr/sbin:/sbin:$PATH
 
 LAB_HOME=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_RUN=${LAB_RUN:-$LAB_HOME/.run}

@@ -1,0 +1,42 @@
+"""Validation names and the grouping of values per name and zone (pure logic)."""
+
+from __future__ import annotations
+
+from certbot_dns_autopilot import names, plan
+
+
+def test_wildcard_shares_the_apex_validation_name() -> None:
+    assert names.validation_name("*.Example.COM.") == "_acme-challenge.example.com"
+    assert names.validation_name("example.com") == "_acme-challenge.example.com"
+    assert names.validation_name("www.example.com") == "_acme-challenge.www.example.com"
+
+
+def test_idn_names_are_encoded_once() -> None:
+    assert names.validation_name("bücher.example") == "_acme-challenge.xn--bcher-kva.example"
+
+
+def test_ancestors_go_from_specific_to_tld() -> None:
+    assert names.ancestors("_acme-challenge.www.example.com") == [
+        "_acme-challenge.www.example.com", "www.example.com", "example.com", "com"]
+
+
+def test_apex_and_wildcard_become_one_name_with_two_values() -> None:
+    challenges = [plan.Challenge.of("example.com", "v-apex"),
+                  plan.Challenge.of("*.example.com", "v-wild"),
+                  plan.Challenge.of("www.example.com", "v-www")]
+    targets = plan.group(challenges, zone_of=lambda name: "example.com")
+    assert targets == [
+        plan.Target("example.com", "_acme-challenge.example.com",
+                    frozenset({"v-apex", "v-wild"})),
+        plan.Target("example.com", "_acme-challenge.www.example.com", frozenset({"v-www"})),
+    ]
+    assert plan.by_zone(targets) == {"example.com": {
+        "_acme-challenge.example.com": frozenset({"v-apex", "v-wild"}),
+        "_acme-challenge.www.example.com": frozenset({"v-www"})}}
+
+
+def test_names_in_two_zones_make_two_batches() -> None:
+    zones = {"_acme-challenge.a.example": "a.example", "_acme-challenge.b.example": "b.example"}
+    targets = plan.group([plan.Challenge.of("a.example", "1"), plan.Challenge.of("b.example", "2")],
+                         zone_of=zones.__getitem__)
+    assert set(plan.by_zone(targets)) == {"a.example", "b.example"}

@@ -1,0 +1,75 @@
+"""Bad input from the user: one clear PluginError naming the key and the fix, no secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from certbot import errors
+from certbot.plugins.dns_common import CredentialsConfiguration
+
+from certbot_dns_autopilot.authenticator import parse_resolvers
+from certbot_dns_autopilot.dnsio import Server
+from certbot_dns_autopilot.providers import writer_from_credentials
+from certbot_dns_autopilot.providers.rfc2136 import RFC2136Writer
+
+SECRET = "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1iZS1wcmludGVk"
+GOOD = {
+    "dns_autopilot_rfc2136_server": "192.0.2.1",
+    "dns_autopilot_rfc2136_name": "acme-key",
+    "dns_autopilot_rfc2136_secret": SECRET,
+}
+
+
+def load(tmp_path: Path, values: dict[str, str]):
+    path = tmp_path / "credentials.ini"
+    path.write_text("".join(f"{k} = {v}\n" for k, v in values.items()))
+    path.chmod(0o600)
+    creds = CredentialsConfiguration(str(path), lambda var: f"dns_autopilot_{var}")
+    return writer_from_credentials(creds, str(path))
+
+
+def test_resolvers_accept_ip_port_and_ipv6() -> None:
+    assert parse_resolvers("127.0.53.53, 192.0.2.1:5353,[2001:db8::1]:53,2001:db8::2") == [
+        Server("127.0.53.53"), Server("192.0.2.1", 5353), Server("2001:db8::1"),
+        Server("2001:db8::2")]
+    assert parse_resolvers("") == []
+
+
+@pytest.mark.parametrize("text", ["dns.google", "1.2.3.4:99999", "1.2.3", "[::1]x"])
+def test_a_resolver_that_is_not_an_address_is_refused(text: str) -> None:
+    with pytest.raises(errors.PluginError, match="--dns-autopilot-resolvers"):
+        parse_resolvers(text)
+
+
+def test_good_credentials_give_an_rfc2136_writer_with_defaults(tmp_path: Path) -> None:
+    writer = load(tmp_path, GOOD)
+    assert isinstance(writer, RFC2136Writer)
+    assert writer.server == Server("192.0.2.1", 53)
+    assert writer.algorithm == "HMAC-SHA512"
+    assert SECRET not in writer.label
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"dns_autopilot_rfc2136_server": "ns1.example.com"}, "dns_autopilot_rfc2136_server"),
+    ({"dns_autopilot_rfc2136_port": "fifty-three"}, "dns_autopilot_rfc2136_port"),
+    ({"dns_autopilot_rfc2136_algorithm": "HMAC-SHA999"}, "dns_autopilot_rfc2136_algorithm"),
+    ({"dns_autopilot_rfc2136_secret": SECRET + "!!"}, "dns_autopilot_rfc2136_secret"),
+    ({"dns_autopilot_rfc2136_name": ""}, "dns_autopilot_rfc2136_name"),
+])
+def test_each_bad_key_is_named_with_a_fix_and_no_secret(tmp_path: Path, change, key) -> None:
+    with pytest.raises(errors.PluginError) as caught:
+        load(tmp_path, {**GOOD, **change})
+    message = str(caught.value)
+    assert key in message
+    assert SECRET not in message
+
+
+def test_a_file_without_any_writer_says_which_keys_to_add(tmp_path: Path) -> None:
+    with pytest.raises(errors.PluginError, match="dns_autopilot_rfc2136_server"):
+        load(tmp_path, {"dns_autopilot_something": "x"})
+
+
+def test_lowercase_algorithm_without_prefix_is_accepted(tmp_path: Path) -> None:
+    writer = load(tmp_path, {**GOOD, "dns_autopilot_rfc2136_algorithm": "hmac-sha256"})
+    assert writer.algorithm == "HMAC-SHA256"
