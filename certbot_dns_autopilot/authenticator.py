@@ -85,7 +85,7 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
         if not path:
             raise errors.PluginError(
                 "--dns-autopilot-credentials is required: the path to an INI file with the "
-                "record writer's keys (see README.md, "Credentials")")
+                "record writer's keys (see the Credentials section of README.md)")
         path = os.path.abspath(os.path.expanduser(path))
         # Stored absolute, so `certbot renew` from another directory finds it.
         setattr(self.config, self.dest("credentials"), path)

@@ -65,6 +65,6 @@ def writer_from_credentials(credentials: CredentialsConfiguration, path: str) ->
         raise AutopilotError(
             "zone-not-found",
             f"the credentials file {path} configures no record writer",
-            f"add the keys of a writer, e.g. {keys} (see README.md, "Credentials")",
+            f"add the keys of a writer, e.g. {keys} (see the Credentials section of README.md)",
         )
     return WRITERS[chosen[0]][1](credentials, path)
