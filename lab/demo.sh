@@ -31,12 +31,23 @@ echo "file:     $cert"
 openssl x509 -in "$cert" -noout -subject -issuer -startdate -enddate | sed 's/^/          /'
 openssl x509 -in "$cert" -noout -ext subjectAltName | tail -n +2 | sed 's/^ */names:    /'
 echo "renewal:  $demo/config/renewal/$zone.conf (certbot renew --config-dir $demo/config ...)"
-left=$(dig +short +norecurse @"$LAB_PRIMARY" "_acme-challenge.$zone" TXT; dig +short +norecurse @"$LAB_SECONDARY" "_acme-challenge.$zone" TXT)
-echo "cleanup:  _acme-challenge.$zone TXT on primary+secondary after the run: ${left:-none}"
+# The primary drops our values at once; the secondary follows by NOTIFY + IXFR.
+gone=""
+for i in $(seq 1 60); do
+  left=$(dig +short +norecurse @"$LAB_PRIMARY" "_acme-challenge.$zone" TXT; dig +short +norecurse @"$LAB_SECONDARY" "_acme-challenge.$zone" TXT)
+  [ -z "$left" ] && { gone=$(awk -v i="$i" 'BEGIN { printf "%.1f", (i-1)*0.25 }'); break; }
+  sleep 0.25
+done
+if [ -n "$gone" ]; then
+  echo "cleanup:  _acme-challenge.$zone TXT gone from primary and secondary ${gone} s after certbot exited"
+else
+  echo "cleanup:  _acme-challenge.$zone TXT STILL PRESENT: $left"
+fi
 echo
 echo "== time"
 awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" 'BEGIN {
   printf "install check %6.1f s\nlab up        %6.1f s\nissuance      %6.1f s (certbot, end to end)\n", b-a, c-b, d-c }'
-grep -h "dns-autopilot: " "$demo/logs/letsencrypt.log" | grep -E "wrote|served" | sed 's/^[^:]*:[^:]*:[^:]*:[^:]*:/  /' || true
+echo "== what dns-autopilot did (from $demo/logs/letsencrypt.log)"
+sed -n 's/^\([0-9-]* [0-9:,]*\):.*\(dns-autopilot: .*\)/  \1  \2/p' "$demo/logs/letsencrypt.log"
 echo
 echo "The lab keeps running; stop it with: $top/lab/lab.sh down"
