@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -20,6 +20,7 @@ from certbot.plugins.dns_common import CredentialsConfiguration
 
 from . import dnsio, plan
 from .errors import AutopilotError
+from .events import EventLog
 from .providers import Writer, writer_from_credentials
 from .waiter import Waiter
 
@@ -45,6 +46,18 @@ def parse_resolvers(text: str) -> list[dnsio.Server]:
     return servers
 
 
+def parse_bool(text: str | bool) -> bool:
+    """A yes/no option value as the command line and the renewal config spell it."""
+    if isinstance(text, bool):
+        return text
+    value = str(text).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{text!r} is not true or false")
+
+
 class Authenticator(common.Plugin, interfaces.Authenticator):
     """DNS-01 that waits on evidence (every authoritative server, then the resolvers)."""
 
@@ -55,6 +68,7 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
         super().__init__(*args, **kwargs)
         self._writer: Writer | None = None
         self._written: dict[str, dict[str, frozenset[str]]] = {}
+        self._events = EventLog()
 
     @classmethod
     def add_parser_arguments(cls, add: Callable[..., None]) -> None:
@@ -66,6 +80,10 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
         add("propagation-timeout", type=int, default=DEFAULT_PROPAGATION_TIMEOUT,
             help="Upper bound, in seconds, on waiting for the records to be served "
             f"(default {DEFAULT_PROPAGATION_TIMEOUT}). The wait ends as soon as they are.")
+        add("public-check", type=parse_bool, default=True, metavar="true|false",
+            help="After every authoritative server serves the values, also wait until the "
+            "resolvers do (default true). Set false for split-horizon setups where the "
+            "resolvers cannot see the public view.")
 
     def more_info(self) -> str:
         return ("Writes the DNS-01 TXT records through the writer configured in the "
@@ -96,35 +114,57 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
             raise errors.PluginError("--dns-autopilot-propagation-timeout must be a positive "
                                      "number of seconds")
         recursive = dnsio.Recursive(parse_resolvers(self.conf("resolvers")))
-        return writer, Waiter(recursive, timeout=float(timeout))
+        self._events = EventLog(getattr(self.config, "logs_dir", None))
+        waiter = Waiter(recursive, timeout=float(timeout),
+                        public_check=parse_bool(self.conf("public-check")),
+                        events=self._events, progress=display_util.notify)
+        return writer, waiter
 
     def perform(self, achalls: list[achallenges.AnnotatedChallenge]
                 ) -> list[challenges.ChallengeResponse]:
         writer, waiter = self._setup()
         self._writer = writer
-        started = time.monotonic()
-        wanted = [plan.Challenge.of(a.identifier.value, a.validation(a.account_key)) for a in achalls]
-        zones: dict[str, str] = {}
+        events = self._events
+        wanted = [plan.Challenge.of(a.identifier.value, a.validation(a.account_key))
+                  for a in achalls]
+        with events.step("plan", writer=writer.label) as step:
+            zones: dict[str, str] = {}
 
-        def zone_of(name: str) -> str:
-            if name not in zones:
-                zones[name] = writer.find_zone(name)
-            return zones[name]
+            def zone_of(name: str) -> str:
+                if name not in zones:
+                    zones[name] = writer.find_zone(name)
+                return zones[name]
 
-        targets = plan.group(wanted, zone_of)
-        for zone, records in plan.by_zone(targets).items():
-            writer.add(zone, records, RECORD_TTL)
-            self._written[zone] = records
-        written = time.monotonic()
+            targets = plan.group(wanted, zone_of)
+            step["targets"] = [{"name": t.name, "zone": t.zone, "values": len(t.values)}
+                               for t in targets]
+        self._write(writer, plan.by_zone(targets))
         display_util.notify(
             f"dns-autopilot: wrote {len(wanted)} TXT value(s) at {len(targets)} name(s) via "
             f"{writer.label}; waiting until they are served")
         timings = waiter.wait(targets)
         display_util.notify(
             "dns-autopilot: served everywhere after "
-            + ", ".join(f"{phase} {secs:.1f} s" for phase, secs in timings.items())
-            + f" (write {written - started:.1f} s)")
+            + ", ".join(f"{phase} {secs:.1f} s" for phase, secs in timings.items()))
         return [a.response(a.account_key) for a in achalls]
+
+    def _write(self, writer: Writer, batches: dict[str, dict[str, frozenset[str]]]) -> None:
+        """One batch per zone, zones concurrently; what succeeded is kept for cleanup."""
+        def one(zone: str) -> Exception | None:
+            records = batches[zone]
+            try:
+                with self._events.step("write", zone, writer=writer.label,
+                                       names=sorted(records),
+                                       values=sum(len(v) for v in records.values())):
+                    writer.add(zone, records, RECORD_TTL)
+            except Exception as exc:  # re-raised below, after every zone has answered
+                return exc
+            self._written[zone] = records
+            return None
+        with ThreadPoolExecutor(max_workers=min(8, max(len(batches), 1))) as pool:
+            failures = [exc for exc in pool.map(one, sorted(batches)) if exc is not None]
+        if failures:
+            raise failures[0]
 
     def cleanup(self, achalls: list[achallenges.AnnotatedChallenge]) -> None:
         """Remove exactly the values this run added; say what is left if that fails."""
@@ -134,7 +174,9 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
             return
         for zone, records in written.items():
             try:
-                writer.remove(zone, records)
+                with self._events.step("cleanup", zone, names=sorted(records),
+                                       values=sum(len(v) for v in records.values())):
+                    writer.remove(zone, records)
             except errors.PluginError as exc:
                 leftovers = ", ".join(f"{name} TXT {sorted(vals)}"
                                       for name, vals in records.items())

@@ -51,6 +51,11 @@ class Answer:
     serial: int | None = None
     error: str = ""
 
+    def as_dict(self) -> dict[str, object]:
+        """The answer as event-log fields."""
+        return {"rcode": self.rcode, "values": sorted(self.values), "ttl": self.ttl,
+                "aa": self.authoritative, "serial": self.serial, "error": self.error or None}
+
     def describe(self) -> str:
         """A short human reading: ``NOERROR "v1" "v2"``, ``NXDOMAIN``, ``TIMEOUT``."""
         text = self.rcode

@@ -4,7 +4,8 @@ No fixed sleep: the run goes on as soon as every nameserver address of each targ
 serves every expected value (asked directly, recursion off, concurrently), and then as
 soon as each configured resolver returns them for the name the CA will ask. Resolvers are
 asked only after the authoritative phase passed, so a negative answer is never cached
-where the CA looks next.
+where the CA looks next; a resolver that still holds an old answer is waited out for the
+TTL it reports, and the wait is said, not silent.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import dns.exception
 
 from . import dnsio, propagation
 from .errors import AutopilotError
+from .events import EventLog
 from .plan import Target
 from .propagation import Observation
 
@@ -26,19 +28,24 @@ logger = logging.getLogger(__name__)
 FIRST_INTERVAL = 0.25
 MAX_INTERVAL = 5.0
 MAX_PARALLEL = 32
+PROGRESS_EVERY = 5.0
 
 Query = Callable[..., dnsio.Answer]
+Pair = tuple[dnsio.Server, Target]
 
 
 class Waiter:
     """Polls until the evidence says the CA will find the values, or the timeout passes."""
 
     def __init__(self, recursive: dnsio.Recursive, timeout: float, public_check: bool = True,
+                 events: EventLog | None = None, progress: Callable[[str], None] | None = None,
                  query: Query = dnsio.ask, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.recursive = recursive
         self.timeout = timeout
         self.public_check = public_check
+        self.events = events or EventLog()
+        self._progress = progress or (lambda text: None)
         self._query = query
         self._clock = clock
         self._sleep = sleep
@@ -47,67 +54,94 @@ class Waiter:
         """Block until propagated; returns seconds spent per phase. Raises AutopilotError."""
         start = self._clock()
         deadline = start + self.timeout
-        servers = {zone: self.nameserver_addresses(zone) for zone in {t.zone for t in targets}}
-        self._authoritative(targets, servers, deadline)
+        servers = {zone: self.nameserver_addresses(zone)
+                   for zone in sorted({t.zone for t in targets})}
+        pairs = [(server, t) for t in targets for server in servers[t.zone]]
+        behind = self._poll("authoritative", pairs, deadline, recurse=False)
+        if behind:
+            raise self._authoritative_timeout(behind, servers)
         timings = {"authoritative": self._clock() - start}
         if self.public_check:
             public_start = self._clock()
-            self._public(targets, deadline)
+            pairs = [(resolver, t) for t in targets for resolver in self.recursive.servers]
+            behind = self._poll("public", pairs, deadline, recurse=True)
+            if behind:
+                raise self._public_timeout(behind)
             timings["public"] = self._clock() - public_start
+        self.events.emit("wait-done", "ok", duration_ms=(self._clock() - start) * 1000,
+                         **{f"{k}_s": round(v, 3) for k, v in timings.items()})
         return timings
 
     def nameserver_addresses(self, zone: str) -> list[dnsio.Server]:
         """Every address of every nameserver of ``zone``, as the resolvers see the NS set."""
-        try:
-            hosts = self.recursive.nameservers(zone)
-        except dns.exception.DNSException as exc:
-            raise AutopilotError(
-                "lame-delegation", f"the NS set of {zone} could not be resolved: {exc}",
-                "check the zone's delegation (dig NS at the parent) and "
-                "--dns-autopilot-resolvers") from None
-        servers = []
-        for host in hosts:
+        with self.events.step("nameservers", zone) as step:
             try:
-                servers += [dnsio.Server(address=a, name=host)
-                            for a in self.recursive.addresses(host)]
+                hosts = self.recursive.nameservers(zone)
             except dns.exception.DNSException as exc:
-                logger.warning("dns-autopilot: nameserver %s of %s has no address: %s",
-                               host, zone, exc)
+                raise AutopilotError(
+                    "lame-delegation", f"the NS set of {zone} could not be resolved: {exc}",
+                    "check the zone's delegation (dig NS at the parent) and "
+                    "--dns-autopilot-resolvers") from None
+            servers = []
+            for host in hosts:
+                try:
+                    servers += [dnsio.Server(address=a, name=host)
+                                for a in self.recursive.addresses(host)]
+                except dns.exception.DNSException as exc:
+                    logger.warning("dns-autopilot: nameserver %s of %s has no address: %s",
+                                   host, zone, exc)
+            step["servers"] = [str(s) for s in sorted(servers)]
         if not servers:
             raise AutopilotError(
                 "lame-delegation", f"no nameserver of {zone} ({', '.join(hosts)}) has an address",
                 "publish A/AAAA records (and glue) for the zone's nameservers")
         return sorted(servers)
 
-    def _ask_all(self, pairs: Sequence[tuple[dnsio.Server, Target]], recurse: bool
-                 ) -> list[Observation]:
-        def one(pair: tuple[dnsio.Server, Target]) -> Observation:
+    def _ask_all(self, phase: str, pairs: Sequence[Pair], recurse: bool) -> list[Observation]:
+        def one(pair: Pair) -> Observation:
             server, target = pair
+            started = self._clock()
             answer = self._query(server, target.name, "TXT", recurse=recurse)
-            return Observation(server, target.name, target.values, answer, recurse)
+            obs = Observation(server, target.name, target.values, answer, recurse)
+            self.events.emit("query", "served" if obs.served else "missing", target.name,
+                             (self._clock() - started) * 1000, phase=phase, server=str(server),
+                             answer=answer.as_dict())
+            return obs
         with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, max(len(pairs), 1))) as pool:
             return list(pool.map(one, pairs))
 
-    def _authoritative(self, targets: Sequence[Target], servers: dict[str, list[dnsio.Server]],
-                       deadline: float) -> None:
-        waiting = [(server, t) for t in targets for server in servers[t.zone]]
-        total, interval, rounds = len(waiting), FIRST_INTERVAL, 0
-        logger.info("dns-autopilot: waiting for %d name(s) on %d authoritative address(es)",
-                    len(targets), len({s for s, _ in waiting}))
+    def _poll(self, phase: str, pairs: Sequence[Pair], deadline: float, recurse: bool
+              ) -> list[Observation]:
+        """Re-ask only what is behind until nothing is, or the deadline; returns what is."""
+        total, interval, rounds = len(pairs), FIRST_INTERVAL, 0
+        targets = {t.name: t for _, t in pairs}
+        last_progress = self._clock()
         while True:
             rounds += 1
-            observations = self._ask_all(waiting, recurse=False)
-            behind = propagation.pending(observations)
-            logger.debug("dns-autopilot: authoritative round %d: %d of %d served", rounds,
-                         total - len(behind), total)
-            if not behind:
-                return
+            started = self._clock()
+            behind = propagation.pending(self._ask_all(phase, pairs, recurse))
+            self.events.emit(f"{phase}-round", "done" if not behind else "waiting",
+                             duration_ms=(self._clock() - started) * 1000, round=rounds,
+                             served=total - len(behind), total=total)
             remaining = deadline - self._clock()
-            if remaining <= 0:
-                raise self._authoritative_timeout(behind, servers)
-            self._sleep(min(interval, remaining))
-            interval = min(interval * 1.5, MAX_INTERVAL)
-            waiting = [(obs.server, t) for obs in behind for t in targets if t.name == obs.name]
+            if not behind or remaining <= 0:
+                return behind
+            if recurse:
+                # A resolver keeps what it cached until the TTL it reports runs out.
+                pause = min(propagation.cached_wait(obs.answer) for obs in behind)
+                for obs in behind:
+                    self.events.emit("public-wait", "waiting", obs.name, server=str(obs.server),
+                                     answer=obs.answer.as_dict(), seconds=pause,
+                                     reason="resolver still serves a cached answer without "
+                                            "the value; waiting out its TTL")
+            else:
+                pause = interval
+                interval = min(interval * 1.5, MAX_INTERVAL)
+            if self._clock() - last_progress >= PROGRESS_EVERY or (recurse and pause > 2):
+                self._progress(_progress_line(phase, behind, total))
+                last_progress = self._clock()
+            self._sleep(min(pause, remaining))
+            pairs = [(obs.server, targets[obs.name]) for obs in behind]
 
     def _authoritative_timeout(self, behind: list[Observation],
                                servers: dict[str, list[dnsio.Server]]) -> AutopilotError:
@@ -126,34 +160,37 @@ class Waiter:
                                    "and that the others transfer from it; or raise "
                                    "--dns-autopilot-propagation-timeout",
         }
+        self.events.emit("wait-done", "timeout", code=code, phase="authoritative",
+                         behind=[f"{o.name} @ {o.server}" for o in behind])
         return AutopilotError(
             code,
             f"not every authoritative server served the challenge value(s) within "
             f"{self.timeout:.0f} s",
-            fixes[code], evidence="Servers still behind:\n" + rows)
+            fixes[code], evidence="Servers still behind (server: answer, then a dig to "
+                                  "repeat it):\n" + rows)
 
-    def _public(self, targets: Sequence[Target], deadline: float) -> None:
-        for resolver in self.recursive.servers:
-            for target in targets:
-                while True:
-                    [obs] = self._ask_all([(resolver, target)], recurse=True)
-                    if obs.served:
-                        break
-                    remaining = deadline - self._clock()
-                    if remaining <= 0:
-                        raise AutopilotError(
-                            "resolver-disagreement",
-                            f"every authoritative server serves {target.name}, but resolver "
-                            f"{resolver} does not within {self.timeout:.0f} s",
-                            "if the resolver caches an old answer, wait its TTL out or raise "
-                            "--dns-autopilot-propagation-timeout; for split-horizon DNS, list "
-                            "resolvers that see the public view in --dns-autopilot-resolvers",
-                            evidence=obs.row())
-                    pause = min(propagation.cached_wait(obs.answer), remaining)
-                    logger.info("dns-autopilot: resolver %s still answers %s for %s (cached "
-                                "for up to %d s); waiting %.1f s", resolver,
-                                obs.answer.describe(), target.name, obs.answer.ttl or 0, pause)
-                    self._sleep(pause)
+    def _public_timeout(self, behind: list[Observation]) -> AutopilotError:
+        self.events.emit("wait-done", "timeout", code="resolver-disagreement", phase="public",
+                         behind=[f"{o.name} @ {o.server}" for o in behind])
+        cached = max((o.answer.ttl or 0) for o in behind)
+        return AutopilotError(
+            "resolver-disagreement",
+            f"every authoritative server serves the value(s), but {len(behind)} resolver "
+            f"answer(s) still lacked them after {self.timeout:.0f} s (cached for up to "
+            f"{cached} s more)",
+            "a resolver holding an old answer serves it until its TTL runs out: raise "
+            "--dns-autopilot-propagation-timeout above that TTL, or lower the record's TTL "
+            "next time; for split-horizon DNS, list resolvers that see the public view in "
+            "--dns-autopilot-resolvers or set --dns-autopilot-public-check false",
+            evidence="Resolvers still behind:\n" + "\n".join(o.row() for o in behind))
+
+
+def _progress_line(phase: str, behind: list[Observation], total: int) -> str:
+    where: dict[str, int] = {}
+    for obs in behind:
+        where[str(obs.server)] = where.get(str(obs.server), 0) + 1
+    detail = "; ".join(f"{server}: {count} name(s) missing" for server, count in where.items())
+    return f"dns-autopilot: {phase}: {total - len(behind)} of {total} served; waiting on {detail}"
 
 
 def _serial_note(serial: int | None) -> str:

@@ -21,7 +21,8 @@ PRIMARY_IP=127.0.53.11    # ns1.autopilot.test: primary, accepts TSIG-signed upd
 SECONDARY_IP=127.0.53.12  # ns2.autopilot.test: secondary, NOTIFY + IXFR from the primary
 RESOLVER_IP=127.0.53.53   # Unbound: the "public" recursive resolver Pebble validates through
 ACME_DIR=https://localhost:14000/dir
-ZONES=(autopilot.test example.test)
+ZONES=(autopilot.test example.test slow.test)
+SLOW_ZONE=slow.test         # NOTIFY off, secondary picks changes up by its refresh timer only
 KEY_NAME=autopilot-key
 ADDRESSES=("$ROOT_IP" "$PRIMARY_IP" "$SECONDARY_IP" "$RESOLVER_IP")
 
@@ -89,11 +90,12 @@ $zones
 CONF
 }
 
-write_zone() { # zone serial
-  local zone=$1
+write_zone() { # zone
+  local zone=$1 refresh=3600
+  [ "$zone" = "$SLOW_ZONE" ] && refresh=6
   cat >"$LAB_RUN/primary/$zone.db" <<ZONE
 \$TTL 300
-@   IN SOA ns1.autopilot.test. hostmaster.$zone. ( 1 3600 600 86400 60 )
+@   IN SOA ns1.autopilot.test. hostmaster.$zone. ( 1 $refresh 2 86400 60 )
     IN NS  ns1.autopilot.test.
     IN NS  ns2.autopilot.test.
 ZONE
@@ -127,9 +129,14 @@ configure() {
   mkdir -p "$LAB_RUN/primary" "$LAB_RUN/secondary"
   for zone in "${ZONES[@]}"; do
     [ -f "$LAB_RUN/primary/$zone.db" ] || write_zone "$zone"
-    primary_zones+="zone \"$zone\" { type primary; file \"$zone.db\"; also-notify { $SECONDARY_IP; }; allow-transfer { $SECONDARY_IP; }; update-policy { grant $KEY_NAME zonesub ANY; }; };
+    local notify="also-notify { $SECONDARY_IP; };" refresh=""
+    if [ "$zone" = "$SLOW_ZONE" ]; then
+      notify="notify no;"
+      refresh="min-refresh-time 4; max-refresh-time 6;"
+    fi
+    primary_zones+="zone \"$zone\" { type primary; file \"$zone.db\"; $notify allow-transfer { $SECONDARY_IP; }; update-policy { grant $KEY_NAME zonesub ANY; }; };
 "
-    secondary_zones+="zone \"$zone\" { type secondary; file \"$zone.db\"; primaries { $PRIMARY_IP; }; };
+    secondary_zones+="zone \"$zone\" { type secondary; file \"$zone.db\"; primaries { $PRIMARY_IP; }; $refresh };
 "
   done
   write_named_conf primary "$PRIMARY_IP" "$primary_zones"
@@ -140,6 +147,7 @@ configure() {
   cat >"$LAB_RUN/unbound/unbound.conf" <<CONF
 server:
   interface: $RESOLVER_IP
+  outgoing-interface: $RESOLVER_IP
   port: 53
   do-ip6: no
   access-control: 127.0.0.0/8 allow
@@ -154,6 +162,7 @@ server:
   logfile: "$LAB_RUN/unbound/unbound.log"
   use-syslog: no
   verbosity: 1
+  log-queries: yes
 remote-control:
   control-enable: yes
   control-interface: "$LAB_RUN/unbound/control.sock"

@@ -6,6 +6,7 @@ otherwise the session stops it again, leaving nothing behind.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -54,10 +55,19 @@ class Lab:
             part, f"{part}/named.pid")
         return int((self.run_dir / name).read_text().split()[0])
 
-    def txt(self, server: str, name: str) -> set[str]:
-        """TXT values at ``name``, asked of ``server`` directly (recursion off)."""
+    def resolver_log_times(self, name: str) -> list[int]:
+        """Epoch seconds at which Unbound received a TXT query for ``name`` (log-queries)."""
+        times = []
+        for line in (self.run_dir / "unbound" / "unbound.log").read_text().splitlines():
+            if f" {name}. TXT IN" in line and line.startswith("["):
+                times.append(int(line[1:line.index("]")]))
+        return times
+
+    def txt(self, server: str, name: str, recurse: bool = False) -> set[str]:
+        """TXT values at ``name``, asked of ``server`` (recursion off unless asked)."""
         query = dns.message.make_query(name, dns.rdatatype.TXT)
-        query.flags &= ~dns.flags.RD
+        if not recurse:
+            query.flags &= ~dns.flags.RD
         response = dns.query.udp(query, server, timeout=3)
         return {b"".join(r.strings).decode() for rrset in response.answer
                 if rrset.rdtype == dns.rdatatype.TXT for r in rrset}
@@ -89,6 +99,12 @@ class Run:
     returncode: int
     output: str
     log: str
+    events: list[dict]
+
+    def steps(self, step: str, **match: object) -> list[dict]:
+        """This run's events of one step whose fields equal ``match``."""
+        return [e for e in self.events if e["step"] == step
+                and all(e.get(k) == v for k, v in match.items())]
 
 
 class Certbot:
@@ -109,7 +125,10 @@ class Certbot:
                               timeout=timeout)
         log_file = self.logs_dir / "letsencrypt.log"
         log = log_file.read_text() if log_file.exists() else ""
-        return Run(proc.returncode, proc.stdout + proc.stderr, log)
+        events_file = self.logs_dir / "dns-autopilot.jsonl"
+        events = ([json.loads(line) for line in events_file.read_text().splitlines()]
+                  if events_file.exists() else [])
+        return Run(proc.returncode, proc.stdout + proc.stderr, log, events)
 
     def certonly(self, *domains: str, credentials: Path | str | None = None,
                  extra: tuple[str, ...] = (), cwd: Path | None = None) -> Run:

@@ -40,7 +40,8 @@ def wait_absent(lab: Lab, name: str, values: set[str] | None = None, seconds: fl
     assert not any(left.values()), f"records left behind at {name}: {left}"
 
 
-def nsupdate(lab: Lab, zone: str, name: str, value: str, add: bool = True) -> None:
+def nsupdate(lab: Lab, zone: str, name: str, value: str, add: bool = True,
+             ttl: int = 300) -> None:
     """Someone else's change to the zone, made with the lab's key (as a colleague would)."""
     creds = _credentials(lab)
     keyring = {dns.name.from_text(creds["dns_autopilot_rfc2136_name"]): dns.tsig.Key(
@@ -50,7 +51,7 @@ def nsupdate(lab: Lab, zone: str, name: str, value: str, add: bool = True) -> No
                                       keyname=creds["dns_autopilot_rfc2136_name"])
     owner = dns.name.from_text(name)  # absolute: a str would be relative to the zone
     if add:
-        update.add(owner, 300, "TXT", f'"{value}"')
+        update.add(owner, ttl, "TXT", f'"{value}"')
     else:
         update.delete(owner, "TXT", f'"{value}"')
     response = dns.query.udp(update, lab.primary, timeout=5)

@@ -1,0 +1,131 @@
+"""The propagation waiter against real servers: lagging secondaries, stopped ones, and a
+resolver holding an old answer. The event log is the evidence each test reads."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from datetime import datetime
+
+import pytest
+from conftest import Certbot, Lab
+from test_issuance import nsupdate, wait_absent
+
+pytestmark = pytest.mark.lab
+
+REQUIRED = {"ts", "step", "name", "duration_ms", "outcome"}
+
+
+def _epoch(ts: str) -> float:
+    return datetime.fromisoformat(ts).timestamp()
+
+
+def test_secondary_without_notify_is_waited_for_and_logged(lab: Lab, certbot: Certbot) -> None:
+    domain = f"t{uuid.uuid4().hex[:10]}.slow.test"  # slow.test: NOTIFY off, refresh 4-6 s
+    name = f"_acme-challenge.{domain}"
+    run = certbot.certonly(domain)
+    assert run.returncode == 0, run.output
+
+    ns2 = [e for e in run.steps("query", phase="authoritative", name=name)
+           if e["server"].startswith("ns2.slow.test") or lab.secondary in e["server"]]
+    assert ns2[0]["outcome"] == "missing" and ns2[0]["answer"]["rcode"] == "NXDOMAIN"
+    assert ns2[-1]["outcome"] == "served"
+    assert len(ns2) >= 3, "the secondary was polled until it caught up"
+    done = run.steps("authoritative-round", outcome="done")
+    assert len(done) == 1
+
+    # Independent evidence, from Unbound's own query log: no resolver was asked for the
+    # name before every authoritative server served it.
+    asked = lab.resolver_log_times(name)
+    assert asked, "the public check and Pebble asked the resolver"
+    assert min(asked) >= int(_epoch(done[0]["ts"]) - 0.001)
+
+
+def test_every_step_is_one_json_event_without_secrets(lab: Lab, certbot: Certbot,
+                                                      fresh_name: str) -> None:
+    run = certbot.certonly(fresh_name, f"*.{fresh_name}", f"www.{fresh_name}")
+    assert run.returncode == 0, run.output
+    steps = {e["step"] for e in run.events}
+    assert {"plan", "write", "nameservers", "query", "authoritative-round", "public-round",
+            "wait-done", "cleanup"} <= steps
+    for event in run.events:
+        assert REQUIRED <= set(event), event
+    for query in run.steps("query"):
+        assert query["server"] and query["answer"]["rcode"]
+    write = run.steps("write")
+    assert len(write) == 1 and write[0]["values"] == 3, "one UPDATE per zone carries every value"
+    secret = lab.credentials.read_text().split("secret = ")[1].split()[0]
+    raw = (certbot.logs_dir / "dns-autopilot.jsonl").read_text()
+    assert secret not in raw and secret not in run.log and secret not in run.output
+    assert "dns-autopilot: query _acme-challenge" in run.log  # readable lines in certbot's log
+
+
+def test_a_stopped_secondary_fails_within_the_timeout_with_evidence(
+        lab: Lab, certbot: Certbot, fresh_name: str) -> None:
+    secondary = lab.pid("secondary")
+    os.kill(secondary, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        run = certbot.certonly(fresh_name, extra=("--dns-autopilot-propagation-timeout", "4"))
+        elapsed = time.monotonic() - started
+        on_primary = lab.txt(lab.primary, f"_acme-challenge.{fresh_name}")
+    finally:
+        os.kill(secondary, signal.SIGCONT)
+    assert run.returncode != 0
+    assert "dns-autopilot [lame-delegation]" in run.output
+    assert elapsed < 4 + 30, "bounded by the timeout plus certbot's own start and cleanup"
+    [done] = run.steps("wait-done", outcome="timeout")
+    assert done["code"] == "lame-delegation"
+    assert any(lab.secondary in b for b in done["behind"])
+    assert on_primary == set(), "cleanup ran before certbot exited"
+    wait_absent(lab, f"_acme-challenge.{fresh_name}")
+
+
+def _cache_old_value(lab: Lab, name: str, ttl: int) -> None:
+    """Someone's earlier value, cached by the resolver, then removed from the zone."""
+    nsupdate(lab, "autopilot.test", name, "old-value-from-last-run", ttl=ttl)
+    deadline = time.monotonic() + 15
+    while any("old-value-from-last-run" not in lab.txt(s, name)
+              for s in (lab.primary, lab.secondary)):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert lab.txt(lab.resolver, name, recurse=True) == {"old-value-from-last-run"}
+    nsupdate(lab, "autopilot.test", name, "old-value-from-last-run", add=False)
+
+
+def test_a_resolver_holding_an_old_value_is_waited_out(lab: Lab, certbot: Certbot,
+                                                       fresh_name: str) -> None:
+    name = f"_acme-challenge.{fresh_name}"
+    _cache_old_value(lab, name, ttl=12)
+    run = certbot.certonly(fresh_name)
+    assert run.returncode == 0, run.output
+    waits = run.steps("public-wait", name=name)
+    assert waits, "the public phase saw the cached value and waited"
+    assert waits[0]["answer"]["values"] == ["old-value-from-last-run"]
+    assert 0 < waits[0]["seconds"] <= 13
+    assert "waiting out its TTL" in waits[0]["reason"]
+    assert run.steps("public-round", outcome="done")
+    wait_absent(lab, name)
+
+
+def test_a_resolver_cache_longer_than_the_timeout_is_explained(lab: Lab, certbot: Certbot,
+                                                               fresh_name: str) -> None:
+    name = f"_acme-challenge.{fresh_name}"
+    _cache_old_value(lab, name, ttl=600)
+    run = certbot.certonly(fresh_name, extra=("--dns-autopilot-propagation-timeout", "8"))
+    assert run.returncode != 0
+    assert "dns-autopilot [resolver-disagreement]" in run.output
+    assert '"old-value-from-last-run"' in run.output
+    assert f"dig @{lab.resolver} {name} TXT" in run.output
+    assert "Traceback" not in run.output
+    wait_absent(lab, name, values={"old-value-from-last-run"})
+
+
+def test_public_check_off_skips_the_resolvers(lab: Lab, certbot: Certbot,
+                                              fresh_name: str) -> None:
+    run = certbot.certonly(fresh_name, extra=("--dns-autopilot-public-check", "false"))
+    assert run.returncode == 0, run.output
+    assert run.steps("query", phase="authoritative")
+    assert not run.steps("query", phase="public")
