@@ -19,12 +19,14 @@ LAB_RUN=${LAB_RUN:-$LAB_HOME/.run}
 ROOT_IP=127.0.53.1        # fake root server: ".", delegating the lab zones
 PRIMARY_IP=127.0.53.11    # ns1.autopilot.test: primary, accepts TSIG-signed updates
 SECONDARY_IP=127.0.53.12  # ns2.autopilot.test: secondary, NOTIFY + IXFR from the primary
-RESOLVER_IP=127.0.53.53   # Unbound: the "public" recursive resolver Pebble validates through
+RESOLVER_IP=127.0.53.53   # Unbound: the "public" recursive resolver clients ask
+CA_RESOLVER_IP=127.0.53.54  # the same Unbound (same cache), the address Pebble validates through,
+                          # so that traffic captures tell the CA's queries from the clients'
 ACME_DIR=https://localhost:14000/dir
 ZONES=(autopilot.test example.test slow.test)
 SLOW_ZONE=slow.test         # NOTIFY off, secondary picks changes up by its refresh timer only
 KEY_NAME=autopilot-key
-ADDRESSES=("$ROOT_IP" "$PRIMARY_IP" "$SECONDARY_IP" "$RESOLVER_IP")
+ADDRESSES=("$ROOT_IP" "$PRIMARY_IP" "$SECONDARY_IP" "$RESOLVER_IP" "$CA_RESOLVER_IP")
 
 die() { echo "lab: $*" >&2; exit 1; }
 need_root() { [ "$(id -u)" = 0 ] || die "run as root (binds port 53, adds addresses to lo)"; }
@@ -147,6 +149,7 @@ configure() {
   cat >"$LAB_RUN/unbound/unbound.conf" <<CONF
 server:
   interface: $RESOLVER_IP
+  interface: $CA_RESOLVER_IP
   outgoing-interface: $RESOLVER_IP
   port: 53
   do-ip6: no
@@ -223,7 +226,7 @@ up() {
     # No random validation delay, no spurious nonce rejections, no authorization reuse:
     # every issuance in the lab really validates DNS-01.
     PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
-      nohup pebble -config "$LAB_RUN/pebble/pebble.json" -dnsserver "$RESOLVER_IP:53" -strict=false \
+      nohup pebble -config "$LAB_RUN/pebble/pebble.json" -dnsserver "$CA_RESOLVER_IP:53" -strict=false \
       >"$LAB_RUN/pebble/pebble.log" 2>&1 &
     echo $! >"$LAB_RUN/pebble/pebble.pid"
   fi
@@ -250,6 +253,7 @@ LAB_RUN=$LAB_RUN
 LAB_ACME_DIRECTORY=$ACME_DIR
 LAB_CA_BUNDLE=$LAB_RUN/pebble/ca.pem
 LAB_RESOLVER=$RESOLVER_IP
+LAB_CA_RESOLVER=$CA_RESOLVER_IP
 LAB_PRIMARY=$PRIMARY_IP
 LAB_SECONDARY=$SECONDARY_IP
 LAB_ROOT=$ROOT_IP

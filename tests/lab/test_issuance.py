@@ -151,9 +151,10 @@ def test_waits_for_a_stalled_secondary_instead_of_sleeping(lab: Lab, certbot: Ce
         timer.cancel()
         _resume(secondary)
     assert run.returncode == 0, run.output
-    rounds = [line for line in run.log.splitlines() if "authoritative round" in line]
-    assert any("1 of 2 served" in line for line in rounds), rounds
-    assert rounds[-1].endswith("2 of 2 served"), rounds
+    rounds = run.steps("authoritative-round")
+    assert rounds[0]["served"] == 1 and rounds[0]["total"] == 2, rounds
+    assert rounds[-1]["outcome"] == "done" and rounds[-1]["served"] == 2, rounds
+    assert len(rounds) > 2, "polled while the secondary was stopped"
     wait_absent(lab, f"_acme-challenge.{fresh_name}")
 
 

@@ -1,0 +1,289 @@
+"""Side-by-side issuance benchmark in the lab: dns-autopilot against its peers.
+
+In one run of the lab, the same certificates are issued by
+  autopilot        certbot --authenticator dns-autopilot
+  rfc2136-60s      certbot-dns-rfc2136 at its default propagation (60 s)
+  rfc2136-min      certbot-dns-rfc2136 at the smallest propagation-seconds that succeeded in
+                   every run of a search (or --rfc2136-min N)
+  lego             lego's rfc2136 provider (Debian package `lego`), its own propagation check
+  floor            the same ACME flow with the DNS wait removed (certbot-dns-rfc2136 at 0 s)
+for three cases: 1 name, apex + wildcard + www, and 100 names. Each run uses fresh names
+(no resolver has them cached) and starts after a quiet gap, as a cron run would.
+
+Prints medians, success counts, the ratios to the floor and to each peer, and the DNS
+messages each tool sent per name, counted on the wire (tcpdump on lo): a client query is a
+packet to port 53 whose source and destination are the same lab address (the kernel's
+choice for a /32 on lo), except the address Pebble validates through.
+
+Run as root:  .venv/bin/python bench/compare.py [--runs 5] [--cases 1,3,100] [--tools ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+ZONE = "autopilot.test"
+ALL_TOOLS = ["autopilot", "rfc2136-60s", "rfc2136-min", "lego", "floor"]
+CASE_NAMES = {1: "1 name", 3: "apex + wildcard + www", 100: "100 names"}
+
+
+def lab_env() -> dict[str, str]:
+    out = subprocess.run([ROOT / "lab" / "lab.sh", "up"], check=True, capture_output=True,
+                         text=True).stdout
+    env = {}
+    for line in out.splitlines():
+        key, _, value = line.partition("=")
+        env[key] = shlex.split(value)[0] if value else ""
+    return env
+
+
+def domains_for(case: int) -> list[str]:
+    base = f"b{uuid.uuid4().hex[:8]}.{ZONE}"
+    if case == 1:
+        return [base]
+    if case == 3:
+        return [base, f"*.{base}", f"www.{base}"]
+    return [f"n{i}.{base}" for i in range(case)]
+
+
+def validation_names(domains: list[str]) -> int:
+    return len({d.removeprefix("*.") for d in domains})
+
+
+@dataclass
+class Result:
+    seconds: float
+    ok: bool
+    messages: int
+    names: int
+
+
+@dataclass
+class Series:
+    results: list[Result] = field(default_factory=list)
+
+    def median(self) -> float:
+        return statistics.median(r.seconds for r in self.results)
+
+    def ok(self) -> str:
+        return f"{sum(r.ok for r in self.results)}/{len(self.results)}"
+
+    def per_name(self) -> float:
+        return statistics.median(r.messages / r.names for r in self.results)
+
+
+class Bench:
+    def __init__(self, env: dict[str, str], gap: float) -> None:
+        self.env = env
+        self.gap = gap
+        self.home = Path(tempfile.mkdtemp(prefix="dns-autopilot-bench-"))
+        creds = {}
+        for line in Path(env["LAB_CREDENTIALS"]).read_text().splitlines():
+            if "=" in line and not line.startswith("#"):
+                key, _, value = line.partition("=")
+                creds[key.strip()] = value.strip()
+        self.creds = creds
+        self.rfc2136_ini = self.home / "rfc2136.ini"
+        self.rfc2136_ini.write_text("".join(
+            f"{k.replace('dns_autopilot_', 'dns_')} = {v}\n" for k, v in creds.items()))
+        self.rfc2136_ini.chmod(0o600)
+
+    def certbot(self, tool: str, domains: list[str], seconds: int) -> list[str]:
+        run = self.home / uuid.uuid4().hex[:8]
+        cmd = [str(BIN / "certbot"), "certonly", "--non-interactive", "--agree-tos",
+               "--register-unsafely-without-email", "--server", self.env["LAB_ACME_DIRECTORY"],
+               "--config-dir", str(run / "c"), "--work-dir", str(run / "w"),
+               "--logs-dir", str(run / "l"), "-q"]
+        if tool == "autopilot":
+            cmd += ["--authenticator", "dns-autopilot",
+                    "--dns-autopilot-credentials", self.env["LAB_CREDENTIALS"],
+                    "--dns-autopilot-resolvers", self.env["LAB_RESOLVER"]]
+        else:
+            cmd += ["--authenticator", "dns-rfc2136",
+                    "--dns-rfc2136-credentials", str(self.rfc2136_ini),
+                    "--dns-rfc2136-propagation-seconds", str(seconds)]
+        for domain in domains:
+            cmd += ["-d", domain]
+        return cmd
+
+    def lego(self, domains: list[str]) -> tuple[list[str], dict[str, str]]:
+        cmd = ["lego", "--accept-tos", "--email", "bench@autopilot.test",
+               "--server", self.env["LAB_ACME_DIRECTORY"], "--dns", "rfc2136",
+               "--dns.resolvers", f"{self.env['LAB_RESOLVER']}:53",
+               "--path", str(self.home / uuid.uuid4().hex[:8])]
+        for domain in domains:
+            cmd += ["-d", domain]
+        env = {"RFC2136_NAMESERVER": f"{self.creds['dns_autopilot_rfc2136_server']}:53",
+               "RFC2136_TSIG_KEY": self.creds["dns_autopilot_rfc2136_name"],
+               "RFC2136_TSIG_SECRET": self.creds["dns_autopilot_rfc2136_secret"],
+               "RFC2136_TSIG_ALGORITHM": "hmac-sha512.",
+               "LEGO_CA_CERTIFICATES": self.env["LAB_CA_BUNDLE"]}
+        return cmd + ["run"], env
+
+    def once(self, tool: str, case: int, rfc2136_min: int) -> Result:
+        domains = domains_for(case)
+        env = dict(os.environ, REQUESTS_CA_BUNDLE=self.env["LAB_CA_BUNDLE"])
+        if tool == "lego":
+            cmd, extra = self.lego(domains)
+            env.update(extra)
+        else:
+            seconds = {"rfc2136-60s": 60, "rfc2136-min": rfc2136_min, "floor": 0}.get(tool, 0)
+            cmd = self.certbot(tool, domains, seconds)
+        time.sleep(self.gap)  # a quiet zone, as a cron run finds it
+        capture = self.home / "capture.txt"
+        dump = subprocess.Popen(["tcpdump", "-i", "lo", "-n", "-l", "-q",
+                                 "(udp dst port 53) or (tcp dst port 53 and "
+                                 "tcp[tcpflags] & tcp-push != 0)"], stdout=capture.open("w"),
+                                stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        started = time.monotonic()
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+        seconds_taken = time.monotonic() - started
+        time.sleep(0.3)
+        dump.terminate()
+        dump.wait()
+        return Result(seconds_taken, proc.returncode == 0, self.count(capture),
+                      validation_names(domains))
+
+    def count(self, capture: Path) -> int:
+        messages = 0
+        for line in capture.read_text().splitlines():
+            parts = line.split()
+            if len(parts) < 5 or parts[3] != ">":
+                continue
+            src = parts[2].rsplit(".", 1)[0]
+            dst, port = parts[4].rstrip(":").rsplit(".", 1)
+            if port == "53" and src == dst and dst != self.env["LAB_CA_RESOLVER"]:
+                messages += 1
+        return messages
+
+
+HOSTS_MARK = "# dns-autopilot bench: lego resolves NS names with the system resolver"
+
+
+@contextlib.contextmanager
+def lab_hosts(env: dict[str, str]) -> Iterator[None]:
+    """lego looks up nameserver names with the system resolver, not --dns.resolvers; so
+    that it finds the lab's (and sends nothing off loopback), /etc/hosts names them while
+    the benchmark runs, and is restored afterwards."""
+    hosts = Path("/etc/hosts")
+    original = hosts.read_text()
+    hosts.write_text(original + f"{env['LAB_PRIMARY']} ns1.{ZONE} {HOSTS_MARK}\n"
+                     f"{env['LAB_SECONDARY']} ns2.{ZONE} {HOSTS_MARK}\n")
+    try:
+        yield
+    finally:
+        hosts.write_text(original)
+
+
+def find_rfc2136_min(bench: Bench, runs: int) -> int:
+    for seconds in (0, 1, 2, 3, 5, 8, 10, 15, 20, 30):
+        results = []
+        for _ in range(runs):
+            results.append(bench.once("rfc2136-min", 3, seconds))
+            if not results[-1].ok:
+                break
+        print(f"  rfc2136 at {seconds:>2} s: {sum(r.ok for r in results)}/{len(results)} "
+              "succeeded", flush=True)
+        if all(r.ok for r in results) and len(results) == runs:
+            return seconds
+    return 60
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--cases", default="1,3,100")
+    parser.add_argument("--tools", default=",".join(ALL_TOOLS))
+    parser.add_argument("--rfc2136-min", default="auto",
+                        help="propagation-seconds for rfc2136-min, or 'auto' to search")
+    parser.add_argument("--gap", type=float, default=6.0,
+                        help="quiet seconds before each run (BIND's notify-delay is 5 s)")
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--lego-100", action="store_true",
+                        help="also run lego for 100 names (its rfc2136 provider solves names "
+                        "one after another, 60 s apart: over 99 minutes a run)")
+    args = parser.parse_args()
+    if os.geteuid() != 0 or not shutil.which("tcpdump") or not shutil.which("lego"):
+        sys.exit("run as root, with tcpdump and lego installed (apt-get install tcpdump lego)")
+    cases = [int(c) for c in args.cases.split(",")]
+    tools = args.tools.split(",")
+    env = lab_env()
+    with lab_hosts(env):
+        run(Bench(env, args.gap), args, cases, tools)
+
+
+def run(bench: Bench, args: argparse.Namespace, cases: list[int], tools: list[str]) -> None:
+    rfc2136_min = 60
+    if "rfc2136-min" in tools:
+        if args.rfc2136_min == "auto":
+            print("searching the smallest reliable --dns-rfc2136-propagation-seconds "
+                  f"(apex + wildcard + www, {args.runs} runs each):", flush=True)
+            rfc2136_min = find_rfc2136_min(bench, args.runs)
+        else:
+            rfc2136_min = int(args.rfc2136_min)
+        print(f"rfc2136-min = {rfc2136_min} s", flush=True)
+
+    table: dict[tuple[str, int], Series] = {}
+    for case in cases:
+        for _ in range(args.runs):
+            for tool in tools:  # interleaved, so drift in the lab hits every tool alike
+                if tool == "lego" and case >= 100 and not args.lego_100:
+                    continue
+                table.setdefault((tool, case), Series()).results.append(
+                    bench.once(tool, case, rfc2136_min))
+        print(f"done: {CASE_NAMES.get(case, case)}", flush=True)
+
+    print(f"\nmedian wall time over {args.runs} runs (rfc2136-min = {rfc2136_min} s)\n")
+    head = f"{'case':<24}{'tool':<14}{'median s':>9}{'ok':>7}{'msgs/name':>11}"
+    peers = [t for t in tools if t not in ("autopilot", "floor")]
+    if "floor" in tools:
+        head += f"{'÷ floor':>9}"
+    if "autopilot" in tools:
+        head += f"{'peer ÷ autopilot':>18}"
+    print(head)
+    figures = []
+    for case in cases:
+        for tool in tools:
+            if (tool, case) not in table:
+                print(f"{CASE_NAMES.get(case, str(case)):<24}{tool:<14}  skipped: sequential, "
+                      "60 s per name (RFC2136_SEQUENCE_INTERVAL); pass --lego-100")
+                continue
+            series = table[(tool, case)]
+            row = (f"{CASE_NAMES.get(case, str(case)):<24}{tool:<14}{series.median():>9.2f}"
+                   f"{series.ok():>7}{series.per_name():>11.1f}")
+            if "floor" in tools:
+                row += f"{series.median() / table[('floor', case)].median():>9.2f}"
+            if "autopilot" in tools and tool in peers:
+                row += f"{series.median() / table[('autopilot', case)].median():>18.2f}"
+            print(row)
+            figures.append({"case": case, "tool": tool, "median_s": series.median(),
+                            "ok": series.ok(), "messages_per_name": series.per_name(),
+                            "runs": [r.__dict__ for r in series.results]})
+    if "autopilot" in tools and 1 in cases and 100 in cases:
+        ratio = table[("autopilot", 100)].median() / table[("autopilot", 1)].median()
+        print(f"\nautopilot: 100 names ÷ 1 name = {ratio:.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rfc2136_min": rfc2136_min,
+                                               "figures": figures}, indent=1))
+    shutil.rmtree(bench.home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
