@@ -18,10 +18,12 @@ from certbot.display import util as display_util
 from certbot.plugins import common
 from certbot.plugins.dns_common import CredentialsConfiguration
 
-from . import dnsio, plan
+from . import aliases, dnsio, plan
+from .chain import Follower
 from .errors import AutopilotError
 from .events import EventLog
-from .providers import Writer, writer_from_credentials
+from .providers import Writer, writers_from_credentials
+from .routing import Router
 from .waiter import Waiter
 
 logger = logging.getLogger(__name__)
@@ -66,8 +68,7 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._writer: Writer | None = None
-        self._written: dict[str, dict[str, frozenset[str]]] = {}
+        self._written: dict[str, tuple[Writer, dict[str, frozenset[str]]]] = {}
         self._events = EventLog()
 
     @classmethod
@@ -80,6 +81,10 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
         add("propagation-timeout", type=int, default=DEFAULT_PROPAGATION_TIMEOUT,
             help="Upper bound, in seconds, on waiting for the records to be served "
             f"(default {DEFAULT_PROPAGATION_TIMEOUT}). The wait ends as soon as they are.")
+        add("follow-cnames", type=parse_bool, default=True, metavar="true|false",
+            help="Follow a CNAME at _acme-challenge.<domain> (asking authoritative servers) "
+            "and write the TXT at its target, with the writer configured for the target's "
+            "zone (default true).")
         add("public-check", type=parse_bool, default=True, metavar="true|false",
             help="After every authoritative server serves the values, also wait until the "
             "resolvers do (default true). Set false for split-horizon setups where the "
@@ -98,7 +103,7 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
 
     # -- the run -----------------------------------------------------------------------
 
-    def _setup(self) -> tuple[Writer, Waiter]:
+    def _setup(self) -> tuple[Router, Waiter]:
         path = self.conf("credentials")
         if not path:
             raise errors.PluginError(
@@ -108,50 +113,65 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
         # Stored absolute, so `certbot renew` from another directory finds it.
         setattr(self.config, self.dest("credentials"), path)
         credentials = CredentialsConfiguration(path, self.dest)
-        writer = writer_from_credentials(credentials, path)
+        writers = writers_from_credentials(credentials, path)
+        try:
+            alias_list = aliases.parse(credentials.confobj.get(aliases.KEY))
+        except aliases.AliasSyntaxError as exc:
+            raise errors.PluginError(f"{exc} in {path}. Write each alias as 'DOMAIN -> "
+                                     "TARGET', separated by commas (see docs/cname-aliases.md)"
+                                     ) from None
         timeout = self.conf("propagation-timeout")
         if timeout is None or int(timeout) <= 0:
             raise errors.PluginError("--dns-autopilot-propagation-timeout must be a positive "
                                      "number of seconds")
         recursive = dnsio.Recursive(parse_resolvers(self.conf("resolvers")))
         self._events = EventLog(getattr(self.config, "logs_dir", None))
+        router = Router(writers, Follower(recursive), alias_list,
+                        follow_cnames=parse_bool(self.conf("follow-cnames")))
         waiter = Waiter(recursive, timeout=float(timeout),
                         public_check=parse_bool(self.conf("public-check")),
                         events=self._events, progress=display_util.notify)
-        return writer, waiter
+        return router, waiter
 
     def perform(self, achalls: list[achallenges.AnnotatedChallenge]
                 ) -> list[challenges.ChallengeResponse]:
-        writer, waiter = self._setup()
-        self._writer = writer
+        router, waiter = self._setup()
         events = self._events
         wanted = [plan.Challenge.of(a.identifier.value, a.validation(a.account_key))
                   for a in achalls]
-        with events.step("plan", writer=writer.label) as step:
-            zones: dict[str, str] = {}
-
-            def zone_of(name: str) -> str:
-                if name not in zones:
-                    zones[name] = writer.find_zone(name)
-                return zones[name]
-
-            targets = plan.group(wanted, zone_of)
-            step["targets"] = [{"name": t.name, "zone": t.zone, "values": len(t.values)}
-                               for t in targets]
-        self._write(writer, plan.by_zone(targets))
+        with events.step("plan", writers=router.writers.describe()) as step:
+            routes = {}
+            for challenge in wanted:
+                if challenge.name not in routes:
+                    routes[challenge.name] = router.route(challenge.domain)
+            targets = plan.group(wanted, lambda c: (routes[c.name].zone, routes[c.name].name))
+            step["routes"] = [{"name": r.origin, "target": r.name, "zone": r.zone,
+                               "writer": r.writer.label,
+                               "chain": [h.name for h in r.chain.hops] if r.chain else None}
+                              for r in routes.values()]
+        for route in routes.values():
+            if route.name != route.origin:
+                display_util.notify(f"dns-autopilot: {route.origin} is an alias: writing at "
+                                    f"{route.name} (zone {route.zone})")
+            if route.note:
+                logger.warning("dns-autopilot: %s", route.note)
+        writer_of = {r.zone: r.writer for r in routes.values()}
+        self._write(writer_of, plan.by_zone(targets))
         display_util.notify(
             f"dns-autopilot: wrote {len(wanted)} TXT value(s) at {len(targets)} name(s) via "
-            f"{writer.label}; waiting until they are served")
-        timings = waiter.wait(targets)
+            f"{', '.join(sorted({w.label for w in writer_of.values()}))}; waiting until they "
+            "are served")
+        timings = waiter.wait(targets, asked=plan.origins(wanted))
         display_util.notify(
             "dns-autopilot: served everywhere after "
             + ", ".join(f"{phase} {secs:.1f} s" for phase, secs in timings.items()))
         return [a.response(a.account_key) for a in achalls]
 
-    def _write(self, writer: Writer, batches: dict[str, dict[str, frozenset[str]]]) -> None:
+    def _write(self, writer_of: dict[str, Writer],
+               batches: dict[str, dict[str, frozenset[str]]]) -> None:
         """One batch per zone, zones concurrently; what succeeded is kept for cleanup."""
         def one(zone: str) -> Exception | None:
-            records = batches[zone]
+            records, writer = batches[zone], writer_of[zone]
             try:
                 with self._events.step("write", zone, writer=writer.label,
                                        names=sorted(records),
@@ -159,7 +179,7 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
                     writer.add(zone, records, RECORD_TTL)
             except Exception as exc:  # re-raised below, after every zone has answered
                 return exc
-            self._written[zone] = records
+            self._written[zone] = (writer, records)
             return None
         with ThreadPoolExecutor(max_workers=min(8, max(len(batches), 1))) as pool:
             failures = [exc for exc in pool.map(one, sorted(batches)) if exc is not None]
@@ -168,11 +188,8 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
 
     def cleanup(self, achalls: list[achallenges.AnnotatedChallenge]) -> None:
         """Remove exactly the values this run added; say what is left if that fails."""
-        writer, written = self._writer, self._written
-        self._written = {}
-        if writer is None:
-            return
-        for zone, records in written.items():
+        written, self._written = self._written, {}
+        for zone, (writer, records) in written.items():
             try:
                 with self._events.step("cleanup", zone, names=sorted(records),
                                        values=sum(len(v) for v in records.values())):

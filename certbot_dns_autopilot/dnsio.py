@@ -50,6 +50,8 @@ class Answer:
     authoritative: bool = False
     serial: int | None = None
     error: str = ""
+    cname: str | None = None  # target of a CNAME owned by the query name
+    referral: str | None = None  # a delegation below the server's zone (NS, no AA)
 
     def as_dict(self) -> dict[str, object]:
         """The answer as event-log fields."""
@@ -128,12 +130,22 @@ def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
     for rrset in response.answer + response.authority:
         if rrset.rdtype == dns.rdatatype.SOA:
             serial = rrset[0].serial
+    cname = next((rrset[0].target.to_text(omit_final_dot=True).lower()
+                  for rrset in response.answer
+                  if rrset.rdtype == dns.rdatatype.CNAME and rrset.name == name), None)
+    referral = None
+    if not response.flags & dns.flags.AA:
+        referral = next((rrset.name.to_text(omit_final_dot=True).lower()
+                         for rrset in response.authority if rrset.rdtype == dns.rdatatype.NS),
+                        None)
     return Answer(
         rcode=dns.rcode.to_text(response.rcode()),
         values=_txt_values(response, name) if rdtype_value == dns.rdatatype.TXT else frozenset(),
         ttl=_answer_ttl(response, rdtype_value),
         authoritative=bool(response.flags & dns.flags.AA),
         serial=serial,
+        cname=cname,
+        referral=referral,
     )
 
 
@@ -151,6 +163,15 @@ class Recursive:
             self.servers = [Server(address=str(ns)) for ns in self._resolver.nameservers]
         self._resolver.lifetime = timeout
         self._resolver.cache = None
+
+    def zone_of(self, name: str) -> str:
+        """The zone cut enclosing ``name`` as the resolvers see it ("" for the root).
+
+        Callers pass a name that is safe to ask a cache about: never an
+        ``_acme-challenge`` name, whose negative answer the CA would then meet.
+        """
+        zone = dns.resolver.zone_for_name(name, resolver=self._resolver)
+        return "" if zone == dns.name.root else zone.to_text(omit_final_dot=True).lower()
 
     def nameservers(self, zone: str) -> list[str]:
         """The zone's NS host names, as the resolvers see them."""

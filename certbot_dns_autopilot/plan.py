@@ -1,7 +1,8 @@
-"""The plan of a run: which TXT values go at which name, in which zone, via which writer.
+"""The plan of a run: which TXT values go at which name, in which zone.
 
-Apex and wildcard share ``_acme-challenge.<name>`` with two values, so values are grouped
-per (zone, name); one write per zone then carries every value of the certificate.
+Apex and wildcard share ``_acme-challenge.<name>`` with two values, and several names may
+be aliased to one target, so values are grouped per written name; one write per zone then
+carries every value of the certificate.
 """
 
 from __future__ import annotations
@@ -28,19 +29,30 @@ class Challenge:
 
 @dataclass(frozen=True)
 class Target:
-    """Where the values of one validation name are written and must be served."""
+    """A name whose TXT set must hold ``values``; ``zone`` is "" where it is only read
+    (the original names, asked of resolvers)."""
 
     zone: str
     name: str
     values: frozenset[str]
 
 
-def group(challenges: Iterable[Challenge], zone_of: Callable[[str], str]) -> list[Target]:
-    """One target per validation name, holding every value asked for at that name."""
+def group(challenges: Iterable[Challenge], route: Callable[[Challenge], tuple[str, str]]
+          ) -> list[Target]:
+    """One target per written name; ``route`` gives (zone, written name) of a challenge."""
+    values: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for challenge in challenges:
+        values[route(challenge)].add(challenge.value)
+    return [Target(zone=zone, name=name, values=frozenset(vals))
+            for (zone, name), vals in sorted(values.items())]
+
+
+def origins(challenges: Iterable[Challenge]) -> list[Target]:
+    """The names the CA will ask for, each with the values it must find there."""
     values: dict[str, set[str]] = defaultdict(set)
     for challenge in challenges:
         values[challenge.name].add(challenge.value)
-    return [Target(zone=zone_of(name), name=name, values=frozenset(vals))
+    return [Target(zone="", name=name, values=frozenset(vals))
             for name, vals in sorted(values.items())]
 
 

@@ -50,8 +50,11 @@ class Waiter:
         self._clock = clock
         self._sleep = sleep
 
-    def wait(self, targets: Sequence[Target]) -> dict[str, float]:
-        """Block until propagated; returns seconds spent per phase. Raises AutopilotError."""
+    def wait(self, targets: Sequence[Target], asked: Sequence[Target] | None = None
+             ) -> dict[str, float]:
+        """Block until every target is served at its zone's servers, then (public check)
+        until the resolvers answer ``asked`` (the CA's names; default: the targets) with
+        their values. Returns seconds spent per phase; raises AutopilotError."""
         start = self._clock()
         deadline = start + self.timeout
         servers = {zone: self.nameserver_addresses(zone)
@@ -63,7 +66,8 @@ class Waiter:
         timings = {"authoritative": self._clock() - start}
         if self.public_check:
             public_start = self._clock()
-            pairs = [(resolver, t) for t in targets for resolver in self.recursive.servers]
+            pairs = [(resolver, t) for t in (asked or targets)
+                     for resolver in self.recursive.servers]
             behind = self._poll("public", pairs, deadline, recurse=True)
             if behind:
                 raise self._public_timeout(behind)

@@ -20,11 +20,10 @@ import dns.rdatatype
 import dns.tsig
 import dns.tsigkeyring
 import dns.update
-from certbot.plugins.dns_common import CredentialsConfiguration
 
 from .. import dnsio, names
 from ..errors import AutopilotError
-from . import Records, Writer
+from . import Keys, Records, Writer
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ class RFC2136Writer(Writer):
         self.label = f"RFC 2136 server {server} (TSIG key {key_name!r}, {algorithm})"
 
     @classmethod
-    def from_credentials(cls, credentials: CredentialsConfiguration, path: str) -> RFC2136Writer:
+    def from_credentials(cls, credentials: Keys, path: str) -> RFC2136Writer:
         """Validate the INI keys one by one, each failure naming its key and the fix."""
         credentials.require({
             "rfc2136_server": "the IP address of the primary that accepts updates",

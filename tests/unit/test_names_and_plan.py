@@ -24,7 +24,7 @@ def test_apex_and_wildcard_become_one_name_with_two_values() -> None:
     challenges = [plan.Challenge.of("example.com", "v-apex"),
                   plan.Challenge.of("*.example.com", "v-wild"),
                   plan.Challenge.of("www.example.com", "v-www")]
-    targets = plan.group(challenges, zone_of=lambda name: "example.com")
+    targets = plan.group(challenges, lambda c: ("example.com", c.name))
     assert targets == [
         plan.Target("example.com", "_acme-challenge.example.com",
                     frozenset({"v-apex", "v-wild"})),
@@ -38,5 +38,16 @@ def test_apex_and_wildcard_become_one_name_with_two_values() -> None:
 def test_names_in_two_zones_make_two_batches() -> None:
     zones = {"_acme-challenge.a.example": "a.example", "_acme-challenge.b.example": "b.example"}
     targets = plan.group([plan.Challenge.of("a.example", "1"), plan.Challenge.of("b.example", "2")],
-                         zone_of=zones.__getitem__)
+                         lambda c: (zones[c.name], c.name))
     assert set(plan.by_zone(targets)) == {"a.example", "b.example"}
+
+
+def test_two_names_aliased_to_one_target_share_its_txt_set() -> None:
+    wanted = [plan.Challenge.of("a.example", "1"), plan.Challenge.of("b.example", "2")]
+    targets = plan.group(wanted, lambda c: ("acme.example", "_acme-challenge.acme.example"))
+    assert targets == [plan.Target("acme.example", "_acme-challenge.acme.example",
+                                   frozenset({"1", "2"}))]
+    # The CA asks each original name, expecting its own value there.
+    assert [(t.name, t.values) for t in plan.origins(wanted)] == [
+        ("_acme-challenge.a.example", frozenset({"1"})),
+        ("_acme-challenge.b.example", frozenset({"2"}))]

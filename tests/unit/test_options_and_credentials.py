@@ -10,7 +10,7 @@ from certbot.plugins.dns_common import CredentialsConfiguration
 
 from certbot_dns_autopilot.authenticator import parse_resolvers
 from certbot_dns_autopilot.dnsio import Server
-from certbot_dns_autopilot.providers import writer_from_credentials
+from certbot_dns_autopilot.providers import WriterMap, writers_from_credentials
 from certbot_dns_autopilot.providers.rfc2136 import RFC2136Writer
 
 SECRET = "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1iZS1wcmludGVk"
@@ -21,12 +21,17 @@ GOOD = {
 }
 
 
-def load(tmp_path: Path, values: dict[str, str]):
+def load_map(tmp_path: Path, values: dict[str, str], sections: str = "") -> WriterMap:
     path = tmp_path / "credentials.ini"
-    path.write_text("".join(f"{k} = {v}\n" for k, v in values.items()))
+    path.write_text("".join(f"{k} = {v}\n" for k, v in values.items()) + sections)
     path.chmod(0o600)
     creds = CredentialsConfiguration(str(path), lambda var: f"dns_autopilot_{var}")
-    return writer_from_credentials(creds, str(path))
+    return writers_from_credentials(creds, str(path))
+
+
+def load(tmp_path: Path, values: dict[str, str]):
+    [writer] = load_map(tmp_path, values).writers
+    return writer
 
 
 def test_resolvers_accept_ip_port_and_ipv6() -> None:
@@ -73,3 +78,47 @@ def test_a_file_without_any_writer_says_which_keys_to_add(tmp_path: Path) -> Non
 def test_lowercase_algorithm_without_prefix_is_accepted(tmp_path: Path) -> None:
     writer = load(tmp_path, {**GOOD, "dns_autopilot_rfc2136_algorithm": "hmac-sha256"})
     assert writer.algorithm == "HMAC-SHA256"
+
+
+SECOND = """
+[alias-zone]
+dns_autopilot_zones = alias.example, acme.example.org
+dns_autopilot_rfc2136_server = 192.0.2.2
+dns_autopilot_rfc2136_name = second-key
+dns_autopilot_rfc2136_secret = c2Vjb25kLXNlY3JldA==
+"""
+
+
+def test_sections_add_writers_for_their_zones_and_the_top_level_serves_the_rest(
+        tmp_path: Path) -> None:
+    writers = load_map(tmp_path, GOOD, SECOND)
+    first, second = writers.writers
+    assert writers.writer_for("_acme-challenge.www.example.com") is first
+    assert writers.writer_for("_acme-challenge.x.alias.example") is second
+    assert writers.writer_for("_acme-challenge.acme.example.org") is second
+    assert "192.0.2.2" in second.label and "second-key" in second.label
+
+
+def test_a_top_level_writer_with_zones_serves_only_those(tmp_path: Path) -> None:
+    writers = load_map(tmp_path, {**GOOD, "dns_autopilot_zones": "example.com"}, SECOND)
+    assert writers.writer_for("_acme-challenge.example.com") is writers.writers[0]
+    assert writers.writer_for("_acme-challenge.example.net") is None
+
+
+def test_a_section_without_zones_is_refused(tmp_path: Path) -> None:
+    broken = SECOND.replace("dns_autopilot_zones = alias.example, acme.example.org\n", "")
+    with pytest.raises(errors.PluginError, match="dns_autopilot_zones") as caught:
+        load_map(tmp_path, GOOD, broken)
+    assert "c2Vjb25kLXNlY3JldA==" not in str(caught.value)
+
+
+def test_a_zone_listed_for_two_writers_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(errors.PluginError, match="alias.example is listed for two writers"):
+        load_map(tmp_path, {**GOOD, "dns_autopilot_zones": "alias.example"}, SECOND)
+
+
+def test_a_section_missing_its_secret_names_the_key(tmp_path: Path) -> None:
+    broken = SECOND.replace("dns_autopilot_rfc2136_secret = c2Vjb25kLXNlY3JldA==\n", "")
+    with pytest.raises(errors.PluginError, match=r"dns_autopilot_rfc2136_secret.*\[alias-zone\]"
+                       r"|\[alias-zone\][\s\S]*dns_autopilot_rfc2136_secret"):
+        load_map(tmp_path, GOOD, broken)

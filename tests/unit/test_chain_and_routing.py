@@ -1,0 +1,153 @@
+"""CNAME chains and routes on a small fake DNS: following, loops, dangling targets,
+wildcards, explicit aliases and the writer map (the lab tests do the same on BIND)."""
+
+from __future__ import annotations
+
+import pytest
+
+from certbot_dns_autopilot import aliases
+from certbot_dns_autopilot.chain import Follower
+from certbot_dns_autopilot.dnsio import Answer, Server
+from certbot_dns_autopilot.errors import AutopilotError
+from certbot_dns_autopilot.providers import WriterMap
+from certbot_dns_autopilot.routing import Router
+
+# zone -> {owner -> CNAME target}; every zone has one nameserver, ns.<zone>.
+ZONES = {
+    "example.com": {
+        "_acme-challenge.example.com": "_acme-challenge.example.com.acme.example.org",
+        "_acme-challenge.two.example.com": "hop.example.net",
+        "_acme-challenge.loop.example.com": "loop.example.net",
+        "_acme-challenge.dangling.example.com": "_acme-challenge.nowhere.invalid",
+        "_acme-challenge.elsewhere.example.com": "_acme-challenge.unwritable.example",
+        "*.wc.example.com": "catch-all.example.net",
+        "wc.example.com": None,
+    },
+    "example.net": {
+        "hop.example.net": "_acme-challenge.two.acme.example.org",
+        "loop.example.net": "_acme-challenge.loop.example.com",
+    },
+    "acme.example.org": {},
+    "unwritable.example": {},
+}
+
+
+class FakeRecursive:
+    servers: list[Server] = []
+
+    def zone_of(self, name: str) -> str:
+        found = [z for z in ZONES if name == z or name.endswith("." + z)]
+        return max(found, key=len) if found else ""
+
+    def nameservers(self, zone: str) -> list[str]:
+        return [f"ns.{zone}"]
+
+    def addresses(self, host: str) -> list[str]:
+        return ["192.0.2.1"]
+
+
+def fake_query(server: Server, name: str, rdtype: str, recurse: bool = False) -> Answer:
+    zone = server.name.removeprefix("ns.")
+    records = ZONES[zone]
+    if name in records:
+        return Answer("NOERROR", authoritative=True, cname=records[name])
+    parent = name.split(".", 1)[1]
+    if f"*.{parent}" in records:
+        return Answer("NOERROR", authoritative=True, cname=records[f"*.{parent}"])
+    return Answer("NXDOMAIN", authoritative=True)
+
+
+class FakeWriter:
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def find_zone(self, name: str) -> str:
+        return FakeRecursive().zone_of(name)
+
+
+MAIN, ACME = FakeWriter("main"), FakeWriter("acme")
+
+
+def router(alias_text: str = "", follow: bool = True, map_: WriterMap | None = None) -> Router:
+    writers = map_ or WriterMap([(MAIN, ("example.com", "example.net")),
+                                 (ACME, ("acme.example.org",))])
+    return Router(writers, Follower(FakeRecursive(), query=fake_query),  # type: ignore[arg-type]
+                  aliases.parse(alias_text), follow_cnames=follow)
+
+
+def test_a_cross_zone_alias_is_written_at_its_target_by_the_targets_writer() -> None:
+    route = router().route("*.example.com")
+    assert route.origin == "_acme-challenge.example.com"
+    assert route.name == "_acme-challenge.example.com.acme.example.org"
+    assert route.zone == "acme.example.org" and route.writer is ACME
+    assert [h.name for h in route.chain.hops] == [route.origin, route.name]
+
+
+def test_a_two_hop_chain_is_followed_to_its_end() -> None:
+    route = router().route("two.example.com")
+    assert route.name == "_acme-challenge.two.acme.example.org"
+    assert len(route.chain.hops) == 3
+
+
+def test_a_name_without_cname_is_written_in_place() -> None:
+    route = router().route("plain.example.com")
+    assert route.name == "_acme-challenge.plain.example.com" and route.writer is MAIN
+
+
+def test_following_off_writes_at_the_original_name() -> None:
+    route = router(follow=False).route("example.com")
+    assert route.name == "_acme-challenge.example.com" and route.chain is None
+
+
+@pytest.mark.parametrize("domain, code, words", [
+    ("loop.example.com", "cname-alias", "loops"),
+    ("dangling.example.com", "cname-alias", "dangling"),
+    ("elsewhere.example.com", "cname-alias", "no configured writer serves"),
+    ("wc.example.com", "cname-alias", "wildcard *.wc.example.com"),
+    ("example.invalid", "zone-not-found", "no zone encloses"),
+])
+def test_unsafe_chains_stop_with_their_code_and_the_chain(domain: str, code: str,
+                                                          words: str) -> None:
+    with pytest.raises(AutopilotError) as caught:
+        router().route(domain)
+    assert caught.value.code == code
+    assert words in str(caught.value)
+
+
+def test_a_configured_alias_that_matches_the_live_cname_is_used() -> None:
+    route = router("example.com -> _acme-challenge.example.com.acme.example.org",
+                   follow=False).route("example.com")
+    assert route.name == "_acme-challenge.example.com.acme.example.org" and not route.note
+
+
+def test_a_configured_alias_that_disagrees_with_the_live_cname_stops_with_both() -> None:
+    with pytest.raises(AutopilotError) as caught:
+        router("example.com -> _acme-challenge.other.acme.example.org").route("example.com")
+    assert caught.value.code == "cname-alias"
+    assert "_acme-challenge.example.com.acme.example.org" in str(caught.value)
+    assert "_acme-challenge.other.acme.example.org" in str(caught.value)
+
+
+def test_an_alias_not_yet_visible_is_used_with_a_note() -> None:
+    route = router("*.example.com -> _acme-challenge.{domain}.acme.example.org"
+                   ).route("new.example.com")
+    assert route.name == "_acme-challenge.new.example.com.acme.example.org"
+    assert "no CNAME" in route.note
+
+
+def test_an_alias_can_accept_a_wildcard_cname_knowingly() -> None:
+    route = router("wc.example.com -> catch-all.example.net").route("wc.example.com")
+    assert route.name == "catch-all.example.net" and route.writer is MAIN
+
+
+@pytest.mark.parametrize("text", ["example.com", "example.com -> ", "-> x.example", "a..b -> c"])
+def test_malformed_aliases_name_the_entry(text: str) -> None:
+    with pytest.raises(aliases.AliasSyntaxError, match="dns_autopilot_aliases"):
+        aliases.parse(text)
+
+
+def test_the_most_specific_alias_wins() -> None:
+    found = aliases.parse("*.example.com -> a.acme.example.org, www.example.com -> b.acme.example.org")
+    assert aliases.match(found, "www.example.com").target == "b.acme.example.org"
+    assert aliases.match(found, "api.example.com").target == "a.acme.example.org"
+    assert aliases.match(found, "example.com") is None
