@@ -19,14 +19,18 @@ LAB_RUN=${LAB_RUN:-$LAB_HOME/.run}
 ROOT_IP=127.0.53.1        # fake root server: ".", delegating the lab zones
 PRIMARY_IP=127.0.53.11    # ns1.autopilot.test: primary, accepts TSIG-signed updates
 SECONDARY_IP=127.0.53.12  # ns2.autopilot.test: secondary, NOTIFY + IXFR from the primary
+ALIAS_IP=127.0.53.21      # ns3.alias.test: a second primary with its own TSIG key, for the
+                          # zone that _acme-challenge CNAMEs point into
 RESOLVER_IP=127.0.53.53   # Unbound: the "public" recursive resolver clients ask
 CA_RESOLVER_IP=127.0.53.54  # the same Unbound (same cache), the address Pebble validates through,
                           # so that traffic captures tell the CA's queries from the clients'
 ACME_DIR=https://localhost:14000/dir
 ZONES=(autopilot.test example.test slow.test)
 SLOW_ZONE=slow.test         # NOTIFY off, secondary picks changes up by its refresh timer only
+ALIAS_ZONE=alias.test
 KEY_NAME=autopilot-key
-ADDRESSES=("$ROOT_IP" "$PRIMARY_IP" "$SECONDARY_IP" "$RESOLVER_IP" "$CA_RESOLVER_IP")
+ALIAS_KEY_NAME=alias-key
+ADDRESSES=("$ROOT_IP" "$PRIMARY_IP" "$SECONDARY_IP" "$ALIAS_IP" "$RESOLVER_IP" "$CA_RESOLVER_IP")
 
 die() { echo "lab: $*" >&2; exit 1; }
 need_root() { [ "$(id -u)" = 0 ] || die "run as root (binds port 53, adds addresses to lo)"; }
@@ -59,7 +63,7 @@ add_addresses() {
   done
 }
 
-write_named_conf() { # name ip zone-stanzas
+write_named_conf() { # name ip zone-stanzas key-file
   local name=$1 ip=$2 zones=$3 dir=$LAB_RUN/$1
   mkdir -p "$dir"
   cat >"$dir/named.conf" <<CONF
@@ -87,7 +91,7 @@ logging {
   category queries { null; };
   category lame-servers { null; };
 };
-include "$LAB_RUN/tsig.key";
+include "$LAB_RUN/$4";
 $zones
 CONF
 }
@@ -105,15 +109,34 @@ ZONE
     printf 'ns1 IN A %s\nns2 IN A %s\n' "$PRIMARY_IP" "$SECONDARY_IP" >>"$LAB_RUN/primary/$zone.db"
   fi
   printf '@ IN A 127.0.53.80\nwww IN A 127.0.53.80\n' >>"$LAB_RUN/primary/$zone.db"
+  case "$zone" in
+    autopilot.test) cat >>"$LAB_RUN/primary/$zone.db" <<'CNAMES' ;;
+; CNAME fixtures for the alias tests: each _acme-challenge name below is delegated elsewhere.
+_acme-challenge.cname      IN CNAME _acme-challenge.cname.autopilot.test.alias.test.
+_acme-challenge.twohop     IN CNAME hop.example.test.
+_acme-challenge.explicit   IN CNAME _acme-challenge.explicit.alias.test.
+_acme-challenge.disagree   IN CNAME _acme-challenge.disagree.alias.test.
+_acme-challenge.loop       IN CNAME loop.example.test.
+_acme-challenge.dangling   IN CNAME _acme-challenge.nowhere.missing.test.
+_acme-challenge.unwritable IN CNAME _acme-challenge.unwritable.slow.test.
+*.wc                       IN CNAME catch-all.alias.test.
+CNAMES
+    example.test) cat >>"$LAB_RUN/primary/$zone.db" <<'CNAMES' ;;
+hop  IN CNAME _acme-challenge.twohop.alias.test.
+loop IN CNAME _acme-challenge.loop.autopilot.test.
+CNAMES
+  esac
 }
 
 configure() {
   mkdir -p "$LAB_RUN"
   chmod 700 "$LAB_RUN"
   [ -f "$LAB_RUN/tsig.key" ] || tsig-keygen -a hmac-sha512 "$KEY_NAME" >"$LAB_RUN/tsig.key"
-  chmod 600 "$LAB_RUN/tsig.key"
-  local secret
+  [ -f "$LAB_RUN/alias.key" ] || tsig-keygen -a hmac-sha256 "$ALIAS_KEY_NAME" >"$LAB_RUN/alias.key"
+  chmod 600 "$LAB_RUN/tsig.key" "$LAB_RUN/alias.key"
+  local secret alias_secret
   secret=$(sed -n 's/.*secret "\(.*\)";/\1/p' "$LAB_RUN/tsig.key")
+  alias_secret=$(sed -n 's/.*secret "\(.*\)";/\1/p' "$LAB_RUN/alias.key")
 
   # The fake root: delegates each lab zone to ns1/ns2 with glue.
   mkdir -p "$LAB_RUN/root"
@@ -124,8 +147,9 @@ configure() {
       printf '%s. IN NS ns1.autopilot.test.\n%s. IN NS ns2.autopilot.test.\n' "$zone" "$zone"
     done
     printf 'ns1.autopilot.test. IN A %s\nns2.autopilot.test. IN A %s\n' "$PRIMARY_IP" "$SECONDARY_IP"
+    printf '%s. IN NS ns3.%s.\nns3.%s. IN A %s\n' "$ALIAS_ZONE" "$ALIAS_ZONE" "$ALIAS_ZONE" "$ALIAS_IP"
   } >"$LAB_RUN/root/root.db"
-  write_named_conf root "$ROOT_IP" 'zone "." { type primary; file "root.db"; };'
+  write_named_conf root "$ROOT_IP" 'zone "." { type primary; file "root.db"; };' tsig.key
 
   local primary_zones="" secondary_zones=""
   mkdir -p "$LAB_RUN/primary" "$LAB_RUN/secondary"
@@ -141,8 +165,18 @@ configure() {
     secondary_zones+="zone \"$zone\" { type secondary; file \"$zone.db\"; primaries { $PRIMARY_IP; }; $refresh };
 "
   done
-  write_named_conf primary "$PRIMARY_IP" "$primary_zones"
-  write_named_conf secondary "$SECONDARY_IP" "$secondary_zones"
+  write_named_conf primary "$PRIMARY_IP" "$primary_zones" tsig.key
+  write_named_conf secondary "$SECONDARY_IP" "$secondary_zones" tsig.key
+
+  # The second primary: its own key, one zone, one nameserver.
+  mkdir -p "$LAB_RUN/alias"
+  [ -f "$LAB_RUN/alias/$ALIAS_ZONE.db" ] || cat >"$LAB_RUN/alias/$ALIAS_ZONE.db" <<ZONE
+\$TTL 300
+@   IN SOA ns3.$ALIAS_ZONE. hostmaster.$ALIAS_ZONE. ( 1 3600 600 86400 60 )
+    IN NS  ns3.$ALIAS_ZONE.
+ns3 IN A   $ALIAS_IP
+ZONE
+  write_named_conf alias "$ALIAS_IP" "zone \"$ALIAS_ZONE\" { type primary; file \"$ALIAS_ZONE.db\"; update-policy { grant $ALIAS_KEY_NAME zonesub TXT; }; };" alias.key
 
   mkdir -p "$LAB_RUN/unbound"
   printf '. 3600000 IN NS a.root-servers.test.\na.root-servers.test. 3600000 IN A %s\n' "$ROOT_IP" >"$LAB_RUN/unbound/root.hints"
@@ -198,6 +232,23 @@ dns_autopilot_rfc2136_secret = $secret
 dns_autopilot_rfc2136_algorithm = HMAC-SHA512
 INI
   chmod 600 "$LAB_RUN/credentials.ini"
+
+  # Two writers in one file: the first primary for its zones, the second for alias.test.
+  cat >"$LAB_RUN/credentials-map.ini" <<INI
+# dns-autopilot credentials with a writer map: two RFC 2136 primaries, two TSIG keys
+dns_autopilot_zones = autopilot.test, example.test
+dns_autopilot_rfc2136_server = $PRIMARY_IP
+dns_autopilot_rfc2136_name = $KEY_NAME
+dns_autopilot_rfc2136_secret = $secret
+
+[alias-zone]
+dns_autopilot_zones = $ALIAS_ZONE
+dns_autopilot_rfc2136_server = $ALIAS_IP
+dns_autopilot_rfc2136_name = $ALIAS_KEY_NAME
+dns_autopilot_rfc2136_secret = $alias_secret
+dns_autopilot_rfc2136_algorithm = HMAC-SHA256
+INI
+  chmod 600 "$LAB_RUN/credentials-map.ini"
 }
 
 wait_dns() { # ip name type [dig flags]
@@ -220,6 +271,7 @@ up() {
   start_named root
   start_named primary
   start_named secondary
+  start_named alias
   pid_alive "$LAB_RUN/unbound/unbound.pid" || unbound -c "$LAB_RUN/unbound/unbound.conf" \
     || die "unbound did not start; see $LAB_RUN/unbound/unbound.log"
   if ! pid_alive "$LAB_RUN/pebble/pebble.pid"; then
@@ -236,6 +288,8 @@ up() {
     wait_dns "$SECONDARY_IP" "$zone" SOA
     wait_dns "$RESOLVER_IP" "$zone" SOA +recurse
   done
+  wait_dns "$ALIAS_IP" "$ALIAS_ZONE" SOA
+  wait_dns "$RESOLVER_IP" "$ALIAS_ZONE" SOA +recurse
   for _ in $(seq 1 100); do
     python3 - "$ACME_DIR" "$LAB_RUN/pebble/ca.pem" 2>/dev/null <<'PY' && break
 import ssl, sys, urllib.request
@@ -259,13 +313,15 @@ LAB_SECONDARY=$SECONDARY_IP
 LAB_ROOT=$ROOT_IP
 LAB_ZONES="${ZONES[*]}"
 LAB_CREDENTIALS=$LAB_RUN/credentials.ini
+LAB_CREDENTIALS_MAP=$LAB_RUN/credentials-map.ini
+LAB_ALIAS_PRIMARY=$ALIAS_IP
 LAB_TSIG_NAME=$KEY_NAME
 ENV
 }
 
 status() {
   local rc=0
-  for part in root/named primary/named secondary/named unbound/unbound pebble/pebble; do
+  for part in root/named primary/named secondary/named alias/named unbound/unbound pebble/pebble; do
     if pid_alive "$LAB_RUN/$part.pid"; then echo "${part%%/*}: running (pid $(cat "$LAB_RUN/$part.pid"))"
     else echo "${part%%/*}: stopped"; rc=1; fi
   done
@@ -274,7 +330,7 @@ status() {
 
 down() {
   need_root
-  for part in pebble/pebble unbound/unbound secondary/named primary/named root/named; do
+  for part in pebble/pebble unbound/unbound alias/named secondary/named primary/named root/named; do
     local pidfile=$LAB_RUN/$part.pid
     if pid_alive "$pidfile"; then
       local pid; pid=$(cat "$pidfile")

@@ -42,8 +42,17 @@ class Lab:
         return self.env["LAB_RESOLVER"]
 
     @property
+    def alias_primary(self) -> str:
+        return self.env["LAB_ALIAS_PRIMARY"]
+
+    @property
     def credentials(self) -> Path:
         return Path(self.env["LAB_CREDENTIALS"])
+
+    @property
+    def credentials_map(self) -> Path:
+        """Two writers: ns1 for autopilot.test and example.test, ns3 for alias.test."""
+        return Path(self.env["LAB_CREDENTIALS_MAP"])
 
     @property
     def run_dir(self) -> Path:
