@@ -37,6 +37,7 @@ ALGORITHMS = {
 }
 DEFAULT_ALGORITHM = "HMAC-SHA512"
 TIMEOUT = 10.0
+MAX_UDP_REQUEST = 1232  # the DNS flag day 2020 size: larger requests go over TCP
 
 _TSIG_REJECTIONS = (dns.tsig.PeerBadKey, dns.tsig.PeerBadSignature, dns.tsig.PeerBadTime,
                     dns.tsig.PeerBadTruncation, dns.tsig.BadSignature, dns.tsig.BadTime)
@@ -107,6 +108,9 @@ class RFC2136Writer(Writer):
 
     def _send(self, message: dns.message.Message, what: str) -> dns.message.Message:
         try:
+            if len(message.to_wire()) > MAX_UDP_REQUEST:  # a large batch: TCP, no fragments
+                return dns.query.tcp(message, self.server.address, port=self.server.port,
+                                     timeout=TIMEOUT)
             response, _ = dns.query.udp_with_fallback(
                 message, self.server.address, port=self.server.port, timeout=TIMEOUT)
             return response
@@ -128,17 +132,20 @@ class RFC2136Writer(Writer):
                 f"check {_key('server')}/{_key('port')} and that the server is running") from None
 
     def find_zone(self, name: str) -> str:
-        """Ask the primary itself, authoritatively, for the SOA of each enclosing name."""
+        """Ask the primary itself, authoritatively, for the SOA: the answer names the zone
+        (in the answer at an apex, in the authority section below it)."""
         for candidate in names.ancestors(name):
             query = dns.message.make_query(candidate, dns.rdatatype.SOA)
             query.flags &= ~dns.flags.RD
             query.use_tsig(self._keyring, keyname=self.key_name)
             response = self._send(query, f"the SOA query for {candidate}")
-            if response.rcode() == dns.rcode.NOERROR and response.flags & dns.flags.AA:
-                for rrset in response.answer:
-                    if (rrset.rdtype == dns.rdatatype.SOA
-                            and names.normalize(rrset.name.to_text()) == candidate):
-                        return candidate
+            if (response.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN)
+                    and response.flags & dns.flags.AA):
+                for rrset in response.answer + response.authority:
+                    if rrset.rdtype == dns.rdatatype.SOA:
+                        zone = names.normalize(rrset.name.to_text())
+                        if candidate == zone or candidate.endswith("." + zone):
+                            return zone
         raise AutopilotError(
             "zone-not-found",
             f"{self.label} is not authoritative for any zone enclosing {name}",

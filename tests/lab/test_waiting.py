@@ -129,3 +129,16 @@ def test_public_check_off_skips_the_resolvers(lab: Lab, certbot: Certbot,
     assert run.returncode == 0, run.output
     assert run.steps("query", phase="authoritative")
     assert not run.steps("query", phase="public")
+
+
+def test_a_hundred_names_are_one_write_and_one_concurrent_wait(lab: Lab, certbot: Certbot) -> None:
+    base = f"t{uuid.uuid4().hex[:8]}.autopilot.test"
+    domains = [f"n{i}.{base}" for i in range(100)]
+    run = certbot.certonly(*domains)
+    assert run.returncode == 0, run.output
+    [write] = run.steps("write")
+    assert write["values"] == 100 and len(write["names"]) == 100
+    rounds = run.steps("authoritative-round")
+    assert rounds[0]["total"] == 200, "100 names x 2 nameserver addresses, asked together"
+    assert len(rounds) < 30, "rounds poll every name at once, not name after name"
+    assert len(run.steps("cleanup")) == 1

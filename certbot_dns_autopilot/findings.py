@@ -1,0 +1,50 @@
+"""Findings of the pre-flight probes: a stable code, a severity, the evidence and the fix.
+
+An error stops the run before any challenge is answered (so a broken setup never spends
+the CA's failed-validation limit); a warning is printed and logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+from .errors import AutopilotError
+
+ERROR, WARNING = "error", "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: str
+    name: str
+    problem: str
+    evidence: str
+    fix: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    def text(self) -> str:
+        lines = [f"[{self.code}] {self.severity}: {self.name}: {self.problem}"]
+        lines += [f"    {line}" for line in self.evidence.splitlines() if line.strip()]
+        lines.append(f"    Fix: {self.fix}")
+        return "\n".join(lines)
+
+
+def exit_status(findings: Iterable[Finding]) -> int:
+    """0 healthy, 1 warnings only, 2 any error (the doctor's exit status)."""
+    severities = {f.severity for f in findings}
+    return 2 if ERROR in severities else 1 if WARNING in severities else 0
+
+
+def as_error(findings: Iterable[Finding]) -> AutopilotError | None:
+    """One PluginError carrying every error finding, led by the first one's code."""
+    errors = [f for f in findings if f.severity == ERROR]
+    if not errors:
+        return None
+    first = errors[0]
+    rest = "\n".join(f.text() for f in errors[1:])
+    return AutopilotError(first.code, f"{first.name}: {first.problem}", first.fix,
+                          evidence="\n".join(filter(None, [first.evidence, rest])))
