@@ -18,12 +18,13 @@ from certbot.display import util as display_util
 from certbot.plugins import common
 from certbot.plugins.dns_common import CredentialsConfiguration
 
-from . import aliases, dnsio, plan
+from . import aliases, dnsio, plan, preflight
+from .findings import ERROR, as_error
 from .chain import Follower
 from .errors import AutopilotError
 from .events import EventLog
 from .providers import Writer, writers_from_credentials
-from .routing import Router
+from .routing import Route, Router
 from .waiter import Waiter
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,12 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
             help="Follow a CNAME at _acme-challenge.<domain> (asking authoritative servers) "
             "and write the TXT at its target, with the writer configured for the target's "
             "zone (default true).")
+        add("preflight", type=parse_bool, default=True, metavar="true|false",
+            help="Before writing anything, probe the Public Suffix List, CAA, the zones' "
+            "delegation and existing values (default true); errors stop the run before any "
+            "challenge is answered. `dns-autopilot doctor` runs the same probes alone.")
+        add("caa-identities", default="", help="Comma-separated CAA identities of the CA "
+            "(e.g. letsencrypt.org), for CAs whose directory does not publish them.")
         add("public-check", type=parse_bool, default=True, metavar="true|false",
             help="After every authoritative server serves the values, also wait until the "
             "resolvers do (default true). Set false for split-horizon setups where the "
@@ -126,7 +133,8 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
                                      "number of seconds")
         recursive = dnsio.Recursive(parse_resolvers(self.conf("resolvers")))
         self._events = EventLog(getattr(self.config, "logs_dir", None))
-        router = Router(writers, Follower(recursive), alias_list,
+        self._follower = Follower(recursive)
+        router = Router(writers, self._follower, alias_list,
                         follow_cnames=parse_bool(self.conf("follow-cnames")))
         waiter = Waiter(recursive, timeout=float(timeout),
                         public_check=parse_bool(self.conf("public-check")),
@@ -149,6 +157,8 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
                                "writer": r.writer.label,
                                "chain": [h.name for h in r.chain.hops] if r.chain else None}
                               for r in routes.values()]
+        if parse_bool(self.conf("preflight")):
+            self._preflight(list(routes.values()), [c.domain for c in wanted])
         for route in routes.values():
             if route.name != route.origin:
                 display_util.notify(f"dns-autopilot: {route.origin} is an alias: writing at "
@@ -166,6 +176,22 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
             "dns-autopilot: served everywhere after "
             + ", ".join(f"{phase} {secs:.1f} s" for phase, secs in timings.items()))
         return [a.response(a.account_key) for a in achalls]
+
+    def _preflight(self, routes: list[Route], domains: list[str]) -> None:
+        """Probe before writing: warnings are shown, errors stop the run here."""
+        with self._events.step("preflight") as step:
+            identities = preflight.ca_identities(self.conf("caa-identities"),
+                                                 getattr(self.config, "server", None))
+            found = preflight.run(routes, domains, self._follower, identities)
+            step["findings"] = [f.as_dict() for f in found]
+            step["outcome"] = "error" if any(f.severity == ERROR for f in found) else "ok"
+        for finding in found:
+            if finding.severity != ERROR:
+                logger.warning("dns-autopilot: %s", finding.text())
+                display_util.notify(f"dns-autopilot warning: {finding.text()}")
+        error = as_error(found)
+        if error:
+            raise error
 
     def _write(self, writer_of: dict[str, Writer],
                batches: dict[str, dict[str, frozenset[str]]]) -> None:

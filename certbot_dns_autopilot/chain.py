@@ -70,7 +70,10 @@ class Follower:
         self._probe_label = probe_label
 
     def servers(self, zone: str) -> list[dnsio.Server]:
-        hosts = self.recursive.nameservers(zone) if zone else []
+        try:
+            hosts = self.recursive.nameservers(zone or ".")
+        except dns.exception.DNSException:
+            return []
         servers = []
         for host in hosts:
             try:

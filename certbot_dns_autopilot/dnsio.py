@@ -51,6 +51,7 @@ class Answer:
     serial: int | None = None
     error: str = ""
     cname: str | None = None  # target of a CNAME owned by the query name
+    ns: tuple[str, ...] = ()  # NS targets at the query name (answer, or a referral)
     referral: str | None = None  # a delegation below the server's zone (NS, no AA)
 
     def as_dict(self) -> dict[str, object]:
@@ -133,6 +134,10 @@ def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
     cname = next((rrset[0].target.to_text(omit_final_dot=True).lower()
                   for rrset in response.answer
                   if rrset.rdtype == dns.rdatatype.CNAME and rrset.name == name), None)
+    ns = tuple(sorted({rdata.target.to_text(omit_final_dot=True).lower()
+                       for rrset in response.answer + response.authority
+                       if rrset.rdtype == dns.rdatatype.NS and rrset.name == name
+                       for rdata in rrset}))
     referral = None
     if not response.flags & dns.flags.AA:
         referral = next((rrset.name.to_text(omit_final_dot=True).lower()
@@ -145,6 +150,7 @@ def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
         authoritative=bool(response.flags & dns.flags.AA),
         serial=serial,
         cname=cname,
+        ns=ns,
         referral=referral,
     )
 
@@ -172,6 +178,14 @@ class Recursive:
         """
         zone = dns.resolver.zone_for_name(name, resolver=self._resolver)
         return "" if zone == dns.name.root else zone.to_text(omit_final_dot=True).lower()
+
+    def caa(self, name: str) -> list[tuple[int, str, str]]:
+        """The CAA records at ``name`` (CNAMEs followed by the resolver); [] if none."""
+        try:
+            answer = self._resolver.resolve(name, "CAA")
+        except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
+            return []
+        return [(r.flags, r.tag.decode(), r.value.decode()) for r in answer]
 
     def nameservers(self, zone: str) -> list[str]:
         """The zone's NS host names, as the resolvers see them."""

@@ -1,0 +1,215 @@
+"""Pre-flight probes: what can be known before any record is written or challenge answered.
+
+Each probe returns findings (code, severity, evidence, fix). Decisions stay in small pure
+functions (`caa`, `findings`, the set comparisons here); the probes gather the answers.
+Nothing here asks a recursive resolver about an ``_acme-challenge`` name: TXT lookups go to
+the authoritative servers of the target zone, so no negative answer is cached for the CA.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+import dns.exception
+
+from . import caa, dnsio, names
+from .chain import Follower
+from .errors import AutopilotError
+from .findings import ERROR, WARNING, Finding
+from .routing import Route
+
+PROBE_PREFIX = "dns-autopilot-permission-probe-"
+
+
+def public_suffix(domains: Iterable[str]) -> list[Finding]:
+    """A name that is itself on the Public Suffix List (the packaged list; no network)."""
+    from publicsuffixlist import PublicSuffixList  # imported on use: parsing the list costs
+
+    psl = PublicSuffixList()
+    found = []
+    for domain in domains:
+        base = names.normalize(domain.removeprefix("*."))
+        if psl.is_public(base):
+            found.append(Finding(
+                "public-suffix", ERROR, domain, f"{base} is a public suffix: no CA issues for it",
+                f"Public Suffix List: {base} is listed (publicsuffixlist "
+                f"{getattr(psl, 'version', '') or 'packaged list'})",
+                f"request a name below {base} that you registered (e.g. yourname.{base})"))
+    return found
+
+
+def caa_findings(domain: str, recursive: dnsio.Recursive, identities: set[str]) -> list[Finding]:
+    """The closest CAA set must authorise one of the CA's identities (issuewild for *.)."""
+    wildcard = domain.startswith("*.")
+    base = names.normalize(domain.removeprefix("*."))
+    sets = []
+    try:
+        for owner in names.ancestors(base):
+            records = [caa.CAA(*r) for r in recursive.caa(owner)]
+            sets.append((owner, records))
+            if records:
+                break
+    except dns.exception.DNSException as exc:
+        return [Finding("caa-blocked", WARNING, domain, "the CAA lookup failed; the CA refuses "
+                        "to issue while it cannot read CAA", f"{exc}",
+                        "make the zone's nameservers answer CAA queries (an empty answer is "
+                        "fine)")]
+    closest = caa.relevant(sets)
+    if closest is None:
+        return []
+    owner, records = closest
+    evidence = "\n".join(f"{owner}. CAA {r}" for r in records)
+    if not identities:
+        return [Finding("caa-blocked", WARNING, domain,
+                        f"CAA records at {owner} restrict issuers, and this CA's identity is "
+                        "unknown (its directory publishes no caaIdentities)", evidence,
+                        "name the CA with --dns-autopilot-caa-identities (e.g. letsencrypt.org)")]
+    if caa.authorizes(records, identities, wildcard):
+        return []
+    identity = sorted(identities)[0]
+    return [Finding("caa-blocked", ERROR, domain,
+                    f"the CAA record set at {owner} does not authorise "
+                    f"{' or '.join(sorted(identities))}"
+                    + (" for wildcard names" if wildcard else ""),
+                    evidence + f"\ndig +short CAA {owner}",
+                    f"add {caa.line_to_add(owner, identity, wildcard)} (or remove the "
+                    "restriction)")]
+
+
+def delegation(zone: str, follower: Follower) -> list[Finding]:
+    """The parent's NS set, the apex NS set, and every listed server answering with authority."""
+    parent = zone.split(".", 1)[1] if "." in zone else ""
+    try:
+        parent_zone = follower.recursive.zone_of(parent) if parent else ""
+    except dns.exception.DNSException:
+        parent_zone = ""
+    parent_set: set[str] = set()
+    parent_rows = []
+    for server in follower.servers(parent_zone):
+        answer = dnsio.ask(server, zone, "NS")
+        parent_rows.append(f"{server}: {answer.rcode} {', '.join(answer.ns) or ''}")
+        parent_set |= set(answer.ns)
+    apex_set: set[str] = set()
+    lame = []
+    for server in follower.servers(zone):
+        answer = dnsio.ask(server, zone, "NS")
+        apex_set |= set(answer.ns) if answer.authoritative else set()
+        soa = dnsio.ask(server, zone, "SOA")
+        if soa.rcode != "NOERROR" or not soa.authoritative:
+            lame.append(f"{server}: {soa.describe()}{'' if soa.authoritative else ' (no AA)'}"
+                        f"\n      {server.dig(zone, 'SOA')}")
+    for host in sorted(parent_set - apex_set):
+        try:
+            for address in follower.recursive.addresses(host):
+                server = dnsio.Server(address, name=host)
+                soa = dnsio.ask(server, zone, "SOA")
+                if soa.rcode != "NOERROR" or not soa.authoritative:
+                    lame.append(f"{server}: {soa.describe()}\n      {server.dig(zone, 'SOA')}")
+        except dns.exception.DNSException as exc:
+            lame.append(f"{host}: no address ({exc})")
+    sets = (f"parent ({parent_zone or '.'}) says: {', '.join(sorted(parent_set)) or '-'}\n"
+            f"zone apex says:     {', '.join(sorted(apex_set)) or '-'}")
+    found = []
+    if lame:
+        found.append(Finding("lame-delegation", ERROR, zone,
+                             "a listed nameserver refuses, times out or answers without "
+                             "authority", sets + "\n" + "\n".join(lame),
+                             "make every listed nameserver serve the zone, or remove it from "
+                             "the NS sets at the registrar and at the apex"))
+    if parent_set and apex_set and parent_set != apex_set:
+        found.append(Finding("ns-mismatch", WARNING, zone,
+                             "the parent's NS set and the zone's own NS set differ", sets,
+                             "make the registrar's NS records match the zone's apex NS records "
+                             "(and the DNS provider's nameservers)"))
+    return found
+
+
+def existing_values(route: Route, follower: Follower, ours: set[str]) -> list[Finding]:
+    """Values already at the target (stale-record) and records at a doubled name (wrong-name),
+    asked of the target zone's authoritative servers only."""
+    found = []
+    servers = follower.servers(route.zone)
+    seen: dict[str, int | None] = {}
+    rows = []
+    for server in servers:
+        answer = dnsio.ask(server, route.name, "TXT")
+        rows.append(f"{server}: {answer.describe()}")
+        for value in answer.values - ours:
+            seen[value] = answer.ttl
+    if seen:
+        ttl = max((t or 0) for t in seen.values())
+        found.append(Finding(
+            "stale-record", WARNING, route.origin,
+            f"{len(seen)} value(s) not from this run already sit at {route.name}; the CA "
+            "accepts any matching value, but resolvers may keep serving the old set for "
+            f"{ttl} s", "\n".join(rows),
+            "remove old _acme-challenge values that no running issuance needs, and keep "
+            "their TTL short"))
+    doubled = f"{route.name}.{route.zone}"
+    for server in servers[:1]:
+        answer = dnsio.ask(server, doubled, "TXT")
+        if answer.values:
+            found.append(Finding(
+                "wrong-name", WARNING, route.origin,
+                f"a TXT record sits at the doubled name {doubled}; the CA never reads it",
+                f"{server}: {answer.describe()}\n      {server.dig(doubled, 'TXT')}",
+                f"delete it; in provider UIs enter only '_acme-challenge' (the zone "
+                f"{route.zone} is appended)"))
+    return found
+
+
+def permission(route: Route) -> list[Finding]:
+    """Create, read back and delete a probe value with the writer's credential."""
+    value = PROBE_PREFIX + uuid.uuid4().hex[:12]
+    records = {route.name: {value}}
+    try:
+        route.writer.add(route.zone, records, 1)
+        try:
+            if value not in route.writer.values(route.zone, route.name):
+                return [Finding("permission-denied", ERROR, route.origin,
+                                "a probe value written with this credential could not be read "
+                                "back", route.writer.label,
+                                "check that the writer's server is the primary of "
+                                f"{route.zone}")]
+        finally:
+            route.writer.remove(route.zone, records)
+    except AutopilotError as exc:
+        return [Finding(exc.code, ERROR, route.origin, exc.problem, exc.evidence, exc.fix)]
+    return []
+
+
+def ca_identities(configured: str | None, directory_url: str | None) -> set[str]:
+    """--dns-autopilot-caa-identities, else the ACME directory's meta.caaIdentities."""
+    if configured:
+        return {item.strip().lower() for item in configured.split(",") if item.strip()}
+    if not directory_url:
+        return set()
+    import requests  # certbot's own dependency; imported on use
+
+    try:
+        meta = requests.get(directory_url, timeout=10).json().get("meta", {})
+    except (requests.RequestException, ValueError):
+        return set()
+    return {str(i).lower() for i in meta.get("caaIdentities", [])}
+
+
+def run(routes: list[Route], domains: list[str], follower: Follower, identities: set[str],
+        probe_permission: bool = False) -> list[Finding]:
+    """Every probe, for every name and zone of a run, before anything is written."""
+    found = public_suffix(domains)
+    for domain in domains:
+        found += caa_findings(domain, follower.recursive, identities)
+    zones = {r.zone for r in routes} | {h.zone for r in routes if r.chain
+                                         for h in r.chain.hops if h.zone}
+    for zone in sorted(zones):
+        found += delegation(zone, follower)
+    for route in routes:
+        found += existing_values(route, follower, ours=set())
+    if probe_permission:
+        probed = set()
+        for route in routes:
+            if (id(route.writer), route.zone) not in probed:
+                probed.add((id(route.writer), route.zone))
+                found += permission(route)
+    return found
