@@ -68,19 +68,16 @@ class Follower:
         self.recursive = recursive
         self._query = query
         self._probe_label = probe_label
+        self._servers: dict[str, list[dnsio.Server]] = {}
 
     def servers(self, zone: str) -> list[dnsio.Server]:
-        try:
-            hosts = self.recursive.nameservers(zone or ".")
-        except dns.exception.DNSException:
-            return []
-        servers = []
-        for host in hosts:
+        """Every address of every nameserver of ``zone`` (looked up once per run)."""
+        if zone not in self._servers:
             try:
-                servers += [dnsio.Server(a, name=host) for a in self.recursive.addresses(host)]
+                self._servers[zone] = dnsio.nameserver_addresses(self.recursive, zone)[1]
             except dns.exception.DNSException:
-                continue
-        return servers
+                self._servers[zone] = []
+        return self._servers[zone]
 
     def _ask(self, name: str, zone: str) -> tuple[dnsio.Answer, dnsio.Server, str]:
         """The first authoritative answer for ``name`` from ``zone``'s servers, following

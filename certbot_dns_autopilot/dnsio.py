@@ -203,3 +203,16 @@ class Recursive:
         if not found:
             raise dns.resolver.NoAnswer(f"{host} has no A or AAAA record")
         return found
+
+
+def nameserver_addresses(recursive: Recursive, zone: str) -> tuple[list[str], list[Server]]:
+    """The NS host names of ``zone`` and every address of each (hosts without one skipped).
+    Raises DNSException when the NS set itself cannot be resolved."""
+    hosts = recursive.nameservers(zone or ".")
+    servers = []
+    for host in hosts:
+        try:
+            servers += [Server(address=a, name=host) for a in recursive.addresses(host)]
+        except dns.exception.DNSException:
+            continue
+    return hosts, sorted(servers)

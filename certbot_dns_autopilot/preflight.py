@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import dns.exception
 
@@ -198,14 +199,16 @@ def run(routes: list[Route], domains: list[str], follower: Follower, identities:
         probe_permission: bool = False) -> list[Finding]:
     """Every probe, for every name and zone of a run, before anything is written."""
     found = public_suffix(domains)
-    for domain in domains:
-        found += caa_findings(domain, follower.recursive, identities)
     zones = {r.zone for r in routes} | {h.zone for r in routes if r.chain
                                          for h in r.chain.hops if h.zone}
-    for zone in sorted(zones):
-        found += delegation(zone, follower)
-    for route in routes:
-        found += existing_values(route, follower, ours=set())
+    with ThreadPoolExecutor(max_workers=16) as pool:  # names are independent: ask at once
+        for result in pool.map(lambda d: caa_findings(d, follower.recursive, identities),
+                               domains):
+            found += result
+        for result in pool.map(lambda z: delegation(z, follower), sorted(zones)):
+            found += result
+        for result in pool.map(lambda r: existing_values(r, follower, ours=set()), routes):
+            found += result
     if probe_permission:
         probed = set()
         for route in routes:

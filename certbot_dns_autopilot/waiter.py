@@ -80,26 +80,18 @@ class Waiter:
         """Every address of every nameserver of ``zone``, as the resolvers see the NS set."""
         with self.events.step("nameservers", zone) as step:
             try:
-                hosts = self.recursive.nameservers(zone)
+                hosts, servers = dnsio.nameserver_addresses(self.recursive, zone)
             except dns.exception.DNSException as exc:
                 raise AutopilotError(
                     "lame-delegation", f"the NS set of {zone} could not be resolved: {exc}",
                     "check the zone's delegation (dig NS at the parent) and "
                     "--dns-autopilot-resolvers") from None
-            servers = []
-            for host in hosts:
-                try:
-                    servers += [dnsio.Server(address=a, name=host)
-                                for a in self.recursive.addresses(host)]
-                except dns.exception.DNSException as exc:
-                    logger.warning("dns-autopilot: nameserver %s of %s has no address: %s",
-                                   host, zone, exc)
-            step["servers"] = [str(s) for s in sorted(servers)]
+            step["servers"] = [str(s) for s in servers]
         if not servers:
             raise AutopilotError(
                 "lame-delegation", f"no nameserver of {zone} ({', '.join(hosts)}) has an address",
                 "publish A/AAAA records (and glue) for the zone's nameservers")
-        return sorted(servers)
+        return servers
 
     def _ask_all(self, phase: str, pairs: Sequence[Pair], recurse: bool) -> list[Observation]:
         def one(pair: Pair) -> Observation:

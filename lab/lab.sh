@@ -25,11 +25,14 @@ RESOLVER_IP=127.0.53.53   # Unbound: the "public" recursive resolver clients ask
 CA_RESOLVER_IP=127.0.53.54  # the same Unbound (same cache), the address Pebble validates through,
                           # so that traffic captures tell the CA's queries from the clients'
 ACME_DIR=https://localhost:14000/dir
-ZONES=(autopilot.test example.test slow.test)
+ZONES=(autopilot.test example.test slow.test mismatch.test)
+MISMATCH_ZONE=mismatch.test # the root delegates it to ns1, ns2 and ns3; its apex lists ns1, ns2;
+                          # ns3 does not serve it (lame)
 SLOW_ZONE=slow.test         # NOTIFY off, secondary picks changes up by its refresh timer only
 ALIAS_ZONE=alias.test
 KEY_NAME=autopilot-key
 ALIAS_KEY_NAME=alias-key
+READONLY_KEY_NAME=readonly-key  # known to the primary, granted nothing: updates are REFUSED
 ADDRESSES=("$ROOT_IP" "$PRIMARY_IP" "$SECONDARY_IP" "$ALIAS_IP" "$RESOLVER_IP" "$CA_RESOLVER_IP")
 
 die() { echo "lab: $*" >&2; exit 1; }
@@ -92,6 +95,7 @@ logging {
   category lame-servers { null; };
 };
 include "$LAB_RUN/$4";
+${5:-}
 $zones
 CONF
 }
@@ -120,6 +124,12 @@ _acme-challenge.loop       IN CNAME loop.example.test.
 _acme-challenge.dangling   IN CNAME _acme-challenge.nowhere.missing.test.
 _acme-challenge.unwritable IN CNAME _acme-challenge.unwritable.slow.test.
 *.wc                       IN CNAME catch-all.alias.test.
+; Pre-flight fixtures: each breaks one probe for real.
+caa                        IN CAA   0 issue "other-ca.example"
+wildonly                   IN CAA   0 issue "letsencrypt.org"
+wildonly                   IN CAA   0 issuewild ";"
+_acme-challenge.stale 3600 IN TXT   "old-token-from-a-failed-run"
+_acme-challenge.doubled.autopilot.test IN TXT "entered-with-the-zone-appended"
 CNAMES
     example.test) cat >>"$LAB_RUN/primary/$zone.db" <<'CNAMES' ;;
 hop  IN CNAME _acme-challenge.twohop.alias.test.
@@ -148,6 +158,7 @@ configure() {
     done
     printf 'ns1.autopilot.test. IN A %s\nns2.autopilot.test. IN A %s\n' "$PRIMARY_IP" "$SECONDARY_IP"
     printf '%s. IN NS ns3.%s.\nns3.%s. IN A %s\n' "$ALIAS_ZONE" "$ALIAS_ZONE" "$ALIAS_ZONE" "$ALIAS_IP"
+    printf '%s. IN NS ns3.%s.\n' "$MISMATCH_ZONE" "$ALIAS_ZONE"
   } >"$LAB_RUN/root/root.db"
   write_named_conf root "$ROOT_IP" 'zone "." { type primary; file "root.db"; };' tsig.key
 
@@ -165,7 +176,9 @@ configure() {
     secondary_zones+="zone \"$zone\" { type secondary; file \"$zone.db\"; primaries { $PRIMARY_IP; }; $refresh };
 "
   done
-  write_named_conf primary "$PRIMARY_IP" "$primary_zones" tsig.key
+  [ -f "$LAB_RUN/readonly.key" ] || tsig-keygen -a hmac-sha512 "$READONLY_KEY_NAME" >"$LAB_RUN/readonly.key"
+  chmod 600 "$LAB_RUN/readonly.key"
+  write_named_conf primary "$PRIMARY_IP" "$primary_zones" tsig.key "include \"$LAB_RUN/readonly.key\";"
   write_named_conf secondary "$SECONDARY_IP" "$secondary_zones" tsig.key
 
   # The second primary: its own key, one zone, one nameserver.
@@ -249,6 +262,12 @@ dns_autopilot_rfc2136_secret = $alias_secret
 dns_autopilot_rfc2136_algorithm = HMAC-SHA256
 INI
   chmod 600 "$LAB_RUN/credentials-map.ini"
+
+  # A key the primary knows but grants nothing (for the permission probe).
+  sed -e "s/^dns_autopilot_rfc2136_name = .*/dns_autopilot_rfc2136_name = $READONLY_KEY_NAME/" \
+      -e "s|^dns_autopilot_rfc2136_secret = .*|dns_autopilot_rfc2136_secret = $(sed -n 's/.*secret "\(.*\)";/\1/p' "$LAB_RUN/readonly.key")|" \
+      "$LAB_RUN/credentials.ini" >"$LAB_RUN/credentials-readonly.ini"
+  chmod 600 "$LAB_RUN/credentials-readonly.ini"
 }
 
 wait_dns() { # ip name type [dig flags]
@@ -314,6 +333,7 @@ LAB_ROOT=$ROOT_IP
 LAB_ZONES="${ZONES[*]}"
 LAB_CREDENTIALS=$LAB_RUN/credentials.ini
 LAB_CREDENTIALS_MAP=$LAB_RUN/credentials-map.ini
+LAB_CREDENTIALS_READONLY=$LAB_RUN/credentials-readonly.ini
 LAB_ALIAS_PRIMARY=$ALIAS_IP
 LAB_TSIG_NAME=$KEY_NAME
 ENV

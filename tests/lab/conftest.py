@@ -37,6 +37,19 @@ class Lab:
     def secondary(self) -> str:
         return self.env["LAB_SECONDARY"]
 
+    def doctor(self, *domains: str, credentials: Path | None = None, extra: tuple[str, ...] = ()
+               ) -> tuple[int, dict]:
+        """`dns-autopilot doctor --json` against the lab; (exit status, parsed output)."""
+        cmd = [str(Path(sys.executable).parent / "dns-autopilot"), "doctor", "--json",
+               "--credentials", str(credentials or self.credentials),
+               "--resolvers", self.resolver, *extra]
+        for domain in domains:
+            cmd += ["-d", domain]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else {
+            "stderr": proc.stderr}
+
     @property
     def resolver(self) -> str:
         return self.env["LAB_RESOLVER"]

@@ -1,0 +1,105 @@
+"""Pre-flight probes against lab zones broken on purpose, from `dns-autopilot doctor` and
+from `certbot certonly`; and a healthy zone that yields no finding at all."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import Certbot, Lab
+
+pytestmark = pytest.mark.lab
+
+LE = ("--caa-identities", "letsencrypt.org")
+
+
+def codes(report: dict) -> dict[str, str]:
+    return {f["code"]: f["severity"] for f in report["findings"]}
+
+
+def test_a_healthy_zone_gives_no_finding(lab: Lab, fresh_name: str) -> None:
+    status, report = lab.doctor(fresh_name, f"*.{fresh_name}", extra=LE)
+    assert (status, report["findings"]) == (0, [])
+    assert report["routes"][0]["zone"] == "autopilot.test"
+
+
+def test_caa_for_another_ca_is_an_error_with_the_line_to_add(lab: Lab) -> None:
+    status, report = lab.doctor("caa.autopilot.test", extra=LE)
+    assert status == 2
+    [finding] = report["findings"]
+    assert finding["code"] == "caa-blocked" and finding["severity"] == "error"
+    assert 'issue "other-ca.example"' in finding["evidence"]
+    assert 'caa.autopilot.test. CAA 0 issue "letsencrypt.org"' in finding["fix"]
+
+
+def test_issuewild_forbids_only_the_wildcard(lab: Lab) -> None:
+    assert lab.doctor("wildonly.autopilot.test", extra=LE)[0] == 0
+    status, report = lab.doctor("*.wildonly.autopilot.test", extra=LE)
+    assert status == 2 and codes(report) == {"caa-blocked": "error"}
+    assert "issuewild" in report["findings"][0]["fix"]
+
+
+def test_certbot_stops_on_caa_before_any_record_or_challenge(lab: Lab, certbot: Certbot) -> None:
+    run = certbot.certonly("caa.autopilot.test",
+                           extra=("--dns-autopilot-caa-identities", "letsencrypt.org"))
+    assert run.returncode != 0
+    assert "dns-autopilot [caa-blocked]" in run.output and "Traceback" not in run.output
+    assert not run.steps("write")
+    assert "Waiting for verification" not in run.output
+
+
+def test_a_public_suffix_is_refused(lab: Lab) -> None:
+    status, report = lab.doctor("github.io", extra=LE)
+    assert status == 2 and "public-suffix" in codes(report)
+
+
+def test_parent_and_apex_disagree_and_a_listed_server_is_lame(lab: Lab) -> None:
+    status, report = lab.doctor(f"t{uuid.uuid4().hex[:8]}.mismatch.test", extra=LE)
+    assert status == 2
+    found = {f["code"]: f for f in report["findings"]}
+    assert found["lame-delegation"]["severity"] == "error"
+    assert "ns3.alias.test" in found["lame-delegation"]["evidence"]
+    assert "REFUSED" in found["lame-delegation"]["evidence"]
+    assert found["ns-mismatch"]["severity"] == "warning"
+    assert "ns3.alias.test" in found["ns-mismatch"]["evidence"]
+
+
+def test_an_old_value_with_a_long_ttl_is_a_stale_record_warning(lab: Lab, certbot: Certbot
+                                                                ) -> None:
+    status, report = lab.doctor("stale.autopilot.test", extra=LE)
+    assert status == 1
+    [finding] = report["findings"]
+    assert finding["code"] == "stale-record" and "3600 s" in finding["problem"]
+    assert "old-token-from-a-failed-run" in finding["evidence"]
+    # A warning does not stop issuance; the old value is left alone.
+    run = certbot.certonly("stale.autopilot.test")
+    assert run.returncode == 0, run.output
+    assert "dns-autopilot warning: [stale-record]" in run.output
+    assert lab.txt(lab.primary, "_acme-challenge.stale.autopilot.test") == {
+        "old-token-from-a-failed-run"}
+
+
+def test_a_record_at_the_doubled_name_is_a_wrong_name_warning(lab: Lab) -> None:
+    status, report = lab.doctor("doubled.autopilot.test", extra=LE)
+    assert status == 1 and codes(report) == {"wrong-name": "warning"}
+    assert "_acme-challenge.doubled.autopilot.test.autopilot.test" in \
+        report["findings"][0]["problem"]
+
+
+def test_a_key_without_update_rights_is_permission_denied(lab: Lab, certbot: Certbot,
+                                                          fresh_name: str) -> None:
+    readonly = Path(lab.env["LAB_CREDENTIALS_READONLY"])
+    status, report = lab.doctor(fresh_name, credentials=readonly, extra=LE)
+    assert status == 2
+    [finding] = report["findings"]
+    assert finding["code"] == "permission-denied" and "REFUSED" in finding["problem"]
+    assert "update-policy" in finding["fix"]
+    run = certbot.certonly(fresh_name, credentials=readonly)
+    assert run.returncode != 0 and "dns-autopilot [permission-denied]" in run.output
+    assert lab.txt(lab.primary, f"_acme-challenge.{fresh_name}") == set()
+
+
+def test_preflight_can_be_skipped(lab: Lab, certbot: Certbot) -> None:
+    run = certbot.certonly("caa.autopilot.test", extra=("--dns-autopilot-preflight", "false"))
+    assert not run.steps("preflight")
