@@ -183,6 +183,8 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
             identities = preflight.ca_identities(self.conf("caa-identities"),
                                                  getattr(self.config, "server", None))
             found = preflight.run(routes, domains, self._follower, identities)
+            found += preflight.rate_limits(domains, getattr(self.config, "server", None),
+                                           getattr(self.config, "config_dir", None))
             step["findings"] = [f.as_dict() for f in found]
             step["outcome"] = "error" if any(f.severity == ERROR for f in found) else "ok"
         for finding in found:

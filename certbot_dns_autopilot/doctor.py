@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="the CA's CAA identities, e.g. letsencrypt.org")
     doctor.add_argument("--server", default=None,
                         help="ACME directory URL, to read the CA's caaIdentities from")
+    doctor.add_argument("--config-dir", default="/etc/letsencrypt",
+                        help="certbot's config directory, whose archive holds this machine's "
+                        "issuance history (for the rate-limit check on production endpoints)")
     doctor.add_argument("--no-permission-probe", action="store_true",
                         help="do not write and delete a probe record with each writer")
     doctor.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -76,6 +79,7 @@ def diagnose(args: argparse.Namespace) -> tuple[list[dict], list[Finding]]:
     identities = preflight.ca_identities(args.caa_identities, args.server)
     found += preflight.run(routes, args.domains, follower, identities,
                            probe_permission=not args.no_permission_probe)
+    found += preflight.rate_limits(args.domains, args.server, args.config_dir)
     return described, found
 
 

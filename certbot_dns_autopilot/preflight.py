@@ -40,6 +40,19 @@ def public_suffix(domains: Iterable[str]) -> list[Finding]:
     return found
 
 
+def rate_limits(domains: list[str], server: str | None, config_dir: str | None
+                ) -> list[Finding]:
+    """Let's Encrypt production limits, from certbot's own archive on this machine."""
+    from . import ratelimits
+
+    if not ratelimits.is_production(server) or not config_dir:
+        return []
+    from publicsuffixlist import PublicSuffixList
+
+    psl = PublicSuffixList()
+    return ratelimits.findings(domains, ratelimits.history(config_dir), psl.privatesuffix)
+
+
 def caa_findings(domain: str, recursive: dnsio.Recursive, identities: set[str]) -> list[Finding]:
     """The closest CAA set must authorise one of the CA's identities (issuewild for *.)."""
     wildcard = domain.startswith("*.")
