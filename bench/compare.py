@@ -26,6 +26,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -225,6 +226,8 @@ def main() -> None:
     cases = [int(c) for c in args.cases.split(",")]
     tools = args.tools.split(",")
     env = lab_env()
+    # SIGTERM (a killed benchmark) unwinds like Ctrl-C, so /etc/hosts is restored.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with lab_hosts(env):
         run(Bench(env, args.gap), args, cases, tools)
 

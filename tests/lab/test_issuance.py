@@ -145,8 +145,8 @@ def test_waits_for_a_stalled_secondary_instead_of_sleeping(lab: Lab, certbot: Ce
     _stop(secondary)
     timer = threading.Timer(4.0, _resume, args=(secondary,))
     timer.start()
-    try:
-        run = certbot.certonly(fresh_name)
+    try:  # pre-flight off: it would (rightly) stop at the stopped server before writing
+        run = certbot.certonly(fresh_name, extra=("--dns-autopilot-preflight", "false"))
     finally:
         timer.cancel()
         _resume(secondary)
@@ -163,8 +163,9 @@ def test_timeout_names_the_server_behind_and_cleans_up(lab: Lab, certbot: Certbo
     secondary = lab.pid("secondary")
     _stop(secondary)
     try:
-        run = certbot.certonly(fresh_name,
-                               extra=("--dns-autopilot-propagation-timeout", "3"))
+        # Pre-flight off: the waiter itself must meet the stopped server and explain it.
+        run = certbot.certonly(fresh_name, extra=("--dns-autopilot-propagation-timeout", "3",
+                                                  "--dns-autopilot-preflight", "false"))
         on_primary = lab.txt(lab.primary, f"_acme-challenge.{fresh_name}")
     finally:
         _resume(secondary)
@@ -175,3 +176,17 @@ def test_timeout_names_the_server_behind_and_cleans_up(lab: Lab, certbot: Certbo
     assert "Traceback" not in run.output
     assert on_primary == set()
     wait_absent(lab, f"_acme-challenge.{fresh_name}")
+
+
+def test_preflight_meets_a_stopped_secondary_before_writing(lab: Lab, certbot: Certbot,
+                                                           fresh_name: str) -> None:
+    secondary = lab.pid("secondary")
+    _stop(secondary)
+    try:
+        run = certbot.certonly(fresh_name)
+    finally:
+        _resume(secondary)
+    assert run.returncode != 0
+    assert "dns-autopilot [lame-delegation]" in run.output
+    assert f"ns2.autopilot.test ({lab.secondary}): TIMEOUT" in run.output
+    assert not run.steps("write"), "stopped before any record was written"
