@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from acme import challenges
@@ -19,10 +19,10 @@ from certbot.plugins import common
 from certbot.plugins.dns_common import CredentialsConfiguration
 
 from . import aliases, dnsio, plan, preflight
-from .findings import ERROR, as_error
 from .chain import Follower
 from .errors import AutopilotError
 from .events import EventLog
+from .findings import ERROR, as_error
 from .providers import Writer, writers_from_credentials
 from .routing import Route, Router
 from .waiter import Waiter

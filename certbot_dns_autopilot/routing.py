@@ -77,7 +77,8 @@ class Router:
                     "cname-alias",
                     f"{origin} leads to {name} (zone {zone}), which no configured writer serves",
                     f"add a writer for {zone} to the credentials file (a section with "
-                    f"dns_autopilot_zones = {zone}), or point the CNAME into a zone a writer serves",
+                    f"dns_autopilot_zones = {zone}), or point the CNAME into a zone a writer "
+                    "serves",
                     evidence=f"Chain as found: {chain.describe()}" if chain else "")
             raise AutopilotError(
                 "zone-not-found", f"no configured writer serves a zone enclosing {origin}",

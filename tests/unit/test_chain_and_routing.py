@@ -147,7 +147,8 @@ def test_malformed_aliases_name_the_entry(text: str) -> None:
 
 
 def test_the_most_specific_alias_wins() -> None:
-    found = aliases.parse("*.example.com -> a.acme.example.org, www.example.com -> b.acme.example.org")
+    found = aliases.parse(
+        "*.example.com -> a.acme.example.org, www.example.com -> b.acme.example.org")
     assert aliases.match(found, "www.example.com").target == "b.acme.example.org"
     assert aliases.match(found, "api.example.com").target == "a.acme.example.org"
     assert aliases.match(found, "example.com") is None
