@@ -7,7 +7,6 @@ run the same from tests, the lab and (later) the ``doctor`` command.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -16,14 +15,13 @@ from acme import challenges
 from certbot import achallenges, errors, interfaces
 from certbot.display import util as display_util
 from certbot.plugins import common
-from certbot.plugins.dns_common import CredentialsConfiguration
 
-from . import aliases, dnsio, plan, preflight
+from . import credentials, dnsio, plan, preflight
 from .chain import Follower
 from .errors import AutopilotError
 from .events import EventLog
 from .findings import ERROR, as_error
-from .providers import Writer, writers_from_credentials
+from .providers import Writer
 from .routing import Route, Router
 from .waiter import Waiter
 
@@ -116,17 +114,9 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
             raise errors.PluginError(
                 "--dns-autopilot-credentials is required: the path to an INI file with the "
                 "record writer's keys (see the Credentials section of README.md)")
-        path = os.path.abspath(os.path.expanduser(path))
+        path, writers, alias_list = credentials.load(path)
         # Stored absolute, so `certbot renew` from another directory finds it.
         setattr(self.config, self.dest("credentials"), path)
-        credentials = CredentialsConfiguration(path, self.dest)
-        writers = writers_from_credentials(credentials, path)
-        try:
-            alias_list = aliases.parse(credentials.confobj.get(aliases.KEY))
-        except aliases.AliasSyntaxError as exc:
-            raise errors.PluginError(f"{exc} in {path}. Write each alias as 'DOMAIN -> "
-                                     "TARGET', separated by commas (see docs/cname-aliases.md)"
-                                     ) from None
         timeout = self.conf("propagation-timeout")
         if timeout is None or int(timeout) <= 0:
             raise errors.PluginError("--dns-autopilot-propagation-timeout must be a positive "

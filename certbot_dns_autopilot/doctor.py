@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 
 from certbot import errors
-from certbot.plugins.dns_common import CredentialsConfiguration
 
-from . import aliases, dnsio, preflight
+from . import credentials, dnsio, preflight
 from .authenticator import parse_resolvers
 from .chain import Follower
 from .errors import AutopilotError
 from .findings import ERROR, Finding, exit_status
-from .providers import writers_from_credentials
 from .routing import Router
 
 
@@ -54,13 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def diagnose(args: argparse.Namespace) -> tuple[list[dict], list[Finding]]:
-    path = os.path.abspath(os.path.expanduser(args.credentials))
-    credentials = CredentialsConfiguration(path, lambda var: f"dns_autopilot_{var}")
-    writers = writers_from_credentials(credentials, path)
-    try:
-        alias_list = aliases.parse(credentials.confobj.get(aliases.KEY))
-    except aliases.AliasSyntaxError as exc:
-        raise errors.PluginError(f"{exc} in {path}") from None
+    _, writers, alias_list = credentials.load(args.credentials)
     follower = Follower(dnsio.Recursive(parse_resolvers(args.resolvers)))
     router = Router(writers, follower, alias_list)
     routes, found, described = [], [], []

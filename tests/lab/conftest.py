@@ -6,12 +6,15 @@ otherwise the session stops it again, leaving nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +96,16 @@ class Lab:
         response = dns.query.udp(query, server, timeout=3)
         return {b"".join(r.strings).decode() for rrset in response.answer
                 if rrset.rdtype == dns.rdatatype.TXT for r in rrset}
+
+
+@contextlib.contextmanager
+def stopped(pid: int) -> Iterator[None]:
+    """A lab server frozen (SIGSTOP) for the block: it neither answers nor transfers."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 def _parse_env(text: str) -> dict[str, str]:

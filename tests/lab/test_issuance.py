@@ -16,7 +16,7 @@ import dns.query
 import dns.tsig
 import dns.update
 import pytest
-from conftest import CERTBOT, Certbot, Lab
+from conftest import CERTBOT, Certbot, Lab, stopped
 
 pytestmark = pytest.mark.lab
 
@@ -131,25 +131,16 @@ def test_wrong_tsig_secret_is_one_clear_error(lab: Lab, certbot: Certbot, tmp_pa
     assert lab.txt(lab.primary, f"_acme-challenge.{fresh_name}") == set()
 
 
-def _stop(pid: int) -> None:
-    os.kill(pid, signal.SIGSTOP)
-
-
-def _resume(pid: int) -> None:
-    os.kill(pid, signal.SIGCONT)
-
-
 def test_waits_for_a_stalled_secondary_instead_of_sleeping(lab: Lab, certbot: Certbot,
                                                            fresh_name: str) -> None:
     secondary = lab.pid("secondary")
-    _stop(secondary)
-    timer = threading.Timer(4.0, _resume, args=(secondary,))
-    timer.start()
-    try:  # pre-flight off: it would (rightly) stop at the stopped server before writing
-        run = certbot.certonly(fresh_name, extra=("--dns-autopilot-preflight", "false"))
-    finally:
-        timer.cancel()
-        _resume(secondary)
+    with stopped(secondary):
+        timer = threading.Timer(4.0, os.kill, args=(secondary, signal.SIGCONT))
+        timer.start()
+        try:  # pre-flight off: it would (rightly) stop at the stopped server before writing
+            run = certbot.certonly(fresh_name, extra=("--dns-autopilot-preflight", "false"))
+        finally:
+            timer.cancel()
     assert run.returncode == 0, run.output
     rounds = run.steps("authoritative-round")
     assert rounds[0]["served"] == 1 and rounds[0]["total"] == 2, rounds
@@ -160,15 +151,11 @@ def test_waits_for_a_stalled_secondary_instead_of_sleeping(lab: Lab, certbot: Ce
 
 def test_timeout_names_the_server_behind_and_cleans_up(lab: Lab, certbot: Certbot,
                                                        fresh_name: str) -> None:
-    secondary = lab.pid("secondary")
-    _stop(secondary)
-    try:
+    with stopped(lab.pid("secondary")):
         # Pre-flight off: the waiter itself must meet the stopped server and explain it.
         run = certbot.certonly(fresh_name, extra=("--dns-autopilot-propagation-timeout", "3",
                                                   "--dns-autopilot-preflight", "false"))
         on_primary = lab.txt(lab.primary, f"_acme-challenge.{fresh_name}")
-    finally:
-        _resume(secondary)
     assert run.returncode != 0
     assert "dns-autopilot [lame-delegation]" in run.output
     assert f"ns2.autopilot.test ({lab.secondary}): TIMEOUT" in run.output
@@ -180,12 +167,8 @@ def test_timeout_names_the_server_behind_and_cleans_up(lab: Lab, certbot: Certbo
 
 def test_preflight_meets_a_stopped_secondary_before_writing(lab: Lab, certbot: Certbot,
                                                            fresh_name: str) -> None:
-    secondary = lab.pid("secondary")
-    _stop(secondary)
-    try:
+    with stopped(lab.pid("secondary")):
         run = certbot.certonly(fresh_name)
-    finally:
-        _resume(secondary)
     assert run.returncode != 0
     assert "dns-autopilot [lame-delegation]" in run.output
     assert f"ns2.autopilot.test ({lab.secondary}): TIMEOUT" in run.output

@@ -3,14 +3,12 @@ resolver holding an old answer. The event log is the evidence each test reads.""
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 import uuid
 from datetime import datetime
 
 import pytest
-from conftest import Certbot, Lab
+from conftest import Certbot, Lab, stopped
 from test_issuance import nsupdate, wait_absent
 
 pytestmark = pytest.mark.lab
@@ -64,16 +62,12 @@ def test_every_step_is_one_json_event_without_secrets(lab: Lab, certbot: Certbot
 
 def test_a_stopped_secondary_fails_within_the_timeout_with_evidence(
         lab: Lab, certbot: Certbot, fresh_name: str) -> None:
-    secondary = lab.pid("secondary")
-    os.kill(secondary, signal.SIGSTOP)
-    try:
+    with stopped(lab.pid("secondary")):
         started = time.monotonic()
         run = certbot.certonly(fresh_name, extra=("--dns-autopilot-propagation-timeout", "4",
                                                   "--dns-autopilot-preflight", "false"))
         elapsed = time.monotonic() - started
         on_primary = lab.txt(lab.primary, f"_acme-challenge.{fresh_name}")
-    finally:
-        os.kill(secondary, signal.SIGCONT)
     assert run.returncode != 0
     assert "dns-autopilot [lame-delegation]" in run.output
     assert elapsed < 4 + 30, "bounded by the timeout plus certbot's own start and cleanup"
