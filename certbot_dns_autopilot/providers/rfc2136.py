@@ -165,8 +165,8 @@ class RFC2136Writer(Writer):
                 "permission-denied",
                 f"{self.label} answered {rcode_text} to {what} in zone {zone}",
                 f"allow the key to update TXT records in {zone}, e.g. in BIND: "
-                f"update-policy {{ grant {self.key_name} name _acme-challenge.{zone}. TXT; }}; "
-                "(or `zonesub TXT` for every name in the zone)")
+                f"update-policy {{ grant {self.key_name} zonesub TXT; }}; (or one "
+                f"`grant {self.key_name} name _acme-challenge.<host>.{zone}. TXT;` per name)")
         raise AutopilotError(
             "zone-not-found" if rcode == dns.rcode.NOTZONE else "permission-denied",
             f"{self.label} answered {rcode_text} to {what} in zone {zone}",
