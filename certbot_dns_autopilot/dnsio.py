@@ -112,17 +112,25 @@ def _answer_ttl(response: dns.message.Message, rdtype: int) -> int | None:
     return None
 
 
-def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
-        timeout: float = DEFAULT_QUERY_TIMEOUT) -> Answer:
-    """One query to one server over UDP (TCP if truncated); never raises for DNS failures."""
-    name = dns.name.from_text(qname)
-    rdtype_value = dns.rdatatype.from_text(rdtype)
-    query = dns.message.make_query(name, rdtype_value)
+def fetch(server: Server, qname: str, rdtype: str, recurse: bool = False, dnssec: bool = False,
+          timeout: float = DEFAULT_QUERY_TIMEOUT) -> dns.message.Message:
+    """One query, the whole response (UDP, TCP if truncated). Raises dns/OS errors."""
+    query = dns.message.make_query(dns.name.from_text(qname), dns.rdatatype.from_text(rdtype),
+                                   want_dnssec=dnssec)
     if not recurse:
         query.flags &= ~dns.flags.RD
+    response, _ = dns.query.udp_with_fallback(query, server.address, timeout=timeout,
+                                              port=server.port)
+    return response
+
+
+def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
+        timeout: float = DEFAULT_QUERY_TIMEOUT) -> Answer:
+    """One query to one server, read into an `Answer`; never raises for DNS failures."""
+    name = dns.name.from_text(qname)
+    rdtype_value = dns.rdatatype.from_text(rdtype)
     try:
-        response, _ = dns.query.udp_with_fallback(query, server.address, timeout=timeout,
-                                                  port=server.port)
+        response = fetch(server, qname, rdtype, recurse=recurse, timeout=timeout)
     except dns.exception.Timeout:
         return Answer(rcode="TIMEOUT")
     except (OSError, dns.exception.DNSException) as exc:

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import dns.exception
+import dns.name
+import dns.rdatatype
 
 from . import caa, dnsio, names
 from .chain import Follower
@@ -139,6 +141,64 @@ def delegation(zone: str, follower: Follower) -> list[Finding]:
     return found
 
 
+def dnssec_findings(zone: str, follower: Follower) -> list[Finding]:
+    """Where the parent publishes DS: a DNSKEY must match and sign; resolvers must agree."""
+    from . import dnssec
+
+    def first(servers: list[dnsio.Server], name: str, rdtype: str):
+        for server in servers:
+            try:
+                response = dnsio.fetch(server, name, rdtype, dnssec=True)
+            except (OSError, dns.exception.DNSException):
+                continue
+            if response.rcode() == 0:
+                return server, response
+        return None, None
+
+    def rrset(response, name: str, rdtype: str, covers: str = "NONE"):
+        for found in response.answer if response else []:
+            if (found.name == dns.name.from_text(name)
+                    and found.rdtype == dns.rdatatype.from_text(rdtype)
+                    and found.covers == dns.rdatatype.from_text(covers)):
+                return found
+        return None
+
+    parent = zone.split(".", 1)[1] if "." in zone else ""
+    try:
+        parent_zone = follower.recursive.zone_of(parent) if parent else ""
+    except dns.exception.DNSException:
+        return []
+    parent_server, parent_answer = first(follower.servers(parent_zone), zone, "DS")
+    ds = rrset(parent_answer, zone, "DS")
+    if ds is None:
+        return []
+    servers = follower.servers(zone)
+    _, keys = first(servers, zone, "DNSKEY")
+    _, soa = first(servers, zone, "SOA")
+    verdict = dnssec.judge(zone, ds, rrset(keys, zone, "DNSKEY"), rrset(soa, zone, "SOA"),
+                           rrset(soa, zone, "RRSIG", covers="SOA"))
+    resolver_rows = []
+    for resolver in follower.recursive.servers:
+        answer = dnsio.ask(resolver, zone, "SOA", recurse=True)
+        resolver_rows.append(f"resolver {resolver}: {answer.rcode}")
+        if answer.rcode == "SERVFAIL" and verdict.ok:
+            verdict = dnssec.Verdict(False, "validating resolvers answer SERVFAIL while the "
+                                     "authoritative servers answer", verdict.ds_tags,
+                                     verdict.key_tags)
+    if verdict.ok:
+        return []
+    evidence = "\n".join([
+        f"DS at the parent ({parent_server}): key tag(s) {', '.join(map(str, verdict.ds_tags))}",
+        f"DNSKEY at the zone: key tag(s) {', '.join(map(str, verdict.key_tags)) or '-'}",
+        *resolver_rows,
+        f"dig +dnssec DS {zone} @{parent_server.address if parent_server else ''}",
+        f"dig +dnssec DNSKEY {zone} @{servers[0].address if servers else ''}"])
+    return [Finding("dnssec-broken", ERROR, zone, verdict.problem, evidence,
+                    "fix the DS at the registrar: publish the DS of the zone's current key "
+                    f"(e.g. `dig DNSKEY {zone} | dnssec-dsfromkey -f - {zone}`) and remove the "
+                    "stale one, or remove the DS to turn DNSSEC off")]
+
+
 def existing_values(route: Route, follower: Follower, ours: set[str]) -> list[Finding]:
     """Values already at the target (stale-record) and records at a doubled name (wrong-name),
     asked of the target zone's authoritative servers only."""
@@ -219,6 +279,8 @@ def run(routes: list[Route], domains: list[str], follower: Follower, identities:
                                domains):
             found += result
         for result in pool.map(lambda z: delegation(z, follower), sorted(zones)):
+            found += result
+        for result in pool.map(lambda z: dnssec_findings(z, follower), sorted(zones)):
             found += result
         for result in pool.map(lambda r: existing_values(r, follower, ours=set()), routes):
             found += result

@@ -25,7 +25,10 @@ RESOLVER_IP=127.0.53.53   # Unbound: the "public" recursive resolver clients ask
 CA_RESOLVER_IP=127.0.53.54  # the same Unbound (same cache), the address Pebble validates through,
                           # so that traffic captures tell the CA's queries from the clients'
 ACME_DIR=https://localhost:14000/dir
-ZONES=(autopilot.test example.test slow.test mismatch.test)
+ZONES=(autopilot.test example.test slow.test mismatch.test signed.test badds.test)
+SIGNED_ZONES=(signed.test badds.test)  # DNSSEC-signed by the primary (dnssec-policy default);
+                          # the root publishes a DS that matches signed.test's key, and one for
+                          # badds.test that does not. Unbound validates both (trust anchors = DS)
 MISMATCH_ZONE=mismatch.test # the root delegates it to ns1, ns2 and ns3; its apex lists ns1, ns2;
                           # ns3 does not serve it (lame)
 SLOW_ZONE=slow.test         # NOTIFY off, secondary picks changes up by its refresh timer only
@@ -148,30 +151,19 @@ configure() {
   secret=$(sed -n 's/.*secret "\(.*\)";/\1/p' "$LAB_RUN/tsig.key")
   alias_secret=$(sed -n 's/.*secret "\(.*\)";/\1/p' "$LAB_RUN/alias.key")
 
-  # The fake root: delegates each lab zone to ns1/ns2 with glue.
-  mkdir -p "$LAB_RUN/root"
-  {
-    printf '$TTL 3600\n. IN SOA a.root-servers.test. hostmaster.test. ( 1 3600 600 86400 300 )\n'
-    printf '. IN NS a.root-servers.test.\na.root-servers.test. IN A %s\n' "$ROOT_IP"
-    for zone in "${ZONES[@]}"; do
-      printf '%s. IN NS ns1.autopilot.test.\n%s. IN NS ns2.autopilot.test.\n' "$zone" "$zone"
-    done
-    printf 'ns1.autopilot.test. IN A %s\nns2.autopilot.test. IN A %s\n' "$PRIMARY_IP" "$SECONDARY_IP"
-    printf '%s. IN NS ns3.%s.\nns3.%s. IN A %s\n' "$ALIAS_ZONE" "$ALIAS_ZONE" "$ALIAS_ZONE" "$ALIAS_IP"
-    printf '%s. IN NS ns3.%s.\n' "$MISMATCH_ZONE" "$ALIAS_ZONE"
-  } >"$LAB_RUN/root/root.db"
   write_named_conf root "$ROOT_IP" 'zone "." { type primary; file "root.db"; };' tsig.key
 
   local primary_zones="" secondary_zones=""
   mkdir -p "$LAB_RUN/primary" "$LAB_RUN/secondary"
   for zone in "${ZONES[@]}"; do
     [ -f "$LAB_RUN/primary/$zone.db" ] || write_zone "$zone"
-    local notify="also-notify { $SECONDARY_IP; };" refresh=""
+    local notify="also-notify { $SECONDARY_IP; };" refresh="" signing=""
+    case " ${SIGNED_ZONES[*]} " in *" $zone "*) signing="dnssec-policy default;" ;; esac
     if [ "$zone" = "$SLOW_ZONE" ]; then
       notify="notify no;"
       refresh="min-refresh-time 4; max-refresh-time 6;"
     fi
-    primary_zones+="zone \"$zone\" { type primary; file \"$zone.db\"; $notify allow-transfer { $SECONDARY_IP; }; update-policy { grant $KEY_NAME zonesub ANY; }; };
+    primary_zones+="zone \"$zone\" { type primary; file \"$zone.db\"; $signing $notify allow-transfer { $SECONDARY_IP; }; update-policy { grant $KEY_NAME zonesub ANY; }; };
 "
     secondary_zones+="zone \"$zone\" { type secondary; file \"$zone.db\"; primaries { $PRIMARY_IP; }; $refresh };
 "
@@ -270,6 +262,39 @@ INI
   chmod 600 "$LAB_RUN/credentials-readonly.ini"
 }
 
+ds_of() { # zone: the DS of the zone's key-signing key, as the primary serves it
+  dig +noall +answer +norecurse @"$PRIMARY_IP" "$1" DNSKEY | dnssec-dsfromkey -2 -f - "$1" | head -n 1
+}
+
+ds_records() { # sets GOOD_DS and BAD_DS
+  GOOD_DS=$(ds_of signed.test)
+  [ -n "$GOOD_DS" ] || die "the primary serves no DNSKEY for signed.test (see $LAB_RUN/primary/named.log)"
+  # badds.test's DS: signed.test's key tag and digest under badds.test's name (a stale DS).
+  BAD_DS=$(echo "$GOOD_DS" | sed 's/^signed\.test\./badds.test./')
+}
+
+write_root() {
+  # The fake root: delegates each lab zone to ns1/ns2 with glue, and publishes DS records.
+  {
+    printf '$TTL 3600\n. IN SOA a.root-servers.test. hostmaster.test. ( 1 3600 600 86400 300 )\n'
+    printf '. IN NS a.root-servers.test.\na.root-servers.test. IN A %s\n' "$ROOT_IP"
+    for zone in "${ZONES[@]}"; do
+      printf '%s. IN NS ns1.autopilot.test.\n%s. IN NS ns2.autopilot.test.\n' "$zone" "$zone"
+    done
+    printf 'ns1.autopilot.test. IN A %s\nns2.autopilot.test. IN A %s\n' "$PRIMARY_IP" "$SECONDARY_IP"
+    printf '%s. IN NS ns3.%s.\nns3.%s. IN A %s\n' "$ALIAS_ZONE" "$ALIAS_ZONE" "$ALIAS_ZONE" "$ALIAS_IP"
+    printf '%s. IN NS ns3.%s.\n' "$MISMATCH_ZONE" "$ALIAS_ZONE"
+    printf '%s\n%s\n' "$GOOD_DS" "$BAD_DS"
+  } >"$LAB_RUN/root/root.db"
+}
+
+write_anchors() {
+  # Unbound validates the signed zones from trust anchors equal to the parent's DS.
+  sed -i '/^  trust-anchor:/d' "$LAB_RUN/unbound/unbound.conf"
+  sed -i "s|^  module-config: .*|  module-config: \"validator iterator\"\n  trust-anchor: \"$GOOD_DS\"\n  trust-anchor: \"$BAD_DS\"|" \
+    "$LAB_RUN/unbound/unbound.conf"
+}
+
 wait_dns() { # ip name type [dig flags]
   for _ in $(seq 1 100); do
     dig ${4:-+norecurse} +time=1 +tries=1 @"$1" "$2" "$3" 2>/dev/null | grep -q 'status: NOERROR' && return 0
@@ -287,10 +312,19 @@ up() {
   need_root
   configure
   add_addresses
-  start_named root
   start_named primary
   start_named secondary
   start_named alias
+  for zone in "${SIGNED_ZONES[@]}"; do
+    for _ in $(seq 1 100); do
+      dig +short +norecurse @"$PRIMARY_IP" "$zone" DNSKEY 2>/dev/null | grep -q . && break
+      sleep 0.1
+    done
+  done
+  ds_records
+  pid_alive "$LAB_RUN/root/named.pid" || write_root
+  write_anchors
+  start_named root
   pid_alive "$LAB_RUN/unbound/unbound.pid" || unbound -c "$LAB_RUN/unbound/unbound.conf" \
     || die "unbound did not start; see $LAB_RUN/unbound/unbound.log"
   if ! pid_alive "$LAB_RUN/pebble/pebble.pid"; then

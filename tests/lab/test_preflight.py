@@ -103,3 +103,26 @@ def test_a_key_without_update_rights_is_permission_denied(lab: Lab, certbot: Cer
 def test_preflight_can_be_skipped(lab: Lab, certbot: Certbot) -> None:
     run = certbot.certonly("caa.autopilot.test", extra=("--dns-autopilot-preflight", "false"))
     assert not run.steps("preflight")
+
+
+def test_a_signed_zone_with_a_matching_ds_is_healthy_and_issues(lab: Lab, certbot: Certbot
+                                                                ) -> None:
+    name = f"t{uuid.uuid4().hex[:8]}.signed.test"
+    status, report = lab.doctor(name, extra=LE)
+    assert (status, report["findings"]) == (0, [])
+    run = certbot.certonly(name)  # Pebble asks the validating Unbound
+    assert run.returncode == 0, run.output
+
+
+def test_a_stale_ds_at_the_parent_is_dnssec_broken(lab: Lab, certbot: Certbot) -> None:
+    name = f"t{uuid.uuid4().hex[:8]}.badds.test"
+    status, report = lab.doctor(name, extra=LE)
+    assert status == 2
+    [finding] = [f for f in report["findings"] if f["code"] == "dnssec-broken"]
+    assert "no DNSKEY of the zone matches a DS" in finding["problem"]
+    assert "key tag" in finding["evidence"] and f"resolver {lab.resolver}: SERVFAIL" in \
+        finding["evidence"]
+    assert "registrar" in finding["fix"]
+    out_run = certbot.certonly(name)
+    assert "dns-autopilot [dnssec-broken]" in out_run.output
+    assert not out_run.steps("write")
