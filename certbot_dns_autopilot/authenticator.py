@@ -221,9 +221,12 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
     def auth_hint(self, failed_achalls: list[achallenges.AnnotatedChallenge]) -> str:
         try:
             names = sorted({plan.Challenge.of(a.identifier.value, "").name for a in failed_achalls})
-            return ("dns-autopilot had confirmed that every authoritative nameserver and the "
-                    "configured resolvers served the expected TXT value(s) before the CA "
-                    f"validated ({', '.join(names)}). A resolver the CA uses may see a different "
+            checked = ("every authoritative nameserver and the configured resolvers"
+                       if parse_bool(self.conf("public-check")) else
+                       "every authoritative nameserver")
+            return (f"dns-autopilot had confirmed that {checked} served the expected TXT "
+                    f"value(s) before the CA validated ({', '.join(names)}). "
+                    "A resolver the CA uses may see a different "
                     "view (split-horizon DNS, a cached old answer): compare the CA's detail "
                     "above with `dig TXT <name>` from outside your network.")
         except Exception:  # noqa: BLE001 - auth_hint must never raise

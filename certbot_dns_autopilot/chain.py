@@ -120,7 +120,8 @@ class Follower:
         if not zone:
             raise AutopilotError(
                 "zone-not-found", f"no zone encloses {origin}" + (f" ({error})" if error else ""),
-                "check that the domain is registered and delegated, and the spelling")
+                "check the spelling, that the domain is registered and delegated, and that the "
+                "resolvers (--dns-autopilot-resolvers, or the system's) answer from this host")
         return zone
 
     def follow(self, origin: str) -> Chain:

@@ -25,7 +25,8 @@ def keyset() -> tuple[ec.EllipticCurvePrivateKey, dns.rrset.RRset]:
 
 
 def signed_soa(private, dnskeys) -> tuple[dns.rrset.RRset, dns.rrset.RRset]:
-    soa = dns.rrset.from_text(NAME, 3600, "IN", "SOA", "ns1.signed.example. hostmaster.signed.example. 1 3600 600 86400 60")
+    soa = dns.rrset.from_text(NAME, 3600, "IN", "SOA",
+                              "ns1.signed.example. hostmaster.signed.example. 1 3600 600 86400 60")
     now = int(time.time())
     sig = dns.dnssec.sign(soa, private, NAME, dnskeys[0], inception=now - 60,
                           expiration=now + 3600)
