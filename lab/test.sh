@@ -5,4 +5,5 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$top/lab/bootstrap.sh"
 cd "$top"
+"$top/.venv/bin/ruff" check certbot_dns_autopilot tests bench
 exec "$top/.venv/bin/python" -m pytest "$@"
