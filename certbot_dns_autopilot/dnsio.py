@@ -177,6 +177,9 @@ class Recursive:
             self.servers = [Server(address=str(ns)) for ns in self._resolver.nameservers]
         self._resolver.lifetime = timeout
         self._resolver.cache = None
+        # Checking Disabled: finding zones, nameservers and CAA must work even where a stale
+        # DS makes validating resolvers answer SERVFAIL; the DNSSEC probe reports that itself.
+        self._resolver.flags = dns.flags.RD | dns.flags.CD
 
     def zone_of(self, name: str) -> str:
         """The zone cut enclosing ``name`` as the resolvers see it ("" for the root).

@@ -64,8 +64,10 @@ install() {
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 add_addresses() {
+  # `replace` is idempotent: an address left on lo by an earlier lab (its processes gone
+  # with the session that started them) is no error.
   for ip in "${ADDRESSES[@]}"; do
-    ip -4 addr show dev lo | grep -q "inet $ip/32" || ip addr add "$ip/32" dev lo
+    ip addr replace "$ip/32" dev lo
   done
 }
 
@@ -295,12 +297,13 @@ write_anchors() {
     "$LAB_RUN/unbound/unbound.conf"
 }
 
-wait_dns() { # ip name type [dig flags]
+wait_dns() { # ip name type [dig flags] [expected status]
+  local want=${5:-NOERROR}
   for _ in $(seq 1 100); do
-    dig ${4:-+norecurse} +time=1 +tries=1 @"$1" "$2" "$3" 2>/dev/null | grep -q 'status: NOERROR' && return 0
+    dig ${4:-+norecurse} +time=1 +tries=1 @"$1" "$2" "$3" 2>/dev/null | grep "status: $want" >/dev/null && return 0
     sleep 0.1
   done
-  die "$1 does not answer $2 $3 (see $LAB_RUN/*/named.log, $LAB_RUN/unbound/unbound.log)"
+  die "$1 does not answer $2 $3 with $want (see $LAB_RUN/*/named.log, $LAB_RUN/unbound/unbound.log)"
 }
 
 start_named() { # name
@@ -317,7 +320,7 @@ up() {
   start_named alias
   for zone in "${SIGNED_ZONES[@]}"; do
     for _ in $(seq 1 100); do
-      dig +short +norecurse @"$PRIMARY_IP" "$zone" DNSKEY 2>/dev/null | grep -q . && break
+      dig +short +norecurse @"$PRIMARY_IP" "$zone" DNSKEY 2>/dev/null | grep . >/dev/null && break
       sleep 0.1
     done
   done
@@ -339,7 +342,12 @@ up() {
   for zone in "${ZONES[@]}"; do
     wait_dns "$PRIMARY_IP" "$zone" SOA
     wait_dns "$SECONDARY_IP" "$zone" SOA
-    wait_dns "$RESOLVER_IP" "$zone" SOA +recurse
+    # badds.test's DS matches no key: the validating resolver must answer SERVFAIL.
+    if [ "$zone" = badds.test ]; then
+      wait_dns "$RESOLVER_IP" "$zone" SOA +recurse SERVFAIL
+    else
+      wait_dns "$RESOLVER_IP" "$zone" SOA +recurse
+    fi
   done
   wait_dns "$ALIAS_IP" "$ALIAS_ZONE" SOA
   wait_dns "$RESOLVER_IP" "$ALIAS_ZONE" SOA +recurse
