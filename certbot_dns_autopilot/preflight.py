@@ -8,7 +8,6 @@ the authoritative servers of the target zone, so no negative answer is cached fo
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,8 +20,6 @@ from .chain import Follower
 from .errors import AutopilotError
 from .findings import ERROR, WARNING, Finding
 from .routing import Route
-
-PROBE_PREFIX = "dns-autopilot-permission-probe-"
 
 
 def public_suffix(domains: Iterable[str]) -> list[Finding]:
@@ -234,20 +231,9 @@ def existing_values(route: Route, follower: Follower, ours: set[str]) -> list[Fi
 
 
 def permission(route: Route) -> list[Finding]:
-    """Create, read back and delete a probe value with the writer's credential."""
-    value = PROBE_PREFIX + uuid.uuid4().hex[:12]
-    records = {route.name: {value}}
+    """The writer's own probe: create, read back and delete a value (plus its checks)."""
     try:
-        route.writer.add(route.zone, records, 1)
-        try:
-            if value not in route.writer.values(route.zone, route.name):
-                return [Finding("permission-denied", ERROR, route.origin,
-                                "a probe value written with this credential could not be read "
-                                "back", route.writer.label,
-                                "check that the writer's server is the primary of "
-                                f"{route.zone}")]
-        finally:
-            route.writer.remove(route.zone, records)
+        route.writer.probe(route.zone, route.name)
     except AutopilotError as exc:
         return [Finding(exc.code, ERROR, route.origin, exc.problem, exc.evidence, exc.fix)]
     return []

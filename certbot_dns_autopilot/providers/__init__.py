@@ -21,7 +21,8 @@ serve every zone) and any number of further writers in sections, each listing it
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping, Set
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Set
 from typing import Any, Protocol
 
 from certbot import errors
@@ -34,10 +35,19 @@ Records = Mapping[str, Set[str]]
 ZONES_KEY = "zones"
 
 
+PROBE_PREFIX = "dns-autopilot-permission-probe-"
+
+
 class Writer(abc.ABC):
-    """Adds and removes TXT values at one DNS provider."""
+    """Adds and removes TXT values at one DNS provider.
+
+    Every error a writer raises is an `AutopilotError` whose text starts with its label and
+    carries a diagnosis code (``permission-denied``, ``zone-not-found``, …) and the
+    provider-specific fix; SDKs are imported inside the writer's module, on first use.
+    """
 
     #: How the writer is named in messages, e.g. "RFC 2136 server 192.0.2.1 (key acme)".
+    #: Never holds a secret.
     label: str
 
     @abc.abstractmethod
@@ -47,7 +57,8 @@ class Writer(abc.ABC):
     @abc.abstractmethod
     def add(self, zone: str, records: Records, ttl: int) -> None:
         """Add each value to its name's TXT set, keeping values already there; one batch
-        per zone where the provider allows it."""
+        per zone where the provider allows it. Returns once the provider accepted it (for
+        providers with a change status, once it reports the change as applied)."""
 
     @abc.abstractmethod
     def remove(self, zone: str, records: Records) -> None:
@@ -56,6 +67,24 @@ class Writer(abc.ABC):
     @abc.abstractmethod
     def values(self, zone: str, name: str) -> set[str]:
         """The TXT values currently at ``name``, as the provider holds them."""
+
+    def probe(self, zone: str, name: str) -> None:
+        """Prove the credential can create, read back and delete a value at ``name`` in
+        ``zone``; raise AutopilotError (``permission-denied``, ``zone-not-found``) naming
+        the provider's fix. Writers override this to check provider-specific rights first
+        (e.g. Route 53's GetChange, which a write alone does not exercise)."""
+        value = PROBE_PREFIX + uuid.uuid4().hex[:12]
+        records = {name: {value}}
+        self.add(zone, records, 1)
+        try:
+            if value not in self.values(zone, name):
+                raise AutopilotError(
+                    "permission-denied",
+                    f"{self.label}: a probe value written at {name} could not be read back",
+                    f"check that the credential may read records in {zone} and that the "
+                    "writer changes the zone the nameservers serve")
+        finally:
+            self.remove(zone, records)
 
 
 class Keys(Protocol):
@@ -93,15 +122,55 @@ def _rfc2136(keys: Keys, where: str) -> Writer:
     return RFC2136Writer.from_credentials(keys, where)
 
 
-#: writer kind -> (the INI key that selects it, factory)
+def _cloudflare(keys: Keys, where: str) -> Writer:
+    from .cloudflare import CloudflareWriter
+
+    return CloudflareWriter.from_credentials(keys, where)
+
+
+def _route53(keys: Keys, where: str) -> Writer:
+    from .route53 import Route53Writer
+
+    return Route53Writer.from_credentials(keys, where)
+
+
+def _azure(keys: Keys, where: str) -> Writer:
+    from .azure import AzureWriter
+
+    return AzureWriter.from_credentials(keys, where)
+
+
+def _lexicon(keys: Keys, where: str) -> Writer:
+    from .lexicon import LexiconWriter
+
+    return LexiconWriter.from_credentials(keys, where)
+
+
+#: writer kind -> (the key that introduces it in messages, factory). A section's writer is
+#: chosen by its keys: dns_autopilot_<kind>_… .
 WRITERS: dict[str, tuple[str, WriterFactory]] = {
-    "rfc2136": ("rfc2136_server", _rfc2136),
+    "rfc2136": ("dns_autopilot_rfc2136_server", _rfc2136),
+    "cloudflare": ("dns_autopilot_cloudflare_api_token", _cloudflare),
+    "route53": ("dns_autopilot_route53_region", _route53),
+    "azure": ("dns_autopilot_azure_subscription_id", _azure),
+    "lexicon": ("dns_autopilot_lexicon_provider", _lexicon),
 }
 
 
-def _writer(keys: Keys, where: str) -> Writer | None:
-    chosen = [kind for kind, (key, _) in WRITERS.items() if keys.conf(key)]
-    return WRITERS[chosen[0]][1](keys, where) if chosen else None
+def _kinds(keys: Iterable[str]) -> list[str]:
+    """The writer kinds whose keys (dns_autopilot_<kind>_…) appear among ``keys``."""
+    return [kind for kind in WRITERS
+            if any(key.startswith(f"dns_autopilot_{kind}_") for key in keys)]
+
+
+def _writer(keys: Keys, present: Iterable[str], where: str) -> Writer | None:
+    kinds = _kinds(present)
+    if len(kinds) > 1:
+        raise AutopilotError(
+            "zone-not-found", f"{where} mixes the keys of {' and '.join(kinds)} writers",
+            "give each writer its own [section] with its dns_autopilot_zones (see "
+            "docs/cname-aliases.md, the writer map)")
+    return WRITERS[kinds[0]][1](keys, where) if kinds else None
 
 
 def _zones(keys: Keys) -> tuple[str, ...] | None:
@@ -140,29 +209,29 @@ class WriterMap:
 
 def writers_from_credentials(credentials: Any, path: str) -> WriterMap:
     """Every writer the credentials file configures, or one clear error naming the fix."""
-    keys_hint = ", ".join(f"dns_autopilot_{key}" for key, _ in WRITERS.values())
+    keys_hint = ", ".join(f"{key} ({kind})" for kind, (key, _) in WRITERS.items())
     entries: list[tuple[Writer, tuple[str, ...] | None]] = []
-    top = _writer(credentials, path)
+    confobj = getattr(credentials, "confobj", {})
+    top = _writer(credentials, getattr(confobj, "scalars", list(confobj)), path)
     if top:
         entries.append((top, _zones(credentials)))
-    confobj = getattr(credentials, "confobj", {})
     for section in getattr(confobj, "sections", []):
         where = f"{path} [{section}]"
         keys = SectionKeys(confobj[section], credentials.mapper, where)
-        writer = _writer(keys, where)
+        writer = _writer(keys, confobj[section].scalars, where)
         zones = _zones(keys)
         if writer is None or not zones:
             raise AutopilotError(
                 "zone-not-found", f"section [{section}] of {path} does not configure a writer "
                 "with its zones",
                 f"give the section dns_autopilot_zones (the zones it writes) and the keys of "
-                f"one writer, e.g. {keys_hint}")
+                f"one writer ({keys_hint})")
         entries.append((writer, zones))
     if not entries:
         raise AutopilotError(
             "zone-not-found",
             f"the credentials file {path} configures no record writer",
-            f"add the keys of a writer, e.g. {keys_hint} (see the Credentials section of "
+            f"add the keys of a writer ({keys_hint}; see the Credentials section of "
             "README.md)")
     seen: dict[str, str] = {}
     for writer, zones in entries:
