@@ -20,7 +20,7 @@ from . import credentials, dnsio, plan, preflight
 from .chain import Follower
 from .errors import AutopilotError
 from .events import EventLog
-from .findings import ERROR, as_error
+from .findings import ERROR, Finding, as_error
 from .providers import Writer
 from .routing import Route, Router
 from .waiter import Waiter
@@ -90,6 +90,11 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
             "challenge is answered. `dns-autopilot doctor` runs the same probes alone.")
         add("caa-identities", default="", help="Comma-separated CAA identities of the CA "
             "(e.g. letsencrypt.org), for CAs whose directory does not publish them.")
+        add("remove-stale", type=parse_bool, default=False, metavar="true|false",
+            help="Before writing, remove TXT values that pre-flight found already sitting at "
+            "the names to be written (stale-record), so resolvers stop serving them "
+            "(default false). Only safe when no other issuance for the same names may be "
+            "running: its value would be removed too.")
         add("public-check", type=parse_bool, default=True, metavar="true|false",
             help="After every authoritative server serves the values, also wait until the "
             "resolvers do (default true). Set false for split-horizon setups where the "
@@ -148,7 +153,9 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
                                "chain": [h.name for h in r.chain.hops] if r.chain else None}
                               for r in routes.values()]
         if parse_bool(self.conf("preflight")):
-            self._preflight(list(routes.values()), [c.domain for c in wanted])
+            found = self._preflight(list(routes.values()), [c.domain for c in wanted])
+            if parse_bool(self.conf("remove-stale")):
+                self._remove_stale(found, {r.zone: r.writer for r in routes.values()})
         for route in routes.values():
             if route.name != route.origin:
                 display_util.notify(f"dns-autopilot: {route.origin} is an alias: writing at "
@@ -167,7 +174,7 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
             + ", ".join(f"{phase} {secs:.1f} s" for phase, secs in timings.items()))
         return [a.response(a.account_key) for a in achalls]
 
-    def _preflight(self, routes: list[Route], domains: list[str]) -> None:
+    def _preflight(self, routes: list[Route], domains: list[str]) -> list[Finding]:
         """Probe before writing: warnings are shown, errors stop the run here."""
         with self._events.step("preflight") as step:
             identities = preflight.ca_identities(self.conf("caa-identities"),
@@ -184,6 +191,18 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
         error = as_error(found)
         if error:
             raise error
+        return found
+
+    def _remove_stale(self, found: list[Finding], writer_of: dict[str, Writer]) -> None:
+        """--dns-autopilot-remove-stale: drop the old values pre-flight found, before writing."""
+        for finding in found:
+            if finding.code != "stale-record" or not finding.where:
+                continue
+            zone, name = finding.where
+            with self._events.step("remove-stale", name, zone=zone, values=list(finding.values)):
+                writer_of[zone].remove(zone, {name: set(finding.values)})
+            display_util.notify(f"dns-autopilot: removed {len(finding.values)} stale value(s) "
+                                f"at {name} (--dns-autopilot-remove-stale)")
 
     def _write(self, writer_of: dict[str, Writer],
                batches: dict[str, dict[str, frozenset[str]]]) -> None:

@@ -22,8 +22,12 @@ class Finding:
     problem: str
     evidence: str
     fix: str
+    #: the record values the finding is about (a stale-record's old values), for tools
+    values: tuple[str, ...] = ()
+    #: where those values sit: (zone, record name), when the finding is about a record
+    where: tuple[str, str] | None = None
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
     def text(self) -> str:

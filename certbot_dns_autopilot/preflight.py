@@ -215,8 +215,9 @@ def existing_values(route: Route, follower: Follower, ours: set[str]) -> list[Fi
             f"{len(seen)} value(s) not from this run already sit at {route.name}; the CA "
             "accepts any matching value, but resolvers may keep serving the old set for "
             f"{ttl} s", "\n".join(rows),
-            "remove old _acme-challenge values that no running issuance needs, and keep "
-            "their TTL short"))
+            "remove old _acme-challenge values that no running issuance needs (or run with "
+            "--dns-autopilot-remove-stale true), and keep their TTL short",
+            values=tuple(sorted(seen)), where=(route.zone, route.name)))
     doubled = f"{route.name}.{route.zone}"
     for server in servers[:1]:
         answer = dnsio.ask(server, doubled, "TXT")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Certbot, Lab
+from test_issuance import nsupdate, wait_absent
 
 pytestmark = pytest.mark.lab
 
@@ -78,6 +79,24 @@ def test_an_old_value_with_a_long_ttl_is_a_stale_record_warning(lab: Lab, certbo
     assert "dns-autopilot warning: [stale-record]" in run.output
     assert lab.txt(lab.primary, "_acme-challenge.stale.autopilot.test") == {
         "old-token-from-a-failed-run"}
+
+
+def test_remove_stale_drops_the_old_value_before_writing(lab: Lab, certbot: Certbot,
+                                                         fresh_name: str) -> None:
+    name = f"_acme-challenge.{fresh_name}"
+    nsupdate(lab, "autopilot.test", name, "left-by-a-killed-run", ttl=3600)
+    status, report = lab.doctor(fresh_name, extra=LE)
+    [finding] = report["findings"]
+    assert finding["code"] == "stale-record"
+    assert finding["values"] == ["left-by-a-killed-run"]
+    assert finding["where"] == ["autopilot.test", name]
+
+    run = certbot.certonly(fresh_name, extra=("--dns-autopilot-remove-stale", "true"))
+    assert run.returncode == 0, run.output
+    [removed] = run.steps("remove-stale")
+    assert removed["outcome"] == "ok" and removed["values"] == ["left-by-a-killed-run"]
+    assert removed["ts"] < run.steps("write")[0]["ts"], "removed before our write"
+    wait_absent(lab, name)
 
 
 def test_a_record_at_the_doubled_name_is_a_wrong_name_warning(lab: Lab) -> None:

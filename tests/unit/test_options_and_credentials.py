@@ -122,3 +122,19 @@ def test_a_section_missing_its_secret_names_the_key(tmp_path: Path) -> None:
     with pytest.raises(errors.PluginError, match=r"dns_autopilot_rfc2136_secret.*\[alias-zone\]"
                        r"|\[alias-zone\][\s\S]*dns_autopilot_rfc2136_secret"):
         load_map(tmp_path, GOOD, broken)
+
+
+def test_a_world_readable_credentials_file_is_refused_with_the_chmod_fix(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from certbot_dns_autopilot import credentials
+
+    path = tmp_path / "credentials.ini"
+    path.write_text("".join(f"{k} = {v}\n" for k, v in GOOD.items()))
+    path.chmod(0o644)
+    with pytest.raises(errors.PluginError, match=f"chmod 600 {path}") as caught:
+        credentials.load(str(path))
+    assert SECRET not in str(caught.value)
+    path.chmod(0o640)  # group-readable: a warning, the file is used
+    _, writers, _ = credentials.load(str(path))
+    assert len(writers.writers) == 1
+    assert "readable by its group" in caplog.text and SECRET not in caplog.text
