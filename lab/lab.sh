@@ -22,16 +22,20 @@ SECONDARY_IP=127.0.53.12  # ns2.autopilot.test: secondary, NOTIFY + IXFR from th
 ALIAS_IP=127.0.53.21      # ns3.alias.test: a second primary with its own TSIG key, for the
                           # zone that _acme-challenge CNAMEs point into
 RESOLVER_IP=127.0.53.53   # Unbound: the "public" recursive resolver clients ask
-CA_RESOLVER_IP=127.0.53.54  # the same Unbound (same cache), the address Pebble validates through,
-                          # so that traffic captures tell the CA's queries from the clients'
+CA_RESOLVER_IP=127.0.53.54  # a second Unbound with its own cache: the CA's resolver, which Pebble
+                          # validates through. Like Let's Encrypt's, it is not one the plugin
+                          # asks, so what it cached is the CA's view alone
 ACME_DIR=https://localhost:14000/dir
-ZONES=(autopilot.test example.test slow.test mismatch.test signed.test badds.test)
+ZONES=(autopilot.test example.test slow.test mismatch.test signed.test badds.test lag.test)
 SIGNED_ZONES=(signed.test badds.test)  # DNSSEC-signed by the primary (dnssec-policy default);
                           # the root publishes a DS that matches signed.test's key, and one for
                           # badds.test that does not. Unbound validates both (trust anchors = DS)
 MISMATCH_ZONE=mismatch.test # the root delegates it to ns1, ns2 and ns3; its apex lists ns1, ns2;
                           # ns3 does not serve it (lame)
 SLOW_ZONE=slow.test         # NOTIFY off, secondary picks changes up by its refresh timer only
+LAG_ZONE=lag.test           # a hidden primary: the NS set (root and apex) is ns2 alone; NOTIFY
+                          # off and the default refresh (1 h), so ns2 lags every change until a
+                          # test sends it a NOTIFY
 ALIAS_ZONE=alias.test
 KEY_NAME=autopilot-key
 ALIAS_KEY_NAME=alias-key
@@ -106,14 +110,13 @@ CONF
 }
 
 write_zone() { # zone
-  local zone=$1 refresh=3600
+  local zone=$1 refresh=3600 ns="ns1 ns2"
   [ "$zone" = "$SLOW_ZONE" ] && refresh=6
-  cat >"$LAB_RUN/primary/$zone.db" <<ZONE
-\$TTL 300
-@   IN SOA ns1.autopilot.test. hostmaster.$zone. ( 1 $refresh 2 86400 60 )
-    IN NS  ns1.autopilot.test.
-    IN NS  ns2.autopilot.test.
-ZONE
+  [ "$zone" = "$LAG_ZONE" ] && ns="ns2"
+  {
+    printf '$TTL 300\n@ IN SOA ns1.autopilot.test. hostmaster.%s. ( 1 %s 2 86400 60 )\n' "$zone" "$refresh"
+    for host in $ns; do printf '  IN NS %s.autopilot.test.\n' "$host"; done
+  } >"$LAB_RUN/primary/$zone.db"
   if [ "$zone" = autopilot.test ]; then
     printf 'ns1 IN A %s\nns2 IN A %s\n' "$PRIMARY_IP" "$SECONDARY_IP" >>"$LAB_RUN/primary/$zone.db"
   fi
@@ -143,6 +146,35 @@ CNAMES
   esac
 }
 
+write_unbound_conf() { # dir ip: one Unbound, its own cache, recursing from the fake root
+  local dir=$LAB_RUN/$1 ip=$2
+  mkdir -p "$dir"
+  printf '. 3600000 IN NS a.root-servers.test.\na.root-servers.test. 3600000 IN A %s\n' "$ROOT_IP" >"$dir/root.hints"
+  cat >"$dir/unbound.conf" <<CONF
+server:
+  interface: $ip
+  outgoing-interface: $ip
+  port: 53
+  do-ip6: no
+  access-control: 127.0.0.0/8 allow
+  do-not-query-localhost: no
+  root-hints: "$dir/root.hints"
+  local-zone: "test." nodefault
+  module-config: "iterator"
+  username: ""
+  chroot: ""
+  directory: "$dir"
+  pidfile: "$dir/unbound.pid"
+  logfile: "$dir/unbound.log"
+  use-syslog: no
+  verbosity: 1
+  log-queries: yes
+remote-control:
+  control-enable: yes
+  control-interface: "$dir/control.sock"
+CONF
+}
+
 configure() {
   mkdir -p "$LAB_RUN"
   chmod 700 "$LAB_RUN"
@@ -165,6 +197,7 @@ configure() {
       notify="notify no;"
       refresh="min-refresh-time 4; max-refresh-time 6;"
     fi
+    [ "$zone" = "$LAG_ZONE" ] && notify="notify no;"
     primary_zones+="zone \"$zone\" { type primary; file \"$zone.db\"; $signing $notify allow-transfer { $SECONDARY_IP; }; update-policy { grant $KEY_NAME zonesub ANY; }; };
 "
     secondary_zones+="zone \"$zone\" { type secondary; file \"$zone.db\"; primaries { $PRIMARY_IP; }; $refresh };
@@ -185,32 +218,8 @@ ns3 IN A   $ALIAS_IP
 ZONE
   write_named_conf alias "$ALIAS_IP" "zone \"$ALIAS_ZONE\" { type primary; file \"$ALIAS_ZONE.db\"; update-policy { grant $ALIAS_KEY_NAME zonesub TXT; }; };" alias.key
 
-  mkdir -p "$LAB_RUN/unbound"
-  printf '. 3600000 IN NS a.root-servers.test.\na.root-servers.test. 3600000 IN A %s\n' "$ROOT_IP" >"$LAB_RUN/unbound/root.hints"
-  cat >"$LAB_RUN/unbound/unbound.conf" <<CONF
-server:
-  interface: $RESOLVER_IP
-  interface: $CA_RESOLVER_IP
-  outgoing-interface: $RESOLVER_IP
-  port: 53
-  do-ip6: no
-  access-control: 127.0.0.0/8 allow
-  do-not-query-localhost: no
-  root-hints: "$LAB_RUN/unbound/root.hints"
-  local-zone: "test." nodefault
-  module-config: "iterator"
-  username: ""
-  chroot: ""
-  directory: "$LAB_RUN/unbound"
-  pidfile: "$LAB_RUN/unbound/unbound.pid"
-  logfile: "$LAB_RUN/unbound/unbound.log"
-  use-syslog: no
-  verbosity: 1
-  log-queries: yes
-remote-control:
-  control-enable: yes
-  control-interface: "$LAB_RUN/unbound/control.sock"
-CONF
+  write_unbound_conf unbound "$RESOLVER_IP"
+  write_unbound_conf unbound-ca "$CA_RESOLVER_IP"
 
   # Pebble: Debian ships no test certificate, so the lab makes a CA and a localhost cert.
   mkdir -p "$LAB_RUN/pebble"
@@ -281,7 +290,8 @@ write_root() {
     printf '$TTL 3600\n. IN SOA a.root-servers.test. hostmaster.test. ( 1 3600 600 86400 300 )\n'
     printf '. IN NS a.root-servers.test.\na.root-servers.test. IN A %s\n' "$ROOT_IP"
     for zone in "${ZONES[@]}"; do
-      printf '%s. IN NS ns1.autopilot.test.\n%s. IN NS ns2.autopilot.test.\n' "$zone" "$zone"
+      [ "$zone" = "$LAG_ZONE" ] || printf '%s. IN NS ns1.autopilot.test.\n' "$zone"
+      printf '%s. IN NS ns2.autopilot.test.\n' "$zone"
     done
     printf 'ns1.autopilot.test. IN A %s\nns2.autopilot.test. IN A %s\n' "$PRIMARY_IP" "$SECONDARY_IP"
     printf '%s. IN NS ns3.%s.\nns3.%s. IN A %s\n' "$ALIAS_ZONE" "$ALIAS_ZONE" "$ALIAS_ZONE" "$ALIAS_IP"
@@ -291,10 +301,11 @@ write_root() {
 }
 
 write_anchors() {
-  # Unbound validates the signed zones from trust anchors equal to the parent's DS.
-  sed -i '/^  trust-anchor:/d' "$LAB_RUN/unbound/unbound.conf"
-  sed -i "s|^  module-config: .*|  module-config: \"validator iterator\"\n  trust-anchor: \"$GOOD_DS\"\n  trust-anchor: \"$BAD_DS\"|" \
-    "$LAB_RUN/unbound/unbound.conf"
+  # Both Unbounds validate the signed zones from trust anchors equal to the parent's DS.
+  for conf in "$LAB_RUN"/unbound/unbound.conf "$LAB_RUN"/unbound-ca/unbound.conf; do
+    sed -i '/^  trust-anchor:/d' "$conf"
+    sed -i "s|^  module-config: .*|  module-config: \"validator iterator\"\n  trust-anchor: \"$GOOD_DS\"\n  trust-anchor: \"$BAD_DS\"|" "$conf"
+  done
 }
 
 wait_dns() { # ip name type [dig flags] [expected status]
@@ -328,8 +339,10 @@ up() {
   pid_alive "$LAB_RUN/root/named.pid" || write_root
   write_anchors
   start_named root
-  pid_alive "$LAB_RUN/unbound/unbound.pid" || unbound -c "$LAB_RUN/unbound/unbound.conf" \
-    || die "unbound did not start; see $LAB_RUN/unbound/unbound.log"
+  for part in unbound unbound-ca; do
+    pid_alive "$LAB_RUN/$part/unbound.pid" || unbound -c "$LAB_RUN/$part/unbound.conf" \
+      || die "unbound did not start; see $LAB_RUN/$part/unbound.log"
+  done
   if ! pid_alive "$LAB_RUN/pebble/pebble.pid"; then
     # No random validation delay, no spurious nonce rejections, no authorization reuse:
     # every issuance in the lab really validates DNS-01.
@@ -343,11 +356,13 @@ up() {
     wait_dns "$PRIMARY_IP" "$zone" SOA
     wait_dns "$SECONDARY_IP" "$zone" SOA
     # badds.test's DS matches no key: the validating resolver must answer SERVFAIL.
-    if [ "$zone" = badds.test ]; then
-      wait_dns "$RESOLVER_IP" "$zone" SOA +recurse SERVFAIL
-    else
-      wait_dns "$RESOLVER_IP" "$zone" SOA +recurse
-    fi
+    for resolver in "$RESOLVER_IP" "$CA_RESOLVER_IP"; do
+      if [ "$zone" = badds.test ]; then
+        wait_dns "$resolver" "$zone" SOA +recurse SERVFAIL
+      else
+        wait_dns "$resolver" "$zone" SOA +recurse
+      fi
+    done
   done
   wait_dns "$ALIAS_IP" "$ALIAS_ZONE" SOA
   wait_dns "$RESOLVER_IP" "$ALIAS_ZONE" SOA +recurse
@@ -369,6 +384,7 @@ LAB_ACME_DIRECTORY=$ACME_DIR
 LAB_CA_BUNDLE=$LAB_RUN/pebble/ca.pem
 LAB_RESOLVER=$RESOLVER_IP
 LAB_CA_RESOLVER=$CA_RESOLVER_IP
+LAB_CA_RESOLVER_CONTROL=$LAB_RUN/unbound-ca/control.sock
 LAB_PRIMARY=$PRIMARY_IP
 LAB_SECONDARY=$SECONDARY_IP
 LAB_ROOT=$ROOT_IP
@@ -383,7 +399,7 @@ ENV
 
 status() {
   local rc=0
-  for part in root/named primary/named secondary/named alias/named unbound/unbound pebble/pebble; do
+  for part in root/named primary/named secondary/named alias/named unbound/unbound unbound-ca/unbound pebble/pebble; do
     if pid_alive "$LAB_RUN/$part.pid"; then echo "${part%%/*}: running (pid $(cat "$LAB_RUN/$part.pid"))"
     else echo "${part%%/*}: stopped"; rc=1; fi
   done
@@ -392,7 +408,7 @@ status() {
 
 down() {
   need_root
-  for part in pebble/pebble unbound/unbound alias/named secondary/named primary/named root/named; do
+  for part in pebble/pebble unbound-ca/unbound unbound/unbound alias/named secondary/named primary/named root/named; do
     local pidfile=$LAB_RUN/$part.pid
     if pid_alive "$pidfile"; then
       local pid; pid=$(cat "$pidfile")
