@@ -6,6 +6,7 @@ run the same from tests, the lab and (later) the ``doctor`` command.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,7 @@ from certbot import achallenges, errors, interfaces
 from certbot.display import util as display_util
 from certbot.plugins import common
 
-from . import credentials, dnsio, plan, preflight
+from . import ca_errors, credentials, diagnose, dnsio, evidence, hook, names, plan, preflight
 from .chain import Follower
 from .errors import AutopilotError
 from .events import EventLog
@@ -69,6 +70,11 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
         super().__init__(*args, **kwargs)
         self._written: dict[str, tuple[Writer, dict[str, frozenset[str]]]] = {}
         self._events = EventLog()
+        self._routes: dict[str, Route] = {}  # origin -> route, kept for the failure hint
+        self._targets: dict[str, frozenset[str]] = {}  # written name -> this run's values
+        self._follower = Follower(dnsio.Recursive())
+        self._hook_ran = False
+        self._stale: list[Finding] = []  # pre-flight's stale-record findings, for the hint
 
     @classmethod
     def add_parser_arguments(cls, add: Callable[..., None]) -> None:
@@ -79,7 +85,13 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
             "used to find nameservers and for the public check. Default: the system's.")
         add("propagation-timeout", type=int, default=DEFAULT_PROPAGATION_TIMEOUT,
             help="Upper bound, in seconds, on waiting for the records to be served "
-            f"(default {DEFAULT_PROPAGATION_TIMEOUT}). The wait ends as soon as they are.")
+            f"(default {DEFAULT_PROPAGATION_TIMEOUT}). The wait ends as soon as they are. "
+            "0 turns the wait off (the CA may then ask before the records are served).")
+        add("failure-hook", default="", metavar="COMMAND",
+            help="A command run (through the shell) once when a run fails, with the "
+            "diagnoses as JSON on its standard input: names, codes, evidence, fixes, the CA's "
+            f"error and certbot's verb. Bounded to {hook.TIMEOUT:.0f} s; its failure is only "
+            "logged. Saved for renewal, so cron renewals can page someone with the cause.")
         add("follow-cnames", type=parse_bool, default=True, metavar="true|false",
             help="Follow a CNAME at _acme-challenge.<domain> (asking authoritative servers) "
             "and write the TXT at its target, with the writer configured for the target's "
@@ -123,9 +135,9 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
         # Stored absolute, so `certbot renew` from another directory finds it.
         setattr(self.config, self.dest("credentials"), path)
         timeout = self.conf("propagation-timeout")
-        if timeout is None or int(timeout) <= 0:
-            raise errors.PluginError("--dns-autopilot-propagation-timeout must be a positive "
-                                     "number of seconds")
+        if timeout is None or int(timeout) < 0:
+            raise errors.PluginError("--dns-autopilot-propagation-timeout must be a number of "
+                                     "seconds (0 turns the wait off)")
         recursive = dnsio.Recursive(parse_resolvers(self.conf("resolvers")))
         self._events = EventLog(getattr(self.config, "logs_dir", None))
         self._follower = Follower(recursive)
@@ -138,6 +150,17 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
 
     def perform(self, achalls: list[achallenges.AnnotatedChallenge]
                 ) -> list[challenges.ChallengeResponse]:
+        try:
+            return self._perform(achalls)
+        except AutopilotError as exc:  # stopped before any challenge was answered
+            self._failure_hook("before-validation", [{
+                "code": exc.code, "domain": ", ".join(a.identifier.value for a in achalls),
+                "problem": exc.problem, "evidence": exc.evidence.splitlines(),
+                "fix": exc.fix}])
+            raise
+
+    def _perform(self, achalls: list[achallenges.AnnotatedChallenge]
+                 ) -> list[challenges.ChallengeResponse]:
         router, waiter = self._setup()
         events = self._events
         wanted = [plan.Challenge.of(a.identifier.value, a.validation(a.account_key))
@@ -148,12 +171,15 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
                 if challenge.name not in routes:
                     routes[challenge.name] = router.route(challenge.domain)
             targets = plan.group(wanted, lambda c: (routes[c.name].zone, routes[c.name].name))
+            self._routes = routes
+            self._targets = {t.name: t.values for t in targets}
             step["routes"] = [{"name": r.origin, "target": r.name, "zone": r.zone,
                                "writer": r.writer.label,
                                "chain": [h.name for h in r.chain.hops] if r.chain else None}
                               for r in routes.values()]
         if parse_bool(self.conf("preflight")):
             found = self._preflight(list(routes.values()), [c.domain for c in wanted])
+            self._stale = [f for f in found if f.code == "stale-record" and f.where]
             if parse_bool(self.conf("remove-stale")):
                 self._remove_stale(found, {r.zone: r.writer for r in routes.values()})
         for route in routes.values():
@@ -168,10 +194,15 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
             f"dns-autopilot: wrote {len(wanted)} TXT value(s) at {len(targets)} name(s) via "
             f"{', '.join(sorted({w.label for w in writer_of.values()}))}; waiting until they "
             "are served")
-        timings = waiter.wait(targets, asked=plan.origins(wanted))
-        display_util.notify(
-            "dns-autopilot: served everywhere after "
-            + ", ".join(f"{phase} {secs:.1f} s" for phase, secs in timings.items()))
+        if waiter.timeout <= 0:
+            logger.warning("dns-autopilot: not waiting (--dns-autopilot-propagation-timeout 0): "
+                           "the CA may ask before every nameserver serves the values")
+            self._events.emit("wait-done", "off")
+        else:
+            timings = waiter.wait(targets, asked=plan.origins(wanted))
+            display_util.notify(
+                "dns-autopilot: served everywhere after "
+                + ", ".join(f"{phase} {secs:.1f} s" for phase, secs in timings.items()))
         return [a.response(a.account_key) for a in achalls]
 
     def _preflight(self, routes: list[Route], domains: list[str]) -> list[Finding]:
@@ -238,18 +269,72 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
                                "hand.", leftovers, zone, exc)
 
     def auth_hint(self, failed_achalls: list[achallenges.AnnotatedChallenge]) -> str:
+        """Diagnose each failed challenge from the CA's error and live evidence, while our
+        records still exist (certbot calls this before cleanup). Never raises."""
         try:
-            names = sorted({plan.Challenge.of(a.identifier.value, "").name for a in failed_achalls})
-            checked = ("every authoritative nameserver and the configured resolvers"
-                       if parse_bool(self.conf("public-check")) else
-                       "every authoritative nameserver")
-            return (f"dns-autopilot had confirmed that {checked} served the expected TXT "
-                    f"value(s) before the CA validated ({', '.join(names)}). "
-                    "A resolver the CA uses may see a different "
-                    "view (split-horizon DNS, a cached old answer): compare the CA's detail "
-                    "above with `dig TXT <name>` from outside your network.")
+            found = self._diagnose(failed_achalls)
         except Exception:  # noqa: BLE001 - auth_hint must never raise
-            return "dns-autopilot could not build a hint; see the log for the run's steps."
+            logger.debug("dns-autopilot: diagnosis failed", exc_info=True)
+            readings = "; ".join(ca_errors.read_error(a.error).describe() for a in failed_achalls
+                                 if getattr(a, "error", None))
+            return ("dns-autopilot could not gather live evidence for a diagnosis (see the log); "
+                    f"the CA's reading: {readings or 'none given'}.")
+        self._failure_hook("validation", [d.as_dict() for d in found])
+        blocks = "\n".join(d.text() for d in found)
+        return (f"dns-autopilot diagnosed {len(found)} failed challenge(s) from the CA's error "
+                f"and the servers' answers now, before cleanup:\n{blocks}")
+
+    def _diagnose(self, failed_achalls: list[achallenges.AnnotatedChallenge]
+                  ) -> list[diagnose.Diagnosis]:
+        failed = [(a.identifier.value, a.validation(a.account_key), a) for a in failed_achalls]
+        origins = {names.validation_name(domain): domain for domain, _, _ in failed}
+        identities = preflight.ca_identities(self.conf("caa-identities"),
+                                             getattr(self.config, "server", None))
+
+        def gather(origin: str, domain: str, reading: ca_errors.CaReading) -> evidence.Evidence:
+            route = self._routes.get(origin)
+            target = route.name if route else origin
+            zone = route.zone if route else self._follower.recursive.zone_of(
+                origin.split(".", 1)[1])
+            found = evidence.gather(origin, target, zone,
+                                    frozenset(self._targets.get(target, ())), domain, reading,
+                                    self._follower, identities)
+            # What sat at the name before this run, with the TTL caches may still hold it for.
+            before = tuple(f for f in self._stale if f.where == (zone, target))
+            return dataclasses.replace(found, findings=found.findings + before)
+
+        readings = {names.validation_name(domain): ca_errors.read_error(achall.error)
+                    for domain, _, achall in failed}
+        with ThreadPoolExecutor(max_workers=min(8, len(origins))) as pool:
+            gathered = dict(zip(origins, pool.map(
+                lambda o: gather(o, origins[o], readings[o]), origins), strict=True))
+        wait_off = int(self.conf("propagation-timeout") or 0) <= 0
+        found = []
+        for domain, value, achall in failed:
+            origin = names.validation_name(domain)
+            reading = ca_errors.read_error(achall.error)
+            diagnosis = diagnose.diagnose(domain, value, reading, gathered[origin], wait_off)
+            self._events.emit("diagnosis", diagnosis.code, origin, domain=domain,
+                              diagnosis=diagnosis.as_dict(),
+                              evidence=gathered[origin].as_dict())
+            found.append(diagnosis)
+        return found
+
+    def _failure_hook(self, stage: str, diagnoses: list[dict[str, object]]) -> None:
+        """--dns-autopilot-failure-hook, once per run; its own failure is only logged."""
+        command = self.conf("failure-hook")
+        if not command or self._hook_ran:
+            return
+        self._hook_ran = True
+        payload = {"plugin": "dns-autopilot", "stage": stage,
+                   "verb": getattr(self.config, "verb", None),
+                   "dry_run": bool(getattr(self.config, "dry_run", False)),
+                   "server": getattr(self.config, "server", None),
+                   "names": sorted({str(d.get("domain")) for d in diagnoses}),
+                   "run": self._events.run, "event_log": self._events.path,
+                   "diagnoses": diagnoses}
+        with self._events.step("failure-hook", stage=stage) as step:
+            step["outcome"] = hook.run(command, payload)
 
 
 __all__ = ["Authenticator", "AutopilotError"]

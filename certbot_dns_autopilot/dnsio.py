@@ -7,6 +7,7 @@ Answers come back as plain `Answer` values so that the decisions made on them
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dns.exception
@@ -53,6 +54,8 @@ class Answer:
     cname: str | None = None  # target of a CNAME owned by the query name
     ns: tuple[str, ...] = ()  # NS targets at the query name (answer, or a referral)
     referral: str | None = None  # a delegation below the server's zone (NS, no AA)
+    mname: str | None = None  # the SOA's primary nameserver, when an SOA was in the answer
+    minimum: int | None = None  # the SOA's minimum: the zone's negative-caching TTL
 
     def as_dict(self) -> dict[str, object]:
         """The answer as event-log fields."""
@@ -135,10 +138,11 @@ def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
         return Answer(rcode="TIMEOUT")
     except (OSError, dns.exception.DNSException) as exc:
         return Answer(rcode="ERROR", error=str(exc) or type(exc).__name__)
-    serial = None
+    serial = mname = minimum = None
     for rrset in response.answer + response.authority:
         if rrset.rdtype == dns.rdatatype.SOA:
-            serial = rrset[0].serial
+            serial, minimum = rrset[0].serial, rrset[0].minimum
+            mname = rrset[0].mname.to_text(omit_final_dot=True).lower()
     cname = next((rrset[0].target.to_text(omit_final_dot=True).lower()
                   for rrset in response.answer
                   if rrset.rdtype == dns.rdatatype.CNAME and rrset.name == name), None)
@@ -160,6 +164,8 @@ def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
         cname=cname,
         ns=ns,
         referral=referral,
+        mname=mname,
+        minimum=minimum,
     )
 
 
@@ -227,3 +233,21 @@ def nameserver_addresses(recursive: Recursive, zone: str) -> tuple[list[str], li
         except dns.exception.DNSException:
             continue
     return hosts, sorted(servers)
+
+
+def zone_serials(zone: str, servers: list[Server], recursive: Recursive,
+                 query: Callable[..., Answer] = ask) -> dict[Server, int | None]:
+    """The zone's SOA serial at each server, and at its primary (the SOA's MNAME) when that is
+    not one of them: a hidden primary is the reference a lagging secondary is behind."""
+    answers = {server: query(server, zone, "SOA") for server in servers}
+    serials: dict[Server, int | None] = {s: a.serial for s, a in answers.items()}
+    mname = next((a.mname for a in answers.values() if a.mname), None)
+    if mname and mname not in {s.name for s in servers}:
+        try:
+            addresses = recursive.addresses(mname)
+        except dns.exception.DNSException:
+            addresses = []
+        for address in addresses:
+            primary = Server(address=address, name=f"{mname} (SOA primary)")
+            serials[primary] = query(primary, zone, "SOA").serial
+    return serials

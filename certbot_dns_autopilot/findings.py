@@ -26,6 +26,8 @@ class Finding:
     values: tuple[str, ...] = ()
     #: where those values sit: (zone, record name), when the finding is about a record
     where: tuple[str, str] | None = None
+    #: the TTL those values were served with, before this run changed anything
+    ttl: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

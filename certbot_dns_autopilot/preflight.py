@@ -217,7 +217,7 @@ def existing_values(route: Route, follower: Follower, ours: set[str]) -> list[Fi
             f"{ttl} s", "\n".join(rows),
             "remove old _acme-challenge values that no running issuance needs (or run with "
             "--dns-autopilot-remove-stale true), and keep their TTL short",
-            values=tuple(sorted(seen)), where=(route.zone, route.name)))
+            values=tuple(sorted(seen)), where=(route.zone, route.name), ttl=ttl))
     doubled = f"{route.name}.{route.zone}"
     for server in servers[:1]:
         answer = dnsio.ask(server, doubled, "TXT")

@@ -143,8 +143,7 @@ class Waiter:
                                servers: dict[str, list[dnsio.Server]]) -> AutopilotError:
         serials: dict[dnsio.Server, int | None] = {}
         for zone, zone_servers in servers.items():
-            for server in zone_servers:
-                serials[server] = self._query(server, zone, "SOA").serial
+            serials.update(dnsio.zone_serials(zone, zone_servers, self.recursive, self._query))
         code = propagation.authoritative_code(behind, serials)
         rows = "\n".join(obs.row() + _serial_note(serials.get(obs.server)) for obs in behind)
         fixes = {
@@ -163,7 +162,8 @@ class Waiter:
             f"not every authoritative server served the challenge value(s) within "
             f"{self.timeout:.0f} s",
             fixes[code], evidence="Servers still behind (server: answer, then a dig to "
-                                  "repeat it):\n" + rows)
+                                  "repeat it):\n" + rows + "\nZone SOA serials: "
+                                  + ", ".join(f"{s}: {n}" for s, n in sorted(serials.items())))
 
     def _public_timeout(self, behind: list[Observation]) -> AutopilotError:
         self.events.emit("wait-done", "timeout", code="resolver-disagreement", phase="public",

@@ -151,7 +151,7 @@ def _lexicon(keys: Keys, where: str) -> Writer:
 WRITERS: dict[str, tuple[str, WriterFactory]] = {
     "rfc2136": ("dns_autopilot_rfc2136_server", _rfc2136),
     "cloudflare": ("dns_autopilot_cloudflare_api_token", _cloudflare),
-    "route53": ("dns_autopilot_route53_region", _route53),
+    "route53": ("dns_autopilot_route53_access_key_id", _route53),
     "azure": ("dns_autopilot_azure_subscription_id", _azure),
     "lexicon": ("dns_autopilot_lexicon_provider", _lexicon),
 }
@@ -170,7 +170,15 @@ def _writer(keys: Keys, present: Iterable[str], where: str) -> Writer | None:
             "zone-not-found", f"{where} mixes the keys of {' and '.join(kinds)} writers",
             "give each writer its own [section] with its dns_autopilot_zones (see "
             "docs/cname-aliases.md, the writer map)")
-    return WRITERS[kinds[0]][1](keys, where) if kinds else None
+    if not kinds:
+        return None
+    try:
+        return WRITERS[kinds[0]][1](keys, where)
+    except ImportError as exc:  # the provider's SDK is an extra: say which one to install
+        raise errors.PluginError(
+            f"{where} configures a {kinds[0]} writer, but its SDK ({exc.name}) is not "
+            f"installed. Fix: pip install 'certbot-dns-autopilot[{kinds[0]}]' into certbot's "
+            "environment") from None
 
 
 def _zones(keys: Keys) -> tuple[str, ...] | None:

@@ -9,16 +9,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import shlex
 import signal
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import dns.flags
 import dns.message
+import dns.opcode
 import dns.query
 import dns.rdatatype
 import pytest
@@ -88,6 +92,27 @@ class Lab:
                 times.append(int(line[1:line.index("]")]))
         return times
 
+    @property
+    def ca_resolver(self) -> str:
+        """The CA's own resolver (Pebble validates through it; the plugin never asks it)."""
+        return self.env["LAB_CA_RESOLVER"]
+
+    def notify_secondary(self, zone: str) -> None:
+        """A NOTIFY for ``zone`` to the secondary, sent from the primary's address (as BIND
+        only accepts it from there): for zones whose primary sends none (lag.test)."""
+        notify = dns.message.make_query(zone, dns.rdatatype.SOA)
+        notify.set_opcode(dns.opcode.NOTIFY)
+        notify.flags |= dns.flags.AA
+        dns.query.udp(notify, self.secondary, timeout=3, source=self.primary)
+
+    def cnames(self, server: str, name: str) -> set[str]:
+        """CNAME targets at ``name`` (no trailing dot), asked of ``server`` without recursion."""
+        query = dns.message.make_query(name, dns.rdatatype.CNAME)
+        query.flags &= ~dns.flags.RD
+        response = dns.query.udp(query, server, timeout=3)
+        return {r.target.to_text(omit_final_dot=True) for rrset in response.answer
+                if rrset.rdtype == dns.rdatatype.CNAME for r in rrset}
+
     def txt(self, server: str, name: str, recurse: bool = False) -> set[str]:
         """TXT values at ``name``, asked of ``server`` (recursion off unless asked)."""
         query = dns.message.make_query(name, dns.rdatatype.TXT)
@@ -136,6 +161,11 @@ class Run:
     log: str
     events: list[dict]
 
+    @property
+    def hint(self) -> str:
+        """certbot's "Hint:" paragraph (auth_hint's text) from the run's output."""
+        return self.output.split("Hint: ", 1)[1] if "Hint: " in self.output else ""
+
     def steps(self, step: str, **match: object) -> list[dict]:
         """This run's events of one step whose fields equal ``match``."""
         return [e for e in self.events if e["step"] == step
@@ -151,22 +181,28 @@ class Certbot:
         self.config_dir = home / "config"
         self.logs_dir = home / "logs"
 
-    def __call__(self, *args: str, cwd: Path | None = None, timeout: float = 300) -> Run:
-        cmd = [str(CERTBOT), *args, "--non-interactive",
+    def _command(self, *args: str) -> tuple[list[str], dict[str, str]]:
+        cmd = [str(CERTBOT), *args,
                "--config-dir", str(self.config_dir), "--work-dir", str(self.home / "work"),
                "--logs-dir", str(self.logs_dir)]
-        env = dict(os.environ, REQUESTS_CA_BUNDLE=self.lab.env["LAB_CA_BUNDLE"])
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd,
-                              timeout=timeout)
+        return cmd, dict(os.environ, REQUESTS_CA_BUNDLE=self.lab.env["LAB_CA_BUNDLE"])
+
+    def _run(self, returncode: int, output: str) -> Run:
         log_file = self.logs_dir / "letsencrypt.log"
         log = log_file.read_text() if log_file.exists() else ""
         events_file = self.logs_dir / "dns-autopilot.jsonl"
         events = ([json.loads(line) for line in events_file.read_text().splitlines()]
                   if events_file.exists() else [])
-        return Run(proc.returncode, proc.stdout + proc.stderr, log, events)
+        return Run(returncode, output, log, events)
 
-    def certonly(self, *domains: str, credentials: Path | str | None = None,
-                 extra: tuple[str, ...] = (), cwd: Path | None = None) -> Run:
+    def __call__(self, *args: str, cwd: Path | None = None, timeout: float = 300) -> Run:
+        cmd, env = self._command(*args, "--non-interactive")
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd,
+                              timeout=timeout)
+        return self._run(proc.returncode, proc.stdout + proc.stderr)
+
+    def _certonly_args(self, domains: tuple[str, ...], credentials: Path | str | None,
+                       extra: tuple[str, ...]) -> list[str]:
         args = ["certonly", "--agree-tos", "--register-unsafely-without-email",
                 "--server", self.lab.env["LAB_ACME_DIRECTORY"],
                 "--authenticator", "dns-autopilot",
@@ -174,7 +210,36 @@ class Certbot:
                 "--dns-autopilot-resolvers", self.lab.resolver, *extra]
         for domain in domains:
             args += ["-d", domain]
-        return self(*args, cwd=cwd)
+        return args
+
+    def certonly(self, *domains: str, credentials: Path | str | None = None,
+                 extra: tuple[str, ...] = (), cwd: Path | None = None) -> Run:
+        return self(*self._certonly_args(domains, credentials, extra), cwd=cwd)
+
+    def certonly_paused(self, *domains: str, at_pause: Callable[[], None],
+                        credentials: Path | str | None = None, extra: tuple[str, ...] = ()
+                        ) -> Run:
+        """certonly with certbot's own --debug-challenges pause: after the plugin's perform
+        (records written, wait passed) and before the CA is asked, ``at_pause`` runs: the
+        moment another process could change the zone."""
+        cmd, env = self._command(*self._certonly_args(domains, credentials, extra),
+                                 "--debug-challenges", "--force-interactive")
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, env=env)
+        assert proc.stdout and proc.stdin
+        seen, deadline = b"", time.monotonic() + 240
+        while b"Press Enter to Continue" not in seen:
+            ready, _, _ = select.select([proc.stdout], [], [], 1)
+            chunk = os.read(proc.stdout.fileno(), 4096) if ready else b""
+            if ready and not chunk or time.monotonic() > deadline:
+                proc.kill()
+                raise AssertionError(f"certbot never paused:\n{seen.decode()}")
+            seen += chunk
+        at_pause()
+        proc.stdin.write(b"\n")
+        proc.stdin.flush()
+        rest, _ = proc.communicate(timeout=300)
+        return self._run(proc.returncode, (seen + rest).decode())
 
     def cert_names(self, lineage: str) -> set[str]:
         from cryptography import x509

@@ -138,3 +138,14 @@ def test_a_world_readable_credentials_file_is_refused_with_the_chmod_fix(
     _, writers, _ = credentials.load(str(path))
     assert len(writers.writers) == 1
     assert "readable by its group" in caplog.text and SECRET not in caplog.text
+
+
+def test_a_writer_whose_sdk_is_missing_names_the_extra_to_install(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "boto3", None)  # as if the [route53] extra were absent
+    monkeypatch.delitem(sys.modules, "certbot_dns_autopilot.providers.route53", raising=False)
+    with pytest.raises(errors.PluginError,
+                       match=r"pip install 'certbot-dns-autopilot\[route53\]'"):
+        load_map(tmp_path, {"dns_autopilot_route53_region": "us-east-1"})

@@ -1,0 +1,280 @@
+"""Route 53 for the lab: moto's server (the real REST/XML API with IAM enforcement) on
+127.0.0.1, wrapped so that what it accepts also reaches the lab's BIND primary.
+
+The wrapper does what moto leaves out and a writer depends on:
+- every TXT change of a public hosted zone that moto answers with 200 is applied to BIND
+  (`ZoneBackend`), so the waiter and Pebble see it; private zones stay in moto only;
+- changes start PENDING with their own change id, and GetChange reports PENDING for the
+  first ``pending_polls`` polls (real Route 53 takes seconds), or forever when ``stuck``.
+
+Permission mistakes come from moto's IAM enforcement (its ``INITIAL_NO_AUTH_ACTION_COUNT``
+setting, switched on through ``/moto-api/reset-auth`` after setup): each IAM user below has
+a policy that lacks one action. moto checks route53 actions against the resource "*" only,
+so the policies grant "Resource": "*" (a zone-scoped ARN would be denied by moto).
+
+Two moto 5.2 gaps are closed here: its signature check of body-less REST requests (every
+Route 53 GET) signs the request headers as if they were a form body, so it rejects every
+correctly signed GET; and its auth errors use the query protocol's
+``<ErrorResponse><Errors><Error>`` envelope, which boto3 cannot read for Route 53 (whose
+errors are ``<ErrorResponse><Error>``): both are rewritten as Route 53 sends them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import boto3
+import requests
+from moto import settings
+from moto.iam import access_control
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from .bind import ZoneBackend
+
+NS = "{https://route53.amazonaws.com/doc/2013-04-01/}"
+RRSET_PATH = re.compile(r"^/2013-04-01/hostedzone/([^/]+)/rrset/?$")
+CHANGE_PATH = re.compile(r"^/2013-04-01/change/([^/]+)$")
+PUBLIC_ZONES = ("autopilot.test", "example.test")
+PRIVATE_ZONES = ("autopilot.test",)  # same name as a public one: a writer must skip it
+ALL_ACTIONS = ("route53:ListHostedZones", "route53:ListResourceRecordSets",
+               "route53:ChangeResourceRecordSets", "route53:GetChange")
+#: IAM user -> the actions its policy allows ("*": everything, e.g. to set up records).
+USERS: dict[str, tuple[str, ...]] = {
+    "admin": ("*",),
+    "acme": ALL_ACTIONS,
+    "acme-no-getchange": tuple(a for a in ALL_ACTIONS if a != "route53:GetChange"),
+    "acme-no-change": tuple(a for a in ALL_ACTIONS if a != "route53:ChangeResourceRecordSets"),
+    "acme-no-list": tuple(a for a in ALL_ACTIONS if a != "route53:ListHostedZones"),
+    "assumer": ("sts:AssumeRole",),
+}
+ROLE = "acme-dns"  # allows ALL_ACTIONS; "assumer" may assume it
+ACCOUNT = "123456789012"  # moto's default account
+
+
+class _QuietHandler(MotoRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """No access log line per request on the test's output."""
+
+
+_original_create_aws_request = access_control.IAMRequestBase._create_aws_request
+
+
+def _create_aws_request(self: Any) -> Any:
+    """moto's request to verify, with an empty body where Route 53's request had none."""
+    if self._service == "route53" and not self._body:
+        saved, self._data = self._data, {}
+        try:
+            return _original_create_aws_request(self)
+        finally:
+            self._data = saved
+    return _original_create_aws_request(self)
+
+
+def _route53_error(payload: bytes) -> bytes:
+    """moto's ``<ErrorResponse><Errors><Error>…`` in Route 53's own error envelope."""
+    match = re.search(rb"<Error>(.*?)</Error>", payload, re.S)
+    if b"<Errors>" not in payload or not match:
+        return payload
+    return (b'<?xml version="1.0"?>\n<ErrorResponse xmlns="https://route53.amazonaws.com/doc/'
+            b'2013-04-01/"><Error>' + match.group(1) + b"</Error><RequestId>"
+            + uuid.uuid4().hex.encode() + b"</RequestId></ErrorResponse>")
+
+
+def _txt_values(raw: Iterable[str]) -> set[str]:
+    """Route 53's presentation values ("a" "b") as the strings a resolver would join."""
+    out = set()
+    for value in raw:
+        parts = re.findall(r'"((?:[^"\\]|\\.)*)"', value)
+        text = "".join(parts) if parts else value
+        out.add(re.sub(r"\\(.)", r"\1", text))
+    return out
+
+
+class Route53Emulator:
+    """moto in server mode plus write-through to BIND; ``start()`` then ``stop()``."""
+
+    def __init__(self, backend: ZoneBackend | None, pending_polls: int = 1) -> None:
+        self.backend = backend
+        self.pending_polls = pending_polls
+        self.stuck = False
+        self.public_zones: dict[str, str] = {}  # zone id -> name (written through)
+        self.private_zones: dict[str, str] = {}
+        self.keys: dict[str, tuple[str, str]] = {}  # IAM user -> (key id, secret)
+        self.role_arn = f"arn:aws:iam::{ACCOUNT}:role/{ROLE}"
+        self.mirrored: list[tuple[str, str, str]] = []  # (action, name, value) sent to BIND
+        self._pending: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._app = DomainDispatcherApplication(create_backend_app)
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._auth_before: float | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def start(self) -> Route53Emulator:
+        access_control.IAMRequestBase._create_aws_request = _create_aws_request
+        self._server = make_server("127.0.0.1", 0, self, threaded=True,
+                                   request_handler=_QuietHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self._setup()
+        return self
+
+    def stop(self) -> None:
+        if self._auth_before is not None:
+            requests.post(f"{self.endpoint}/moto-api/reset-auth",
+                          data=str(self._auth_before).encode(), timeout=5)
+            settings.INITIAL_NO_AUTH_ACTION_COUNT = self._auth_before
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+        access_control.IAMRequestBase._create_aws_request = _original_create_aws_request
+
+    def client(self, service: str = "route53", user: str = "admin") -> Any:
+        """A boto3 client of ``service`` at the emulator, signed with ``user``'s key."""
+        key_id, secret = self.keys.get(user, ("AKIAIOSFODNN7EXAMPLE", "bootstrap"))
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id=key_id, aws_secret_access_key=secret)
+
+    def _setup(self) -> None:
+        """Zones and IAM users first (unauthenticated), then IAM enforcement for all."""
+        iam = self.client("iam")
+        for user, actions in USERS.items():
+            iam.create_user(UserName=user)
+            iam.put_user_policy(UserName=user, PolicyName="dns", PolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Action": list(actions),
+                    "Resource": "*"}]}))
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            self.keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
+        iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "sts:AssumeRole",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/assumer"}}]}))
+        iam.put_role_policy(RoleName=ROLE, PolicyName="dns", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": list(ALL_ACTIONS), "Resource": "*"}]}))
+        route53 = self.client()
+        for zone in PUBLIC_ZONES:
+            created = route53.create_hosted_zone(Name=zone, CallerReference=uuid.uuid4().hex)
+            self.public_zones[created["HostedZone"]["Id"].rsplit("/", 1)[-1]] = zone
+        for zone in PRIVATE_ZONES:
+            created = route53.create_hosted_zone(
+                Name=zone, CallerReference=uuid.uuid4().hex,
+                HostedZoneConfig={"PrivateZone": True, "Comment": "internal view"},
+                VPC={"VPCRegion": "us-east-1", "VPCId": "vpc-0123456789abcdef0"})
+            self.private_zones[created["HostedZone"]["Id"].rsplit("/", 1)[-1]] = zone
+        answer = requests.post(f"{self.endpoint}/moto-api/reset-auth", data=b"0", timeout=5)
+        answer.raise_for_status()
+        self._auth_before = float(answer.json()["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"])
+
+    def zone_id(self, name: str, private: bool = False) -> str:
+        zones = self.private_zones if private else self.public_zones
+        return next(i for i, z in zones.items() if z == name)
+
+    # -- what moto holds -------------------------------------------------------------------
+
+    def txt(self, zone: str, name: str, private: bool = False) -> dict[str, Any] | None:
+        """The TXT record set at ``name`` in moto (TTL, values), read with the admin key."""
+        sets = self.client().list_resource_record_sets(
+            HostedZoneId=self.zone_id(zone, private), StartRecordName=name + ".",
+            StartRecordType="TXT", MaxItems="10")["ResourceRecordSets"]
+        for rrset in sets:
+            if rrset["Type"] == "TXT" and rrset["Name"].rstrip(".") == name:
+                return {"TTL": rrset["TTL"],
+                        "values": _txt_values(r["Value"] for r in rrset["ResourceRecords"])}
+        return None
+
+    # -- the WSGI wrapper ------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> list[bytes]:
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        answered: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None
+                    ) -> Callable[[bytes], None]:
+            answered.update(status=status, headers=headers)
+            return lambda data: None
+
+        result = self._app(environ, capture)
+        try:
+            payload = b"".join(result)
+        finally:
+            getattr(result, "close", lambda: None)()
+        ok = answered["status"].startswith("200")
+        rrset = RRSET_PATH.match(path)
+        change = CHANGE_PATH.match(path)
+        if ok and method == "POST" and rrset:
+            self._mirror(rrset.group(1), body)
+            change_id = "C" + uuid.uuid4().hex[:13].upper()
+            with self._lock:
+                self._pending[change_id] = self.pending_polls
+            payload = re.sub(rb"<Id>/change/[^<]*</Id>", f"<Id>/change/{change_id}</Id>".encode(),
+                             payload)
+            payload = payload.replace(b"<Status>INSYNC</Status>", b"<Status>PENDING</Status>")
+        elif path.startswith("/2013-04-01/") and answered["status"][:1] in "45":
+            payload = _route53_error(payload)
+        elif ok and method == "GET" and change:
+            with self._lock:
+                left = self._pending.get(change.group(1), 0)
+                self._pending[change.group(1)] = left - 1
+            if self.stuck or left > 0:
+                payload = payload.replace(b"<Status>INSYNC</Status>",
+                                          b"<Status>PENDING</Status>")
+        headers = [(k, v) for k, v in answered["headers"] if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(payload))))
+        start_response(answered["status"], headers)
+        return [payload]
+
+    def _mirror(self, zone_id: str, body: bytes) -> None:
+        """Apply the TXT part of an accepted change batch to BIND (public zones only)."""
+        zone = self.public_zones.get(zone_id)
+        if zone is None or self.backend is None:
+            return
+        for change in ET.fromstring(body).iter(f"{NS}Change"):
+            action = change.findtext(f"{NS}Action")
+            rrset = change.find(f"{NS}ResourceRecordSet")
+            if rrset is None or rrset.findtext(f"{NS}Type") != "TXT":
+                continue
+            name = (rrset.findtext(f"{NS}Name") or "").rstrip(".") + "."
+            ttl = int(rrset.findtext(f"{NS}TTL") or 300)
+            wanted = _txt_values(v.text or "" for v in rrset.iter(f"{NS}Value"))
+            if action == "DELETE":
+                for value in wanted:
+                    self._send("remove", zone, name, value)
+                continue
+            served = self.backend.values(name)
+            for value in served - wanted if action == "UPSERT" else ():
+                self._send("remove", zone, name, value)
+            for value in wanted - served:
+                self._send("add", zone, name, value, ttl)
+
+    def _send(self, action: str, zone: str, name: str, value: str, ttl: int = 60) -> None:
+        assert self.backend is not None
+        if action == "add":
+            self.backend.add(zone, name, value, ttl)
+        else:
+            self.backend.remove(zone, name, value)
+        self.mirrored.append((action, name.rstrip("."), value))

@@ -1,0 +1,217 @@
+"""The Route 53 writer end to end: real certbot → boto3 → moto (IAM enforced) → BIND → Pebble.
+
+The emulator (tests/lab/emulators/route53.py) holds public hosted zones autopilot.test and
+example.test plus a private autopilot.test, and IAM users whose policies each lack one
+action, so the classic mistakes of a Route 53 setup are met as a user meets them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Certbot, Lab
+from emulators.bind import ZoneBackend
+from emulators.route53 import Route53Emulator
+from test_issuance import wait_absent
+
+from certbot_dns_autopilot.errors import AutopilotError
+from certbot_dns_autopilot.providers import SectionKeys
+from certbot_dns_autopilot.providers.route53 import Route53Writer
+
+pytestmark = pytest.mark.lab
+
+ZONE = "autopilot.test"
+KEPT = "kept-by-someone-else"
+
+
+@pytest.fixture(scope="module")
+def route53(lab: Lab) -> Iterator[Route53Emulator]:
+    emulator = Route53Emulator(ZoneBackend(lab.credentials), pending_polls=2).start()
+    yield emulator
+    emulator.stop()
+
+
+def credentials(tmp_path: Path, route53: Route53Emulator, user: str,
+                **extra: str) -> tuple[Path, str]:
+    """An INI file (mode 600) for ``user``'s access key at the emulator; (path, secret)."""
+    key_id, secret = route53.keys[user]
+    keys = {"access_key_id": key_id, "secret_access_key": secret,
+            "endpoint_url": route53.endpoint, "sts_endpoint_url": route53.endpoint, **extra}
+    path = tmp_path / f"route53-{user}.ini"
+    path.write_text("".join(f"dns_autopilot_route53_{k} = {v}\n" for k, v in keys.items()))
+    path.chmod(0o600)
+    return path, keys["secret_access_key"]
+
+
+def writer(route53: Route53Emulator, user: str) -> Route53Writer:
+    key_id, secret = route53.keys[user]
+    section = {"dns_autopilot_route53_access_key_id": key_id,
+               "dns_autopilot_route53_secret_access_key": secret,
+               "dns_autopilot_route53_endpoint_url": route53.endpoint}
+    return Route53Writer.from_credentials(
+        SectionKeys(section, lambda var: f"dns_autopilot_{var}", "test"), "test")
+
+
+def assert_secret_absent(secret: str, certbot: Certbot, *texts: str) -> None:
+    events = certbot.logs_dir / "dns-autopilot.jsonl"
+    for text in (*texts, events.read_text() if events.exists() else ""):
+        assert secret not in text
+
+
+def test_apex_wildcard_www_issue_through_route53_and_keep_a_foreign_value(
+        lab: Lab, certbot: Certbot, route53: Route53Emulator, tmp_path: Path,
+        fresh_name: str) -> None:
+    apex, www = f"_acme-challenge.{fresh_name}", f"_acme-challenge.www.{fresh_name}"
+    route53.client().change_resource_record_sets(  # a colleague's value, in moto and BIND
+        HostedZoneId=route53.zone_id(ZONE), ChangeBatch={"Changes": [{
+            "Action": "UPSERT", "ResourceRecordSet": {
+                "Name": apex, "Type": "TXT", "TTL": 300,
+                "ResourceRecords": [{"Value": f'"{KEPT}"'}]}}]})
+    assert lab.txt(lab.primary, apex) == {KEPT}
+    path, secret = credentials(tmp_path, route53, "acme")
+
+    run = certbot.certonly(fresh_name, f"*.{fresh_name}", f"www.{fresh_name}", credentials=path)
+
+    assert run.returncode == 0, run.output
+    assert certbot.cert_names(fresh_name) == {fresh_name, f"*.{fresh_name}", f"www.{fresh_name}"}
+    [write] = run.steps("write")
+    assert write["writer"].startswith("Route 53 (access key …") and write["name"] == ZONE
+    added = {(name, value) for action, name, value in route53.mirrored if action == "add"}
+    assert {name for name, _ in added} >= {apex, www}, "the records reached BIND"
+    # Cleanup: our values are gone from moto and BIND, the colleague's value stays in both.
+    assert route53.txt(ZONE, apex) == {"TTL": 300, "values": {KEPT}}
+    assert route53.txt(ZONE, www) is None
+    wait_absent(lab, www)
+    wait_absent(lab, apex, values=lab.txt(lab.primary, apex) - {KEPT})
+    assert lab.txt(lab.primary, apex) == {KEPT}
+    assert_secret_absent(secret, certbot, run.output, run.log)
+
+
+def test_policy_without_getchange_fails_before_any_challenge_leaving_nothing(
+        lab: Lab, certbot: Certbot, route53: Route53Emulator, tmp_path: Path,
+        fresh_name: str) -> None:
+    path, secret = credentials(tmp_path, route53, "acme-no-getchange")
+    name = f"_acme-challenge.{fresh_name}"
+
+    run = certbot.certonly(fresh_name, f"*.{fresh_name}", credentials=path)
+
+    assert run.returncode != 0
+    assert "dns-autopilot [permission-denied]" in run.output
+    assert "route53:GetChange" in run.output and "cannot poll" in run.output
+    assert '"Resource": "arn:aws:route53:::change/*"' in run.output
+    assert "Traceback" not in run.output
+    assert "Waiting for verification" not in run.output + run.log, "no challenge answered"
+    assert ("add", name) in {(a, n) for a, n, _ in route53.mirrored}, "it did write first"
+    assert route53.txt(ZONE, name) is None, "the values just written were removed"
+    assert lab.txt(lab.primary, name) == set()
+    assert_secret_absent(secret, certbot, run.output, run.log)
+
+
+def test_policy_without_change_names_the_action_and_the_zone(
+        lab: Lab, certbot: Certbot, route53: Route53Emulator, tmp_path: Path,
+        fresh_name: str) -> None:
+    path, secret = credentials(tmp_path, route53, "acme-no-change")
+
+    run = certbot.certonly(fresh_name, credentials=path)
+
+    assert run.returncode != 0
+    assert "dns-autopilot [permission-denied]" in run.output
+    assert "route53:ChangeResourceRecordSets" in run.output
+    assert f"arn:aws:route53:::hostedzone/{route53.zone_id(ZONE)}" in run.output
+    assert "Waiting for verification" not in run.output + run.log
+    assert lab.txt(lab.primary, f"_acme-challenge.{fresh_name}") == set()
+    assert_secret_absent(secret, certbot, run.output, run.log)
+
+
+def test_doctor_reports_the_missing_getchange_as_json(
+        lab: Lab, route53: Route53Emulator, tmp_path: Path, fresh_name: str) -> None:
+    path, secret = credentials(tmp_path, route53, "acme-no-getchange")
+
+    status, report = lab.doctor(fresh_name, credentials=path,
+                                extra=("--caa-identities", "letsencrypt.org"))
+
+    assert status == 2
+    [finding] = [f for f in report["findings"] if f["code"] == "permission-denied"]
+    assert finding["severity"] == "error"
+    assert "route53:GetChange" in json.dumps(finding)
+    assert "arn:aws:route53:::change/*" in finding["fix"]
+    assert report["routes"][0]["zone"] == ZONE
+    assert secret not in json.dumps(report)
+    assert lab.txt(lab.primary, f"_acme-challenge.{fresh_name}") == set()
+
+
+def test_doctor_is_healthy_with_the_minimal_policy_and_through_an_assumed_role(
+        lab: Lab, route53: Route53Emulator, tmp_path: Path) -> None:
+    for path, _ in (credentials(tmp_path, route53, "acme"),
+                    credentials(tmp_path, route53, "assumer", role_arn=route53.role_arn)):
+        name = f"t{uuid.uuid4().hex[:10]}.example.test"  # each probe on a name of its own
+        status, report = lab.doctor(name, credentials=path,
+                                    extra=("--caa-identities", "letsencrypt.org"))
+        assert (status, report["findings"]) == (0, []), report["findings"]
+        assert report["routes"][0]["writer"].startswith("Route 53 (access key …")
+
+
+def test_doctor_names_listhostedzones_and_a_zone_no_account_holds(
+        lab: Lab, route53: Route53Emulator, tmp_path: Path) -> None:
+    path, _ = credentials(tmp_path, route53, "acme-no-list")
+    status, report = lab.doctor("www.example.test", credentials=path)
+    assert status == 2
+    assert "route53:ListHostedZones" in json.dumps(report["findings"])
+
+    path, _ = credentials(tmp_path, route53, "acme")
+    status, report = lab.doctor("www.alias.test", credentials=path)
+    assert status == 2
+    [finding] = [f for f in report["findings"] if f["code"] == "zone-not-found"]
+    assert (f"autopilot.test ({route53.zone_id(ZONE)}), "
+            f"example.test ({route53.zone_id('example.test')})") in finding["evidence"]
+
+
+def test_a_wrong_secret_is_permission_denied_without_echoing_it(
+        lab: Lab, certbot: Certbot, route53: Route53Emulator, tmp_path: Path,
+        fresh_name: str) -> None:
+    wrong = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYWRONGSECRET"
+    path, _ = credentials(tmp_path, route53, "acme", secret_access_key=wrong)
+    run = certbot.certonly(fresh_name, credentials=path)
+    assert run.returncode != 0
+    assert "dns-autopilot [permission-denied]" in run.output
+    assert "AWS rejected the credential (SignatureDoesNotMatch)" in run.output
+    assert_secret_absent(wrong, certbot, run.output, run.log)
+
+
+def test_a_change_never_insync_times_out_and_is_undone(
+        lab: Lab, route53: Route53Emulator, fresh_name: str) -> None:
+    name = f"_acme-challenge.{fresh_name}"
+    r53 = writer(route53, "acme")
+    r53.insync_timeout = 2.0
+    route53.stuck = True
+    try:
+        with pytest.raises(AutopilotError) as raised:
+            r53.add(r53.find_zone(name), {name: {"token-value"}}, 60)
+    finally:
+        route53.stuck = False
+    assert raised.value.code == "propagation-timeout"
+    assert "still PENDING after 2 s" in str(raised.value)
+    assert route53.txt(ZONE, name) is None
+    assert lab.txt(lab.primary, name) == set()
+
+
+def test_add_waits_for_insync_and_remove_keeps_other_values(
+        lab: Lab, route53: Route53Emulator, fresh_name: str) -> None:
+    name = f"_acme-challenge.{fresh_name}"
+    r53 = writer(route53, "acme")
+    zone = r53.find_zone(name)
+    assert r53.zone_id(zone) == route53.zone_id(ZONE) != route53.zone_id(ZONE, private=True)
+    r53.add(zone, {name: {"one", "two"}}, 60)  # GetChange answers PENDING twice first
+    assert lab.txt(lab.primary, name) == {"one", "two"} == r53.values(zone, name)
+    assert route53.txt(ZONE, name, private=True) is None, "the private zone is not written"
+    r53.add(zone, {name: {"two", "three"}}, 60)  # "two" is kept once, not duplicated
+    assert route53.txt(ZONE, name) == {"TTL": 60, "values": {"one", "two", "three"}}
+    r53.remove(zone, {name: {"one", "three"}})
+    assert route53.txt(ZONE, name) == {"TTL": 60, "values": {"two"}}
+    assert lab.txt(lab.primary, name) == {"two"}
+    r53.remove(zone, {name: {"two"}})  # the last value: DELETE with its exact TTL and value
+    assert route53.txt(ZONE, name) is None and lab.txt(lab.primary, name) == set()

@@ -1,0 +1,123 @@
+"""The diagnosis rules on hand-built evidence: one case per code the hint can give."""
+
+from __future__ import annotations
+
+import pytest
+
+from certbot_dns_autopilot.ca_errors import read
+from certbot_dns_autopilot.diagnose import diagnose, how_differs
+from certbot_dns_autopilot.dnsio import Answer, Server
+from certbot_dns_autopilot.evidence import Evidence
+from certbot_dns_autopilot.findings import ERROR, WARNING, Finding
+from certbot_dns_autopilot.propagation import Observation
+
+ORIGIN = "_acme-challenge.www.example.com"
+V, OTHER = "expected-token-AbC", "wildcard-token-XyZ"
+NS1 = Server("192.0.2.1", name="ns1.example.com")
+NS2 = Server("192.0.2.2", name="ns2.example.com")
+PRIMARY = Server("192.0.2.9", name="hidden.example.com (SOA primary)")
+RESOLVER = Server("198.51.100.53")
+NXDOMAIN = read("urn:ietf:params:acme:error:dns",
+                f"DNS problem: NXDOMAIN looking up TXT for {ORIGIN} - check that a DNS record "
+                "exists for this domain")
+WRONG = read("urn:ietf:params:acme:error:unauthorized", "Correct value not found for DNS challenge")
+
+
+def auth(*answers: Answer, name: str = ORIGIN) -> tuple[Observation, ...]:
+    return tuple(Observation(s, name, frozenset({V}), a) for s, a in zip((NS1, NS2), answers,
+                                                                         strict=False))
+
+
+def served(*values: str, ttl: int = 60) -> Answer:
+    return Answer("NOERROR", frozenset(values), ttl=ttl, authoritative=True)
+
+
+def resolver(answer: Answer) -> tuple[Observation, ...]:
+    return (Observation(RESOLVER, ORIGIN, frozenset({V}), answer, recurse=True),)
+
+
+def evidence(**fields: object) -> Evidence:
+    base: dict[str, object] = {
+        "origin": ORIGIN, "target": ORIGIN, "zone": "example.com",
+        "run_values": frozenset({V}), "authoritative": auth(served(V), served(V)),
+        "serials": ((NS1, 7), (NS2, 7)), "resolvers": resolver(served(V)),
+        "chain_target": ORIGIN, "negative_ttl": 60}
+    return Evidence(**(base | fields))  # type: ignore[arg-type]
+
+
+NX = Answer("NXDOMAIN", ttl=60, authoritative=True)
+CASES = [
+    ("the CAA probe refuses", "caa-blocked", read("caa", "CAA record for www.example.com "
+                                                  "prevents issuance"),
+     evidence(findings=(Finding("caa-blocked", ERROR, "www.example.com", "CAA forbids",
+                                "example.com. CAA 0 issue \"other.example\"", "add it"),))),
+    ("a stale DS", "dnssec-broken", read("dns", f"DNS problem: looking up TXT for {ORIGIN}: "
+                                         "DNSSEC: Bogus"),
+     evidence(findings=(Finding("dnssec-broken", ERROR, "example.com", "no DNSKEY matches",
+                                "DS 1", "fix the DS"),))),
+    ("the CNAME moved", "cname-alias", NXDOMAIN,
+     evidence(chain_target="_acme-challenge.elsewhere.example.net", chain_text="a -> b")),
+    ("a nameserver refuses", "lame-delegation", NXDOMAIN,
+     evidence(authoritative=auth(served(V), Answer("REFUSED")))),
+    ("quotes added", "wrong-value", WRONG,
+     evidence(authoritative=auth(served(f'"{V}"'), served(f'"{V}"')))),
+    ("replaced by another value", "wrong-value", WRONG,
+     evidence(authoritative=auth(served("totally-different"), served("totally-different")))),
+    ("one value per name kept", "multiple-values", WRONG,
+     evidence(run_values=frozenset({V, OTHER}),
+              authoritative=auth(served(OTHER), served(OTHER)))),
+    ("written at the doubled name", "wrong-name", NXDOMAIN,
+     evidence(authoritative=auth(NX, NX),
+              doubled=Observation(NS1, f"{ORIGIN}.example.com", frozenset({V}), served(V)))),
+    ("a secondary behind the hidden primary", "secondary-lag", NXDOMAIN,
+     evidence(authoritative=auth(served(V), NX), serials=((NS1, 8), (NS2, 7), (PRIMARY, 8)))),
+    ("nobody serves it at the newest serial", "propagation-timeout", NXDOMAIN,
+     evidence(authoritative=auth(NX, NX))),
+    ("an old set cached", "stale-record", WRONG,
+     evidence(authoritative=auth(served(V, "old"), served(V, "old")),
+              findings=(Finding("stale-record", WARNING, ORIGIN, "old", "", "remove",
+                                values=("old",), where=("example.com", ORIGIN), ttl=3600),))),
+    ("a negative answer cached at our resolver", "resolver-disagreement", NXDOMAIN,
+     evidence(resolvers=resolver(Answer("NXDOMAIN", ttl=42)))),
+    ("the CA's resolver alone is behind", "resolver-disagreement", NXDOMAIN, evidence()),
+]
+
+
+@pytest.mark.parametrize(("desc", "code", "reading", "ev"), CASES, ids=[c[0] for c in CASES])
+def test_each_cause_gets_its_code_with_evidence_and_fix(desc: str, code: str, reading,
+                                                        ev: Evidence) -> None:
+    diagnosis = diagnose("www.example.com", V, reading, ev)
+    assert diagnosis.code == code, diagnosis
+    assert diagnosis.fix and diagnosis.problem
+    assert f"[{code}] www.example.com: " in diagnosis.text()
+    assert diagnosis.as_dict()["docs"].endswith(f"#{code}")
+
+
+def test_the_stale_ttl_is_the_one_seen_before_the_write() -> None:
+    _, _, reading, ev = CASES[10]
+    diagnosis = diagnose("www.example.com", V, reading, ev)
+    assert "3600 s" in diagnosis.problem and '"old" (TTL 3600)' in "\n".join(diagnosis.evidence)
+
+
+def test_a_lagging_secondary_names_the_serials_and_a_dig_line() -> None:
+    _, _, reading, ev = CASES[8]
+    diagnosis = diagnose("www.example.com", V, reading, ev, wait_off=True)
+    assert "zone SOA serial at hidden.example.com (SOA primary) (192.0.2.9): 8" in \
+        diagnosis.evidence
+    assert diagnosis.dig == f"dig @192.0.2.2 {ORIGIN} TXT +norecurse"
+    assert "the wait was off" in diagnosis.problem and "timeout 0" in diagnosis.fix
+
+
+def test_incomplete_evidence_is_said() -> None:
+    diagnosis = diagnose("www.example.com", V, NXDOMAIN,
+                         evidence(incomplete="no answer within 15 s for: resolvers"))
+    assert "(evidence incomplete: no answer within 15 s for: resolvers)" in diagnosis.text()
+
+
+@pytest.mark.parametrize(("served", "how"), [
+    ('"abc-def"', "surrounding quotes"), (" abc-def ", "leading or trailing whitespace"),
+    ("abc- def", "whitespace inside it"), ("ABC-DEF", "letter case"),
+    ("abc-d", "being cut short (5 of 7 characters)"), ("abc-defx", "extra characters at the end"),
+    ("unrelated", None), ("abc-def", None)])
+def test_near_misses_are_named(served: str, how: str | None) -> None:
+    assert how_differs(served, "abc-def") == how

@@ -1,0 +1,146 @@
+"""The Azure writer's settings and pure decisions: no network (the lab tests cover the API)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from certbot import errors
+
+from certbot_dns_autopilot.errors import AutopilotError
+from certbot_dns_autopilot.providers import SectionKeys
+from certbot_dns_autopilot.providers.azure import (
+    AzureWriter,
+    _aad_fix,
+    likely_zone,
+    longest_zone,
+    relative_name,
+    txt_records,
+    txt_values,
+)
+
+SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
+CLIENT = "6f3b1c3e-7d4a-4b8e-9a51-2c0f1e7d9b42"
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+SECRET = "Xy8Q~not-a-real-secret.value"
+
+
+def keys(**settings: str) -> SectionKeys:
+    base = {"subscription_id": SUB, "resource_group": "rg-dns", "tenant_id": TENANT,
+            "client_id": CLIENT, "client_secret": SECRET}
+    base.update(settings)
+    section = {f"dns_autopilot_azure_{k}": v for k, v in base.items() if v is not None}
+    return SectionKeys(section, lambda var: f"dns_autopilot_{var}", "azure.ini")
+
+
+def error_of(**settings: str) -> AutopilotError:
+    with pytest.raises(AutopilotError) as caught:
+        AzureWriter.from_credentials(keys(**settings), "azure.ini")
+    assert SECRET not in str(caught.value)
+    return caught.value
+
+
+def test_a_service_principal_on_the_public_cloud() -> None:
+    writer = AzureWriter.from_credentials(keys(), "azure.ini")
+    assert writer.resource_manager == "https://management.azure.com"
+    assert writer.client._config.credential_scopes == ["https://management.azure.com/.default"]
+    assert CLIENT in writer.label and "rg-dns" in writer.label and SECRET not in writer.label
+
+
+@pytest.mark.parametrize(("environment", "url"), [
+    ("AzureChinaCloud", "https://management.chinacloudapi.cn"),
+    ("azureusgovernment", "https://management.usgovcloudapi.net"),
+])
+def test_sovereign_clouds_pick_their_endpoints(environment: str, url: str) -> None:
+    writer = AzureWriter.from_credentials(keys(environment=environment), "azure.ini")
+    assert writer.client._config.credential_scopes == [f"{url}/.default"]
+    assert url in writer.label
+
+
+def test_explicit_endpoints_win_and_must_come_in_pairs() -> None:
+    writer = AzureWriter.from_credentials(keys(
+        resource_manager_url="https://management.local.azurestack.external/",
+        authority_host="https://adfs.local.azurestack.external"), "azure.ini")
+    assert writer.resource_manager == "https://management.local.azurestack.external"
+    err = error_of(resource_manager_url="https://management.local.azurestack.external")
+    assert "dns_autopilot_azure_authority_host" in err.fix
+
+
+@pytest.mark.parametrize(("settings", "code", "named"), [
+    ({"subscription_id": "my-subscription"}, "zone-not-found", "subscription_id"),
+    ({"resource_group": "rg/dns"}, "zone-not-found", "resource_group"),
+    ({"environment": "AzureGermanCloud"}, "zone-not-found", "AzureChinaCloud"),
+    ({"authority_host": "http://127.0.0.1:8443", "resource_manager_url": "https://x"},
+     "zone-not-found", "authority_host"),
+    ({"client_id": "my-app"}, "permission-denied", "client_id"),
+    ({"tenant_id": None}, "permission-denied", "tenant_id"),
+    ({"client_certificate_path": "/nonexistent.pem"}, "permission-denied", "client_secret"),
+    ({"client_secret": None}, "permission-denied", "client_certificate_path"),
+    ({"client_secret": None, "client_certificate_path": "/nonexistent.pem"},
+     "permission-denied", "client_certificate_path"),
+    ({"use_managed_identity": "true"}, "permission-denied", "use_managed_identity"),
+    ({"use_managed_identity": "maybe"}, "permission-denied", "use_managed_identity"),
+])
+def test_bad_settings_name_their_key(settings: dict, code: str, named: str) -> None:
+    err = error_of(**settings)
+    assert err.code == code
+    assert named in f"{err.problem} {err.fix}"
+
+
+def test_missing_required_keys_are_listed() -> None:
+    with pytest.raises(errors.PluginError) as caught:
+        AzureWriter.from_credentials(keys(resource_group=None), "azure.ini")
+    assert "dns_autopilot_azure_resource_group" in str(caught.value)
+
+
+def test_managed_identities() -> None:
+    system = AzureWriter.from_credentials(keys(
+        use_managed_identity="true", tenant_id=None, client_id=None, client_secret=None),
+        "azure.ini")
+    assert "system-assigned managed identity" in system.label
+    user = AzureWriter.from_credentials(keys(
+        use_managed_identity="yes", tenant_id=None, client_secret=None), "azure.ini")
+    assert f"user-assigned managed identity {CLIENT}" in user.label
+
+
+def test_an_unreadable_certificate_is_one_clear_error(tmp_path: Path) -> None:
+    pem = tmp_path / "sp.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
+    err = error_of(client_secret=None, client_certificate_path=str(pem))
+    assert err.code == "permission-denied" and "client_certificate_path" in err.problem
+
+
+def test_record_set_names_are_relative_to_the_zone() -> None:
+    assert relative_name("_acme-challenge.www.Example.COM.", "example.com") == (
+        "_acme-challenge.www")
+    assert relative_name("example.com", "example.com") == "@"
+    with pytest.raises(ValueError):
+        relative_name("_acme-challenge.example.org", "example.com")
+
+
+def test_the_longest_enclosing_zone_wins() -> None:
+    zones = ["example.com", "dev.example.com", "ample.com", "example.org"]
+    assert longest_zone("_acme-challenge.a.dev.example.com", zones) == "dev.example.com"
+    assert longest_zone("_acme-challenge.example.com", zones) == "example.com"
+    assert longest_zone("_acme-challenge.example.net", zones) is None
+
+
+def test_long_values_are_split_and_joined_again() -> None:
+    long_value = "x" * 300
+    records = txt_records({long_value, "short"})
+    assert sorted(len(s) for r in records for s in r.value) == [5, 45, 255]
+
+    class Set:
+        txt_records = records
+    assert txt_values(Set) == {long_value, "short"}
+
+
+def test_entra_errors_get_their_own_fix() -> None:
+    assert "secret's *value*" in _aad_fix("Authentication failed: AADSTS7000215: Invalid client")
+    assert "expired" in _aad_fix("AADSTS7000222: The provided client secret keys are expired")
+    assert "dns_autopilot_azure_tenant_id" in _aad_fix("AADSTS90002: Tenant 'x' not found")
+
+
+def test_the_zone_named_in_a_fix_is_the_registrable_domain() -> None:
+    assert likely_zone("_acme-challenge.www.example.co.uk") == "example.co.uk"
+    assert likely_zone("_acme-challenge.t1.autopilot.test") == "autopilot.test"

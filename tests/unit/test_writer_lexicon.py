@@ -1,0 +1,308 @@
+"""The dns-lexicon writer without a network: bad INI input, how options reach the provider,
+the names it is given, and how provider failures become codes (with a fake provider)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import types
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from certbot.plugins.dns_common import CredentialsConfiguration
+from lexicon.interfaces import Provider
+
+from certbot_dns_autopilot.errors import AutopilotError
+from certbot_dns_autopilot.providers import lexicon as lexicon_writer
+from certbot_dns_autopilot.providers import writers_from_credentials
+from certbot_dns_autopilot.providers.lexicon import LexiconWriter
+
+TOKEN = "tok-3f9a8b7c6d5e4f3a2b1c"
+TSIG = "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1iZS1wcmludGVk"
+
+
+OVH = ("dns_autopilot_lexicon_provider = ovh\n"
+       "dns_autopilot_lexicon_auth_entrypoint = ovh-eu\n"
+       "dns_autopilot_lexicon_auth_application_key = app-key\n"
+       "dns_autopilot_lexicon_auth_application_secret = app-secret-123456\n"
+       "dns_autopilot_lexicon_auth_consumer_key = consumer-key\n"
+       "dns_autopilot_zones = example.com\n")
+
+
+def load(tmp_path: Path, text: str) -> LexiconWriter:
+    path = tmp_path / "credentials.ini"
+    path.write_text(text)
+    path.chmod(0o600)
+    creds = CredentialsConfiguration(str(path), lambda var: f"dns_autopilot_{var}")
+    [writer] = writers_from_credentials(creds, str(path)).writers
+    assert isinstance(writer, LexiconWriter)
+    return writer
+
+
+def failure(tmp_path: Path, text: str) -> AutopilotError:
+    with pytest.raises(AutopilotError) as info:
+        load(tmp_path, text)
+    return info.value
+
+
+# -- bad INI input --------------------------------------------------------------------
+
+@pytest.mark.parametrize("typo, suggestion", [("ddsn", "ddns"), ("cloudfare", "cloudflare")])
+def test_an_unknown_provider_lists_close_matches(tmp_path: Path, typo: str,
+                                                 suggestion: str) -> None:
+    exc = failure(tmp_path, f"dns_autopilot_lexicon_provider = {typo}\n"
+                            "dns_autopilot_zones = example.com\n")
+    assert exc.code == "zone-not-found"
+    assert f"did you mean {suggestion}" in str(exc) and "lexicon --help" in exc.fix
+
+
+def test_the_provider_name_ignores_case(tmp_path: Path) -> None:
+    writer = load(tmp_path, OVH.replace("= ovh\n", "= OVH\n"))
+    assert writer.provider == "ovh" and writer.options["auth_entrypoint"] == "ovh-eu"
+
+
+def test_a_cloud_providers_missing_option_is_named_by_its_key(tmp_path: Path) -> None:
+    exc = failure(tmp_path, OVH.replace("dns_autopilot_lexicon_auth_consumer_key = "
+                                        "consumer-key\n", ""))
+    assert exc.problem.endswith("needs dns_autopilot_lexicon_auth_consumer_key, not set in "
+                                f"{tmp_path / 'credentials.ini'}")
+    assert "app-secret-123456" not in str(exc)
+
+
+def test_auto_is_refused_it_looks_providers_up_on_the_network(tmp_path: Path) -> None:
+    exc = failure(tmp_path, "dns_autopilot_lexicon_provider = auto\n"
+                            "dns_autopilot_zones = example.com\n")
+    assert "auto" in exc.problem and "name the provider" in exc.fix
+
+
+def test_the_zones_are_required(tmp_path: Path) -> None:
+    exc = failure(tmp_path, "dns_autopilot_lexicon_provider = ddns\n"
+                            f"dns_autopilot_lexicon_auth_token = hmac-sha512:k:{TSIG}\n"
+                            "dns_autopilot_lexicon_ddns_server = 192.0.2.1\n")
+    assert exc.code == "zone-not-found" and "dns_autopilot_zones" in exc.fix
+    assert TSIG not in str(exc)
+
+
+def test_a_missing_option_is_named_by_its_key_at_configuration_time(tmp_path: Path) -> None:
+    exc = failure(tmp_path, "dns_autopilot_lexicon_provider = ddns\n"
+                            "dns_autopilot_lexicon_ddns_server = 192.0.2.1\n"
+                            "dns_autopilot_zones = example.com\n")
+    assert "dns_autopilot_lexicon_auth_token" in exc.problem
+    assert "dns_autopilot_lexicon_auth_token" in exc.fix
+
+
+def test_a_malformed_ddns_token_is_one_error_without_the_secret(tmp_path: Path) -> None:
+    exc = failure(tmp_path, "dns_autopilot_lexicon_provider = ddns\n"
+                            f"dns_autopilot_lexicon_auth_token = {TSIG}\n"
+                            "dns_autopilot_lexicon_ddns_server = 192.0.2.1\n"
+                            "dns_autopilot_zones = example.com\n")
+    assert exc.code == "permission-denied"
+    assert "dns_autopilot_lexicon_auth_token" in exc.fix and "<algorithm>:<key name>" in exc.fix
+    assert TSIG not in str(exc)
+
+
+@pytest.mark.parametrize("option", ["domain", "ttl", "name", "delegated"])
+def test_options_the_writer_sets_itself_are_refused(tmp_path: Path, option: str) -> None:
+    exc = failure(tmp_path, "dns_autopilot_lexicon_provider = ovh\n"
+                            f"dns_autopilot_lexicon_{option} = x\n"
+                            "dns_autopilot_zones = example.com\n")
+    assert f"dns_autopilot_lexicon_{option}" in exc.problem
+
+
+def test_an_undeclared_option_is_warned_with_its_close_match(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        load(tmp_path, OVH + "dns_autopilot_lexicon_auth_aplication_key = x\n")
+    assert "did you mean dns_autopilot_lexicon_auth_application_key" in caplog.text
+
+
+def test_providers_that_call_tldextract_never_fetch_the_suffix_list(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    lexicon_writer.provider_class("godaddy", "test")
+    module = lexicon_writer.load_provider_module("godaddy")
+
+    def no_network(*args: Any) -> None:
+        raise AssertionError("tldextract went to the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    parts = module.tldextract.extract("_acme-challenge.www.example.co.uk")
+    assert (parts.domain, parts.suffix) == ("example", "co.uk")
+
+
+# -- a fake provider: option mapping, names, failures ----------------------------------
+
+def http_error(status: int) -> requests.HTTPError:
+    response = requests.Response()
+    response.status_code = status
+    response.reason = "Forbidden" if status == 403 else "Not Found"
+    response.url = f"https://api.fake.example/v1/zones/example.com?token={TOKEN}"
+    try:
+        response.raise_for_status()
+    except requests.HTTPError as exc:
+        return exc
+    raise AssertionError
+
+
+class FakeProvider(Provider):
+    """Like many lexicon providers: relative names at the API, duplicates refused."""
+
+    records: list[dict[str, Any]] = []
+    calls: list[tuple[str, ...]] = []
+    seen: dict[str, Any] = {}
+    fail: BaseException | None = None
+    deletes_rrset = False
+
+    @staticmethod
+    def get_nameservers() -> list[str]:
+        return []
+
+    @staticmethod
+    def configure_parser(parser: ArgumentParser) -> None:
+        parser.add_argument("--auth-token")
+        parser.add_argument("--auth-region")
+
+    def authenticate(self) -> None:
+        FakeProvider.seen = {"domain": self.domain, "token": self._get_provider_option(
+            "auth_token"), "region": self._get_provider_option("auth_region")}
+        if FakeProvider.fail:
+            raise FakeProvider.fail
+
+    def create_record(self, rtype: str, name: str, content: str) -> bool:
+        self.calls.append(("create", rtype, name, content, str(self._get_lexicon_option("ttl"))))
+        rel = self._relative_name(name)
+        if any(r["name"] == rel and r["content"] == content for r in self.records):
+            raise http_error(400)
+        self.records.append({"type": rtype, "name": rel, "content": content, "ttl": 120})
+        return True
+
+    def list_records(self, rtype: str | None = None, name: str | None = None,
+                     content: str | None = None) -> list[dict[str, Any]]:
+        self.calls.append(("list", str(rtype), str(name)))
+        rel = self._relative_name(name) if name else None
+        return [dict(r, id=str(i)) for i, r in enumerate(self.records)
+                if (rel is None or r["name"] == rel) and (rtype is None or r["type"] == rtype)]
+
+    def delete_record(self, identifier: str | None = None, rtype: str | None = None,
+                      name: str | None = None, content: str | None = None) -> bool:
+        self.calls.append(("delete", str(rtype), str(name), str(content)))
+        rel = self._relative_name(str(name))
+        FakeProvider.records = [r for r in self.records if not (
+            r["name"] == rel and (self.deletes_rrset or r["content"] == content))]
+        return True
+
+    def update_record(self, *args: Any, **kwargs: Any) -> bool:
+        raise NotImplementedError
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> type[FakeProvider]:
+    real_find, real_load = lexicon_writer.find_providers, lexicon_writer.load_provider_module
+    monkeypatch.setattr(lexicon_writer, "find_providers", lambda: {**real_find(), "fake": True})
+    monkeypatch.setattr(lexicon_writer, "load_provider_module", lambda name: (
+        types.SimpleNamespace(Provider=FakeProvider) if name == "fake" else real_load(name)))
+    FakeProvider.records, FakeProvider.calls, FakeProvider.seen = [], [], {}
+    FakeProvider.fail, FakeProvider.deletes_rrset = None, False
+    return FakeProvider
+
+
+FAKE_INI = ("dns_autopilot_lexicon_provider = fake\n"
+            f"dns_autopilot_lexicon_auth_token = {TOKEN}\n"
+            "dns_autopilot_lexicon_auth_region = eu-west\n"
+            "dns_autopilot_zones = example.com, sub.example.com\n")
+
+
+def test_options_reach_the_provider_under_its_name_and_the_zone_is_the_domain(
+        tmp_path: Path, fake: type[FakeProvider]) -> None:
+    writer = load(tmp_path, FAKE_INI)
+    assert TOKEN not in writer.label and writer.label == "lexicon provider 'fake'"
+    name = "_acme-challenge.www.sub.example.com"
+    zone = writer.find_zone(name)
+    assert zone == "sub.example.com"  # the longest listed suffix
+    writer.values(zone, name)
+    assert fake.seen == {"domain": "sub.example.com", "token": TOKEN, "region": "eu-west"}
+    with pytest.raises(AutopilotError, match="no zone listed") as info:
+        writer.find_zone("_acme-challenge.example.org")
+    assert info.value.code == "zone-not-found"
+
+
+def test_a_section_configures_a_lexicon_writer_beside_others(
+        tmp_path: Path, fake: type[FakeProvider]) -> None:
+    path = tmp_path / "credentials.ini"
+    path.write_text("dns_autopilot_rfc2136_server = 192.0.2.1\n"
+                    "dns_autopilot_rfc2136_name = acme-key\n"
+                    f"dns_autopilot_rfc2136_secret = {TSIG}\n\n[lexicon]\n" + FAKE_INI)
+    path.chmod(0o600)
+    creds = CredentialsConfiguration(str(path), lambda var: f"dns_autopilot_{var}")
+    writers = writers_from_credentials(creds, str(path))
+    writer = writers.writer_for("_acme-challenge.example.com")
+    assert isinstance(writer, LexiconWriter) and writer.options["auth_region"] == "eu-west"
+    assert not isinstance(writers.writer_for("_acme-challenge.example.org"), LexiconWriter)
+
+
+def test_add_gives_fqdns_and_the_ttl_and_tolerates_existing_values(
+        tmp_path: Path, fake: type[FakeProvider]) -> None:
+    writer = load(tmp_path, FAKE_INI)
+    name = "_acme-challenge.example.com"
+    writer.add("example.com", {name: {"v1", "v2"}}, 60)
+    writer.add("example.com", {name: {"v1"}}, 60)  # the fake refuses duplicates with a 400
+    creates = [c for c in fake.calls if c[0] == "create"]
+    assert creates == [("create", "TXT", name, "v1", "60"), ("create", "TXT", name, "v2", "60"),
+                       ("create", "TXT", name, "v1", "60")]
+    assert {c[2] for c in fake.calls if c[0] == "list"} == {name}
+    assert writer.values("example.com", name) == {"v1", "v2"}  # relative names read back
+
+
+def test_remove_deletes_only_our_values_by_name_and_content(
+        tmp_path: Path, fake: type[FakeProvider]) -> None:
+    writer = load(tmp_path, FAKE_INI)
+    name = "_acme-challenge.example.com"
+    writer.add("example.com", {name: {"theirs", "ours"}}, 60)
+    writer.remove("example.com", {name: {"ours"}})
+    assert ("delete", "TXT", name, "ours") in fake.calls
+    assert writer.values("example.com", name) == {"theirs"}
+
+
+def test_a_provider_that_deletes_the_record_set_gets_the_others_back(
+        tmp_path: Path, fake: type[FakeProvider], caplog: pytest.LogCaptureFixture) -> None:
+    writer = load(tmp_path, FAKE_INI)
+    name = "_acme-challenge.example.com"
+    writer.add("example.com", {name: {"theirs", "ours"}}, 60)
+    fake.deletes_rrset = True
+    with caplog.at_level(logging.WARNING):
+        writer.remove("example.com", {name: {"ours"}})
+    assert writer.values("example.com", name) == {"theirs"}
+    assert "putting it back" in caplog.text
+    assert fake.calls[-2][:4] == ("create", "TXT", name, "theirs") and fake.calls[-2][4] == "120"
+
+
+@pytest.mark.parametrize("error, code", [
+    (http_error(403), "permission-denied"),
+    (http_error(404), "zone-not-found"),
+    (requests.ConnectionError(f"cannot reach https://api.fake.example/?token={TOKEN}"),
+     "lame-delegation"),
+    (RuntimeError(f"bad credentials {TOKEN}"), "permission-denied"),
+])
+def test_provider_failures_become_codes_without_the_secret(
+        tmp_path: Path, fake: type[FakeProvider], error: BaseException, code: str) -> None:
+    writer = load(tmp_path, FAKE_INI)
+    fake.fail = error
+    with pytest.raises(AutopilotError) as info:
+        writer.add("example.com", {"_acme-challenge.example.com": {"v"}}, 60)
+    assert info.value.code == code
+    text = str(info.value)
+    assert text.startswith("dns-autopilot [") and "lexicon provider 'fake'" in text
+    assert TOKEN not in text
+    if code == "permission-denied":
+        assert "dns_autopilot_lexicon_auth_token" in info.value.fix
+
+
+def test_a_change_the_provider_claims_but_does_not_make_is_permission_denied(
+        tmp_path: Path, fake: type[FakeProvider], monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = load(tmp_path, FAKE_INI)
+    monkeypatch.setattr(FakeProvider, "create_record", lambda self, rtype, name, content: True)
+    with pytest.raises(AutopilotError, match="does not list them") as info:
+        writer.probe("example.com", "_acme-challenge.example.com")
+    assert info.value.code == "permission-denied"
