@@ -77,21 +77,32 @@ class Answer:
 
 
 def parse_server(text: str, default_port: int = 53) -> Server:
-    """``IP``, ``IP:PORT``, ``[IPv6]:PORT`` or a bare IPv6 address; ValueError otherwise."""
+    """``IP``, ``IP:PORT``, ``[IPv6]:PORT`` or a bare IPv6 address; ValueError otherwise,
+    its message quoting the text and saying what is wrong."""
     text = text.strip()
-    host, port = text, default_port
+    host, port_text = text, ""
     if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError(f"{text!r} is not IP, IP:PORT or [IPv6]:PORT")
-            port = int(rest[1:])
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError(f"{text!r} is not IP, IP:PORT or [IPv6]:PORT")
+        port_text = rest[1:] if rest else ""
+        if rest and not port_text:
+            raise ValueError(f"{text!r} has no port after the ':'")
     elif text.count(":") == 1:
         host, port_text = text.split(":")
+        if not port_text:
+            raise ValueError(f"{text!r} has no port after the ':'")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{host!r} is not an IP address (a host name is not allowed)") from None
+    port = default_port
+    if port_text:
+        if not (port_text.isascii() and port_text.isdigit()):
+            raise ValueError(f"port {port_text!r} in {text!r} is not a number")
         port = int(port_text)
-    ipaddress.ip_address(host)
     if not 0 < port < 65536:
-        raise ValueError(f"port {port} out of range")
+        raise ValueError(f"port {port} is out of range (1-65535)")
     return Server(address=host, port=port)
 
 

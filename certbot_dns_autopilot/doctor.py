@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from certbot import errors
 
 from . import credentials, dnsio, preflight
-from .authenticator import parse_resolvers
 from .chain import Follower
 from .errors import AutopilotError
 from .findings import ERROR, Finding, exit_status
 from .routing import Router
+from .run import parse_resolvers
 
 
 def _parser() -> argparse.ArgumentParser:

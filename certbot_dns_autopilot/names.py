@@ -2,19 +2,66 @@
 
 from __future__ import annotations
 
+import re
+
+import dns.exception
 import dns.name
 
 CHALLENGE_LABEL = "_acme-challenge"
 
+# After IDNA encoding and lower-casing: host-name labels, plus "_" for _acme-challenge and
+# other service labels. "*" is allowed as the whole first label only (a wildcard owner).
+_LABEL = re.compile(rb"[a-z0-9_-]+")
+
+
+class InvalidName(dns.exception.SyntaxError, ValueError):
+    """A text that is not a domain name; the message quotes it and says why."""
+
 
 def normalize(name: str) -> str:
-    """Lower-case, IDNA-encoded, no trailing dot: the form used as a key throughout."""
-    return dns.name.from_text(name.strip()).to_text(omit_final_dot=True).lower()
+    """Lower-case, IDNA-encoded, no trailing dot: the form used as a key throughout.
+
+    Raises `InvalidName` (a dnspython exception and a ValueError) naming the text and the
+    reason for anything else: empty, an empty label, a label over 63 or a name over 255
+    octets, a character no host name has, or "*" anywhere but as the whole first label
+    of a longer name.
+    """
+    text = name.strip()
+    try:
+        parsed = dns.name.from_text(text)
+    except dns.name.EmptyLabel:
+        raise InvalidName(f"{text!r} is not a domain name: it has an empty label (two dots "
+                          "in a row, or a leading dot)") from None
+    except dns.name.LabelTooLong:
+        raise InvalidName(f"{text!r} is not a domain name: a label is longer than 63 "
+                          "octets (IDN labels count in their xn-- form)") from None
+    except dns.name.NameTooLong:
+        raise InvalidName(f"{text!r} is not a domain name: it is longer than 255 "
+                          "octets") from None
+    except dns.exception.DNSException as exc:  # IDNA errors, bad escapes
+        reason = str(exc).rstrip(".") or type(exc).__name__
+        raise InvalidName(f"{text!r} is not a domain name: {reason}") from None
+    labels = [label.lower() for label in parsed.labels if label]
+    if not labels:
+        raise InvalidName(f"{text!r} is not a domain name: it is empty")
+    if labels == [b"*"]:
+        raise InvalidName(f"{text!r} is not a domain name: a wildcard needs the name it "
+                          "covers (*.example.com)")
+    for index, label in enumerate(labels):
+        if label == b"*" and index == 0:
+            continue
+        if not _LABEL.fullmatch(label):
+            bad = next(chr(c) for c in label if not _LABEL.fullmatch(bytes([c])))
+            where = "except as the whole first label" if bad == "*" else "in a domain name"
+            raise InvalidName(f"{text!r} is not a domain name: {bad!r} is not allowed "
+                              f"{where} (letters, digits, '-' and '_' only)")
+    return b".".join(labels).decode("ascii")
 
 
 def validation_name(domain: str) -> str:
     """The name the CA reads for ``domain``: a wildcard shares its base name's record."""
-    base = domain[2:] if domain.startswith("*.") else domain
+    domain = domain.strip()
+    base = normalize(domain[2:] if domain.startswith("*.") else domain)  # never empty
     return normalize(f"{CHALLENGE_LABEL}.{base}")
 
 

@@ -5,5 +5,27 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$top/lab/bootstrap.sh"
 cd "$top"
+# Release artefacts for tests/release: the wheel and sdist in dist/, and .venv-release, a
+# clean venv with certbot (pinned) and the built wheel installed as a user would (not
+# editable, no extras). Rebuilt only when what goes into the wheel or sdist changes.
+release_venv=$top/.venv-release
+release_stamp=$release_venv/.built
+release_want=$( { python3 -V; find certbot_dns_autopilot docs tests setup.cfg pyproject.toml MANIFEST.in \
+  README.md lab/requirements.txt -type f ! -name '*.py[co]' ! -path 'docs/_build/*' -print0 | sort -z |
+  xargs -0 sha256sum; } | sha256sum | cut -c1-16)
+if [ "$(cat "$release_stamp" 2>/dev/null)" != "$release_want" ] || ! ls dist/*.whl >/dev/null 2>&1; then
+  rm -rf dist build
+  # --no-isolation: setuptools and wheel come pinned from .venv, nothing is downloaded here.
+  "$top/.venv/bin/python" -m build --no-isolation --outdir dist . >"$top/.venv/build.log" 2>&1 ||
+    { cat "$top/.venv/build.log" >&2; exit 1; }
+  rm -rf build
+  [ -x "$release_venv/bin/python" ] || python3 -m venv "$release_venv"
+  pins=$(grep -E '^(certbot|acme)==' lab/requirements.txt)
+  "$release_venv/bin/python" -m pip uninstall -q -y certbot-dns-autopilot 2>/dev/null || true
+  # shellcheck disable=SC2086  # the pins are two words on purpose
+  "$release_venv/bin/python" -m pip install -q --disable-pip-version-check \
+    -c lab/requirements.txt $pins dist/*.whl 2> >(grep -v "is ignored: it is neither" >&2)
+  echo "$release_want" >"$release_stamp"
+fi
 "$top/.venv/bin/ruff" check certbot_dns_autopilot tests bench
 exec "$top/.venv/bin/python" -m pytest "$@"

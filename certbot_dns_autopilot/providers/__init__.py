@@ -21,6 +21,7 @@ serve every zone) and any number of further writers in sections, each listing it
 from __future__ import annotations
 
 import abc
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Set
 from typing import Any, Protocol
@@ -37,6 +38,8 @@ ZONES_KEY = "zones"
 
 PROBE_PREFIX = "dns-autopilot-permission-probe-"
 
+logger = logging.getLogger(__name__)
+
 
 class Writer(abc.ABC):
     """Adds and removes TXT values at one DNS provider.
@@ -49,6 +52,17 @@ class Writer(abc.ABC):
     #: How the writer is named in messages, e.g. "RFC 2136 server 192.0.2.1 (key acme)".
     #: Never holds a secret.
     label: str
+    #: The run's event log, set by the plugin: retries are reported there.
+    events: Any = None
+
+    def on_retry(self, what: str, attempt: int, pause: float, exc: Exception | str) -> None:
+        """Report a retry (`retry.call`'s hook): an event, and a line in certbot's log."""
+        reason = exc if isinstance(exc, str) else type(exc).__name__
+        logger.info("dns-autopilot: %s: %s failed (%s, attempt %d); retrying in %.1f s",
+                    self.label, what, reason, attempt, pause)
+        if self.events is not None:
+            self.events.emit("retry", "retrying", writer=self.label, what=what,
+                             attempt=attempt, pause_s=round(pause, 2), reason=reason)
 
     @abc.abstractmethod
     def find_zone(self, name: str) -> str:
@@ -58,7 +72,8 @@ class Writer(abc.ABC):
     def add(self, zone: str, records: Records, ttl: int) -> None:
         """Add each value to its name's TXT set, keeping values already there; one batch
         per zone where the provider allows it. Returns once the provider accepted it (for
-        providers with a change status, once it reports the change as applied)."""
+        providers with a change status, once it reports the change as applied). An add
+        that raises leaves none of its values behind (it rolls back what it created)."""
 
     @abc.abstractmethod
     def remove(self, zone: str, records: Records) -> None:
@@ -93,6 +108,16 @@ class Keys(Protocol):
     def conf(self, var: str) -> Any: ...
 
     def require(self, required_variables: Mapping[str, str]) -> None: ...
+
+
+def present_keys(keys: Any) -> list[str]:
+    """The key names a file's top level (certbot's CredentialsConfiguration) or a section
+    holds: writers check them for misspellings, which would otherwise go unnoticed."""
+    holder = getattr(keys, "section", None)
+    if holder is None:
+        holder = getattr(keys, "confobj", {})
+    scalars = getattr(holder, "scalars", None)
+    return [str(k) for k in (scalars if scalars is not None else list(holder))]
 
 
 class SectionKeys:

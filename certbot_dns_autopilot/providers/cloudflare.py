@@ -18,7 +18,7 @@ import cloudflare
 
 from .. import names
 from ..errors import AutopilotError
-from . import Keys, Records, Writer
+from . import Keys, Records, Writer, present_keys
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class CloudflareWriter(Writer):
 
     def __init__(self, *, token: str | None = None, email: str | None = None,
                  api_key: str | None = None, url: str | None = None,
-                 max_retries: int = 2) -> None:
+                 max_retries: int = 3) -> None:
         self._token, self._email, self._api_key = token, email, api_key
         self.url = url or DEFAULT_URL
         self._max_retries = max_retries
@@ -97,7 +97,7 @@ class CloudflareWriter(Writer):
     def from_credentials(cls, keys: Keys, where: str) -> CloudflareWriter:
         """Validate the INI keys one by one; each failure names its key and the fix."""
         known = {_key(k) for k in KNOWN_KEYS}
-        unknown = sorted(k for k in _keys_in(keys)
+        unknown = sorted(k for k in present_keys(keys)
                          if k.startswith(_key("")) and k not in known)
         if unknown:
             raise AutopilotError(
@@ -178,7 +178,9 @@ class CloudflareWriter(Writer):
         if self._client is None:
             client = cloudflare.Cloudflare(
                 api_token=self._token, api_email=self._email, api_key=self._api_key,
-                base_url=self.url, timeout=TIMEOUT, max_retries=self._max_retries)
+                base_url=self.url, timeout=TIMEOUT, max_retries=self._max_retries,
+                http_client=cloudflare.DefaultHttpxClient(
+                    event_hooks={"response": [self._note_retry]}))
             if self._token:
                 client.api_email = client.api_key = None
             else:
@@ -187,6 +189,19 @@ class CloudflareWriter(Writer):
                 client.user_service_key = None
             self._client = client
         return self._client
+
+    def _note_retry(self, response: Any) -> None:
+        """Each answer the SDK will retry (limits, server errors) becomes a retry event."""
+        request = response.request
+        tries = int(request.headers.get("x-stainless-retry-count") or 0)
+        if (response.status_code == 429 or response.status_code >= 500) \
+                and tries < self._max_retries:
+            try:
+                pause = float(response.headers.get("retry-after") or 0)
+            except ValueError:
+                pause = 0.0
+            self.on_retry(f"{request.method} {request.url.path}", tries + 1, pause,
+                          f"HTTP {response.status_code}")
 
     def _scrub(self, text: str) -> str:
         for secret in (self._token, self._api_key):
@@ -198,7 +213,9 @@ class CloudflareWriter(Writer):
               ok_codes: frozenset[int] = frozenset()) -> T | None:
         """Run one API call; every SDK error becomes one AutopilotError with Cloudflare's
         own code and message as evidence, and the fix for this credential. An error
-        carrying one of ``ok_codes`` means the wanted state already holds: None."""
+        carrying one of ``ok_codes`` means the wanted state already holds: None. Limits
+        (429), server errors (5xx) and dropped connections were already retried per request
+        by the SDK (bounded, honouring Retry-After; each one is an event, see `client`)."""
         try:
             return fn()
         except cloudflare.APIConnectionError as exc:
@@ -414,15 +431,6 @@ class CloudflareWriter(Writer):
         self._verify_token()
         self._zone_id(zone)
         super().probe(zone, name)
-
-
-def _keys_in(keys: Keys) -> list[str]:
-    """The key names the file (or its section) holds, whatever object carries them."""
-    holder = getattr(keys, "section", None)
-    if holder is None:
-        holder = getattr(keys, "confobj", {})
-    scalars = getattr(holder, "scalars", None)
-    return [str(k) for k in (scalars if scalars is not None else list(holder))]
 
 
 def _registered(candidates: Iterable[str]) -> str:

@@ -21,7 +21,7 @@ import dns.tsig
 import dns.tsigkeyring
 import dns.update
 
-from .. import dnsio, names
+from .. import dnsio, names, retry
 from ..errors import AutopilotError
 from . import Keys, Records, Writer
 
@@ -36,7 +36,8 @@ ALGORITHMS = {
     "HMAC-SHA512": dns.tsig.HMAC_SHA512,
 }
 DEFAULT_ALGORITHM = "HMAC-SHA512"
-TIMEOUT = 10.0
+TIMEOUT = 5.0
+RETRIES = retry.Policy(attempts=3, base=0.5, cap=4.0, budget=10.0)
 MAX_UDP_REQUEST = 1232  # the DNS flag day 2020 size: larger requests go over TCP
 
 _TSIG_REJECTIONS = (dns.tsig.PeerBadKey, dns.tsig.PeerBadSignature, dns.tsig.PeerBadTime,
@@ -95,6 +96,10 @@ class RFC2136Writer(Writer):
                 f"{_key('secret')} in {path} is not valid base64",
                 "copy the secret exactly as `tsig-keygen` printed it (the text between the "
                 "quotes of `secret \"…\";`)") from None
+        if isinstance(credentials.conf("rfc2136_name"), list):  # configobj splits on commas
+            raise AutopilotError(
+                "permission-denied", f"{_key('name')} in {path} holds a comma (read as a list)",
+                "set it to the key's name as in the server's `key \"…\" { … };` clause")
         key_name = str(credentials.conf("rfc2136_name")).strip()
         try:
             dns.name.from_text(key_name)
@@ -107,17 +112,26 @@ class RFC2136Writer(Writer):
     # -- queries ---------------------------------------------------------------------
 
     def _send(self, message: dns.message.Message, what: str) -> dns.message.Message:
-        try:
+        def once() -> dns.message.Message:
             if len(message.to_wire()) > MAX_UDP_REQUEST:  # a large batch: TCP, no fragments
                 return dns.query.tcp(message, self.server.address, port=self.server.port,
                                      timeout=TIMEOUT)
             response, _ = dns.query.udp_with_fallback(
                 message, self.server.address, port=self.server.port, timeout=TIMEOUT)
             return response
+
+        def lost(exc: Exception) -> tuple[bool, float | None]:
+            # A lost datagram or a dropped connection; re-sending is safe: adding a record
+            # that exists, or deleting one that is gone, changes nothing (RFC 2136).
+            return isinstance(exc, (dns.exception.Timeout, ConnectionError)), None
+
+        try:
+            return retry.call(once, lost, what, self.on_retry, RETRIES)
         except dns.exception.Timeout:
             raise AutopilotError(
                 "lame-delegation",
-                f"{self.label} did not answer {what} within {TIMEOUT:.0f} s",
+                f"{self.label} did not answer {what} ({RETRIES.attempts} tries of "
+                f"{TIMEOUT:.0f} s)",
                 f"check {_key('server')}/{_key('port')} point at the primary and that it "
                 "accepts queries and updates from this host (firewall, listen-on)") from None
         except _TSIG_REJECTIONS as exc:

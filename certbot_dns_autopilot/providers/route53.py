@@ -3,8 +3,9 @@
 Credentials come from the AWS chain (environment, shared config, instance role) like
 certbot-dns-route53, or from the INI file: a key pair or a profile, optionally a role to
 assume. Route 53 holds one TXT record set per name, so adding a value means rewriting the
-set with every value already there (UPSERT of the union), and removing means rewriting the
-rest or deleting the set with its exact current TTL and values.
+set with every value already there, and removing means rewriting the rest. Each rewrite is
+conditional (DELETE of the exact set read + CREATE, in one atomic batch): a concurrent change
+makes Route 53 refuse it and the set is read again; processes on one host also take a lock.
 
 Its classic failure (a policy that lets the worker write but not poll with GetChange) is
 named as such, with the IAM statement to add, by `add` itself and by the probe.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 import threading
 import time
@@ -25,9 +27,9 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from .. import names
+from .. import locks, names
 from ..errors import AutopilotError
-from . import Keys, Records, Writer
+from . import Keys, Records, Writer, present_keys
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ ROLE_SESSION_NAME = "certbot-dns-autopilot"
 # One bounded budget per API call: a few retries (throttling, 5xx), short connect timeout.
 CLIENT_CONFIG = dict(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=5,
                      read_timeout=20, user_agent_extra="certbot-dns-autopilot")
+CONFLICT_TRIES = 5  # re-reads when another process changed a set between read and write
 PROBE_CHANGE_ID = "CDNSAUTOPILOTPROBE"  # a change that never exists: GetChange rights only
 
 _DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
@@ -121,23 +124,42 @@ def merged(current: tuple[int, list[str]] | None, ours: Iterable[str], ttl: int
 
 
 def reduced(current: tuple[int, list[str]] | None, ours: Iterable[str]
-            ) -> tuple[str, dict[str, Any]] | None:
-    """The change removing ``ours`` from ``current``: UPSERT of the rest, DELETE of the set
-    (with its exact TTL and values) when nothing else remains, None when none is there."""
+            ) -> dict[str, Any] | None | bool:
+    """The record set left once ``ours`` is removed from ``current`` (None: nothing is
+    left; False: none of ours is there, no change)."""
     if not current:
-        return None
+        return False
     ttl, raw = current
     drop = set(ours)
     keep = [r for r in raw if unquote(r) not in drop]
     if len(keep) == len(raw):
-        return None
-    if keep:
-        return "UPSERT", {"TTL": ttl, "ResourceRecords": keep}
-    return "DELETE", {"TTL": ttl, "ResourceRecords": list(raw)}
+        return False
+    return {"TTL": ttl, "ResourceRecords": keep} if keep else None
+
+
+def replacing(name: str, current: tuple[int, list[str]] | None,
+              new: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Changes that turn ``current`` into ``new`` only if the set is still ``current``:
+    DELETE with its exact TTL and values (Route 53 refuses it when they differ) then CREATE
+    (refused when a set appeared meanwhile), applied together or not at all."""
+    changes = []
+    if current:
+        changes.append({"Action": "DELETE", "ResourceRecordSet": {
+            "Name": name + ".", "Type": "TXT", "TTL": current[0],
+            "ResourceRecords": _records(current[1])}})
+    if new:
+        changes.append({"Action": "CREATE", "ResourceRecordSet": {
+            "Name": name + ".", "Type": "TXT", "TTL": new["TTL"],
+            "ResourceRecords": _records(new["ResourceRecords"])}})
+    return changes
 
 
 def _records(values: list[str]) -> list[dict[str, str]]:
     return [{"Value": v} for v in values]
+
+
+class _Conflict(Exception):
+    """A conditional batch found a record set changed by someone else since it was read."""
 
 
 # -- the writer ------------------------------------------------------------------------------
@@ -166,7 +188,7 @@ class Route53Writer(Writer):
     @classmethod
     def from_credentials(cls, credentials: Keys, path: str) -> Route53Writer:
         """Validate the INI keys one by one; nothing is sent to AWS yet."""
-        present = _present_keys(credentials)
+        present = present_keys(credentials)
         unknown = sorted(k for k in present
                          if k.startswith(PREFIX) and k[len(PREFIX):] not in KNOWN_KEYS)
         if unknown:
@@ -296,9 +318,10 @@ class Route53Writer(Writer):
                              aws_session_token=creds["SessionToken"], region_name=self.region)
 
     def _call(self, operation: str, zone_id: str | None = None, ok: tuple[str, ...] = (),
-              **params: Any) -> Any:
+              conflict: bool = False, **params: Any) -> Any:
         """One Route 53 API call; every failure becomes one AutopilotError with its fix
-        (error codes in ``ok`` are expected answers: None is returned)."""
+        (error codes in ``ok`` are expected answers: None is returned; with ``conflict``, a
+        batch refused because a set changed meanwhile raises _Conflict)."""
         try:
             client = self._route53()
             method = getattr(client, re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower())
@@ -306,6 +329,9 @@ class Route53Writer(Writer):
         except botocore.exceptions.ClientError as exc:
             if _code(exc) in ok:
                 return None
+            if conflict and _code(exc) == "InvalidChangeBatch" and re.search(
+                    r"not match|already exists|not found", _message(exc)):
+                raise _Conflict from None
             raise self._error(exc, operation, zone_id) from None
         except botocore.exceptions.BotoCoreError as exc:
             raise self._error(exc, operation, zone_id) from None
@@ -460,7 +486,9 @@ class Route53Writer(Writer):
         return None
 
     def _change(self, zone: str, zone_id: str, changes: list[dict[str, Any]], what: str) -> str:
-        response = self._call("ChangeResourceRecordSets", zone_id, HostedZoneId=zone_id,
+        """Send one batch; raises _Conflict when a set is no longer what it was read as."""
+        response = self._call("ChangeResourceRecordSets", zone_id, conflict=True,
+                              HostedZoneId=zone_id,
                               ChangeBatch={"Comment": f"certbot-dns-autopilot: {what}",
                                            "Changes": changes})
         change_id = response["ChangeInfo"]["Id"].rsplit("/", 1)[-1]
@@ -486,24 +514,41 @@ class Route53Writer(Writer):
             time.sleep(delay)
             delay = min(delay * 1.5, 5.0)
 
-    @staticmethod
-    def _rrset(name: str, body: dict[str, Any]) -> dict[str, Any]:
-        return {"Name": name + ".", "Type": "TXT", "TTL": body["TTL"],
-                "ResourceRecords": _records(body["ResourceRecords"])}
+    def _rewrite(self, zone: str, zone_id: str, records: Records, what: str,
+                 rewrite: Callable[[tuple[int, list[str]] | None, set[str]], Any]
+                 ) -> tuple[str | None, dict[str, set[str]]]:
+        """Read each name's set, rewrite it, and send one conditional batch; when another
+        process changed a set in between, read again (bounded). Returns the change id (None
+        when nothing needed changing) and the names changed."""
+        with locks.held(f"route53-{zone_id}", f"Route 53 zone {zone}"):
+            for _ in range(CONFLICT_TRIES):
+                changes, touched = [], {}
+                for name, values in sorted(records.items()):
+                    name = names.normalize(name)
+                    current = self._current(zone_id, name)
+                    new = rewrite(current, set(values))
+                    if new is not False:
+                        changes += replacing(name, current, new)
+                        touched[name] = set(values)
+                if not changes:
+                    return None, {}
+                try:
+                    return self._change(zone, zone_id, changes, what), touched
+                except _Conflict:
+                    time.sleep(random.random())  # another process's change landed first
+        raise AutopilotError(
+            "propagation-timeout", f"{self.label}: the TXT sets in {zone} kept changing under "
+            f"this run ({CONFLICT_TRIES} tries)", "another process keeps rewriting the same "
+            "names: let one issuance at a time own them")
 
     def add(self, zone: str, records: Records, ttl: int) -> None:
         zone_id = self.zone_id(zone)
-        changes, added = [], {}
-        for name, values in sorted(records.items()):
-            name = names.normalize(name)
-            body = merged(self._current(zone_id, name), values, ttl)
-            if body:
-                changes.append({"Action": "UPSERT", "ResourceRecordSet": self._rrset(name, body)})
-                added[name] = set(values)
-        if not changes:
-            return
         count = sum(len(v) for v in records.values())
-        change_id = self._change(zone, zone_id, changes, f"adding {count} TXT value(s)")
+        change_id, added = self._rewrite(
+            zone, zone_id, records, f"adding {count} TXT value(s)",
+            lambda current, ours: merged(current, ours, ttl) or False)
+        if change_id is None:
+            return
         try:
             self._wait(change_id)
         except AutopilotError:
@@ -523,16 +568,8 @@ class Route53Writer(Writer):
         self._remove(zone, self.zone_id(zone), records)
 
     def _remove(self, zone: str, zone_id: str, records: Records) -> None:
-        changes = []
-        for name, values in sorted(records.items()):
-            name = names.normalize(name)
-            change = reduced(self._current(zone_id, name), values)
-            if change:
-                action, body = change
-                changes.append({"Action": action, "ResourceRecordSet": self._rrset(name, body)})
-        if changes:
-            count = sum(len(v) for v in records.values())
-            self._change(zone, zone_id, changes, f"removing {count} TXT value(s)")
+        count = sum(len(v) for v in records.values())
+        self._rewrite(zone, zone_id, records, f"removing {count} TXT value(s)", reduced)
 
     def values(self, zone: str, name: str) -> set[str]:
         current = self._current(self.zone_id(zone), names.normalize(name))
@@ -554,12 +591,3 @@ def _code(exc: botocore.exceptions.ClientError) -> str:
 
 def _message(exc: botocore.exceptions.ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Message", ""))
-
-
-def _present_keys(credentials: Keys) -> list[str]:
-    """The keys the file (or section) holds: a misspelt Route 53 key must not go unnoticed."""
-    section = getattr(credentials, "section", None)
-    if section is None:
-        section = getattr(credentials, "confobj", {})
-    scalars = getattr(section, "scalars", None)
-    return [str(k) for k in (scalars if scalars is not None else list(section))]

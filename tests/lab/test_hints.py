@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Certbot, Lab, Run
-from test_issuance import nsupdate, wait_absent, zone_update
+from test_issuance import ini_keys, nsupdate, wait_absent, zone_update
 
 pytestmark = pytest.mark.lab
 
@@ -29,7 +29,7 @@ def hook_json(tmp_path: Path) -> dict:
     return json.loads((tmp_path / "hook.json").read_text())
 
 
-def assert_diagnosed(run: Run, tmp_path: Path, code: str, domain: str) -> dict:
+def assert_diagnosed(lab: Lab, run: Run, tmp_path: Path, code: str, domain: str) -> dict:
     """certbot failed, its hint names ``code`` for ``domain`` with a fix and a dig line, and
     the hook got the same diagnosis; returns the hook's diagnosis."""
     assert run.returncode != 0, run.output
@@ -39,6 +39,9 @@ def assert_diagnosed(run: Run, tmp_path: Path, code: str, domain: str) -> dict:
     assert "Fix: " in hint and "More: docs/troubleshooting.md#" + code in hint
     payload = hook_json(tmp_path)
     assert payload["stage"] == "validation" and payload["verb"] == "certonly"
+    secret = ini_keys(lab.credentials)["dns_autopilot_rfc2136_secret"]
+    for artefact in (json.dumps(payload), run.output, run.log, json.dumps(run.events)):
+        assert secret not in artefact
     [diagnosis] = [d for d in payload["diagnoses"] if d["domain"] == domain]
     assert diagnosis["code"] == code and diagnosis["fix"] and diagnosis["ca_error"]["detail"]
     assert diagnosis["problem"] in hint
@@ -70,7 +73,7 @@ def test_a_value_altered_after_the_wait_is_wrong_value(lab: Lab, certbot: Certbo
 
     try:
         run = certbot.certonly_paused(fresh_name, at_pause=quote_it, extra=hook_args(tmp_path))
-        diagnosis = assert_diagnosed(run, tmp_path, "wrong-value", fresh_name)
+        diagnosis = assert_diagnosed(lab, run, tmp_path, "wrong-value", fresh_name)
         assert "surrounding quotes" in diagnosis["problem"]
         assert f"dig @{lab.primary} {name} TXT +norecurse" in run.hint \
             or f"dig @{lab.secondary} {name} TXT +norecurse" in run.hint
@@ -90,7 +93,7 @@ def test_an_old_value_cached_at_the_cas_resolver_is_stale_record(
         # An earlier validation left the old set in the CA's resolver's cache.
         assert lab.txt(lab.ca_resolver, name, recurse=True) == {"token-of-a-failed-run"}
         run = certbot.certonly(fresh_name, extra=hook_args(tmp_path))
-        diagnosis = assert_diagnosed(run, tmp_path, "stale-record", fresh_name)
+        diagnosis = assert_diagnosed(lab, run, tmp_path, "stale-record", fresh_name)
         assert "3600" in diagnosis["problem"] and "token-of-a-failed-run" in run.hint
         assert "--dns-autopilot-remove-stale true" in diagnosis["fix"]
     finally:
@@ -104,7 +107,7 @@ def test_a_negative_answer_cached_at_the_cas_resolver_is_resolver_disagreement(
     # Someone asked the CA's resolver before the record existed: NXDOMAIN, cached 60 s.
     assert lab.txt(lab.ca_resolver, name, recurse=True) == set()
     run = certbot.certonly(fresh_name, extra=hook_args(tmp_path))
-    diagnosis = assert_diagnosed(run, tmp_path, "resolver-disagreement", fresh_name)
+    diagnosis = assert_diagnosed(lab, run, tmp_path, "resolver-disagreement", fresh_name)
     assert "negative answer" in diagnosis["problem"] and "60 s" in diagnosis["problem"]
     assert f"{lab.resolver}: NOERROR" in run.hint  # our resolver serves it: the CA's did not
     wait_absent(lab, name)
@@ -128,7 +131,7 @@ def test_a_cname_changed_after_writing_is_cname_alias(lab: Lab, certbot: Certbot
         run = certbot.certonly_paused(domain, at_pause=repoint,
                                       credentials=lab.credentials_map,
                                       extra=hook_args(tmp_path))
-        diagnosis = assert_diagnosed(run, tmp_path, "cname-alias", domain)
+        diagnosis = assert_diagnosed(lab, run, tmp_path, "cname-alias", domain)
         assert f"written at {name}.alias.test" in diagnosis["problem"]
         assert moved.rstrip(".") in diagnosis["problem"]
     finally:
@@ -141,7 +144,7 @@ def test_a_lagging_secondary_read_by_the_ca_with_the_wait_off_is_secondary_lag(
     domain = f"t{uuid.uuid4().hex[:10]}.lag.test"
     run = certbot.certonly(domain, extra=("--dns-autopilot-propagation-timeout", "0",
                                           *hook_args(tmp_path)))
-    diagnosis = assert_diagnosed(run, tmp_path, "secondary-lag", domain)
+    diagnosis = assert_diagnosed(lab, run, tmp_path, "secondary-lag", domain)
     assert "the wait was off" in diagnosis["problem"]
     assert "drop --dns-autopilot-propagation-timeout 0" in diagnosis["fix"]
     assert f"ns2.autopilot.test ({lab.secondary}): NXDOMAIN" in run.hint

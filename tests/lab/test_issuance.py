@@ -21,10 +21,15 @@ from conftest import CERTBOT, Certbot, Lab, stopped
 pytestmark = pytest.mark.lab
 
 
-def _credentials(lab: Lab) -> dict[str, str]:
+def ini_keys(path: Path) -> dict[str, str]:
+    """The top-level keys of a credentials file."""
     parser = configparser.ConfigParser()
-    parser.read_string("[x]\n" + lab.credentials.read_text())
+    parser.read_string("[x]\n" + path.read_text().split("\n[", 1)[0])
     return dict(parser["x"])
+
+
+def _credentials(lab: Lab) -> dict[str, str]:
+    return ini_keys(lab.credentials)
 
 
 def wait_absent(lab: Lab, name: str, values: set[str] | None = None, seconds: float = 15) -> None:

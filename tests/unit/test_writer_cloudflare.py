@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 from certbot import errors
-from certbot.plugins.dns_common import CredentialsConfiguration
+from test_options_and_credentials import load_map
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.providers import WriterMap, writers_from_credentials
 from certbot_dns_autopilot.providers.cloudflare import (
     DEFAULT_URL,
     CloudflareWriter,
@@ -22,14 +21,6 @@ from certbot_dns_autopilot.providers.cloudflare import (
 
 TOKEN = "Zx9-tokenThatMustNeverBePrinted_0123456"
 GLOBAL_KEY = "0123456789abcdef0123456789abcdef01234"  # 37 hex digits, like Cloudflare's
-
-
-def load_map(tmp_path: Path, values: dict[str, str], sections: str = "") -> WriterMap:
-    path = tmp_path / "credentials.ini"
-    path.write_text("".join(f"{k} = {v}\n" for k, v in values.items()) + sections)
-    path.chmod(0o600)
-    creds = CredentialsConfiguration(str(path), lambda var: f"dns_autopilot_{var}")
-    return writers_from_credentials(creds, str(path))
 
 
 def load(tmp_path: Path, values: dict[str, str]) -> CloudflareWriter:

@@ -9,7 +9,14 @@ from certbot.plugins.dns_common import CredentialsConfiguration
 
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.providers import writers_from_credentials
-from certbot_dns_autopilot.providers.route53 import Route53Writer, merged, quote, reduced, unquote
+from certbot_dns_autopilot.providers.route53 import (
+    Route53Writer,
+    merged,
+    quote,
+    reduced,
+    replacing,
+    unquote,
+)
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
@@ -39,13 +46,23 @@ def test_merge_keeps_foreign_values_and_their_ttl_in_one_upsert() -> None:
     assert merged((60, ['"tok"']), {"tok"}, 60) is None, "nothing to change, no API call"
 
 
-def test_remove_upserts_the_rest_or_deletes_the_exact_set() -> None:
-    assert reduced((300, ['"kept"', '"tok"']), {"tok"}) == (
-        "UPSERT", {"TTL": 300, "ResourceRecords": ['"kept"']})
-    assert reduced((60, ['"a"', '"b"']), {"a", "b"}) == (
-        "DELETE", {"TTL": 60, "ResourceRecords": ['"a"', '"b"']})
-    assert reduced((60, ['"a"']), {"other"}) is None
-    assert reduced(None, {"a"}) is None
+def test_remove_keeps_the_rest_or_leaves_nothing() -> None:
+    assert reduced((300, ['"kept"', '"tok"']), {"tok"}) == {
+        "TTL": 300, "ResourceRecords": ['"kept"']}
+    assert reduced((60, ['"a"', '"b"']), {"a", "b"}) is None
+    assert reduced((60, ['"a"']), {"other"}) is False
+    assert reduced(None, {"a"}) is False
+
+
+def test_a_rewrite_is_conditional_on_the_set_read() -> None:
+    # DELETE with the exact set read, then CREATE: refused as a whole if the set changed.
+    changes = replacing("_acme-challenge.x.example", (300, ['"kept"']),
+                        {"TTL": 300, "ResourceRecords": ['"kept"', '"tok"']})
+    assert [(c["Action"], c["ResourceRecordSet"]["ResourceRecords"]) for c in changes] == [
+        ("DELETE", [{"Value": '"kept"'}]), ("CREATE", [{"Value": '"kept"'}, {"Value": '"tok"'}])]
+    assert [c["Action"] for c in replacing("n", None, {"TTL": 60, "ResourceRecords": ['"t"']})
+            ] == ["CREATE"]
+    assert [c["Action"] for c in replacing("n", (60, ['"t"']), None)] == ["DELETE"]
 
 
 def test_txt_quoting_round_trips_route53_presentation() -> None:

@@ -93,6 +93,11 @@ class CloudflareEmulator:
         self.requests: list[tuple[str, str, Any]] = []  # (method, path, JSON body) in order
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
+        #: fault injection: every other API call fails, alternately 429 (with Retry-After)
+        #: and 502, as Cloudflare's edge does under load
+        self.fail_every_other = False
+        self.failed = 0
+        self._calls = 0
 
     # -- test configuration ----------------------------------------------------------
 
@@ -151,6 +156,8 @@ class CloudflareEmulator:
                 status, payload = emulator.handle(self.command, self.path, self.headers, body)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
+                if status == 429:
+                    self.send_header("Retry-After", "1")
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -179,6 +186,15 @@ class CloudflareEmulator:
         self.requests.append((method, path, sent))
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         try:
+            with self.lock:
+                self._calls += 1
+                flaky = self.fail_every_other and self._calls % 2 == 1
+                self.failed += flaky
+            if flaky and self.failed % 2 == 1:
+                raise ApiError(429, 971, "Please wait and consider throttling your request "
+                               "speed")
+            if flaky:
+                raise ApiError(502, 10000, "Bad gateway")
             if not path.startswith(PREFIX):
                 raise ApiError(404, 7000, "No route for that URI")
             path = path[len(PREFIX):]

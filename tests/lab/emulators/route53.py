@@ -249,10 +249,13 @@ class Route53Emulator:
         return [payload]
 
     def _mirror(self, zone_id: str, body: bytes) -> None:
-        """Apply the TXT part of an accepted change batch to BIND (public zones only)."""
+        """Apply the net effect of an accepted change batch's TXT changes to BIND (public
+        zones only): a batch is atomic at Route 53, so a DELETE + CREATE of one name becomes
+        only the values that differ, never a moment without the values both sets hold."""
         zone = self.public_zones.get(zone_id)
         if zone is None or self.backend is None:
             return
+        final: dict[str, tuple[set[str], int]] = {}
         for change in ET.fromstring(body).iter(f"{NS}Change"):
             action = change.findtext(f"{NS}Action")
             rrset = change.find(f"{NS}ResourceRecordSet")
@@ -260,13 +263,13 @@ class Route53Emulator:
                 continue
             name = (rrset.findtext(f"{NS}Name") or "").rstrip(".") + "."
             ttl = int(rrset.findtext(f"{NS}TTL") or 300)
-            wanted = _txt_values(v.text or "" for v in rrset.iter(f"{NS}Value"))
-            if action == "DELETE":
-                for value in wanted:
-                    self._send("remove", zone, name, value)
-                continue
+            values = _txt_values(v.text or "" for v in rrset.iter(f"{NS}Value"))
+            current, _ = final.get(name, (self.backend.values(name), ttl))
+            final[name] = ((current - values) if action == "DELETE" else
+                           values if action == "UPSERT" else current | values, ttl)
+        for name, (wanted, ttl) in final.items():
             served = self.backend.values(name)
-            for value in served - wanted if action == "UPSERT" else ():
+            for value in served - wanted:
                 self._send("remove", zone, name, value)
             for value in wanted - served:
                 self._send("add", zone, name, value, ttl)

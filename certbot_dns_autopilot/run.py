@@ -1,0 +1,341 @@
+"""One certbot run of the plugin: its state (what was written, where, the journal) and the
+steps perform, cleanup and the failure hint drive. Imported on the first call only: certbot
+imports every installed plugin's module on every invocation, and this one pulls in dnspython
+and every step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from acme import challenges
+from certbot import achallenges, errors
+from certbot.display import util as display_util
+
+from . import (
+    ca_errors,
+    credentials,
+    diagnose,
+    dnsio,
+    evidence,
+    hook,
+    journal,
+    names,
+    plan,
+    preflight,
+)
+from .authenticator import parse_bool
+from .chain import Follower
+from .errors import AutopilotError
+from .events import EventLog
+from .findings import ERROR, Finding, as_error
+from .providers import Writer
+from .routing import Route, Router
+from .waiter import Waiter
+
+logger = logging.getLogger("certbot_dns_autopilot.authenticator")
+
+RECORD_TTL = 60
+
+
+def parse_resolvers(text: str) -> list[dnsio.Server]:
+    """``--dns-autopilot-resolvers``: comma-separated ``IP`` / ``IP:PORT`` / ``[IPv6]:PORT``."""
+    servers = []
+    for item in (part.strip() for part in (text or "").split(",")):
+        if not item:
+            continue
+        try:
+            servers.append(dnsio.parse_server(item))
+        except ValueError:
+            raise errors.PluginError(
+                f"--dns-autopilot-resolvers: {item!r} is not an address. Give recursive "
+                "resolvers as IP, IP:PORT or [IPv6]:PORT, separated by commas "
+                "(e.g. 9.9.9.9,[2620:fe::fe]:53)") from None
+    return servers
+
+
+class Run:
+    """The plugin's state for one certbot invocation, behind the thin `Authenticator`."""
+
+    def __init__(self, plugin: Any) -> None:
+        self.config = plugin.config
+        self.conf = plugin.conf
+        self.dest = plugin.dest
+        self._written: dict[str, tuple[Writer, dict[str, frozenset[str]]]] = {}
+        self._events = EventLog()
+        self._routes: dict[str, Route] = {}  # origin -> route, kept for the failure hint
+        self._targets: dict[str, frozenset[str]] = {}  # written name -> this run's values
+        self._follower = Follower(dnsio.Recursive())
+        self._hook_ran = False
+        self._journal = journal.Journal(None, "", "")  # made real once credentials are read
+        self._stale: list[Finding] = []  # pre-flight's stale-record findings, for the hint
+        self._wait_off = False
+
+    def flag(self, name: str) -> bool:
+        """A true/false option, as given or as the renewal config hands it back."""
+        try:
+            return parse_bool(self.conf(name))
+        except ValueError as exc:
+            raise errors.PluginError(f"--dns-autopilot-{name}: {exc}. Fix: set it to true or "
+                                     "false (on the command line, or in the renewal "
+                                     "configuration's [renewalparams])") from None
+
+    def prepare(self) -> None:
+        """Before anything else: remove what an interrupted run left behind."""
+        self._events = EventLog(getattr(self.config, "logs_dir", None))
+        self._recover()
+
+    def _recover(self) -> None:
+        """Values a killed run wrote and never removed (its journal outlived it)."""
+        for left in journal.leftovers(getattr(self.config, "work_dir", None)):
+            records = {zone: {n: set(v) for n, v in names_.items()}
+                       for zone, names_ in left.zones.items()}
+            where = "; ".join(f"{name} TXT {sorted(values)}" for zone in records.values()
+                              for name, values in zone.items())
+            try:
+                with self._events.step("recover", str(left.path), records=where):
+                    _, writers, _ = credentials.load(left.credentials)
+                    for zone, zone_records in records.items():
+                        writer = writers.writer_for(next(iter(zone_records), zone))
+                        if writer is None:
+                            raise errors.PluginError(f"no writer for {zone} in "
+                                                     f"{left.credentials} any more")
+                        writer.remove(zone, zone_records)
+            except errors.PluginError as exc:
+                journal.keep(left)
+                logger.warning("dns-autopilot: an interrupted run left %s; removing it failed "
+                               "(%s): a later run will retry, or remove it by hand", where, exc)
+                continue
+            journal.done(left)
+            display_util.notify(f"dns-autopilot: removed what an interrupted run had left: "
+                                f"{where}")
+
+    def _setup(self) -> tuple[Router, Waiter]:
+        path = self.conf("credentials")
+        if not path:
+            raise errors.PluginError(
+                "--dns-autopilot-credentials is required: the path to an INI file with the "
+                "record writer's keys (see the Credentials section of README.md)")
+        path, writers, alias_list = credentials.load(path)
+        # Stored absolute, so `certbot renew` from another directory finds it.
+        setattr(self.config, self.dest("credentials"), path)
+        self._journal = journal.Journal(getattr(self.config, "work_dir", None),
+                                        self._events.run, path)
+        given = self.conf("propagation-timeout")
+        try:  # the renewal config hands it back as text
+            timeout = int(str(given).strip())
+        except ValueError:
+            timeout = -1
+        if timeout < 0:
+            raise errors.PluginError(f"--dns-autopilot-propagation-timeout {given!r} is not a "
+                                     "whole number of seconds. Fix: give e.g. 300 (0 turns "
+                                     "the wait off)")
+        self._wait_off = timeout == 0
+        recursive = dnsio.Recursive(parse_resolvers(self.conf("resolvers")))
+        self._follower = Follower(recursive)
+        for writer in writers.writers:
+            writer.events = self._events  # retries are reported in the event log
+        router = Router(writers, self._follower, alias_list,
+                        follow_cnames=self.flag("follow-cnames"))
+        waiter = Waiter(recursive, timeout=float(timeout),
+                        public_check=self.flag("public-check"),
+                        events=self._events, progress=display_util.notify)
+        return router, waiter
+
+    def perform(self, achalls: list[achallenges.AnnotatedChallenge]
+                ) -> list[challenges.ChallengeResponse]:
+        try:
+            return self._perform(achalls)
+        except AutopilotError as exc:  # stopped before any challenge was answered
+            self._failure_hook("before-validation", [{
+                "code": exc.code, "domain": ", ".join(a.identifier.value for a in achalls),
+                "problem": exc.problem, "evidence": exc.evidence.splitlines(),
+                "fix": exc.fix}])
+            raise
+
+    def _perform(self, achalls: list[achallenges.AnnotatedChallenge]
+                 ) -> list[challenges.ChallengeResponse]:
+        router, waiter = self._setup()
+        events = self._events
+        wanted = [plan.Challenge.of(a.identifier.value, a.validation(a.account_key))
+                  for a in achalls]
+        with events.step("plan", writers=router.writers.describe()) as step:
+            routes = {}
+            for challenge in wanted:
+                if challenge.name not in routes:
+                    routes[challenge.name] = router.route(challenge.domain)
+            targets = plan.group(wanted, lambda c: (routes[c.name].zone, routes[c.name].name))
+            self._routes = routes
+            self._targets = {t.name: t.values for t in targets}
+            step["routes"] = [{"name": r.origin, "target": r.name, "zone": r.zone,
+                               "writer": r.writer.label,
+                               "chain": [h.name for h in r.chain.hops] if r.chain else None}
+                              for r in routes.values()]
+        if self.flag("preflight"):
+            found = self._preflight(list(routes.values()), [c.domain for c in wanted])
+            self._stale = [f for f in found if f.code == "stale-record" and f.where]
+            if self.flag("remove-stale"):
+                self._remove_stale(found, {r.zone: r.writer for r in routes.values()})
+        for route in routes.values():
+            if route.name != route.origin:
+                display_util.notify(f"dns-autopilot: {route.origin} is an alias: writing at "
+                                    f"{route.name} (zone {route.zone})")
+            if route.note:
+                logger.warning("dns-autopilot: %s", route.note)
+        writer_of = {r.zone: r.writer for r in routes.values()}
+        self._write(writer_of, plan.by_zone(targets))
+        display_util.notify(
+            f"dns-autopilot: wrote {len(wanted)} TXT value(s) at {len(targets)} name(s) via "
+            f"{', '.join(sorted({w.label for w in writer_of.values()}))}; waiting until they "
+            "are served")
+        if waiter.timeout <= 0:
+            logger.warning("dns-autopilot: not waiting (--dns-autopilot-propagation-timeout 0): "
+                           "the CA may ask before every nameserver serves the values")
+            self._events.emit("wait-done", "off")
+        else:
+            timings = waiter.wait(targets, asked=plan.origins(wanted))
+            display_util.notify(
+                "dns-autopilot: served everywhere after "
+                + ", ".join(f"{phase} {secs:.1f} s" for phase, secs in timings.items()))
+        return [a.response(a.account_key) for a in achalls]
+
+    def _preflight(self, routes: list[Route], domains: list[str]) -> list[Finding]:
+        """Probe before writing: warnings are shown, errors stop the run here."""
+        with self._events.step("preflight") as step:
+            identities = preflight.ca_identities(self.conf("caa-identities"),
+                                                 getattr(self.config, "server", None))
+            found = preflight.run(routes, domains, self._follower, identities)
+            found += preflight.rate_limits(domains, getattr(self.config, "server", None),
+                                           getattr(self.config, "config_dir", None))
+            step["findings"] = [f.as_dict() for f in found]
+            step["outcome"] = "error" if any(f.severity == ERROR for f in found) else "ok"
+        for finding in found:
+            if finding.severity != ERROR:
+                logger.warning("dns-autopilot: %s", finding.text())
+                display_util.notify(f"dns-autopilot warning: {finding.text()}")
+        error = as_error(found)
+        if error:
+            raise error
+        return found
+
+    def _remove_stale(self, found: list[Finding], writer_of: dict[str, Writer]) -> None:
+        """--dns-autopilot-remove-stale: drop the old values pre-flight found, before writing."""
+        for finding in found:
+            if finding.code != "stale-record" or not finding.where:
+                continue
+            zone, name = finding.where
+            with self._events.step("remove-stale", name, zone=zone, values=list(finding.values)):
+                writer_of[zone].remove(zone, {name: set(finding.values)})
+            display_util.notify(f"dns-autopilot: removed {len(finding.values)} stale value(s) "
+                                f"at {name} (--dns-autopilot-remove-stale)")
+
+    def _write(self, writer_of: dict[str, Writer],
+               batches: dict[str, dict[str, frozenset[str]]]) -> None:
+        """One batch per zone, zones concurrently; what succeeded is kept for cleanup. The
+        journal notes each batch before the writer is called: a run killed during the call
+        leaves a note the next run acts on (a writer whose add fails leaves nothing)."""
+        def one(zone: str) -> Exception | None:
+            records, writer = batches[zone], writer_of[zone]
+            self._journal.record(zone, records)
+            try:
+                with self._events.step("write", zone, writer=writer.label,
+                                       names=sorted(records),
+                                       values=sum(len(v) for v in records.values())):
+                    writer.add(zone, records, RECORD_TTL)
+            except Exception as exc:  # re-raised below, after every zone has answered
+                self._journal.forget(zone)
+                return exc
+            self._written[zone] = (writer, records)
+            return None
+        with ThreadPoolExecutor(max_workers=min(8, max(len(batches), 1))) as pool:
+            failures = [exc for exc in pool.map(one, sorted(batches)) if exc is not None]
+        if failures:
+            raise failures[0]
+
+    def cleanup(self, achalls: list[achallenges.AnnotatedChallenge]) -> None:
+        """Remove exactly the values this run added; say what is left if that fails."""
+        written, self._written = self._written, {}
+        for zone, (writer, records) in written.items():
+            try:
+                with self._events.step("cleanup", zone, names=sorted(records),
+                                       values=sum(len(v) for v in records.values())):
+                    writer.remove(zone, records)
+            except errors.PluginError as exc:
+                leftovers = ", ".join(f"{name} TXT {sorted(vals)}"
+                                      for name, vals in records.items())
+                logger.warning("dns-autopilot: could not remove %s from %s: %s. The next run "
+                               "retries (journal %s), or remove them by hand.", leftovers, zone,
+                               exc, self._journal.path)
+                continue
+            self._journal.forget(zone)
+
+    def auth_hint(self, failed_achalls: list[achallenges.AnnotatedChallenge]) -> str:
+        """Diagnose each failed challenge from the CA's error and live evidence, while our
+        records still exist (certbot calls this before cleanup). Never raises."""
+        try:
+            found = self._diagnose(failed_achalls)
+        except Exception:  # noqa: BLE001 - auth_hint must never raise
+            logger.debug("dns-autopilot: diagnosis failed", exc_info=True)
+            readings = "; ".join(ca_errors.read_error(a.error).describe() for a in failed_achalls
+                                 if getattr(a, "error", None))
+            return ("dns-autopilot could not gather live evidence for a diagnosis (see the log); "
+                    f"the CA's reading: {readings or 'none given'}.")
+        self._failure_hook("validation", [d.as_dict() for d in found])
+        blocks = "\n".join(d.text() for d in found)
+        return (f"dns-autopilot diagnosed {len(found)} failed challenge(s) from the CA's error "
+                f"and the servers' answers now, before cleanup:\n{blocks}")
+
+    def _diagnose(self, failed_achalls: list[achallenges.AnnotatedChallenge]
+                  ) -> list[diagnose.Diagnosis]:
+        failed = [(a.identifier.value, a.validation(a.account_key), a) for a in failed_achalls]
+        origins = {names.validation_name(domain): domain for domain, _, _ in failed}
+        identities = preflight.ca_identities(self.conf("caa-identities"),
+                                             getattr(self.config, "server", None))
+
+        def gather(origin: str, domain: str, reading: ca_errors.CaReading) -> evidence.Evidence:
+            route = self._routes.get(origin)
+            target = route.name if route else origin
+            zone = route.zone if route else self._follower.recursive.zone_of(
+                origin.split(".", 1)[1])
+            found = evidence.gather(origin, target, zone,
+                                    frozenset(self._targets.get(target, ())), domain, reading,
+                                    self._follower, identities)
+            # What sat at the name before this run, with the TTL caches may still hold it for.
+            before = tuple(f for f in self._stale if f.where == (zone, target))
+            return dataclasses.replace(found, findings=found.findings + before)
+
+        readings = {names.validation_name(domain): ca_errors.read_error(achall.error)
+                    for domain, _, achall in failed}
+        with ThreadPoolExecutor(max_workers=min(8, len(origins))) as pool:
+            gathered = dict(zip(origins, pool.map(
+                lambda o: gather(o, origins[o], readings[o]), origins), strict=True))
+        found = []
+        for domain, value, achall in failed:
+            origin = names.validation_name(domain)
+            reading = ca_errors.read_error(achall.error)
+            diagnosis = diagnose.diagnose(domain, value, reading, gathered[origin],
+                                          self._wait_off)
+            self._events.emit("diagnosis", diagnosis.code, origin, domain=domain,
+                              diagnosis=diagnosis.as_dict(),
+                              evidence=gathered[origin].as_dict())
+            found.append(diagnosis)
+        return found
+
+    def _failure_hook(self, stage: str, diagnoses: list[dict[str, object]]) -> None:
+        """--dns-autopilot-failure-hook, once per run; its own failure is only logged."""
+        command = self.conf("failure-hook")
+        if not command or self._hook_ran:
+            return
+        self._hook_ran = True
+        payload = {"plugin": "dns-autopilot", "stage": stage,
+                   "verb": getattr(self.config, "verb", None),
+                   "dry_run": bool(getattr(self.config, "dry_run", False)),
+                   "server": getattr(self.config, "server", None),
+                   "names": sorted({str(d.get("domain")) for d in diagnoses}),
+                   "run": self._events.run, "event_log": self._events.path,
+                   "diagnoses": diagnoses}
+        with self._events.step("failure-hook", stage=stage) as step:
+            step["outcome"] = hook.run(command, payload)

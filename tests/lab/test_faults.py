@@ -1,0 +1,282 @@
+"""Fault injection in the lab: each case breaks one thing mid-run and checks what the user
+sees, and counts what must stay zero: records leaked, foreign values removed, secrets in any
+artefact of the run, tracebacks shown. `lab/faults.sh` runs these and prints the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Certbot, Lab, Run, stopped
+from emulators.bind import ZoneBackend
+from emulators.cloudflare import CloudflareEmulator
+from emulators.route53 import Route53Emulator
+from test_issuance import ini_keys, nsupdate
+from test_route53 import credentials as route53_credentials
+
+pytestmark = pytest.mark.lab
+
+FOREIGN = "a-colleagues-value"
+REPORT = os.environ.get("DNS_AUTOPILOT_FAULT_REPORT")
+
+
+class Case:
+    """One fault case's figures, checked after the fault has played out."""
+
+    def __init__(self, lab: Lab, name: str) -> None:
+        self.lab, self.name = lab, name
+        self.figures = {"records leaked": 0, "foreign values removed": 0,
+                        "secrets in artefacts": 0, "tracebacks shown": 0}
+        self.secrets = [ini_keys(lab.credentials)["dns_autopilot_rfc2136_secret"]]
+        self.planted: list[tuple[str, str]] = []
+
+    def plant(self, zone: str, name: str) -> None:
+        """Someone else's value at a name the run writes: it must survive."""
+        nsupdate(self.lab, zone, name, FOREIGN)
+        self.planted.append((zone, name))
+
+    def check(self, names: list[str], *runs: Run, extra_artefacts: tuple[str, ...] = (),
+              foreign: list[str] = ()) -> None:
+        """Count, after cleanup has had time to reach the secondary."""
+        deadline = time.monotonic() + 20
+        while True:
+            left = {(server, name): self.lab.txt(server, name) - {FOREIGN}
+                    for server in (self.lab.primary, self.lab.secondary) for name in names}
+            if not any(left.values()) or time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
+        self.figures["records leaked"] = sum(len(v) for v in left.values())
+        self.figures["foreign values removed"] = sum(
+            FOREIGN not in self.lab.txt(self.lab.primary, name) for name in foreign)
+        artefacts = [a for run in runs for a in (run.output, run.log, json.dumps(run.events))]
+        artefacts += list(extra_artefacts)
+        self.figures["secrets in artefacts"] = sum(
+            secret in artefact for secret in self.secrets for artefact in artefacts)
+        self.figures["tracebacks shown"] = sum("Traceback" in run.output for run in runs)
+
+
+@pytest.fixture(scope="session")
+def report() -> Iterator[dict[str, dict[str, int]]]:
+    cases: dict[str, dict[str, int]] = {}
+    yield cases
+    if REPORT:
+        Path(REPORT).write_text(json.dumps(cases, indent=1))
+
+
+@pytest.fixture
+def case(lab: Lab, request: pytest.FixtureRequest, report: dict) -> Iterator[Case]:
+    found = Case(lab, request.node.name.removeprefix("test_").replace("_", " "))
+    yield found
+    for zone, name in found.planted:
+        nsupdate(lab, zone, name, FOREIGN, add=False)
+    report[found.name] = found.figures
+    assert found.figures == dict.fromkeys(found.figures, 0), found.figures
+
+
+def on_event(logs_dir: Path, step: str, action: Callable[[], None], outcome: str = "ok"
+             ) -> threading.Thread:
+    """Run ``action`` as soon as the run's event log shows ``step`` with ``outcome``."""
+    events = logs_dir / "dns-autopilot.jsonl"
+
+    def watch() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if events.exists() and any(
+                    (e := json.loads(line))["step"] == step and e["outcome"] == outcome
+                    for line in events.read_text().splitlines()):
+                action()
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_the_secondary_stopped_mid_wait(lab: Lab, certbot: Certbot, fresh_name: str,
+                                        case: Case) -> None:
+    name = f"_acme-challenge.{fresh_name}"
+    case.plant("autopilot.test", name)
+    secondary = lab.pid("secondary")
+    frozen = threading.Event()
+
+    def freeze() -> None:
+        os.kill(secondary, signal.SIGSTOP)
+        frozen.set()
+
+    on_event(certbot.logs_dir, "write", freeze)
+    try:
+        run = certbot.certonly(fresh_name, extra=("--dns-autopilot-propagation-timeout", "5"))
+    finally:
+        os.kill(secondary, signal.SIGCONT)
+    assert frozen.is_set()
+    # What the user sees: the server that stopped answering, by name and address.
+    assert run.returncode != 0 and "dns-autopilot [lame-delegation]" in run.output
+    assert f"ns2.autopilot.test ({lab.secondary}): TIMEOUT" in run.output
+    case.check([name], run, foreign=[name])
+
+
+def test_the_primary_refusing_the_second_zones_update(lab: Lab, certbot: Certbot,
+                                                       fresh_name: str, tmp_path: Path,
+                                                       case: Case) -> None:
+    # autopilot.test is written with the real key; example.test with a key the primary
+    # refuses: the first zone's values must not stay behind.
+    label = fresh_name.split(".")[0]
+    good = ini_keys(lab.credentials)
+    readonly = ini_keys(Path(lab.env["LAB_CREDENTIALS_READONLY"]))
+    path = tmp_path / "two-keys.ini"
+    path.write_text(
+        "dns_autopilot_zones = autopilot.test\n"
+        + "".join(f"{k} = {v}\n" for k, v in good.items())
+        + "\n[example]\ndns_autopilot_zones = example.test\n"
+        + "".join(f"{k} = {v}\n" for k, v in readonly.items()))
+    path.chmod(0o600)
+    case.secrets.append(readonly["dns_autopilot_rfc2136_secret"])
+    name = f"_acme-challenge.{fresh_name}"
+    case.plant("autopilot.test", name)
+    run = certbot.certonly(fresh_name, f"{label}.example.test", credentials=path)
+    assert run.returncode != 0 and "dns-autopilot [permission-denied]" in run.output
+    assert "REFUSED" in run.output and "update-policy" in run.output
+    assert [e["outcome"] for e in run.steps("cleanup")] == ["ok"], "the first zone cleaned"
+    case.check([name, f"_acme-challenge.{label}.example.test"], run, foreign=[name])
+
+
+def test_the_provider_failing_every_other_call(lab: Lab, certbot: Certbot, fresh_name: str,
+                                               tmp_path: Path, case: Case) -> None:
+    cf = CloudflareEmulator(["autopilot.test"], ZoneBackend(lab.credentials)).start()
+    try:
+        token = cf.token(["autopilot.test"])
+        cf.fail_every_other = True
+        path = tmp_path / "cloudflare.ini"
+        path.write_text(f"dns_autopilot_cloudflare_api_url = {cf.url}\n"
+                        f"dns_autopilot_cloudflare_api_token = {token}\n")
+        path.chmod(0o600)
+        case.secrets.append(token)
+        run = certbot.certonly(fresh_name, f"*.{fresh_name}", credentials=path)
+    finally:
+        cf.stop()
+    # What the user sees: nothing but a slower success; the event log lists each retry.
+    assert run.returncode == 0, run.output
+    retries = run.steps("retry")
+    assert cf.failed >= 3 and len(retries) >= 3
+    assert {r["reason"] for r in retries} == {"HTTP 429", "HTTP 502"}
+    case.check([f"_acme-challenge.{fresh_name}"], run)
+
+
+def signalled_in_the_wait(lab: Lab, certbot: Certbot, domain: str, sig: signal.Signals
+                          ) -> Run:
+    """certonly for ``domain``, sent ``sig`` once it has written (the secondary is frozen, so
+    the wait cannot end first). Pre-flight is off: it would stop at the frozen server."""
+    cmd, env = certbot._command(*certbot._certonly_args(
+        (domain,), None, ("--dns-autopilot-preflight", "false")), "--non-interactive")
+    with stopped(lab.pid("secondary")):
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        on_event(certbot.logs_dir, "write", lambda: proc.send_signal(sig)).join(timeout=120)
+        output = proc.communicate(timeout=60)[0].decode()
+    return certbot._run(proc.returncode, output)
+
+
+def test_the_process_killed_between_write_and_wait(lab: Lab, certbot: Certbot,
+                                                   fresh_name: str, case: Case) -> None:
+    name = f"_acme-challenge.{fresh_name}"
+    case.plant("autopilot.test", name)
+    killed = signalled_in_the_wait(lab, certbot, fresh_name, signal.SIGKILL)
+    assert killed.returncode == -signal.SIGKILL
+    assert len(lab.txt(lab.primary, name) - {FOREIGN}) == 1, "the kill left our value"
+    # The next run of the same certbot (any names) removes it first, and says so.
+    other = f"o{fresh_name}"
+    run = certbot.certonly(other)
+    assert run.returncode == 0, run.output
+    assert f"dns-autopilot: removed what an interrupted run had left: {name} TXT" in run.output
+    [recovered] = run.steps("recover")
+    assert recovered["outcome"] == "ok"
+    case.check([name, f"_acme-challenge.{other}"], killed, run, foreign=[name])
+
+
+def test_sigterm_during_the_wait(lab: Lab, certbot: Certbot, fresh_name: str,
+                                 case: Case) -> None:
+    name = f"_acme-challenge.{fresh_name}"
+    case.plant("autopilot.test", name)
+    run = signalled_in_the_wait(lab, certbot, fresh_name, signal.SIGTERM)
+    # certbot catches SIGTERM and runs the plugin's cleanup before it exits.
+    assert run.returncode != 0
+    assert [e["outcome"] for e in run.steps("cleanup")] == ["ok"], run.steps("cleanup")
+    assert lab.txt(lab.primary, name) == {FOREIGN}
+    assert not list((certbot.home / "work" / "dns-autopilot" / "journal").glob("*.json"))
+    case.check([name], run, foreign=[name])
+
+
+def apex_and_wildcard_at_once(lab: Lab, tmp_path: Path, domain: str,
+                              credentials: Path | None = None) -> list[Run]:
+    """Two certbot processes (own config dirs) at once for ``domain`` and ``*.domain``: one
+    validation name, a value each. Both must succeed: neither removes the other's value."""
+    runs: dict[str, Run] = {}
+    threads = [threading.Thread(target=lambda c=c, d=d: runs.__setitem__(
+        d, c.certonly(d, credentials=credentials)))
+        for c, d in ((Certbot(lab, tmp_path / "apex"), domain),
+                     (Certbot(lab, tmp_path / "wildcard"), f"*.{domain}"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert [r.returncode for r in runs.values()] == [0, 0], [r.output for r in runs.values()]
+    return list(runs.values())
+
+
+def test_two_concurrent_runs_on_one_name(lab: Lab, tmp_path: Path, fresh_name: str,
+                                         case: Case) -> None:
+    name = f"_acme-challenge.{fresh_name}"
+    case.plant("autopilot.test", name)
+    runs = apex_and_wildcard_at_once(lab, tmp_path, fresh_name)
+    case.check([name], *runs, foreign=[name])
+
+
+def test_two_concurrent_runs_on_one_name_through_route53(lab: Lab, tmp_path: Path,
+                                                        fresh_name: str, case: Case) -> None:
+    # Route 53 rewrites a whole record set per change: the runs' read-modify-writes must not
+    # drop each other's value (a host lock, and batches conditional on the set read).
+    name = f"_acme-challenge.{fresh_name}"
+    route53 = Route53Emulator(ZoneBackend(lab.credentials)).start()
+    try:
+        route53.client().change_resource_record_sets(
+            HostedZoneId=route53.zone_id("autopilot.test"), ChangeBatch={"Changes": [{
+                "Action": "UPSERT", "ResourceRecordSet": {
+                    "Name": name, "Type": "TXT", "TTL": 300,
+                    "ResourceRecords": [{"Value": f'"{FOREIGN}"'}]}}]})
+        path, secret = route53_credentials(tmp_path, route53, "acme")
+        case.secrets.append(secret)
+        runs = apex_and_wildcard_at_once(lab, tmp_path, fresh_name, path)
+        case.check([name], *runs, foreign=[name])
+        assert route53.txt("autopilot.test", name)["values"] == {FOREIGN}
+    finally:
+        route53.stop()
+        case.planted.append(("autopilot.test", name))  # the colleague's value, in BIND
+
+
+def test_a_resolver_dropping_packets(lab: Lab, certbot: Certbot, fresh_name: str,
+                                     case: Case) -> None:
+    # Two resolvers; the second answers nothing for the run's first 8 s (queries dropped).
+    resolver = lab.pid("unbound")
+    os.kill(resolver, signal.SIGSTOP)
+    thaw = threading.Timer(8.0, os.kill, args=(resolver, signal.SIGCONT))
+    thaw.start()
+    try:
+        run = certbot.certonly(fresh_name, extra=(
+            "--dns-autopilot-resolvers", f"{lab.ca_resolver},{lab.resolver}"))
+    finally:
+        thaw.cancel()
+        os.kill(resolver, signal.SIGCONT)
+    # What the user sees: a success a few seconds later; the log shows the unanswered queries.
+    assert run.returncode == 0, run.output
+    timeouts = [q for q in run.steps("query", phase="public") if q["answer"]["rcode"] == "TIMEOUT"]
+    assert timeouts, run.steps("query", phase="public")
+    case.check([f"_acme-challenge.{fresh_name}"], run)
+

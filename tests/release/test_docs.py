@@ -1,0 +1,73 @@
+"""The documentation site builds without a warning and names every option and key."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+from release_paths import DEV_BIN, TOP, plugin_options, run
+
+pytestmark = pytest.mark.release
+
+DOCS = TOP / "docs"
+PROVIDERS = TOP / "certbot_dns_autopilot" / "providers"
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("html")
+    result = run(DEV_BIN / "sphinx-build", "-W", "--keep-going", "-q", "-b", "html",
+                 "-d", out / ".doctrees", DOCS, out, timeout=300)
+    assert result.returncode == 0, f"sphinx-build failed:\n{result.stdout}\n{result.stderr}"
+    return out
+
+
+def test_sphinx_build_has_no_warnings(html):
+    for page in ("index", "install", "quickstart", "options", "migration", "waiter",
+                 "diagnosis-codes", "providers/route53"):
+        assert (html / f"{page}.html").exists(), page
+
+
+def test_options_page_names_every_option(html):
+    source = (DOCS / "options.md").read_text()
+    built = (html / "options.html").read_text()
+    for option in plugin_options():
+        assert f"`{option}" in source, f"docs/options.md does not document {option}"
+        assert option in built
+
+
+def _writer_keys() -> dict[str, set[str]]:
+    """Each writer's INI keys, read from its module: KNOWN_KEYS, or the names it asks for."""
+    keys: dict[str, set[str]] = {}
+    for kind in ("rfc2136", "cloudflare", "route53", "azure"):
+        text = (PROVIDERS / f"{kind}.py").read_text()
+        found = set(re.findall(rf'conf\("(?:{kind}_)?([a-z0-9_]+)"\)', text))
+        found |= set(re.findall(r'_key\("([a-z0-9_]+)"\)', text))
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Assign) and any(
+                    getattr(t, "id", None) == "KNOWN_KEYS" for t in node.targets):
+                found |= set(ast.literal_eval(node.value))
+        keys[kind] = {f"dns_autopilot_{kind}_{k}" for k in found if k}
+    keys["lexicon"] = {"dns_autopilot_lexicon_provider"}
+    return keys
+
+
+def test_options_page_names_every_ini_key():
+    source = (DOCS / "options.md").read_text()
+    for kind, keys in _writer_keys().items():
+        assert keys, kind
+        for key in keys:
+            assert f"`{key}`" in source, f"docs/options.md does not list {key} ({kind})"
+    for key in ("dns_autopilot_zones", "dns_autopilot_aliases"):
+        assert f"`{key}`" in source
+
+
+def test_index_links_every_page():
+    index = (DOCS / "index.md").read_text()
+    pages = sorted(p.relative_to(DOCS).with_suffix("").as_posix()
+                   for p in DOCS.rglob("*.md") if "_build" not in p.parts)
+    for page in pages:
+        if page != "index":
+            assert re.search(rf"^{re.escape(page)}$", index, re.M), f"{page} not in a toctree"
