@@ -82,6 +82,11 @@ class Series:
     def median(self) -> float:
         return statistics.median(r.seconds for r in self.results)
 
+    def ok_median(self) -> float | None:
+        """The median of the runs that issued: a failed run ends early and is no floor."""
+        done = [r.seconds for r in self.results if r.ok]
+        return statistics.median(done) if done else None
+
     def ok(self) -> str:
         return f"{sum(r.ok for r in self.results)}/{len(self.results)}"
 
@@ -253,7 +258,9 @@ def run(bench: Bench, args: argparse.Namespace, cases: list[int], tools: list[st
                     bench.once(tool, case, rfc2136_min))
         print(f"done: {CASE_NAMES.get(case, case)}", flush=True)
 
-    print(f"\nmedian wall time over {args.runs} runs (rfc2136-min = {rfc2136_min} s)\n")
+    print(f"\nmedian wall time over {args.runs} runs (rfc2136-min = {rfc2136_min} s); "
+          "÷ floor divides by the median of the floor's runs that issued (a run that fails "
+          "ends early: it is no floor)\n")
     head = f"{'case':<24}{'tool':<14}{'median s':>9}{'ok':>7}{'msgs/name':>11}"
     peers = [t for t in tools if t not in ("autopilot", "floor")]
     if "floor" in tools:
@@ -271,8 +278,9 @@ def run(bench: Bench, args: argparse.Namespace, cases: list[int], tools: list[st
             series = table[(tool, case)]
             row = (f"{CASE_NAMES.get(case, str(case)):<24}{tool:<14}{series.median():>9.2f}"
                    f"{series.ok():>7}{series.per_name():>11.1f}")
+            floor = table[("floor", case)].ok_median() if "floor" in tools else None
             if "floor" in tools:
-                row += f"{series.median() / table[('floor', case)].median():>9.2f}"
+                row += (f"{series.median() / floor:>9.2f}" if floor else f"{'n/a':>9}")
             if "autopilot" in tools and tool in peers:
                 row += f"{series.median() / table[('autopilot', case)].median():>18.2f}"
             print(row)
