@@ -219,8 +219,10 @@ def main() -> None:
     parser.add_argument("--tools", default=",".join(ALL_TOOLS))
     parser.add_argument("--rfc2136-min", default="auto",
                         help="propagation-seconds for rfc2136-min, or 'auto' to search")
-    parser.add_argument("--gap", type=float, default=6.0,
-                        help="quiet seconds before each run (BIND's notify-delay is 5 s)")
+    parser.add_argument("--gap", type=float, default=11.0,
+                        help="quiet seconds before each run: over two of BIND's notify-delay "
+                        "(5 s), since a peer's cleanup sends several UPDATEs whose NOTIFYs "
+                        "BIND spaces 5 s apart, which would make the next run wait")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--lego-100", action="store_true",
                         help="also run lego for 100 names (its rfc2136 provider solves names "
