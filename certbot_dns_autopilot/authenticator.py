@@ -66,36 +66,38 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
     def add_parser_arguments(cls, add: Callable[..., None]) -> None:
         add("credentials", help="Path to the credentials INI file (mode 600): the record "
             "writer's keys, e.g. dns_autopilot_rfc2136_server/_name/_secret. Stored absolute "
-            "in the renewal configuration.")
+            "in the renewal configuration (default: none; required).")
         add("resolvers", default="", help="Comma-separated recursive resolvers (IP or IP:PORT) "
-            "used to find nameservers and for the public check. Default: the system's.")
+            "used to find nameservers and for the public check (default: the system's).")
         add("propagation-timeout", type=int, default=DEFAULT_PROPAGATION_TIMEOUT,
-            help="Upper bound, in seconds, on waiting for the records to be served "
-            f"(default {DEFAULT_PROPAGATION_TIMEOUT}). The wait ends as soon as they are. "
-            "0 turns the wait off (the CA may then ask before the records are served).")
+            help="Upper bound, in seconds, on waiting for the records to be served; the wait "
+            "ends as soon as they are. 0 turns the wait off (the CA may then ask before the "
+            "records are served).")
         add("failure-hook", default="", metavar="COMMAND",
             help="A command run (through the shell) once when a run fails, with the "
             "diagnoses as JSON on its standard input: names, codes, evidence, fixes, the CA's "
             f"error and certbot's verb. Bounded to {hook.TIMEOUT:.0f} s; its failure is only "
-            "logged. Saved for renewal, so cron renewals can page someone with the cause.")
+            "logged. Saved for renewal, so cron renewals can page someone with the cause "
+            "(default: none).")
         add("follow-cnames", type=parse_bool, default=True, metavar="true|false",
             help="Follow a CNAME at _acme-challenge.<domain> (asking authoritative servers) "
             "and write the TXT at its target, with the writer configured for the target's "
-            "zone (default true).")
+            "zone.")
         add("preflight", type=parse_bool, default=True, metavar="true|false",
             help="Before writing anything, probe the Public Suffix List, CAA, the zones' "
-            "delegation and existing values (default true); errors stop the run before any "
+            "delegation and existing values; errors stop the run before any "
             "challenge is answered. `dns-autopilot doctor` runs the same probes alone.")
         add("caa-identities", default="", help="Comma-separated CAA identities of the CA "
-            "(e.g. letsencrypt.org), for CAs whose directory does not publish them.")
+            "(e.g. letsencrypt.org), for CAs whose directory does not publish them (default: "
+            "the directory's meta.caaIdentities).")
         add("remove-stale", type=parse_bool, default=False, metavar="true|false",
             help="Before writing, remove TXT values that pre-flight found already sitting at "
-            "the names to be written (stale-record), so resolvers stop serving them "
-            "(default false). Only safe when no other issuance for the same names may be "
+            "the names to be written (stale-record), so resolvers stop serving them. "
+            "Only safe when no other issuance for the same names may be "
             "running: its value would be removed too.")
         add("public-check", type=parse_bool, default=True, metavar="true|false",
             help="After every authoritative server serves the values, also wait until the "
-            "resolvers do (default true). Set false for split-horizon setups where the "
+            "resolvers do. Set false for split-horizon setups where the "
             "resolvers cannot see the public view.")
 
     def more_info(self) -> str:

@@ -194,6 +194,7 @@ class Recursive:
             self.servers = [Server(address=str(ns)) for ns in self._resolver.nameservers]
         self._resolver.lifetime = timeout
         self._resolver.cache = None
+        self._caa: dict[str, list[tuple[int, str, str]]] = {}
         # Checking Disabled: finding zones, nameservers and CAA must work even where a stale
         # DS makes validating resolvers answer SERVFAIL; the DNSSEC probe reports that itself.
         self._resolver.flags = dns.flags.RD | dns.flags.CD
@@ -208,12 +209,16 @@ class Recursive:
         return "" if zone == dns.name.root else zone.to_text(omit_final_dot=True).lower()
 
     def caa(self, name: str) -> list[tuple[int, str, str]]:
-        """The CAA records at ``name`` (CNAMEs followed by the resolver); [] if none."""
-        try:
-            answer = self._resolver.resolve(name, "CAA")
-        except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
-            return []
-        return [(r.flags, r.tag.decode(), r.value.decode()) for r in answer]
+        """The CAA records at ``name`` (CNAMEs followed by the resolver); [] if none.
+        Kept for the run: every name of a certificate climbs through the same parents."""
+        if name not in self._caa:
+            try:
+                answer = self._resolver.resolve(name, "CAA")
+            except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
+                self._caa[name] = []
+            else:
+                self._caa[name] = [(r.flags, r.tag.decode(), r.value.decode()) for r in answer]
+        return self._caa[name]
 
     def nameservers(self, zone: str) -> list[str]:
         """The zone's NS host names, as the resolvers see them."""

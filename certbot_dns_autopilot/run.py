@@ -163,10 +163,12 @@ class Run:
         wanted = [plan.Challenge.of(a.identifier.value, a.validation(a.account_key))
                   for a in achalls]
         with events.step("plan", writers=router.writers.describe()) as step:
-            routes = {}
+            first: dict[str, str] = {}  # one domain per validation name
             for challenge in wanted:
-                if challenge.name not in routes:
-                    routes[challenge.name] = router.route(challenge.domain)
+                first.setdefault(challenge.name, challenge.domain)
+            with ThreadPoolExecutor(max_workers=min(16, len(first))) as pool:
+                # names are independent: their CNAME chains are followed at once
+                routes = dict(zip(first, pool.map(router.route, first.values()), strict=True))
             targets = plan.group(wanted, lambda c: (routes[c.name].zone, routes[c.name].name))
             self._routes = routes
             self._targets = {t.name: t.values for t in targets}

@@ -69,10 +69,19 @@ class _QuietHandler(MotoRequestHandler):
 
 
 _original_create_aws_request = access_control.IAMRequestBase._create_aws_request
+_signed = threading.local()  # the body the client signed, when the emulator rewrote it
 
 
 def _create_aws_request(self: Any) -> Any:
-    """moto's request to verify, with an empty body where Route 53's request had none."""
+    """moto's request to verify: the body the client signed (the emulator may hand moto a
+    rewritten batch), and an empty body where Route 53's request had none."""
+    original = getattr(_signed, "body", None)
+    if self._service == "route53" and original is not None:
+        saved, self._body = self._body, original
+        try:
+            return _original_create_aws_request(self)
+        finally:
+            self._body = saved
     if self._service == "route53" and not self._body:
         saved, self._data = self._data, {}
         try:
@@ -90,6 +99,14 @@ def _route53_error(payload: bytes) -> bytes:
     return (b'<?xml version="1.0"?>\n<ErrorResponse xmlns="https://route53.amazonaws.com/doc/'
             b'2013-04-01/"><Error>' + match.group(1) + b"</Error><RequestId>"
             + uuid.uuid4().hex.encode() + b"</RequestId></ErrorResponse>")
+
+
+def _refusal(message: str) -> bytes:
+    """Route 53's answer refusing a whole change batch."""
+    return ('<?xml version="1.0"?>\n<ErrorResponse xmlns="https://route53.amazonaws.com/doc/'
+            '2013-04-01/"><Error><Type>Sender</Type><Code>InvalidChangeBatch</Code><Message>'
+            f"{message}</Message></Error><RequestId>{uuid.uuid4().hex}</RequestId>"
+            "</ErrorResponse>").encode()
 
 
 def _txt_values(raw: Iterable[str]) -> set[str]:
@@ -134,6 +151,9 @@ class Route53Emulator:
                                    request_handler=_QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+        # moto keeps its backends per process: an emulator started earlier in the same test
+        # session (another module's) must not leave its users and zones behind.
+        requests.post(f"{self.endpoint}/moto-api/reset", timeout=5).raise_for_status()
         self._setup()
         return self
 
@@ -210,7 +230,18 @@ class Route53Emulator:
                  ) -> list[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        rrset = RRSET_PATH.match(path)
+        if method == "POST" and rrset:
+            with self._lock:  # Route 53 applies one batch at a time, atomically
+                refused = self._transactional(rrset.group(1), body)
+            if isinstance(refused, str):
+                data = _refusal(refused)
+                start_response("400 Bad Request", [("Content-Type", "text/xml"),
+                                                   ("Content-Length", str(len(data)))])
+                return [data]
+            _signed.body, body = body, refused
         environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
         answered: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None
@@ -218,13 +249,15 @@ class Route53Emulator:
             answered.update(status=status, headers=headers)
             return lambda data: None
 
-        result = self._app(environ, capture)
         try:
-            payload = b"".join(result)
+            result = self._app(environ, capture)
+            try:
+                payload = b"".join(result)
+            finally:
+                getattr(result, "close", lambda: None)()
         finally:
-            getattr(result, "close", lambda: None)()
+            _signed.body = None
         ok = answered["status"].startswith("200")
-        rrset = RRSET_PATH.match(path)
         change = CHANGE_PATH.match(path)
         if ok and method == "POST" and rrset:
             self._mirror(rrset.group(1), body)
@@ -247,6 +280,42 @@ class Route53Emulator:
         headers.append(("Content-Length", str(len(payload))))
         start_response(answered["status"], headers)
         return [payload]
+
+    def _transactional(self, zone_id: str, body: bytes) -> bytes | str:
+        """Route 53's batch semantics, which moto lacks: a DELETE must name the current set
+        exactly (TTL and values) and a CREATE must find no set, judged against the state
+        before the batch; a DELETE + CREATE of one set replaces it. Returns the batch moto
+        should apply (the pair as one UPSERT), or Route 53's refusal."""
+        from moto.route53.models import route53_backends
+
+        zone = route53_backends[ACCOUNT]["global"].get_hosted_zone(zone_id)
+        tree = ET.fromstring(body)
+        changes = tree.find(f"{NS}ChangeBatch/{NS}Changes")
+        deleted: dict[str, ET.Element] = {}
+        for change in list(changes if changes is not None else ()):
+            action = change.findtext(f"{NS}Action")
+            rrset = change.find(f"{NS}ResourceRecordSet")
+            if rrset is None or rrset.findtext(f"{NS}Type") != "TXT":
+                continue
+            name = (rrset.findtext(f"{NS}Name") or "").rstrip(".") + "."
+            current = next((r for r in zone.get_record_sets(start_type="TXT", start_name=name)
+                            if r.name == name and r.type == "TXT"), None)
+            values = [v.text or "" for v in rrset.iter(f"{NS}Value")]
+            where = f"[name='{name}', type='TXT']"
+            if action == "DELETE":
+                if current is None or (int(current.ttl), list(current.records)) != (
+                        int(rrset.findtext(f"{NS}TTL") or 0), values):
+                    return (f"Tried to delete resource record set {where} but the values "
+                            "provided do not match the current values")
+                deleted[name] = change
+            elif action == "CREATE" and current is not None and name not in deleted:
+                return f"Tried to create resource record set {where} but it already exists"
+            elif action == "CREATE":
+                if name in deleted:  # the pair replaces the set: one UPSERT for moto
+                    changes.remove(deleted.pop(name))  # type: ignore[union-attr]
+                change.find(f"{NS}Action").text = "UPSERT"  # type: ignore[union-attr]
+        ET.register_namespace("", NS[1:-1])
+        return ET.tostring(tree, xml_declaration=True, encoding="UTF-8")
 
     def _mirror(self, zone_id: str, body: bytes) -> None:
         """Apply the net effect of an accepted change batch's TXT changes to BIND (public
