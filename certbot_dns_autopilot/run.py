@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,6 +27,7 @@ from . import (
     names,
     plan,
     preflight,
+    signals,
 )
 from .authenticator import parse_bool
 from .chain import Follower
@@ -73,6 +75,7 @@ class Run:
         self._journal = journal.Journal(None, "", "")  # made real once credentials are read
         self._stale: list[Finding] = []  # pre-flight's stale-record findings, for the hint
         self._wait_off = False
+        self._signalled = threading.Event()  # a termination signal during perform
 
     def flag(self, name: str) -> bool:
         """A true/false option, as given or as the renewal config hands it back."""
@@ -142,19 +145,21 @@ class Run:
                         follow_cnames=self.flag("follow-cnames"))
         waiter = Waiter(recursive, timeout=float(timeout),
                         public_check=self.flag("public-check"),
-                        events=self._events, progress=display_util.notify)
+                        events=self._events, progress=display_util.notify,
+                        stopping=self._signalled.is_set)
         return router, waiter
 
     def perform(self, achalls: list[achallenges.AnnotatedChallenge]
                 ) -> list[challenges.ChallengeResponse]:
-        try:
-            return self._perform(achalls)
-        except AutopilotError as exc:  # stopped before any challenge was answered
-            self._failure_hook("before-validation", [{
-                "code": exc.code, "domain": ", ".join(a.identifier.value for a in achalls),
-                "problem": exc.problem, "evidence": exc.evidence.splitlines(),
-                "fix": exc.fix}])
-            raise
+        with signals.noted() as self._signalled:
+            try:
+                return self._perform(achalls)
+            except AutopilotError as exc:  # stopped before any challenge was answered
+                self._failure_hook("before-validation", [{
+                    "code": exc.code, "domain": ", ".join(a.identifier.value for a in achalls),
+                    "problem": exc.problem, "evidence": exc.evidence.splitlines(),
+                    "fix": exc.fix}])
+                raise
 
     def _perform(self, achalls: list[achallenges.AnnotatedChallenge]
                  ) -> list[challenges.ChallengeResponse]:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import dns.exception
+from certbot import errors
 
 from . import dnsio, propagation
 from .errors import AutopilotError
@@ -40,7 +41,8 @@ class Waiter:
     def __init__(self, recursive: dnsio.Recursive, timeout: float, public_check: bool = True,
                  events: EventLog | None = None, progress: Callable[[str], None] | None = None,
                  query: Query = dnsio.ask, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 stopping: Callable[[], bool] = lambda: False) -> None:
         self.recursive = recursive
         self.timeout = timeout
         self.public_check = public_check
@@ -49,6 +51,7 @@ class Waiter:
         self._query = query
         self._clock = clock
         self._sleep = sleep
+        self._stopping = stopping  # a termination signal arrived: stop waiting at once
 
     def wait(self, targets: Sequence[Target], asked: Sequence[Target] | None = None
              ) -> dict[str, float]:
@@ -113,6 +116,8 @@ class Waiter:
         targets = {t.name: t for _, t in pairs}
         last_progress = self._clock()
         while True:
+            if self._stopping():
+                raise errors.SignalExit("a termination signal arrived during the wait")
             rounds += 1
             started = self._clock()
             behind = propagation.pending(self._ask_all(phase, pairs, recurse))

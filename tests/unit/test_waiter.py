@@ -91,3 +91,15 @@ def test_timeout_reports_the_server_behind_with_its_serial() -> None:
     assert "ns1.example (192.0.2.1): NOERROR" not in err.evidence  # only servers behind
     assert "Zone SOA serials: ns1.example (192.0.2.1): 7, ns2.example (192.0.2.2): 6" in \
         err.evidence
+
+
+def test_a_termination_signal_noted_during_the_wait_ends_it_at_once() -> None:
+    from certbot import errors
+
+    script = Script(ns2_ready_at=1e9)
+    stopping = iter([False, False, True])
+    waiter = Waiter(FakeRecursive(), timeout=60, query=script.query,  # type: ignore[arg-type]
+                    clock=script.clock, sleep=script.sleep, stopping=lambda: next(stopping))
+    with pytest.raises(errors.SignalExit):
+        waiter.wait([TARGET])
+    assert script.now < 5, "stopped after two rounds, not at the timeout"
