@@ -8,7 +8,8 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 t0=$(date +%s.%N)
 "$top/lab/bootstrap.sh"
 t1=$(date +%s.%N)
-eval "$("$top/lab/lab.sh" up)"
+lab_env=$("$top/lab/lab.sh" up)  # a failed start stops the demo here (set -e)
+eval "$lab_env"
 t2=$(date +%s.%N)
 demo=$LAB_RUN/demo
 rm -rf "$demo"

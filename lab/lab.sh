@@ -322,10 +322,32 @@ start_named() { # name
   named -4 -c "$LAB_RUN/$1/named.conf" || die "named ($1) did not start; see $LAB_RUN/$1/named.log"
 }
 
+listening() { # ip port: what listens there, if anything (pid and command)
+  ss -Hlnptu "src $1" 2>/dev/null | grep ":$2 " | sed -n 's/.*users:((\("[^"]*",pid=[0-9]*\).*/\1/p' | head -n 1
+}
+
+check_free() {
+  # A lab started from another checkout (or another DNS server) on the same addresses would
+  # answer in this lab's place: refuse to start beside it, and say whose it is.
+  local ip part who
+  for part in root/named:$ROOT_IP primary/named:$PRIMARY_IP secondary/named:$SECONDARY_IP \
+              alias/named:$ALIAS_IP unbound/unbound:$RESOLVER_IP unbound-ca/unbound:$CA_RESOLVER_IP; do
+    ip=${part#*:}
+    pid_alive "$LAB_RUN/${part%%:*}.pid" && continue
+    who=$(listening "$ip" 53)
+    [ -z "$who" ] || die "$ip:53 is already served by $who, not by this lab ($LAB_RUN): stop that lab first (lab/lab.sh down in its checkout, or kill it)"
+  done
+  if ! pid_alive "$LAB_RUN/pebble/pebble.pid"; then
+    who=$(listening 127.0.0.1 14000)
+    [ -z "$who" ] || die "127.0.0.1:14000 is already taken by $who: stop the other lab's Pebble first"
+  fi
+}
+
 up() {
   need_root
   configure
   add_addresses
+  check_free
   start_named primary
   start_named secondary
   start_named alias
