@@ -323,7 +323,7 @@ start_named() { # name
 }
 
 listening() { # ip port: what listens there, if anything (pid and command)
-  ss -Hlnptu "src $1" 2>/dev/null | grep ":$2 " | sed -n 's/.*users:((\("[^"]*",pid=[0-9]*\).*/\1/p' | head -n 1
+  { ss -Hlnptu "src $1" 2>/dev/null || true; } | sed -n "/:$2 /s/.*users:((\(\"[^\"]*\",pid=[0-9]*\).*/\1/p" | head -n 1 || true
 }
 
 check_free() {
