@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from typing import Any
 
 import configobj
 from certbot import errors
@@ -150,38 +149,12 @@ def _check_keys(confobj: configobj.ConfigObj, path: str) -> None:
                 f"{PREFIX}lexicon_<option> (see docs/providers/lexicon.md)")
 
 
-def _check_zones(confobj: configobj.ConfigObj, path: str) -> None:
-    """dns_autopilot_zones of the top level and of each section: domain names, no wildcards."""
-    key = PREFIX + ZONES_KEY
-    places = [(confobj, path)] + [(confobj[n], f"{path} [{n}]") for n in confobj.sections]
-    for section, where in places:
-        value: Any = section.get(key)
-        if not value:
-            continue
-        for item in value if isinstance(value, list) else str(value).split(","):
-            item = str(item).strip()
-            if not item:
-                continue
-            try:
-                zone = names.normalize(item)
-            except names.InvalidName as exc:
-                raise errors.PluginError(
-                    f"{key} in {where}: {exc}. Fix: list the zones as domain names separated "
-                    "by commas, e.g. example.com, example.net (IDN and a trailing dot are "
-                    "fine)") from None
-            if zone.startswith("*"):
-                raise errors.PluginError(
-                    f"{key} in {where}: {item!r} is a wildcard, not a zone. Fix: list the "
-                    f"zone itself ({zone[2:]}): a zone covers every name below it")
-
-
 def load(path: str) -> tuple[str, WriterMap, list[aliases.Alias]]:
     """(absolute path, writers, aliases); every problem is one PluginError naming the fix."""
     path = os.path.abspath(os.path.expanduser(path))
     check_mode(path)
     confobj = _read(path)
     _check_keys(confobj, path)
-    _check_zones(confobj, path)
     credentials = CredentialsConfiguration(path, lambda var: PREFIX + var.replace("-", "_"))
     try:
         writers = writers_from_credentials(credentials, path)

@@ -206,12 +206,32 @@ def _writer(keys: Keys, present: Iterable[str], where: str) -> Writer | None:
             "environment") from None
 
 
-def _zones(keys: Keys) -> tuple[str, ...] | None:
-    value = keys.conf(ZONES_KEY)
-    if not value:
-        return None
-    items = value if isinstance(value, list) else str(value).split(",")
-    return tuple(names.normalize(z) for z in items if z.strip())
+def parse_zones(value: Any, where: str) -> tuple[str, ...]:
+    """``dns_autopilot_zones`` (configobj hands a comma-separated value over as a list):
+    domain names, normalized; anything else is one PluginError naming the key and ``where``."""
+    key = f"dns_autopilot_{ZONES_KEY}"
+    zones = []
+    for item in value if isinstance(value, list) else str(value or "").split(","):
+        item = str(item).strip()
+        if not item:
+            continue
+        try:
+            zone = names.normalize(item)
+        except names.InvalidName as exc:
+            raise errors.PluginError(
+                f"{key} in {where}: {exc}. Fix: list the zones as domain names separated by "
+                "commas, e.g. example.com, example.net (IDN and a trailing dot are "
+                "fine)") from None
+        if zone.startswith("*"):
+            raise errors.PluginError(
+                f"{key} in {where}: {item!r} is a wildcard, not a zone. Fix: list the zone "
+                f"itself ({zone[2:]}): a zone covers every name below it")
+        zones.append(zone)
+    return tuple(zones)
+
+
+def _zones(keys: Keys, where: str) -> tuple[str, ...] | None:
+    return parse_zones(keys.conf(ZONES_KEY), where) or None
 
 
 class WriterMap:
@@ -245,14 +265,14 @@ def writers_from_credentials(credentials: Any, path: str) -> WriterMap:
     keys_hint = ", ".join(f"{key} ({kind})" for kind, (key, _) in WRITERS.items())
     entries: list[tuple[Writer, tuple[str, ...] | None]] = []
     confobj = getattr(credentials, "confobj", {})
-    top = _writer(credentials, getattr(confobj, "scalars", list(confobj)), path)
+    top = _writer(credentials, present_keys(credentials), path)
     if top:
-        entries.append((top, _zones(credentials)))
+        entries.append((top, _zones(credentials, path)))
     for section in getattr(confobj, "sections", []):
         where = f"{path} [{section}]"
         keys = SectionKeys(confobj[section], credentials.mapper, where)
-        writer = _writer(keys, confobj[section].scalars, where)
-        zones = _zones(keys)
+        writer = _writer(keys, present_keys(keys), where)
+        zones = _zones(keys, where)
         if writer is None or not zones:
             raise AutopilotError(
                 "zone-not-found", f"section [{section}] of {path} does not configure a writer "

@@ -39,7 +39,7 @@ from lexicon.interfaces import Provider
 
 from .. import names
 from ..errors import AutopilotError
-from . import ZONES_KEY, Keys, Records, Writer
+from . import ZONES_KEY, Keys, Records, Writer, parse_zones
 
 logger = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ class LexiconWriter(Writer):
             logger.warning("dns-autopilot: lexicon's %s provider does not declare the option %s "
                            "(%s)%s", name, _key(option), where,
                            f"; did you mean {', '.join(map(_key, close))}?" if close else "")
-        zones = _zones(keys.conf(ZONES_KEY))
+        zones = parse_zones(keys.conf(ZONES_KEY), where)
         if not zones:
             raise AutopilotError(
                 "zone-not-found", f"{where} configures lexicon's {name} provider without its zones",
@@ -374,11 +374,6 @@ class LexiconWriter(Writer):
                         f"{zone}; remove the values by hand meanwhile")
         logger.debug("dns-autopilot: removed %d TXT value(s) in %s via %s",
                      sum(len(v) for v in records.values()), zone, self.label)
-
-
-def _zones(value: Any) -> tuple[str, ...]:
-    items = value if isinstance(value, list) else str(value or "").split(",")
-    return tuple(names.normalize(z) for z in items if str(z).strip())
 
 
 def _absolute(record_name: str, zone: str) -> str:
