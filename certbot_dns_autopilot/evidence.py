@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from . import dnsio, preflight
+from . import caa, dnsio, preflight
 from .ca_errors import CaReading
 from .chain import Follower
 from .errors import AutopilotError
@@ -63,7 +63,8 @@ class Evidence:
 
 def gather(origin: str, target: str, zone: str, run_values: frozenset[str], domain: str,
            reading: CaReading, follower: Follower, identities: set[str],
-           budget: float = BUDGET, query: Callable[..., dnsio.Answer] = dnsio.ask) -> Evidence:
+           budget: float = BUDGET, query: Callable[..., dnsio.Answer] = dnsio.ask,
+           requester: caa.Requester | None = None) -> Evidence:
     """Ask everything about one failed name at once; give up on what exceeds ``budget``."""
     recursive = follower.recursive
     deadline = time.monotonic() + budget
@@ -83,7 +84,8 @@ def gather(origin: str, target: str, zone: str, run_values: frozenset[str], doma
             if servers else None,
         }
         if reading.kind == "caa" or reading.typ == "caa":
-            jobs["caa"] = lambda: tuple(preflight.caa_findings(domain, recursive, identities))
+            jobs["caa"] = lambda: tuple(preflight.caa_findings(domain, follower, identities,
+                                                                  requester))
         if reading.kind in ("dnssec", "servfail"):
             jobs["dnssec"] = lambda: tuple(preflight.dnssec_findings(zone, follower))
         futures = {key: pool.submit(job) for key, job in jobs.items()}

@@ -8,7 +8,7 @@ the authoritative servers of the target zone, so no negative answer is cached fo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import dns.exception
@@ -20,6 +20,10 @@ from .chain import Follower
 from .errors import AutopilotError
 from .findings import ERROR, WARNING, Finding
 from .routing import Route
+
+#: the code of a CAA nameserver this host cannot reach (the networks issue's `unreachable`
+#: once it lands; till then a caa-blocked warning)
+UNREACHABLE_CODE = "caa-blocked"
 
 
 def public_suffix(domains: Iterable[str]) -> list[Finding]:
@@ -52,8 +56,13 @@ def rate_limits(domains: list[str], server: str | None, config_dir: str | None
     return ratelimits.findings(domains, ratelimits.history(config_dir), psl.privatesuffix)
 
 
-def caa_findings(domain: str, recursive: dnsio.Recursive, identities: set[str]) -> list[Finding]:
-    """The closest CAA set must authorise one of the CA's identities (issuewild for *.)."""
+def caa_findings(domain: str, follower: Follower, identities: set[str],
+                 requester: caa.Requester | None = None) -> list[Finding]:
+    """The closest CAA set must authorise one of the CA's identities (issuewild for *.), for
+    this run's ACME account and DNS-01; every nameserver of the zones holding that set (or
+    that would hold it) must answer CAA queries; validating resolvers must accept them."""
+    requester = requester or caa.Requester()
+    recursive = follower.recursive
     wildcard = domain.startswith("*.")
     base = names.normalize(domain.removeprefix("*."))
     sets = []
@@ -67,27 +76,133 @@ def caa_findings(domain: str, recursive: dnsio.Recursive, identities: set[str]) 
         return [Finding("caa-blocked", WARNING, domain, "the CAA lookup failed; the CA refuses "
                         "to issue while it cannot read CAA", f"{exc}",
                         "make the zone's nameservers answer CAA queries (an empty answer is "
-                        "fine)")]
+                        "fine)")] + caa_servers(domain, [o for o, _ in sets] or [base], follower)
+    found = caa_servers(domain, [owner for owner, _ in sets], follower)
+    found += caa_bogus(domain, [owner for owner, _ in sets], recursive)
     closest = caa.relevant(sets)
     if closest is None:
-        return []
+        return found
     owner, records = closest
     evidence = "\n".join(f"{owner}. CAA {r}" for r in records)
     if not identities:
-        return [Finding("caa-blocked", WARNING, domain,
-                        f"CAA records at {owner} restrict issuers, and this CA's identity is "
-                        "unknown (its directory publishes no caaIdentities)", evidence,
-                        "name the CA with --dns-autopilot-caa-identities (e.g. letsencrypt.org)")]
-    if caa.authorizes(records, identities, wildcard):
-        return []
-    identity = sorted(identities)[0]
-    return [Finding("caa-blocked", ERROR, domain,
-                    f"the CAA record set at {owner} does not authorise "
-                    f"{' or '.join(sorted(identities))}"
-                    + (" for wildcard names" if wildcard else ""),
-                    evidence + f"\ndig +short CAA {owner}",
-                    f"add {caa.line_to_add(owner, identity, wildcard)} (or remove the "
-                    "restriction)")]
+        return found + [Finding(
+            "caa-blocked", WARNING, domain, f"CAA records at {owner} restrict issuers, and this "
+            "CA's identity is unknown (its directory publishes no caaIdentities)", evidence,
+            "name the CA with --dns-autopilot-caa-identities (e.g. letsencrypt.org)")]
+    verdict = caa.evaluate(records, identities, wildcard, requester.account, requester.server,
+                           requester.staging)
+    if verdict.allowed:
+        return found
+    return found + [caa_refusal(domain, owner, verdict, identities, wildcard, requester)]
+
+
+def caa_refusal(domain: str, owner: str, verdict: caa.Verdict, identities: set[str],
+                wildcard: bool, requester: caa.Requester) -> Finding:
+    """The finding for a CAA set that does not authorise this run, with each record's reason
+    and a record that would; a warning when only the run's unknown account decides."""
+    ids = " or ".join(sorted(identities))
+    wild = " for wildcard names" if wildcard else ""
+    rows = [f"{owner}. CAA {r}" for r in verdict.critical]
+    rows += [f"{owner}. CAA {r.record}\n      -> {r.why}" for r in verdict.readings]
+    evidence = "\n".join(rows + [f"dig +short CAA {owner}"])
+    if verdict.critical:
+        return Finding("caa-blocked", ERROR, domain, f"the CAA record set at {owner} carries a "
+                       "critical tag the CA does not know, which forbids every issuance",
+                       evidence, "remove the critical flag (128, or 1) from that record, or "
+                       "remove the record")
+    if verdict.only_for:
+        accounts = ", ".join(verdict.only_for)
+        return Finding("caa-blocked", WARNING, domain, f"the CAA record set at {owner} lets "
+                       f"{ids} issue{wild} only to the ACME account {accounts}", evidence,
+                       "run with that account (the certbot --server and --config-dir it was "
+                       "registered with); doctor checks it with --account URL, or finds this "
+                       "machine's account with --config-dir and --server")
+    reasons = [r.why for r in verdict.readings]
+    problem = f"the CAA record set at {owner} does not authorise {ids}{wild}"
+    if len(set(reasons)) == 1:
+        problem += f": {reasons[0]}"
+    params = [caa.parse(r.record.value) for r in verdict.readings]
+    pinned = any(p.get("accounturi") is not None for p in params)
+    methods = any(p.get("validationmethods") is not None for p in params)
+    line = caa.line_to_add(owner, sorted(identities)[0], wildcard,
+                           requester.account if pinned else None, methods)
+    fix = f"add {line} (records combine with OR), or correct or remove the records above"
+    if any(caa.STAGING_NOTE in why for why in reasons):
+        fix += ("; for --dry-run and staging, that record names the staging account: add it "
+                "beside the production one, or test without accounturi")
+    elif pinned and requester.account is None:
+        fix += "; accounturi must be this run's ACME account URL"
+    return Finding("caa-blocked", ERROR, domain, problem, evidence, fix)
+
+
+def caa_servers(domain: str, owners: list[str], follower: Follower,
+                query: Callable[..., dnsio.Answer] = dnsio.ask) -> list[Finding]:
+    """Every address of every nameserver of the zones holding the CAA names climbed (and the
+    targets of CNAMEs there) must answer CAA with NOERROR or NXDOMAIN: the CA's resolver may
+    ask any of them, and a failure there makes the CA refuse issuance."""
+    blocked, unreachable, seen = [], [], set()
+    todo = [o for o in owners if "." in o]  # not a top-level domain's own servers
+    while todo:
+        owner = todo.pop(0)
+        if owner in seen or len(seen) > 16:
+            continue
+        seen.add(owner)
+        try:
+            zone = follower.recursive.zone_of(owner)
+        except dns.exception.DNSException:
+            continue
+        for server in follower.servers(zone):
+            answer = query(server, owner, "CAA")
+            if answer.cname:
+                todo.append(answer.cname)
+            soa = query(server, zone, "SOA") if answer.rcode in ("TIMEOUT", "ERROR") else None
+            outcome = caa.server_outcome(answer.rcode, soa.rcode if soa else None)
+            row = (f"{server}: CAA {owner} -> {answer.rcode}"
+                   + (f", SOA {zone} -> {soa.rcode}" if soa else "")
+                   + f"\n      {server.dig(owner, 'CAA')}")
+            if outcome == caa.REFUSES:
+                blocked.append(row)
+            elif outcome == caa.UNREACHABLE:
+                unreachable.append(row)
+    found = []
+    if blocked:
+        found.append(Finding(
+            "caa-blocked", ERROR, domain, "a nameserver fails CAA queries: the CA's resolver "
+            "may ask it, and the CA refuses to issue while it cannot read CAA",
+            "\n".join(blocked), "make every listed nameserver answer CAA queries with NOERROR "
+            "(an empty answer is fine) or NXDOMAIN: update or replace the failing server (old "
+            "appliances and some DNS proxies refuse unknown types), or remove it from the NS "
+            "sets"))
+    if unreachable:
+        # Issue 12's `unreachable` code is where this belongs once merged; a warning till then.
+        found.append(Finding(
+            UNREACHABLE_CODE, WARNING, domain, "a nameserver of the zone holding CAA answers "
+            "nothing from this host (not CAA, not SOA): not necessarily the zone's fault, the "
+            "CA may reach it", "\n".join(unreachable), "check this host's route to those "
+            "addresses (IPv6, firewalls on port 53); if the CA cannot reach them either, it "
+            "refuses to issue"))
+    return found
+
+
+def caa_bogus(domain: str, owners: list[str], recursive: dnsio.Recursive,
+              query: Callable[..., dnsio.Answer] = dnsio.ask) -> list[Finding]:
+    """CAA answers a validating resolver rejects (SERVFAIL without Checking Disabled, while
+    the lookup with it answered): the CA validates DNSSEC, meets the SERVFAIL and refuses."""
+    for owner in owners:
+        rows = []
+        for resolver in recursive.servers:
+            answer = query(resolver, owner, "CAA", recurse=True)
+            if answer.rcode == "SERVFAIL":
+                rows.append(f"resolver {resolver}: CAA {owner} -> SERVFAIL (DNSSEC validation; "
+                            f"with +cd it answers)\n      {resolver.dig(owner, 'CAA', True)}")
+        if rows:
+            return [Finding("caa-blocked", ERROR, domain, f"the CAA answer at {owner} fails "
+                            "DNSSEC validation (bogus): the CA's validating resolver answers "
+                            "SERVFAIL and the CA refuses to issue while it cannot read CAA",
+                            "\n".join(rows), "fix the zone's DNSSEC chain (the DS at the "
+                            "registrar must match the zone's key; see dnssec-broken), or "
+                            "remove the DS to turn DNSSEC off")]
+    return []
 
 
 def delegation(zone: str, follower: Follower) -> list[Finding]:
@@ -256,13 +371,14 @@ def ca_identities(configured: str | None, directory_url: str | None) -> set[str]
 
 
 def run(routes: list[Route], domains: list[str], follower: Follower, identities: set[str],
-        probe_permission: bool = False) -> list[Finding]:
+        probe_permission: bool = False, requester: caa.Requester | None = None
+        ) -> list[Finding]:
     """Every probe, for every name and zone of a run, before anything is written."""
     found = public_suffix(domains)
     zones = {r.zone for r in routes} | {h.zone for r in routes if r.chain
                                          for h in r.chain.hops if h.zone}
     with ThreadPoolExecutor(max_workers=16) as pool:  # names are independent: ask at once
-        for result in pool.map(lambda d: caa_findings(d, follower.recursive, identities),
+        for result in pool.map(lambda d: caa_findings(d, follower, identities, requester),
                                domains):
             found += result
         for result in pool.map(lambda z: delegation(z, follower), sorted(zones)):

@@ -1,8 +1,12 @@
-"""CAA decisions (RFC 8659) and how findings become exit codes and one error."""
+"""CAA decisions (RFC 8659, RFC 8657 parameters read as Boulder reads them) and how findings
+become exit codes and one error."""
 
 from __future__ import annotations
 
-from certbot_dns_autopilot.caa import CAA, authorizes, line_to_add, relevant
+import pytest
+
+from certbot_dns_autopilot import caa
+from certbot_dns_autopilot.caa import CAA, authorizes, evaluate, line_to_add, parse, relevant
 from certbot_dns_autopilot.findings import ERROR, WARNING, Finding, as_error, exit_status
 
 LE = {"letsencrypt.org"}
@@ -40,6 +44,135 @@ def test_only_iodef_allows_issuance_but_an_unknown_critical_tag_forbids_it() -> 
 def test_the_line_to_add_names_the_tag() -> None:
     assert line_to_add("example.com", "letsencrypt.org", True) == \
         'example.com. CAA 0 issuewild "letsencrypt.org"'
+
+
+ACCT = "https://acme-v02.api.letsencrypt.org/acme/acct/1234"
+OTHER = "https://acme-v02.api.letsencrypt.org/acme/acct/9999"
+STAGING_ACCT = "https://acme-staging-v02.api.letsencrypt.org/acme/acct/55"
+
+
+@pytest.mark.parametrize(("value", "allowed"), [
+    ("letsencrypt.org; validationmethods=dns-01", True),
+    ("letsencrypt.org; validationmethods=http-01", False),
+    ("letsencrypt.org; validationmethods=http-01,dns-01", True),
+    ("letsencrypt.org; validationmethods=tls-alpn-01,http-01", False),
+    ("letsencrypt.org; validationmethods=dns-01,made-up-method", True),  # unknown: skipped
+    ("letsencrypt.org; validationmethods=made-up-method", False),
+    ("letsencrypt.org; validationmethods=DNS-01", False),  # a well-formed label, no method
+    ("letsencrypt.org; ValidationMethods=http-01", False),  # parameter names: lower-cased
+    ("letsencrypt.org; VALIDATIONMETHODS=dns-01", True),
+    ("letsencrypt.org;", True),  # a lone trailing ';' after the issuer
+    ("letsencrypt.org; ", True),
+    ("  letsencrypt.org\t; validationmethods=dns-01  ", True),  # spaces and tabs trimmed
+    ("letsencrypt.org; unknownparam=x", True),  # unknown parameters change nothing
+    ("letsencrypt.org; a=b; validationmethods=dns-01", True),
+    (";", False),  # forbids every CA
+    ("", False),
+    ("other-ca.example; validationmethods=dns-01", False),
+], ids=lambda v: repr(v) if isinstance(v, str) else str(v))
+def test_validationmethods_as_boulder_reads_them(value: str, allowed: bool) -> None:
+    assert authorizes([CAA(0, "issue", value)], LE, wildcard=False) is allowed
+
+
+@pytest.mark.parametrize(("value", "named"), [
+    ("letsencrypt.org; validationmethods=dns-01, http-01", "' http-01'"),  # space: value
+    ("letsencrypt.org; validationmethods=dns-01,,http-01", "''"),  # an empty label
+    ("letsencrypt.org; validationmethods=dns_01", "'dns_01'"),
+    ("letsencrypt.org; validationmethods=,dns-01", "''"),
+    ("letsencrypt.org; validationmethods=", "''"),
+    ("letsencrypt.org; validationmethods", "'validationmethods' is not tag=value"),
+    ("letsencrypt.org; validationmethods=dns-01;", "'' is not tag=value"),  # trailing ';'
+    ("letsencrypt.org; bad_tag=x; validationmethods=dns-01", "'bad_tag'"),
+    ("letsencrypt.org; validation-methods=dns-01", "'validation-methods'"),
+    ("letsencrypt.org; accounturi=https://x/acct/1 2", "holds a space"),
+])
+def test_a_malformed_record_is_unusable_and_says_why(value: str, named: str) -> None:
+    """Boulder skips the whole record: even a well-formed dns-01 elsewhere in it is lost."""
+    prop = parse(value)
+    assert prop.malformed and named in prop.malformed
+    verdict = evaluate([CAA(0, "issue", value)], LE, wildcard=False)
+    assert not verdict.allowed
+    assert verdict.readings[0].why.startswith("the CA cannot use this record")
+
+
+def test_a_space_inside_the_method_list_is_named() -> None:
+    why = evaluate([CAA(0, "issue", "letsencrypt.org; validationmethods=dns-01, http-01")],
+                   LE, False).readings[0].why
+    assert "validationmethods label ' http-01'" in why and "without spaces" in why
+
+
+def test_records_combine_with_or() -> None:
+    records = [CAA(0, "issue", "letsencrypt.org; validationmethods=http-01"),
+               CAA(0, "issue", "letsencrypt.org; validationmethods=dns-01,http-01 x"),
+               CAA(0, "issue", "letsencrypt.org; accounturi=" + OTHER)]
+    assert not authorizes(records, LE, False, account=ACCT)
+    assert authorizes(records + [CAA(0, "issue", "letsencrypt.org; accounturi=" + ACCT)],
+                      LE, False, account=ACCT)
+    assert authorizes(records + [CAA(0, "issue", "letsencrypt.org")], LE, False, account=ACCT)
+
+
+def test_accounturi_must_be_this_runs_account_exactly() -> None:
+    pinned = [CAA(0, "issue", f"letsencrypt.org; accounturi={ACCT}; validationmethods=dns-01")]
+    assert authorizes(pinned, LE, False, account=ACCT)
+    assert not authorizes(pinned, LE, False, account=ACCT + "0")
+    assert not authorizes(pinned, LE, False, account=ACCT.upper())
+    assert authorizes([CAA(0, "issue", f"letsencrypt.org; AccountURI={ACCT}")], LE, False,
+                      account=ACCT)
+    verdict = evaluate(pinned, LE, False, account=OTHER)
+    assert ACCT in verdict.readings[0].why and OTHER in verdict.readings[0].why
+
+
+def test_an_unknown_account_leaves_only_the_accounts_the_set_allows() -> None:
+    pinned = [CAA(0, "issue", f"letsencrypt.org; accounturi={ACCT}"),
+              CAA(0, "issue", "other-ca.example")]
+    verdict = evaluate(pinned, LE, False, account=None)
+    assert not verdict.allowed and verdict.only_for == (ACCT,)
+    assert evaluate(pinned + [CAA(0, "issue", "letsencrypt.org")], LE, False).allowed
+
+
+def test_a_staging_account_against_a_production_pin_says_so() -> None:
+    pinned = [CAA(0, "issue", f"letsencrypt.org; accounturi={ACCT}")]
+    why = evaluate(pinned, LE, False, account=STAGING_ACCT,
+                   server="https://acme-staging-v02.api.letsencrypt.org/directory").readings[0].why
+    assert caa.STAGING_NOTE in why and ACCT in why and STAGING_ACCT in why
+    dry = evaluate(pinned, LE, False, account="https://localhost:14000/my-account/1",
+                   staging=True).readings[0].why
+    assert caa.STAGING_NOTE in dry
+    same_server = evaluate(pinned, LE, False, account=OTHER).readings[0].why
+    assert caa.STAGING_NOTE not in same_server
+
+
+def test_issuewild_parameters_rule_wildcards() -> None:
+    records = [CAA(0, "issue", "letsencrypt.org"),
+               CAA(0, "issuewild", "letsencrypt.org; validationmethods=http-01")]
+    assert authorizes(records, LE, wildcard=False)
+    assert not authorizes(records, LE, wildcard=True)
+
+
+def test_critical_flags_as_boulder_reads_them() -> None:
+    assert not authorizes([CAA(1, "futuretag", "x"), CAA(0, "issue", "letsencrypt.org")],
+                          LE, False)  # flag bit 1: the widespread misreading, honoured
+    assert authorizes([CAA(128, "iodef", "mailto:x@example.com"),
+                       CAA(0, "issue", "letsencrypt.org")], LE, False)
+    assert not evaluate([CAA(128, "issuemail", "x")], LE, False).allowed
+
+
+@pytest.mark.parametrize(("caa_rcode", "soa_rcode", "outcome"), [
+    ("NOERROR", None, caa.OK), ("NXDOMAIN", None, caa.OK),
+    ("SERVFAIL", None, caa.REFUSES), ("REFUSED", None, caa.REFUSES),
+    ("NOTIMP", None, caa.REFUSES),
+    ("TIMEOUT", "NOERROR", caa.REFUSES), ("TIMEOUT", "REFUSED", caa.REFUSES),
+    ("TIMEOUT", "TIMEOUT", caa.UNREACHABLE), ("ERROR", "ERROR", caa.UNREACHABLE),
+    ("TIMEOUT", None, caa.UNREACHABLE),
+])
+def test_each_nameserver_answer_to_a_caa_query(caa_rcode: str, soa_rcode: str | None,
+                                               outcome: str) -> None:
+    assert caa.server_outcome(caa_rcode, soa_rcode) == outcome
+
+
+def test_the_line_to_add_carries_the_account_and_method() -> None:
+    assert line_to_add("example.com", "letsencrypt.org", False, ACCT, True) == \
+        f'example.com. CAA 0 issue "letsencrypt.org; accounturi={ACCT}; validationmethods=dns-01"'
 
 
 def finding(severity: str, code: str = "caa-blocked") -> Finding:
