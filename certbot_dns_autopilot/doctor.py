@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from certbot import errors
 
-from . import credentials, dnsio, preflight
+from . import account, caa, credentials, dnsio, preflight
 from .chain import Follower
 from .errors import AutopilotError
 from .findings import ERROR, Finding, exit_status
@@ -43,7 +43,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="ACME directory URL, to read the CA's caaIdentities from")
     doctor.add_argument("--config-dir", default="/etc/letsencrypt",
                         help="certbot's config directory, whose archive holds this machine's "
-                        "issuance history (for the rate-limit check on production endpoints)")
+                        "issuance history (for the rate-limit check on production endpoints) "
+                        "and whose accounts/ the ACME account of --server (for CAA "
+                        "accounturi)")
+    doctor.add_argument("--account", default=None, metavar="URL",
+                        help="the ACME account URL certbot uses (as in CAA accounturi); "
+                        "default: the one account certbot stores in --config-dir for --server")
     doctor.add_argument("--no-permission-probe", action="store_true",
                         help="do not write and delete a probe record with each writer")
     doctor.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -68,10 +73,21 @@ def diagnose(args: argparse.Namespace) -> tuple[list[dict], list[Finding]]:
                               "chain": [h.name for h in route.chain.hops] if route.chain
                               else None})
     identities = preflight.ca_identities(args.caa_identities, args.server)
+    requester = caa.Requester(find_account(args), args.server, account.is_staging(args.server))
     found += preflight.run(routes, args.domains, follower, identities,
-                           probe_permission=not args.no_permission_probe)
+                           probe_permission=not args.no_permission_probe, requester=requester)
     found += preflight.rate_limits(args.domains, args.server, args.config_dir)
     return described, found
+
+
+def find_account(args: argparse.Namespace) -> str | None:
+    """--account, else the only account certbot stores for --server in --config-dir."""
+    if args.account:
+        return args.account.strip()
+    if not args.server or not args.config_dir:
+        return None
+    stored = account.urls(account.accounts_dir(args.config_dir, args.server))
+    return stored[0] if len(stored) == 1 else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     status = exit_status(found)
     if args.json:
-        json.dump({"names": args.domains, "routes": routes,
+        json.dump({"names": args.domains, "account": find_account(args), "routes": routes,
                    "findings": [f.as_dict() for f in found], "status": status},
                   sys.stdout, indent=1)
         print()

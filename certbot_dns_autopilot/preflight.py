@@ -196,12 +196,16 @@ def caa_bogus(domain: str, owners: list[str], recursive: dnsio.Recursive,
                 rows.append(f"resolver {resolver}: CAA {owner} -> SERVFAIL (DNSSEC validation; "
                             f"with +cd it answers)\n      {resolver.dig(owner, 'CAA', True)}")
         if rows:
+            try:
+                zone = recursive.zone_of(owner)
+            except dns.exception.DNSException:
+                zone = ""
             return [Finding("caa-blocked", ERROR, domain, f"the CAA answer at {owner} fails "
                             "DNSSEC validation (bogus): the CA's validating resolver answers "
                             "SERVFAIL and the CA refuses to issue while it cannot read CAA",
                             "\n".join(rows), "fix the zone's DNSSEC chain (the DS at the "
                             "registrar must match the zone's key; see dnssec-broken), or "
-                            "remove the DS to turn DNSSEC off")]
+                            "remove the DS to turn DNSSEC off", where=(zone, owner))]
     return []
 
 
@@ -387,6 +391,10 @@ def run(routes: list[Route], domains: list[str], follower: Follower, identities:
             found += result
         for result in pool.map(lambda r: existing_values(r, follower, ours=set()), routes):
             found += result
+    # A bogus CAA answer in a zone whose DS is already reported broken is that same cause.
+    broken = {f.name for f in found if f.code == "dnssec-broken"}
+    found = [f for f in found if not (f.code == "caa-blocked" and f.where
+                                      and f.where[0] in broken)]
     if probe_permission:
         probed = set()
         for route in routes:

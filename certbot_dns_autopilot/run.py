@@ -17,7 +17,9 @@ from certbot import achallenges, errors
 from certbot.display import util as display_util
 
 from . import (
+    account,
     ca_errors,
+    caa,
     credentials,
     diagnose,
     dnsio,
@@ -76,6 +78,7 @@ class Run:
         self._stale: list[Finding] = []  # pre-flight's stale-record findings, for the hint
         self._wait_off = False
         self._signalled = threading.Event()  # a termination signal during perform
+        self._requester: caa.Requester | None = None  # the run's ACME account, for CAA
 
     def flag(self, name: str) -> bool:
         """A true/false option, as given or as the renewal config hands it back."""
@@ -182,7 +185,8 @@ class Run:
                                "chain": [h.name for h in r.chain.hops] if r.chain else None}
                               for r in routes.values()]
         if self.flag("preflight"):
-            found = self._preflight(list(routes.values()), [c.domain for c in wanted])
+            found = self._preflight(list(routes.values()), [c.domain for c in wanted],
+                                    achalls[0].account_key if achalls else None)
             self._stale = [f for f in found if f.code == "stale-record" and f.where]
             if self.flag("remove-stale"):
                 self._remove_stale(found, {r.zone: r.writer for r in routes.values()})
@@ -209,12 +213,31 @@ class Run:
                 + ", ".join(f"{phase} {secs:.1f} s" for phase, secs in timings.items()))
         return [a.response(a.account_key) for a in achalls]
 
-    def _preflight(self, routes: list[Route], domains: list[str]) -> list[Finding]:
+    def requester(self, key: Any = None) -> caa.Requester:
+        """This run's ACME account (found in certbot's store by the key the challenges are
+        signed with) and server, for CAA accounturi; kept once found."""
+        if self._requester is None or (key is not None and self._requester.account is None):
+            server = getattr(self.config, "server", None)
+            url = None
+            if key is not None:
+                try:
+                    url = account.url_for_key(self.config.accounts_dir, key)
+                except (AttributeError, TypeError, ValueError):
+                    url = None
+            self._requester = caa.Requester(url, server, account.is_staging(
+                server, bool(getattr(self.config, "dry_run", False))))
+        return self._requester
+
+    def _preflight(self, routes: list[Route], domains: list[str], key: Any = None
+                   ) -> list[Finding]:
         """Probe before writing: warnings are shown, errors stop the run here."""
         with self._events.step("preflight") as step:
             identities = preflight.ca_identities(self.conf("caa-identities"),
                                                  getattr(self.config, "server", None))
-            found = preflight.run(routes, domains, self._follower, identities)
+            requester = self.requester(key)
+            step["account"] = requester.account
+            found = preflight.run(routes, domains, self._follower, identities,
+                                  requester=requester)
             found += preflight.rate_limits(domains, getattr(self.config, "server", None),
                                            getattr(self.config, "config_dir", None))
             step["findings"] = [f.as_dict() for f in found]
@@ -309,7 +332,8 @@ class Run:
                 origin.split(".", 1)[1])
             found = evidence.gather(origin, target, zone,
                                     frozenset(self._targets.get(target, ())), domain, reading,
-                                    self._follower, identities)
+                                    self._follower, identities,
+                                    requester=self.requester(failed[0][2].account_key))
             # What sat at the name before this run, with the TTL caches may still hold it for.
             before = tuple(f for f in self._stale if f.where == (zone, target))
             return dataclasses.replace(found, findings=found.findings + before)

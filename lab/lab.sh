@@ -25,8 +25,10 @@ RESOLVER_IP=127.0.53.53   # Unbound: the "public" recursive resolver clients ask
 CA_RESOLVER_IP=127.0.53.54  # a second Unbound with its own cache: the CA's resolver, which Pebble
                           # validates through. Like Let's Encrypt's, it is not one the plugin
                           # asks, so what it cached is the CA's view alone
+CAAFAIL_IP=127.0.53.25    # ns4.autopilot.test: lab/caa_refuser.py, relays every query to the
+                          # primary but answers SERVFAIL to CAA (an old appliance or DNS proxy)
 ACME_DIR=https://localhost:14000/dir
-ZONES=(autopilot.test example.test slow.test mismatch.test signed.test badds.test lag.test)
+ZONES=(autopilot.test example.test slow.test mismatch.test signed.test badds.test lag.test caafail.test)
 SIGNED_ZONES=(signed.test badds.test)  # DNSSEC-signed by the primary (dnssec-policy default);
                           # the root publishes a DS that matches signed.test's key, and one for
                           # badds.test that does not. Unbound validates both (trust anchors = DS)
@@ -36,11 +38,12 @@ SLOW_ZONE=slow.test         # NOTIFY off, secondary picks changes up by its refr
 LAG_ZONE=lag.test           # a hidden primary: the NS set (root and apex) is ns2 alone; NOTIFY
                           # off and the default refresh (1 h), so ns2 lags every change until a
                           # test sends it a NOTIFY
+CAAFAIL_ZONE=caafail.test   # NS ns1 and ns4 (root and apex): ns4 fails CAA queries only
 ALIAS_ZONE=alias.test
 KEY_NAME=autopilot-key
 ALIAS_KEY_NAME=alias-key
 READONLY_KEY_NAME=readonly-key  # known to the primary, granted nothing: updates are REFUSED
-ADDRESSES=("$ROOT_IP" "$PRIMARY_IP" "$SECONDARY_IP" "$ALIAS_IP" "$RESOLVER_IP" "$CA_RESOLVER_IP")
+ADDRESSES=("$ROOT_IP" "$PRIMARY_IP" "$SECONDARY_IP" "$ALIAS_IP" "$RESOLVER_IP" "$CA_RESOLVER_IP" "$CAAFAIL_IP")
 
 die() { echo "lab: $*" >&2; exit 1; }
 need_root() { [ "$(id -u)" = 0 ] || die "run as root (binds port 53, adds addresses to lo)"; }
@@ -113,12 +116,13 @@ write_zone() { # zone
   local zone=$1 refresh=3600 ns="ns1 ns2"
   [ "$zone" = "$SLOW_ZONE" ] && refresh=6
   [ "$zone" = "$LAG_ZONE" ] && ns="ns2"
+  [ "$zone" = "$CAAFAIL_ZONE" ] && ns="ns1 ns4"
   {
     printf '$TTL 300\n@ IN SOA ns1.autopilot.test. hostmaster.%s. ( 1 %s 2 86400 60 )\n' "$zone" "$refresh"
     for host in $ns; do printf '  IN NS %s.autopilot.test.\n' "$host"; done
   } >"$LAB_RUN/primary/$zone.db"
   if [ "$zone" = autopilot.test ]; then
-    printf 'ns1 IN A %s\nns2 IN A %s\n' "$PRIMARY_IP" "$SECONDARY_IP" >>"$LAB_RUN/primary/$zone.db"
+    printf 'ns1 IN A %s\nns2 IN A %s\nns4 IN A %s\n' "$PRIMARY_IP" "$SECONDARY_IP" "$CAAFAIL_IP" >>"$LAB_RUN/primary/$zone.db"
   fi
   printf '@ IN A 127.0.53.80\nwww IN A 127.0.53.80\n' >>"$LAB_RUN/primary/$zone.db"
   case "$zone" in
@@ -291,9 +295,11 @@ write_root() {
     printf '. IN NS a.root-servers.test.\na.root-servers.test. IN A %s\n' "$ROOT_IP"
     for zone in "${ZONES[@]}"; do
       [ "$zone" = "$LAG_ZONE" ] || printf '%s. IN NS ns1.autopilot.test.\n' "$zone"
-      printf '%s. IN NS ns2.autopilot.test.\n' "$zone"
+      if [ "$zone" = "$CAAFAIL_ZONE" ]; then printf '%s. IN NS ns4.autopilot.test.\n' "$zone"
+      else printf '%s. IN NS ns2.autopilot.test.\n' "$zone"; fi
     done
     printf 'ns1.autopilot.test. IN A %s\nns2.autopilot.test. IN A %s\n' "$PRIMARY_IP" "$SECONDARY_IP"
+    printf 'ns4.autopilot.test. IN A %s\n' "$CAAFAIL_IP"
     printf '%s. IN NS ns3.%s.\nns3.%s. IN A %s\n' "$ALIAS_ZONE" "$ALIAS_ZONE" "$ALIAS_ZONE" "$ALIAS_IP"
     printf '%s. IN NS ns3.%s.\n' "$MISMATCH_ZONE" "$ALIAS_ZONE"
     printf '%s\n%s\n' "$GOOD_DS" "$BAD_DS"
@@ -331,7 +337,8 @@ check_free() {
   # answer in this lab's place: refuse to start beside it, and say whose it is.
   local ip part who
   for part in root/named:$ROOT_IP primary/named:$PRIMARY_IP secondary/named:$SECONDARY_IP \
-              alias/named:$ALIAS_IP unbound/unbound:$RESOLVER_IP unbound-ca/unbound:$CA_RESOLVER_IP; do
+              alias/named:$ALIAS_IP unbound/unbound:$RESOLVER_IP unbound-ca/unbound:$CA_RESOLVER_IP \
+              caafail/refuser:$CAAFAIL_IP; do
     ip=${part#*:}
     pid_alive "$LAB_RUN/${part%%:*}.pid" && continue
     who=$(listening "$ip" 53)
@@ -351,6 +358,11 @@ up() {
   start_named primary
   start_named secondary
   start_named alias
+  mkdir -p "$LAB_RUN/caafail"
+  if ! pid_alive "$LAB_RUN/caafail/refuser.pid"; then
+    nohup python3 "$LAB_HOME/caa_refuser.py" "$CAAFAIL_IP" "$PRIMARY_IP" >"$LAB_RUN/caafail/refuser.log" 2>&1 &
+    echo $! >"$LAB_RUN/caafail/refuser.pid"
+  fi
   for zone in "${SIGNED_ZONES[@]}"; do
     for _ in $(seq 1 100); do
       dig +short +norecurse @"$PRIMARY_IP" "$zone" DNSKEY 2>/dev/null | grep . >/dev/null && break
@@ -387,6 +399,8 @@ up() {
     done
   done
   wait_dns "$ALIAS_IP" "$ALIAS_ZONE" SOA
+  wait_dns "$CAAFAIL_IP" "$CAAFAIL_ZONE" SOA
+  wait_dns "$CAAFAIL_IP" "$CAAFAIL_ZONE" CAA +norecurse SERVFAIL
   wait_dns "$RESOLVER_IP" "$ALIAS_ZONE" SOA +recurse
   for _ in $(seq 1 100); do
     python3 - "$ACME_DIR" "$LAB_RUN/pebble/ca.pem" 2>/dev/null <<'PY' && break
@@ -415,13 +429,14 @@ LAB_CREDENTIALS=$LAB_RUN/credentials.ini
 LAB_CREDENTIALS_MAP=$LAB_RUN/credentials-map.ini
 LAB_CREDENTIALS_READONLY=$LAB_RUN/credentials-readonly.ini
 LAB_ALIAS_PRIMARY=$ALIAS_IP
+LAB_CAAFAIL_SERVER=$CAAFAIL_IP
 LAB_TSIG_NAME=$KEY_NAME
 ENV
 }
 
 status() {
   local rc=0
-  for part in root/named primary/named secondary/named alias/named unbound/unbound unbound-ca/unbound pebble/pebble; do
+  for part in root/named primary/named secondary/named alias/named unbound/unbound unbound-ca/unbound pebble/pebble caafail/refuser; do
     if pid_alive "$LAB_RUN/$part.pid"; then echo "${part%%/*}: running (pid $(cat "$LAB_RUN/$part.pid"))"
     else echo "${part%%/*}: stopped"; rc=1; fi
   done
@@ -430,7 +445,7 @@ status() {
 
 down() {
   need_root
-  for part in pebble/pebble unbound-ca/unbound unbound/unbound alias/named secondary/named primary/named root/named; do
+  for part in caafail/refuser pebble/pebble unbound-ca/unbound unbound/unbound alias/named secondary/named primary/named root/named; do
     local pidfile=$LAB_RUN/$part.pid
     if pid_alive "$pidfile"; then
       local pid; pid=$(cat "$pidfile")
