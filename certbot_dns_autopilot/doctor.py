@@ -104,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   sys.stdout, indent=1)
         print()
         return status
+    known = find_account(args)
+    if known:
+        print(f"ACME account (CAA accounturi): {known}")
     for route in routes:
         via = f" (via {' -> '.join(route['chain'][1:])})" if route["chain"] and \
             len(route["chain"]) > 1 else ""

@@ -93,17 +93,19 @@ def caa_findings(domain: str, follower: Follower, identities: set[str],
                            requester.staging)
     if verdict.allowed:
         return found
-    return found + [caa_refusal(domain, owner, verdict, identities, wildcard, requester)]
+    return found + [caa_refusal(domain, owner, records, verdict, identities, wildcard,
+                                requester)]
 
 
-def caa_refusal(domain: str, owner: str, verdict: caa.Verdict, identities: set[str],
-                wildcard: bool, requester: caa.Requester) -> Finding:
+def caa_refusal(domain: str, owner: str, records: list[caa.CAA], verdict: caa.Verdict,
+                identities: set[str], wildcard: bool, requester: caa.Requester) -> Finding:
     """The finding for a CAA set that does not authorise this run, with each record's reason
     and a record that would; a warning when only the run's unknown account decides."""
     ids = " or ".join(sorted(identities))
     wild = " for wildcard names" if wildcard else ""
-    rows = [f"{owner}. CAA {r}" for r in verdict.critical]
-    rows += [f"{owner}. CAA {r.record}\n      -> {r.why}" for r in verdict.readings]
+    why = {r.record: r.why for r in verdict.readings}
+    rows = [f"{owner}. CAA {r}" + (f"\n      -> {why[r]}" if why.get(r) else "")
+            for r in records]
     evidence = "\n".join(rows + [f"dig +short CAA {owner}"])
     if verdict.critical:
         return Finding("caa-blocked", ERROR, domain, f"the CAA record set at {owner} carries a "

@@ -16,7 +16,7 @@ from pathlib import Path
 import dns.message
 import dns.query
 import pytest
-from conftest import Certbot, Lab
+from conftest import Certbot, Lab, Run
 from test_issuance import zone_update
 
 pytestmark = pytest.mark.lab
@@ -62,8 +62,15 @@ def only(report: dict) -> dict:
     return finding
 
 
-def assert_stopped_before_any_challenge(run) -> None:
+def pebble_validated(lab: Lab, name: str) -> bool:
+    """Whether Pebble ever took up a challenge answer for ``name`` (its log of tasks)."""
+    log = Path(lab.env["LAB_RUN"]) / "pebble" / "pebble.log"
+    return f'Value:"{name}"' in log.read_text(errors="replace")
+
+
+def assert_stopped_before_any_challenge(run: Run, lab: Lab, name: str) -> None:
     """A caa-blocked error from pre-flight: nothing written, no challenge answered."""
+    assert not pebble_validated(lab, name)
     assert run.returncode != 0
     assert "dns-autopilot [caa-blocked]" in run.output and "Traceback" not in run.output
     assert not run.steps("write") and not run.steps("wait-done")
@@ -82,7 +89,7 @@ def test_methods_limited_to_http_01_block_dns_01(lab: Lab, certbot: Certbot) -> 
     assert status == 2 and (finding["code"], finding["severity"]) == ("caa-blocked", "error")
     assert "validationmethods=http-01 does not include dns-01" in finding["problem"]
     assert f'{name}. CAA 0 issue "letsencrypt.org; validationmethods=dns-01"' in finding["fix"]
-    assert_stopped_before_any_challenge(certbot.certonly(name, extra=CERTBOT_LE))
+    assert_stopped_before_any_challenge(certbot.certonly(name, extra=CERTBOT_LE), lab, name)
 
 
 def test_methods_listing_dns_01_issue(lab: Lab, certbot: Certbot) -> None:
@@ -105,7 +112,7 @@ def test_a_malformed_method_list_blocks_and_names_the_label(lab: Lab, certbot: C
     assert "validationmethods label ' http-01'" in finding["problem"]
     assert "without spaces" in finding["problem"]
     run = certbot.certonly(name, extra=CERTBOT_LE)
-    assert_stopped_before_any_challenge(run)
+    assert_stopped_before_any_challenge(run, lab, name)
     assert "validationmethods label ' http-01'" in run.output
 
 
@@ -124,7 +131,7 @@ def test_accounturi_for_another_account_stops_certbot_before_any_challenge(
     other = "https://localhost:14000/my-account/someone-else"
     caa_at(lab, name, f"letsencrypt.org; accounturi={other}")
     run = certbot.certonly(name, extra=CERTBOT_LE)
-    assert_stopped_before_any_challenge(run)
+    assert_stopped_before_any_challenge(run, lab, name)
     mine = account_url(certbot)  # registered by this very run, before pre-flight
     assert run.steps("preflight")[0]["account"] == mine
     assert f"accounturi={other} is another ACME account; this run uses {mine}" in run.output
@@ -138,6 +145,7 @@ def test_accounturi_for_this_runs_account_issues(lab: Lab, certbot: Certbot) -> 
     run = certbot.certonly(name, extra=CERTBOT_LE)
     assert run.returncode == 0, run.output
     assert run.steps("preflight")[0]["account"] == mine
+    assert pebble_validated(lab, name)
 
 
 def test_a_second_account_against_a_record_pinned_to_the_first(lab: Lab, certbot: Certbot,
@@ -147,7 +155,7 @@ def test_a_second_account_against_a_record_pinned_to_the_first(lab: Lab, certbot
     caa_at(lab, name, f"letsencrypt.org; accounturi={first}")
     second = Certbot(lab, tmp_path / "second")
     run = second.certonly(name, extra=CERTBOT_LE)
-    assert_stopped_before_any_challenge(run)
+    assert_stopped_before_any_challenge(run, lab, name)
     assert account_url(second) != first
     assert f"accounturi={first} is another ACME account; this run uses " \
         f"{account_url(second)}" in run.output
@@ -159,7 +167,7 @@ def test_a_dry_run_against_a_production_pin_says_staging_and_production_differ(
     production = "https://acme-v02.api.letsencrypt.org/acme/acct/123456789"
     caa_at(lab, name, f"letsencrypt.org; accounturi={production}")
     run = certbot.certonly(name, extra=(*CERTBOT_LE, "--dry-run"))
-    assert_stopped_before_any_challenge(run)
+    assert_stopped_before_any_challenge(run, lab, name)
     assert ("staging and production accounts differ; this record only lets the production "
             "account issue") in run.output
     assert production in run.output
@@ -199,7 +207,7 @@ def test_a_nameserver_failing_caa_queries_blocks_naming_it(lab: Lab, certbot: Ce
     assert f"ns4.autopilot.test ({refuser}): CAA {name} -> SERVFAIL" in finding["evidence"]
     assert lab.primary not in finding["evidence"]  # the healthy server is not blamed
     run = certbot.certonly(name, extra=CERTBOT_LE)
-    assert_stopped_before_any_challenge(run)
+    assert_stopped_before_any_challenge(run, lab, name)
     assert f"ns4.autopilot.test ({refuser})" in run.output
 
 

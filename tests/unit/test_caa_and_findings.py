@@ -186,3 +186,50 @@ def test_exit_status_and_error_from_findings() -> None:
     assert as_error([finding(WARNING)]) is None
     error = as_error([finding(WARNING, "stale-record"), finding(ERROR), finding(ERROR, "x")])
     assert error.code == "caa-blocked" and "[x] error" in str(error)
+
+
+class _Recursive:
+    def zone_of(self, name: str) -> str:
+        return name.split(".", 1)[1] if name.count(".") > 1 else name
+
+
+class _Follower:
+    """Two addresses per zone: .1 healthy, .2 as the test's answers say."""
+
+    recursive = _Recursive()
+
+    def servers(self, zone: str) -> list:
+        from certbot_dns_autopilot.dnsio import Server
+
+        return [Server("192.0.2.1", name=f"ns1.{zone}"), Server("192.0.2.2", name=f"ns2.{zone}")]
+
+
+@pytest.mark.parametrize(("caa_rcode", "soa_rcode", "severity"), [
+    ("SERVFAIL", None, ERROR), ("REFUSED", None, ERROR), ("TIMEOUT", "NOERROR", ERROR),
+    ("TIMEOUT", "TIMEOUT", WARNING), ("NOERROR", None, None)])
+def test_every_nameserver_of_the_caa_zones_is_asked(caa_rcode: str, soa_rcode: str | None,
+                                                    severity: str | None) -> None:
+    from certbot_dns_autopilot import preflight
+    from certbot_dns_autopilot.dnsio import Answer
+
+    asked = []
+
+    def query(server, name, rdtype, **_):
+        asked.append((server.address, name, rdtype))
+        if server.address == "192.0.2.1":
+            cname = "www.cdn.example" if name == "www.example.com" else None
+            return Answer("NOERROR", authoritative=True, cname=cname)
+        return Answer(caa_rcode if rdtype == "CAA" else soa_rcode or "NOERROR")
+
+    found = preflight.caa_servers("www.example.com", ["www.example.com", "example.com", "com"],
+                                  _Follower(), query=query)
+    # The CNAME's target is asked in its own zone; a top-level domain's servers are not.
+    assert ("192.0.2.2", "www.cdn.example", "CAA") in asked
+    assert not any(name == "com" for _, name, _ in asked)
+    if severity is None:
+        assert found == []
+        return
+    [finding] = found
+    assert (finding.code, finding.severity) == ("caa-blocked", severity)
+    assert f"ns2.example.com (192.0.2.2): CAA www.example.com -> {caa_rcode}" in finding.evidence
+    assert "192.0.2.1" not in finding.evidence
