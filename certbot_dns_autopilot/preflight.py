@@ -123,9 +123,9 @@ def caa_refusal(domain: str, owner: str, records: list[caa.CAA], verdict: caa.Ve
     problem = f"the CAA record set at {owner} does not authorise {ids}{wild}"
     if len(set(reasons)) == 1:
         problem += f": {reasons[0]}"
-    params = [caa.parse(r.record.value) for r in verdict.readings]
-    pinned = any(p.get("accounturi") is not None for p in params)
-    methods = any(p.get("validationmethods") is not None for p in params)
+    values = [r.record.value.lower() for r in verdict.readings]  # malformed ones too
+    pinned = any("accounturi" in v for v in values)
+    methods = any("validationmethods" in v for v in values)
     line = caa.line_to_add(owner, sorted(identities)[0], wildcard,
                            requester.account if pinned else None, methods)
     fix = f"add {line} (records combine with OR), or correct or remove the records above"
