@@ -153,11 +153,18 @@ def caa_servers(domain: str, owners: list[str], follower: Follower,
             zone = follower.recursive.zone_of(owner)
         except dns.exception.DNSException:
             continue
-        for server in follower.servers(zone):
+        def ask(server: dnsio.Server, owner: str = owner, zone: str = zone
+                ) -> tuple[dnsio.Answer, dnsio.Answer | None]:
             answer = query(server, owner, "CAA")
+            silent = answer.rcode in ("TIMEOUT", "ERROR")
+            return answer, query(server, zone, "SOA") if silent else None
+
+        servers = follower.servers(zone)
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(servers)))) as pool:
+            answers = list(pool.map(ask, servers))  # addresses are independent: ask at once
+        for server, (answer, soa) in zip(servers, answers, strict=True):
             if answer.cname:
                 todo.append(answer.cname)
-            soa = query(server, zone, "SOA") if answer.rcode in ("TIMEOUT", "ERROR") else None
             outcome = caa.server_outcome(answer.rcode, soa.rcode if soa else None)
             row = (f"{server}: CAA {owner} -> {answer.rcode}"
                    + (f", SOA {zone} -> {soa.rcode}" if soa else "")
