@@ -1,5 +1,7 @@
 """A lab nameserver that answers SERVFAIL to CAA queries and relays every other query to the
-primary: the old appliance or DNS proxy that chokes on a type it does not know.
+primary: the old appliance or DNS proxy that chokes on a type it does not know. A CAA query
+for a name whose first label starts with ``silent`` gets no answer at all (the firewall
+that drops what it does not know), while the same address answers every other type.
 
     python3 lab/caa_refuser.py LISTEN_IP UPSTREAM_IP
 
@@ -44,7 +46,8 @@ def servfail(query: bytes) -> bytes:
 
 def relay(query: bytes, upstream: str, tcp: bool) -> bytes | None:
     if is_caa(query):
-        return servfail(query)
+        first = query[13:13 + query[12]].lower() if len(query) > 12 else b""
+        return None if first.startswith(b"silent") else servfail(query)
     kind = socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM
     with socket.socket(socket.AF_INET, kind) as sock:
         sock.settimeout(3)

@@ -211,6 +211,16 @@ def test_a_nameserver_failing_caa_queries_blocks_naming_it(lab: Lab, certbot: Ce
     assert f"ns4.autopilot.test ({refuser})" in run.output
 
 
+def test_a_nameserver_silent_on_caa_but_answering_soa_blocks(lab: Lab) -> None:
+    name = f"silent-{uuid.uuid4().hex[:8]}.caafail.test"  # the lab's ns4 drops its CAA query
+    status, report = lab.doctor(name, extra=LE)
+    finding = only(report)
+    assert status == 2 and (finding["code"], finding["severity"]) == ("caa-blocked", "error")
+    refuser = lab.env["LAB_CAAFAIL_SERVER"]
+    assert f"ns4.autopilot.test ({refuser}): CAA {name} -> TIMEOUT, SOA caafail.test -> " \
+        "NOERROR" in finding["evidence"]
+
+
 def cname_at(lab: Lab, name: str, target: str) -> None:
     zone_update(lab, ZONE, f"{name}.", "CNAME", f"{target}.")
     for server in (lab.primary, lab.secondary):
