@@ -20,7 +20,9 @@ Parsing an ``issue`` value (Boulder ``va/caa.go``, ``parseCAARecord`` and
 - ``validationmethods`` is a comma-separated list of labels (letters, digits, ``-``): one
   malformed label (a space, an empty item) makes the record unusable; labels that name no
   ACME method are skipped; ``dns-01`` must be listed, compared exactly;
-- ``accounturi`` must equal the URL of the ACME account that asks, exactly.
+- ``accounturi`` must equal the URL of the ACME account that asks, exactly;
+- a parameter given twice must pass both times (no RFC says which counts; Boulder keeps the
+  last, and failing closed never calls a record fine that the CA refuses).
 """
 
 from __future__ import annotations
@@ -67,6 +69,11 @@ class Property:
     def get(self, tag: str) -> str | None:
         return dict(self.parameters).get(tag)
 
+    def every(self, tag: str) -> list[str]:
+        """Each value given for ``tag``: a repeated parameter must pass every time (no RFC
+        says which one counts; failing closed never calls a refused record fine)."""
+        return [value for name, value in self.parameters if name == tag]
+
 
 def parse(value: str) -> Property:
     """Read an issue/issuewild value as Boulder does (see the module docstring)."""
@@ -97,10 +104,9 @@ def parse(value: str) -> Property:
     return Property(issuer, tuple(parameters))
 
 
-def methods_of(prop: Property) -> list[str] | None:
-    """The ACME methods a well-formed record lists (unknown labels skipped); None: any."""
-    text = prop.get("validationmethods")
-    return None if text is None else [m for m in text.split(",") if m in ACME_METHODS]
+def methods_of(text: str) -> list[str]:
+    """The ACME methods a validationmethods value lists (unknown labels skipped)."""
+    return [m for m in text.split(",") if m in ACME_METHODS]
 
 
 @dataclass(frozen=True)
@@ -139,14 +145,14 @@ def read(record: CAA, identities: set[str], account: str | None,
     if prop.issuer not in identities:
         return Reading(record, False, f"it names {prop.issuer}, not "
                        f"{' or '.join(sorted(identities)) or 'this CA'}")
-    methods = methods_of(prop)
-    if methods is not None and METHOD not in methods:
-        listed = prop.get("validationmethods")
-        return Reading(record, False, f"validationmethods={listed} does not include dns-01 "
-                       "(the only method this plugin answers)")
-    wanted = prop.get("accounturi")
-    if wanted is None:
+    for listed in prop.every("validationmethods"):
+        if METHOD not in methods_of(listed):
+            return Reading(record, False, f"validationmethods={listed} does not include "
+                           "dns-01 (the only method this plugin answers)")
+    pinned = prop.every("accounturi")
+    if not pinned:
         return Reading(record, True)
+    wanted = next((uri for uri in pinned if uri != account), pinned[0])
     if account is None:
         return Reading(record, False, f"it allows only the ACME account {wanted}",
                        account=wanted)

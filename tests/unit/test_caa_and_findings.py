@@ -95,6 +95,81 @@ def test_a_malformed_record_is_unusable_and_says_why(value: str, named: str) -> 
     assert verdict.readings[0].why.startswith("the CA cannot use this record")
 
 
+ACCT_123 = "https://letsencrypt.org/acct/reg/123"
+ACCT_321 = "https://letsencrypt.org/acct/reg/321"
+
+
+def issue(value: str, flags: int = 0) -> CAA:
+    return CAA(flags, "issue", value)
+
+
+def wild(value: str) -> CAA:
+    return CAA(0, "issuewild", value)
+
+
+# The record sets of Boulder's TestCAAChecking (va/caa_test.go), asked as this plugin asks:
+# by dns-01 (Boulder's table asks by http-01, so the method cases are mirrored), for the
+# account ACCT_123.
+@pytest.mark.parametrize(("records", "wildcard", "valid"), [
+    pytest.param([issue("ca.com")], False, False, id="reserved"),
+    pytest.param([CAA(0, "iSsUe", "ca.com")], False, False, id="mixed-case Issue tag"),
+    pytest.param([issue("ca.com", flags=1)], False, False, id="critical issue, other CA"),
+    pytest.param([issue("letsencrypt.org")], False, True, id="present"),
+    pytest.param([issue("ca.com", 1), issue("letsencrypt.org", 1)], False, True,
+                 id="several critical issue, one matching"),
+    pytest.param([CAA(128, "foo", "bar")], False, False, id="unknown critical"),
+    pytest.param([CAA(1, "foo", "bar")], False, False, id="unknown critical, flag 1"),
+    pytest.param([CAA(0x7E, "foo", "bar")], False, True, id="unknown non-critical"),
+    pytest.param([issue("  letsencrypt.org  ;foo=bar;baz=bar")], False, True,
+                 id="unknown parameters"),
+    pytest.param([issue("letsencrypt.org; a_b=123")], False, False, id="invalid tag"),
+    pytest.param([issue("letsencrypt.org; ab=1 2 3")], False, False, id="invalid value"),
+    pytest.param([issue("letsencrypt.org; validationmethods=http-01")], False, False,
+                 id="http-01 only, asked by dns-01"),
+    pytest.param([issue("letsencrypt.org; validationmethods=dns-01")], False, True,
+                 id="dns-01 only"),
+    pytest.param([issue("letsencrypt.org; validationmethods=http-01,dns-01")], False, True,
+                 id="http-01 or dns-01"),
+    pytest.param([issue(f"letsencrypt.org; accounturi={ACCT_123}")], False, True,
+                 id="correct accounturi"),
+    pytest.param([issue(f"letsencrypt.org; accounturi={ACCT_123}; validationmethods=dns-01")],
+                 False, True, id="dns-01 and correct accounturi"),
+    pytest.param([issue(f"letsencrypt.org; accounturi={ACCT_123}; validationmethods=http-01")],
+                 False, False, id="http-01 and correct accounturi"),
+    pytest.param([issue(f"letsencrypt.org; accounturi={ACCT_321}; validationmethods=dns-01")],
+                 False, False, id="dns-01 and incorrect accounturi"),
+    pytest.param([issue(f"letsencrypt.org; accounturi={ACCT_321}")], False, False,
+                 id="incorrect accounturi"),
+    pytest.param([issue(f"letsencrypt.org; accounturi={ACCT_321}"),
+                  issue(f"letsencrypt.org; accounturi={ACCT_123}")], False, True,
+                 id="several accounturi, one correct"),
+    pytest.param([issue(";")], False, False, id="unsatisfiable"),
+    pytest.param([issue(";")], True, False, id="unsatisfiable issue, wildcard"),
+    pytest.param([wild(";")], True, False, id="unsatisfiable issuewild"),
+    pytest.param([issue("letsencrypt.org"), wild("ca.com")], True, False,
+                 id="issuewild overrides issue: forbids"),
+    pytest.param([issue("ca.com"), wild("letsencrypt.org")], True, True,
+                 id="issuewild overrides issue: allows"),
+    pytest.param([wild("ca.com"), wild("letsencrypt.org")], True, True,
+                 id="several issuewild, one allows"),
+    pytest.param([wild("letsencrypt.org")], True, True, id="issuewild allows"),
+    pytest.param([wild(";")], False, True, id="issuewild only, not a wildcard"),
+])
+def test_boulders_checking_cases(records: list[CAA], wildcard: bool, valid: bool) -> None:
+    assert authorizes(records, LE, wildcard, account=ACCT_123) is valid
+
+
+def test_a_repeated_parameter_must_pass_every_time() -> None:
+    # Boulder keeps the last of two equal tags; either order fails closed here.
+    for first, second in (("http-01", "dns-01"), ("dns-01", "http-01")):
+        assert not authorizes([issue(f"letsencrypt.org; validationmethods={first}; "
+                                     f"ValidationMethods={second}")], LE, False)
+    assert authorizes([issue("letsencrypt.org; validationmethods=dns-01; "
+                             "validationmethods=dns-01,http-01")], LE, False)
+    assert not authorizes([issue(f"letsencrypt.org; accounturi={ACCT_123}; "
+                                 f"accounturi={ACCT_321}")], LE, False, account=ACCT_123)
+
+
 def test_a_space_inside_the_method_list_is_named() -> None:
     why = evaluate([CAA(0, "issue", "letsencrypt.org; validationmethods=dns-01, http-01")],
                    LE, False).readings[0].why
