@@ -66,9 +66,6 @@ class Property:
     parameters: tuple[tuple[str, str], ...] = ()
     malformed: str = ""
 
-    def get(self, tag: str) -> str | None:
-        return dict(self.parameters).get(tag)
-
     def every(self, tag: str) -> list[str]:
         """Each value given for ``tag``: a repeated parameter must pass every time (no RFC
         says which one counts; failing closed never calls a refused record fine)."""
