@@ -116,6 +116,9 @@ class Reading:
     allows: bool
     why: str = ""
     account: str | None = None
+    #: it allows only with the issuer's case folded (``LetsEncrypt.org``): Boulder compares
+    #: the issuer domain exactly and refuses; other CAs fold case
+    folded: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,8 @@ class Verdict:
     critical: tuple[CAA, ...] = ()
     #: the run's account is unknown: these accounturi values would each allow issuance
     only_for: tuple[str, ...] = ()
+    #: allowed only by records whose issuer matches with its case folded
+    case_only: bool = False
 
 
 def _critical(record: CAA) -> bool:
@@ -135,6 +140,7 @@ def read(record: CAA, identities: set[str], account: str | None,
          server: str | None = None, staging: bool = False) -> Reading:
     """One rule record against the CA's identities, the run's account and DNS-01."""
     prop = parse(record.value)
+    folded = record.value.split(";", 1)[0].strip(" \t") != prop.issuer
     if prop.malformed:
         return Reading(record, False, f"the CA cannot use this record: {prop.malformed}")
     if not prop.issuer:
@@ -148,7 +154,7 @@ def read(record: CAA, identities: set[str], account: str | None,
                            "dns-01 (the only method this plugin answers)")
     pinned = prop.every("accounturi")
     if not pinned:
-        return Reading(record, True)
+        return Reading(record, True, folded=folded)
     wanted = next((uri for uri in pinned if uri != account), pinned[0])
     if account is None:
         return Reading(record, False, f"it allows only the ACME account {wanted}",
@@ -157,7 +163,7 @@ def read(record: CAA, identities: set[str], account: str | None,
         why = f"accounturi={wanted} is another ACME account; this run uses {account}"
         note = account_note(wanted, account, server, staging)
         return Reading(record, False, why + (f"; {note}" if note else ""), account=wanted)
-    return Reading(record, True, account=wanted)
+    return Reading(record, True, account=wanted, folded=folded)
 
 
 def account_note(wanted: str, account: str | None, server: str | None, staging: bool) -> str:
@@ -185,7 +191,8 @@ def evaluate(records: list[CAA], identities: set[str], wildcard: bool,
         return Verdict(True)
     readings = tuple(read(r, identities, account, server, staging) for r in rules)
     if any(r.allows for r in readings):
-        return Verdict(True, readings)
+        return Verdict(True, readings,
+                       case_only=not any(r.allows and not r.folded for r in readings))
     only_for = tuple(sorted({r.account for r in readings
                              if account is None and r.account is not None}))
     return Verdict(False, readings, only_for=only_for)

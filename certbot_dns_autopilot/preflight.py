@@ -91,6 +91,13 @@ def caa_findings(domain: str, follower: Follower, identities: set[str],
             "name the CA with --dns-autopilot-caa-identities (e.g. letsencrypt.org)")]
     verdict = caa.evaluate(records, identities, wildcard, requester.account, requester.server,
                            requester.staging)
+    if verdict.allowed and verdict.case_only:
+        lower = caa.line_to_add(owner, sorted(identities)[0], wildcard)
+        return found + [Finding(
+            "caa-blocked", WARNING, domain, f"the CAA record set at {owner} names this CA "
+            "only with capital letters in the issuer domain: Let's Encrypt compares it "
+            "exactly and refuses (other CAs fold case)", evidence + f"\ndig +short CAA {owner}",
+            f"write the issuer in lower case, e.g. {lower}")]
     if verdict.allowed:
         return found
     return found + [caa_refusal(domain, owner, records, verdict, identities, wildcard,

@@ -123,6 +123,16 @@ def test_records_combine_with_or(lab: Lab) -> None:
     assert lab.doctor(name, extra=LE)[0] == 0
 
 
+def test_an_issuer_in_capitals_is_a_warning(lab: Lab) -> None:
+    name = fresh()
+    caa_at(lab, name, "LetsEncrypt.org")
+    status, report = lab.doctor(name, extra=LE)
+    finding = only(report)
+    assert status == 1 and (finding["code"], finding["severity"]) == ("caa-blocked", "warning")
+    assert "compares it exactly" in finding["problem"]
+    assert f'{name}. CAA 0 issue "letsencrypt.org"' in finding["fix"]
+
+
 # --- accounturi ----------------------------------------------------------------------------
 
 def test_accounturi_for_another_account_stops_certbot_before_any_challenge(

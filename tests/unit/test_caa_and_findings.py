@@ -24,8 +24,13 @@ def test_the_closest_non_empty_set_rules() -> None:
     assert not authorizes(records, LE, wildcard=False)
 
 
-def test_issue_value_parameters_and_case_are_ignored() -> None:
-    assert authorizes([CAA(0, "issue", "LetsEncrypt.org; validationmethods=dns-01")], LE, False)
+def test_an_issuer_in_capitals_allows_but_is_flagged() -> None:
+    # RFC 8659 domain names fold case; Boulder compares the issuer exactly: a warning.
+    verdict = evaluate([CAA(0, "issue", "LetsEncrypt.org; validationmethods=dns-01")], LE, False)
+    assert verdict.allowed and verdict.case_only
+    both = evaluate([CAA(0, "issue", "LetsEncrypt.org"), CAA(0, "issue", " letsencrypt.org")],
+                    LE, False)
+    assert both.allowed and not both.case_only
 
 
 def test_issuewild_rules_wildcards_and_falls_back_to_issue() -> None:
