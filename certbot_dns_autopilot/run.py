@@ -92,8 +92,17 @@ class Run:
         self._recover()
 
     def _recover(self) -> None:
-        """Values a killed run wrote and never removed (its journal outlived it)."""
+        """Values a killed run wrote and never removed (its journal outlived it). Nothing
+        here may stop the run: a journal that cannot be acted on now is kept for later, one
+        this user did not write (or that holds anything but DNS-01 values) is left alone."""
         for left in journal.leftovers(getattr(self.config, "work_dir", None)):
+            if isinstance(left, journal.Refused):
+                logger.warning("dns-autopilot: not acting on the journal %s: %s. It was not "
+                               "written by a run of this plugin as this user; it is left as it "
+                               "is (remove it once you know where it came from)",
+                               left.path, left.why)
+                self._events.emit("recover", "refused", str(left.path), why=left.why)
+                continue
             records = {zone: {n: set(v) for n, v in names_.items()}
                        for zone, names_ in left.zones.items()}
             where = "; ".join(f"{name} TXT {sorted(values)}" for zone in records.values()
@@ -107,10 +116,13 @@ class Run:
                             raise errors.PluginError(f"no writer for {zone} in "
                                                      f"{left.credentials} any more")
                         writer.remove(zone, zone_records)
-            except errors.PluginError as exc:
+            except Exception as exc:  # noqa: BLE001 - recovery must never stop the run
                 journal.keep(left)
                 logger.warning("dns-autopilot: an interrupted run left %s; removing it failed "
-                               "(%s): a later run will retry, or remove it by hand", where, exc)
+                               "(%s): a later run will retry, or remove it by hand", where,
+                               exc if isinstance(exc, errors.PluginError)
+                               else type(exc).__name__)
+                logger.debug("dns-autopilot: recovery of %s failed", left.path, exc_info=True)
                 continue
             journal.done(left)
             display_util.notify(f"dns-autopilot: removed what an interrupted run had left: "

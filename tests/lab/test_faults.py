@@ -196,6 +196,33 @@ def test_the_process_killed_between_write_and_wait(lab: Lab, certbot: Certbot,
     case.check([name, f"_acme-challenge.{other}"], killed, run, foreign=[name])
 
 
+def test_journals_no_run_of_ours_wrote(lab: Lab, certbot: Certbot, fresh_name: str,
+                                       case: Case) -> None:
+    # Seen in black-box runs: a planted journal naming someone's SPF value had the next run
+    # delete it; malformed ones stopped every later run with a ValueError.
+    case.plant("autopilot.test", fresh_name)
+    directory = certbot.home / "work" / "dns-autopilot" / "journal"
+    directory.mkdir(parents=True, mode=0o700)
+    planted = {
+        "spf.json": {"pid": 2**22 + 1, "started": "1", "credentials": str(lab.credentials),
+                     "zones": {"autopilot.test": {fresh_name: [FOREIGN]}}},
+        "list.json": [], "pid.json": {"pid": "x"},
+        "zones.json": {"pid": 2**22 + 1, "credentials": str(lab.credentials),
+                       "zones": ["autopilot.test"]}}
+    for name, body in planted.items():
+        (directory / name).write_text(json.dumps(body))
+        (directory / name).chmod(0o600)
+    run = certbot.certonly(fresh_name)
+    assert run.returncode == 0, run.output
+    assert "unexpected error" not in run.output
+    assert lab.txt(lab.primary, fresh_name) == {FOREIGN}
+    assert sorted(e["name"].rsplit("/", 1)[1] for e in run.steps("recover")) == sorted(planted)
+    assert {e["outcome"] for e in run.steps("recover")} == {"refused"}
+    assert "not acting on the journal" in run.log
+    assert sorted(p.name for p in directory.iterdir()) == sorted(planted)  # left alone
+    case.check([f"_acme-challenge.{fresh_name}"], run, foreign=[fresh_name])
+
+
 def test_sigterm_during_the_wait(lab: Lab, certbot: Certbot, fresh_name: str,
                                  case: Case) -> None:
     name = f"_acme-challenge.{fresh_name}"
