@@ -24,6 +24,7 @@ from . import (
     evidence,
     hook,
     journal,
+    locks,
     names,
     plan,
     preflight,
@@ -89,6 +90,7 @@ class Run:
     def prepare(self) -> None:
         """Before anything else: remove what an interrupted run left behind."""
         self._events = EventLog(getattr(self.config, "logs_dir", None))
+        locks.use(getattr(self.config, "work_dir", None))
         self._recover()
 
     def _recover(self) -> None:
