@@ -168,11 +168,15 @@ class Run:
         with signals.noted() as self._signalled:
             try:
                 return self._perform(achalls)
-            except AutopilotError as exc:  # stopped before any challenge was answered
-                self._failure_hook("before-validation", [{
-                    "code": exc.code, "domain": ", ".join(a.identifier.value for a in achalls),
-                    "problem": exc.problem, "evidence": exc.evidence.splitlines(),
-                    "fix": exc.fix}])
+            except errors.PluginError as exc:  # stopped before any challenge was answered
+                domains = ", ".join(a.identifier.value for a in achalls)
+                if isinstance(exc, AutopilotError):
+                    diagnosis = {"code": exc.code, "domain": domains, "problem": exc.problem,
+                                 "evidence": exc.evidence.splitlines(), "fix": exc.fix}
+                else:  # a bad option or credentials file: no code, the message says all
+                    diagnosis = {"code": None, "domain": domains, "problem": str(exc),
+                                 "evidence": [], "fix": None}
+                self._failure_hook("before-validation", [diagnosis])
                 raise
 
     def _perform(self, achalls: list[achallenges.AnnotatedChallenge]
@@ -346,17 +350,23 @@ class Run:
         return found
 
     def _failure_hook(self, stage: str, diagnoses: list[dict[str, object]]) -> None:
-        """--dns-autopilot-failure-hook, once per run; its own failure is only logged."""
-        command = self.conf("failure-hook")
-        if not command or self._hook_ran:
-            return
-        self._hook_ran = True
-        payload = {"plugin": "dns-autopilot", "stage": stage,
-                   "verb": getattr(self.config, "verb", None),
-                   "dry_run": bool(getattr(self.config, "dry_run", False)),
-                   "server": getattr(self.config, "server", None),
-                   "names": sorted({str(d.get("domain")) for d in diagnoses}),
-                   "run": self._events.run, "event_log": self._events.path,
-                   "diagnoses": diagnoses}
-        with self._events.step("failure-hook", stage=stage) as step:
-            step["outcome"] = hook.run(command, payload)
+        """--dns-autopilot-failure-hook, once per run; its own failure is only logged, and
+        nothing in its path may replace certbot's error or the hint."""
+        try:
+            command = self.conf("failure-hook")
+            if not command or self._hook_ran:
+                return
+            self._hook_ran = True
+            payload = {"plugin": "dns-autopilot", "stage": stage,
+                       "verb": getattr(self.config, "verb", None),
+                       "dry_run": bool(getattr(self.config, "dry_run", False)),
+                       "server": getattr(self.config, "server", None),
+                       "names": sorted({str(d.get("domain")) for d in diagnoses}),
+                       "run": self._events.run, "event_log": self._events.path,
+                       "diagnoses": diagnoses}
+            with self._events.step("failure-hook", stage=stage,
+                                   command=hook.label(command)) as step:
+                step["outcome"] = hook.run(command, payload)
+        except Exception:  # noqa: BLE001 - the hook must never hide the run's own error
+            logger.warning("dns-autopilot: the failure hook could not be run (see the log)")
+            logger.debug("dns-autopilot: failure hook error", exc_info=True)
