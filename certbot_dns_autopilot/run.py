@@ -261,7 +261,9 @@ class Run:
                batches: dict[str, dict[str, frozenset[str]]]) -> None:
         """One batch per zone, zones concurrently; what succeeded is kept for cleanup. The
         journal notes each batch before the writer is called: a run killed during the call
-        leaves a note the next run acts on (a writer whose add fails leaves nothing)."""
+        leaves a note the next run acts on. A failed add may still have left values (a
+        rollback that failed, an UPDATE applied after its answer was lost): the batch is
+        removed again (idempotently), and its note dropped only once the writer confirms."""
         def one(zone: str) -> Exception | None:
             records, writer = batches[zone], writer_of[zone]
             self._journal.record(zone, records)
@@ -271,7 +273,7 @@ class Run:
                                        values=sum(len(v) for v in records.values())):
                     writer.add(zone, records, RECORD_TTL)
             except Exception as exc:  # re-raised below, after every zone has answered
-                self._journal.forget(zone)
+                self._take_back(zone, writer, records)
                 return exc
             self._written[zone] = (writer, records)
             return None
@@ -279,6 +281,22 @@ class Run:
             failures = [exc for exc in pool.map(one, sorted(batches)) if exc is not None]
         if failures:
             raise failures[0]
+
+    def _take_back(self, zone: str, writer: Writer, records: dict[str, frozenset[str]]
+                   ) -> None:
+        """After a failed add: remove whatever of the batch may exist; the journal keeps the
+        zone unless the writer confirmed the removal (the next run then retries)."""
+        try:
+            with self._events.step("take-back", zone, writer=writer.label,
+                                   names=sorted(records)):
+                writer.remove(zone, records)
+        except Exception as exc:  # noqa: BLE001 - the add's error is the run's error
+            logger.warning("dns-autopilot: after a failed write, could not make sure no value "
+                           "is left at %s (%s); the next run retries (journal %s)",
+                           ", ".join(sorted(records)),
+                           getattr(exc, "problem", type(exc).__name__), self._journal.path)
+            return
+        self._journal.forget(zone)
 
     def cleanup(self, achalls: list[achallenges.AnnotatedChallenge]) -> None:
         """Remove exactly the values this run added; say what is left if that fails."""

@@ -21,9 +21,10 @@ serve every zone) and any number of further writers in sections, each listing it
 from __future__ import annotations
 
 import abc
+import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from typing import Any, Protocol
 
 from certbot import errors
@@ -77,7 +78,24 @@ class Writer(abc.ABC):
 
     @abc.abstractmethod
     def remove(self, zone: str, records: Records) -> None:
-        """Remove exactly these values; other values at the same names stay."""
+        """Remove exactly these values; other values at the same names stay. Idempotent:
+        values that are not there are no error (it also takes back an add that failed
+        midway, or that may have been applied after all)."""
+
+    @contextlib.contextmanager
+    def rolled_back(self, zone: str, records: Records) -> Iterator[None]:
+        """For `add`: when the block raises, remove the whole batch (values never written
+        are skipped) before the error goes on, so a failed add leaves nothing behind."""
+        try:
+            yield
+        except Exception:
+            try:
+                self.remove(zone, records)
+            except Exception as exc:  # noqa: BLE001 - the add's own error is the one to raise
+                logger.warning("dns-autopilot: %s: could not take back the values of a failed "
+                               "add in %s (%s); the run's cleanup retries", self.label, zone,
+                               getattr(exc, "problem", type(exc).__name__))
+            raise
 
     @abc.abstractmethod
     def values(self, zone: str, name: str) -> set[str]:

@@ -325,7 +325,8 @@ class LexiconWriter(Writer):
     def add(self, zone: str, records: Records, ttl: int) -> None:
         """One create per value; a value already there is fine. Then read back: some
         providers (ddns) report success for a change the server refused."""
-        with self._session(zone, "creating TXT records") as (provider, config):
+        with self.rolled_back(zone, records), \
+                self._session(zone, "creating TXT records") as (provider, config):
             config.runtime["ttl"] = ttl
             for name, values in sorted(records.items()):
                 for value in sorted(values):
