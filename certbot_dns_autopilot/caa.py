@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .shown import shown
+
 KNOWN_TAGS = {"issue", "issuewild", "iodef", "contactemail", "contactphone", "issuemail",
               "issuevmc"}
 
@@ -21,7 +23,7 @@ class CAA:
     value: str
 
     def __str__(self) -> str:
-        return f'{self.flags} {self.tag} "{self.value}"'
+        return f'{self.flags} {shown(self.tag, 40)} "{shown(self.value, 300)}"'
 
     @property
     def issuer(self) -> str:

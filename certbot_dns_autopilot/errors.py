@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from certbot import errors
 
+from .shown import LONG, shown
+
 
 class AutopilotError(errors.PluginError):
     """A failure the user can act on: what went wrong, the evidence, and the fix."""
@@ -17,8 +19,9 @@ class AutopilotError(errors.PluginError):
         self.problem = problem
         self.fix = fix
         self.evidence = evidence
-        text = f"dns-autopilot [{code}]: {problem}"
+        # Problems and evidence quote DNS data: control characters never reach a terminal.
+        text = f"dns-autopilot [{code}]: {shown(problem, LONG)}"
         if evidence:
-            text += f"\n{evidence}"
-        text += f"\nFix: {fix}"
+            text += "\n" + "\n".join(shown(line, LONG) for line in evidence.splitlines())
+        text += f"\nFix: {shown(fix, LONG)}"
         super().__init__(text)

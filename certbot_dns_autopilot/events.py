@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
+from .shown import shown
+
 logger = logging.getLogger("certbot_dns_autopilot")
 
 FILENAME = "dns-autopilot.jsonl"
@@ -52,7 +54,7 @@ class EventLog:
                 except OSError as exc:  # the log must never break a run
                     logger.debug("dns-autopilot: cannot write %s: %s", self.path, exc)
                     self.path = None
-        logger.debug("dns-autopilot: %s", _readable(event))
+        logger.debug("dns-autopilot: %s", shown(_readable(event), limit=4000))
         return event
 
     @contextmanager

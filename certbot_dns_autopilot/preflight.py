@@ -20,6 +20,7 @@ from .chain import Follower
 from .errors import AutopilotError
 from .findings import ERROR, WARNING, Finding
 from .routing import Route
+from .shown import quoted
 
 
 def public_suffix(domains: Iterable[str]) -> list[Finding]:
@@ -85,7 +86,7 @@ def caa_findings(domain: str, recursive: dnsio.Recursive, identities: set[str]) 
                     f"the CAA record set at {owner} does not authorise "
                     f"{' or '.join(sorted(identities))}"
                     + (" for wildcard names" if wildcard else ""),
-                    evidence + f"\ndig +short CAA {owner}",
+                    evidence + f"\ndig +short CAA {quoted(owner)}",
                     f"add {caa.line_to_add(owner, identity, wildcard)} (or remove the "
                     "restriction)")]
 

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import shlex
 
+LONG = 4000  # a whole message or evidence row: cut only when absurd
 
 def shown(value: object, limit: int = 512) -> str:
     """``value`` as printable text: control characters, ANSI escapes, CR/LF and bytes that
-    are not UTF-8 as ``\\xNN``/``\\uNNNN`` escapes (a backslash doubled), cut at ``limit``
-    characters with a note of the length."""
+    are not UTF-8 as ``\\xNN``/``\\uNNNN`` escapes, cut at ``limit`` characters with a
+    note of the length."""
     if isinstance(value, bytes | bytearray):
         text = bytes(value).decode("utf-8", errors="backslashreplace")
     else:
         text = str(value)
     out = []
     for char in text:
-        if char == "\\":
-            out.append("\\\\")
-        elif char.isprintable():
+        if char.isprintable():
             out.append(char)
         elif ord(char) < 0x100:
             out.append(f"\\x{ord(char):02x}")
