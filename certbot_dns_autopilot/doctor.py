@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from certbot import errors
 
-from . import credentials, dnsio, names, preflight
+from . import credentials, dnsio, names, preflight, scrub
 from .chain import Follower
 from .errors import AutopilotError
 from .findings import ERROR, Finding, exit_status
@@ -92,6 +92,7 @@ def diagnose(args: argparse.Namespace) -> tuple[list[dict], list[Finding]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    scrub.install()
     try:
         routes, found = diagnose(args)
     except errors.PluginError as exc:

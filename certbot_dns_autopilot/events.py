@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
+from . import scrub
 from .shown import shown
 
 logger = logging.getLogger("certbot_dns_autopilot")
@@ -43,7 +44,7 @@ class EventLog:
             "run": self.run, "step": step, "name": name,
             "duration_ms": None if duration_ms is None else round(duration_ms, 1),
             "outcome": outcome, **fields}
-        line = json.dumps(event, sort_keys=False, default=str)
+        line = scrub.scrub(json.dumps(event, sort_keys=False, default=str), patterns=False)
         with self._lock:
             self.events.append(event)
             if self.path:

@@ -21,6 +21,7 @@ import subprocess
 import time
 from typing import Any
 
+from . import scrub
 from .shown import shown
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,8 @@ def run(command: str, payload: dict[str, Any], timeout: float = TIMEOUT) -> str:
     """Run ``command`` through the shell (as certbot runs its own hooks) with ``payload`` on
     stdin; returns how it went, in words, for the event log. Never raises."""
     name = label(command)
-    body = json.dumps({"version": VERSION, **payload}, indent=1, default=str).encode()
+    body = scrub.scrub(json.dumps({"version": VERSION, **payload}, indent=1, default=str),
+                       patterns=False).encode()
     try:
         proc = subprocess.Popen(command, shell=True, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

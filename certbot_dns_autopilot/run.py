@@ -28,6 +28,7 @@ from . import (
     names,
     plan,
     preflight,
+    scrub,
     signals,
 )
 from .authenticator import parse_bool
@@ -89,6 +90,7 @@ class Run:
 
     def prepare(self) -> None:
         """Before anything else: remove what an interrupted run left behind."""
+        scrub.install()  # before any writer or SDK logs a record
         self._events = EventLog(getattr(self.config, "logs_dir", None))
         locks.use(getattr(self.config, "work_dir", None))
         self._recover()

@@ -52,9 +52,8 @@ OWN_OPTIONS = frozenset({"provider", "provider_name", "domain", "delegated", "re
 #: lexicon's "auto" picks a provider by looking up the zone's nameservers on the network.
 REFUSED_PROVIDERS = {"auto": "name the provider itself (lexicon's auto looks it up over the "
                              "network on every run)"}
-#: Loggers that print API requests (URLs with keys, payloads) at debug level: certbot's log
-#: is at debug level, so they are held at WARNING while lexicon works.
-NOISY_LOGGERS = ("lexicon", "urllib3", "botocore", "boto3")
+# lexicon and the HTTP libraries log requests (URLs with keys, payloads) at debug level:
+# certbot's log is at debug level, so scrub.Scrubber masks them (no logger's level changes).
 TIMEOUT = 10.0
 _TSIG_REJECTIONS = (dns.tsig.PeerError, dns.tsig.BadSignature, dns.tsig.BadTime,
                     dns.tsig.BadKey, dns.tsig.BadAlgorithm)
@@ -144,19 +143,6 @@ class _Config(ConfigResolver):
         return value
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    loggers = [logging.getLogger(name) for name in NOISY_LOGGERS]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-
-
 class LexiconWriter(Writer):
     """Writes through one dns-lexicon provider, in the zones the credentials list."""
 
@@ -208,8 +194,7 @@ class LexiconWriter(Writer):
         for zone in zones:
             config = writer._config(zone)
             try:
-                with _quiet():
-                    provider_cls(config)
+                provider_cls(config)
             except Exception as exc:  # lexicon providers raise anything for a bad option
                 raise writer._error(exc, config, zone, "reading its options",
                                     configuring=True) from None
@@ -226,13 +211,12 @@ class LexiconWriter(Writer):
         exception becomes one AutopilotError."""
         config = self._config(zone)
         try:
-            with _quiet():
-                provider = self.cls(config)
-                provider.authenticate()
-                try:
-                    yield provider, config
-                finally:
-                    provider.cleanup()
+            provider = self.cls(config)
+            provider.authenticate()
+            try:
+                yield provider, config
+            finally:
+                provider.cleanup()
         except AutopilotError:
             raise
         except Exception as exc:  # requests, dnspython, lexicon's own: mapped in one place

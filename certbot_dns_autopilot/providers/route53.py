@@ -27,7 +27,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from .. import locks, names
+from .. import locks, names, scrub
 from ..errors import AutopilotError
 from . import Keys, Records, Writer, present_keys
 
@@ -313,6 +313,7 @@ class Route53Writer(Writer):
         except botocore.exceptions.BotoCoreError as exc:
             raise self._error(exc, "AssumeRole", None) from None
         self._role_expiry = creds["Expiration"].timestamp() - 300
+        scrub.register([creds["SecretAccessKey"], creds["SessionToken"]])  # never logged
         return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
                              aws_secret_access_key=creds["SecretAccessKey"],
                              aws_session_token=creds["SessionToken"], region_name=self.region)
