@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import ipaddress
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from certbot import errors
 
@@ -40,6 +42,28 @@ ZONES_KEY = "zones"
 PROBE_PREFIX = "dns-autopilot-permission-probe-"
 
 logger = logging.getLogger(__name__)
+
+
+def check_endpoint(url: str, key: str, where: str, code: str = "permission-denied") -> None:
+    """An API endpoint must be https://: an http:// one would send the credential across the
+    network in clear text. Loopback addresses (a local proxy, an emulator) are the exception.
+
+    :raises AutopilotError: an http:// URL whose host is not a loopback address.
+    """
+    parts = urlsplit(str(url).strip())
+    if parts.scheme.lower() != "http":
+        return
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise AutopilotError(
+            code, f"{key} = {url!r} in {where} is an http:// URL: the credential would cross "
+            "the network in clear text",
+            "use the endpoint's https:// URL (http:// is accepted only on a loopback address, "
+            "such as a local proxy or emulator)")
 
 
 class Writer(abc.ABC):

@@ -39,7 +39,7 @@ from lexicon.interfaces import Provider
 
 from .. import names
 from ..errors import AutopilotError
-from . import ZONES_KEY, Keys, Records, Writer, parse_zones
+from . import ZONES_KEY, Keys, Records, Writer, check_endpoint, parse_zones
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +183,9 @@ class LexiconWriter(Writer):
             logger.warning("dns-autopilot: lexicon's %s provider does not declare the option %s "
                            "(%s)%s", name, _key(option), where,
                            f"; did you mean {', '.join(map(_key, close))}?" if close else "")
+        for option, value in sorted(options.items()):  # a provider's endpoint option
+            if value.strip().lower().startswith("http://"):
+                check_endpoint(value, _key(option), where)
         zones = parse_zones(keys.conf(ZONES_KEY), where)
         if not zones:
             raise AutopilotError(

@@ -29,7 +29,7 @@ import botocore.exceptions
 
 from .. import locks, names, scrub
 from ..errors import AutopilotError
-from . import Keys, Records, Writer, present_keys
+from . import Keys, Records, Writer, check_endpoint, present_keys
 
 logger = logging.getLogger(__name__)
 
@@ -246,6 +246,8 @@ class Route53Writer(Writer):
                     "zone-not-found", f"{_key(suffix)} = {url!r} in {path} is not an http(s) URL",
                     "give the API endpoint's URL, e.g. https://route53.amazonaws.com, or remove "
                     "the key to use AWS's own endpoint")
+            if url:
+                check_endpoint(url, _key(suffix), path, "zone-not-found")
         if role_arn and not _ROLE_ARN.match(role_arn):
             raise AutopilotError(
                 "permission-denied", f"{_key('role_arn')} = {role_arn!r} in {path} is not an IAM "
