@@ -160,8 +160,8 @@ def _register_secrets(confobj: configobj.ConfigObj) -> None:
             if SECRET_KEY.search(key) and not key.endswith("_id"):
                 value = section[key]
                 scrub.register(value if isinstance(value, list) else [value])
-                if isinstance(value, str):  # lexicon's ddns token: algorithm:name:secret
-                    scrub.register(value.split(":"))
+                if isinstance(value, str) and ":" in value:  # ddns: algorithm:name:secret
+                    scrub.register([value.rsplit(":", 1)[1]])
 
 
 def load(path: str) -> tuple[str, WriterMap, list[aliases.Alias]]:

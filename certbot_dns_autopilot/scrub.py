@@ -97,12 +97,14 @@ _SCRUBBER = Scrubber()
 
 
 def install() -> None:
-    """Put the scrubber on every handler that writes records (the root logger's, and the
-    targets of certbot's buffering handler), and on the SDK loggers' own handlers."""
+    """Put the scrubber on every handler that writes records (the root logger's, the
+    targets of certbot's buffering handler, logging's last resort), and on the SDK
+    loggers' own handlers."""
     seen: list[logging.Handler] = []
     loggers = [logging.getLogger(), *(logging.getLogger(name) for name in SDK_LOGGERS)]
-    for lg in loggers:
-        stack = list(lg.handlers)
+    last_resort = [logging.lastResort] if logging.lastResort else []  # no handler at all
+    for handlers in [last_resort, *(lg.handlers for lg in loggers)]:
+        stack = list(handlers)
         while stack:
             handler = stack.pop()
             if handler in seen:

@@ -63,6 +63,7 @@ def private_dir(base: str | os.PathLike[str], *parts: str) -> Path:
     :raises Unsafe: when a part is a symlink, not a directory, or another user's.
     """
     path = Path(base)
+    os.makedirs(path, 0o700, exist_ok=True)  # certbot's own dir, made as certbot makes it
     for part in parts:
         path = path / part
         try:

@@ -172,3 +172,9 @@ def test_recovery_survives_any_error_and_keeps_the_journal(
     Authenticator(config, "dns-autopilot").run.prepare()  # does not raise
     assert path.exists()  # kept for a later run
     assert "removing it failed (KeyError)" in caplog.text
+
+
+def test_a_work_dir_not_made_yet_is_made(tmp_path: Path) -> None:
+    run = journal.Journal(str(tmp_path / "not" / "yet"), "run1", "/c.ini")
+    run.record("example.com", {"_acme-challenge.example.com": {value("a")}})
+    assert run.path.exists()
