@@ -47,7 +47,7 @@ def _start_time(pid: int) -> str | None:
 def _alive(pid: int, started: str | None) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):
         return False
     except PermissionError:
         return True  # someone else's process: assume it is that run
@@ -141,7 +141,7 @@ def parse(data: Any) -> tuple[int, str | None, str, dict[str, dict[str, list[str
         raise ValueError(f"it holds a JSON {type(data).__name__}, not an object")
     pid, started, creds, zones = (data.get(k) for k in ("pid", "started", "credentials",
                                                         "zones"))
-    if type(pid) is not int or pid <= 0:
+    if type(pid) is not int or not 0 < pid < 2**31:
         raise ValueError(f"pid {pid!r} is not a process id")
     if started is not None and not (isinstance(started, str) and started.isdigit()):
         raise ValueError(f"started {started!r} is not a process start time")

@@ -99,6 +99,14 @@ class Run:
         """Values a killed run wrote and never removed (its journal outlived it). Nothing
         here may stop the run: a journal that cannot be acted on now is kept for later, one
         this user did not write (or that holds anything but DNS-01 values) is left alone."""
+        try:
+            self._recover_each()
+        except Exception:  # noqa: BLE001 - recovery must never stop the run
+            logger.warning("dns-autopilot: looking for what interrupted runs left failed (see "
+                           "the log); a later run looks again")
+            logger.debug("dns-autopilot: recovery failed", exc_info=True)
+
+    def _recover_each(self) -> None:
         for left in journal.leftovers(getattr(self.config, "work_dir", None)):
             if isinstance(left, journal.Refused):
                 logger.warning("dns-autopilot: not acting on the journal %s: %s. It was not "

@@ -56,3 +56,21 @@ def test_the_command_is_logged_without_its_arguments(caplog: pytest.LogCaptureFi
     assert token not in caplog.text and "'true' (sha256 " in caplog.text
     assert hook.run(f"exit 4 {token}", PAYLOAD) == "exit 4"
     assert token not in caplog.text
+
+
+def test_nothing_in_the_hooks_path_raises_into_the_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+        ) -> None:
+    import types
+
+    from certbot_dns_autopilot.authenticator import Authenticator
+
+    config = types.SimpleNamespace(work_dir=str(tmp_path), logs_dir=str(tmp_path),
+                                   dns_autopilot_failure_hook="cat > /dev/null")
+    run = Authenticator(config, "dns-autopilot").run
+
+    def broken(*args: object, **kwargs: object) -> str:
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+    monkeypatch.setattr(hook, "run", broken)
+    run._failure_hook("validation", [{"code": "permission-denied", "domain": "x.test"}])
+    assert "the failure hook could not be run" in caplog.text

@@ -178,3 +178,9 @@ def test_a_work_dir_not_made_yet_is_made(tmp_path: Path) -> None:
     run = journal.Journal(str(tmp_path / "not" / "yet"), "run1", "/c.ini")
     run.record("example.com", {"_acme-challenge.example.com": {value("a")}})
     assert run.path.exists()
+
+
+def test_a_pid_beyond_any_kernel_is_refused_not_a_crash(tmp_path: Path) -> None:
+    plant(tmp_path, "huge.json", dead_journal(GOOD, pid=2**40))
+    [refused] = list(journal.leftovers(str(tmp_path)))
+    assert isinstance(refused, journal.Refused) and "not a process id" in refused.why
