@@ -39,10 +39,11 @@ PATTERNS = [
     # XML elements and JSON fields: <SessionToken>…</SessionToken>, "client_secret": "…"
     re.compile(rf"(<(?:{_FIELDS})>)([^<]*)(?=</)", re.I),
     re.compile(rf"([\"'](?:{_FIELDS})[\"']\s*:\s*[\"'])([^\"']*)", re.I),
-    # Form bodies and query strings: client_secret=…, ?api_key=…&token=…
-    re.compile(rf"((?:^|[?&\s;,]|\b)(?:[\w.-]*(?:{_FIELDS}|signature|credential|sig|auth|pass)"
-               rf"[\w.-]*)=)([^&\s'\"<>]+)", re.I),
 ]
+# Form bodies and query strings: client_secret=…, ?api_key=…&token=… (every name=value pair
+# is found in one pass; the value is masked when the name says it holds a credential).
+_PAIR = re.compile(r"(?<![\w.-])([\w.-]+=)([^&\s'\"<>]+)")
+_SECRET_NAME = re.compile(rf"{_FIELDS}|signature|credential|sig|auth|pass", re.I)
 
 _lock = threading.Lock()
 _secrets: tuple[str, ...] = ()
@@ -64,6 +65,9 @@ def scrub(text: str, patterns: bool = True) -> str:
     if patterns:
         for pattern in PATTERNS:
             text = pattern.sub(lambda m: "".join(m.groups()[:-1]) + MASK, text)
+        if "=" in text:
+            text = _PAIR.sub(lambda m: m[1] + MASK if _SECRET_NAME.search(m[1]) else m[0],
+                             text)
     return text
 
 
