@@ -78,3 +78,36 @@ def test_a_symlinked_event_log_is_never_followed(tmp_path, caplog) -> None:
     log.emit("write", "ok")
     assert target.read_text() == "root:x:0:0\n"
     assert "symbolic link" in caplog.text and caplog.text.count("not writing") == 1
+
+
+def test_an_event_log_another_user_planted_is_neither_followed_nor_used(caplog) -> None:
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import pytest
+    from test_locks import planted
+
+    from certbot_dns_autopilot import events as events_module
+
+    if os.geteuid() != 0:
+        pytest.skip("a second user needs root to set up")
+    for plant in ("symlink", "their-file"):
+        logs = Path(tempfile.mkdtemp(dir="/tmp"))
+        try:
+            logs.chmod(0o1777)  # a logs dir others may write to (a misconfiguration)
+            target = logs / "precious"
+            target.write_text("root's data\n")
+            path = logs / events_module.FILENAME
+            code = (f"os.symlink({str(target)!r}, {str(path)!r})" if plant == "symlink" else
+                    f"open({str(path)!r}, 'w').close(); os.chmod({str(path)!r}, 0o666)")
+            planted(f"import os\n{code}\nprint('ready', flush=True)").wait()
+            events_module.EventLog(str(logs)).emit("plan", "ok")
+            assert target.read_text() == "root's data\n"
+            assert path.is_symlink() or path.read_text() == ""
+        finally:
+            shutil.rmtree(logs)
+    # (the kernel may refuse the symlink first: protected_symlinks in a sticky directory)
+    assert caplog.text.count("not writing the event log") == 2
+    assert "belongs to uid 65534" in caplog.text
