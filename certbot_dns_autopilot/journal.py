@@ -32,6 +32,7 @@ PARTS = ("dns-autopilot", "journal")
 SUBDIR = os.path.join(*PARTS)
 VALUE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url(SHA-256), unpadded: every DNS-01 value
 MAX_SIZE = 1 << 20
+SEEN = ".refused"  # the refused journals already reported: {name: "inode:mtime"}
 CLAIMED = re.compile(r"\.recovering-(\d+)(?:-(\d+))?$")
 
 
@@ -65,10 +66,13 @@ class Leftover:
 
 @dataclass(frozen=True)
 class Refused:
-    """A journal recovery will not act on, and why: reported, and left where it is."""
+    """A journal recovery will not act on, and why: reported, and left where it is.
+    ``first`` is false when an earlier run already reported this very file (same inode and
+    modification time): it is then only noted, not warned about again."""
 
     path: Path
     why: str
+    first: bool = True
 
 
 class Journal:
@@ -196,6 +200,7 @@ def leftovers(work_dir: str | None) -> Iterator[Leftover | Refused]:
         yield Refused(directory, getattr(exc, "why", None) or str(exc))
         return
     me = os.getpid()
+    seen, now = _seen(directory), {}
     for entry in entries:
         path = directory / entry
         claimed_by = CLAIMED.search(entry)
@@ -210,7 +215,13 @@ def leftovers(work_dir: str | None) -> Iterator[Leftover | Refused]:
         except FileNotFoundError:
             continue
         except (statefiles.Unsafe, OSError, ValueError) as exc:
-            yield Refused(path, getattr(exc, "why", None) or str(exc))
+            try:
+                st = os.lstat(path)
+                now[entry] = f"{st.st_ino}:{st.st_mtime_ns}"
+            except OSError:
+                pass
+            yield Refused(path, getattr(exc, "why", None) or str(exc),
+                          first=seen.get(entry) != now.get(entry))
             continue
         if _alive(pid, started):
             continue
@@ -222,6 +233,32 @@ def leftovers(work_dir: str | None) -> Iterator[Leftover | Refused]:
         except OSError:
             continue  # another run claimed it first
         yield Leftover(claimed, creds, zones)
+    if now != seen:
+        _remember(directory, now)
+
+
+def _seen(directory: Path) -> dict[str, str]:
+    try:
+        data = _read(directory / SEEN)
+    except (statefiles.Unsafe, OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) \
+        else {}
+
+
+def _remember(directory: Path, seen: dict[str, str]) -> None:
+    """Note which refused journals were reported (best effort: at worst, warned again)."""
+    tmp = directory / (SEEN + ".tmp")
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        fd = statefiles.open_file(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(seen, handle)
+        os.replace(tmp, directory / SEEN)
+    except (statefiles.Unsafe, OSError):
+        pass
 
 
 def done(leftover: Leftover) -> None:

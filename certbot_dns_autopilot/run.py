@@ -109,10 +109,11 @@ class Run:
     def _recover_each(self) -> None:
         for left in journal.leftovers(getattr(self.config, "work_dir", None)):
             if isinstance(left, journal.Refused):
-                logger.warning("dns-autopilot: not acting on the journal %s: %s. It was not "
-                               "written by a run of this plugin as this user; it is left as it "
-                               "is (remove it once you know where it came from)",
-                               left.path, left.why)
+                logger.log(logging.WARNING if left.first else logging.DEBUG,
+                           "dns-autopilot: not acting on the journal %s: %s. It was not "
+                           "written by a run of this plugin as this user; it is left as it "
+                           "is (remove it once you know where it came from)",
+                           left.path, left.why)
                 self._events.emit("recover", "refused", str(left.path), why=left.why)
                 continue
             records = {zone: {n: set(v) for n, v in names_.items()}

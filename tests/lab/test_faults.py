@@ -221,7 +221,13 @@ def test_journals_no_run_of_ours_wrote(lab: Lab, certbot: Certbot, fresh_name: s
     assert sorted(e["name"].rsplit("/", 1)[1] for e in run.steps("recover")) == sorted(planted)
     assert {e["outcome"] for e in run.steps("recover")} == {"refused"}
     assert "not acting on the journal" in run.log
-    assert sorted(p.name for p in directory.iterdir()) == sorted(planted)  # left alone
+    kept = sorted(p.name for p in directory.iterdir() if p.name != ".refused")
+    assert kept == sorted(planted)  # left alone
+    again = certbot.certonly(f"a{fresh_name}")  # reported once: the next run only notes them
+    assert "not acting on the journal" in run.output  # the first run warned
+    assert again.returncode == 0 and "not acting on the journal" not in again.output
+    assert again.log.count("not acting on the journal") == 4  # noted in the log
+    assert [e["outcome"] for e in again.steps("recover")][-4:] == ["refused"] * 4
     case.check([f"_acme-challenge.{fresh_name}"], run, foreign=[fresh_name])
 
 

@@ -184,3 +184,13 @@ def test_a_pid_beyond_any_kernel_is_refused_not_a_crash(tmp_path: Path) -> None:
     plant(tmp_path, "huge.json", dead_journal(GOOD, pid=2**40))
     [refused] = list(journal.leftovers(str(tmp_path)))
     assert isinstance(refused, journal.Refused) and "not a process id" in refused.why
+
+
+def test_a_refused_journal_is_reported_once_until_it_changes(tmp_path: Path) -> None:
+    path = plant(tmp_path, "planted.json", dead_journal(SPF))
+    [first] = list(journal.leftovers(str(tmp_path)))
+    [again] = list(journal.leftovers(str(tmp_path)))
+    assert (first.first, again.first) == (True, False)
+    os.utime(path, ns=(1, 1))  # rewritten: reported again
+    [changed] = list(journal.leftovers(str(tmp_path)))
+    assert changed.first and path.exists()
