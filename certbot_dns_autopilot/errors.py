@@ -14,6 +14,11 @@ from .shown import LONG, shown
 class AutopilotError(errors.PluginError):
     """A failure the user can act on: what went wrong, the evidence, and the fix."""
 
+    #: Set by a writer whose failed add certainly left nothing (the server answered with a
+    #: refusal, or the writer removed the whole batch again): the run then drops the batch
+    #: from its journal at once. Otherwise the run removes the batch itself first.
+    left_nothing: bool = False
+
     def __init__(self, code: str, problem: str, fix: str, evidence: str = "") -> None:
         self.code = code
         self.problem = problem

@@ -284,7 +284,10 @@ class Run:
                                        values=sum(len(v) for v in records.values())):
                     writer.add(zone, records, RECORD_TTL)
             except Exception as exc:  # re-raised below, after every zone has answered
-                self._take_back(zone, writer, records)
+                if getattr(exc, "left_nothing", False):
+                    self._journal.forget(zone)
+                else:
+                    self._take_back(zone, writer, records)
                 return exc
             self._written[zone] = (writer, records)
             return None

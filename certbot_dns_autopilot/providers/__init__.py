@@ -112,13 +112,16 @@ class Writer(abc.ABC):
         are skipped) before the error goes on, so a failed add leaves nothing behind."""
         try:
             yield
-        except Exception:
+        except Exception as failed:
             try:
                 self.remove(zone, records)
             except Exception as exc:  # noqa: BLE001 - the add's own error is the one to raise
                 logger.warning("dns-autopilot: %s: could not take back the values of a failed "
                                "add in %s (%s); the run's cleanup retries", self.label, zone,
                                getattr(exc, "problem", type(exc).__name__))
+            else:
+                if isinstance(failed, AutopilotError):
+                    failed.left_nothing = True
             raise
 
     @abc.abstractmethod

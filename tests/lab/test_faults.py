@@ -143,6 +143,9 @@ def test_the_primary_refusing_the_second_zones_update(lab: Lab, certbot: Certbot
     assert run.returncode != 0 and "dns-autopilot [permission-denied]" in run.output
     assert "REFUSED" in run.output and "update-policy" in run.output
     assert [e["outcome"] for e in run.steps("cleanup")] == ["ok"], "the first zone cleaned"
+    # REFUSED is the server's answer to the only try: nothing to take back, nothing kept.
+    assert run.steps("take-back") == []
+    assert not list((certbot.home / "work" / "dns-autopilot" / "journal").glob("*.json"))
     case.check([name, f"_acme-challenge.{label}.example.test"], run, foreign=[name])
 
 

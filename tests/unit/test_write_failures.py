@@ -71,3 +71,23 @@ def test_when_the_take_back_fails_too_the_journal_keeps_the_zone(tmp_path: Path)
     assert json.loads(kept.path.read_text())["zones"] == {ZONE: {NAME: [value("ours")]}}
     events = [json.loads(line) for line in (tmp_path / "dns-autopilot.jsonl").open()]
     assert [e["outcome"] for e in events if e["step"] == "take-back"] == ["error"]
+
+
+class RefusedOutright(AppliedThenLost):
+    """A writer whose add certainly left nothing (the server refused it)."""
+
+    def add(self, zone: str, records: Records, ttl: int) -> None:
+        error = AutopilotError("permission-denied", "test writer: REFUSED", "grant it")
+        error.left_nothing = True
+        raise error
+
+    def remove(self, zone: str, records: Records) -> None:
+        raise AssertionError("nothing to take back after a clear refusal")
+
+
+def test_an_add_that_clearly_left_nothing_is_dropped_without_a_take_back(tmp_path: Path
+                                                                        ) -> None:
+    done = write(tmp_path, RefusedOutright())
+    assert not done.path.exists()
+    events = [json.loads(line) for line in (tmp_path / "dns-autopilot.jsonl").open()]
+    assert not [e for e in events if e["step"] == "take-back"]
