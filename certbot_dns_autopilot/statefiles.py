@@ -96,7 +96,16 @@ def open_file(path: str | os.PathLike[str], flags: int, mode: int | None = None)
     :raises Unsafe: a symlink, a non-regular file, another user's file, or the wrong mode.
     :raises OSError: as `os.open` does otherwise.
     """
-    try:
+    try:  # a device or FIFO is refused before it is opened (opening one may act)
+        st = os.lstat(path)
+    except FileNotFoundError:
+        pass
+    else:
+        if stat.S_ISLNK(st.st_mode):
+            raise Unsafe(path, "it is a symbolic link")
+        if not stat.S_ISREG(st.st_mode):
+            raise Unsafe(path, "it is not a regular file")
+    try:  # and checked again once open: it may have been swapped in between
         fd = os.open(path, (flags & ~os.O_TRUNC) | NOFOLLOW, 0o600)
     except OSError as exc:
         if exc.errno == errno.ELOOP:  # ELOOP: the last component is a symlink
