@@ -31,6 +31,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from .shown import shown
+
 KNOWN_TAGS = {"issue", "issuewild", "iodef"}  # what Boulder knows; others may be critical
 ACME_METHODS = {"http-01", "dns-01", "tls-alpn-01", "dns-account-01", "dns-persist-01"}
 METHOD = "dns-01"  # the only method this plugin answers
@@ -49,7 +51,7 @@ class CAA:
     value: str
 
     def __str__(self) -> str:
-        return f'{self.flags} {self.tag} "{self.value}"'
+        return f'{self.flags} {shown(self.tag, 40)} "{shown(self.value, 300)}"'
 
     @property
     def issuer(self) -> str:

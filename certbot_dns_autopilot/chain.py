@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import dns.exception
 
-from . import dnsio
+from . import dnsio, names
 from .errors import AutopilotError
 
 MAX_HOPS = 8
@@ -148,6 +148,14 @@ class Follower:
                 raise AutopilotError(
                     "cname-alias", f"the CNAME chain of {origin} is longer than {MAX_HOPS} hops",
                     f"point {origin} directly at the final name. Chain: {chain_text}")
+            try:  # a target from the zone's data: it must be a host name we can write at
+                names.normalize(answer.cname)
+            except ValueError as exc:
+                raise AutopilotError(
+                    "cname-alias", f"the CNAME chain of {origin} points at a name no writer can "
+                    f"hold a record at ({exc})", "point the CNAME at a host name (letters, "
+                    f"digits, '-', '_') in a zone a configured writer serves. Chain: "
+                    f"{chain_text}") from None
             seen.add(answer.cname)
             name = answer.cname
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 
 import configobj
 from certbot import errors
 from certbot.plugins.dns_common import CredentialsConfiguration
 
-from . import aliases, names
+from . import aliases, names, scrub
 from .providers import WRITERS, ZONES_KEY, WriterMap, writers_from_credentials
 
 PREFIX = "dns_autopilot_"
@@ -23,6 +24,8 @@ INI_FIX = ("write one `key = value` per line, `[name]` alone on a line to start 
            "and values without quotes (see the Credentials section of README.md)")
 
 logger = logging.getLogger(__name__)
+
+SECRET_KEY = re.compile(r"secret|token|key|password|passwd|pass\b|auth|credential", re.I)
 
 
 def check_mode(path: str) -> None:
@@ -71,7 +74,8 @@ def _read(path: str) -> configobj.ConfigObj:
             f"the credentials file {path} holds a NUL byte at line {line}: it is not a text "
             f"file. Fix: {INI_FIX}")
     try:
-        return configobj.ConfigObj(path, encoding="utf-8")
+        # No interpolation: a secret holding "%(" or "$" is a value, not a reference.
+        return configobj.ConfigObj(path, encoding="utf-8", interpolation=False)
     except configobj.ConfigObjError as exc:
         raise errors.PluginError(_parse_error(path, exc)) from None
 
@@ -149,13 +153,26 @@ def _check_keys(confobj: configobj.ConfigObj, path: str) -> None:
                 f"{PREFIX}lexicon_<option> (see docs/providers/lexicon.md)")
 
 
+def _register_secrets(confobj: configobj.ConfigObj) -> None:
+    """Every value of a key that names a secret, kept out of every log record from now on."""
+    for section in (confobj, *(confobj[name] for name in confobj.sections)):
+        for key in section.scalars:
+            if SECRET_KEY.search(key) and not key.endswith("_id"):
+                value = section[key]
+                scrub.register(value if isinstance(value, list) else [value])
+                if isinstance(value, str) and ":" in value:  # ddns: algorithm:name:secret
+                    scrub.register([value.rsplit(":", 1)[1]])
+
+
 def load(path: str) -> tuple[str, WriterMap, list[aliases.Alias]]:
     """(absolute path, writers, aliases); every problem is one PluginError naming the fix."""
     path = os.path.abspath(os.path.expanduser(path))
     check_mode(path)
     confobj = _read(path)
+    _register_secrets(confobj)
     _check_keys(confobj, path)
     credentials = CredentialsConfiguration(path, lambda var: PREFIX + var.replace("-", "_"))
+    credentials.confobj = confobj  # ours: read once, with interpolation off
     try:
         writers = writers_from_credentials(credentials, path)
     except names.InvalidName as exc:  # a name no check above covers: still one clear error

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from .ca_errors import CaReading
 from .evidence import Evidence
 from .propagation import Observation, is_lame
+from .shown import LONG, quoted, shown
 
 DOCS = "docs/troubleshooting.md"  # in the project's documentation; one section per code
 TERMINAL_ROWS = 6  # evidence rows shown per diagnosis in the terminal; all go to the log
@@ -44,17 +45,17 @@ class Diagnosis:
 
     def text(self) -> str:
         """The terminal form: short, one block per failed name."""
-        lines = [f"[{self.code}] {self.domain}: {self.problem}"]
+        lines = [f"[{self.code}] {self.domain}: {shown(self.problem, LONG)}"]
         if self.ca:
-            lines.append(f"    CA: {self.ca}")
+            lines.append(f"    CA: {shown(self.ca, LONG)}")
         rows = list(self.evidence)
-        shown = rows[:TERMINAL_ROWS]
-        lines += [f"    {row}" for row in shown]
-        if len(rows) > len(shown):
-            lines.append(f"    … {len(rows) - len(shown)} more in dns-autopilot.jsonl")
-        lines.append(f"    Fix: {self.fix}")
+        first = rows[:TERMINAL_ROWS]
+        lines += [f"    {shown(row, LONG)}" for row in first]
+        if len(rows) > len(first):
+            lines.append(f"    … {len(rows) - len(first)} more in dns-autopilot.jsonl")
+        lines.append(f"    Fix: {shown(self.fix, LONG)}")
         if self.dig:
-            lines.append(f"    Reproduce: {self.dig}")
+            lines.append(f"    Reproduce: {shown(self.dig, LONG)}")
         lines.append(f"    More: {self.docs}")
         return "\n".join(lines)
 
@@ -110,7 +111,7 @@ def _decide(domain: str, value: str, reading: CaReading, ev: Evidence) -> Diagno
     auth = ev.authoritative
     auth_dig = auth[0].server.dig(ev.target, "TXT") if auth else ""
     resolver_dig = ev.resolvers[0].server.dig(ev.origin, "TXT", recurse=True) \
-        if ev.resolvers else f"dig {ev.origin} TXT"
+        if ev.resolvers else f"dig {quoted(ev.origin)} TXT"
 
     # 1. The CA's own refusals that no record can fix.
     for code in ("caa-blocked", "dnssec-broken"):
@@ -122,7 +123,7 @@ def _decide(domain: str, value: str, reading: CaReading, ev: Evidence) -> Diagno
                     "sets seen from here allow it now",
                     "check CAA at every name from the domain up to its registered domain (a "
                     "CNAME's target's CAA counts too), and the CA's identity",
-                    [f"dig +short CAA {domain.removeprefix('*.')}"])
+                    [f"dig +short CAA {quoted(domain.removeprefix('*.'))}"])
 
     # 2. The name now leads somewhere else than where the value was written.
     if ev.chain_error or (ev.chain_target and ev.chain_target != ev.target):
@@ -133,7 +134,7 @@ def _decide(domain: str, value: str, reading: CaReading, ev: Evidence) -> Diagno
                     "keep the _acme-challenge CNAME stable during issuance, or configure the "
                     "alias (dns_autopilot_aliases) to the CNAME's current target",
                     [f"chain now: {ev.chain_text}"] if ev.chain_text else [],
-                    f"dig {ev.origin} CNAME +trace")
+                    f"dig {quoted(ev.origin)} CNAME +trace")
 
     # 3. A nameserver that does not answer with authority.
     lame = [obs for obs in auth if is_lame(obs.answer)]

@@ -19,6 +19,8 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
+from .shown import quoted, shown
+
 DEFAULT_QUERY_TIMEOUT = 2.0
 
 
@@ -38,7 +40,7 @@ class Server:
         """The dig command that repeats a query of ours, for users to paste."""
         port = "" if self.port == 53 else f" -p {self.port}"
         flags = "" if recurse else " +norecurse"
-        return f"dig @{self.address}{port} {qname} {rdtype}{flags}"
+        return f"dig @{self.address}{port} {quoted(qname)} {rdtype}{flags}"
 
 
 @dataclass(frozen=True)
@@ -66,13 +68,13 @@ class Answer:
         """A short human reading: ``NOERROR "v1" "v2"``, ``NXDOMAIN``, ``TIMEOUT``."""
         text = self.rcode
         if self.values:
-            text += " " + " ".join(f'"{v}"' for v in sorted(self.values))
+            text += " " + " ".join(f'"{shown(v, limit=300)}"' for v in sorted(self.values))
         elif self.rcode == "NOERROR":
             text += " (no TXT)"
         if self.serial is not None:
             text += f" serial={self.serial}"
         if self.error:
-            text += f" ({self.error})"
+            text += f" ({shown(self.error)})"
         return text
 
 
@@ -217,7 +219,9 @@ class Recursive:
             except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
                 self._caa[name] = []
             else:
-                self._caa[name] = [(r.flags, r.tag.decode(), r.value.decode()) for r in answer]
+                self._caa[name] = [(r.flags, r.tag.decode("ascii", "backslashreplace"),
+                                    r.value.decode("utf-8", "backslashreplace"))
+                                   for r in answer]
         return self._caa[name]
 
     def nameservers(self, zone: str) -> list[str]:

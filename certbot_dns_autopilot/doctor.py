@@ -14,12 +14,13 @@ from collections.abc import Sequence
 
 from certbot import errors
 
-from . import account, caa, credentials, dnsio, preflight
+from . import account, caa, credentials, dnsio, names, preflight, scrub
 from .chain import Follower
 from .errors import AutopilotError
 from .findings import ERROR, Finding, exit_status
 from .routing import Router
 from .run import parse_resolvers
+from .shown import LONG, shown
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,7 +56,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_names(domains: list[str]) -> None:
+    """Each -d a host name (or *.name), as certbot would accept it.
+
+    :raises PluginError: naming the name, why, and the fix.
+    """
+    for domain in domains:
+        try:
+            names.normalize(domain)
+        except ValueError as exc:
+            raise errors.PluginError(
+                f"-d: {shown(exc)}. Fix: give a name such as example.com or "
+                "*.example.com") from None
+
+
 def diagnose(args: argparse.Namespace) -> tuple[list[dict], list[Finding]]:
+    _check_names(args.domains)
     _, writers, alias_list = credentials.load(args.credentials)
     follower = Follower(dnsio.Recursive(parse_resolvers(args.resolvers)))
     router = Router(writers, follower, alias_list)
@@ -92,6 +108,7 @@ def find_account(args: argparse.Namespace) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    scrub.install()
     try:
         routes, found = diagnose(args)
     except errors.PluginError as exc:
@@ -110,8 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for route in routes:
         via = f" (via {' -> '.join(route['chain'][1:])})" if route["chain"] and \
             len(route["chain"]) > 1 else ""
-        print(f"{route['name']}: written at {route['target']} in zone {route['zone']}{via} "
-              f"by {route['writer']}")
+        print(shown(f"{route['name']}: written at {route['target']} in zone {route['zone']}"
+                    f"{via} by {route['writer']}", LONG))
     print()
     for finding in found:
         print(finding.text())

@@ -8,17 +8,25 @@ from __future__ import annotations
 
 from certbot import errors
 
+from .shown import LONG, shown
+
 
 class AutopilotError(errors.PluginError):
     """A failure the user can act on: what went wrong, the evidence, and the fix."""
+
+    #: Set by a writer whose failed add certainly left nothing (the server answered with a
+    #: refusal, or the writer removed the whole batch again): the run then drops the batch
+    #: from its journal at once. Otherwise the run removes the batch itself first.
+    left_nothing: bool = False
 
     def __init__(self, code: str, problem: str, fix: str, evidence: str = "") -> None:
         self.code = code
         self.problem = problem
         self.fix = fix
         self.evidence = evidence
-        text = f"dns-autopilot [{code}]: {problem}"
+        # Problems and evidence quote DNS data: control characters never reach a terminal.
+        text = f"dns-autopilot [{code}]: {shown(problem, LONG)}"
         if evidence:
-            text += f"\n{evidence}"
-        text += f"\nFix: {fix}"
+            text += "\n" + "\n".join(shown(line, LONG) for line in evidence.splitlines())
+        text += f"\nFix: {shown(fix, LONG)}"
         super().__init__(text)

@@ -9,6 +9,7 @@ by their label (server and key name), never by their secret.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -20,9 +21,14 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
+from . import scrub, statefiles
+from .shown import shown
+
 logger = logging.getLogger("certbot_dns_autopilot")
 
 FILENAME = "dns-autopilot.jsonl"
+MAX_BYTES = 10 * 1024 * 1024  # one line per DNS query: bounded, as certbot bounds its logs
+BACKUPS = 5  # dns-autopilot.jsonl.1 … .5, the oldest dropped
 
 
 class EventLog:
@@ -41,19 +47,38 @@ class EventLog:
             "run": self.run, "step": step, "name": name,
             "duration_ms": None if duration_ms is None else round(duration_ms, 1),
             "outcome": outcome, **fields}
-        line = json.dumps(event, sort_keys=False, default=str)
+        line = scrub.scrub(json.dumps(event, sort_keys=False, default=str), patterns=False)
         with self._lock:
             self.events.append(event)
             if self.path:
                 try:
-                    fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                    with os.fdopen(fd, "a", encoding="utf-8") as handle:
-                        handle.write(line + "\n")
-                except OSError as exc:  # the log must never break a run
-                    logger.debug("dns-autopilot: cannot write %s: %s", self.path, exc)
+                    self._append(self.path, line + "\n")
+                except (OSError, statefiles.Unsafe) as exc:  # the log never breaks a run
+                    logger.warning("dns-autopilot: not writing the event log %s: %s",
+                                   self.path, exc)
                     self.path = None
-        logger.debug("dns-autopilot: %s", _readable(event))
+        logger.debug("dns-autopilot: %s", shown(_readable(event), limit=4000))
         return event
+
+    @staticmethod
+    def _append(path: str, line: str) -> None:
+        """Append to this user's own regular file (no symlink followed), mode 0600; past
+        `MAX_BYTES` the file is rotated first (``.1`` the newest of `BACKUPS`)."""
+        fd = statefiles.open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            if os.fstat(fd).st_size + len(line) > MAX_BYTES:
+                os.close(fd)
+                fd = -1
+                for number in range(BACKUPS - 1, 0, -1):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.replace(f"{path}.{number}", f"{path}.{number + 1}")
+                os.replace(path, f"{path}.1")
+                fd = statefiles.open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            os.fchmod(fd, 0o600)
+            os.write(fd, line.encode("utf-8"))
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
     @contextmanager
     def step(self, step: str, name: str | None = None, **fields: Any) -> Iterator[dict[str, Any]]:

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from .errors import AutopilotError
+from .shown import LONG, shown
 
 ERROR, WARNING = "error", "warning"
 
@@ -33,9 +34,11 @@ class Finding:
         return asdict(self)
 
     def text(self) -> str:
-        lines = [f"[{self.code}] {self.severity}: {self.name}: {self.problem}"]
-        lines += [f"    {line}" for line in self.evidence.splitlines() if line.strip()]
-        lines.append(f"    Fix: {self.fix}")
+        lines = [f"[{self.code}] {self.severity}: {shown(self.name)}: "
+                 f"{shown(self.problem, LONG)}"]
+        lines += [f"    {shown(line, LONG)}" for line in self.evidence.splitlines()
+                  if line.strip()]
+        lines.append(f"    Fix: {shown(self.fix, LONG)}")
         return "\n".join(lines)
 
 

@@ -1,39 +1,124 @@
 """The failure hook: one command per failed run, the diagnoses as JSON on its standard input.
 
 So a cron `certbot renew` can page someone with the cause instead of a log file. The hook is
-bounded in time and its own failure is only logged: it must never hide certbot's error.
+bounded in time and its own failure is only logged: it must never hide certbot's error. It
+runs in its own process group (a pipeline's every command is stopped on timeout), its output
+is read as bytes and capped, and the command, which often carries a webhook token, is logged
+by its program name and a digest only.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
+import os
+import selectors
+import shlex
+import signal
 import subprocess
+import time
 from typing import Any
+
+from . import scrub
+from .shown import shown
 
 logger = logging.getLogger(__name__)
 
 TIMEOUT = 60.0
 VERSION = 1
+CAP = 64 * 1024  # bytes of the hook's output kept; the rest is read and dropped
+GRACE = 1.0  # seconds to read on after the shell exits (a background child may hold stdout)
+
+
+def label(command: str) -> str:
+    """The command as logs name it: its program and a digest, never its arguments."""
+    try:
+        program = os.path.basename(shlex.split(command)[0])
+    except (ValueError, IndexError):
+        program = "?"
+    digest = hashlib.sha256(command.encode("utf-8", "replace")).hexdigest()[:8]
+    return f"{shown(program, limit=40)!r} (sha256 {digest})"
+
+
+def _exchange(proc: subprocess.Popen[bytes], body: bytes, timeout: float) -> tuple[bool, bytes]:
+    """Feed ``body``, read output (capped) until the shell exits (then a short grace) or
+    the time is up; returns (finished, output)."""
+    assert proc.stdin and proc.stdout
+    selector = selectors.DefaultSelector()
+    os.set_blocking(proc.stdin.fileno(), False)
+    selector.register(proc.stdin, selectors.EVENT_WRITE)
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    output, sent = bytearray(), 0
+    deadline = time.monotonic() + timeout
+    exited_at: float | None = None
+    try:
+        while selector.get_map():
+            now = time.monotonic()
+            if proc.poll() is not None:
+                exited_at = exited_at or now
+                if now - exited_at > GRACE:
+                    break
+            if now > deadline:
+                return False, bytes(output)
+            for key, _ in selector.select(timeout=0.1):
+                if key.fileobj is proc.stdin:
+                    try:
+                        sent += os.write(proc.stdin.fileno(), body[sent:sent + 65536])
+                    except (BrokenPipeError, BlockingIOError) as exc:
+                        if isinstance(exc, BlockingIOError):
+                            continue
+                        sent = len(body)
+                    if sent >= len(body):
+                        selector.unregister(proc.stdin)
+                        proc.stdin.close()
+                else:
+                    chunk = os.read(proc.stdout.fileno(), 65536)
+                    if not chunk:
+                        selector.unregister(proc.stdout)
+                    elif len(output) < CAP:
+                        output += chunk[:CAP - len(output)]
+        return proc.wait(timeout=max(0.0, deadline - time.monotonic())) is not None, \
+            bytes(output)
+    except subprocess.TimeoutExpired:
+        return False, bytes(output)
+    finally:
+        selector.close()
 
 
 def run(command: str, payload: dict[str, Any], timeout: float = TIMEOUT) -> str:
     """Run ``command`` through the shell (as certbot runs its own hooks) with ``payload`` on
-    stdin; returns how it went, in words, for the event log."""
-    body = json.dumps({"version": VERSION, **payload}, indent=1, default=str)
+    stdin; returns how it went, in words, for the event log. Never raises."""
+    name = label(command)
+    body = scrub.scrub(json.dumps({"version": VERSION, **payload}, indent=1, default=str),
+                       patterns=False).encode()
     try:
-        proc = subprocess.run(command, shell=True, input=body, text=True, capture_output=True,
-                              timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        logger.warning("dns-autopilot: the failure hook %r did not finish within %.0f s and "
-                       "was stopped", command, timeout)
-        return "timeout"
+        proc = subprocess.Popen(command, shell=True, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     except OSError as exc:
-        logger.warning("dns-autopilot: the failure hook %r could not run: %s", command, exc)
+        logger.warning("dns-autopilot: the failure hook %s could not run: %s", name,
+                       shown(exc.strerror))
         return "error"
+    try:
+        finished, output = _exchange(proc, body, timeout)
+    finally:
+        for stream in (proc.stdin, proc.stdout):
+            if stream:
+                with contextlib.suppress(OSError):
+                    stream.close()
+    if not finished:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the shell and every command it started
+        proc.wait()
+        logger.warning("dns-autopilot: the failure hook %s did not finish within %.0f s and "
+                       "was stopped", name, timeout)
+        return "timeout"
+    text = output.decode("utf-8", errors="replace").strip()
     if proc.returncode != 0:
-        logger.warning("dns-autopilot: the failure hook %r exited with status %d: %s",
-                       command, proc.returncode, (proc.stderr or proc.stdout).strip()[-500:])
+        logger.warning("dns-autopilot: the failure hook %s exited with status %d: %s",
+                       name, proc.returncode, shown(text[-500:], limit=600))
         return f"exit {proc.returncode}"
-    logger.info("dns-autopilot: the failure hook %r received the diagnoses", command)
+    logger.info("dns-autopilot: the failure hook %s received the diagnoses", name)
     return "ok"

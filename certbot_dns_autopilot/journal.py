@@ -7,6 +7,11 @@ the process start time (a recycled pid is not the same run), and the credentials
 knows the writer; cleanup drops a zone from it once the writer confirmed the removal. A
 later run first removes what a run that no longer exists left behind, and says so. A run
 that still lives is never touched: its values are its own.
+
+The journal decides what root deletes, so a later run trusts one only when this user wrote
+it (its own regular file, mode 0600, in the plugin's private directory), every field has its
+type, and every value is shaped like a DNS-01 value (43 base64url characters): anything else
+is refused with the path and the reason, and left where it is.
 """
 
 from __future__ import annotations
@@ -14,12 +19,21 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-SUBDIR = os.path.join("dns-autopilot", "journal")
+from . import names, statefiles
+
+PARTS = ("dns-autopilot", "journal")
+SUBDIR = os.path.join(*PARTS)
+VALUE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url(SHA-256), unpadded: every DNS-01 value
+MAX_SIZE = 1 << 20
+SEEN = ".refused"  # the refused journals already reported: {name: "inode:mtime"}
+CLAIMED = re.compile(r"\.recovering-(\d+)(?:-(\d+))?$")
 
 
 def _start_time(pid: int) -> str | None:
@@ -34,7 +48,7 @@ def _start_time(pid: int) -> str | None:
 def _alive(pid: int, started: str | None) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):
         return False
     except PermissionError:
         return True  # someone else's process: assume it is that run
@@ -50,11 +64,23 @@ class Leftover:
     zones: dict[str, dict[str, list[str]]]  # zone -> {name -> values}
 
 
+@dataclass(frozen=True)
+class Refused:
+    """A journal recovery will not act on, and why: reported, and left where it is.
+    ``first`` is false when an earlier run already reported this very file (same inode and
+    modification time): it is then only noted, not warned about again."""
+
+    path: Path
+    why: str
+    first: bool = True
+
+
 class Journal:
     """This run's entries, one JSON file rewritten atomically on every change."""
 
     def __init__(self, work_dir: str | None, run: str, credentials: str) -> None:
         self.directory = Path(work_dir, SUBDIR) if work_dir else None
+        self.work_dir = work_dir
         self.path = self.directory / f"{run}.json" if self.directory else None
         self.credentials = credentials
         self.zones: dict[str, dict[str, list[str]]] = {}
@@ -62,7 +88,11 @@ class Journal:
 
     def record(self, zone: str, records: dict[str, frozenset[str]] | dict[str, set[str]]
                ) -> None:
-        """Before a writer call: these values may exist from now on."""
+        """Before a writer call: these values may exist from now on.
+
+        :raises AutopilotError: (``unsafe-state``) the journal's directory or file is not
+            this user's own.
+        """
         with self._lock:
             entry = self.zones.setdefault(zone, {})
             for name, values in records.items():
@@ -76,18 +106,25 @@ class Journal:
             self._save()
 
     def _save(self) -> None:
-        if not self.path:
+        if not self.path or not self.work_dir:
             return
         if not self.zones:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        pid = os.getpid()
-        body = json.dumps({"pid": pid, "started": _start_time(pid),
-                           "credentials": self.credentials, "zones": self.zones}, indent=1)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            statefiles.private_dir(self.work_dir, *PARTS)
+            pid = os.getpid()
+            body = json.dumps({"pid": pid, "started": _start_time(pid),
+                               "credentials": self.credentials, "zones": self.zones},
+                              indent=1)
+            tmp = self.path.with_suffix(".tmp")
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()  # whatever sits there: our own file is made afresh
+            fd = statefiles.open_file(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        except statefiles.Unsafe as exc:
+            raise exc.error() from None
+        os.fchmod(fd, 0o600)  # whatever the umask: recovery reads only mode 0600
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(body)
             handle.flush()
@@ -95,25 +132,133 @@ class Journal:
         os.replace(tmp, self.path)
 
 
-def leftovers(work_dir: str | None) -> Iterator[Leftover]:
+def _str(value: Any) -> bool:
+    return isinstance(value, str) and value.isprintable() and 0 < len(value) < 4096
+
+
+def parse(data: Any) -> tuple[int, str | None, str, dict[str, dict[str, list[str]]]]:
+    """A journal's fields, each checked for type and shape.
+
+    :raises ValueError: naming the first field that is not what a run of ours writes.
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"it holds a JSON {type(data).__name__}, not an object")
+    pid, started, creds, zones = (data.get(k) for k in ("pid", "started", "credentials",
+                                                        "zones"))
+    if type(pid) is not int or not 0 < pid < 2**31:
+        raise ValueError(f"pid {pid!r} is not a process id")
+    if started is not None and not (isinstance(started, str) and started.isdigit()):
+        raise ValueError(f"started {started!r} is not a process start time")
+    if not (_str(creds) and os.path.isabs(creds)):
+        raise ValueError(f"credentials {creds!r} is not an absolute path")
+    if not isinstance(zones, dict) or not zones:
+        raise ValueError("zones is not an object of zones")
+    for zone, entry in zones.items():
+        if not (_str(zone) and isinstance(entry, dict) and entry):
+            raise ValueError(f"zone {zone!r} does not map names to values")
+        for name, values in entry.items():
+            if not (_str(name) and _within(names.normalize(name), names.normalize(zone))):
+                raise ValueError(f"name {name!r} is not in zone {zone!r}")
+            if not (isinstance(values, list) and values
+                    and all(isinstance(v, str) and VALUE.fullmatch(v) for v in values)):
+                raise ValueError(f"the values at {name!r} are not DNS-01 values "
+                                 "(43 base64url characters each)")
+    return pid, started, creds, zones
+
+
+def _within(name: str, zone: str) -> bool:
+    return name == zone or name.endswith("." + zone)
+
+
+def _read(path: Path) -> Any:
+    fd = statefiles.open_file(path, os.O_RDONLY, mode=0o600)
+    with os.fdopen(fd, "rb") as handle:
+        body = handle.read(MAX_SIZE + 1)
+    if len(body) > MAX_SIZE:
+        raise ValueError(f"it is larger than {MAX_SIZE} bytes")
+    try:
+        return json.loads(body.decode("utf-8"))
+    except ValueError:
+        raise ValueError("it is not JSON") from None
+
+
+def leftovers(work_dir: str | None) -> Iterator[Leftover | Refused]:
     """Claim, one by one, the journals of runs that no longer exist (a claimed journal is
-    renamed first, so two recovering runs never both act on it)."""
+    renamed first, so two recovering runs never both act on it; one claimed by a run that
+    died while recovering is claimed again). Journals this user did not write, or that
+    hold anything but a run's DNS-01 values, come out as `Refused`. Never raises."""
     if not work_dir:
         return
     directory = Path(work_dir, SUBDIR)
-    for path in sorted(directory.glob("*.json")) if directory.is_dir() else ():
+    try:
+        if not os.path.lexists(directory):
+            return
+        for part in (Path(work_dir, PARTS[0]), directory):
+            statefiles.check_dir(part)
+        entries = sorted(os.listdir(directory))
+    except (statefiles.Unsafe, OSError) as exc:
+        yield Refused(directory, getattr(exc, "why", None) or str(exc))
+        return
+    me = os.getpid()
+    seen, now = _seen(directory), {}
+    for entry in entries:
+        path = directory / entry
+        claimed_by = CLAIMED.search(entry)
+        if claimed_by:
+            pid, started = int(claimed_by[1]), claimed_by[2]
+            if pid == me or _alive(pid, started):
+                continue  # another run is recovering it now
+        elif not entry.endswith(".json"):
+            continue
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            pid, started, creds, zones = parse(_read(path))
+        except FileNotFoundError:
             continue
-        if _alive(int(data.get("pid", 0)), data.get("started")):
+        except (statefiles.Unsafe, OSError, ValueError) as exc:
+            try:
+                st = os.lstat(path)
+                now[entry] = f"{st.st_ino}:{st.st_mtime_ns}"
+            except OSError:
+                pass
+            yield Refused(path, getattr(exc, "why", None) or str(exc),
+                          first=seen.get(entry) != now.get(entry))
             continue
-        claimed = path.with_suffix(f".recovering-{os.getpid()}")
+        if _alive(pid, started):
+            continue
+        started_me = _start_time(me)
+        claimed = path.with_name(f"{path.name.split('.', 1)[0]}.recovering-{me}"
+                                 + (f"-{started_me}" if started_me else ""))
         try:
             os.replace(path, claimed)
-        except FileNotFoundError:
+        except OSError:
             continue  # another run claimed it first
-        yield Leftover(claimed, str(data.get("credentials", "")), data.get("zones", {}))
+        yield Leftover(claimed, creds, zones)
+    if now != seen:
+        _remember(directory, now)
+
+
+def _seen(directory: Path) -> dict[str, str]:
+    try:
+        data = _read(directory / SEEN)
+    except (statefiles.Unsafe, OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) \
+        else {}
+
+
+def _remember(directory: Path, seen: dict[str, str]) -> None:
+    """Note which refused journals were reported (best effort: at worst, warned again)."""
+    tmp = directory / (SEEN + ".tmp")
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        fd = statefiles.open_file(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(seen, handle)
+        os.replace(tmp, directory / SEEN)
+    except (statefiles.Unsafe, OSError):
+        pass
 
 
 def done(leftover: Leftover) -> None:
@@ -125,4 +270,5 @@ def done(leftover: Leftover) -> None:
 def keep(leftover: Leftover) -> None:
     """The leftover could not be removed now: put it back for a later run."""
     with contextlib.suppress(OSError):
-        os.replace(leftover.path, leftover.path.with_suffix(".json"))
+        os.replace(leftover.path, leftover.path.with_name(
+            leftover.path.name.split(".", 1)[0] + ".json"))

@@ -20,6 +20,7 @@ from .chain import Follower
 from .errors import AutopilotError
 from .findings import ERROR, WARNING, Finding
 from .routing import Route
+from .shown import quoted
 
 #: the code of a CAA nameserver this host cannot reach (the networks issue's `unreachable`
 #: once it lands; till then a caa-blocked warning)
@@ -96,7 +97,8 @@ def caa_findings(domain: str, follower: Follower, identities: set[str],
         return found + [Finding(
             "caa-blocked", WARNING, domain, f"the CAA record set at {owner} names this CA "
             "only with capital letters in the issuer domain: Let's Encrypt compares it "
-            "exactly and refuses (other CAs fold case)", evidence + f"\ndig +short CAA {owner}",
+            "exactly and refuses (other CAs fold case)",
+            evidence + f"\ndig +short CAA {quoted(owner)}",
             f"write the issuer in lower case, e.g. {lower}")]
     if verdict.allowed:
         return found
@@ -113,7 +115,7 @@ def caa_refusal(domain: str, owner: str, records: list[caa.CAA], verdict: caa.Ve
     why = {r.record: r.why for r in verdict.readings}
     rows = [f"{owner}. CAA {r}" + (f"\n      -> {why[r]}" if why.get(r) else "")
             for r in records]
-    evidence = "\n".join(rows + [f"dig +short CAA {owner}"])
+    evidence = "\n".join(rows + [f"dig +short CAA {quoted(owner)}"])
     if verdict.critical:
         return Finding("caa-blocked", ERROR, domain, f"the CAA record set at {owner} carries a "
                        "critical tag the CA does not know, which forbids every issuance",

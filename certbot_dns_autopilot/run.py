@@ -26,9 +26,11 @@ from . import (
     evidence,
     hook,
     journal,
+    locks,
     names,
     plan,
     preflight,
+    scrub,
     signals,
 )
 from .authenticator import parse_bool
@@ -91,12 +93,32 @@ class Run:
 
     def prepare(self) -> None:
         """Before anything else: remove what an interrupted run left behind."""
+        scrub.install()  # before any writer or SDK logs a record
         self._events = EventLog(getattr(self.config, "logs_dir", None))
+        locks.use(getattr(self.config, "work_dir", None))
         self._recover()
 
     def _recover(self) -> None:
-        """Values a killed run wrote and never removed (its journal outlived it)."""
+        """Values a killed run wrote and never removed (its journal outlived it). Nothing
+        here may stop the run: a journal that cannot be acted on now is kept for later, one
+        this user did not write (or that holds anything but DNS-01 values) is left alone."""
+        try:
+            self._recover_each()
+        except Exception:  # noqa: BLE001 - recovery must never stop the run
+            logger.warning("dns-autopilot: looking for what interrupted runs left failed (see "
+                           "the log); a later run looks again")
+            logger.debug("dns-autopilot: recovery failed", exc_info=True)
+
+    def _recover_each(self) -> None:
         for left in journal.leftovers(getattr(self.config, "work_dir", None)):
+            if isinstance(left, journal.Refused):
+                logger.log(logging.WARNING if left.first else logging.DEBUG,
+                           "dns-autopilot: not acting on the journal %s: %s. It was not "
+                           "written by a run of this plugin as this user; it is left as it "
+                           "is (remove it once you know where it came from)",
+                           left.path, left.why)
+                self._events.emit("recover", "refused", str(left.path), why=left.why)
+                continue
             records = {zone: {n: set(v) for n, v in names_.items()}
                        for zone, names_ in left.zones.items()}
             where = "; ".join(f"{name} TXT {sorted(values)}" for zone in records.values()
@@ -110,10 +132,13 @@ class Run:
                             raise errors.PluginError(f"no writer for {zone} in "
                                                      f"{left.credentials} any more")
                         writer.remove(zone, zone_records)
-            except errors.PluginError as exc:
+            except Exception as exc:  # noqa: BLE001 - recovery must never stop the run
                 journal.keep(left)
                 logger.warning("dns-autopilot: an interrupted run left %s; removing it failed "
-                               "(%s): a later run will retry, or remove it by hand", where, exc)
+                               "(%s): a later run will retry, or remove it by hand", where,
+                               exc if isinstance(exc, errors.PluginError)
+                               else type(exc).__name__)
+                logger.debug("dns-autopilot: recovery of %s failed", left.path, exc_info=True)
                 continue
             journal.done(left)
             display_util.notify(f"dns-autopilot: removed what an interrupted run had left: "
@@ -157,11 +182,15 @@ class Run:
         with signals.noted() as self._signalled:
             try:
                 return self._perform(achalls)
-            except AutopilotError as exc:  # stopped before any challenge was answered
-                self._failure_hook("before-validation", [{
-                    "code": exc.code, "domain": ", ".join(a.identifier.value for a in achalls),
-                    "problem": exc.problem, "evidence": exc.evidence.splitlines(),
-                    "fix": exc.fix}])
+            except errors.PluginError as exc:  # stopped before any challenge was answered
+                domains = ", ".join(a.identifier.value for a in achalls)
+                if isinstance(exc, AutopilotError):
+                    diagnosis = {"code": exc.code, "domain": domains, "problem": exc.problem,
+                                 "evidence": exc.evidence.splitlines(), "fix": exc.fix}
+                else:  # a bad option or credentials file: no code, the message says all
+                    diagnosis = {"code": None, "domain": domains, "problem": str(exc),
+                                 "evidence": [], "fix": None}
+                self._failure_hook("before-validation", [diagnosis])
                 raise
 
     def _perform(self, achalls: list[achallenges.AnnotatedChallenge]
@@ -266,7 +295,9 @@ class Run:
                batches: dict[str, dict[str, frozenset[str]]]) -> None:
         """One batch per zone, zones concurrently; what succeeded is kept for cleanup. The
         journal notes each batch before the writer is called: a run killed during the call
-        leaves a note the next run acts on (a writer whose add fails leaves nothing)."""
+        leaves a note the next run acts on. A failed add may still have left values (a
+        rollback that failed, an UPDATE applied after its answer was lost): the batch is
+        removed again (idempotently), and its note dropped only once the writer confirms."""
         def one(zone: str) -> Exception | None:
             records, writer = batches[zone], writer_of[zone]
             self._journal.record(zone, records)
@@ -276,7 +307,10 @@ class Run:
                                        values=sum(len(v) for v in records.values())):
                     writer.add(zone, records, RECORD_TTL)
             except Exception as exc:  # re-raised below, after every zone has answered
-                self._journal.forget(zone)
+                if getattr(exc, "left_nothing", False):
+                    self._journal.forget(zone)
+                else:
+                    self._take_back(zone, writer, records)
                 return exc
             self._written[zone] = (writer, records)
             return None
@@ -284,6 +318,22 @@ class Run:
             failures = [exc for exc in pool.map(one, sorted(batches)) if exc is not None]
         if failures:
             raise failures[0]
+
+    def _take_back(self, zone: str, writer: Writer, records: dict[str, frozenset[str]]
+                   ) -> None:
+        """After a failed add: remove whatever of the batch may exist; the journal keeps the
+        zone unless the writer confirmed the removal (the next run then retries)."""
+        try:
+            with self._events.step("take-back", zone, writer=writer.label,
+                                   names=sorted(records)):
+                writer.remove(zone, records)
+        except Exception as exc:  # noqa: BLE001 - the add's error is the run's error
+            logger.warning("dns-autopilot: after a failed write, could not make sure no value "
+                           "is left at %s (%s); the next run retries (journal %s)",
+                           ", ".join(sorted(records)),
+                           getattr(exc, "problem", type(exc).__name__), self._journal.path)
+            return
+        self._journal.forget(zone)
 
     def cleanup(self, achalls: list[achallenges.AnnotatedChallenge]) -> None:
         """Remove exactly the values this run added; say what is left if that fails."""
@@ -356,17 +406,23 @@ class Run:
         return found
 
     def _failure_hook(self, stage: str, diagnoses: list[dict[str, object]]) -> None:
-        """--dns-autopilot-failure-hook, once per run; its own failure is only logged."""
-        command = self.conf("failure-hook")
-        if not command or self._hook_ran:
-            return
-        self._hook_ran = True
-        payload = {"plugin": "dns-autopilot", "stage": stage,
-                   "verb": getattr(self.config, "verb", None),
-                   "dry_run": bool(getattr(self.config, "dry_run", False)),
-                   "server": getattr(self.config, "server", None),
-                   "names": sorted({str(d.get("domain")) for d in diagnoses}),
-                   "run": self._events.run, "event_log": self._events.path,
-                   "diagnoses": diagnoses}
-        with self._events.step("failure-hook", stage=stage) as step:
-            step["outcome"] = hook.run(command, payload)
+        """--dns-autopilot-failure-hook, once per run; its own failure is only logged, and
+        nothing in its path may replace certbot's error or the hint."""
+        try:
+            command = self.conf("failure-hook")
+            if not command or self._hook_ran:
+                return
+            self._hook_ran = True
+            payload = {"plugin": "dns-autopilot", "stage": stage,
+                       "verb": getattr(self.config, "verb", None),
+                       "dry_run": bool(getattr(self.config, "dry_run", False)),
+                       "server": getattr(self.config, "server", None),
+                       "names": sorted({str(d.get("domain")) for d in diagnoses}),
+                       "run": self._events.run, "event_log": self._events.path,
+                       "diagnoses": diagnoses}
+            with self._events.step("failure-hook", stage=stage,
+                                   command=hook.label(command)) as step:
+                step["outcome"] = hook.run(command, payload)
+        except Exception:  # noqa: BLE001 - the hook must never hide the run's own error
+            logger.warning("dns-autopilot: the failure hook could not be run (see the log)")
+            logger.debug("dns-autopilot: failure hook error", exc_info=True)

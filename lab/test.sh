@@ -28,4 +28,20 @@ if [ "$(cat "$release_stamp" 2>/dev/null)" != "$release_want" ] || ! ls dist/*.w
   echo "$release_want" >"$release_stamp"
 fi
 "$top/.venv/bin/ruff" check certbot_dns_autopilot tests bench
+# The whole suite (no arguments: what CI runs) also runs the unit tests on the lowest
+# versions setup.cfg allows (lab/constraints-lowest.txt), in .venv-lowest, installed once
+# and again only when those bounds change.
+if [ $# -eq 0 ]; then
+  lowest_venv=$top/.venv-lowest
+  lowest_want=$(cat setup.cfg lab/constraints-lowest.txt | sha256sum | cut -c1-16)
+  if [ "$(cat "$lowest_venv/.built" 2>/dev/null)" != "$lowest_want" ]; then
+    rm -rf "$lowest_venv"
+    python3 -m venv "$lowest_venv"
+    "$lowest_venv/bin/python" -m pip install -q --disable-pip-version-check \
+      -c lab/constraints-lowest.txt -e ".[all]" pytest hypothesis \
+      2> >(grep -v "is ignored: it is neither" >&2)
+    echo "$lowest_want" >"$lowest_venv/.built"
+  fi
+  "$lowest_venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit
+fi
 exec "$top/.venv/bin/python" -m pytest "$@"

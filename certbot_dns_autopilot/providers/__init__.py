@@ -21,10 +21,13 @@ serve every zone) and any number of further writers in sections, each listing it
 from __future__ import annotations
 
 import abc
+import contextlib
+import ipaddress
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from certbot import errors
 
@@ -39,6 +42,28 @@ ZONES_KEY = "zones"
 PROBE_PREFIX = "dns-autopilot-permission-probe-"
 
 logger = logging.getLogger(__name__)
+
+
+def check_endpoint(url: str, key: str, where: str, code: str = "permission-denied") -> None:
+    """An API endpoint must be https://: an http:// one would send the credential across the
+    network in clear text. Loopback addresses (a local proxy, an emulator) are the exception.
+
+    :raises AutopilotError: an http:// URL whose host is not a loopback address.
+    """
+    parts = urlsplit(str(url).strip())
+    if parts.scheme.lower() != "http":
+        return
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise AutopilotError(
+            code, f"{key} = {url!r} in {where} is an http:// URL: the credential would cross "
+            "the network in clear text",
+            "use the endpoint's https:// URL (http:// is accepted only on a loopback address, "
+            "such as a local proxy or emulator)")
 
 
 class Writer(abc.ABC):
@@ -77,7 +102,27 @@ class Writer(abc.ABC):
 
     @abc.abstractmethod
     def remove(self, zone: str, records: Records) -> None:
-        """Remove exactly these values; other values at the same names stay."""
+        """Remove exactly these values; other values at the same names stay. Idempotent:
+        values that are not there are no error (it also takes back an add that failed
+        midway, or that may have been applied after all)."""
+
+    @contextlib.contextmanager
+    def rolled_back(self, zone: str, records: Records) -> Iterator[None]:
+        """For `add`: when the block raises, remove the whole batch (values never written
+        are skipped) before the error goes on, so a failed add leaves nothing behind."""
+        try:
+            yield
+        except Exception as failed:
+            try:
+                self.remove(zone, records)
+            except Exception as exc:  # noqa: BLE001 - the add's own error is the one to raise
+                logger.warning("dns-autopilot: %s: could not take back the values of a failed "
+                               "add in %s (%s); the run's cleanup retries", self.label, zone,
+                               getattr(exc, "problem", type(exc).__name__))
+            else:
+                if isinstance(failed, AutopilotError):
+                    failed.left_nothing = True
+            raise
 
     @abc.abstractmethod
     def values(self, zone: str, name: str) -> set[str]:

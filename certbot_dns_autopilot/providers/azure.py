@@ -369,8 +369,10 @@ class AzureWriter(Writer):
             "another process keeps changing it: run again when it is done")
 
     def add(self, zone: str, records: Records, ttl: int) -> None:
-        for name, values in sorted(records.items()):
-            self._change(zone, name, lambda before, v=values: before | set(v), ttl, "update")
+        with self.rolled_back(zone, records):  # one record set per name: undo the others
+            for name, values in sorted(records.items()):
+                self._change(zone, name, lambda before, v=values: before | set(v), ttl,
+                             "update")
         logger.debug("dns-autopilot: added %d TXT value(s) in %s via %s",
                      sum(len(v) for v in records.values()), zone, self.label)
 

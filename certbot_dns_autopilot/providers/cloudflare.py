@@ -18,7 +18,7 @@ import cloudflare
 
 from .. import names
 from ..errors import AutopilotError
-from . import Keys, Records, Writer, present_keys
+from . import Keys, Records, Writer, check_endpoint, present_keys
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +166,7 @@ class CloudflareWriter(Writer):
                     "permission-denied",
                     f"{_key('api_url')} = {url!r} in {where} is not an http(s) URL",
                     f"set it to the API's base URL (default {DEFAULT_URL}), or remove it")
+            check_endpoint(url, _key("api_url"), where)
             url = url.rstrip("/")
         return cls(token=token, email=email, api_key=api_key, url=url)
 

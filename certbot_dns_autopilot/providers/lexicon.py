@@ -39,7 +39,7 @@ from lexicon.interfaces import Provider
 
 from .. import names
 from ..errors import AutopilotError
-from . import ZONES_KEY, Keys, Records, Writer, parse_zones
+from . import ZONES_KEY, Keys, Records, Writer, check_endpoint, parse_zones
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +52,8 @@ OWN_OPTIONS = frozenset({"provider", "provider_name", "domain", "delegated", "re
 #: lexicon's "auto" picks a provider by looking up the zone's nameservers on the network.
 REFUSED_PROVIDERS = {"auto": "name the provider itself (lexicon's auto looks it up over the "
                              "network on every run)"}
-#: Loggers that print API requests (URLs with keys, payloads) at debug level: certbot's log
-#: is at debug level, so they are held at WARNING while lexicon works.
-NOISY_LOGGERS = ("lexicon", "urllib3", "botocore", "boto3")
+# lexicon and the HTTP libraries log requests (URLs with keys, payloads) at debug level:
+# certbot's log is at debug level, so scrub.Scrubber masks them (no logger's level changes).
 TIMEOUT = 10.0
 _TSIG_REJECTIONS = (dns.tsig.PeerError, dns.tsig.BadSignature, dns.tsig.BadTime,
                     dns.tsig.BadKey, dns.tsig.BadAlgorithm)
@@ -144,19 +143,6 @@ class _Config(ConfigResolver):
         return value
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    loggers = [logging.getLogger(name) for name in NOISY_LOGGERS]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-
-
 class LexiconWriter(Writer):
     """Writes through one dns-lexicon provider, in the zones the credentials list."""
 
@@ -197,6 +183,9 @@ class LexiconWriter(Writer):
             logger.warning("dns-autopilot: lexicon's %s provider does not declare the option %s "
                            "(%s)%s", name, _key(option), where,
                            f"; did you mean {', '.join(map(_key, close))}?" if close else "")
+        for option, value in sorted(options.items()):  # a provider's endpoint option
+            if value.strip().lower().startswith("http://"):
+                check_endpoint(value, _key(option), where)
         zones = parse_zones(keys.conf(ZONES_KEY), where)
         if not zones:
             raise AutopilotError(
@@ -208,8 +197,7 @@ class LexiconWriter(Writer):
         for zone in zones:
             config = writer._config(zone)
             try:
-                with _quiet():
-                    provider_cls(config)
+                provider_cls(config)
             except Exception as exc:  # lexicon providers raise anything for a bad option
                 raise writer._error(exc, config, zone, "reading its options",
                                     configuring=True) from None
@@ -226,13 +214,12 @@ class LexiconWriter(Writer):
         exception becomes one AutopilotError."""
         config = self._config(zone)
         try:
-            with _quiet():
-                provider = self.cls(config)
-                provider.authenticate()
-                try:
-                    yield provider, config
-                finally:
-                    provider.cleanup()
+            provider = self.cls(config)
+            provider.authenticate()
+            try:
+                yield provider, config
+            finally:
+                provider.cleanup()
         except AutopilotError:
             raise
         except Exception as exc:  # requests, dnspython, lexicon's own: mapped in one place
@@ -325,7 +312,8 @@ class LexiconWriter(Writer):
     def add(self, zone: str, records: Records, ttl: int) -> None:
         """One create per value; a value already there is fine. Then read back: some
         providers (ddns) report success for a change the server refused."""
-        with self._session(zone, "creating TXT records") as (provider, config):
+        with self.rolled_back(zone, records), \
+                self._session(zone, "creating TXT records") as (provider, config):
             config.runtime["ttl"] = ttl
             for name, values in sorted(records.items()):
                 for value in sorted(values):

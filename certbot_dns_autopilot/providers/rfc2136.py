@@ -111,8 +111,12 @@ class RFC2136Writer(Writer):
 
     # -- queries ---------------------------------------------------------------------
 
-    def _send(self, message: dns.message.Message, what: str) -> dns.message.Message:
+    def _send(self, message: dns.message.Message, what: str,
+              attempts: list[int] | None = None) -> dns.message.Message:
+        """Send with bounded retries; ``attempts``, when given, gets one item per try."""
         def once() -> dns.message.Message:
+            if attempts is not None:
+                attempts.append(1)
             if len(message.to_wire()) > MAX_UDP_REQUEST:  # a large batch: TCP, no fragments
                 return dns.query.tcp(message, self.server.address, port=self.server.port,
                                      timeout=TIMEOUT)
@@ -169,10 +173,19 @@ class RFC2136Writer(Writer):
     def _update(self, zone: str, build, what: str) -> None:
         update = dns.update.UpdateMessage(zone, keyring=self._keyring, keyname=self.key_name)
         build(update)
-        response = self._send(update, what)
-        rcode = response.rcode()
-        if rcode == dns.rcode.NOERROR:
-            return
+        attempts: list[int] = []
+        try:
+            response = self._send(update, what, attempts)
+            rcode = response.rcode()
+            if rcode != dns.rcode.NOERROR:
+                self._refused(zone, rcode, what)
+        except AutopilotError as exc:
+            # The server's own refusal (an error rcode, a TSIG rejection) of the only try:
+            # an UPDATE is atomic, none of it applied. After a lost try, it may have been.
+            exc.left_nothing = len(attempts) == 1 and exc.code != "lame-delegation"
+            raise
+
+    def _refused(self, zone: str, rcode: int, what: str) -> None:
         rcode_text = dns.rcode.to_text(rcode)
         if rcode in (dns.rcode.REFUSED, dns.rcode.NOTAUTH):
             raise AutopilotError(

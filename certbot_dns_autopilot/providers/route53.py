@@ -27,9 +27,9 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from .. import locks, names
+from .. import locks, names, scrub
 from ..errors import AutopilotError
-from . import Keys, Records, Writer, present_keys
+from . import Keys, Records, Writer, check_endpoint, present_keys
 
 logger = logging.getLogger(__name__)
 
@@ -246,6 +246,8 @@ class Route53Writer(Writer):
                     "zone-not-found", f"{_key(suffix)} = {url!r} in {path} is not an http(s) URL",
                     "give the API endpoint's URL, e.g. https://route53.amazonaws.com, or remove "
                     "the key to use AWS's own endpoint")
+            if url:
+                check_endpoint(url, _key(suffix), path, "zone-not-found")
         if role_arn and not _ROLE_ARN.match(role_arn):
             raise AutopilotError(
                 "permission-denied", f"{_key('role_arn')} = {role_arn!r} in {path} is not an IAM "
@@ -313,6 +315,7 @@ class Route53Writer(Writer):
         except botocore.exceptions.BotoCoreError as exc:
             raise self._error(exc, "AssumeRole", None) from None
         self._role_expiry = creds["Expiration"].timestamp() - 300
+        scrub.register([creds["SecretAccessKey"], creds["SessionToken"]])  # never logged
         return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
                              aws_secret_access_key=creds["SecretAccessKey"],
                              aws_session_token=creds["SessionToken"], region_name=self.region)

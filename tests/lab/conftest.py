@@ -119,7 +119,7 @@ class Lab:
         if not recurse:
             query.flags &= ~dns.flags.RD
         response = dns.query.udp(query, server, timeout=3)
-        return {b"".join(r.strings).decode() for rrset in response.answer
+        return {b"".join(r.strings).decode("utf-8", "replace") for rrset in response.answer
                 if rrset.rdtype == dns.rdatatype.TXT for r in rrset}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -208,7 +209,7 @@ def test_a_concurrent_change_is_merged_not_overwritten(
         azure.seed(GROUP, ZONE, relative, [])
 
 
-def _certificate_pem(path: Path) -> x509.Certificate:
+def _certificate_pem(path: Path, password: str | None = None) -> x509.Certificate:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dns-autopilot-sp")])
     import datetime
@@ -220,7 +221,8 @@ def _certificate_pem(path: Path) -> x509.Certificate:
             .sign(key, hashes.SHA256()))
     path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
                                        serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption())
+                                       serialization.BestAvailableEncryption(password.encode())
+                                       if password else serialization.NoEncryption())
                      + cert.public_bytes(serialization.Encoding.PEM))
     path.chmod(0o600)
     return cert
@@ -243,3 +245,37 @@ def test_certificate_credential_and_an_unregistered_certificate(
         assert caught.value.code == "permission-denied"
         assert "AADSTS700027" in str(caught.value)
         assert "BEGIN" not in str(caught.value)
+
+
+def test_an_add_failing_at_the_second_name_leaves_nothing(
+        lab: Lab, azure: AzureEmulator, tmp_path: Path) -> None:
+    az = writer(ini(tmp_path / "az.ini", azure, contributor(azure, azure.group_scope(GROUP))))
+    stamp = str(int(time.time() * 1000))
+    first, second = f"_acme-challenge.a{stamp}.{ZONE}", f"_acme-challenge.b{stamp}.{ZONE}"
+    azure.seed(GROUP, ZONE, f"_acme-challenge.a{stamp}", ["a-colleagues-value"])
+    azure.refuse = f"_acme-challenge.b{stamp}"
+    with pytest.raises(AutopilotError):
+        az.add(ZONE, {first: {"ours-1"}, second: {"ours-2"}}, 60)
+    assert azure.txt(GROUP, ZONE, f"_acme-challenge.a{stamp}") == ["a-colleagues-value"]
+    assert azure.txt(GROUP, ZONE, f"_acme-challenge.b{stamp}") is None
+    azure.seed(GROUP, ZONE, f"_acme-challenge.a{stamp}", [])
+
+
+def test_no_client_secret_certificate_password_or_token_reaches_any_log(
+        lab: Lab, azure: AzureEmulator, certbot: Certbot, tmp_path: Path) -> None:
+    secret, password = "Azure~client.secret-value_1234", "cert-Passw0rd-never-logged"
+    registered = _certificate_pem(tmp_path / "sp.pem", password)
+    by_secret = contributor(azure, azure.group_scope(GROUP), secret)
+    by_cert = azure.add_principal(certificate=registered, assignments=[
+        (azure.group_scope(GROUP), "DNS Zone Contributor")])
+    cert_keys = (f"dns_autopilot_azure_client_certificate_path = {tmp_path / 'sp.pem'}\n"
+                 f"dns_autopilot_azure_client_certificate_password = {password}\n")
+    for path in (ini(tmp_path / "secret.ini", azure, by_secret),
+                 ini(tmp_path / "cert.ini", azure, by_cert, extra=cert_keys)):
+        name = f"t{uuid.uuid4().hex[:10]}.{ZONE}"
+        run = certbot.certonly(name, credentials=path)
+        assert run.returncode == 0, run.output
+        assert "azure" in run.log  # the SDK's own records are there
+        for text in (run.log, run.output, json.dumps(run.events)):
+            for value in (secret, password, *azure.tokens):
+                assert value not in text

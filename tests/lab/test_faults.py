@@ -5,9 +5,11 @@ artefact of the run, tracebacks shown. `lab/faults.sh` runs these and prints the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -141,6 +143,9 @@ def test_the_primary_refusing_the_second_zones_update(lab: Lab, certbot: Certbot
     assert run.returncode != 0 and "dns-autopilot [permission-denied]" in run.output
     assert "REFUSED" in run.output and "update-policy" in run.output
     assert [e["outcome"] for e in run.steps("cleanup")] == ["ok"], "the first zone cleaned"
+    # REFUSED is the server's answer to the only try: nothing to take back, nothing kept.
+    assert run.steps("take-back") == []
+    assert not list((certbot.home / "work" / "dns-autopilot" / "journal").glob("*.json"))
     case.check([name, f"_acme-challenge.{label}.example.test"], run, foreign=[name])
 
 
@@ -194,6 +199,105 @@ def test_the_process_killed_between_write_and_wait(lab: Lab, certbot: Certbot,
     [recovered] = run.steps("recover")
     assert recovered["outcome"] == "ok"
     case.check([name, f"_acme-challenge.{other}"], killed, run, foreign=[name])
+
+
+def test_journals_no_run_of_ours_wrote(lab: Lab, certbot: Certbot, fresh_name: str,
+                                       case: Case) -> None:
+    # Seen in black-box runs: a planted journal naming someone's SPF value had the next run
+    # delete it; malformed ones stopped every later run with a ValueError.
+    case.plant("autopilot.test", fresh_name)
+    directory = certbot.home / "work" / "dns-autopilot" / "journal"
+    directory.mkdir(parents=True, mode=0o700)
+    planted = {
+        "spf.json": {"pid": 2**22 + 1, "started": "1", "credentials": str(lab.credentials),
+                     "zones": {"autopilot.test": {fresh_name: [FOREIGN]}}},
+        "list.json": [], "pid.json": {"pid": "x"},
+        "zones.json": {"pid": 2**22 + 1, "credentials": str(lab.credentials),
+                       "zones": ["autopilot.test"]}}
+    for name, body in planted.items():
+        (directory / name).write_text(json.dumps(body))
+        (directory / name).chmod(0o600)
+    run = certbot.certonly(fresh_name)
+    assert run.returncode == 0, run.output
+    assert "unexpected error" not in run.output
+    assert lab.txt(lab.primary, fresh_name) == {FOREIGN}
+    assert sorted(e["name"].rsplit("/", 1)[1] for e in run.steps("recover")) == sorted(planted)
+    assert {e["outcome"] for e in run.steps("recover")} == {"refused"}
+    assert "not acting on the journal" in run.log
+    kept = sorted(p.name for p in directory.iterdir() if p.name != ".refused")
+    assert kept == sorted(planted)  # left alone
+    again = certbot.certonly(f"a{fresh_name}")  # reported once: the next run only notes them
+    assert "not acting on the journal" in run.output  # the first run warned
+    assert again.returncode == 0 and "not acting on the journal" not in again.output
+    assert again.log.count("not acting on the journal") == 4  # noted in the log
+    assert [e["outcome"] for e in again.steps("recover")][-4:] == ["refused"] * 4
+    case.check([f"_acme-challenge.{fresh_name}"], run, foreign=[fresh_name])
+
+
+class AnswerLost:
+    """A UDP relay to the lab's primary that passes every query on but, for the first
+    ``drop`` UPDATEs, throws the server's answer away: updates applied, never confirmed."""
+
+    def __init__(self, server: str, drop: int) -> None:
+        self.server, self.drop = server, drop
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.applied = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                data, client = self.sock.recvfrom(65535)
+            except OSError:
+                return
+            threading.Thread(target=self._relay, args=(data, client), daemon=True).start()
+
+    def _relay(self, data: bytes, client: tuple[str, int]) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as upstream:
+            upstream.settimeout(3)
+            upstream.sendto(data, (self.server, 53))
+            try:
+                answer = upstream.recv(65535)
+            except OSError:
+                return
+        if (data[2] >> 3) & 0xF == 5 and self.drop > 0:  # opcode UPDATE
+            self.drop -= 1
+            self.applied += 1
+            return
+        with contextlib.suppress(OSError):
+            self.sock.sendto(answer, client)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_an_update_applied_whose_answer_was_lost(lab: Lab, certbot: Certbot, tmp_path: Path,
+                                                 fresh_name: str, case: Case) -> None:
+    # RFC 2136: the server applied the UPDATE (and each re-send), the answers never came
+    # back, the writer reports a timeout. The values exist: the run must take them back.
+    name = f"_acme-challenge.{fresh_name}"
+    case.plant("autopilot.test", name)
+    keys = ini_keys(lab.credentials)
+    relay = AnswerLost(lab.primary, drop=3)  # the writer's three tries
+    try:
+        ini = tmp_path / "relay.ini"
+        ini.write_text("".join(f"{k} = {v}\n" for k, v in {
+            **{k: v for k, v in keys.items() if k.startswith("dns_autopilot_rfc2136_")},
+            "dns_autopilot_rfc2136_server": "127.0.0.1",
+            "dns_autopilot_rfc2136_port": str(relay.port)}.items()))
+        ini.chmod(0o600)
+        run = certbot.certonly(fresh_name, credentials=ini,
+                               extra=("--dns-autopilot-preflight", "false"))
+    finally:
+        relay.close()
+    assert run.returncode != 0 and "[lame-delegation]" in run.output, run.output
+    assert relay.applied == 3
+    [taken] = run.steps("take-back")
+    assert taken["outcome"] == "ok"
+    assert not list((certbot.home / "work" / "dns-autopilot" / "journal").glob("*.json"))
+    case.check([name], run, foreign=[name])
 
 
 def test_sigterm_during_the_wait(lab: Lab, certbot: Certbot, fresh_name: str,

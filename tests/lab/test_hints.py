@@ -188,4 +188,31 @@ def test_a_failing_hook_never_hides_certbots_error(lab: Lab, certbot: Certbot,
     assert run.returncode != 0 and "[resolver-disagreement]" in run.hint
     [hook] = run.steps("failure-hook")
     assert hook["outcome"] == "exit 3"
-    assert "the failure hook 'exit 3' exited with status 3" in run.log
+    assert "the failure hook 'exit' (sha256 " in run.log and "exited with status 3" in run.log
+
+
+def test_a_hook_printing_odd_bytes_never_replaces_the_runs_error(
+        lab: Lab, certbot: Certbot, tmp_path: Path, fresh_name: str) -> None:
+    # Seen in black-box runs: a hook printing bytes that are not UTF-8 had certbot show
+    # UnicodeDecodeError instead of the run's own [permission-denied].
+    bad = tmp_path / "bad.ini"
+    secret = ini_keys(lab.credentials)["dns_autopilot_rfc2136_secret"]
+    bad.write_text(lab.credentials.read_text().replace(
+        secret, "c2VjcmV0LXRoYXQtdGhlLXNlcnZlci1kb2VzLW5vdC1rbm93"))
+    bad.chmod(0o600)
+    odd = r"printf '\377\376\033[2J'; exit 1"
+    run = certbot.certonly(fresh_name, credentials=bad,
+                           extra=("--dns-autopilot-failure-hook", odd))
+    assert run.returncode != 0 and "dns-autopilot [permission-denied]" in run.output
+    assert "UnicodeDecodeError" not in run.output + run.log
+    assert "\\x1b[2J" in run.log and "\x1b" not in run.log  # escaped, never raw
+    [step] = run.steps("failure-hook")
+    assert step["outcome"] == "exit 1"
+    # A run stopped by an option's error (no code) runs the hook too.
+    hooked = tmp_path / "plain.json"
+    run = certbot.certonly(fresh_name, extra=("--dns-autopilot-resolvers", "dns.google",
+                                              "--dns-autopilot-failure-hook",
+                                              f"cat > {hooked}"))
+    assert run.returncode != 0 and "--dns-autopilot-resolvers" in run.output, run.output
+    [diagnosis] = json.loads(hooked.read_text())["diagnoses"]
+    assert diagnosis["code"] is None and "dns.google" in diagnosis["problem"]

@@ -215,3 +215,38 @@ def test_add_waits_for_insync_and_remove_keeps_other_values(
     assert lab.txt(lab.primary, name) == {"two"}
     r53.remove(zone, {name: {"two"}})  # the last value: DELETE with its exact TTL and value
     assert route53.txt(ZONE, name) is None and lab.txt(lab.primary, name) == set()
+
+
+def assumed_role_secrets() -> list[str]:
+    """The temporary credentials moto (in this process) issued for AssumeRole calls."""
+    from moto.sts.models import sts_backends
+
+    found = []
+    for account in list(sts_backends.values()):
+        for backend in list(account.values()):
+            for role in backend.assumed_roles:
+                found += [role.secret_access_key, role.session_token]
+    return found
+
+
+def test_no_secret_reaches_certbots_log_the_event_log_or_the_hook_through_a_role(
+        lab: Lab, certbot: Certbot, route53: Route53Emulator, tmp_path: Path,
+        fresh_name: str) -> None:
+    # certbot's log holds every library's DEBUG records: botocore's request headers
+    # (X-Amz-Security-Token) and the AssumeRole answer (a temporary SecretAccessKey).
+    path, secret = credentials(tmp_path, route53, "assumer", role_arn=route53.role_arn)
+    name = f"_acme-challenge.{fresh_name}"
+    assert lab.txt(lab.ca_resolver, name, recurse=True) == set()  # the CA will fail: a hook
+    hook = tmp_path / "hook.json"
+    run = certbot.certonly(fresh_name, credentials=path,
+                           extra=("--dns-autopilot-failure-hook", f"cat > {hook}"))
+    assert run.returncode != 0 and run.hint, run.output
+    temporary = assumed_role_secrets()
+    assert temporary, "the run assumed no role"
+    assert "botocore" in run.log and "X-Amz-Security-Token" in run.log  # logged, masked
+    assert "<SessionToken>" in run.log or "SessionToken" in run.log
+    artefacts = {"certbot's log": run.log, "output": run.output,
+                 "event log": json.dumps(run.events), "hook": hook.read_text()}
+    for what, text in artefacts.items():
+        for value in [secret, *temporary]:
+            assert value not in text, f"a secret in {what}"

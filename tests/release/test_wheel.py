@@ -14,11 +14,11 @@ from release_paths import DEV_BIN, DIST, TOP, plugin_options, run
 pytestmark = pytest.mark.release
 
 #: extra -> the distributions it must bring (the writers' SDKs).
-EXTRAS = {
+EXTRAS = {  # every distribution a writer imports is declared (not left to the SDK's own)
     "cloudflare": {"cloudflare"},
-    "route53": {"boto3"},
-    "azure": {"azure-mgmt-dns", "azure-identity"},
-    "lexicon": {"dns-lexicon"},
+    "route53": {"boto3", "botocore"},
+    "azure": {"azure-mgmt-dns", "azure-identity", "azure-core"},
+    "lexicon": {"dns-lexicon", "requests", "tldextract"},
 }
 #: top-level modules of the SDKs: certbot imports every plugin on every run, so none of
 #: these may be imported until a writer of that kind is configured.
@@ -123,6 +123,9 @@ def test_wheel_metadata_has_the_extras():
         match = re.match(r"([A-Za-z0-9_.-]+).*extra == \"([a-z0-9]+)\"", line)
         if match:
             requires.setdefault(match.group(2), set()).add(match.group(1).lower())
+    base = {re.match(r"[A-Za-z0-9_.-]+", line)[0].lower()
+            for line in meta.get_all("Requires-Dist") if "extra ==" not in line}
+    assert base == {"certbot", "acme", "dnspython", "publicsuffixlist", "configobj"}, base
     for extra, wanted in EXTRAS.items():
         assert requires.get(extra) == wanted, (extra, requires.get(extra))
     assert requires["all"] == set().union(*EXTRAS.values())

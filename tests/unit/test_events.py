@@ -46,3 +46,68 @@ def test_an_unwritable_log_directory_never_breaks_the_run(tmp_path: Path) -> Non
     log.emit("plan", "ok")
     assert log.events[0]["step"] == "plan"
     assert log.path is None
+
+
+def test_the_event_log_is_rotated_by_size_and_kept_private(
+        tmp_path, monkeypatch) -> None:
+    from certbot_dns_autopilot import events as events_module
+
+    path = tmp_path / events_module.FILENAME
+    path.write_text("")
+    path.chmod(0o644)  # an older version's file: made private on the next write
+    monkeypatch.setattr(events_module, "MAX_BYTES", 2000)
+    log = events_module.EventLog(str(tmp_path))
+    for number in range(200):
+        log.emit("query", "served", f"name-{number}")
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    rotated = sorted(p.name for p in tmp_path.iterdir())
+    assert rotated == [events_module.FILENAME] + [
+        f"{events_module.FILENAME}.{n}" for n in range(1, events_module.BACKUPS + 1)]
+    assert all(p.stat().st_size <= 2000 for p in tmp_path.iterdir())
+    assert "name-199" in path.read_text()
+
+
+def test_a_symlinked_event_log_is_never_followed(tmp_path, caplog) -> None:
+    from certbot_dns_autopilot import events as events_module
+
+    target = tmp_path / "shadow"
+    target.write_text("root:x:0:0\n")
+    (tmp_path / events_module.FILENAME).symlink_to(target)
+    log = events_module.EventLog(str(tmp_path))
+    log.emit("plan", "ok")  # never raises: the log must not break a run
+    log.emit("write", "ok")
+    assert target.read_text() == "root:x:0:0\n"
+    assert "symbolic link" in caplog.text and caplog.text.count("not writing") == 1
+
+
+def test_an_event_log_another_user_planted_is_neither_followed_nor_used(caplog) -> None:
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import pytest
+    from test_locks import planted
+
+    from certbot_dns_autopilot import events as events_module
+
+    if os.geteuid() != 0:
+        pytest.skip("a second user needs root to set up")
+    for plant in ("symlink", "their-file"):
+        logs = Path(tempfile.mkdtemp(dir="/tmp"))
+        try:
+            logs.chmod(0o1777)  # a logs dir others may write to (a misconfiguration)
+            target = logs / "precious"
+            target.write_text("root's data\n")
+            path = logs / events_module.FILENAME
+            code = (f"os.symlink({str(target)!r}, {str(path)!r})" if plant == "symlink" else
+                    f"open({str(path)!r}, 'w').close(); os.chmod({str(path)!r}, 0o666)")
+            planted(f"import os\n{code}\nprint('ready', flush=True)").wait()
+            events_module.EventLog(str(logs)).emit("plan", "ok")
+            assert target.read_text() == "root's data\n"
+            assert path.is_symlink() or path.read_text() == ""
+        finally:
+            shutil.rmtree(logs)
+    # (the kernel may refuse the symlink first: protected_symlinks in a sticky directory)
+    assert caplog.text.count("not writing the event log") == 2
+    assert "belongs to uid 65534" in caplog.text

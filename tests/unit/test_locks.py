@@ -1,8 +1,15 @@
-"""The host-wide lock for read-modify-write writers: exclusive, bounded, and it says who."""
+"""The host-wide lock for read-modify-write writers: exclusive, bounded, it says who, and no
+other user can redirect it (symlinks) or block it (planted directories, held files)."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,17 +17,117 @@ import pytest
 from certbot_dns_autopilot import locks
 from certbot_dns_autopilot.errors import AutopilotError
 
+NOBODY = 65534
+# The second user runs the system's Python: the venv's may sit where it cannot read.
+SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="a second user needs root to set up")
 
-def test_a_held_lock_makes_the_next_wait_and_then_names_the_holder(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(locks, "DIRECTORY", str(tmp_path))
+
+@pytest.fixture(autouse=True)
+def fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(locks, "_work_dir", None)
+    monkeypatch.setattr(locks, "_fallback", None)
+
+
+@pytest.fixture
+def shared() -> Iterator[Path]:
+    """A world-writable sticky directory, as /tmp is, that the second user can reach."""
+    path = Path(tempfile.mkdtemp(dir="/tmp"))
+    path.chmod(0o1777)
+    yield path
+    shutil.rmtree(path)
+
+
+def as_nobody(code: str) -> subprocess.Popen[str]:
+    """Run ``code`` as the unprivileged user ``nobody``; it prints "ready" once set up."""
+    return subprocess.Popen([SYSTEM_PYTHON, "-c", textwrap.dedent(code)], user=NOBODY,
+                            group=NOBODY, extra_groups=[], stdout=subprocess.PIPE, text=True,
+                            cwd="/")
+
+
+def planted(code: str) -> subprocess.Popen[str]:
+    proc = as_nobody(code)
+    assert proc.stdout and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def victim(shared: Path) -> Path:
+    path = shared / "precious"
+    path.write_text("root's data\n")
+    path.chmod(0o644)
+    return path
+
+
+def test_a_held_lock_makes_the_next_wait_and_then_names_the_holder(tmp_path: Path) -> None:
+    locks.use(str(tmp_path))
     with locks.held("route53-Z1", "Route 53 zone example.com"):
         with pytest.raises(AutopilotError) as caught:
             with locks.held("route53-Z1", "Route 53 zone example.com", wait=0.3):
                 pass
+        assert caught.value.code == "lock-timeout"
         assert f"pid {os.getpid()}" in caught.value.problem
         assert "Route 53 zone example.com" in caught.value.problem
         with locks.held("route53-Z2", "another zone", wait=0.3):  # other keys are free
             pass
     with locks.held("route53-Z1", "Route 53 zone example.com", wait=0.3):  # released
         pass
+    assert locks.directory() == tmp_path / "dns-autopilot" / "locks"
+    assert oct(locks.directory().stat().st_mode & 0o777) == "0o700"
+
+
+@as_root
+@pytest.mark.parametrize("plant", ["a-symlink-to-their-directory", "their-own-directory"])
+def test_a_lock_directory_another_user_planted_is_neither_followed_nor_blocking(
+        shared: Path, monkeypatch: pytest.MonkeyPatch, plant: str) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(shared))
+    target = victim(shared)
+    theirs = shared / "theirs"
+    ours = shared / f"dns-autopilot-locks-{os.geteuid()}"
+    holder = planted(f"""
+        import fcntl, os, sys, time
+        os.mkdir({str(theirs)!r}, 0o777); os.chmod({str(theirs)!r}, 0o777)
+        os.symlink({str(target)!r}, {str(theirs / "route53-Z1.lock")!r})
+        fd = os.open({str(theirs / "route53-Z2.lock")!r}, os.O_RDWR | os.O_CREAT, 0o666)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if {plant!r} == "a-symlink-to-their-directory":
+            os.symlink({str(theirs)!r}, {str(ours)!r})
+        else:
+            os.mkdir({str(ours)!r}, 0o777); os.chmod({str(ours)!r}, 0o777)
+            os.symlink({str(target)!r}, {str(ours / "route53-Z1.lock")!r})
+            os.rename({str(theirs / "route53-Z2.lock")!r}, {str(ours / "route53-Z2.lock")!r})
+        print("ready", flush=True)
+        time.sleep(30)
+    """)
+    try:
+        with locks.held("route53-Z1", "zone one", wait=1), \
+                locks.held("route53-Z2", "zone two", wait=1):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    assert target.read_text() == "root's data\n"  # never followed, never truncated
+    used = locks.directory()
+    assert used != ours and not used.is_symlink() and used.stat().st_uid == os.geteuid()
+
+
+@as_root
+@pytest.mark.parametrize("plant", ["symlink", "directory"])
+def test_a_planted_path_in_a_world_writable_work_dir_is_refused(
+        shared: Path, plant: str) -> None:
+    target = victim(shared)
+    work = shared / "work"
+    work.mkdir(mode=0o1777)
+    work.chmod(0o1777)
+    link = (f"os.symlink({str(shared)!r}, {str(work / 'dns-autopilot')!r})"
+            if plant == "symlink" else
+            f"os.makedirs({str(work / 'dns-autopilot' / 'locks')!r}, 0o777); "
+            f"os.symlink({str(target)!r}, "
+            f"{str(work / 'dns-autopilot' / 'locks' / 'route53-Z1.lock')!r})")
+    planted(f"import os\n{link}\nprint('ready', flush=True)").wait()
+    locks.use(str(work))
+    with pytest.raises(AutopilotError) as caught:
+        with locks.held("route53-Z1", "zone one", wait=1):
+            pass
+    assert caught.value.code == "unsafe-state"
+    assert str(work / "dns-autopilot") in caught.value.problem
+    assert target.read_text() == "root's data\n"

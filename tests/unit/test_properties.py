@@ -223,3 +223,57 @@ def test_the_credentials_loader_raises_only_plugin_errors_and_never_a_secret(
             message = str(exc)
             for _, value in secrets:
                 assert value not in message, message
+
+
+# -- DNS data from servers: whatever the bytes, reading them never raises and showing them
+# never lets a control character through ----------------------------------------------------
+
+txt_strings = st.lists(st.binary(max_size=255), min_size=1, max_size=4)
+odd_label = st.binary(min_size=1, max_size=20)
+
+
+def _printable_lines(text: str) -> bool:
+    return all(line.isprintable() for line in text.split("\n"))
+
+
+@FAST
+@given(values=st.lists(txt_strings, min_size=1, max_size=4), target=st.lists(
+    odd_label, min_size=1, max_size=3))
+def test_any_answer_reads_and_shows_without_control_characters(
+        values: list[list[bytes]], target: list[bytes]) -> None:
+    import dns.message
+    import dns.name
+    import dns.rdata
+    import dns.rdataclass
+    import dns.rdatatype
+    import dns.rrset
+    from dns.rdtypes.ANY.CNAME import CNAME
+    from dns.rdtypes.ANY.TXT import TXT
+
+    from certbot_dns_autopilot.errors import AutopilotError
+    from certbot_dns_autopilot.findings import WARNING, Finding
+
+    qname = dns.name.from_text("_acme-challenge.example.com.")
+    query = dns.message.make_query(qname, "TXT")
+    response = dns.message.make_response(query)
+    txt = dns.rrset.RRset(qname, dns.rdataclass.IN, dns.rdatatype.TXT)
+    for strings in values:
+        txt.add(TXT(dns.rdataclass.IN, dns.rdatatype.TXT, strings))
+    cname = dns.rrset.RRset(qname, dns.rdataclass.IN, dns.rdatatype.CNAME)
+    cname.add(CNAME(dns.rdataclass.IN, dns.rdatatype.CNAME,
+                    dns.name.Name([*target, b"example", b"net", b""])))
+    response.answer += [txt, cname]
+    original = dnsio.fetch
+    dnsio.fetch = lambda *args, **kwargs: response
+    try:
+        answer = dnsio.ask(dnsio.Server("192.0.2.1"), str(qname), "TXT")
+    finally:
+        dnsio.fetch = original
+    shown_text = answer.describe()
+    assert shown_text.isprintable()
+    finding = Finding("stale-record", WARNING, "example.com", f"{answer.cname} serves it",
+                      f"ns1: {shown_text}\n" + "\n".join(sorted(answer.values)), "remove it")
+    assert _printable_lines(finding.text())
+    error = AutopilotError("stale-record", f"{sorted(answer.values)}", "fix",
+                           evidence="\n".join(answer.values))
+    assert _printable_lines(str(error))

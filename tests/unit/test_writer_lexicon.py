@@ -121,8 +121,10 @@ def test_an_undeclared_option_is_warned_with_its_close_match(
 
 def test_providers_that_call_tldextract_never_fetch_the_suffix_list(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    lexicon_writer.provider_class("godaddy", "test")
-    module = lexicon_writer.load_provider_module("godaddy")
+    # namecheap imports tldextract in every lexicon version this package allows (godaddy
+    # not in the lowest)
+    lexicon_writer.provider_class("namecheap", "test")
+    module = lexicon_writer.load_provider_module("namecheap")
 
     def no_network(*args: Any) -> None:
         raise AssertionError("tldextract went to the network")
@@ -154,6 +156,7 @@ class FakeProvider(Provider):
     seen: dict[str, Any] = {}
     fail: BaseException | None = None
     deletes_rrset = False
+    refuse: str | None = None  # a name whose creates the API refuses (403)
 
     @staticmethod
     def get_nameservers() -> list[str]:
@@ -173,6 +176,8 @@ class FakeProvider(Provider):
     def create_record(self, rtype: str, name: str, content: str) -> bool:
         self.calls.append(("create", rtype, name, content, str(self._get_lexicon_option("ttl"))))
         rel = self._relative_name(name)
+        if name == FakeProvider.refuse:
+            raise http_error(403)
         if any(r["name"] == rel and r["content"] == content for r in self.records):
             raise http_error(400)
         self.records.append({"type": rtype, "name": rel, "content": content, "ttl": 120})
@@ -204,7 +209,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> type[FakeProvider]:
     monkeypatch.setattr(lexicon_writer, "load_provider_module", lambda name: (
         types.SimpleNamespace(Provider=FakeProvider) if name == "fake" else real_load(name)))
     FakeProvider.records, FakeProvider.calls, FakeProvider.seen = [], [], {}
-    FakeProvider.fail, FakeProvider.deletes_rrset = None, False
+    FakeProvider.fail, FakeProvider.deletes_rrset, FakeProvider.refuse = None, False, None
     return FakeProvider
 
 
@@ -306,3 +311,15 @@ def test_a_change_the_provider_claims_but_does_not_make_is_permission_denied(
     with pytest.raises(AutopilotError, match="does not list them") as info:
         writer.probe("example.com", "_acme-challenge.example.com")
     assert info.value.code == "permission-denied"
+
+
+def test_an_add_failing_at_the_second_name_leaves_nothing_and_keeps_foreign_values(
+        tmp_path: Path, fake: type[FakeProvider]) -> None:
+    writer = load(tmp_path, FAKE_INI)
+    first, second = "_acme-challenge.a.example.com", "_acme-challenge.b.example.com"
+    writer.add("example.com", {first: {"foreign"}}, 60)
+    fake.refuse = second
+    with pytest.raises(AutopilotError):
+        writer.add("example.com", {first: {"v1"}, second: {"v2"}}, 60)
+    assert writer.values("example.com", first) == {"foreign"}
+    assert writer.values("example.com", second) == set()

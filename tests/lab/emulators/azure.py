@@ -98,6 +98,9 @@ class AzureEmulator:
         #: (group, zone, relative, value): just before the next write to that record set,
         #: someone else adds the value (a new etag), so the writer's If-Match fails once.
         self.interfere: tuple[str, str, str, str] | None = None
+        #: a relative record-set name whose writes are refused (HTTP 400): a batch that
+        #: fails midway.
+        self.refuse: str | None = None
         self.lock = threading.Lock()
         self._tls = _server_context(ca_pem, ca_key)
         self._server: ThreadingHTTPServer | None = None
@@ -450,6 +453,9 @@ class _Handler(BaseHTTPRequestHandler):
             emulator._store(group, zone, relative, RecordSet(values, current.ttl if current
                                                              else 300))
             current = emulator.record_sets[key]
+        if method != "GET" and emulator.refuse and relative.lower() == emulator.refuse.lower():
+            self._arm_error(400, "BadRequest", f"The record set '{relative}' is refused.")
+            return 400
         if method == "GET":
             if current is None:
                 self._arm_error(404, "NotFound",

@@ -97,6 +97,8 @@ class CloudflareEmulator:
         #: and 502, as Cloudflare's edge does under load
         self.fail_every_other = False
         self.failed = 0
+        #: a record name whose creates are refused (HTTP 400): a batch that fails midway
+        self.refuse: str | None = None
         self._calls = 0
 
     # -- test configuration ----------------------------------------------------------
@@ -309,6 +311,8 @@ class CloudflareEmulator:
 
     def _create(self, zone: str, name: str, content: str, ttl: int) -> Record:
         value = txt_strings(content)
+        if name == self.refuse:
+            raise ApiError(400, 1004, "DNS Validation Error")
         if any(r.name == name and txt_strings(r.content) == value
                for r in self.records[zone].values()):
             raise ApiError(400, 81058, "An identical record already exists.")

@@ -1,0 +1,120 @@
+"""The plugin's own files on disk (journal, locks, event log), opened as a program that runs
+as root must open them.
+
+certbot runs as root from cron, on hosts with other users. A directory or file that another
+user can create, replace or point elsewhere with a symlink would let that user make root
+truncate, read or delete what they choose. So a state directory is accepted only when it is
+a real directory (not a symlink) this user owns with mode 0700, and a state file is opened
+without following symlinks and used only when it is a regular file this user owns.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+from .errors import AutopilotError
+
+NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # O_NONBLOCK: a FIFO never hangs open
+
+
+class Unsafe(Exception):
+    """A state path that is not this user's own regular file or private directory."""
+
+    def __init__(self, path: str | os.PathLike[str], why: str) -> None:
+        self.path, self.why = str(path), why
+        super().__init__(f"{path}: {why}")
+
+    def error(self) -> AutopilotError:
+        """As the run's error: what, and the fix."""
+        return AutopilotError(
+            "unsafe-state", f"refusing to use {self.path}: {self.why}",
+            "remove it (the plugin recreates its state as a directory with mode 0700 owned by "
+            "the user certbot runs as), and check who else can write to its parent directory")
+
+
+def _owned(st: os.stat_result, path: str | os.PathLike[str]) -> None:
+    if st.st_uid != os.geteuid():
+        raise Unsafe(path, f"it belongs to uid {st.st_uid}, not to this user "
+                           f"(uid {os.geteuid()})")
+
+
+def check_dir(path: str | os.PathLike[str]) -> None:
+    """``path`` is a directory (not a symlink) this user owns, mode 0700 (tightened if ours).
+
+    :raises Unsafe: when it is anything else.
+    """
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        raise Unsafe(path, "it is a symbolic link")
+    if not stat.S_ISDIR(st.st_mode):
+        raise Unsafe(path, "it is not a directory")
+    _owned(st, path)
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(path, 0o700, follow_symlinks=False)
+
+
+def private_dir(base: str | os.PathLike[str], *parts: str) -> Path:
+    """``base/parts...``, each part created with mode 0700 or accepted by `check_dir`; the
+    base itself (certbot's work or logs dir) is certbot's to secure.
+
+    :raises Unsafe: when a part is a symlink, not a directory, or another user's.
+    """
+    path = Path(base)
+    os.makedirs(path, 0o700, exist_ok=True)  # certbot's own dir, made as certbot makes it
+    for part in parts:
+        path = path / part
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+        check_dir(path)
+    return path
+
+
+def check_file(fd: int, path: str | os.PathLike[str], mode: int | None = None) -> os.stat_result:
+    """The open ``fd`` is a regular file this user owns (and has ``mode``, when given).
+
+    :raises Unsafe: otherwise.
+    """
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise Unsafe(path, "it is not a regular file")
+    _owned(st, path)
+    if mode is not None and stat.S_IMODE(st.st_mode) != mode:
+        raise Unsafe(path, f"its mode is {stat.S_IMODE(st.st_mode):04o}, not {mode:04o}")
+    return st
+
+
+def open_file(path: str | os.PathLike[str], flags: int, mode: int | None = None) -> int:
+    """Open ``path`` without following a symlink, as a regular file this user owns (with
+    ``mode`` when given); a new file is created 0600. Never truncates: callers do, once the
+    file is known to be theirs.
+
+    :raises Unsafe: a symlink, a non-regular file, another user's file, or the wrong mode.
+    :raises OSError: as `os.open` does otherwise.
+    """
+    try:  # a device or FIFO is refused before it is opened (opening one may act)
+        st = os.lstat(path)
+    except FileNotFoundError:
+        pass
+    else:
+        if stat.S_ISLNK(st.st_mode):
+            raise Unsafe(path, "it is a symbolic link")
+        if not stat.S_ISREG(st.st_mode):
+            raise Unsafe(path, "it is not a regular file")
+    try:  # and checked again once open: it may have been swapped in between
+        fd = os.open(path, (flags & ~os.O_TRUNC) | NOFOLLOW, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # ELOOP: the last component is a symlink
+            raise Unsafe(path, "it is a symbolic link") from None
+        raise
+    try:
+        check_file(fd, path, mode)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

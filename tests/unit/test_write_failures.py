@@ -1,0 +1,93 @@
+"""A failed or uncertain add in the run: the batch is removed again (idempotently), and the
+journal keeps the zone until a writer confirmed that nothing is left."""
+
+from __future__ import annotations
+
+import json
+import types
+from pathlib import Path
+
+import pytest
+from test_journal import value
+
+from certbot_dns_autopilot import journal
+from certbot_dns_autopilot.authenticator import Authenticator
+from certbot_dns_autopilot.errors import AutopilotError
+from certbot_dns_autopilot.providers import Records, Writer
+
+ZONE, NAME = "example.com", "_acme-challenge.example.com"
+
+
+class AppliedThenLost(Writer):
+    """A zone held in memory whose add applies the values, then reports a timeout (an
+    UPDATE applied by the server whose answer never came back)."""
+
+    label = "test writer"
+
+    def __init__(self, removals_fail: int = 0) -> None:
+        self.zone: dict[str, set[str]] = {NAME: {"foreign"}}
+        self.removals_fail = removals_fail
+
+    def find_zone(self, name: str) -> str:
+        return ZONE
+
+    def add(self, zone: str, records: Records, ttl: int) -> None:
+        for name, values in records.items():
+            self.zone.setdefault(name, set()).update(values)
+        raise AutopilotError("lame-delegation", "test writer: no answer", "retry")
+
+    def remove(self, zone: str, records: Records) -> None:
+        if self.removals_fail:
+            self.removals_fail -= 1
+            raise AutopilotError("lame-delegation", "test writer: no answer", "retry")
+        for name, values in records.items():
+            self.zone[name] = self.zone.get(name, set()) - set(values)
+
+    def values(self, zone: str, name: str) -> set[str]:
+        return set(self.zone.get(name, ()))
+
+
+def write(tmp_path: Path, writer: Writer) -> journal.Journal:
+    run = Authenticator(types.SimpleNamespace(work_dir=str(tmp_path), logs_dir=str(tmp_path)),
+                        "dns-autopilot").run
+    run.prepare()
+    run._journal = journal.Journal(str(tmp_path), "r1", "/c.ini")
+    with pytest.raises(AutopilotError):
+        run._write({ZONE: writer}, {ZONE: {NAME: frozenset({value("ours")})}})
+    return run._journal
+
+
+def test_an_add_applied_after_all_is_taken_back_and_the_journal_dropped(tmp_path: Path
+                                                                       ) -> None:
+    writer = AppliedThenLost()
+    done = write(tmp_path, writer)
+    assert writer.zone[NAME] == {"foreign"}
+    assert not done.path.exists()
+
+
+def test_when_the_take_back_fails_too_the_journal_keeps_the_zone(tmp_path: Path) -> None:
+    writer = AppliedThenLost(removals_fail=1)
+    kept = write(tmp_path, writer)
+    assert json.loads(kept.path.read_text())["zones"] == {ZONE: {NAME: [value("ours")]}}
+    events = [json.loads(line) for line in (tmp_path / "dns-autopilot.jsonl").open()]
+    assert [e["outcome"] for e in events if e["step"] == "take-back"] == ["error"]
+
+
+class RefusedOutright(AppliedThenLost):
+    """A writer whose add certainly left nothing (the server refused it)."""
+
+    def add(self, zone: str, records: Records, ttl: int) -> None:
+        error = AutopilotError("permission-denied", "test writer: REFUSED", "grant it")
+        error.left_nothing = True
+        raise error
+
+    def remove(self, zone: str, records: Records) -> None:
+        raise AssertionError("nothing to take back after a clear refusal")
+
+
+def test_an_add_that_clearly_left_nothing_is_dropped_without_a_take_back(tmp_path: Path
+                                                                        ) -> None:
+    done = write(tmp_path, RefusedOutright())
+    assert not done.path.exists()
+    events = [json.loads(line) for line in (tmp_path / "dns-autopilot.jsonl").open()]
+    assert not [e for e in events if e["step"] == "take-back"]
