@@ -14,6 +14,8 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 TIMEOUT = 60.0
+#: the payload's ``version``: raised when a field is removed, renamed or changes meaning
+#: (new fields keep it; docs/compatibility.md)
 VERSION = 1
 
 

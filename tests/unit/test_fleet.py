@@ -193,3 +193,21 @@ def test_write_atomically_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
     fleet.write_atomically(str(target), "new\n")
     assert target.read_text() == "new\n" and os.listdir(tmp_path) == ["x.prom"]
     assert (target.stat().st_mode & 0o777) == 0o644
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from certbot_dns_autopilot import __version__
+
+    with pytest.raises(SystemExit) as exited:
+        doctor.main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"dns-autopilot {__version__} (certbot-dns-autopilot)"
+    assert f"## [{__version__}]" in Path(__file__).parents[2].joinpath("CHANGELOG.md").read_text()
+
+
+def test_doctor_without_names_or_all_says_what_it_needs(capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    with pytest.raises(SystemExit) as exited:
+        doctor.main(["doctor"])
+    assert exited.value.code == 2
+    assert "-d NAME and --credentials PATH (or --all" in capsys.readouterr().err
