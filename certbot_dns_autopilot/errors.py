@@ -1,12 +1,14 @@
 """One way to fail: a certbot PluginError that carries a stable diagnosis code and the fix.
 
 The code is printed verbatim (e.g. ``[permission-denied]``) so users can search the docs
-for it; the table of codes lives in docs/diagnosis-codes.md.
+for it, and the message ends with the published page that explains it (`links.code`).
 """
 
 from __future__ import annotations
 
 from certbot import errors
+
+from . import links
 
 
 class AutopilotError(errors.PluginError):
@@ -20,5 +22,5 @@ class AutopilotError(errors.PluginError):
         text = f"dns-autopilot [{code}]: {problem}"
         if evidence:
             text += f"\n{evidence}"
-        text += f"\nFix: {fix}"
+        text += f"\nFix: {fix}\nMore: {links.code(code)}"
         super().__init__(text)

@@ -123,9 +123,12 @@ class Run:
     def _setup(self) -> tuple[Router, Waiter]:
         path = self.conf("credentials")
         if not path:
+            from . import links
+
             raise errors.PluginError(
                 "--dns-autopilot-credentials is required: the path to an INI file with the "
-                "record writer's keys (see the Credentials section of README.md)")
+                "record writer's keys (see "
+                f"{links.page('options', 'credentials-file-keys-common-to-every-writer')})")
         path, writers, alias_list = credentials.load(path)
         # Stored absolute, so `certbot renew` from another directory finds it.
         setattr(self.config, self.dest("credentials"), path)
