@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 
 from certbot import errors
 
+from .errors import AutopilotError
 from .findings import ERROR, WARNING, Finding, exit_status
 
 PLUGIN = "dns-autopilot"
 PREFIX = "dns_autopilot_"
 #: lineages checked at once: each check already asks its servers concurrently
 DEFAULT_JOBS = 4
-#: certbot's default renew_before_expiry in its docs; certbot 5 itself renews by lifetime
-#: (2/3 of it passed, 1/2 for certificates under 10 days) unless the lineage sets its own
+#: a lineage doctor cannot read or check (its file, its certificate, its saved credentials)
 CODE = "renewal-config"
 
 #: A saved ``dns_autopilot_<option>`` → doctor's option for it (None: the option only
@@ -277,12 +277,18 @@ def check(lineage: Lineage, config_dir: str, no_permission_probe: bool,
         return report
     try:
         report.findings += doctor.diagnose(args)[1]
-    except errors.PluginError as exc:
-        report.findings.append(Finding(getattr(exc, "code", CODE), ERROR, lineage.name,
-                                       str(exc).replace("\n", " "),
-                                       f"renewal configuration: {lineage.path}",
-                                       getattr(exc, "fix", None) or "correct the saved option "
-                                       f"with `certbot reconfigure --cert-name {lineage.name}`"))
+    except AutopilotError as exc:
+        report.findings.append(Finding(exc.code, ERROR, lineage.name, exc.problem,
+                                       exc.evidence, exc.fix))
+    except errors.PluginError as exc:  # the saved credentials file, read as the plugin reads it
+        report.findings.append(_problem(lineage, str(exc), "correct the file, or save another "
+                                        f"with `certbot reconfigure --cert-name {lineage.name} "
+                                        "--dns-autopilot-credentials PATH`"))
+    except Exception as exc:  # noqa: BLE001 - one lineage must not hide the others' report
+        report.findings.append(_problem(
+            lineage, f"doctor could not check this lineage ({type(exc).__name__}: {exc})",
+            f"run `dns-autopilot doctor -d NAME --credentials PATH` for {lineage.name}'s "
+            "names to see the whole error"))
     return report
 
 

@@ -211,3 +211,49 @@ def test_doctor_without_names_or_all_says_what_it_needs(capsys: pytest.CaptureFi
         doctor.main(["doctor"])
     assert exited.value.code == 2
     assert "-d NAME and --credentials PATH (or --all" in capsys.readouterr().err
+
+
+def self_signed(path: Path, names: list[str], days: int) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    start = datetime.datetime.now(UTC) - DAY
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(1).not_valid_before(start)
+            .not_valid_after(start + days * DAY)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
+                           critical=False).sign(key, hashes.SHA256()))
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    ("dns_autopilot_credentials = /nonexistent/autopilot.ini", "/nonexistent/autopilot.ini"),
+    ("", "no dns_autopilot_credentials is saved"),
+], ids=["credentials-missing", "credentials-not-saved"])
+def test_a_lineage_whose_credentials_cannot_be_used_is_one_finding(
+        tmp_path: Path, extra: str, expected: str) -> None:
+    self_signed(tmp_path / "cert.pem", ["a.example", "*.a.example"], 90)
+    (tmp_path / "renewal").mkdir()
+    (tmp_path / "renewal" / "a.conf").write_text(
+        f"cert = {tmp_path / 'cert.pem'}\n[renewalparams]\nauthenticator = dns-autopilot\n"
+        f"{extra}\n")
+    [report] = fleet.check_all(fleet.read_lineages(str(tmp_path)), str(tmp_path), True)
+    assert report.checked and report.domains == ["a.example", "*.a.example"]
+    assert report.renew_now is False and 88 < report.days_left(datetime.datetime.now(UTC)) < 90
+    [finding] = report.findings
+    assert (finding.code, finding.severity) == ("renewal-config", ERROR)
+    assert expected in finding.problem and "certbot reconfigure --cert-name a" in finding.fix
+
+
+def test_another_authenticators_lineage_is_listed_not_checked(tmp_path: Path) -> None:
+    self_signed(tmp_path / "cert.pem", ["b.example"], 6)  # short-lived, 5 of 6 days left
+    (tmp_path / "renewal").mkdir()
+    (tmp_path / "renewal" / "b.conf").write_text(
+        f"cert = {tmp_path / 'cert.pem'}\n[renewalparams]\nauthenticator = dns-route53\n")
+    [report] = fleet.check_all(fleet.read_lineages(str(tmp_path)), str(tmp_path), False)
+    assert (report.checked, report.findings, report.renew_now) == (False, [], False)
+    assert report.worst() == "not checked (dns-route53)"
