@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 
+from . import links
 from .errors import AutopilotError
 
 ERROR, WARNING = "error", "warning"
@@ -36,6 +37,7 @@ class Finding:
         lines = [f"[{self.code}] {self.severity}: {self.name}: {self.problem}"]
         lines += [f"    {line}" for line in self.evidence.splitlines() if line.strip()]
         lines.append(f"    Fix: {self.fix}")
+        lines.append(f"    More: {links.code(self.code)}")
         return "\n".join(lines)
 
 

@@ -49,3 +49,11 @@ def test_every_code_has_a_troubleshooting_section() -> None:
     headings = set(re.findall(r"^### ([a-z-]+)$", (TOP / "docs" / "troubleshooting.md")
                               .read_text(), re.M))
     assert len(codes) > 10 and set(codes) <= headings, set(codes) - headings
+
+
+def test_a_finding_ends_with_the_page_for_its_code() -> None:
+    from certbot_dns_autopilot.findings import WARNING, Finding
+
+    text = Finding("stale-record", WARNING, "x", "old", "ev", "remove it").text()
+    assert text.splitlines()[-2:] == ["    Fix: remove it", "    More: " + links.code(
+        "stale-record")]
