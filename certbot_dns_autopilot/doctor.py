@@ -103,6 +103,8 @@ def find_account(args: argparse.Namespace) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.prometheus and not args.all:
+        parser.error("--prometheus writes the textfile of doctor --all: add --all")
     if args.all:
         from . import fleet
 

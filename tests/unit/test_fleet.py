@@ -257,3 +257,9 @@ def test_another_authenticators_lineage_is_listed_not_checked(tmp_path: Path) ->
     [report] = fleet.check_all(fleet.read_lineages(str(tmp_path)), str(tmp_path), False)
     assert (report.checked, report.findings, report.renew_now) == (False, [], False)
     assert report.worst() == "not checked (dns-route53)"
+
+
+def test_prometheus_without_all_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        doctor.main(["doctor", "-d", "a.example", "--credentials", "/x", "--prometheus", "/p"])
+    assert "add --all" in capsys.readouterr().err
