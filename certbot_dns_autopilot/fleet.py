@@ -5,7 +5,7 @@ when `certbot renew` fails at night. This reads certbot's renewal configurations
 (``<config-dir>/renewal/*.conf``), runs doctor's probes for each lineage that renews with
 dns-autopilot, with that lineage's own saved options, and reports a table, the findings,
 an exit status (0/1/2, the Nagios convention) and optionally a node-exporter textfile.
-Reading and rendering are pure functions; `check` and `main` do the I/O.
+Reading certbot's state is `renewal.py`; rendering here is pure; `check` and `main` do the I/O.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 
 from certbot import errors
 
+from . import account, renewal
 from .errors import AutopilotError
 from .findings import ERROR, WARNING, Finding, exit_status
+from .renewal import Lineage
 
 PLUGIN = "dns-autopilot"
-PREFIX = "dns_autopilot_"
 #: lineages checked at once: each check already asks its servers concurrently
 DEFAULT_JOBS = 4
 #: a lineage doctor cannot read or check (its file, its certificate, its saved credentials)
@@ -62,24 +63,6 @@ def add_arguments(doctor: argparse.ArgumentParser) -> None:
                         help=f"with --all: lineages checked at once (default {DEFAULT_JOBS})")
 
 
-@dataclass(frozen=True)
-class Lineage:
-    """One renewal configuration, as certbot saved it."""
-
-    name: str
-    path: str
-    authenticator: str | None = None
-    cert: str | None = None
-    server: str | None = None
-    account: str | None = None
-    renew_before_expiry: str | None = None
-    autorenew: bool = True
-    #: the saved dns_autopilot_* options, without the prefix
-    saved: dict[str, str] = field(default_factory=dict)
-    #: why the file could not be read, if it could not
-    problem: str | None = None
-
-
 @dataclass
 class Report:
     """What doctor found for one lineage."""
@@ -111,48 +94,6 @@ class Report:
         return f"{first.severity} {first.code}" + (f" (+{more})" if more else "")
 
 
-def read_lineage(path: str) -> Lineage:
-    """One ``renewal/NAME.conf`` (configobj, interpolation off, as certbot reads it)."""
-    import configobj
-
-    name = os.path.basename(path).removesuffix(".conf")
-    try:
-        conf = configobj.ConfigObj(path, encoding="utf-8", default_encoding="utf-8",
-                                   interpolation=False, file_error=True)
-    except (OSError, configobj.ConfigObjError, UnicodeError) as exc:
-        return Lineage(name, path, problem=f"certbot's renewal configuration {path} cannot "
-                       f"be read: {exc}")
-    params = conf.get("renewalparams")
-    if not isinstance(params, dict):
-        return Lineage(name, path, cert=conf.get("cert"),
-                       problem=f"{path} has no [renewalparams] section")
-    # A comma-separated value written without quotes (by hand) reads back as a list.
-    saved = {key.removeprefix(PREFIX): ",".join(value) if isinstance(value, list) else value
-             for key, value in params.items()
-             if key.startswith(PREFIX) and isinstance(value, str | list)}
-    autorenew = str(params.get("autorenew", "True")).strip().lower() not in (
-        "false", "no", "off", "0")
-    before = conf.get("renew_before_expiry")
-    return Lineage(name, path, authenticator=params.get("authenticator"),
-                   cert=conf.get("cert"), server=params.get("server"),
-                   account=params.get("account"),
-                   renew_before_expiry=str(before) if before else None,
-                   autorenew=autorenew, saved=saved)
-
-
-def read_lineages(config_dir: str) -> list[Lineage]:
-    """Every ``<config-dir>/renewal/*.conf``, sorted by lineage name."""
-    directory = os.path.join(config_dir, "renewal")
-    try:
-        files = sorted(f for f in os.listdir(directory) if f.endswith(".conf"))
-    except OSError as exc:
-        raise errors.PluginError(
-            f"certbot's renewal configurations cannot be listed: {exc}. Fix: give certbot's "
-            "config directory with --config-dir (default /etc/letsencrypt), and run as a "
-            "user who can read it") from None
-    return [read_lineage(os.path.join(directory, f)) for f in files]
-
-
 def doctor_argv(lineage: Lineage, domains: Iterable[str], config_dir: str,
                 known: Callable[[str], bool], account_url: str | None = None,
                 no_permission_probe: bool = False) -> list[str]:
@@ -178,52 +119,6 @@ def doctor_argv(lineage: Lineage, domains: Iterable[str], config_dir: str,
     return argv
 
 
-def certificate(path: str) -> tuple[list[str], datetime.datetime, datetime.datetime]:
-    """The names, notBefore and notAfter of a PEM certificate file."""
-    from cryptography import x509
-
-    with open(path, "rb") as handle:
-        cert = x509.load_pem_x509_certificate(handle.read())
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        names = list(san.get_values_for_type(x509.DNSName))
-    except x509.ExtensionNotFound:
-        names = []
-    return names, cert.not_valid_before_utc, cert.not_valid_after_utc
-
-
-def would_renew(not_before: datetime.datetime, expires: datetime.datetime,
-                now: datetime.datetime, renew_before_expiry: str | None,
-                autorenew: bool = True) -> bool:
-    """Whether `certbot renew` would renew now, as certbot 5 decides without ARI: never
-    when autorenew is off; the lineage's renew_before_expiry when set; else once 2/3 of
-    the lifetime has passed (1/2 for certificates shorter than 10 days)."""
-    if not autorenew:
-        return False
-    if renew_before_expiry:
-        from certbot._internal.storage import add_time_interval
-
-        return expires < add_time_interval(now, renew_before_expiry)
-    lifetime = expires - not_before
-    share = 1 / 2 if lifetime.total_seconds() < 10 * 86400 else 2 / 3
-    return now > not_before + lifetime * share
-
-
-def account_url(config_dir: str, server: str | None, account_id: str | None) -> str | None:
-    """The URL of the ACME account the lineage renews with (certbot saves its id)."""
-    if not server or not account_id:
-        return None
-    from . import account
-
-    path = os.path.join(account.accounts_dir(config_dir, server), account_id, "regr.json")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            uri = json.load(handle).get("uri")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return uri if isinstance(uri, str) else None
-
-
 def _options(parser: argparse.ArgumentParser) -> set[str]:
     """Every option string of doctor's subcommand (argparse keeps them on its actions)."""
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -246,21 +141,21 @@ def check(lineage: Lineage, config_dir: str, no_permission_probe: bool,
                                         "(`certbot certificates` shows what certbot reads)"))
         return report
     try:
-        report.domains, report.not_before, report.expires = certificate(lineage.cert or "")
+        report.domains, report.not_before, report.expires = renewal.certificate(lineage.cert or "")
     except (OSError, ValueError) as exc:
         report.findings.append(_problem(
             lineage, f"the certificate {lineage.cert or '(none named)'} cannot be read: {exc}",
             "restore the lineage's live/ and archive/ files, or remove the lineage with "
             "`certbot delete`"))
         return report
-    report.renew_now = would_renew(report.not_before, report.expires, now,
+    report.renew_now = renewal.would_renew(report.not_before, report.expires, now,
                                    lineage.renew_before_expiry, lineage.autorenew)
     if lineage.authenticator != PLUGIN:
         return report
     report.checked = True
     parser = doctor._parser()
     argv = doctor_argv(lineage, report.domains, config_dir, _options(parser).__contains__,
-                       account_url(config_dir, lineage.server, lineage.account),
+                       account.url_for_id(config_dir, lineage.server, lineage.account),
                        no_permission_probe)
     try:
         args = parser.parse_args(argv)
@@ -421,7 +316,7 @@ def main(args: argparse.Namespace) -> int:
     """`doctor --all`: prints the table (or JSON); exit 0 healthy, 1 warnings, 2 errors."""
     now = datetime.datetime.now(datetime.timezone.utc)
     try:
-        lineages = read_lineages(args.config_dir)
+        lineages = renewal.read_lineages(args.config_dir)
     except errors.PluginError as exc:
         print(f"dns-autopilot doctor: {exc}", file=sys.stderr)
         return 2

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_autopilot import doctor, fleet
+from certbot_dns_autopilot import doctor, fleet, renewal
 from certbot_dns_autopilot.findings import ERROR, WARNING, Finding
 
 UTC = datetime.timezone.utc
@@ -48,7 +48,7 @@ def test_read_lineages_reads_each_config_with_its_saved_options(tmp_path: Path) 
           extra="autorenew = False")
     write(tmp_path, "a.example", auth="dns-cloudflare")
     (tmp_path / "renewal" / "notes.txt").write_text("not a lineage")
-    a, b = fleet.read_lineages(str(tmp_path))
+    a, b = renewal.read_lineages(str(tmp_path))
     assert (a.name, a.authenticator, b.name) == ("a.example", "dns-cloudflare", "b.example")
     assert b.cert == "/etc/letsencrypt/live/b.example/cert.pem"
     assert b.saved["credentials"] == "/etc/letsencrypt/autopilot.ini"
@@ -60,7 +60,7 @@ def test_read_lineages_reads_each_config_with_its_saved_options(tmp_path: Path) 
 
 def test_interpolation_is_off(tmp_path: Path) -> None:
     write(tmp_path, "pct", extra="dns_autopilot_failure_hook = printf '%(x)s' | mail")
-    [lineage] = fleet.read_lineages(str(tmp_path))
+    [lineage] = renewal.read_lineages(str(tmp_path))
     assert lineage.problem is None
     assert lineage.saved["failure_hook"] == "printf '%(x)s' | mail"
 
@@ -71,19 +71,19 @@ def test_an_unreadable_config_is_a_problem_not_an_exception(tmp_path: Path, cont
                                                             ) -> None:
     (tmp_path / "renewal").mkdir()
     (tmp_path / "renewal" / "bad.conf").write_text(content)
-    [lineage] = fleet.read_lineages(str(tmp_path))
+    [lineage] = renewal.read_lineages(str(tmp_path))
     assert lineage.name == "bad" and lineage.problem and "bad.conf" in lineage.problem
     report = fleet.check(lineage, str(tmp_path), True, NOW)
     assert [(f.code, f.severity) for f in report.findings] == [("renewal-config", ERROR)]
 
 
 def test_a_missing_renewal_dir_is_one_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(fleet.errors.PluginError, match="--config-dir"):
-        fleet.read_lineages(str(tmp_path / "nowhere"))
+    with pytest.raises(renewal.errors.PluginError, match="--config-dir"):
+        renewal.read_lineages(str(tmp_path / "nowhere"))
 
 
 def test_doctor_argv_maps_saved_options_and_skips_run_only_and_unknown(tmp_path: Path) -> None:
-    [lineage] = fleet.read_lineages(str(write(tmp_path, "x").parents[1]))
+    [lineage] = renewal.read_lineages(str(write(tmp_path, "x").parents[1]))
     known = fleet._options(doctor._parser())
     argv = fleet.doctor_argv(lineage, ["x.example", "*.x.example"], "/etc/letsencrypt",
                              known.__contains__, "https://ca/acct/1", no_permission_probe=True)
@@ -132,13 +132,13 @@ DAY = datetime.timedelta(days=1)
 def test_would_renew_as_certbot_5(issued_days_ago: int, lifetime: int, before: str | None,
                                   autorenew: bool, expected: bool) -> None:
     not_before = NOW - issued_days_ago * DAY
-    assert fleet.would_renew(not_before, not_before + lifetime * DAY, NOW, before,
+    assert renewal.would_renew(not_before, not_before + lifetime * DAY, NOW, before,
                              autorenew) is expected
 
 
 def _report(name: str, auth: str = "dns-autopilot", findings: tuple[Finding, ...] = (),
             checked: bool = True) -> fleet.Report:
-    return fleet.Report(fleet.Lineage(name, f"/r/{name}.conf", authenticator=auth),
+    return fleet.Report(renewal.Lineage(name, f"/r/{name}.conf", authenticator=auth),
                         domains=[f"{name}.example", f"www.{name}.example"],
                         not_before=NOW - 10 * DAY, expires=NOW + 80 * DAY, renew_now=False,
                         checked=checked, findings=list(findings))
@@ -241,7 +241,7 @@ def test_a_lineage_whose_credentials_cannot_be_used_is_one_finding(
     (tmp_path / "renewal" / "a.conf").write_text(
         f"cert = {tmp_path / 'cert.pem'}\n[renewalparams]\nauthenticator = dns-autopilot\n"
         f"{extra}\n")
-    [report] = fleet.check_all(fleet.read_lineages(str(tmp_path)), str(tmp_path), True)
+    [report] = fleet.check_all(renewal.read_lineages(str(tmp_path)), str(tmp_path), True)
     assert report.checked and report.domains == ["a.example", "*.a.example"]
     assert report.renew_now is False and 88 < report.days_left(datetime.datetime.now(UTC)) < 90
     [finding] = report.findings
@@ -254,7 +254,7 @@ def test_another_authenticators_lineage_is_listed_not_checked(tmp_path: Path) ->
     (tmp_path / "renewal").mkdir()
     (tmp_path / "renewal" / "b.conf").write_text(
         f"cert = {tmp_path / 'cert.pem'}\n[renewalparams]\nauthenticator = dns-route53\n")
-    [report] = fleet.check_all(fleet.read_lineages(str(tmp_path)), str(tmp_path), False)
+    [report] = fleet.check_all(renewal.read_lineages(str(tmp_path)), str(tmp_path), False)
     assert (report.checked, report.findings, report.renew_now) == (False, [], False)
     assert report.worst() == "not checked (dns-route53)"
 
@@ -263,3 +263,17 @@ def test_prometheus_without_all_says_so(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         doctor.main(["doctor", "-d", "a.example", "--credentials", "/x", "--prometheus", "/p"])
     assert "add --all" in capsys.readouterr().err
+
+
+def test_the_account_a_lineage_renews_with_is_found_by_its_saved_id(tmp_path: Path) -> None:
+    import json
+
+    from certbot_dns_autopilot import account
+
+    server = "https://acme-v02.api.letsencrypt.org/directory"
+    stored = Path(account.accounts_dir(str(tmp_path), server)) / "0123abcd"
+    stored.mkdir(parents=True)
+    (stored / "regr.json").write_text(json.dumps({"uri": "https://ca/acct/42"}))
+    assert account.url_for_id(str(tmp_path), server, "0123abcd") == "https://ca/acct/42"
+    assert account.url_for_id(str(tmp_path), server, "other") is None
+    assert account.url_for_id(str(tmp_path), None, "0123abcd") is None
