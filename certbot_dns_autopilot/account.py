@@ -70,3 +70,16 @@ def urls(directory: str) -> list[str]:
 def is_staging(server: str | None, dry_run: bool = False) -> bool:
     """A staging endpoint (certbot --dry-run, or a directory URL that says staging)."""
     return dry_run or "staging" in (urlsplit(server or "").netloc.lower())
+
+
+def url_for_id(config_dir: str, server: str | None, account_id: str | None) -> str | None:
+    """The URL of a stored account by its id (a renewal configuration saves the id)."""
+    if not server or not account_id:
+        return None
+    path = os.path.join(accounts_dir(config_dir, server), account_id, "regr.json")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            uri = json.load(handle).get("uri")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return uri if isinstance(uri, str) else None

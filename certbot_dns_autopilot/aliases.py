@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import names
+from . import links, names
 from .errors import AutopilotError
 
 KEY = "dns_autopilot_aliases"
@@ -22,7 +22,7 @@ KEY = "dns_autopilot_aliases"
 
 FORMAT_FIX = ("write each alias as 'DOMAIN -> TARGET', separated by commas, e.g. "
               "example.com -> _acme-challenge.example.com.acme.example.org "
-              "(see docs/cname-aliases.md)")
+              f"(see {links.page('cname-aliases', 'explicit-aliases')})")
 PLACEHOLDER = "{domain}"
 _SAMPLE = "x-autopilot-domain-x"  # stands for {domain} while the target is normalized
 

@@ -14,14 +14,15 @@ import configobj
 from certbot import errors
 from certbot.plugins.dns_common import CredentialsConfiguration
 
-from . import aliases, names, scrub
+from . import aliases, links, names, scrub
 from .providers import WRITERS, ZONES_KEY, WriterMap, writers_from_credentials
 
 PREFIX = "dns_autopilot_"
 #: certbot's own DNS plugins' key prefixes, which users migrate from by renaming.
 CERTBOT_PREFIXES = {f"dns_{kind}_": kind for kind in WRITERS}
 INI_FIX = ("write one `key = value` per line, `[name]` alone on a line to start a section, "
-           "and values without quotes (see the Credentials section of README.md)")
+           "and values without quotes (see "
+           f"{links.page('options', 'credentials-file-keys-common-to-every-writer')})")
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ def _check_keys(confobj: configobj.ConfigObj, path: str) -> None:
                 f"are {PREFIX}<writer>_<key> with <writer> one of {kinds}; any other DNS "
                 f"provider goes through dns-lexicon: {PREFIX}lexicon_provider = "
                 f"{rest.partition('_')[0] or '<provider>'} and its options as "
-                f"{PREFIX}lexicon_<option> (see docs/providers/lexicon.md)")
+                f"{PREFIX}lexicon_<option> (see {links.page('providers/lexicon')})")
 
 
 def _register_secrets(confobj: configobj.ConfigObj) -> None:

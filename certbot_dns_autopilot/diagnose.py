@@ -13,12 +13,12 @@ from __future__ import annotations
 import difflib
 from dataclasses import asdict, dataclass, field
 
+from . import links
 from .ca_errors import CaReading
 from .evidence import Evidence
 from .propagation import Observation, is_lame
 from .shown import LONG, quoted, shown
 
-DOCS = "docs/troubleshooting.md"  # in the project's documentation; one section per code
 TERMINAL_ROWS = 6  # evidence rows shown per diagnosis in the terminal; all go to the log
 
 
@@ -41,7 +41,7 @@ class Diagnosis:
 
     @property
     def docs(self) -> str:
-        return f"{DOCS}#{self.code}"
+        return links.code(self.code)
 
     def text(self) -> str:
         """The terminal form: short, one block per failed name."""

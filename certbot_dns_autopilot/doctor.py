@@ -2,7 +2,8 @@
 
 Same credentials file and resolvers as the plugin; also proves each writer can create,
 read back and delete a record (the plugin's own run proves that by writing). Exit status:
-0 healthy, 1 warnings, 2 errors.
+0 healthy, 1 warnings, 2 errors. `doctor --all` checks every lineage certbot renews with
+the plugin, each with its saved options (`fleet.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Sequence
 
 from certbot import errors
 
-from . import account, caa, credentials, dnsio, names, preflight, scrub
+from . import __version__, account, caa, credentials, dnsio, names, preflight, scrub
+from .authenticator import parse_bool
 from .chain import Follower
 from .errors import AutopilotError
 from .findings import ERROR, Finding, exit_status
@@ -26,15 +28,17 @@ from .shown import LONG, shown
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dns-autopilot",
                                      description="certbot-dns-autopilot tools")
+    parser.add_argument("--version", action="version",
+                        version=f"dns-autopilot {__version__} (certbot-dns-autopilot)")
     sub = parser.add_subparsers(dest="command", required=True)
     doctor = sub.add_parser(
         "doctor", help="run every pre-flight probe for the given names, without an ACME order",
         description=__doc__.split("\n\n")[0])
-    doctor.add_argument("-d", "--domain", dest="domains", action="append", required=True,
+    doctor.add_argument("-d", "--domain", dest="domains", action="append",
                         help="a name of the certificate (repeat for several; *.name for "
-                        "wildcards)")
-    doctor.add_argument("--credentials", required=True,
-                        help="the plugin's credentials INI file")
+                        "wildcards); required unless --all")
+    doctor.add_argument("--credentials",
+                        help="the plugin's credentials INI file; required unless --all")
     doctor.add_argument("--resolvers", default="",
                         help="comma-separated recursive resolvers (IP or IP:PORT); default: "
                         "the system's")
@@ -52,7 +56,13 @@ def _parser() -> argparse.ArgumentParser:
                         "default: the one account certbot stores in --config-dir for --server")
     doctor.add_argument("--no-permission-probe", action="store_true",
                         help="do not write and delete a probe record with each writer")
+    doctor.add_argument("--follow-cnames", type=parse_bool, default=True, metavar="true|false",
+                        help="follow a CNAME at _acme-challenge.<name>, as the plugin does "
+                        "(default: true)")
     doctor.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    from . import fleet  # its options live beside the code that reads them
+
+    fleet.add_arguments(doctor)
     return parser
 
 
@@ -74,7 +84,7 @@ def diagnose(args: argparse.Namespace) -> tuple[list[dict], list[Finding]]:
     _check_names(args.domains)
     _, writers, alias_list = credentials.load(args.credentials)
     follower = Follower(dnsio.Recursive(parse_resolvers(args.resolvers)))
-    router = Router(writers, follower, alias_list)
+    router = Router(writers, follower, alias_list, follow_cnames=args.follow_cnames)
     routes, found, described = [], [], []
     for domain in args.domains:
         try:
@@ -107,8 +117,18 @@ def find_account(args: argparse.Namespace) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     scrub.install()
+    if args.prometheus and not args.all:
+        parser.error("--prometheus writes the textfile of doctor --all: add --all")
+    if args.all:
+        from . import fleet
+
+        return fleet.main(args)
+    if not args.domains or not args.credentials:
+        parser.error("doctor needs -d NAME and --credentials PATH (or --all, for every "
+                     "lineage in certbot's renewal configs)")
     try:
         routes, found = diagnose(args)
     except errors.PluginError as exc:

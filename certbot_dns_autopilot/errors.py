@@ -1,13 +1,14 @@
 """One way to fail: a certbot PluginError that carries a stable diagnosis code and the fix.
 
 The code is printed verbatim (e.g. ``[permission-denied]``) so users can search the docs
-for it; the table of codes lives in docs/diagnosis-codes.md.
+for it, and the message ends with the published page that explains it (`links.code`).
 """
 
 from __future__ import annotations
 
 from certbot import errors
 
+from . import links
 from .shown import LONG, shown
 
 
@@ -29,4 +30,5 @@ class AutopilotError(errors.PluginError):
         if evidence:
             text += "\n" + "\n".join(shown(line, LONG) for line in evidence.splitlines())
         text += f"\nFix: {shown(fix, LONG)}"
+        text += f"\nMore: {links.code(code)}"
         super().__init__(text)

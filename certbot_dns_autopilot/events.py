@@ -29,6 +29,9 @@ logger = logging.getLogger("certbot_dns_autopilot")
 FILENAME = "dns-autopilot.jsonl"
 MAX_BYTES = 10 * 1024 * 1024  # one line per DNS query: bounded, as certbot bounds its logs
 BACKUPS = 5  # dns-autopilot.jsonl.1 … .5, the oldest dropped
+#: the event schema's version, in every event as ``schema``: raised when a field is removed,
+#: renamed or changes meaning (new fields and steps keep it; docs/compatibility.md)
+SCHEMA = 1
 
 
 class EventLog:
@@ -44,7 +47,7 @@ class EventLog:
              duration_ms: float | None = None, **fields: Any) -> dict[str, Any]:
         event: dict[str, Any] = {
             "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-            "run": self.run, "step": step, "name": name,
+            "schema": SCHEMA, "run": self.run, "step": step, "name": name,
             "duration_ms": None if duration_ms is None else round(duration_ms, 1),
             "outcome": outcome, **fields}
         line = scrub.scrub(json.dumps(event, sort_keys=False, default=str), patterns=False)
@@ -107,6 +110,6 @@ def _readable(event: dict[str, Any]) -> str:
     parts.append(f"[{event['outcome']}]")
     if event.get("duration_ms") is not None:
         parts.append(f"{event['duration_ms']:.0f} ms")
-    skip = {"ts", "run", "step", "name", "server", "answer", "outcome", "duration_ms"}
+    skip = {"ts", "schema", "run", "step", "name", "server", "answer", "outcome", "duration_ms"}
     parts += [f"{k}={v}" for k, v in event.items() if k not in skip and v is not None]
     return " ".join(parts)

@@ -7,8 +7,9 @@ the CA's failed-validation limit); a warning is printed and logged.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
+from . import links
 from .errors import AutopilotError
 from .shown import LONG, shown
 
@@ -39,7 +40,28 @@ class Finding:
         lines += [f"    {shown(line, LONG)}" for line in self.evidence.splitlines()
                   if line.strip()]
         lines.append(f"    Fix: {shown(self.fix, LONG)}")
+        lines.append(f"    More: {links.code(self.code)}")
         return "\n".join(lines)
+
+
+def by_cause(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per cause: findings that differ only in the name they were found for (one
+    CAA record set ruling several names, one nameserver failing for each) become one that
+    lists every name, with the evidence lines of each (each line once). Order is kept."""
+    merged: dict[tuple[object, ...], tuple[Finding, list[str]]] = {}
+    for finding in findings:
+        key = (finding.code, finding.severity, finding.problem, finding.fix, finding.values,
+               finding.where, finding.ttl)
+        if key not in merged:
+            merged[key] = (finding, [finding.name])
+            continue
+        first, names = merged[key]
+        if finding.name not in names:
+            names.append(finding.name)
+        lines = first.evidence.splitlines()
+        lines += [line for line in finding.evidence.splitlines() if line not in lines]
+        merged[key] = (replace(first, evidence="\n".join(lines)), names)
+    return [replace(first, name=", ".join(names)) for first, names in merged.values()]
 
 
 def exit_status(findings: Iterable[Finding]) -> int:

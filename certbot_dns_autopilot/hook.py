@@ -27,6 +27,8 @@ from .shown import shown
 logger = logging.getLogger(__name__)
 
 TIMEOUT = 60.0
+#: the payload's ``version``: raised when a field is removed, renamed or changes meaning
+#: (new fields keep it; docs/compatibility.md)
 VERSION = 1
 CAP = 64 * 1024  # bytes of the hook's output kept; the rest is read and dropped
 GRACE = 1.0  # seconds to read on after the shell exits (a background child may hold stdout)

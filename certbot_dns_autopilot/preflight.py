@@ -18,7 +18,7 @@ import dns.rdatatype
 from . import caa, dnsio, names
 from .chain import Follower
 from .errors import AutopilotError
-from .findings import ERROR, WARNING, Finding
+from .findings import ERROR, WARNING, Finding, by_cause
 from .routing import Route
 from .shown import quoted
 
@@ -93,17 +93,30 @@ def caa_findings(domain: str, follower: Follower, identities: set[str],
     verdict = caa.evaluate(records, identities, wildcard, requester.account, requester.server,
                            requester.staging)
     if verdict.allowed and verdict.case_only:
-        lower = caa.line_to_add(owner, sorted(identities)[0], wildcard)
         return found + [Finding(
             "caa-blocked", WARNING, domain, f"the CAA record set at {owner} names this CA "
             "only with capital letters in the issuer domain: Let's Encrypt compares it "
             "exactly and refuses (other CAs fold case)",
             evidence + f"\ndig +short CAA {quoted(owner)}",
-            f"write the issuer in lower case, e.g. {lower}")]
+            f"write the issuer in lower case: {lowered(owner, records, identities, wildcard)}")]
     if verdict.allowed:
         return found
     return found + [caa_refusal(domain, owner, records, verdict, identities, wildcard,
                                 requester)]
+
+
+def lowered(owner: str, records: list[caa.CAA], identities: set[str], wildcard: bool) -> str:
+    """The records that name this CA with capitals, as they should read: the same line for
+    every name the set rules (issuewild records, where present, rule wildcards)."""
+    tags = {"issuewild"} if wildcard and any(r.tag == "issuewild" for r in records) else \
+        {"issue"}
+    lines = []
+    for record in records:
+        head, sep, rest = record.value.partition(";")
+        if record.tag in tags and record.issuer in identities and head.strip(" \t") != \
+                record.issuer:
+            lines.append(f'{owner}. CAA {record.flags} {record.tag} "{record.issuer}{sep}{rest}"')
+    return "; ".join(lines)
 
 
 def caa_refusal(domain: str, owner: str, records: list[caa.CAA], verdict: caa.Verdict,
@@ -419,4 +432,4 @@ def run(routes: list[Route], domains: list[str], follower: Follower, identities:
             if (id(route.writer), route.zone) not in probed:
                 probed.add((id(route.writer), route.zone))
                 found += permission(route)
-    return found
+    return by_cause(found)  # each cause once, naming every name it rules

@@ -81,6 +81,7 @@ class Run:
         self._wait_off = False
         self._signalled = threading.Event()  # a termination signal during perform
         self._requester: caa.Requester | None = None  # the run's ACME account, for CAA
+        self._warnings: list[Finding] = []  # pre-flight's warnings, shown once
 
     def flag(self, name: str) -> bool:
         """A true/false option, as given or as the renewal config hands it back."""
@@ -147,9 +148,12 @@ class Run:
     def _setup(self) -> tuple[Router, Waiter]:
         path = self.conf("credentials")
         if not path:
+            from . import links
+
             raise errors.PluginError(
                 "--dns-autopilot-credentials is required: the path to an INI file with the "
-                "record writer's keys (see the Credentials section of README.md)")
+                "record writer's keys (see "
+                f"{links.page('options', 'credentials-file-keys-common-to-every-writer')})")
         path, writers, alias_list = credentials.load(path)
         # Stored absolute, so `certbot renew` from another directory finds it.
         setattr(self.config, self.dest("credentials"), path)
@@ -183,6 +187,9 @@ class Run:
             try:
                 return self._perform(achalls)
             except errors.PluginError as exc:  # stopped before any challenge was answered
+                if self._written:  # failed after writing: a warning may be the cause
+                    for line in self._earlier_warnings():
+                        logger.warning("dns-autopilot: %s", line)
                 domains = ", ".join(a.identifier.value for a in achalls)
                 if isinstance(exc, AutopilotError):
                     diagnosis = {"code": exc.code, "domain": domains, "problem": exc.problem,
@@ -271,10 +278,12 @@ class Run:
                                            getattr(self.config, "config_dir", None))
             step["findings"] = [f.as_dict() for f in found]
             step["outcome"] = "error" if any(f.severity == ERROR for f in found) else "ok"
-        for finding in found:
-            if finding.severity != ERROR:
-                logger.warning("dns-autopilot: %s", finding.text())
-                display_util.notify(f"dns-autopilot warning: {finding.text()}")
+        # Each cause once (pre-flight merged the names it rules), on the terminal once; the
+        # log file keeps it too. A failed run repeats them at its end (`_earlier_warnings`).
+        self._warnings = [f for f in found if f.severity != ERROR]
+        for finding in self._warnings:
+            logger.info("dns-autopilot: %s", finding.text())
+            display_util.notify(f"dns-autopilot warning: {finding.text()}")
         error = as_error(found)
         if error:
             raise error
@@ -364,9 +373,14 @@ class Run:
             return ("dns-autopilot could not gather live evidence for a diagnosis (see the log); "
                     f"the CA's reading: {readings or 'none given'}.")
         self._failure_hook("validation", [d.as_dict() for d in found])
-        blocks = "\n".join(d.text() for d in found)
+        blocks = "\n".join([d.text() for d in found] + self._earlier_warnings())
         return (f"dns-autopilot diagnosed {len(found)} failed challenge(s) from the CA's error "
                 f"and the servers' answers now, before cleanup:\n{blocks}")
+
+    def _earlier_warnings(self) -> list[str]:
+        """Pre-flight's warnings in one line each, for the end of a failed run."""
+        return [f"pre-flight warned earlier in this run: [{f.code}] {f.name}: {f.problem}"
+                for f in self._warnings]
 
     def _diagnose(self, failed_achalls: list[achallenges.AnnotatedChallenge]
                   ) -> list[diagnose.Diagnosis]:

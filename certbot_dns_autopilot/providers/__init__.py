@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from certbot import errors
 
-from .. import names
+from .. import links, names
 from ..errors import AutopilotError
 
 # zone -> {record name -> values}; names are normalized, without the trailing dot.
@@ -239,7 +239,7 @@ def _writer(keys: Keys, present: Iterable[str], where: str) -> Writer | None:
         raise AutopilotError(
             "zone-not-found", f"{where} mixes the keys of {' and '.join(kinds)} writers",
             "give each writer its own [section] with its dns_autopilot_zones (see "
-            "docs/cname-aliases.md, the writer map)")
+            f"{links.page('cname-aliases', 'several-writers-in-one-file-the-writer-map')})")
     if not kinds:
         return None
     try:
@@ -329,8 +329,8 @@ def writers_from_credentials(credentials: Any, path: str) -> WriterMap:
         raise AutopilotError(
             "zone-not-found",
             f"the credentials file {path} configures no record writer",
-            f"add the keys of a writer ({keys_hint}; see the Credentials section of "
-            "README.md)")
+            f"add the keys of a writer ({keys_hint}; see "
+            f"{links.page('options', 'credentials-file-keys-common-to-every-writer')})")
     seen: dict[str, str] = {}
     for writer, zones in entries:
         for zone in zones or ():

@@ -27,9 +27,11 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
-from .. import locks, names, scrub
+from .. import links, locks, names, scrub
 from ..errors import AutopilotError
 from . import Keys, Records, Writer, check_endpoint, present_keys
+
+DOCS = links.page("providers/route53")
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +197,7 @@ class Route53Writer(Writer):
             raise AutopilotError(
                 "permission-denied", f"{path} has unknown Route 53 key(s): {', '.join(unknown)}",
                 f"use only {', '.join(_key(k) for k in KNOWN_KEYS)} (see "
-                "docs/providers/route53.md); a misspelt key would silently fall back to the "
+                f"{DOCS}); a misspelt key would silently fall back to the "
                 "default AWS credential chain")
 
         def conf(suffix: str) -> str | None:
@@ -358,7 +360,7 @@ class Route53Writer(Writer):
         if not isinstance(exc, botocore.exceptions.ClientError):
             return AutopilotError(
                 "permission-denied", f"{self.label}: {action} failed ({type(exc).__name__})",
-                "check the AWS credential settings (see docs/providers/route53.md)")
+                f"check the AWS credential settings (see {DOCS})")
         code = _code(exc)
         if code in _DENIED:
             return self.denied(operation, zone_id, _message(exc))
@@ -386,7 +388,7 @@ class Route53Writer(Writer):
                 evidence=_message(exc))
         return AutopilotError(
             "permission-denied", f"{self.label}: Route 53 refused {action} ({code})",
-            "the message above says why; see docs/providers/route53.md",
+            f"the message above says why; see {DOCS}",
             evidence=_message(exc))
 
     def denied(self, operation: str, zone_id: str | None, message: str = "") -> AutopilotError:
@@ -406,7 +408,7 @@ class Route53Writer(Writer):
             "permission-denied", problem,
             f"add to the credential's IAM policy the statement "
             f"{statement(action, _resource(operation, zone_id))} (the full minimal policy is "
-            "in docs/providers/route53.md)", evidence=message)
+            f"in {DOCS}#minimal-iam-policy)", evidence=message)
 
     # -- zones -----------------------------------------------------------------------------
 

@@ -133,6 +133,42 @@ def test_an_issuer_in_capitals_is_a_warning(lab: Lab) -> None:
     assert f'{name}. CAA 0 issue "letsencrypt.org"' in finding["fix"]
 
 
+CAPITALS = "names this CA only with capital letters"
+
+
+def test_one_caa_set_ruling_three_names_warns_once(lab: Lab, certbot: Certbot) -> None:
+    name = fresh()
+    caa_at(lab, name, "LetsEncrypt.org")
+    status, report = lab.doctor(name, f"www.{name}", f"*.{name}", extra=LE)
+    finding = only(report)  # one record set, one finding, every name it rules
+    assert status == 1 and finding["name"] == f"{name}, www.{name}, *.{name}"
+    run = certbot.certonly(name, f"www.{name}", f"*.{name}", extra=CERTBOT_LE)
+    assert run.returncode == 0, run.output
+    assert run.output.count(CAPITALS) == 1, run.output
+    assert run.output.count("dns-autopilot warning: [caa-blocked]") == 1
+    line = next(ln for ln in run.output.splitlines() if CAPITALS in ln)
+    assert name in line and f"www.{name}" in line
+    assert "warned earlier" not in run.output  # a run that succeeded does not repeat it
+    [preflight] = run.steps("preflight")
+    assert [f["code"] for f in preflight["findings"]] == ["caa-blocked"]
+    assert CAPITALS in run.log  # the log file keeps it
+
+
+def test_a_run_failing_after_the_write_repeats_the_warning_at_its_end(
+        lab: Lab, certbot: Certbot) -> None:
+    from test_waiting import _cache_old_value
+
+    name = fresh()
+    caa_at(lab, name, "LetsEncrypt.org")
+    _cache_old_value(lab, f"_acme-challenge.{name}", ttl=600)
+    run = certbot.certonly(name, extra=(*CERTBOT_LE, "--dns-autopilot-propagation-timeout",
+                                        "6"))
+    assert run.returncode != 0 and "dns-autopilot [resolver-disagreement]" in run.output
+    assert run.output.count(CAPITALS) == 2, run.output  # once when found, once at the end
+    assert run.output.count("dns-autopilot warning: [caa-blocked]") == 1
+    assert f"pre-flight warned earlier in this run: [caa-blocked] {name}: " in run.output
+
+
 # --- accounturi ----------------------------------------------------------------------------
 
 def test_accounturi_for_another_account_stops_certbot_before_any_challenge(

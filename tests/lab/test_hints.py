@@ -18,6 +18,8 @@ import pytest
 from conftest import Certbot, Lab, Run
 from test_issuance import ini_keys, nsupdate, wait_absent, zone_update
 
+from certbot_dns_autopilot import links
+
 pytestmark = pytest.mark.lab
 
 
@@ -36,7 +38,7 @@ def assert_diagnosed(lab: Lab, run: Run, tmp_path: Path, code: str, domain: str)
     assert "Traceback" not in run.output
     hint = run.hint
     assert f"[{code}] {domain}:" in hint, run.output
-    assert "Fix: " in hint and "More: docs/troubleshooting.md#" + code in hint
+    assert "Fix: " in hint and "More: " + links.code(code) in hint
     payload = hook_json(tmp_path)
     assert payload["stage"] == "validation" and payload["verb"] == "certonly"
     secret = ini_keys(lab.credentials)["dns_autopilot_rfc2136_secret"]

@@ -71,3 +71,29 @@ def test_index_links_every_page():
     for page in pages:
         if page != "index":
             assert re.search(rf"^{re.escape(page)}$", index, re.M), f"{page} not in a toctree"
+
+
+def test_every_code_link_resolves_in_the_built_pages(html):
+    """Hints and errors link to troubleshooting.html#<code> (certbot_dns_autopilot/links.py)."""
+    from certbot_dns_autopilot import links
+
+    built = (html / "troubleshooting.html").read_text()
+    codes = re.findall(r"^\| `([a-z-]+)` \|", (DOCS / "diagnosis-codes.md").read_text(), re.M)
+    assert len(codes) > 10
+    for code in codes:
+        assert links.code(code).startswith(links.DOCS_URL + "troubleshooting.html#")
+        assert f'id="{code}"' in built, f"troubleshooting.html has no anchor #{code}"
+
+
+def test_every_page_link_in_the_package_resolves(html):
+    """Each links.page(name, anchor) the package calls names a built page and anchor."""
+    calls = set()
+    for path in (TOP / "certbot_dns_autopilot").rglob("*.py"):
+        calls |= set(re.findall(r"""links\.page\(['"]([\w/-]+)['"](?:,\s*['"]([\w-]+)['"])?\)""",
+                                path.read_text()))
+    assert len(calls) >= 4, calls
+    for name, anchor in calls:
+        built = html / f"{name}.html"
+        assert built.exists(), name
+        if anchor:
+            assert f'id="{anchor}"' in built.read_text(), f"{name}.html#{anchor}"

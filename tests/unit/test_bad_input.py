@@ -414,7 +414,8 @@ def test_good_options_set_up_a_run(tmp_path: Path) -> None:
 SETUP = [
     ("a negative propagation timeout", {"propagation_timeout": -1},
      "--dns-autopilot-propagation-timeout", "0 turns the wait off", ""),
-    ("no credentials", {"credentials": ""}, "--dns-autopilot-credentials", "README.md", ""),
+    ("no credentials", {"credentials": ""}, "--dns-autopilot-credentials",
+     "options.html#credentials-file-keys-common-to-every-writer", ""),
     ("a resolver host name", {"resolvers": "dns.google"}, "'dns.google'", "IP:PORT", ""),
     ("a propagation timeout that is not a number (renewal config)",
      {"propagation_timeout": "5m"}, "--dns-autopilot-propagation-timeout",

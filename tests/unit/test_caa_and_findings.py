@@ -313,3 +313,37 @@ def test_every_nameserver_of_the_caa_zones_is_asked(caa_rcode: str, soa_rcode: s
     assert (finding.code, finding.severity) == ("caa-blocked", severity)
     assert f"ns2.example.com (192.0.2.2): CAA www.example.com -> {caa_rcode}" in finding.evidence
     assert "192.0.2.1" not in finding.evidence
+
+
+def test_findings_by_cause_merge_names_and_keep_distinct_causes() -> None:
+    from certbot_dns_autopilot.findings import by_cause
+
+    def caa_finding(name: str, evidence: str = "x. CAA 0 issue \"LetsEncrypt.org\"",
+                    problem: str = "capitals at x") -> Finding:
+        return Finding("caa-blocked", WARNING, name, problem, evidence, "lower it")
+
+    merged = by_cause([
+        caa_finding("x"), caa_finding("www.x", evidence="x. CAA 0 issue \"LetsEncrypt.org\"\n"
+                                      "ns4: SERVFAIL"),
+        caa_finding("*.x"), caa_finding("y", problem="capitals at y"), caa_finding("x")])
+    assert [(f.name, f.problem) for f in merged] == [("x, www.x, *.x", "capitals at x"),
+                                                     ("y", "capitals at y")]
+    assert merged[0].evidence.splitlines() == ['x. CAA 0 issue "LetsEncrypt.org"',
+                                               "ns4: SERVFAIL"]
+    stale = [Finding("stale-record", WARNING, n, "old", "", "fix", values=("v",),
+                     where=("z", f"_acme-challenge.{n}")) for n in ("a", "b")]
+    assert by_cause(stale) == stale  # two names' records are two causes
+
+
+def test_the_capitals_fix_is_the_same_line_for_every_name_the_set_rules() -> None:
+    from certbot_dns_autopilot.caa import CAA
+    from certbot_dns_autopilot.preflight import lowered
+
+    records = [CAA(0, "issue", "LetsEncrypt.org; validationmethods=dns-01"),
+               CAA(0, "issue", "other.example")]
+    line = 'x.test. CAA 0 issue "letsencrypt.org; validationmethods=dns-01"'
+    ids = {"letsencrypt.org"}
+    assert lowered("x.test", records, ids, False) == lowered("x.test", records, ids, True) \
+        == line
+    wild = records + [CAA(0, "issuewild", "LETSENCRYPT.ORG")]
+    assert lowered("x.test", wild, ids, True) == 'x.test. CAA 0 issuewild "letsencrypt.org"'

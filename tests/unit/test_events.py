@@ -26,6 +26,7 @@ def test_events_are_json_lines_with_the_required_fields(tmp_path: Path) -> None:
     assert [e["step"] for e in events] == ["query", "write"]
     for event in events:
         assert {"ts", "run", "step", "name", "duration_ms", "outcome"} <= set(event)
+        assert event["schema"] == 1  # docs/compatibility.md: what raises it
         assert event["run"] == log.run
     assert events[0]["server"] == "ns1 (192.0.2.1)"
     assert events[1]["outcome"] == "ok" and events[1]["values"] == 2

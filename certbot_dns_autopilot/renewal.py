@@ -1,0 +1,109 @@
+"""certbot's renewal state, read only: each lineage's renewal configuration, its certificate,
+and whether `certbot renew` would renew it now.
+
+certbot keeps one ``<config-dir>/renewal/NAME.conf`` per lineage (configobj; the
+authenticator and every plugin option under ``[renewalparams]``, ``cert`` naming the
+current certificate, ``renew_before_expiry`` when the lineage sets its own). Nothing here
+writes to certbot's directories; `fleet.py` (``doctor --all``) uses it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass, field
+
+from certbot import errors
+
+PREFIX = "dns_autopilot_"
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """One renewal configuration, as certbot saved it."""
+
+    name: str
+    path: str
+    authenticator: str | None = None
+    cert: str | None = None
+    server: str | None = None
+    account: str | None = None
+    renew_before_expiry: str | None = None
+    autorenew: bool = True
+    #: the saved dns_autopilot_* options, without the prefix
+    saved: dict[str, str] = field(default_factory=dict)
+    #: why the file could not be read, if it could not
+    problem: str | None = None
+
+
+def read_lineage(path: str) -> Lineage:
+    """One ``renewal/NAME.conf`` (configobj, interpolation off, as certbot reads it)."""
+    import configobj
+
+    name = os.path.basename(path).removesuffix(".conf")
+    try:
+        conf = configobj.ConfigObj(path, encoding="utf-8", default_encoding="utf-8",
+                                   interpolation=False, file_error=True)
+    except (OSError, configobj.ConfigObjError, UnicodeError) as exc:
+        return Lineage(name, path, problem=f"certbot's renewal configuration {path} cannot "
+                       f"be read: {exc}")
+    params = conf.get("renewalparams")
+    if not isinstance(params, dict):
+        return Lineage(name, path, cert=conf.get("cert"),
+                       problem=f"{path} has no [renewalparams] section")
+    # A comma-separated value written without quotes (by hand) reads back as a list.
+    saved = {key.removeprefix(PREFIX): ",".join(value) if isinstance(value, list) else value
+             for key, value in params.items()
+             if key.startswith(PREFIX) and isinstance(value, str | list)}
+    autorenew = str(params.get("autorenew", "True")).strip().lower() not in (
+        "false", "no", "off", "0")
+    before = conf.get("renew_before_expiry")
+    return Lineage(name, path, authenticator=params.get("authenticator"),
+                   cert=conf.get("cert"), server=params.get("server"),
+                   account=params.get("account"),
+                   renew_before_expiry=str(before) if before else None,
+                   autorenew=autorenew, saved=saved)
+
+
+def read_lineages(config_dir: str) -> list[Lineage]:
+    """Every ``<config-dir>/renewal/*.conf``, sorted by lineage name."""
+    directory = os.path.join(config_dir, "renewal")
+    try:
+        files = sorted(f for f in os.listdir(directory) if f.endswith(".conf"))
+    except OSError as exc:
+        raise errors.PluginError(
+            f"certbot's renewal configurations cannot be listed: {exc}. Fix: give certbot's "
+            "config directory with --config-dir (default /etc/letsencrypt), and run as a "
+            "user who can read it") from None
+    return [read_lineage(os.path.join(directory, f)) for f in files]
+
+
+def certificate(path: str) -> tuple[list[str], datetime.datetime, datetime.datetime]:
+    """The names, notBefore and notAfter of a PEM certificate file."""
+    from cryptography import x509
+
+    with open(path, "rb") as handle:
+        cert = x509.load_pem_x509_certificate(handle.read())
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = list(san.get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        names = []
+    return names, cert.not_valid_before_utc, cert.not_valid_after_utc
+
+
+def would_renew(not_before: datetime.datetime, expires: datetime.datetime,
+                now: datetime.datetime, renew_before_expiry: str | None,
+                autorenew: bool = True) -> bool:
+    """Whether `certbot renew` would renew now, as certbot 5 decides without ARI: never
+    when autorenew is off; the lineage's renew_before_expiry when set; else once 2/3 of
+    the lifetime has passed (1/2 for certificates shorter than 10 days)."""
+    if not autorenew:
+        return False
+    if renew_before_expiry:
+        from certbot._internal.storage import add_time_interval
+
+        return expires < add_time_interval(now, renew_before_expiry)
+    lifetime = expires - not_before
+    share = 1 / 2 if lifetime.total_seconds() < 10 * 86400 else 2 / 3
+    return now > not_before + lifetime * share
