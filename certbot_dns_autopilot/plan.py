@@ -8,7 +8,7 @@ carries every value of the certificate.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from . import names
@@ -25,6 +25,26 @@ class Challenge:
     @classmethod
     def of(cls, domain: str, value: str) -> Challenge:
         return cls(domain=domain, name=names.validation_name(domain), value=value)
+
+
+def requested_names(identifiers: Sequence[str], requested: Iterable[str]) -> list[str]:
+    """The name each challenge is for, wildcards restored.
+
+    certbot hands a wildcard's challenge with the bare name (ACME's identifier), so CAA's
+    ``issuewild`` would never be read. The names asked for tell them apart: ``*.D`` when only
+    the wildcard of D was requested, or the second of two challenges for D (apex and
+    wildcard). Where the apex's authorization was still valid and only one challenge for D
+    comes, nothing tells which it is: it stays bare, as before.
+    """
+    wanted = {name.lower().rstrip(".") for name in requested}
+    seen: dict[str, int] = defaultdict(int)
+    found = []
+    for identifier in identifiers:
+        bare = identifier.lower().rstrip(".")
+        wildcard = f"*.{bare}" in wanted and (bare not in wanted or seen[bare] > 0)
+        seen[bare] += 1
+        found.append(f"*.{bare}" if wildcard else identifier)
+    return found
 
 
 @dataclass(frozen=True)

@@ -204,8 +204,10 @@ class Run:
                  ) -> list[challenges.ChallengeResponse]:
         router, waiter = self._setup()
         events = self._events
-        wanted = [plan.Challenge.of(a.identifier.value, a.validation(a.account_key))
-                  for a in achalls]
+        requested = [str(d) for d in getattr(self.config, "domains", None) or []]
+        domains = plan.requested_names([a.identifier.value for a in achalls], requested)
+        wanted = [plan.Challenge.of(domain, a.validation(a.account_key))
+                  for domain, a in zip(domains, achalls, strict=True)]
         with events.step("plan", writers=router.writers.describe()) as step:
             first: dict[str, str] = {}  # one domain per validation name
             for challenge in wanted:

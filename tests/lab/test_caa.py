@@ -147,7 +147,7 @@ def test_one_caa_set_ruling_three_names_warns_once(lab: Lab, certbot: Certbot) -
     assert run.output.count(CAPITALS) == 1, run.output
     assert run.output.count("dns-autopilot warning: [caa-blocked]") == 1
     line = next(ln for ln in run.output.splitlines() if CAPITALS in ln)
-    assert name in line and f"www.{name}" in line
+    assert name in line and f"www.{name}" in line and f"*.{name}" in line
     assert "warned earlier" not in run.output  # a run that succeeded does not repeat it
     [preflight] = run.steps("preflight")
     assert [f["code"] for f in preflight["findings"]] == ["caa-blocked"]

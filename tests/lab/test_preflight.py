@@ -41,6 +41,23 @@ def test_issuewild_forbids_only_the_wildcard(lab: Lab) -> None:
     assert "issuewild" in report["findings"][0]["fix"]
 
 
+@pytest.mark.parametrize("domains", [("wildonly.autopilot.test", "*.wildonly.autopilot.test"),
+                                     ("*.wildonly.autopilot.test",)],
+                         ids=["apex-and-wildcard", "wildcard-only"])
+def test_certbot_reads_issuewild_for_a_wildcard(lab: Lab, certbot: Certbot,
+                                               domains: tuple[str, ...]) -> None:
+    """certbot hands the wildcard's challenge with the bare name; the run still reads
+    issuewild for it and stops before writing."""
+    run = certbot.certonly(*domains, extra=("--dns-autopilot-caa-identities",
+                                            "letsencrypt.org"))
+    assert run.returncode != 0, run.output
+    assert "dns-autopilot [caa-blocked]" in run.output and "Traceback" not in run.output
+    assert "*.wildonly.autopilot.test" in run.output and "issuewild" in run.output
+    assert not run.steps("write")
+    [preflight] = run.steps("preflight")
+    assert {f["name"] for f in preflight["findings"]} == {"*.wildonly.autopilot.test"}
+
+
 def test_certbot_stops_on_caa_before_any_record_or_challenge(lab: Lab, certbot: Certbot) -> None:
     run = certbot.certonly("caa.autopilot.test",
                            extra=("--dns-autopilot-caa-identities", "letsencrypt.org"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from certbot_dns_autopilot import names, plan
 
 
@@ -51,3 +53,17 @@ def test_two_names_aliased_to_one_target_share_its_txt_set() -> None:
     assert [(t.name, t.values) for t in plan.origins(wanted)] == [
         ("_acme-challenge.a.example", frozenset({"1"})),
         ("_acme-challenge.b.example", frozenset({"2"}))]
+
+
+@pytest.mark.parametrize(("identifiers", "requested", "expected"), [
+    (["example.com", "example.com"], ["example.com", "*.example.com"],
+     ["example.com", "*.example.com"]),  # apex and wildcard: the second is the wildcard
+    (["example.com"], ["*.example.com"], ["*.example.com"]),  # the wildcard alone
+    (["example.com"], ["example.com", "*.example.com"], ["example.com"]),  # apex still valid?
+    (["www.example.com"], ["www.example.com", "*.example.com"], ["www.example.com"]),
+    (["Example.COM"], ["*.example.com."], ["*.example.com"]),
+    (["example.com"], [], ["example.com"]),  # nothing requested known: as certbot hands it
+], ids=["apex-and-wildcard", "wildcard-only", "ambiguous", "other-name", "case", "unknown"])
+def test_requested_names_restore_wildcards(identifiers: list[str], requested: list[str],
+                                           expected: list[str]) -> None:
+    assert plan.requested_names(identifiers, requested) == expected
