@@ -6,7 +6,11 @@ Answers come back as plain `Answer` values so that the decisions made on them
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,6 +24,9 @@ import dns.rdatatype
 import dns.resolver
 
 DEFAULT_QUERY_TIMEOUT = 2.0
+UDP_SHARE = 2 / 3  # of a query's timeout for UDP; the rest is for a TCP retry when UDP is lost
+NO_ANSWER = ("TIMEOUT", "UNREACHABLE")  # pseudo-rcodes: nothing answered from this host
+FAMILIES = ("any", "ipv4", "ipv6")
 
 
 @dataclass(frozen=True, order=True)
@@ -43,7 +50,12 @@ class Server:
 
 @dataclass(frozen=True)
 class Answer:
-    """What one server said: an rcode (or TIMEOUT/ERROR), TXT values, TTLs, SOA serial."""
+    """What one server said: an rcode, TXT values, TTLs, SOA serial.
+
+    ``rcode`` may also be a pseudo-rcode: TIMEOUT (no answer over UDP nor TCP within the
+    query timeout), UNREACHABLE (refused at the network level, no route, or an address family
+    this host cannot use: ``error`` says which) or ERROR (an answer that could not be read).
+    """
 
     rcode: str
     values: frozenset[str] = field(default_factory=frozenset)
@@ -56,6 +68,11 @@ class Answer:
     referral: str | None = None  # a delegation below the server's zone (NS, no AA)
     mname: str | None = None  # the SOA's primary nameserver, when an SOA was in the answer
     minimum: int | None = None  # the SOA's minimum: the zone's negative-caching TTL
+
+    @property
+    def answered(self) -> bool:
+        """Something answered, whatever it said (False: nothing reached us from there)."""
+        return self.rcode not in NO_ANSWER
 
     def as_dict(self) -> dict[str, object]:
         """The answer as event-log fields."""
@@ -126,16 +143,75 @@ def _answer_ttl(response: dns.message.Message, rdtype: int) -> int | None:
     return None
 
 
+def family(address: str) -> str:
+    """``ipv4`` or ``ipv6``: the address family of an IP address."""
+    return "ipv6" if ipaddress.ip_address(address).version == 6 else "ipv4"
+
+
+def _socket_family(address: str) -> int:
+    return socket.AF_INET6 if family(address) == "ipv6" else socket.AF_INET
+
+
+def _how(exc: OSError) -> str:
+    """How a socket failed, in the words users search for."""
+    return {errno.ECONNREFUSED: "refused (ICMP port unreachable or TCP reset)",
+            errno.ENETUNREACH: "no route (network unreachable)",
+            errno.EHOSTUNREACH: "no route to host",
+            errno.EADDRNOTAVAIL: "no source address of that family",
+            errno.EAFNOSUPPORT: "address family not supported by this host"}.get(
+                exc.errno or 0, exc.strerror or type(exc).__name__)
+
+
+def route_error(address: str, port: int = 53) -> str:
+    """Why this host cannot send to ``address`` at all ("" if it can). A UDP connect only
+    asks the kernel for a route: no packet leaves."""
+    try:
+        with socket.socket(_socket_family(address), socket.SOCK_DGRAM) as probe:
+            probe.connect((address, port))
+    except OSError as exc:
+        return _how(exc)
+    return ""
+
+
+class Unreachable(OSError):
+    """Nothing answered over UDP nor TCP: ``how`` says what each attempt met."""
+
+    def __init__(self, how: str, timed_out: bool) -> None:
+        super().__init__(how)
+        self.how = how
+        self.timed_out = timed_out
+
+
 def fetch(server: Server, qname: str, rdtype: str, recurse: bool = False, dnssec: bool = False,
           timeout: float = DEFAULT_QUERY_TIMEOUT) -> dns.message.Message:
-    """One query, the whole response (UDP, TCP if truncated). Raises dns/OS errors."""
+    """One query, the whole response: UDP (TCP if truncated), and when UDP gets nothing, TCP
+    in what is left of ``timeout``; a connected UDP socket hears an ICMP refusal at once.
+    Raises `Unreachable` when neither answered, dns errors for answers it cannot read."""
     query = dns.message.make_query(dns.name.from_text(qname), dns.rdatatype.from_text(rdtype),
                                    want_dnssec=dnssec)
     if not recurse:
         query.flags &= ~dns.flags.RD
-    response, _ = dns.query.udp_with_fallback(query, server.address, timeout=timeout,
-                                              port=server.port)
-    return response
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.socket(_socket_family(server.address), socket.SOCK_DGRAM) as sock:
+            sock.connect((server.address, server.port))
+            response = dns.query.udp(query, server.address, timeout=timeout * UDP_SHARE,
+                                     port=server.port, sock=sock, ignore_unexpected=True)
+        if not response.flags & dns.flags.TC:
+            return response
+        return dns.query.tcp(query, server.address, timeout=timeout, port=server.port)
+    except dns.exception.Timeout:
+        udp, timed_out = f"UDP: no answer in {timeout * UDP_SHARE:.1f} s", True
+    except OSError as exc:
+        udp, timed_out = f"UDP: {_how(exc)}", False
+    left = max(deadline - time.monotonic(), 0.2)
+    try:
+        return dns.query.tcp(query, server.address, timeout=left, port=server.port)
+    except dns.exception.Timeout:
+        raise Unreachable(f"{udp}; TCP: no answer in {left:.1f} s", True) from None
+    except (OSError, EOFError) as exc:
+        how = _how(exc) if isinstance(exc, OSError) else "connection closed"
+        raise Unreachable(f"{udp}; TCP: {how}", timed_out) from None
 
 
 def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
@@ -145,9 +221,13 @@ def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
     rdtype_value = dns.rdatatype.from_text(rdtype)
     try:
         response = fetch(server, qname, rdtype, recurse=recurse, timeout=timeout)
+    except Unreachable as exc:
+        return Answer(rcode="TIMEOUT" if exc.timed_out else "UNREACHABLE", error=exc.how)
     except dns.exception.Timeout:
         return Answer(rcode="TIMEOUT")
-    except (OSError, dns.exception.DNSException) as exc:
+    except OSError as exc:
+        return Answer(rcode="UNREACHABLE", error=_how(exc))
+    except dns.exception.DNSException as exc:
         return Answer(rcode="ERROR", error=str(exc) or type(exc).__name__)
     serial = mname = minimum = None
     for rrset in response.answer + response.authority:
@@ -178,6 +258,76 @@ def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
         mname=mname,
         minimum=minimum,
     )
+
+
+class Reach:
+    """Which authoritative addresses this host can ask, learnt once per run.
+
+    An address of a family left out by ``--dns-autopilot-address-family``, or one this host
+    has no route to, is not asked at all; one that gave no answer over UDP nor TCP once is
+    not asked again in the run (one unusable address costs one query timeout, not the whole
+    wait). Only direct (non-recursive) questions are remembered: a resolver that missed one
+    question is asked again.
+    """
+
+    def __init__(self, family: str = "any", query: Callable[..., Answer] = ask,
+                 route: Callable[[str], str] = route_error, authoritative: bool = True
+                 ) -> None:
+        self.family = family
+        self.authoritative = authoritative  # False: no authoritative address is asked
+        self._query = query
+        self._route = route
+        self._skipped: dict[str, str] = {}
+        self._dead: dict[Server, Answer] = {}
+        self._lock = threading.Lock()
+
+    def left_out(self, server: Server) -> bool:
+        """Left out on purpose: of a family ``--dns-autopilot-address-family`` leaves out,
+        or every address (``--dns-autopilot-authoritative-check false``)."""
+        return not self.authoritative or (self.family != "any"
+                                          and family(server.address) != self.family)
+
+    def usable(self, server: Server) -> bool:
+        """Neither unusable from this host nor already silent in this run."""
+        with self._lock:
+            dead = server in self._dead
+        return not dead and not self.why_not(server)
+
+    def why_not(self, server: Server) -> str:
+        """Why ``server`` is not asked from this host ("" when it is)."""
+        kind = family(server.address)
+        if not self.authoritative:
+            return "not checked (--dns-autopilot-authoritative-check false)"
+        if self.left_out(server):
+            return f"{kind} not checked (--dns-autopilot-address-family {self.family})"
+        if server.address not in self._skipped:
+            error = self._route(server.address)
+            self._skipped[server.address] = f"this host cannot use {kind}: {error}" \
+                if error else ""
+        return self._skipped[server.address]
+
+    def ask(self, server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False
+            ) -> Answer:
+        """`ask`, unless the address is unusable here or already failed to answer."""
+        if recurse:
+            return self._query(server, qname, rdtype, recurse=True)
+        why = self.why_not(server)
+        if why:
+            return Answer(rcode="UNREACHABLE", error=why)
+        with self._lock:
+            known = self._dead.get(server)
+        if known is not None:
+            return known
+        answer = self._query(server, qname, rdtype, recurse=False)
+        if not answer.answered:
+            with self._lock:
+                self._dead.setdefault(server, answer)
+        return answer
+
+    def unreachable(self) -> dict[Server, Answer]:
+        """Every address that gave no answer in this run, with what it met."""
+        with self._lock:
+            return dict(self._dead)
 
 
 class Recursive:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from certbot import errors
 
 from . import credentials, dnsio, preflight
+from .authenticator import parse_family
 from .chain import Follower
 from .errors import AutopilotError
 from .findings import ERROR, Finding, exit_status
@@ -37,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--resolvers", default="",
                         help="comma-separated recursive resolvers (IP or IP:PORT); default: "
                         "the system's")
+    doctor.add_argument("--address-family", default="any", type=parse_family,
+                        metavar="any|ipv4|ipv6",
+                        help="which nameserver addresses to ask directly (default: any; a "
+                        "family this host has no route for is reported as unreachable)")
     doctor.add_argument("--caa-identities", default="",
                         help="the CA's CAA identities, e.g. letsencrypt.org")
     doctor.add_argument("--server", default=None,
@@ -52,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def diagnose(args: argparse.Namespace) -> tuple[list[dict], list[Finding]]:
     _, writers, alias_list = credentials.load(args.credentials)
-    follower = Follower(dnsio.Recursive(parse_resolvers(args.resolvers)))
+    follower = Follower(dnsio.Recursive(parse_resolvers(args.resolvers)),
+                        reach=dnsio.Reach(args.address_family))
     router = Router(writers, follower, alias_list)
     routes, found, described = [], [], []
     for domain in args.domains:

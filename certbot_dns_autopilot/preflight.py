@@ -15,7 +15,7 @@ import dns.exception
 import dns.name
 import dns.rdatatype
 
-from . import caa, dnsio, names
+from . import caa, dnsio, names, propagation
 from .chain import Follower
 from .errors import AutopilotError
 from .findings import ERROR, WARNING, Finding
@@ -91,45 +91,66 @@ def caa_findings(domain: str, recursive: dnsio.Recursive, identities: set[str]) 
 
 
 def delegation(zone: str, follower: Follower) -> list[Finding]:
-    """The parent's NS set, the apex NS set, and every listed server answering with authority."""
+    """The parent's NS set, the apex NS set, and every listed server answering with authority.
+    An address this host cannot reach is a warning (`unreachable`), not the zone's fault."""
+    reach = follower.reach
     parent = zone.split(".", 1)[1] if "." in zone else ""
     try:
         parent_zone = follower.recursive.zone_of(parent) if parent else ""
     except dns.exception.DNSException:
         parent_zone = ""
     parent_set: set[str] = set()
-    parent_rows = []
     for server in follower.servers(parent_zone):
-        answer = dnsio.ask(server, zone, "NS")
-        parent_rows.append(f"{server}: {answer.rcode} {', '.join(answer.ns) or ''}")
-        parent_set |= set(answer.ns)
+        if not reach.left_out(server):
+            parent_set |= set(reach.ask(server, zone, "NS").ns)
     apex_set: set[str] = set()
-    lame = []
-    for server in follower.servers(zone):
-        answer = dnsio.ask(server, zone, "NS")
-        apex_set |= set(answer.ns) if answer.authoritative else set()
-        soa = dnsio.ask(server, zone, "SOA")
-        if soa.rcode != "NOERROR" or not soa.authoritative:
+    lame, unreachable = [], []
+    checked = [s for s in follower.servers(zone) if not reach.left_out(s)]
+
+    def judge(server: dnsio.Server) -> None:
+        soa = reach.ask(server, zone, "SOA")
+        status = propagation.classify(soa)
+        if status == propagation.UNREACHABLE:
+            unreachable.append(f"{server}: {soa.describe()}\n      {server.dig(zone, 'SOA')}")
+        elif status == propagation.LAME:
             lame.append(f"{server}: {soa.describe()}{'' if soa.authoritative else ' (no AA)'}"
                         f"\n      {server.dig(zone, 'SOA')}")
+
+    for server in checked:
+        answer = reach.ask(server, zone, "NS")
+        apex_set |= set(answer.ns) if answer.authoritative else set()
+        judge(server)
     for host in sorted(parent_set - apex_set):
         try:
-            for address in follower.recursive.addresses(host):
-                server = dnsio.Server(address, name=host)
-                soa = dnsio.ask(server, zone, "SOA")
-                if soa.rcode != "NOERROR" or not soa.authoritative:
-                    lame.append(f"{server}: {soa.describe()}\n      {server.dig(zone, 'SOA')}")
+            extra = [dnsio.Server(a, name=host) for a in follower.recursive.addresses(host)]
         except dns.exception.DNSException as exc:
             lame.append(f"{host}: no address ({exc})")
+            continue
+        for server in extra:
+            if not reach.left_out(server):
+                judge(server)
     sets = (f"parent ({parent_zone or '.'}) says: {', '.join(sorted(parent_set)) or '-'}\n"
             f"zone apex says:     {', '.join(sorted(apex_set)) or '-'}")
     found = []
     if lame:
         found.append(Finding("lame-delegation", ERROR, zone,
-                             "a listed nameserver refuses, times out or answers without "
-                             "authority", sets + "\n" + "\n".join(lame),
+                             "a listed nameserver refuses, fails or answers without authority",
+                             sets + "\n" + "\n".join(lame),
                              "make every listed nameserver serve the zone, or remove it from "
                              "the NS sets at the registrar and at the apex"))
+    if unreachable:
+        none = len(unreachable) >= len(checked) and not apex_set
+        found.append(Finding(
+            "unreachable", WARNING, zone,
+            ("no nameserver address of the zone is reachable from this host (port 53 "
+             "filtered?): resolvers only, the authoritative servers are not checked"
+             if none else f"this host cannot reach {len(unreachable)} nameserver address(es) "
+             "of the zone; the CA may: they are not checked from here"),
+            "\n".join(unreachable),
+            "nothing to fix in the zone if the CA reaches them; from this host, allow DNS "
+            "(port 53, UDP and TCP) out to them, or fix its IPv6 route, or set "
+            "--dns-autopilot-address-family ipv4 (or --dns-autopilot-authoritative-check "
+            "false where port 53 is always filtered)"))
     if parent_set and apex_set and parent_set != apex_set:
         found.append(Finding("ns-mismatch", WARNING, zone,
                              "the parent's NS set and the zone's own NS set differ", sets,
@@ -144,6 +165,8 @@ def dnssec_findings(zone: str, follower: Follower) -> list[Finding]:
 
     def first(servers: list[dnsio.Server], name: str, rdtype: str):
         for server in servers:
+            if not follower.reach.usable(server):
+                continue
             try:
                 response = dnsio.fetch(server, name, rdtype, dnssec=True)
             except (OSError, dns.exception.DNSException):
@@ -204,7 +227,7 @@ def existing_values(route: Route, follower: Follower, ours: set[str]) -> list[Fi
     seen: dict[str, int | None] = {}
     rows = []
     for server in servers:
-        answer = dnsio.ask(server, route.name, "TXT")
+        answer = follower.reach.ask(server, route.name, "TXT")
         rows.append(f"{server}: {answer.describe()}")
         for value in answer.values - ours:
             seen[value] = answer.ttl
@@ -219,8 +242,8 @@ def existing_values(route: Route, follower: Follower, ours: set[str]) -> list[Fi
             "--dns-autopilot-remove-stale true), and keep their TTL short",
             values=tuple(sorted(seen)), where=(route.zone, route.name), ttl=ttl))
     doubled = f"{route.name}.{route.zone}"
-    for server in servers[:1]:
-        answer = dnsio.ask(server, doubled, "TXT")
+    for server in [s for s in servers if follower.reach.usable(s)][:1]:
+        answer = follower.reach.ask(server, doubled, "TXT")
         if answer.values:
             found.append(Finding(
                 "wrong-name", WARNING, route.origin,

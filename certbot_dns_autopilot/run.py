@@ -27,9 +27,10 @@ from . import (
     names,
     plan,
     preflight,
+    propagation,
     signals,
 )
-from .authenticator import parse_bool
+from .authenticator import parse_bool, parse_family
 from .chain import Follower
 from .errors import AutopilotError
 from .events import EventLog
@@ -138,7 +139,14 @@ class Run:
                                      "the wait off)")
         self._wait_off = timeout == 0
         recursive = dnsio.Recursive(parse_resolvers(self.conf("resolvers")))
-        self._follower = Follower(recursive)
+        try:  # the renewal config hands it back as text
+            family = parse_family(self.conf("address-family") or "any")
+        except ValueError as exc:
+            raise errors.PluginError(f"--dns-autopilot-address-family: {exc}. Fix: set it to "
+                                     "any, ipv4 or ipv6") from None
+        authoritative = self.flag("authoritative-check")
+        reach = dnsio.Reach(family, authoritative=authoritative)
+        self._follower = Follower(recursive, reach=reach)
         for writer in writers.writers:
             writer.events = self._events  # retries are reported in the event log
         router = Router(writers, self._follower, alias_list,
@@ -146,7 +154,8 @@ class Run:
         waiter = Waiter(recursive, timeout=float(timeout),
                         public_check=self.flag("public-check"),
                         events=self._events, progress=display_util.notify,
-                        stopping=self._signalled.is_set)
+                        stopping=self._signalled.is_set, reach=reach,
+                        authoritative_check=authoritative)
         return router, waiter
 
     def perform(self, achalls: list[achallenges.AnnotatedChallenge]
@@ -204,9 +213,11 @@ class Run:
             self._events.emit("wait-done", "off")
         else:
             timings = waiter.wait(targets, asked=plan.origins(wanted))
+            unverified = propagation.unverified_line(waiter.unverified)
             display_util.notify(
-                "dns-autopilot: served everywhere after "
-                + ", ".join(f"{phase} {secs:.1f} s" for phase, secs in timings.items()))
+                f"dns-autopilot: served {'where checked' if unverified else 'everywhere'} "
+                "after " + ", ".join(f"{phase} {secs:.1f} s" for phase, secs in timings.items())
+                + (f"; {unverified} (the CA may use them)" if unverified else ""))
         return [a.response(a.account_key) for a in achalls]
 
     def _preflight(self, routes: list[Route], domains: list[str]) -> list[Finding]:

@@ -402,7 +402,8 @@ def setup_with(tmp_path: Path, **options: object) -> None:
     config = types.SimpleNamespace(**{
         "dns_autopilot_credentials": str(path), "dns_autopilot_resolvers": "192.0.2.53",
         "dns_autopilot_propagation_timeout": 300, "dns_autopilot_follow_cnames": True,
-        "dns_autopilot_public_check": True, "logs_dir": str(tmp_path),
+        "dns_autopilot_public_check": True, "dns_autopilot_address_family": "any",
+        "dns_autopilot_authoritative_check": True, "logs_dir": str(tmp_path),
         **{f"dns_autopilot_{k}": v for k, v in options.items()}})
     Authenticator(config, "dns-autopilot").run._setup()
 
@@ -425,6 +426,11 @@ SETUP = [
      "--dns-autopilot-follow-cnames", "true or false", ""),
     ("public-check with another word (renewal config)", {"public_check": "sometimes"},
      "--dns-autopilot-public-check", "true or false", ""),
+    ("authoritative-check with another word (renewal config)",
+     {"authoritative_check": "partly"}, "--dns-autopilot-authoritative-check", "true or false",
+     ""),
+    ("an address family that is none of the three (renewal config)",
+     {"address_family": "inet6"}, "--dns-autopilot-address-family", "any, ipv4 or ipv6", ""),
 ]
 
 
