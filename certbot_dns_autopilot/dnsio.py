@@ -152,9 +152,9 @@ def _socket_family(address: str) -> int:
     return socket.AF_INET6 if family(address) == "ipv6" else socket.AF_INET
 
 
-def _how(exc: OSError) -> str:
+def _how(exc: OSError, refused: str = "refused") -> str:
     """How a socket failed, in the words users search for."""
-    return {errno.ECONNREFUSED: "refused (ICMP port unreachable or TCP reset)",
+    return {errno.ECONNREFUSED: refused,
             errno.ENETUNREACH: "no route (network unreachable)",
             errno.EHOSTUNREACH: "no route to host",
             errno.EADDRNOTAVAIL: "no source address of that family",
@@ -194,6 +194,7 @@ def fetch(server: Server, qname: str, rdtype: str, recurse: bool = False, dnssec
     deadline = time.monotonic() + timeout
     try:
         with socket.socket(_socket_family(server.address), socket.SOCK_DGRAM) as sock:
+            sock.setblocking(False)  # dnspython waits on it with its own deadline
             sock.connect((server.address, server.port))
             response = dns.query.udp(query, server.address, timeout=timeout * UDP_SHARE,
                                      port=server.port, sock=sock, ignore_unexpected=True)
@@ -203,14 +204,14 @@ def fetch(server: Server, qname: str, rdtype: str, recurse: bool = False, dnssec
     except dns.exception.Timeout:
         udp, timed_out = f"UDP: no answer in {timeout * UDP_SHARE:.1f} s", True
     except OSError as exc:
-        udp, timed_out = f"UDP: {_how(exc)}", False
+        udp, timed_out = f"UDP: {_how(exc, 'refused (ICMP port unreachable)')}", False
     left = max(deadline - time.monotonic(), 0.2)
     try:
         return dns.query.tcp(query, server.address, timeout=left, port=server.port)
     except dns.exception.Timeout:
         raise Unreachable(f"{udp}; TCP: no answer in {left:.1f} s", True) from None
     except (OSError, EOFError) as exc:
-        how = _how(exc) if isinstance(exc, OSError) else "connection closed"
+        how = _how(exc, "refused (reset)") if isinstance(exc, OSError) else "connection closed"
         raise Unreachable(f"{udp}; TCP: {how}", timed_out) from None
 
 
