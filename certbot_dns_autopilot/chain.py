@@ -72,8 +72,8 @@ class Follower:
                  reach: dnsio.Reach | None = None) -> None:
         self.recursive = recursive
         #: the run's knowledge of which authoritative addresses this host can ask
-        self.reach = reach or dnsio.Reach()
-        self._query = query or self.reach.ask
+        self.reach = reach or dnsio.Reach(query=query or dnsio.ask)
+        self._query = self.reach.ask
         self._probe_label = probe_label
         self._servers: dict[str, list[dnsio.Server]] = {}
 
@@ -81,9 +81,11 @@ class Follower:
         """Every address of every nameserver of ``zone`` (looked up once per run)."""
         if zone not in self._servers:
             try:
-                self._servers[zone] = dnsio.nameserver_addresses(self.recursive, zone)[1]
+                found = dnsio.nameserver_addresses(self.recursive, zone)[1]
             except dns.exception.DNSException:
-                self._servers[zone] = []
+                found = []
+            self.reach.probe(zone, found)  # the silent ones cost one timeout, together
+            self._servers[zone] = found
         return self._servers[zone]
 
     def _ask(self, name: str, zone: str) -> tuple[dnsio.Answer, dnsio.Server, str]:
