@@ -158,7 +158,7 @@ def _how(exc: OSError, refused: str = "refused") -> str:
     return {errno.ECONNREFUSED: refused,
             errno.ENETUNREACH: "no route (network unreachable)",
             errno.EHOSTUNREACH: "no route to host",
-            errno.EADDRNOTAVAIL: "no source address of that family",
+            errno.EADDRNOTAVAIL: "no address of that family to send from",
             errno.EAFNOSUPPORT: "address family not supported by this host"}.get(
                 exc.errno or 0, exc.strerror or type(exc).__name__)
 
@@ -305,7 +305,8 @@ class Reach:
             return f"{kind} not checked (--dns-autopilot-address-family {self.family})"
         if server.address not in self._skipped:
             error = self._route(server.address)
-            self._skipped[server.address] = f"this host cannot use {kind}: {error}" \
+            label = "IPv6" if kind == "ipv6" else "IPv4"
+            self._skipped[server.address] = f"this host has no {label} route ({error})" \
                 if error else ""
         return self._skipped[server.address]
 

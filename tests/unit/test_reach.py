@@ -86,4 +86,4 @@ def test_reach_names_an_address_without_a_route() -> None:
     reach = Reach(route=lambda address: "no route (network unreachable)")
     answer = reach.ask(Server("fd00::53"), "a.test")
     assert answer.rcode == "UNREACHABLE"
-    assert answer.error == "this host cannot use ipv6: no route (network unreachable)"
+    assert answer.error == "this host has no IPv6 route (no route (network unreachable))"

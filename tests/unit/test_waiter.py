@@ -188,8 +188,8 @@ def test_a_family_without_a_route_is_skipped_with_one_notice_and_never_asked() -
                   route=lambda a: "no route (network unreachable)" if a == NS2.address else "")
     wait.wait([TARGET])
     assert NS2.address not in {a for _, a, _ in script.log}
-    assert notes[0] == ("dns-autopilot: this host cannot use ipv4: no route (network "
-                        "unreachable): the addresses ns2.example (192.0.2.2) were not checked; "
+    assert notes[0] == ("dns-autopilot: this host has no IPv4 route (no route (network "
+                        "unreachable)): the addresses ns2.example (192.0.2.2) were not checked; "
                         "the CA may use them")
 
 
