@@ -29,7 +29,8 @@ DEFAULT_PROPAGATION_TIMEOUT = 300
 
 
 def parse_resolvers(text: str) -> list[dnsio.Server]:
-    """``--dns-autopilot-resolvers``: comma-separated ``IP`` / ``IP:PORT`` / ``[IPv6]:PORT``."""
+    """``--dns-autopilot-resolvers``: comma-separated ``IP`` / ``IP:PORT`` / ``[IPv6]:PORT`` /
+    ``https://host[:port]/path``."""
     from .run import parse_resolvers as parse
 
     return parse(text)
@@ -79,8 +80,9 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
         add("credentials", help="Path to the credentials INI file (mode 600): the record "
             "writer's keys, e.g. dns_autopilot_rfc2136_server/_name/_secret. Stored absolute "
             "in the renewal configuration (default: none; required).")
-        add("resolvers", default="", help="Comma-separated recursive resolvers (IP or IP:PORT) "
-            "used to find nameservers and for the public check (default: the system's).")
+        add("resolvers", default="", help="Comma-separated recursive resolvers (IP, IP:PORT, "
+            "or https://host[:port]/path for DNS over HTTPS) used to find zones, nameservers, "
+            "CAA and for the public check (default: the system's).")
         add("propagation-timeout", type=int, default=DEFAULT_PROPAGATION_TIMEOUT,
             help="Upper bound, in seconds, on waiting for the records to be served; the wait "
             "ends as soon as they are. 0 turns the wait off (the CA may then ask before the "

@@ -11,6 +11,7 @@ import ipaddress
 import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,15 +38,22 @@ class Server:
     address: str
     port: int = 53
     name: str = ""
+    url: str = ""  # a DNS-over-HTTPS resolver: https://host[:port]/path (address: its host)
 
     def __str__(self) -> str:
+        if self.url:
+            return self.url
         where = self.address if self.port == 53 else f"{self.address}:{self.port}"
         return f"{self.name} ({where})" if self.name else where
 
     def dig(self, qname: str, rdtype: str, recurse: bool = False) -> str:
         """The dig command that repeats a query of ours, for users to paste."""
-        port = "" if self.port == 53 else f" -p {self.port}"
         flags = "" if recurse else " +norecurse"
+        if self.url:
+            path = urllib.parse.urlsplit(self.url).path
+            port = "" if self.port == 443 else f" -p {self.port}"
+            return f"dig @{self.address}{port} +https={path} {qname} {rdtype}{flags}"
+        port = "" if self.port == 53 else f" -p {self.port}"
         return f"dig @{self.address}{port} {qname} {rdtype}{flags}"
 
 
@@ -124,6 +132,32 @@ def parse_server(text: str, default_port: int = 53) -> Server:
     return Server(address=host, port=port)
 
 
+def parse_resolver(text: str) -> Server:
+    """A resolver: what `parse_server` reads, or a DNS-over-HTTPS URL
+    ``https://host[:port]/path`` (path default ``/dns-query``); ValueError otherwise."""
+    text = text.strip()
+    if not text.lower().startswith("https://"):
+        if "://" in text:
+            raise ValueError(f"{text!r}: only https:// URLs (DNS over HTTPS) are resolvers")
+        return parse_server(text)
+    parts = urllib.parse.urlsplit(text)
+    try:
+        port = parts.port or 443
+    except ValueError:
+        raise ValueError(f"{text!r} has a port that is not a number in 1-65535") from None
+    if not parts.hostname:
+        raise ValueError(f"{text!r} names no host")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{text!r}: give the path only (no ?query or #fragment)")
+    import dns.query as query_module  # have_doh: dnspython's DoH needs its HTTP/2 client
+
+    if not query_module.have_doh:
+        raise ValueError(f"{text!r}: DNS over HTTPS needs dnspython's HTTP/2 client; install "
+                         "it with pip install 'certbot-dns-autopilot[doh]'")
+    url = urllib.parse.urlunsplit(("https", parts.netloc, parts.path or "/dns-query", "", ""))
+    return Server(address=parts.hostname, port=port, url=url)
+
+
 def _txt_values(response: dns.message.Message, qname: dns.name.Name) -> frozenset[str]:
     values = set()
     for rrset in response.answer:
@@ -192,6 +226,8 @@ def fetch(server: Server, qname: str, rdtype: str, recurse: bool = False, dnssec
                                    want_dnssec=dnssec)
     if not recurse:
         query.flags &= ~dns.flags.RD
+    if server.url:
+        return _fetch_https(server, query, timeout)
     deadline = time.monotonic() + timeout
     try:
         with socket.socket(_socket_family(server.address), socket.SOCK_DGRAM) as sock:
@@ -214,6 +250,20 @@ def fetch(server: Server, qname: str, rdtype: str, recurse: bool = False, dnssec
     except (OSError, EOFError) as exc:
         how = _how(exc, "refused (reset)") if isinstance(exc, OSError) else "connection closed"
         raise Unreachable(f"{udp}; TCP: {how}", timed_out) from None
+
+
+def _fetch_https(server: Server, query: dns.message.Message, timeout: float
+                 ) -> dns.message.Message:
+    """One query over DNS over HTTPS (dnspython's DoH: HTTP/2, the system's trusted CAs, or
+    ``SSL_CERT_FILE``)."""
+    try:
+        return dns.query.https(query, server.url, timeout=timeout)
+    except dns.exception.Timeout:
+        raise Unreachable(f"HTTPS: no answer in {timeout:.1f} s", True) from None
+    except dns.exception.DNSException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the HTTP client's own errors: TLS, connect, status
+        raise Unreachable(f"HTTPS: {exc or type(exc).__name__}", False) from None
 
 
 def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
@@ -350,7 +400,8 @@ class Recursive:
         if self.servers:
             self._resolver = dns.resolver.Resolver(configure=False)
             self._resolver.nameservers = [
-                dns.nameserver.Do53Nameserver(s.address, s.port) for s in self.servers]
+                dns.nameserver.DoHNameserver(s.url) if s.url
+                else dns.nameserver.Do53Nameserver(s.address, s.port) for s in self.servers]
         else:
             self._resolver = dns.resolver.Resolver()
             self.servers = [Server(address=str(ns)) for ns in self._resolver.nameservers]

@@ -36,8 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--credentials", required=True,
                         help="the plugin's credentials INI file")
     doctor.add_argument("--resolvers", default="",
-                        help="comma-separated recursive resolvers (IP or IP:PORT); default: "
-                        "the system's")
+                        help="comma-separated recursive resolvers (IP, IP:PORT or "
+                        "https://host[:port]/path for DNS over HTTPS); default: the system's")
     doctor.add_argument("--address-family", default="any", type=parse_family,
                         metavar="any|ipv4|ipv6",
                         help="which nameserver addresses to ask directly (default: any; a "

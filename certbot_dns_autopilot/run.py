@@ -45,18 +45,20 @@ RECORD_TTL = 60
 
 
 def parse_resolvers(text: str) -> list[dnsio.Server]:
-    """``--dns-autopilot-resolvers``: comma-separated ``IP`` / ``IP:PORT`` / ``[IPv6]:PORT``."""
+    """``--dns-autopilot-resolvers``: comma-separated ``IP`` / ``IP:PORT`` / ``[IPv6]:PORT``
+    or DNS-over-HTTPS ``https://host[:port]/path``."""
     servers = []
     for item in (part.strip() for part in (text or "").split(",")):
         if not item:
             continue
         try:
-            servers.append(dnsio.parse_server(item))
-        except ValueError:
+            servers.append(dnsio.parse_resolver(item))
+        except ValueError as exc:
+            why = str(exc) if "://" in item else f"{item!r} is not an address"
             raise errors.PluginError(
-                f"--dns-autopilot-resolvers: {item!r} is not an address. Give recursive "
-                "resolvers as IP, IP:PORT or [IPv6]:PORT, separated by commas "
-                "(e.g. 9.9.9.9,[2620:fe::fe]:53)") from None
+                f"--dns-autopilot-resolvers: {why}. Give recursive resolvers as IP, IP:PORT, "
+                "[IPv6]:PORT or https://host[:port]/path (DNS over HTTPS), separated by commas "
+                "(e.g. 9.9.9.9,[2620:fe::fe]:53 or https://1.1.1.1/dns-query)") from None
     return servers
 
 

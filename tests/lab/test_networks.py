@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import os
 import secrets
 import socket
@@ -135,9 +136,11 @@ def port53_blocked(allow: tuple[str, ...]) -> Iterator[str]:
 
 def certonly_in_group(certbot: Certbot, *domains: str, credentials: Path,
                       extra: tuple[str, ...] = ()) -> Run:
-    """certonly as the plugin's own process group (``GID``), which the filters match."""
+    """certonly as the plugin's own process group (``GID``), which the filters match; the
+    lab's CA is trusted for DNS over HTTPS (``SSL_CERT_FILE``)."""
     cmd, env = certbot._command(*certbot._certonly_args(domains, credentials, extra),
                                 "--non-interactive")
+    env["SSL_CERT_FILE"] = certbot.lab.env["LAB_CA_BUNDLE"]
 
     def group() -> None:
         os.setgroups([])
@@ -260,3 +263,34 @@ def test_authoritative_check_off_asks_no_nameserver(lab: Lab, certbot: Certbot,
     renewal = (certbot.config_dir / "renewal" / f"{fresh_name}.conf").read_text()
     assert "dns_autopilot_authoritative_check = False" in renewal
     wait_absent(lab, f"_acme-challenge.{fresh_name}")
+
+
+def test_a_resolver_reachable_only_over_https_does_everything(
+        lab: Lab, certbot: Certbot, fresh_name: str, cloudflare: Path) -> None:
+    doh = lab.env["LAB_DOH"]
+    with port53_blocked(allow=()):  # no DNS over port 53 at all, to anyone
+        run = certonly_in_group(certbot, fresh_name, credentials=cloudflare,
+                                extra=("--dns-autopilot-resolvers", doh))
+    issued(certbot, run, fresh_name)
+    # Zones, nameservers and their addresses came through DoH; then the public phase.
+    [nameservers] = run.steps("nameservers")
+    assert sorted(nameservers["servers"]) == [f"ns1.autopilot.test ({lab.primary})",
+                                              f"{NS2} ({lab.secondary})"]
+    public = run.steps("query", phase="public")
+    assert public and {q["server"] for q in public} == {doh}
+    assert public[-1]["outcome"] == "served"
+    assert len(unverified(run)) == 2 and run.steps("resolvers-only")
+    wait_absent(lab, f"_acme-challenge.{fresh_name}")
+
+
+def test_doctor_reads_the_zone_through_a_doh_resolver(lab: Lab, fresh_name: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", lab.env["LAB_CA_BUNDLE"])
+    status, out = lab.doctor(fresh_name, extra=("--resolvers", lab.env["LAB_DOH"],
+                                                "--no-permission-probe"))
+    assert status == 0, out
+    assert out["routes"][0]["zone"] == "autopilot.test"
+    monkeypatch.delenv("SSL_CERT_FILE")
+    status, out = lab.doctor(fresh_name, extra=("--resolvers", lab.env["LAB_DOH"],
+                                                "--no-permission-probe"))
+    assert status == 2 and "CERTIFICATE_VERIFY_FAILED" in json.dumps(out), out
