@@ -192,6 +192,7 @@ def _how(exc: OSError, refused: str = "refused") -> str:
     return {errno.ECONNREFUSED: refused,
             errno.ENETUNREACH: "no route (network unreachable)",
             errno.EHOSTUNREACH: "no route to host",
+            errno.EPERM: "blocked by this host's firewall",
             errno.EADDRNOTAVAIL: "no address of that family to send from",
             errno.EAFNOSUPPORT: "address family not supported by this host"}.get(
                 exc.errno or 0, exc.strerror or type(exc).__name__)
