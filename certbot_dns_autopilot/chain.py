@@ -9,6 +9,7 @@ resolvers by asking for the *parent* of each hop, which is harmless to cache.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,6 +77,7 @@ class Follower:
         self._query = self.reach.ask
         self._probe_label = probe_label
         self._servers: dict[str, list[dnsio.Server]] = {}
+        self._parents_found: set[str] = set()
 
     def servers(self, zone: str) -> list[dnsio.Server]:
         """Every address of every nameserver of ``zone`` (looked up once per run)."""
@@ -87,6 +89,20 @@ class Follower:
             self.reach.probe(zone, found)  # the silent ones cost one timeout, together
             self._servers[zone] = found
         return self._servers[zone]
+
+    def find_parent(self, zone: str) -> None:
+        """Find (and probe) the servers of ``zone``'s parent in the background: pre-flight
+        asks them next, and a silent one then costs its timeout beside this zone's."""
+        if not zone or zone in self._parents_found:
+            return
+        self._parents_found.add(zone)
+
+        def find() -> None:
+            try:
+                self.servers(self.recursive.zone_of(_parent(zone)) if "." in zone else "")
+            except Exception:  # noqa: BLE001 - a head start only: pre-flight asks again
+                pass
+        threading.Thread(target=find, name=f"parent of {zone}", daemon=True).start()
 
     def _ask(self, name: str, zone: str) -> tuple[dnsio.Answer, dnsio.Server, str]:
         """The first authoritative answer for ``name`` from ``zone``'s servers, following
@@ -145,6 +161,7 @@ class Follower:
         name = origin
         while True:
             zone = self._zone_of(name, hops, origin)
+            self.find_parent(zone)
             try:
                 answer, server, zone = self._ask(name, zone)
             except _NoneReachable as exc:

@@ -383,7 +383,7 @@ class Reach:
         """Ask every address of ``zone`` at once (SOA), so that the silent ones are known
         after one query timeout, before questions that go server after server."""
         fresh = [s for s in servers if self.usable(s)]
-        if len(fresh) > 1:
+        if fresh:
             with ThreadPoolExecutor(max_workers=min(len(fresh), 16)) as pool:
                 list(pool.map(lambda s: self.ask(s, zone or ".", "SOA"), fresh))
 

@@ -162,3 +162,32 @@ def test_doctor_reads_the_zone_through_a_doh_resolver(lab: Lab, fresh_name: str,
     status, out = lab.doctor(fresh_name, extra=("--resolvers", lab.env["LAB_DOH"],
                                                 "--no-permission-probe"))
     assert status == 2 and "CERTIFICATE_VERIFY_FAILED" in json.dumps(out), out
+
+
+def test_when_the_ca_fails_the_addresses_not_checked_are_named_as_suspects(
+        lab: Lab, certbot: Certbot, fresh_name: str) -> None:
+    name = f"_acme-challenge.{fresh_name}"
+    with extra_address(lab) as address:
+        # The CA's resolver cached NXDOMAIN before the record existed: the CA will fail.
+        assert lab.txt(lab.ca_resolver, name, recurse=True) == set()
+        run = certbot.certonly(fresh_name)
+    assert run.returncode != 0 and "Traceback" not in run.output
+    where = f"{NS2} ({address})"
+    assert f"suspects, not checked from this host: {where}" in run.hint, run.output
+    assert "could not be checked from this host: suspects too" in run.hint
+    [event] = run.steps("diagnosis", domain=fresh_name)
+    unchecked = [a for a in event["evidence"]["authoritative"] if a["server"] == where]
+    assert unchecked and unchecked[0]["rcode"] == "UNREACHABLE"
+    wait_absent(lab, name)
+
+
+def test_doctor_warns_of_an_unreachable_address_unless_its_family_is_left_out(
+        lab: Lab, fresh_name: str) -> None:
+    with extra_address(lab) as address:
+        status, out = lab.doctor(fresh_name, extra=("--no-permission-probe",))
+        left_out, quiet = lab.doctor(fresh_name, extra=("--no-permission-probe",
+                                                        "--address-family", "ipv4"))
+    assert status == 1, out
+    [finding] = [f for f in out["findings"] if f["code"] == "unreachable"]
+    assert finding["severity"] == "warning" and f"{NS2} ({address})" in finding["evidence"]
+    assert left_out == 0, quiet
