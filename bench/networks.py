@@ -6,10 +6,11 @@ In the lab, one name per run, fresh each time, with certbot --authenticator dns-
   ipv6 swallowing            ... where a socket reads every query and never answers
   no ipv6 on this host       ... and the namespace has IPv6 turned off for the run
   address-family ipv4        ... left out on purpose (--dns-autopilot-address-family ipv4)
-  plain (api writer)         nothing in the way, the Cloudflare API emulator as writer
+  plain (api writer)         nothing in the way, the Cloudflare API emulator as writer (it
+                             answers once the lab's nameservers serve the change)
+  authoritative-check false  resolvers only, on purpose
   port 53 filtered           DNS allowed to the resolver only (nftables): resolvers only
   doh only                   no DNS over port 53 at all; the resolver over DNS over HTTPS
-  authoritative-check false  resolvers only, on purpose
 The conditions are the lab tests' own (tests/lab/netconditions.py), made before the timed
 run and after a quiet gap. Each figure is the median wall time of certbot certonly alone,
 with the difference to its plain case (the same writer) and the run's own step times from
@@ -86,8 +87,10 @@ def family_ipv4(lab: Lab, certbot: Certbot, home: Path) -> Iterator[Call]:
 
 @contextlib.contextmanager
 def check_off(lab: Lab, certbot: Certbot, home: Path) -> Iterator[Call]:
-    yield lambda name: certbot.certonly(
-        name, extra=("--dns-autopilot-authoritative-check", "false"))
+    with cloudflare_writer(lab, home) as credentials:
+        yield lambda name: certonly_in_group(
+            certbot, name, credentials=credentials,
+            extra=("--dns-autopilot-authoritative-check", "false"))
 
 
 @contextlib.contextmanager
@@ -117,8 +120,8 @@ CASES: dict[str, tuple[Condition, str]] = {
     "ipv6 swallowing": (swallowing, "plain"),
     "no ipv6 on this host": (no_ipv6, "plain"),
     "address-family ipv4": (family_ipv4, "plain"),
-    "authoritative-check false": (check_off, "plain"),
     "plain (api writer)": (api_plain, "plain (api writer)"),
+    "authoritative-check false": (check_off, "plain (api writer)"),
     "port 53 filtered": (filtered, "plain (api writer)"),
     "doh only": (doh_only, "plain (api writer)"),
 }
