@@ -49,8 +49,9 @@ from netconditions import (  # noqa: E402
 
 from certbot_dns_autopilot.dnsio import DEFAULT_QUERY_TIMEOUT  # noqa: E402
 
-QUIET = 6.0  # seconds between making a condition and the timed run: BIND's notify-delay (5 s)
-             # would otherwise hold back the secondary's copy of the next change
+QUIET = 10.0  # seconds between making a condition (or the last run's cleanup) and the timed
+              # run: BIND sends a zone's NOTIFYs at most every notify-delay (5 s), and the
+              # last run's cleanup NOTIFY may itself have been deferred that long
 Call = Callable[..., Run]  # certonly(name, extra=...) under the condition
 Condition = Callable[[Lab, Certbot, Path], contextlib.AbstractContextManager[Call]]
 
