@@ -216,10 +216,16 @@ class Run:
         else:
             timings = waiter.wait(targets, asked=plan.origins(wanted))
             unverified = propagation.unverified_line(waiter.unverified)
-            display_util.notify(
-                f"dns-autopilot: served {'where checked' if unverified else 'everywhere'} "
-                "after " + ", ".join(f"{phase} {secs:.1f} s" for phase, secs in timings.items())
-                + (f"; {unverified} (the CA may use them)" if unverified else ""))
+            if not timings:
+                logger.warning("dns-autopilot: nothing was checked (--dns-autopilot-"
+                               "authoritative-check false and --dns-autopilot-public-check "
+                               "false): the CA may ask before the values are served")
+            else:
+                display_util.notify(
+                    f"dns-autopilot: served {'where checked' if unverified else 'everywhere'} "
+                    "after " + ", ".join(f"{phase} {secs:.1f} s"
+                                         for phase, secs in timings.items())
+                    + (f"; {unverified} (the CA may use them)" if unverified else ""))
         return [a.response(a.account_key) for a in achalls]
 
     def _preflight(self, routes: list[Route], domains: list[str]) -> list[Finding]:
