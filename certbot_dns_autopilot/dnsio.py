@@ -253,12 +253,40 @@ def fetch(server: Server, qname: str, rdtype: str, recurse: bool = False, dnssec
         raise Unreachable(f"{udp}; TCP: {how}", timed_out) from None
 
 
+_doh_clients: dict[str, object] = {}
+_doh_lock = threading.Lock()
+
+
+def _doh_client(url: str) -> object:
+    """One HTTP/2 client per DoH resolver for the whole run: a new one per question would
+    load the CA store and open a TLS connection each time. Trusts the system's CAs, or
+    ``SSL_CERT_FILE``."""
+    import httpx2  # dnspython's DoH client (the "doh" extra); only DoH users import it
+
+    with _doh_lock:
+        if url not in _doh_clients:
+            _doh_clients[url] = httpx2.Client(http1=True, http2=True)
+        return _doh_clients[url]
+
+
+class _DoHNameserver(dns.nameserver.DoHNameserver):
+    """dnspython's DoH nameserver for the resolver object, on the run's client for its URL."""
+
+    def query(self, request: dns.message.QueryMessage, timeout: float, source: str | None,
+              source_port: int, max_size: bool = False, one_rr_per_rrset: bool = False,
+              ignore_trailing: bool = False) -> dns.message.Message:
+        return dns.query.https(request, self.url, timeout=timeout,
+                               one_rr_per_rrset=one_rr_per_rrset,
+                               ignore_trailing=ignore_trailing, session=_doh_client(self.url))
+
+
 def _fetch_https(server: Server, query: dns.message.Message, timeout: float
                  ) -> dns.message.Message:
     """One query over DNS over HTTPS (dnspython's DoH: HTTP/2, the system's trusted CAs, or
     ``SSL_CERT_FILE``)."""
     try:
-        return dns.query.https(query, server.url, timeout=timeout)
+        return dns.query.https(query, server.url, timeout=timeout,
+                               session=_doh_client(server.url))
     except dns.exception.Timeout:
         raise Unreachable(f"HTTPS: no answer in {timeout:.1f} s", True) from None
     except dns.exception.DNSException:
@@ -401,7 +429,7 @@ class Recursive:
         if self.servers:
             self._resolver = dns.resolver.Resolver(configure=False)
             self._resolver.nameservers = [
-                dns.nameserver.DoHNameserver(s.url) if s.url
+                _DoHNameserver(s.url) if s.url
                 else dns.nameserver.Do53Nameserver(s.address, s.port) for s in self.servers]
         else:
             self._resolver = dns.resolver.Resolver()
