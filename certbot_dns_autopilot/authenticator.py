@@ -29,7 +29,8 @@ DEFAULT_PROPAGATION_TIMEOUT = 300
 
 
 def parse_resolvers(text: str) -> list[dnsio.Server]:
-    """``--dns-autopilot-resolvers``: comma-separated ``IP`` / ``IP:PORT`` / ``[IPv6]:PORT``."""
+    """``--dns-autopilot-resolvers``: comma-separated ``IP`` / ``IP:PORT`` / ``[IPv6]:PORT`` /
+    ``https://host[:port]/path``."""
     from .run import parse_resolvers as parse
 
     return parse(text)
@@ -37,6 +38,10 @@ def parse_resolvers(text: str) -> list[dnsio.Server]:
 
 class BoolValueError(ValueError, argparse.ArgumentTypeError):
     """A yes/no value that is neither; argparse prints its message as it is."""
+
+
+class ChoiceValueError(ValueError, argparse.ArgumentTypeError):
+    """A value outside an option's choices; argparse prints its message as it is."""
 
 
 def parse_bool(text: str | bool) -> bool:
@@ -50,6 +55,14 @@ def parse_bool(text: str | bool) -> bool:
         return False
     raise BoolValueError(f"{text!r} is not true or false (use true/false, yes/no, on/off, "
                          "1/0)")
+
+
+def parse_family(text: str) -> str:
+    """``--dns-autopilot-address-family``: any, ipv4 or ipv6."""
+    value = str(text).strip().lower()
+    if value not in ("any", "ipv4", "ipv6"):
+        raise ChoiceValueError(f"{text!r} is not any, ipv4 or ipv6")
+    return value
 
 
 class Authenticator(common.Plugin, interfaces.Authenticator):
@@ -67,8 +80,9 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
         add("credentials", help="Path to the credentials INI file (mode 600): the record "
             "writer's keys, e.g. dns_autopilot_rfc2136_server/_name/_secret. Stored absolute "
             "in the renewal configuration (default: none; required).")
-        add("resolvers", default="", help="Comma-separated recursive resolvers (IP or IP:PORT) "
-            "used to find nameservers and for the public check (default: the system's).")
+        add("resolvers", default="", help="Comma-separated recursive resolvers (IP, IP:PORT, "
+            "or https://host[:port]/path for DNS over HTTPS) used to find zones, nameservers, "
+            "CAA and for the public check (default: the system's).")
         add("propagation-timeout", type=int, default=DEFAULT_PROPAGATION_TIMEOUT,
             help="Upper bound, in seconds, on waiting for the records to be served; the wait "
             "ends as soon as they are. 0 turns the wait off (the CA may then ask before the "
@@ -95,6 +109,13 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
             "the names to be written (stale-record), so resolvers stop serving them. "
             "Only safe when no other issuance for the same names may be "
             "running: its value would be removed too.")
+        add("authoritative-check", type=parse_bool, default=True, metavar="true|false",
+            help="Wait until every reachable authoritative nameserver address serves the "
+            "values before asking the resolvers. Set false where port 53 to them is always "
+            "filtered: the resolvers alone decide (resolvers only).")
+        add("address-family", type=parse_family, default="any", metavar="any|ipv4|ipv6",
+            help="Which nameserver addresses to ask directly: any (default; a family this "
+            "host has no route for is skipped with a notice), ipv4 or ipv6 only.")
         add("public-check", type=parse_bool, default=True, metavar="true|false",
             help="After every authoritative server serves the values, also wait until the "
             "resolvers do. Set false for split-horizon setups where the "
@@ -138,4 +159,4 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
             return "dns-autopilot could not build a hint; see the log for the run's steps."
 
 
-__all__ = ["Authenticator", "AutopilotError", "parse_bool", "parse_resolvers"]
+__all__ = ["Authenticator", "AutopilotError", "parse_bool", "parse_family", "parse_resolvers"]

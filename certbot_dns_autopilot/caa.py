@@ -240,6 +240,7 @@ def server_outcome(caa_rcode: str, soa_rcode: str | None) -> str:
     from this host, which says nothing about what the CA meets."""
     if caa_rcode in ("NOERROR", "NXDOMAIN"):
         return OK
-    if caa_rcode in ("TIMEOUT", "ERROR"):
-        return UNREACHABLE if soa_rcode in (None, "TIMEOUT", "ERROR") else REFUSES
-    return REFUSES
+    silent = ("TIMEOUT", "UNREACHABLE")  # dnsio's pseudo-rcodes: nothing answered
+    if caa_rcode in silent:
+        return UNREACHABLE if soa_rcode in (None, *silent) else REFUSES
+    return REFUSES  # an rcode other than NOERROR/NXDOMAIN, or an answer that cannot be read

@@ -9,6 +9,7 @@ resolvers by asking for the *parent* of each hop, which is harmless to cache.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ class Chain:
     origin: str
     hops: tuple[Hop, ...]
     wildcard: str | None = None  # set when a wildcard CNAME answered for the origin
+    unchecked: str = ""  # set when the last hop's nameservers could not be asked from here
 
     @property
     def final(self) -> str:
@@ -54,6 +56,10 @@ class Chain:
                            for hop in self.hops)
 
 
+class _NoneReachable(Exception):
+    """No nameserver of a zone answered anything from this host (port 53 filtered...)."""
+
+
 def _parent(name: str) -> str:
     return name.split(".", 1)[1] if "." in name else ""
 
@@ -62,37 +68,61 @@ class Follower:
     """Resolves chains hop by hop at the authoritative servers of each hop's zone."""
 
     def __init__(self, recursive: dnsio.Recursive,
-                 query: Callable[..., dnsio.Answer] = dnsio.ask,
-                 probe_label: Callable[[], str] = lambda: f"_autopilot-{uuid.uuid4().hex[:8]}"
-                 ) -> None:
+                 query: Callable[..., dnsio.Answer] | None = None,
+                 probe_label: Callable[[], str] = lambda: f"_autopilot-{uuid.uuid4().hex[:8]}",
+                 reach: dnsio.Reach | None = None) -> None:
         self.recursive = recursive
-        self._query = query
+        #: the run's knowledge of which authoritative addresses this host can ask
+        self.reach = reach or dnsio.Reach(query=query or dnsio.ask)
+        self._query = self.reach.ask
         self._probe_label = probe_label
         self._servers: dict[str, list[dnsio.Server]] = {}
+        self._parents_found: set[str] = set()
 
     def servers(self, zone: str) -> list[dnsio.Server]:
         """Every address of every nameserver of ``zone`` (looked up once per run)."""
         if zone not in self._servers:
             try:
-                self._servers[zone] = dnsio.nameserver_addresses(self.recursive, zone)[1]
+                found = dnsio.nameserver_addresses(self.recursive, zone)[1]
             except dns.exception.DNSException:
-                self._servers[zone] = []
+                found = []
+            self.reach.probe(zone, found)  # the silent ones cost one timeout, together
+            self._servers[zone] = found
         return self._servers[zone]
+
+    def find_parent(self, zone: str) -> None:
+        """Find (and probe) the servers of ``zone``'s parent in the background: pre-flight
+        asks them next, and a silent one then costs its timeout beside this zone's."""
+        if not zone or zone in self._parents_found:
+            return
+        self._parents_found.add(zone)
+
+        def find() -> None:
+            try:
+                self.servers(self.recursive.zone_of(_parent(zone)) if "." in zone else "")
+            except Exception:  # noqa: BLE001 - a head start only: pre-flight asks again
+                pass
+        threading.Thread(target=find, name=f"parent of {zone}", daemon=True).start()
 
     def _ask(self, name: str, zone: str) -> tuple[dnsio.Answer, dnsio.Server, str]:
         """The first authoritative answer for ``name`` from ``zone``'s servers, following
-        referrals into child zones; returns the answer, who gave it, and the zone."""
+        referrals into child zones; returns the answer, who gave it, and the zone. Raises
+        `_NoneReachable` when no server of the zone answered anything from this host."""
         for _ in range(MAX_HOPS):
-            tried = []
+            tried, answered, why = [], False, ""
             for server in self.servers(zone):
                 answer = self._query(server, name, "CNAME")
                 tried.append(f"{server}: {answer.describe()}")
+                answered = answered or answer.answered
+                why = why or answer.error
                 if answer.referral and answer.referral != zone:
                     zone = answer.referral
                     break
                 if answer.authoritative and answer.rcode in ("NOERROR", "NXDOMAIN"):
                     return answer, server, zone
             else:
+                if tried and not answered:
+                    raise _NoneReachable(why)
                 raise AutopilotError(
                     "lame-delegation",
                     f"no nameserver of {zone or 'the root'} answered authoritatively for {name}",
@@ -131,7 +161,15 @@ class Follower:
         name = origin
         while True:
             zone = self._zone_of(name, hops, origin)
-            answer, server, zone = self._ask(name, zone)
+            self.find_parent(zone)
+            try:
+                answer, server, zone = self._ask(name, zone)
+            except _NoneReachable as exc:
+                hops.append(Hop(name, zone, "not checked"))
+                return Chain(origin, tuple(hops), unchecked=(
+                    f"a CNAME at {name} could not be looked for: no nameserver of {zone} "
+                    f"answered from this host ({exc}); writing at {name} (if it is an alias, "
+                    "say so in dns_autopilot_aliases)"))
             if answer.cname is None:
                 hops.append(Hop(name, zone, str(server)))
                 return Chain(origin, tuple(hops))

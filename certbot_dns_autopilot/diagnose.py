@@ -11,12 +11,12 @@ and only when every server we can ask is right, a resolver's (or the CA's) cache
 from __future__ import annotations
 
 import difflib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from . import links
 from .ca_errors import CaReading
 from .evidence import Evidence
-from .propagation import Observation, is_lame
+from .propagation import UNREACHABLE, Observation, is_lame, unverified_line
 from .shown import LONG, quoted, shown
 
 TERMINAL_ROWS = 6  # evidence rows shown per diagnosis in the terminal; all go to the log
@@ -88,7 +88,29 @@ def _rows(observations: tuple[Observation, ...]) -> list[str]:
 def diagnose(domain: str, value: str, reading: CaReading, ev: Evidence,
              wait_off: bool = False) -> Diagnosis:
     """The diagnosis for one failed challenge (``value`` is the TXT value it expected)."""
-    found = _decide(domain, value, reading, ev)
+    unchecked = [obs for obs in ev.authoritative if obs.status == UNREACHABLE]
+    reached = tuple(obs for obs in ev.authoritative if obs.status != UNREACHABLE)
+    if unchecked and not reached:
+        rows = [f"{obs.server}: {obs.answer.describe()}" for obs in unchecked]
+        found = Diagnosis(
+            "unreachable", domain, ev.origin,
+            f"no nameserver address of {ev.zone} could be asked from this host, so what they "
+            "serve is unknown here; the CA's resolvers asked them",
+            "check the nameservers from a host that reaches them (the dig below); from this "
+            "host allow DNS (port 53, UDP and TCP) out, or rely on the resolvers "
+            "(--dns-autopilot-authoritative-check false)",
+            tuple(rows + _rows(ev.resolvers)), unchecked[0].server.dig(ev.target, "TXT"),
+            reading.describe(), {"type": reading.typ, "detail": reading.detail})
+    else:
+        found = _decide(domain, value, reading, replace(ev, authoritative=reached))
+    if unchecked and reached:
+        # Not seen is not fine: the CA may have asked exactly these.
+        found = Diagnosis(**(asdict(found) | {
+            "problem": found.problem.replace("every nameserver", "every nameserver reached")
+            + f" ({len(unchecked)} address(es) could not be checked "
+                                       "from this host: suspects too)",
+            "evidence": (f"suspects, {unverified_line(o.server for o in unchecked)}",)
+            + found.evidence}))
     if wait_off:
         found = Diagnosis(**(asdict(found) | {
             "problem": found.problem + " (the wait was off: --dns-autopilot-propagation-"

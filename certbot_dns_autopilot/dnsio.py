@@ -6,8 +6,14 @@ Answers come back as plain `Answer` values so that the decisions made on them
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
+import threading
+import time
+import urllib.parse
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import dns.exception
@@ -22,6 +28,9 @@ import dns.resolver
 from .shown import quoted, shown
 
 DEFAULT_QUERY_TIMEOUT = 2.0
+UDP_SHARE = 2 / 3  # of a query's timeout for UDP; the rest is for a TCP retry when UDP is lost
+NO_ANSWER = ("TIMEOUT", "UNREACHABLE")  # pseudo-rcodes: nothing answered from this host
+FAMILIES = ("any", "ipv4", "ipv6")
 
 
 @dataclass(frozen=True, order=True)
@@ -31,21 +40,33 @@ class Server:
     address: str
     port: int = 53
     name: str = ""
+    url: str = ""  # a DNS-over-HTTPS resolver: https://host[:port]/path (address: its host)
 
     def __str__(self) -> str:
+        if self.url:
+            return self.url
         where = self.address if self.port == 53 else f"{self.address}:{self.port}"
         return f"{self.name} ({where})" if self.name else where
 
     def dig(self, qname: str, rdtype: str, recurse: bool = False) -> str:
         """The dig command that repeats a query of ours, for users to paste."""
-        port = "" if self.port == 53 else f" -p {self.port}"
         flags = "" if recurse else " +norecurse"
+        if self.url:
+            path = urllib.parse.urlsplit(self.url).path
+            port = "" if self.port == 443 else f" -p {self.port}"
+            return f"dig @{self.address}{port} +https={path} {quoted(qname)} {rdtype}{flags}"
+        port = "" if self.port == 53 else f" -p {self.port}"
         return f"dig @{self.address}{port} {quoted(qname)} {rdtype}{flags}"
 
 
 @dataclass(frozen=True)
 class Answer:
-    """What one server said: an rcode (or TIMEOUT/ERROR), TXT values, TTLs, SOA serial."""
+    """What one server said: an rcode, TXT values, TTLs, SOA serial.
+
+    ``rcode`` may also be a pseudo-rcode: TIMEOUT (no answer over UDP nor TCP within the
+    query timeout), UNREACHABLE (refused at the network level, no route, or an address family
+    this host cannot use: ``error`` says which) or ERROR (an answer that could not be read).
+    """
 
     rcode: str
     values: frozenset[str] = field(default_factory=frozenset)
@@ -58,6 +79,11 @@ class Answer:
     referral: str | None = None  # a delegation below the server's zone (NS, no AA)
     mname: str | None = None  # the SOA's primary nameserver, when an SOA was in the answer
     minimum: int | None = None  # the SOA's minimum: the zone's negative-caching TTL
+
+    @property
+    def answered(self) -> bool:
+        """Something answered, whatever it said (False: nothing reached us from there)."""
+        return self.rcode not in NO_ANSWER
 
     def as_dict(self) -> dict[str, object]:
         """The answer as event-log fields."""
@@ -108,6 +134,32 @@ def parse_server(text: str, default_port: int = 53) -> Server:
     return Server(address=host, port=port)
 
 
+def parse_resolver(text: str) -> Server:
+    """A resolver: what `parse_server` reads, or a DNS-over-HTTPS URL
+    ``https://host[:port]/path`` (path default ``/dns-query``); ValueError otherwise."""
+    text = text.strip()
+    if not text.lower().startswith("https://"):
+        if "://" in text:
+            raise ValueError(f"{text!r}: only https:// URLs (DNS over HTTPS) are resolvers")
+        return parse_server(text)
+    parts = urllib.parse.urlsplit(text)
+    try:
+        port = parts.port or 443
+    except ValueError:
+        raise ValueError(f"{text!r} has a port that is not a number in 1-65535") from None
+    if not parts.hostname:
+        raise ValueError(f"{text!r} names no host")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{text!r}: give the path only (no ?query or #fragment)")
+    import dns.query as query_module  # have_doh: dnspython's DoH needs its HTTP/2 client
+
+    if not query_module.have_doh:
+        raise ValueError(f"{text!r}: DNS over HTTPS needs dnspython's HTTP/2 client; install "
+                         "it with pip install 'certbot-dns-autopilot[doh]'")
+    url = urllib.parse.urlunsplit(("https", parts.netloc, parts.path or "/dns-query", "", ""))
+    return Server(address=parts.hostname, port=port, url=url)
+
+
 def _txt_values(response: dns.message.Message, qname: dns.name.Name) -> frozenset[str]:
     values = set()
     for rrset in response.answer:
@@ -128,16 +180,121 @@ def _answer_ttl(response: dns.message.Message, rdtype: int) -> int | None:
     return None
 
 
+def family(address: str) -> str:
+    """``ipv4`` or ``ipv6``: the address family of an IP address."""
+    return "ipv6" if ipaddress.ip_address(address).version == 6 else "ipv4"
+
+
+def _socket_family(address: str) -> int:
+    return socket.AF_INET6 if family(address) == "ipv6" else socket.AF_INET
+
+
+def _how(exc: OSError, refused: str = "refused") -> str:
+    """How a socket failed, in the words users search for."""
+    return {errno.ECONNREFUSED: refused,
+            errno.ENETUNREACH: "no route (network unreachable)",
+            errno.EHOSTUNREACH: "no route to host",
+            errno.EPERM: "blocked by this host's firewall",
+            errno.EADDRNOTAVAIL: "no address of that family to send from",
+            errno.EAFNOSUPPORT: "address family not supported by this host"}.get(
+                exc.errno or 0, exc.strerror or type(exc).__name__)
+
+
+def route_error(address: str, port: int = 53) -> str:
+    """Why this host cannot send to ``address`` at all ("" if it can). A UDP connect only
+    asks the kernel for a route: no packet leaves."""
+    try:
+        with socket.socket(_socket_family(address), socket.SOCK_DGRAM) as probe:
+            probe.connect((address, port))
+    except OSError as exc:
+        return _how(exc)
+    return ""
+
+
+class Unreachable(OSError):
+    """Nothing answered over UDP nor TCP: ``how`` says what each attempt met."""
+
+    def __init__(self, how: str, timed_out: bool) -> None:
+        super().__init__(how)
+        self.how = how
+        self.timed_out = timed_out
+
+
 def fetch(server: Server, qname: str, rdtype: str, recurse: bool = False, dnssec: bool = False,
           timeout: float = DEFAULT_QUERY_TIMEOUT) -> dns.message.Message:
-    """One query, the whole response (UDP, TCP if truncated). Raises dns/OS errors."""
+    """One query, the whole response: UDP (TCP if truncated), and when UDP gets nothing, TCP
+    in what is left of ``timeout``; a connected UDP socket hears an ICMP refusal at once.
+    Raises `Unreachable` when neither answered, dns errors for answers it cannot read."""
     query = dns.message.make_query(dns.name.from_text(qname), dns.rdatatype.from_text(rdtype),
                                    want_dnssec=dnssec)
     if not recurse:
         query.flags &= ~dns.flags.RD
-    response, _ = dns.query.udp_with_fallback(query, server.address, timeout=timeout,
-                                              port=server.port)
-    return response
+    if server.url:
+        return _fetch_https(server, query, timeout)
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.socket(_socket_family(server.address), socket.SOCK_DGRAM) as sock:
+            sock.setblocking(False)  # dnspython waits on it with its own deadline
+            sock.connect((server.address, server.port))
+            response = dns.query.udp(query, server.address, timeout=timeout * UDP_SHARE,
+                                     port=server.port, sock=sock, ignore_unexpected=True)
+        if not response.flags & dns.flags.TC:
+            return response
+        return dns.query.tcp(query, server.address, timeout=timeout, port=server.port)
+    except dns.exception.Timeout:
+        udp, timed_out = f"UDP: no answer in {timeout * UDP_SHARE:.1f} s", True
+    except OSError as exc:
+        udp, timed_out = f"UDP: {_how(exc, 'refused (ICMP port unreachable)')}", False
+    left = max(deadline - time.monotonic(), 0.2)
+    try:
+        return dns.query.tcp(query, server.address, timeout=left, port=server.port)
+    except dns.exception.Timeout:
+        raise Unreachable(f"{udp}; TCP: no answer in {left:.1f} s", True) from None
+    except (OSError, EOFError) as exc:
+        how = _how(exc, "refused (reset)") if isinstance(exc, OSError) else "connection closed"
+        raise Unreachable(f"{udp}; TCP: {how}", timed_out) from None
+
+
+_doh_clients: dict[str, object] = {}
+_doh_lock = threading.Lock()
+
+
+def _doh_client(url: str) -> object:
+    """One HTTP/2 client per DoH resolver for the whole run: a new one per question would
+    load the CA store and open a TLS connection each time. Trusts the system's CAs, or
+    ``SSL_CERT_FILE``."""
+    import httpx2  # dnspython's DoH client (the "doh" extra); only DoH users import it
+
+    with _doh_lock:
+        if url not in _doh_clients:
+            _doh_clients[url] = httpx2.Client(http1=True, http2=True)
+        return _doh_clients[url]
+
+
+class _DoHNameserver(dns.nameserver.DoHNameserver):
+    """dnspython's DoH nameserver for the resolver object, on the run's client for its URL."""
+
+    def query(self, request: dns.message.QueryMessage, timeout: float, source: str | None,
+              source_port: int, max_size: bool = False, one_rr_per_rrset: bool = False,
+              ignore_trailing: bool = False) -> dns.message.Message:
+        return dns.query.https(request, self.url, timeout=timeout,
+                               one_rr_per_rrset=one_rr_per_rrset,
+                               ignore_trailing=ignore_trailing, session=_doh_client(self.url))
+
+
+def _fetch_https(server: Server, query: dns.message.Message, timeout: float
+                 ) -> dns.message.Message:
+    """One query over DNS over HTTPS (dnspython's DoH: HTTP/2, the system's trusted CAs, or
+    ``SSL_CERT_FILE``)."""
+    try:
+        return dns.query.https(query, server.url, timeout=timeout,
+                               session=_doh_client(server.url))
+    except dns.exception.Timeout:
+        raise Unreachable(f"HTTPS: no answer in {timeout:.1f} s", True) from None
+    except dns.exception.DNSException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the HTTP client's own errors: TLS, connect, status
+        raise Unreachable(f"HTTPS: {exc or type(exc).__name__}", False) from None
 
 
 def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
@@ -147,9 +304,13 @@ def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
     rdtype_value = dns.rdatatype.from_text(rdtype)
     try:
         response = fetch(server, qname, rdtype, recurse=recurse, timeout=timeout)
+    except Unreachable as exc:
+        return Answer(rcode="TIMEOUT" if exc.timed_out else "UNREACHABLE", error=exc.how)
     except dns.exception.Timeout:
         return Answer(rcode="TIMEOUT")
-    except (OSError, dns.exception.DNSException) as exc:
+    except OSError as exc:
+        return Answer(rcode="UNREACHABLE", error=_how(exc))
+    except dns.exception.DNSException as exc:
         return Answer(rcode="ERROR", error=str(exc) or type(exc).__name__)
     serial = mname = minimum = None
     for rrset in response.answer + response.authority:
@@ -182,6 +343,86 @@ def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
     )
 
 
+class Reach:
+    """Which authoritative addresses this host can ask, learnt once per run.
+
+    An address of a family left out by ``--dns-autopilot-address-family``, or one this host
+    has no route to, is not asked at all; one that gave no answer over UDP nor TCP once is
+    not asked again in the run (one unusable address costs one query timeout, not the whole
+    wait). Only direct (non-recursive) questions are remembered: a resolver that missed one
+    question is asked again.
+    """
+
+    def __init__(self, family: str = "any", query: Callable[..., Answer] = ask,
+                 route: Callable[[str], str] | None = None, authoritative: bool = True
+                 ) -> None:
+        self.family = family
+        self.authoritative = authoritative  # False: no authoritative address is asked
+        self._query = query
+        # The kernel's routes matter to real queries only; scripted ones reach everything.
+        self._route = route or (route_error if query is ask else (lambda address: ""))
+        self._skipped: dict[str, str] = {}
+        self._dead: dict[Server, Answer] = {}
+        self._lock = threading.Lock()
+
+    def left_out(self, server: Server) -> bool:
+        """Left out on purpose: of a family ``--dns-autopilot-address-family`` leaves out,
+        or every address (``--dns-autopilot-authoritative-check false``)."""
+        return not self.authoritative or (self.family != "any"
+                                          and family(server.address) != self.family)
+
+    def usable(self, server: Server) -> bool:
+        """Neither unusable from this host nor already silent in this run."""
+        with self._lock:
+            dead = server in self._dead
+        return not dead and not self.why_not(server)
+
+    def why_not(self, server: Server) -> str:
+        """Why ``server`` is not asked from this host ("" when it is)."""
+        kind = family(server.address)
+        if not self.authoritative:
+            return "not checked (--dns-autopilot-authoritative-check false)"
+        if self.left_out(server):
+            return f"{kind} not checked (--dns-autopilot-address-family {self.family})"
+        if server.address not in self._skipped:
+            error = self._route(server.address)
+            label = "IPv6" if kind == "ipv6" else "IPv4"
+            self._skipped[server.address] = f"this host has no {label} route ({error})" \
+                if error else ""
+        return self._skipped[server.address]
+
+    def ask(self, server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False
+            ) -> Answer:
+        """`ask`, unless the address is unusable here or already failed to answer."""
+        if recurse:
+            return self._query(server, qname, rdtype, recurse=True)
+        why = self.why_not(server)
+        if why:
+            return Answer(rcode="UNREACHABLE", error=why)
+        with self._lock:
+            known = self._dead.get(server)
+        if known is not None:
+            return known
+        answer = self._query(server, qname, rdtype, recurse=False)
+        if not answer.answered:
+            with self._lock:
+                self._dead.setdefault(server, answer)
+        return answer
+
+    def probe(self, zone: str, servers: list[Server]) -> None:
+        """Ask every address of ``zone`` at once (SOA), so that the silent ones are known
+        after one query timeout, before questions that go server after server."""
+        fresh = [s for s in servers if self.usable(s)]
+        if fresh:
+            with ThreadPoolExecutor(max_workers=min(len(fresh), 16)) as pool:
+                list(pool.map(lambda s: self.ask(s, zone or ".", "SOA"), fresh))
+
+    def unreachable(self) -> dict[Server, Answer]:
+        """Every address that gave no answer in this run, with what it met."""
+        with self._lock:
+            return dict(self._dead)
+
+
 class Recursive:
     """The configured recursive resolvers (or the system's), for zone and address lookups."""
 
@@ -190,7 +431,8 @@ class Recursive:
         if self.servers:
             self._resolver = dns.resolver.Resolver(configure=False)
             self._resolver.nameservers = [
-                dns.nameserver.Do53Nameserver(s.address, s.port) for s in self.servers]
+                _DoHNameserver(s.url) if s.url
+                else dns.nameserver.Do53Nameserver(s.address, s.port) for s in self.servers]
         else:
             self._resolver = dns.resolver.Resolver()
             self.servers = [Server(address=str(ns)) for ns in self._resolver.nameservers]

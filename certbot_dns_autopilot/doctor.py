@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from certbot import errors
 
 from . import __version__, account, caa, credentials, dnsio, names, preflight, scrub
-from .authenticator import parse_bool
+from .authenticator import parse_bool, parse_family
 from .chain import Follower
 from .errors import AutopilotError
 from .findings import ERROR, Finding, exit_status
@@ -40,8 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--credentials",
                         help="the plugin's credentials INI file; required unless --all")
     doctor.add_argument("--resolvers", default="",
-                        help="comma-separated recursive resolvers (IP or IP:PORT); default: "
-                        "the system's")
+                        help="comma-separated recursive resolvers (IP, IP:PORT or "
+                        "https://host[:port]/path for DNS over HTTPS); default: the system's")
+    doctor.add_argument("--address-family", default="any", type=parse_family,
+                        metavar="any|ipv4|ipv6",
+                        help="which nameserver addresses to ask directly (default: any; a "
+                        "family this host has no route for is reported as unreachable)")
     doctor.add_argument("--caa-identities", default="",
                         help="the CA's CAA identities, e.g. letsencrypt.org")
     doctor.add_argument("--server", default=None,
@@ -83,7 +87,8 @@ def _check_names(domains: list[str]) -> None:
 def diagnose(args: argparse.Namespace) -> tuple[list[dict], list[Finding]]:
     _check_names(args.domains)
     _, writers, alias_list = credentials.load(args.credentials)
-    follower = Follower(dnsio.Recursive(parse_resolvers(args.resolvers)))
+    follower = Follower(dnsio.Recursive(parse_resolvers(args.resolvers)),
+                        reach=dnsio.Reach(args.address_family))
     router = Router(writers, follower, alias_list, follow_cnames=args.follow_cnames)
     routes, found, described = [], [], []
     for domain in args.domains:

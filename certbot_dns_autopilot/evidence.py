@@ -63,10 +63,13 @@ class Evidence:
 
 def gather(origin: str, target: str, zone: str, run_values: frozenset[str], domain: str,
            reading: CaReading, follower: Follower, identities: set[str],
-           budget: float = BUDGET, query: Callable[..., dnsio.Answer] = dnsio.ask,
+           budget: float = BUDGET, query: Callable[..., dnsio.Answer] | None = None,
            requester: caa.Requester | None = None) -> Evidence:
-    """Ask everything about one failed name at once; give up on what exceeds ``budget``."""
+    """Ask everything about one failed name at once; give up on what exceeds ``budget``.
+    Addresses the run found unreachable are not asked again (the default ``query`` is the
+    run's `dnsio.Reach`): they come back as unreachable, named as not checked."""
     recursive = follower.recursive
+    query = query or follower.reach.ask
     deadline = time.monotonic() + budget
     pool = ThreadPoolExecutor(max_workers=16)
     try:
@@ -79,9 +82,9 @@ def gather(origin: str, target: str, zone: str, run_values: frozenset[str], doma
                 Observation(r, origin, run_values, query(r, origin, "TXT", recurse=True), True)
                 for r in recursive.servers),
             "chain": lambda: follower.follow(origin),
-            "doubled": lambda: Observation(servers[0], f"{target}.{zone}", run_values,
-                                           query(servers[0], f"{target}.{zone}", "TXT"))
-            if servers else None,
+            "doubled": lambda: next((Observation(s, f"{target}.{zone}", run_values,
+                                                 query(s, f"{target}.{zone}", "TXT"))
+                                     for s in servers if follower.reach.usable(s)), None),
         }
         if reading.kind == "caa" or reading.typ == "caa":
             jobs["caa"] = lambda: tuple(preflight.caa_findings(domain, follower, identities,

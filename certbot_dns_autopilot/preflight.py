@@ -15,16 +15,12 @@ import dns.exception
 import dns.name
 import dns.rdatatype
 
-from . import caa, dnsio, names
+from . import caa, dnsio, names, propagation
 from .chain import Follower
 from .errors import AutopilotError
 from .findings import ERROR, WARNING, Finding, by_cause
 from .routing import Route
 from .shown import quoted
-
-#: the code of a CAA nameserver this host cannot reach (the networks issue's `unreachable`
-#: once it lands; till then a caa-blocked warning)
-UNREACHABLE_CODE = "caa-blocked"
 
 
 def public_suffix(domains: Iterable[str]) -> list[Finding]:
@@ -163,7 +159,11 @@ def caa_servers(domain: str, owners: list[str], follower: Follower,
                 query: Callable[..., dnsio.Answer] = dnsio.ask) -> list[Finding]:
     """Every address of every nameserver of the zones holding the CAA names climbed (and the
     targets of CNAMEs there) must answer CAA with NOERROR or NXDOMAIN: the CA's resolver may
-    ask any of them, and a failure there makes the CA refuse issuance."""
+    ask any of them, and a failure there makes the CA refuse issuance.
+
+    ``query`` asks past the run's `dnsio.Reach` on purpose: silence on CAA alone must not
+    mark an address dead for the waiter. Addresses already known unusable are not asked."""
+    reach = follower.reach
     blocked, unreachable, seen = [], [], set()
     todo = [o for o in owners if "." in o]  # not a top-level domain's own servers
     while todo:
@@ -177,11 +177,13 @@ def caa_servers(domain: str, owners: list[str], follower: Follower,
             continue
         def ask(server: dnsio.Server, owner: str = owner, zone: str = zone
                 ) -> tuple[dnsio.Answer, dnsio.Answer | None]:
+            if not reach.usable(server):  # no route, or silent earlier in the run
+                return reach.ask(server, owner, "CAA"), None
             answer = query(server, owner, "CAA")
-            silent = answer.rcode in ("TIMEOUT", "ERROR")
+            silent = answer.rcode in dnsio.NO_ANSWER
             return answer, query(server, zone, "SOA") if silent else None
 
-        servers = follower.servers(zone)
+        servers = [s for s in follower.servers(zone) if not reach.left_out(s)]
         with ThreadPoolExecutor(max_workers=max(1, min(8, len(servers)))) as pool:
             answers = list(pool.map(ask, servers))  # addresses are independent: ask at once
         for server, (answer, soa) in zip(servers, answers, strict=True):
@@ -205,9 +207,8 @@ def caa_servers(domain: str, owners: list[str], follower: Follower,
             "appliances and some DNS proxies refuse unknown types), or remove it from the NS "
             "sets"))
     if unreachable:
-        # Issue 12's `unreachable` code is where this belongs once merged; a warning till then.
         found.append(Finding(
-            UNREACHABLE_CODE, WARNING, domain, "a nameserver of the zone holding CAA answers "
+            "unreachable", WARNING, domain, "a nameserver of the zone holding CAA answers "
             "nothing from this host (not CAA, not SOA): not necessarily the zone's fault, the "
             "CA may reach it", "\n".join(unreachable), "check this host's route to those "
             "addresses (IPv6, firewalls on port 53); if the CA cannot reach them either, it "
@@ -241,45 +242,66 @@ def caa_bogus(domain: str, owners: list[str], recursive: dnsio.Recursive,
 
 
 def delegation(zone: str, follower: Follower) -> list[Finding]:
-    """The parent's NS set, the apex NS set, and every listed server answering with authority."""
+    """The parent's NS set, the apex NS set, and every listed server answering with authority.
+    An address this host cannot reach is a warning (`unreachable`), not the zone's fault."""
+    reach = follower.reach
     parent = zone.split(".", 1)[1] if "." in zone else ""
     try:
         parent_zone = follower.recursive.zone_of(parent) if parent else ""
     except dns.exception.DNSException:
         parent_zone = ""
     parent_set: set[str] = set()
-    parent_rows = []
     for server in follower.servers(parent_zone):
-        answer = dnsio.ask(server, zone, "NS")
-        parent_rows.append(f"{server}: {answer.rcode} {', '.join(answer.ns) or ''}")
-        parent_set |= set(answer.ns)
+        if not reach.left_out(server):
+            parent_set |= set(reach.ask(server, zone, "NS").ns)
     apex_set: set[str] = set()
-    lame = []
-    for server in follower.servers(zone):
-        answer = dnsio.ask(server, zone, "NS")
-        apex_set |= set(answer.ns) if answer.authoritative else set()
-        soa = dnsio.ask(server, zone, "SOA")
-        if soa.rcode != "NOERROR" or not soa.authoritative:
+    lame, unreachable = [], []
+    checked = [s for s in follower.servers(zone) if not reach.left_out(s)]
+
+    def judge(server: dnsio.Server) -> None:
+        soa = reach.ask(server, zone, "SOA")
+        status = propagation.classify(soa)
+        if status == propagation.UNREACHABLE:
+            unreachable.append(f"{server}: {soa.describe()}\n      {server.dig(zone, 'SOA')}")
+        elif status == propagation.LAME:
             lame.append(f"{server}: {soa.describe()}{'' if soa.authoritative else ' (no AA)'}"
                         f"\n      {server.dig(zone, 'SOA')}")
+
+    for server in checked:
+        answer = reach.ask(server, zone, "NS")
+        apex_set |= set(answer.ns) if answer.authoritative else set()
+        judge(server)
     for host in sorted(parent_set - apex_set):
         try:
-            for address in follower.recursive.addresses(host):
-                server = dnsio.Server(address, name=host)
-                soa = dnsio.ask(server, zone, "SOA")
-                if soa.rcode != "NOERROR" or not soa.authoritative:
-                    lame.append(f"{server}: {soa.describe()}\n      {server.dig(zone, 'SOA')}")
+            extra = [dnsio.Server(a, name=host) for a in follower.recursive.addresses(host)]
         except dns.exception.DNSException as exc:
             lame.append(f"{host}: no address ({exc})")
+            continue
+        for server in extra:
+            if not reach.left_out(server):
+                judge(server)
     sets = (f"parent ({parent_zone or '.'}) says: {', '.join(sorted(parent_set)) or '-'}\n"
             f"zone apex says:     {', '.join(sorted(apex_set)) or '-'}")
     found = []
     if lame:
         found.append(Finding("lame-delegation", ERROR, zone,
-                             "a listed nameserver refuses, times out or answers without "
-                             "authority", sets + "\n" + "\n".join(lame),
+                             "a listed nameserver refuses, fails or answers without authority",
+                             sets + "\n" + "\n".join(lame),
                              "make every listed nameserver serve the zone, or remove it from "
                              "the NS sets at the registrar and at the apex"))
+    if unreachable:
+        none = len(unreachable) >= len(checked) and not apex_set
+        found.append(Finding(
+            "unreachable", WARNING, zone,
+            ("no nameserver address of the zone is reachable from this host (port 53 "
+             "filtered?): resolvers only, the authoritative servers are not checked"
+             if none else f"this host cannot reach {len(unreachable)} nameserver address(es) "
+             "of the zone; the CA may: they are not checked from here"),
+            "\n".join(unreachable),
+            "nothing to fix in the zone if the CA reaches them; from this host, allow DNS "
+            "(port 53, UDP and TCP) out to them, or fix its IPv6 route, or set "
+            "--dns-autopilot-address-family ipv4 (or --dns-autopilot-authoritative-check "
+            "false where port 53 is always filtered)"))
     if parent_set and apex_set and parent_set != apex_set:
         found.append(Finding("ns-mismatch", WARNING, zone,
                              "the parent's NS set and the zone's own NS set differ", sets,
@@ -294,6 +316,8 @@ def dnssec_findings(zone: str, follower: Follower) -> list[Finding]:
 
     def first(servers: list[dnsio.Server], name: str, rdtype: str):
         for server in servers:
+            if not follower.reach.usable(server):
+                continue
             try:
                 response = dnsio.fetch(server, name, rdtype, dnssec=True)
             except (OSError, dns.exception.DNSException):
@@ -354,7 +378,7 @@ def existing_values(route: Route, follower: Follower, ours: set[str]) -> list[Fi
     seen: dict[str, int | None] = {}
     rows = []
     for server in servers:
-        answer = dnsio.ask(server, route.name, "TXT")
+        answer = follower.reach.ask(server, route.name, "TXT")
         rows.append(f"{server}: {answer.describe()}")
         for value in answer.values - ours:
             seen[value] = answer.ttl
@@ -369,8 +393,8 @@ def existing_values(route: Route, follower: Follower, ours: set[str]) -> list[Fi
             "--dns-autopilot-remove-stale true), and keep their TTL short",
             values=tuple(sorted(seen)), where=(route.zone, route.name), ttl=ttl))
     doubled = f"{route.name}.{route.zone}"
-    for server in servers[:1]:
-        answer = dnsio.ask(server, doubled, "TXT")
+    for server in [s for s in servers if follower.reach.usable(s)][:1]:
+        answer = follower.reach.ask(server, doubled, "TXT")
         if answer.values:
             found.append(Finding(
                 "wrong-name", WARNING, route.origin,

@@ -69,6 +69,8 @@ class Router:
             name = chain.final
         else:
             name = origin
+        if chain and chain.unchecked and not note:
+            note = chain.unchecked
         writer = self.writers.writer_for(name)
         if writer is None:
             if name != origin:

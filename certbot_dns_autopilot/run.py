@@ -30,10 +30,11 @@ from . import (
     names,
     plan,
     preflight,
+    propagation,
     scrub,
     signals,
 )
-from .authenticator import parse_bool
+from .authenticator import parse_bool, parse_family
 from .chain import Follower
 from .errors import AutopilotError
 from .events import EventLog
@@ -48,18 +49,20 @@ RECORD_TTL = 60
 
 
 def parse_resolvers(text: str) -> list[dnsio.Server]:
-    """``--dns-autopilot-resolvers``: comma-separated ``IP`` / ``IP:PORT`` / ``[IPv6]:PORT``."""
+    """``--dns-autopilot-resolvers``: comma-separated ``IP`` / ``IP:PORT`` / ``[IPv6]:PORT``
+    or DNS-over-HTTPS ``https://host[:port]/path``."""
     servers = []
     for item in (part.strip() for part in (text or "").split(",")):
         if not item:
             continue
         try:
-            servers.append(dnsio.parse_server(item))
-        except ValueError:
+            servers.append(dnsio.parse_resolver(item))
+        except ValueError as exc:
+            why = str(exc) if "://" in item else f"{item!r} is not an address"
             raise errors.PluginError(
-                f"--dns-autopilot-resolvers: {item!r} is not an address. Give recursive "
-                "resolvers as IP, IP:PORT or [IPv6]:PORT, separated by commas "
-                "(e.g. 9.9.9.9,[2620:fe::fe]:53)") from None
+                f"--dns-autopilot-resolvers: {why}. Give recursive resolvers as IP, IP:PORT, "
+                "[IPv6]:PORT or https://host[:port]/path (DNS over HTTPS), separated by commas "
+                "(e.g. 9.9.9.9,[2620:fe::fe]:53 or https://1.1.1.1/dns-query)") from None
     return servers
 
 
@@ -170,7 +173,14 @@ class Run:
                                      "the wait off)")
         self._wait_off = timeout == 0
         recursive = dnsio.Recursive(parse_resolvers(self.conf("resolvers")))
-        self._follower = Follower(recursive)
+        try:  # the renewal config hands it back as text
+            family = parse_family(self.conf("address-family") or "any")
+        except ValueError as exc:
+            raise errors.PluginError(f"--dns-autopilot-address-family: {exc}. Fix: set it to "
+                                     "any, ipv4 or ipv6") from None
+        authoritative = self.flag("authoritative-check")
+        reach = dnsio.Reach(family, authoritative=authoritative)
+        self._follower = Follower(recursive, reach=reach)
         for writer in writers.writers:
             writer.events = self._events  # retries are reported in the event log
         router = Router(writers, self._follower, alias_list,
@@ -178,7 +188,8 @@ class Run:
         waiter = Waiter(recursive, timeout=float(timeout),
                         public_check=self.flag("public-check"),
                         events=self._events, progress=display_util.notify,
-                        stopping=self._signalled.is_set)
+                        stopping=self._signalled.is_set, reach=reach,
+                        authoritative_check=authoritative)
         return router, waiter
 
     def perform(self, achalls: list[achallenges.AnnotatedChallenge]
@@ -246,9 +257,17 @@ class Run:
             self._events.emit("wait-done", "off")
         else:
             timings = waiter.wait(targets, asked=plan.origins(wanted))
-            display_util.notify(
-                "dns-autopilot: served everywhere after "
-                + ", ".join(f"{phase} {secs:.1f} s" for phase, secs in timings.items()))
+            unverified = propagation.unverified_line(waiter.unverified)
+            if not timings:
+                logger.warning("dns-autopilot: nothing was checked (--dns-autopilot-"
+                               "authoritative-check false and --dns-autopilot-public-check "
+                               "false): the CA may ask before the values are served")
+            else:
+                display_util.notify(
+                    f"dns-autopilot: served {'where checked' if unverified else 'everywhere'} "
+                    "after " + ", ".join(f"{phase} {secs:.1f} s"
+                                         for phase, secs in timings.items())
+                    + (f"; {unverified} (the CA may use them)" if unverified else ""))
         return [a.response(a.account_key) for a in achalls]
 
     def requester(self, key: Any = None) -> caa.Requester:

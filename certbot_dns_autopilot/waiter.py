@@ -6,6 +6,11 @@ soon as each configured resolver returns them for the name the CA will ask. Reso
 asked only after the authoritative phase passed, so a negative answer is never cached
 where the CA looks next; a resolver that still holds an old answer is waited out for the
 TTL it reports, and the wait is said, not silent.
+
+An address this host cannot reach (no route, an address family it cannot use, nothing
+answering over UDP nor TCP) is not the zone's fault: it is asked once, named as not
+checked, and the wait goes on without it. When no address of a zone answers at all (port 53
+filtered), the resolvers alone decide.
 """
 
 from __future__ import annotations
@@ -42,10 +47,15 @@ class Waiter:
                  events: EventLog | None = None, progress: Callable[[str], None] | None = None,
                  query: Query = dnsio.ask, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
-                 stopping: Callable[[], bool] = lambda: False) -> None:
+                 stopping: Callable[[], bool] = lambda: False,
+                 reach: dnsio.Reach | None = None, authoritative_check: bool = True) -> None:
         self.recursive = recursive
         self.timeout = timeout
         self.public_check = public_check
+        self.authoritative_check = authoritative_check
+        self.reach = reach or dnsio.Reach(query=query)
+        #: addresses not verified from this host, with why (set by `wait`)
+        self.unverified: dict[dnsio.Server, str] = {}
         self.events = events or EventLog()
         self._progress = progress or (lambda text: None)
         self._query = query
@@ -60,13 +70,21 @@ class Waiter:
         their values. Returns seconds spent per phase; raises AutopilotError."""
         start = self._clock()
         deadline = start + self.timeout
-        servers = {zone: self.nameserver_addresses(zone)
-                   for zone in sorted({t.zone for t in targets})}
-        pairs = [(server, t) for t in targets for server in servers[t.zone]]
-        behind = self._poll("authoritative", pairs, deadline, recurse=False)
-        if behind:
-            raise self._authoritative_timeout(behind, servers)
-        timings = {"authoritative": self._clock() - start}
+        timings: dict[str, float] = {}
+        if self.authoritative_check:
+            servers = {zone: self.nameserver_addresses(zone)
+                       for zone in sorted({t.zone for t in targets})}
+            self._skip_unusable(servers)
+            pairs = [(server, t) for t in targets for server in servers[t.zone]
+                     if server not in self.unverified]
+            behind = self._poll("authoritative", pairs, deadline, recurse=False)
+            if behind:
+                raise self._authoritative_timeout(behind, servers)
+            self._resolvers_only(servers)
+            timings["authoritative"] = self._clock() - start
+        else:
+            self.events.emit("authoritative-skipped", "off",
+                             reason="--dns-autopilot-authoritative-check false")
         if self.public_check:
             public_start = self._clock()
             pairs = [(resolver, t) for t in (asked or targets)
@@ -76,8 +94,39 @@ class Waiter:
                 raise self._public_timeout(behind)
             timings["public"] = self._clock() - public_start
         self.events.emit("wait-done", "ok", duration_ms=(self._clock() - start) * 1000,
+                         unverified=[f"{s}: {why}" for s, why in sorted(self.unverified.items())],
                          **{f"{k}_s": round(v, 3) for k, v in timings.items()})
         return timings
+
+    def _skip_unusable(self, servers: dict[str, list[dnsio.Server]]) -> None:
+        """Addresses of a family left out, or this host has no route to: one notice per
+        family, naming the nameservers, never an error."""
+        by_reason: dict[str, list[dnsio.Server]] = {}
+        for server in sorted({s for zone in servers.values() for s in zone}):
+            why = self.reach.why_not(server)
+            if why:
+                self.unverified[server] = why
+                by_reason.setdefault(why, []).append(server)
+        for why, skipped in by_reason.items():
+            self.events.emit("unreachable", "skipped", servers=[str(s) for s in skipped],
+                             reason=why)
+            self._progress(f"dns-autopilot: {why}: the addresses "
+                           f"{', '.join(str(s) for s in skipped)} were not checked; the CA may "
+                           "use them")
+
+    def _resolvers_only(self, servers: dict[str, list[dnsio.Server]]) -> None:
+        """Say once per zone when none of its addresses could be asked from here."""
+        for zone, zone_servers in servers.items():
+            if zone_servers and all(s in self.unverified for s in zone_servers):
+                decides = ("the resolvers decide" if self.public_check else
+                           "nothing was verified (--dns-autopilot-public-check false)")
+                self.events.emit("resolvers-only", "warning", zone,
+                                 servers=[str(s) for s in zone_servers])
+                logger.warning("dns-autopilot: resolvers only for %s: the authoritative "
+                               "servers are unreachable from this host; %s", zone, decides)
+                self._progress(f"dns-autopilot: resolvers only for {zone}: the "
+                               f"authoritative servers are unreachable from this host; "
+                               f"{decides}")
 
     def nameserver_addresses(self, zone: str) -> list[dnsio.Server]:
         """Every address of every nameserver of ``zone``, as the resolvers see the NS set."""
@@ -100,7 +149,8 @@ class Waiter:
         def one(pair: Pair) -> Observation:
             server, target = pair
             started = self._clock()
-            answer = self._query(server, target.name, "TXT", recurse=recurse)
+            ask = self._query if recurse else self.reach.ask
+            answer = ask(server, target.name, "TXT", recurse=recurse)
             obs = Observation(server, target.name, target.values, answer, recurse)
             self.events.emit("query", "served" if obs.served else "missing", target.name,
                              (self._clock() - started) * 1000, phase=phase, server=str(server),
@@ -112,7 +162,7 @@ class Waiter:
     def _poll(self, phase: str, pairs: Sequence[Pair], deadline: float, recurse: bool
               ) -> list[Observation]:
         """Re-ask only what is behind until nothing is, or the deadline; returns what is."""
-        total, interval, rounds = len(pairs), FIRST_INTERVAL, 0
+        total, interval, rounds, all_pairs = len(pairs), FIRST_INTERVAL, 0, list(pairs)
         targets = {t.name: t for _, t in pairs}
         last_progress = self._clock()
         while True:
@@ -121,9 +171,13 @@ class Waiter:
             rounds += 1
             started = self._clock()
             behind = propagation.pending(self._ask_all(phase, pairs, recurse))
+            if not recurse:
+                behind = self._drop_unreachable(behind)
+            unverified = sum(1 for server, _ in all_pairs if server in self.unverified)
             self.events.emit(f"{phase}-round", "done" if not behind else "waiting",
                              duration_ms=(self._clock() - started) * 1000, round=rounds,
-                             served=total - len(behind), total=total)
+                             served=total - len(behind) - unverified, total=total,
+                             **({"unverified": unverified} if unverified else {}))
             remaining = deadline - self._clock()
             if not behind or remaining <= 0:
                 return behind
@@ -144,12 +198,27 @@ class Waiter:
             self._sleep(min(pause, remaining))
             pairs = [(obs.server, targets[obs.name]) for obs in behind]
 
+    def _drop_unreachable(self, behind: list[Observation]) -> list[Observation]:
+        """Addresses that answered nothing (over UDP nor TCP) leave the wait: named once, in
+        the event log and in the final line, never waited on until the timeout."""
+        for obs in propagation.unverified(behind):
+            if obs.server not in self.unverified:
+                self.unverified[obs.server] = obs.answer.describe()
+                self.events.emit("unreachable", "dropped", obs.name, server=str(obs.server),
+                                 answer=obs.answer.as_dict(),
+                                 reason="this host cannot reach it; the CA may")
+                self._progress(f"dns-autopilot: {obs.server} is unreachable from this host "
+                               f"({obs.answer.describe()}): not checked; the CA may reach it")
+        return [obs for obs in behind if obs.status != propagation.UNREACHABLE]
+
     def _authoritative_timeout(self, behind: list[Observation],
                                servers: dict[str, list[dnsio.Server]]) -> AutopilotError:
         serials: dict[dnsio.Server, int | None] = {}
         for zone, zone_servers in servers.items():
-            serials.update(dnsio.zone_serials(zone, zone_servers, self.recursive, self._query))
+            serials.update(dnsio.zone_serials(zone, zone_servers, self.recursive,
+                                              self.reach.ask))
         code = propagation.authoritative_code(behind, serials)
+        unverified = propagation.unverified_line(self.unverified)
         rows = "\n".join(obs.row() + _serial_note(serials.get(obs.server)) for obs in behind)
         fixes = {
             "lame-delegation": "make every listed nameserver answer authoritatively for the "
@@ -161,14 +230,16 @@ class Waiter:
                                    "--dns-autopilot-propagation-timeout",
         }
         self.events.emit("wait-done", "timeout", code=code, phase="authoritative",
-                         behind=[f"{o.name} @ {o.server}" for o in behind])
+                         behind=[f"{o.name} @ {o.server}" for o in behind],
+                         unverified=[f"{s}: {why}" for s, why in sorted(self.unverified.items())])
         return AutopilotError(
             code,
             f"not every authoritative server served the challenge value(s) within "
             f"{self.timeout:.0f} s",
             fixes[code], evidence="Servers still behind (server: answer, then a dig to "
                                   "repeat it):\n" + rows + "\nZone SOA serials: "
-                                  + ", ".join(f"{s}: {n}" for s, n in sorted(serials.items())))
+                                  + ", ".join(f"{s}: {n}" for s, n in sorted(serials.items()))
+                                  + (f"\n{unverified}" if unverified else ""))
 
     def _public_timeout(self, behind: list[Observation]) -> AutopilotError:
         self.events.emit("wait-done", "timeout", code="resolver-disagreement", phase="public",

@@ -2,7 +2,8 @@
 # The local lab: a fake root, an authoritative primary and secondary (BIND 9), a caching
 # resolver (Unbound) and an ACME test CA (Pebble), all on loopback addresses only.
 #
-#   lab/lab.sh install   apt packages (bind9, bind9-dnsutils, unbound, pebble, openssl, iproute2)
+#   lab/lab.sh install   apt packages (bind9, bind9-dnsutils, unbound, pebble, openssl, iproute2,
+#                        nftables: the network tests filter port 53 with it)
 #   lab/lab.sh up        start everything (idempotent); prints the lab's facts
 #   lab/lab.sh status    which parts run; exit 1 if any is down
 #   lab/lab.sh down      stop everything, remove addresses and state (idempotent)
@@ -27,6 +28,8 @@ CA_RESOLVER_IP=127.0.53.54  # a second Unbound with its own cache: the CA's reso
                           # asks, so what it cached is the CA's view alone
 CAAFAIL_IP=127.0.53.25    # ns4.autopilot.test: lab/caa_refuser.py, relays every query to the
                           # primary but answers SERVFAIL to CAA (an old appliance or DNS proxy)
+DOH_PATH=/dns-query        # the "public" resolver also answers DNS over HTTPS at
+                          # https://$RESOLVER_IP$DOH_PATH (HTTP/2, the lab CA's certificate)
 ACME_DIR=https://localhost:14000/dir
 ZONES=(autopilot.test example.test slow.test mismatch.test signed.test badds.test lag.test caafail.test)
 SIGNED_ZONES=(signed.test badds.test)  # DNSSEC-signed by the primary (dnssec-policy default);
@@ -51,7 +54,7 @@ need_root() { [ "$(id -u)" = 0 ] || die "run as root (binds port 53, adds addres
 install() {
   need_root
   local missing=()
-  for cmd in named:bind9 dig:bind9-dnsutils unbound:unbound pebble:pebble openssl:openssl ip:iproute2 tsig-keygen:bind9; do
+  for cmd in named:bind9 dig:bind9-dnsutils unbound:unbound pebble:pebble openssl:openssl ip:iproute2 tsig-keygen:bind9 nft:nftables; do
     command -v "${cmd%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${cmd%%:*}" ] || missing+=("${cmd#*:}")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -150,13 +153,21 @@ CNAMES
   esac
 }
 
-write_unbound_conf() { # dir ip: one Unbound, its own cache, recursing from the fake root
-  local dir=$LAB_RUN/$1 ip=$2
+write_unbound_conf() { # dir ip [doh]: one Unbound, its own cache, recursing from the fake
+  # root; with doh, it also serves DNS over HTTPS on $ip:443 (Debian's Unbound is built with
+  # nghttp2), with a certificate from the lab's CA (made by make_doh_cert)
+  local dir=$LAB_RUN/$1 ip=$2 doh=""
   mkdir -p "$dir"
+  [ "${3:-}" = doh ] && doh="  interface: $ip@443
+  https-port: 443
+  http-endpoint: \"$DOH_PATH\"
+  tls-service-key: \"$dir/doh.key\"
+  tls-service-pem: \"$dir/doh.pem\""
   printf '. 3600000 IN NS a.root-servers.test.\na.root-servers.test. 3600000 IN A %s\n' "$ROOT_IP" >"$dir/root.hints"
   cat >"$dir/unbound.conf" <<CONF
 server:
   interface: $ip
+$doh
   outgoing-interface: $ip
   port: 53
   do-ip6: no
@@ -222,7 +233,7 @@ ns3 IN A   $ALIAS_IP
 ZONE
   write_named_conf alias "$ALIAS_IP" "zone \"$ALIAS_ZONE\" { type primary; file \"$ALIAS_ZONE.db\"; update-policy { grant $ALIAS_KEY_NAME zonesub TXT; }; };" alias.key
 
-  write_unbound_conf unbound "$RESOLVER_IP"
+  write_unbound_conf unbound "$RESOLVER_IP" doh
   write_unbound_conf unbound-ca "$CA_RESOLVER_IP"
 
   # Pebble: Debian ships no test certificate, so the lab makes a CA and a localhost cert.
@@ -236,6 +247,7 @@ ZONE
     openssl x509 -req -in "$LAB_RUN/pebble/cert.csr" -CA "$LAB_RUN/pebble/ca.pem" -CAkey "$LAB_RUN/pebble/ca.key" \
       -CAcreateserial -days 30 -extfile "$LAB_RUN/pebble/san.ext" -out "$LAB_RUN/pebble/cert.pem" 2>/dev/null
   fi
+  make_doh_cert
   cat >"$LAB_RUN/pebble/pebble.json" <<CONF
 {"pebble": {"listenAddress": "127.0.0.1:14000", "managementListenAddress": "127.0.0.1:15000",
  "certificate": "$LAB_RUN/pebble/cert.pem", "privateKey": "$LAB_RUN/pebble/key.pem",
@@ -275,6 +287,18 @@ INI
       -e "s|^dns_autopilot_rfc2136_secret = .*|dns_autopilot_rfc2136_secret = $(sed -n 's/.*secret "\(.*\)";/\1/p' "$LAB_RUN/readonly.key")|" \
       "$LAB_RUN/credentials.ini" >"$LAB_RUN/credentials-readonly.ini"
   chmod 600 "$LAB_RUN/credentials-readonly.ini"
+}
+
+make_doh_cert() {
+  # The DoH resolver's certificate, for its IP address, from the lab's CA (the one Pebble's
+  # certificate comes from): clients trust it through SSL_CERT_FILE=$LAB_RUN/pebble/ca.pem.
+  local dir=$LAB_RUN/unbound
+  [ -f "$dir/doh.pem" ] && return 0
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$RESOLVER_IP" \
+    -keyout "$dir/doh.key" -out "$dir/doh.csr" 2>/dev/null
+  printf 'subjectAltName=IP:%s\n' "$RESOLVER_IP" >"$dir/doh.ext"
+  openssl x509 -req -in "$dir/doh.csr" -CA "$LAB_RUN/pebble/ca.pem" -CAkey "$LAB_RUN/pebble/ca.key" \
+    -CAcreateserial -days 30 -extfile "$dir/doh.ext" -out "$dir/doh.pem" 2>/dev/null
 }
 
 ds_of() { # zone: the DS of the zone's key-signing key, as the primary serves it
@@ -402,6 +426,7 @@ up() {
   wait_dns "$CAAFAIL_IP" "$CAAFAIL_ZONE" SOA
   wait_dns "$CAAFAIL_IP" "$CAAFAIL_ZONE" CAA +norecurse SERVFAIL
   wait_dns "$RESOLVER_IP" "$ALIAS_ZONE" SOA +recurse
+  wait_dns "$RESOLVER_IP" "$ALIAS_ZONE" SOA "+recurse +https=$DOH_PATH"
   for _ in $(seq 1 100); do
     python3 - "$ACME_DIR" "$LAB_RUN/pebble/ca.pem" 2>/dev/null <<'PY' && break
 import ssl, sys, urllib.request
@@ -419,6 +444,7 @@ LAB_RUN=$LAB_RUN
 LAB_ACME_DIRECTORY=$ACME_DIR
 LAB_CA_BUNDLE=$LAB_RUN/pebble/ca.pem
 LAB_RESOLVER=$RESOLVER_IP
+LAB_DOH=https://$RESOLVER_IP$DOH_PATH
 LAB_CA_RESOLVER=$CA_RESOLVER_IP
 LAB_CA_RESOLVER_CONTROL=$LAB_RUN/unbound-ca/control.sock
 LAB_PRIMARY=$PRIMARY_IP

@@ -60,21 +60,17 @@ def test_every_step_is_one_json_event_without_secrets(lab: Lab, certbot: Certbot
     assert "dns-autopilot: query _acme-challenge" in run.log  # readable lines in certbot's log
 
 
-def test_a_stopped_secondary_fails_within_the_timeout_with_evidence(
+def test_a_stopped_secondary_is_not_waited_on_until_the_timeout(
         lab: Lab, certbot: Certbot, fresh_name: str) -> None:
     with stopped(lab.pid("secondary")):
-        started = time.monotonic()
-        run = certbot.certonly(fresh_name, extra=("--dns-autopilot-propagation-timeout", "4",
+        run = certbot.certonly(fresh_name, extra=("--dns-autopilot-propagation-timeout", "30",
                                                   "--dns-autopilot-preflight", "false"))
-        elapsed = time.monotonic() - started
-        on_primary = lab.txt(lab.primary, f"_acme-challenge.{fresh_name}")
-    assert run.returncode != 0
-    assert "dns-autopilot [lame-delegation]" in run.output
-    assert elapsed < 4 + 30, "bounded by the timeout plus certbot's own start and cleanup"
-    [done] = run.steps("wait-done", outcome="timeout")
-    assert done["code"] == "lame-delegation"
-    assert any(lab.secondary in b for b in done["behind"])
-    assert on_primary == set(), "cleanup ran before certbot exited"
+    assert run.returncode == 0, run.output
+    [done] = run.steps("wait-done", outcome="ok")
+    assert done["authoritative_s"] < 30, "the silent server did not hold the wait to its end"
+    assert any(lab.secondary in u for u in done["unverified"])
+    rounds = run.steps("authoritative-round")
+    assert rounds[-1]["outcome"] == "done" and rounds[-1]["unverified"] == 1
     wait_absent(lab, f"_acme-challenge.{fresh_name}")
 
 

@@ -13,12 +13,13 @@ from release_paths import DEV_BIN, DIST, TOP, plugin_options, run
 
 pytestmark = pytest.mark.release
 
-#: extra -> the distributions it must bring (the writers' SDKs).
+#: extra -> the distributions it must bring (the writers' SDKs, and DoH's client).
 EXTRAS = {  # every distribution a writer imports is declared (not left to the SDK's own)
     "cloudflare": {"cloudflare"},
     "route53": {"boto3", "botocore"},
     "azure": {"azure-mgmt-dns", "azure-identity", "azure-core"},
     "lexicon": {"dns-lexicon", "requests", "tldextract"},
+    "doh": {"dnspython"},  # dnspython[doh]: its HTTP/2 client, for DNS-over-HTTPS resolvers
 }
 #: top-level modules of the SDKs: certbot imports every plugin on every run, so none of
 #: these may be imported until a writer of that kind is configured.

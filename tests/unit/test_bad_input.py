@@ -366,7 +366,31 @@ def test_a_resolver_that_is_not_an_address_is_named(text: str, item: str) -> Non
         parse_resolvers(text)
     assert "--dns-autopilot-resolvers" in str(caught.value)
     assert repr(item) in str(caught.value)
-    assert "Give recursive resolvers as IP, IP:PORT or [IPv6]:PORT" in str(caught.value)
+    assert "Give recursive resolvers as IP, IP:PORT, [IPv6]:PORT or https://host[:port]/path " \
+        "(DNS over HTTPS)" in str(caught.value)
+
+
+@pytest.mark.parametrize("text, why", [
+    ("http://192.0.2.53/dns-query", "only https:// URLs (DNS over HTTPS) are resolvers"),
+    ("https:///dns-query", "names no host"),
+    ("https://192.0.2.53:99999/dns-query", "has a port that is not a number in 1-65535"),
+    ("https://192.0.2.53/dns-query?dns=x", "give the path only"),
+], ids=["plain http", "no host", "a port out of range", "a query string"])
+def test_a_doh_resolver_that_is_not_a_url_is_named(text: str, why: str) -> None:
+    with pytest.raises(errors.PluginError) as caught:
+        parse_resolvers(text)
+    assert why in str(caught.value) and "https://host[:port]/path" in str(caught.value)
+
+
+def test_doh_resolvers_are_read_beside_plain_ones() -> None:
+    doh, plain, named = parse_resolvers("https://192.0.2.53/dns-query, 9.9.9.9, "
+                                        "https://dns.example:8443")
+    assert doh == Server("192.0.2.53", 443, url="https://192.0.2.53/dns-query")
+    assert plain == Server("9.9.9.9")
+    assert named == Server("dns.example", 8443, url="https://dns.example:8443/dns-query")
+    assert str(doh) == "https://192.0.2.53/dns-query"
+    assert doh.dig("_acme-challenge.example.com", "TXT", recurse=True) == \
+        "dig @192.0.2.53 +https=/dns-query _acme-challenge.example.com TXT"
 
 
 def test_empty_resolver_items_are_skipped() -> None:
@@ -402,7 +426,8 @@ def setup_with(tmp_path: Path, **options: object) -> None:
     config = types.SimpleNamespace(**{
         "dns_autopilot_credentials": str(path), "dns_autopilot_resolvers": "192.0.2.53",
         "dns_autopilot_propagation_timeout": 300, "dns_autopilot_follow_cnames": True,
-        "dns_autopilot_public_check": True, "logs_dir": str(tmp_path),
+        "dns_autopilot_public_check": True, "dns_autopilot_address_family": "any",
+        "dns_autopilot_authoritative_check": True, "logs_dir": str(tmp_path),
         **{f"dns_autopilot_{k}": v for k, v in options.items()}})
     Authenticator(config, "dns-autopilot").run._setup()
 
@@ -426,6 +451,11 @@ SETUP = [
      "--dns-autopilot-follow-cnames", "true or false", ""),
     ("public-check with another word (renewal config)", {"public_check": "sometimes"},
      "--dns-autopilot-public-check", "true or false", ""),
+    ("authoritative-check with another word (renewal config)",
+     {"authoritative_check": "partly"}, "--dns-autopilot-authoritative-check", "true or false",
+     ""),
+    ("an address family that is none of the three (renewal config)",
+     {"address_family": "inet6"}, "--dns-autopilot-address-family", "any, ipv4 or ipv6", ""),
 ]
 
 

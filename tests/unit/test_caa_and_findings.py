@@ -7,6 +7,7 @@ import pytest
 
 from certbot_dns_autopilot import caa
 from certbot_dns_autopilot.caa import CAA, authorizes, evaluate, line_to_add, parse, relevant
+from certbot_dns_autopilot.dnsio import Answer, Reach
 from certbot_dns_autopilot.findings import ERROR, WARNING, Finding, as_error, exit_status
 
 LE = {"letsencrypt.org"}
@@ -242,8 +243,9 @@ def test_critical_flags_as_boulder_reads_them() -> None:
     ("SERVFAIL", None, caa.REFUSES), ("REFUSED", None, caa.REFUSES),
     ("NOTIMP", None, caa.REFUSES),
     ("TIMEOUT", "NOERROR", caa.REFUSES), ("TIMEOUT", "REFUSED", caa.REFUSES),
-    ("TIMEOUT", "TIMEOUT", caa.UNREACHABLE), ("ERROR", "ERROR", caa.UNREACHABLE),
-    ("TIMEOUT", None, caa.UNREACHABLE),
+    ("TIMEOUT", "TIMEOUT", caa.UNREACHABLE), ("UNREACHABLE", "UNREACHABLE", caa.UNREACHABLE),
+    ("TIMEOUT", "UNREACHABLE", caa.UNREACHABLE), ("TIMEOUT", None, caa.UNREACHABLE),
+    ("UNREACHABLE", None, caa.UNREACHABLE), ("ERROR", None, caa.REFUSES),
 ])
 def test_each_nameserver_answer_to_a_caa_query(caa_rcode: str, soa_rcode: str | None,
                                                outcome: str) -> None:
@@ -277,6 +279,8 @@ class _Follower:
     """Two addresses per zone: .1 healthy, .2 as the test's answers say."""
 
     recursive = _Recursive()
+    # A scripted reach: every address usable (no kernel routes), none silent yet.
+    reach = Reach(query=lambda *_, **__: Answer("NOERROR"))
 
     def servers(self, zone: str) -> list:
         from certbot_dns_autopilot.dnsio import Server
@@ -310,7 +314,9 @@ def test_every_nameserver_of_the_caa_zones_is_asked(caa_rcode: str, soa_rcode: s
         assert found == []
         return
     [finding] = found
-    assert (finding.code, finding.severity) == ("caa-blocked", severity)
+    # Silence on both CAA and SOA says nothing of the zone: this host cannot reach it.
+    code = "unreachable" if severity == WARNING else "caa-blocked"
+    assert (finding.code, finding.severity) == (code, severity)
     assert f"ns2.example.com (192.0.2.2): CAA www.example.com -> {caa_rcode}" in finding.evidence
     assert "192.0.2.1" not in finding.evidence
 

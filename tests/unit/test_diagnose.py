@@ -80,6 +80,8 @@ CASES = [
     ("a negative answer cached at our resolver", "resolver-disagreement", NXDOMAIN,
      evidence(resolvers=resolver(Answer("NXDOMAIN", ttl=42)))),
     ("the CA's resolver alone is behind", "resolver-disagreement", NXDOMAIN, evidence()),
+    ("no nameserver reachable from here", "unreachable", NXDOMAIN,
+     evidence(authoritative=auth(Answer("TIMEOUT"), Answer("UNREACHABLE", error="no route")))),
 ]
 
 
@@ -121,3 +123,21 @@ def test_incomplete_evidence_is_said() -> None:
     ("unrelated", None), ("abc-def", None)])
 def test_near_misses_are_named(served: str, how: str | None) -> None:
     assert how_differs(served, "abc-def") == how
+
+
+def test_addresses_not_checked_from_here_are_named_as_suspects() -> None:
+    silent = Answer("TIMEOUT", error="UDP: no answer in 1.3 s; TCP: refused")
+    found = diagnose("www.example.com", V, NXDOMAIN,
+                     evidence(authoritative=auth(served(V), silent)))
+    assert found.code == "resolver-disagreement", "a silent server is not a lame one"
+    assert "1 address(es) could not be checked from this host: suspects too" in found.problem
+    assert found.evidence[0] == ("suspects, not checked from this host: "
+                                 "ns2.example.com (192.0.2.2)")
+    assert "every nameserver reached" in found.problem  # not every one: the suspects
+
+
+def test_a_refusing_server_beside_a_silent_one_is_still_lame() -> None:
+    found = diagnose("www.example.com", V, NXDOMAIN,
+                     evidence(authoritative=auth(Answer("REFUSED"), Answer("TIMEOUT"))))
+    assert found.code == "lame-delegation"
+    assert "ns1.example.com (192.0.2.1): REFUSED" in found.evidence

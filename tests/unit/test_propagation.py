@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
+
 from certbot_dns_autopilot.dnsio import Answer, Server
 from certbot_dns_autopilot.propagation import (
+    BEHIND,
+    LAME,
+    SERVING,
+    UNREACHABLE,
     Observation,
     authoritative_code,
     cached_wait,
+    classify,
+    is_lame,
     pending,
+    unverified_line,
 )
 
 NS1 = Server("192.0.2.1", name="ns1.example")
@@ -32,9 +41,47 @@ def test_pending_keeps_only_servers_behind() -> None:
     assert pending([ok, behind]) == [behind]
 
 
-def test_timeout_code_lame_when_a_server_does_not_answer_with_authority() -> None:
-    for answer in (Answer("TIMEOUT"), Answer("REFUSED"), Answer("NOERROR", frozenset())):
+def test_timeout_code_lame_when_a_server_answers_without_authority() -> None:
+    for answer in (Answer("REFUSED"), Answer("SERVFAIL"), Answer("NOTAUTH"),
+                   Answer("ERROR", error="unreadable"), Answer("NOERROR", frozenset())):
         assert authoritative_code([obs(NS2, answer)], {NS1: 5, NS2: 5}) == "lame-delegation"
+
+
+def test_an_address_that_answers_nothing_never_decides_the_code() -> None:
+    lagging = obs(NS1, Answer("NXDOMAIN", authoritative=True, serial=4))
+    for silent in (Answer("TIMEOUT", error="UDP: no answer in 1.3 s; TCP: no answer in 0.7 s"),
+                   Answer("UNREACHABLE", error="no route (network unreachable)")):
+        assert authoritative_code([obs(NS2, silent)], {NS1: 5}) == "propagation-timeout"
+        assert authoritative_code([obs(NS2, silent), lagging], {NS1: 4, NS2: None,
+                                                                Server("192.0.2.9"): 5}
+                                  ) == "secondary-lag"
+
+
+@pytest.mark.parametrize("answer, status", [
+    (Answer("NOERROR", frozenset({"v1", "v2", "x"}), authoritative=True), SERVING),
+    (Answer("NOERROR", frozenset({"v1"}), authoritative=True), BEHIND),
+    (Answer("NOERROR", frozenset({"old"}), authoritative=True, serial=3), BEHIND),
+    (Answer("NXDOMAIN", authoritative=True), BEHIND),
+    (Answer("NOERROR", WANT), LAME),  # no AA bit
+    (Answer("NXDOMAIN"), LAME),
+    (Answer("REFUSED"), LAME),
+    (Answer("SERVFAIL"), LAME),
+    (Answer("NOTAUTH", authoritative=True), LAME),
+    (Answer("ERROR", error="bad EDNS"), LAME),
+    (Answer("TIMEOUT"), UNREACHABLE),
+    (Answer("UNREACHABLE", error="refused"), UNREACHABLE),
+], ids=["serving", "behind-some", "behind-other", "behind-nxdomain", "no-aa", "nxdomain-no-aa",
+        "refused", "servfail", "notauth", "unreadable", "timeout", "network"])
+def test_classify_reads_each_answer_one_of_four_ways(answer: Answer, status: str) -> None:
+    assert classify(answer, WANT) == status
+    assert obs(NS1, answer).status == status
+    assert is_lame(answer) == (status == LAME)
+
+
+def test_unverified_line_names_each_address_once() -> None:
+    assert unverified_line([]) == ""
+    assert unverified_line([NS2, NS1, NS2]) == ("not checked from this host: "
+                                                "ns1.example (192.0.2.1), ns2.example (192.0.2.2)")
 
 
 def test_timeout_code_secondary_lag_when_its_serial_is_behind() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from certbot_dns_autopilot.dnsio import Answer, Server
+from certbot_dns_autopilot.dnsio import Answer, Reach, Server
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.plan import Target
 from certbot_dns_autopilot.waiter import Waiter
@@ -53,9 +53,18 @@ class Script:
         return Answer("NXDOMAIN", ttl=self.resolver_ttl, authoritative=not recurse)
 
 
-def waiter(script: Script, timeout: float = 60) -> Waiter:
+def routed(address: str) -> str:
+    """Every address routable: these tests must not depend on the host's routes."""
+    return ""
+
+
+def waiter(script: Script, timeout: float = 60, **options: object) -> Waiter:
+    reach = Reach(str(options.pop("family", "any")), query=script.query,
+                  route=options.pop("route", routed),  # type: ignore[arg-type]
+                  authoritative=bool(options.get("authoritative_check", True)))
     return Waiter(FakeRecursive(), timeout=timeout, query=script.query,  # type: ignore[arg-type]
-                  clock=script.clock, sleep=script.sleep)
+                  clock=script.clock, sleep=script.sleep, reach=reach,
+                  **options)  # type: ignore[arg-type]
 
 
 def test_returns_as_soon_as_every_server_serves() -> None:
@@ -99,7 +108,111 @@ def test_a_termination_signal_noted_during_the_wait_ends_it_at_once() -> None:
     script = Script(ns2_ready_at=1e9)
     stopping = iter([False, False, True])
     waiter = Waiter(FakeRecursive(), timeout=60, query=script.query,  # type: ignore[arg-type]
-                    clock=script.clock, sleep=script.sleep, stopping=lambda: next(stopping))
+                    clock=script.clock, sleep=script.sleep, stopping=lambda: next(stopping),
+                    reach=Reach(query=script.query, route=routed))
     with pytest.raises(errors.SignalExit):
         waiter.wait([TARGET])
     assert script.now < 5, "stopped after two rounds, not at the timeout"
+
+
+class Silent(Script):
+    """ns2 answers nothing (over UDP nor TCP): each question costs a query timeout."""
+
+    def __init__(self, *silent: str, query_timeout: float = 2.0, **kwargs: float) -> None:
+        super().__init__(ns2_ready_at=kwargs.pop("ns2_ready_at", 1e9), **kwargs)
+        self.silent = set(silent)
+        self.query_timeout = query_timeout
+
+    def query(self, server: Server, name: str, rdtype: str, recurse: bool = False) -> Answer:
+        if server.address in self.silent and not recurse:
+            self.log.append((self.now, server.address, recurse))
+            self.now += self.query_timeout
+            return Answer("TIMEOUT", error="UDP: no answer in 1.3 s; TCP: no answer in 0.7 s")
+        return super().query(server, name, rdtype, recurse)
+
+
+def test_an_address_that_answers_nothing_costs_one_query_timeout_and_is_named() -> None:
+    script = Silent(NS2.address)
+    notes: list[str] = []
+    wait = waiter(script, progress=notes.append)
+    timings = wait.wait([TARGET])
+    assert [a for _, a, r in script.log if not r].count(NS2.address) == 1, "asked once"
+    assert timings["authoritative"] <= 2.0 + 0.5, "about one query timeout, not the timeout"
+    assert list(wait.unverified) == [NS2]
+    [dropped] = [e for e in wait.events.events if e["step"] == "unreachable"]
+    assert dropped["server"] == str(NS2) and dropped["answer"]["rcode"] == "TIMEOUT"
+    [done] = [e for e in wait.events.events if e["step"] == "wait-done"]
+    assert done["unverified"] == [f"{NS2}: TIMEOUT (UDP: no answer in 1.3 s; TCP: no answer "
+                                  "in 0.7 s)"]
+    assert any("ns2.example (192.0.2.2) is unreachable from this host" in n for n in notes)
+
+
+def test_a_lagging_server_is_still_waited_for_beside_a_silent_one() -> None:
+    three = Server("192.0.2.3", name="ns3.example")
+
+    class Three(FakeRecursive):
+        def nameservers(self, zone: str) -> list[str]:
+            return ["ns1.example", "ns2.example", "ns3.example"]
+
+        def addresses(self, host: str) -> list[str]:
+            return [three.address] if host == "ns3.example" else super().addresses(host)
+
+    script = Silent(three.address, ns2_ready_at=6.0)
+    reach = Reach(query=script.query, route=routed)
+    wait = Waiter(Three(), timeout=60, query=script.query,  # type: ignore[arg-type]
+                  clock=script.clock, sleep=script.sleep, reach=reach)
+    timings = wait.wait([TARGET])
+    assert timings["authoritative"] >= 6.0, "ns2 was waited for until it served"
+    assert list(wait.unverified) == [three]
+
+
+def test_a_silent_address_never_makes_the_timeout_lame() -> None:
+    class Lagging(Silent):
+        def query(self, server: Server, name: str, rdtype: str, recurse: bool = False
+                  ) -> Answer:
+            if server == NS1 and rdtype == "TXT" and not recurse:
+                return Answer("NXDOMAIN", authoritative=True)
+            return super().query(server, name, rdtype, recurse)
+
+    script = Lagging(NS2.address)
+    with pytest.raises(AutopilotError) as caught:
+        waiter(script, timeout=10).wait([TARGET])
+    assert caught.value.code == "propagation-timeout"
+    assert "not checked from this host: ns2.example (192.0.2.2)" in caught.value.evidence
+
+
+def test_a_family_without_a_route_is_skipped_with_one_notice_and_never_asked() -> None:
+    script = Script(ns2_ready_at=1e9)
+    notes: list[str] = []
+    wait = waiter(script, progress=notes.append,
+                  route=lambda a: "no route (network unreachable)" if a == NS2.address else "")
+    wait.wait([TARGET])
+    assert NS2.address not in {a for _, a, _ in script.log}
+    assert notes[0] == ("dns-autopilot: this host has no IPv4 route (no route (network "
+                        "unreachable)): the addresses ns2.example (192.0.2.2) were not checked; "
+                        "the CA may use them")
+
+
+def test_address_family_ipv6_leaves_ipv4_addresses_out() -> None:
+    script = Script(ns2_ready_at=1e9)
+    wait = waiter(script, family="ipv6")
+    wait.wait([TARGET])
+    assert not [a for _, a, r in script.log if not r], "no IPv4 address asked directly"
+    assert set(wait.unverified) == {NS1, NS2}
+    assert "--dns-autopilot-address-family ipv6" in wait.unverified[NS1]
+
+
+def test_no_reachable_address_leaves_the_decision_to_the_resolvers() -> None:
+    script = Silent(NS1.address, NS2.address, resolver_ready_at=3.0, resolver_ttl=1)
+    wait = waiter(script)
+    timings = wait.wait([TARGET])
+    assert [e["name"] for e in wait.events.events if e["step"] == "resolvers-only"] == \
+        ["example"]
+    assert timings["public"] >= 3.0 - timings["authoritative"], "the resolvers decided"
+
+
+def test_authoritative_check_off_asks_the_resolvers_only() -> None:
+    script = Script(ns2_ready_at=1e9)
+    timings = waiter(script, authoritative_check=False).wait([TARGET])
+    assert "authoritative" not in timings
+    assert all(recurse for _, _, recurse in script.log)
