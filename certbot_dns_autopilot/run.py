@@ -215,6 +215,9 @@ class Run:
                 routes = dict(zip(first, pool.map(router.route, first.values()), strict=True))
             targets = plan.group(wanted, lambda c: (routes[c.name].zone, routes[c.name].name))
             self._routes = routes
+            ordered = tuple((c.domain, c.value, routes[c.name].name) for c in wanted)
+            for writer in router.writers.writers:  # certbot's view, for the exec writer's hooks
+                writer.challenges = ordered
             self._targets = {t.name: t.values for t in targets}
             step["routes"] = [{"name": r.origin, "target": r.name, "zone": r.zone,
                                "writer": r.writer.label,
