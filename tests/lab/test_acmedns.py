@@ -253,3 +253,4 @@ def test_two_writers_for_one_zone_in_one_run_stop_before_writing(
     run = certbot.certonly(fresh_name, f"{label}.{ACME_ZONE}", credentials=ini)
     assert run.returncode != 0 and "would be written by two writers" in run.output
     assert not (tmp_path / "hooks.log").exists()
+    assert not [r for r in acmedns.requests if r[1] == "/update"]  # stopped at the plan
