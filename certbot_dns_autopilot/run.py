@@ -66,6 +66,19 @@ def parse_resolvers(text: str) -> list[dnsio.Server]:
     return servers
 
 
+def _one_writer_per_zone(routes: list[Route]) -> None:
+    """A batch is one zone's (the write, the journal, cleanup): two writers for one zone in
+    one run would have one of them write the other's names. Stops before anything is done."""
+    writer_of = {r.zone: r.writer for r in routes}
+    for route in routes:
+        if writer_of[route.zone] is not route.writer:
+            raise AutopilotError(
+                "zone-not-found", f"zone {route.zone} would be written by two writers in "
+                f"this run ({route.writer.label}; {writer_of[route.zone].label})",
+                "let one writer serve the zone (e.g. an acme-dns server's zone holds only "
+                "its registrations), or request the names in separate certificates")
+
+
 class Run:
     """The plugin's state for one certbot invocation, behind the thin `Authenticator`."""
 
@@ -228,6 +241,10 @@ class Run:
                 routes = dict(zip(first, pool.map(router.route, first.values()), strict=True))
             targets = plan.group(wanted, lambda c: (routes[c.name].zone, routes[c.name].name))
             self._routes = routes
+            _one_writer_per_zone(list(routes.values()))
+            ordered = tuple((c.domain, c.value, routes[c.name].name) for c in wanted)
+            for writer in router.writers.writers:  # certbot's view, for the exec writer's hooks
+                writer.challenges = ordered
             self._targets = {t.name: t.values for t in targets}
             step["routes"] = [{"name": r.origin, "target": r.name, "zone": r.zone,
                                "writer": r.writer.label,
