@@ -30,7 +30,8 @@ fi
 "$top/.venv/bin/ruff" check certbot_dns_autopilot tests bench
 # The whole suite (no arguments: what CI runs) also runs the unit tests on the lowest
 # versions setup.cfg allows (lab/constraints-lowest.txt), in .venv-lowest, installed once
-# and again only when those bounds change.
+# and again only when those bounds change. The writers' extras come along; the "doh" extra
+# does not: its floor (dnspython 2.9, for its HTTP/2 client) lies above the core's.
 if [ $# -eq 0 ]; then
   lowest_venv=$top/.venv-lowest
   lowest_want=$(cat setup.cfg lab/constraints-lowest.txt | sha256sum | cut -c1-16)
@@ -38,7 +39,7 @@ if [ $# -eq 0 ]; then
     rm -rf "$lowest_venv"
     python3 -m venv "$lowest_venv"
     "$lowest_venv/bin/python" -m pip install -q --disable-pip-version-check \
-      -c lab/constraints-lowest.txt -e ".[all]" pytest hypothesis \
+      -c lab/constraints-lowest.txt -e ".[cloudflare,route53,azure,lexicon]" pytest hypothesis \
       2> >(grep -v "is ignored: it is neither" >&2)
     echo "$lowest_want" >"$lowest_venv/.built"
   fi

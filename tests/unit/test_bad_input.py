@@ -10,6 +10,7 @@ import types
 from dataclasses import dataclass
 from pathlib import Path
 
+import dns.query
 import pytest
 from certbot import errors
 
@@ -382,7 +383,8 @@ def test_a_doh_resolver_that_is_not_a_url_is_named(text: str, why: str) -> None:
     assert why in str(caught.value) and "https://host[:port]/path" in str(caught.value)
 
 
-def test_doh_resolvers_are_read_beside_plain_ones() -> None:
+def test_doh_resolvers_are_read_beside_plain_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dns.query, "have_doh", True)  # parsing alone; the client is not used
     doh, plain, named = parse_resolvers("https://192.0.2.53/dns-query, 9.9.9.9, "
                                         "https://dns.example:8443")
     assert doh == Server("192.0.2.53", 443, url="https://192.0.2.53/dns-query")
@@ -391,6 +393,15 @@ def test_doh_resolvers_are_read_beside_plain_ones() -> None:
     assert str(doh) == "https://192.0.2.53/dns-query"
     assert doh.dig("_acme-challenge.example.com", "TXT", recurse=True) == \
         "dig @192.0.2.53 +https=/dns-query _acme-challenge.example.com TXT"
+
+
+def test_a_doh_resolver_without_the_http2_client_names_the_extra(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dns.query, "have_doh", False)  # the "doh" extra not installed
+    with pytest.raises(errors.PluginError) as caught:
+        parse_resolvers("9.9.9.9, https://192.0.2.53/dns-query")
+    assert "pip install 'certbot-dns-autopilot[doh]'" in str(caught.value)
+    assert "Traceback" not in str(caught.value)
 
 
 def test_empty_resolver_items_are_skipped() -> None:
