@@ -67,6 +67,20 @@ def _parser() -> argparse.ArgumentParser:
     from . import fleet  # its options live beside the code that reads them
 
     fleet.add_arguments(doctor)
+    acme = sub.add_parser("acme-dns", help="acme-dns registrations for the acme-dns writer")
+    acme_sub = acme.add_subparsers(dest="action", required=True)
+    register = acme_sub.add_parser(
+        "register", help="register domains at an acme-dns server, store the credentials "
+        "(mode 600) and print the CNAME records to create")
+    register.add_argument("-d", "--domain", dest="domains", action="append", required=True,
+                          help="a domain (repeat for several; *.name shares name's "
+                          "registration)")
+    register.add_argument("--api-url", required=True,
+                          help="the acme-dns API, e.g. https://auth.acme-dns.io")
+    register.add_argument("--registration-file", required=True,
+                          help="the JSON file of registrations (created, or added to)")
+    register.add_argument("--allow-from", action="append", default=[], metavar="CIDR",
+                          help="only this network may update the registration (repeat)")
     return parser
 
 
@@ -125,6 +139,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     scrub.install()
+    if args.command == "acme-dns":
+        from .providers import acmedns
+
+        try:
+            return acmedns.register(args.api_url, args.registration_file, args.domains,
+                                    args.allow_from)
+        except errors.PluginError as exc:
+            print(f"dns-autopilot acme-dns: {exc}", file=sys.stderr)
+            return 2
     if args.prometheus and not args.all:
         parser.error("--prometheus writes the textfile of doctor --all: add --all")
     if args.all:

@@ -10,6 +10,7 @@ by its program name and a digest only.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -44,15 +45,29 @@ def label(command: str) -> str:
     return f"{shown(program, limit=40)!r} (sha256 {digest})"
 
 
-def _exchange(proc: subprocess.Popen[bytes], body: bytes, timeout: float) -> tuple[bool, bytes]:
-    """Feed ``body``, read output (capped) until the shell exits (then a short grace) or
-    the time is up; returns (finished, output)."""
-    assert proc.stdin and proc.stdout
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """How one bounded command went: ``status`` is None when it was stopped on timeout."""
+
+    status: int | None
+    stdout: bytes
+    stderr: bytes
+
+
+def _exchange(proc: subprocess.Popen[bytes], body: bytes, timeout: float
+              ) -> tuple[bool, dict[Any, bytearray]]:
+    """Feed ``body``, read each output stream (capped) until the shell exits (then a short
+    grace) or the time is up; returns (finished, output per stream)."""
+    assert proc.stdin
     selector = selectors.DefaultSelector()
     os.set_blocking(proc.stdin.fileno(), False)
     selector.register(proc.stdin, selectors.EVENT_WRITE)
-    selector.register(proc.stdout, selectors.EVENT_READ)
-    output, sent = bytearray(), 0
+    outputs: dict[Any, bytearray] = {}
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            selector.register(stream, selectors.EVENT_READ)
+            outputs[stream] = bytearray()
+    sent = 0
     deadline = time.monotonic() + timeout
     exited_at: float | None = None
     try:
@@ -63,7 +78,7 @@ def _exchange(proc: subprocess.Popen[bytes], body: bytes, timeout: float) -> tup
                 if now - exited_at > GRACE:
                     break
             if now > deadline:
-                return False, bytes(output)
+                return False, outputs
             for key, _ in selector.select(timeout=0.1):
                 if key.fileobj is proc.stdin:
                     try:
@@ -76,17 +91,44 @@ def _exchange(proc: subprocess.Popen[bytes], body: bytes, timeout: float) -> tup
                         selector.unregister(proc.stdin)
                         proc.stdin.close()
                 else:
-                    chunk = os.read(proc.stdout.fileno(), 65536)
+                    output = outputs[key.fileobj]
+                    chunk = os.read(key.fileobj.fileno(), 65536)  # type: ignore[union-attr]
                     if not chunk:
-                        selector.unregister(proc.stdout)
+                        selector.unregister(key.fileobj)
                     elif len(output) < CAP:
                         output += chunk[:CAP - len(output)]
-        return proc.wait(timeout=max(0.0, deadline - time.monotonic())) is not None, \
-            bytes(output)
+        return proc.wait(timeout=max(0.0, deadline - time.monotonic())) is not None, outputs
     except subprocess.TimeoutExpired:
-        return False, bytes(output)
+        return False, outputs
     finally:
         selector.close()
+
+
+def execute(command: str, body: bytes = b"", timeout: float = TIMEOUT,
+            env: dict[str, str] | None = None, merge: bool = False) -> Outcome:
+    """Run ``command`` through the shell (as certbot runs its own hooks) in its own process
+    group, ``body`` on its stdin, its output read as bytes and capped; on timeout the whole
+    group (a pipeline's every command) is killed. ``merge`` sends stderr to stdout.
+
+    :raises OSError: the shell could not be started.
+    """
+    proc = subprocess.Popen(command, shell=True, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT if merge else subprocess.PIPE,
+                            start_new_session=True, env=env)
+    try:
+        finished, outputs = _exchange(proc, body, timeout)
+    finally:
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream:
+                with contextlib.suppress(OSError):
+                    stream.close()
+    if not finished:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the shell and every command it started
+        proc.wait()
+    return Outcome(proc.returncode if finished else None,
+                   bytes(outputs.get(proc.stdout, b"")), bytes(outputs.get(proc.stderr, b"")))
 
 
 def run(command: str, payload: dict[str, Any], timeout: float = TIMEOUT) -> str:
@@ -96,31 +138,19 @@ def run(command: str, payload: dict[str, Any], timeout: float = TIMEOUT) -> str:
     body = scrub.scrub(json.dumps({"version": VERSION, **payload}, indent=1, default=str),
                        patterns=False).encode()
     try:
-        proc = subprocess.Popen(command, shell=True, stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        outcome = execute(command, body, timeout, merge=True)
     except OSError as exc:
         logger.warning("dns-autopilot: the failure hook %s could not run: %s", name,
                        shown(exc.strerror))
         return "error"
-    try:
-        finished, output = _exchange(proc, body, timeout)
-    finally:
-        for stream in (proc.stdin, proc.stdout):
-            if stream:
-                with contextlib.suppress(OSError):
-                    stream.close()
-    if not finished:
-        with contextlib.suppress(OSError):
-            os.killpg(proc.pid, signal.SIGKILL)  # the shell and every command it started
-        proc.wait()
+    if outcome.status is None:
         logger.warning("dns-autopilot: the failure hook %s did not finish within %.0f s and "
                        "was stopped", name, timeout)
         return "timeout"
-    text = output.decode("utf-8", errors="replace").strip()
-    if proc.returncode != 0:
+    text = outcome.stdout.decode("utf-8", errors="replace").strip()
+    if outcome.status != 0:
         logger.warning("dns-autopilot: the failure hook %s exited with status %d: %s",
-                       name, proc.returncode, shown(text[-500:], limit=600))
-        return f"exit {proc.returncode}"
+                       name, outcome.status, shown(text[-500:], limit=600))
+        return f"exit {outcome.status}"
     logger.info("dns-autopilot: the failure hook %s received the diagnoses", name)
     return "ok"

@@ -450,10 +450,12 @@ def run(routes: list[Route], domains: list[str], follower: Follower, identities:
     broken = {f.name for f in found if f.code == "dnssec-broken"}
     found = [f for f in found if not (f.code == "caa-blocked" and f.where
                                       and f.where[0] in broken)]
-    if probe_permission:
-        probed = set()
-        for route in routes:
-            if (id(route.writer), route.zone) not in probed:
-                probed.add((id(route.writer), route.zone))
+    probed = set()
+    for route in routes:  # a writer whose probe writes nothing (acme-dns) is always probed
+        free = getattr(route.writer, "probe_is_free", False)
+        if probe_permission or free:
+            key = (id(route.writer), route.zone, route.name if free else "")
+            if key not in probed:  # acme-dns: each registration has its own credentials
+                probed.add(key)
                 found += permission(route)
     return by_cause(found)  # each cause once, naming every name it rules

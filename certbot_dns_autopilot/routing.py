@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import dns.exception
+
 from . import aliases, names
 from .chain import Chain, Follower
 from .errors import AutopilotError
@@ -71,6 +73,7 @@ class Router:
             name = origin
         if chain and chain.unchecked and not note:
             note = chain.unchecked
+        self._check_fixed_target(domain, origin, name, chain)
         writer = self.writers.writer_for(name)
         if writer is None:
             if name != origin:
@@ -87,4 +90,35 @@ class Router:
                 f"add {names.normalize(domain.removeprefix('*.'))}'s zone to dns_autopilot_zones "
                 "of a writer in the credentials file, or add a writer for it",
                 evidence="Writers: " + self.writers.describe())
-        return Route(origin, name, writer.find_zone(name), writer, chain, note)
+        zone = writer.find_zone(name) or self._dns_zone(name, chain)
+        return Route(origin, name, zone, writer, chain, note)
+
+    def _check_fixed_target(self, domain: str, origin: str, name: str, chain: Chain | None
+                            ) -> None:
+        """A writer that writes at fixed names only (acme-dns) needs ``origin`` to be a
+        CNAME to its name for ``domain``: missing or wrong, say the exact record to add."""
+        bare = names.normalize(domain.removeprefix("*."))
+        for writer in self.writers.writers:
+            target = getattr(writer, "cname_targets", {}).get(bare)
+            if target and name != target:
+                found = (f"it is a CNAME to {chain.hops[0].cname}" if chain and chain.aliased
+                         else "it has no CNAME")
+                raise AutopilotError(
+                    "cname-alias",
+                    f"{origin} must be a CNAME to {target} (its registration with "
+                    f"{writer.label}), but {found}",
+                    f"add the record `{origin}. CNAME {target}.` in {bare}'s zone (replacing "
+                    "any other record at that name)",
+                    evidence=f"Chain as found: {chain.describe()}" if chain else "")
+
+    def _dns_zone(self, name: str, chain: Chain | None) -> str:
+        """The zone holding ``name`` as the DNS says (for writers with no zones of their own)."""
+        if chain and chain.final == name:
+            return chain.zone
+        try:
+            return self.follower.recursive.zone_of(name.split(".", 1)[1] if "." in name else name)
+        except dns.exception.DNSException as exc:
+            raise AutopilotError(
+                "zone-not-found", f"no zone encloses {name} ({exc})",
+                "check the spelling, and that the resolvers (--dns-autopilot-resolvers, or "
+                "the system's) answer from this host") from None

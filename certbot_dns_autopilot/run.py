@@ -228,6 +228,9 @@ class Run:
                 routes = dict(zip(first, pool.map(router.route, first.values()), strict=True))
             targets = plan.group(wanted, lambda c: (routes[c.name].zone, routes[c.name].name))
             self._routes = routes
+            ordered = tuple((c.domain, c.value, routes[c.name].name) for c in wanted)
+            for writer in router.writers.writers:  # certbot's view, for the exec writer's hooks
+                writer.challenges = ordered
             self._targets = {t.name: t.values for t in targets}
             step["routes"] = [{"name": r.origin, "target": r.name, "zone": r.zone,
                                "writer": r.writer.label,
@@ -246,6 +249,13 @@ class Run:
             if route.note:
                 logger.warning("dns-autopilot: %s", route.note)
         writer_of = {r.zone: r.writer for r in routes.values()}
+        for route in routes.values():  # a batch is one zone's: one writer per zone and run
+            if writer_of[route.zone] is not route.writer:
+                raise AutopilotError(
+                    "zone-not-found", f"zone {route.zone} would be written by two writers in "
+                    f"this run ({route.writer.label}; {writer_of[route.zone].label})",
+                    "let one writer serve the zone (e.g. an acme-dns server's zone holds only "
+                    "its registrations), or request the names in separate certificates")
         self._write(writer_of, plan.by_zone(targets))
         display_util.notify(
             f"dns-autopilot: wrote {len(wanted)} TXT value(s) at {len(targets)} name(s) via "

@@ -79,6 +79,13 @@ class Writer(abc.ABC):
     label: str
     #: The run's event log, set by the plugin: retries are reported there.
     events: Any = None
+    #: The run's challenges in certbot's order, (domain, value, name written), set by the
+    #: plugin before the first add: for writers that hand certbot's own view on (exec).
+    challenges: tuple[tuple[str, str, str], ...] = ()
+    #: domain -> the name its ``_acme-challenge`` must be a CNAME to, for writers that can
+    #: write at fixed names only (acme-dns: each registration's fulldomain). The writer map
+    #: routes those names to the writer; the router checks each domain's CNAME against them.
+    cname_targets: Mapping[str, str] = {}
 
     def on_retry(self, what: str, attempt: int, pause: float, exc: Exception | str) -> None:
         """Report a retry (`retry.call`'s hook): an event, and a line in certbot's log."""
@@ -91,7 +98,9 @@ class Writer(abc.ABC):
 
     @abc.abstractmethod
     def find_zone(self, name: str) -> str:
-        """The zone (normalized) this writer must change to publish a record at ``name``."""
+        """The zone (normalized) this writer must change to publish a record at ``name``;
+        "" for writers with no zones of their own (exec, acme-dns): the router then takes
+        the zone the DNS says holds ``name``."""
 
     @abc.abstractmethod
     def add(self, zone: str, records: Records, ttl: int) -> None:
@@ -216,6 +225,18 @@ def _lexicon(keys: Keys, where: str) -> Writer:
     return LexiconWriter.from_credentials(keys, where)
 
 
+def _acmedns(keys: Keys, where: str) -> Writer:
+    from .acmedns import AcmeDnsWriter
+
+    return AcmeDnsWriter.from_credentials(keys, where)
+
+
+def _exec(keys: Keys, where: str) -> Writer:
+    from .exec import ExecWriter
+
+    return ExecWriter.from_credentials(keys, where)
+
+
 #: writer kind -> (the key that introduces it in messages, factory). A section's writer is
 #: chosen by its keys: dns_autopilot_<kind>_… .
 WRITERS: dict[str, tuple[str, WriterFactory]] = {
@@ -224,6 +245,8 @@ WRITERS: dict[str, tuple[str, WriterFactory]] = {
     "route53": ("dns_autopilot_route53_access_key_id", _route53),
     "azure": ("dns_autopilot_azure_subscription_id", _azure),
     "lexicon": ("dns_autopilot_lexicon_provider", _lexicon),
+    "acmedns": ("dns_autopilot_acmedns_registration_file", _acmedns),
+    "exec": ("dns_autopilot_exec_auth_hook", _exec),
 }
 
 
@@ -286,6 +309,9 @@ class WriterMap:
         self.entries = entries
 
     def writer_for(self, name: str) -> Writer | None:
+        for writer, _ in self.entries:  # a fixed name (acme-dns) goes to its writer
+            if name in getattr(writer, "cname_targets", {}).values():
+                return writer
         best: tuple[int, Writer] | None = None
         for writer, zones in self.entries:
             for zone in zones or ():
@@ -301,7 +327,8 @@ class WriterMap:
         return [writer for writer, _ in self.entries]
 
     def describe(self) -> str:
-        return "; ".join(f"{w.label} for {', '.join(z) if z else 'any zone'}"
+        return "; ".join(f"{w.label} for "
+                         + ("any zone" if z is None else ", ".join(z) or "its registrations")
                          for w, z in self.entries)
 
 
@@ -318,13 +345,13 @@ def writers_from_credentials(credentials: Any, path: str) -> WriterMap:
         keys = SectionKeys(confobj[section], credentials.mapper, where)
         writer = _writer(keys, present_keys(keys), where)
         zones = _zones(keys, where)
-        if writer is None or not zones:
+        if writer is None or not (zones or writer.cname_targets):
             raise AutopilotError(
                 "zone-not-found", f"section [{section}] of {path} does not configure a writer "
                 "with its zones",
                 f"give the section dns_autopilot_zones (the zones it writes) and the keys of "
                 f"one writer ({keys_hint})")
-        entries.append((writer, zones))
+        entries.append((writer, zones or ()))
     if not entries:
         raise AutopilotError(
             "zone-not-found",

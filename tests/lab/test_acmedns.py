@@ -1,0 +1,255 @@
+"""The acme-dns writer against an emulator of acme-dns's HTTP API that writes through to the
+lab's BIND (fulldomains under auth.example.test), driven by the real certbot and Pebble;
+`dns-autopilot acme-dns register` against the same emulator. Also one certificate whose
+names are written by three writers at once (RFC 2136, acme-dns, exec)."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from certbot.plugins.dns_common import CredentialsConfiguration
+from conftest import Certbot, Lab
+from emulators.acmedns import AcmeDnsEmulator
+from emulators.bind import ZoneBackend
+from test_exec import hook_log, hooks_ini
+from test_issuance import wait_absent, zone_update
+
+from certbot_dns_autopilot.errors import AutopilotError
+from certbot_dns_autopilot.providers import writers_from_credentials
+from certbot_dns_autopilot.providers.acmedns import AcmeDnsWriter
+
+pytestmark = pytest.mark.lab
+
+ZONE = "autopilot.test"
+ACME_DOMAIN, ACME_ZONE = "auth.example.test", "example.test"
+DNS_AUTOPILOT = Path(sys.executable).parent / "dns-autopilot"
+
+
+@pytest.fixture
+def acmedns(lab: Lab) -> Iterator[AcmeDnsEmulator]:
+    emulator = AcmeDnsEmulator(ACME_DOMAIN, ACME_ZONE, ZoneBackend(lab.credentials)).start()
+    yield emulator
+    emulator.stop()
+
+
+def register(emulator: AcmeDnsEmulator, path: Path, *domains: str,
+             allow_from: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    cmd = [str(DNS_AUTOPILOT), "acme-dns", "register", "--api-url", emulator.url,
+           "--registration-file", str(path)]
+    for domain in domains:
+        cmd += ["-d", domain]
+    for cidr in allow_from:
+        cmd += ["--allow-from", cidr]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+@pytest.fixture
+def cnames(lab: Lab) -> Iterator[list[tuple[str, str]]]:
+    """CNAMEs the test publishes (name, target): removed again afterwards."""
+    made: list[tuple[str, str]] = []
+    yield made
+    for name, target in made:
+        zone_update(lab, ZONE, name, "CNAME", f"{target}.", add=False)
+
+
+def publish(lab: Lab, made: list[tuple[str, str]], record: str) -> None:
+    """A record line as `register` prints it: `_acme-challenge.x. CNAME y.`"""
+    name, _, target = record.strip().split()
+    zone_update(lab, ZONE, name, "CNAME", target)
+    made.append((name.rstrip("."), target.rstrip(".")))
+
+
+def acmedns_ini(tmp: Path, emulator: AcmeDnsEmulator, registrations: Path) -> Path:
+    ini = tmp / "acmedns.ini"
+    ini.write_text(f"dns_autopilot_acmedns_api_url = {emulator.url}\n"
+                   f"dns_autopilot_acmedns_registration_file = {registrations}\n")
+    ini.chmod(0o600)
+    return ini
+
+
+def test_acmedns_register_then_issue_apex_wildcard_www(
+        lab: Lab, certbot: Certbot, tmp_path: Path, fresh_name: str,
+        acmedns: AcmeDnsEmulator, cnames: list[tuple[str, str]]) -> None:
+    file = tmp_path / "acmedns.json"
+    domains = (fresh_name, f"*.{fresh_name}", f"www.{fresh_name}")
+    proc = register(acmedns, file, *domains)
+    assert proc.returncode == 0, proc.stderr
+    records = [line for line in proc.stdout.splitlines() if " CNAME " in line]
+    assert len(records) == 2  # the wildcard shares its domain's registration
+    saved = json.loads(file.read_text())
+    assert stat.S_IMODE(file.stat().st_mode) == 0o600
+    assert set(saved) == {fresh_name, f"www.{fresh_name}"}
+    assert f"  _acme-challenge.{fresh_name}. CNAME {saved[fresh_name]['fulldomain']}." in records
+    # a second register keeps the registration (and prints the same record)
+    again = register(acmedns, file, fresh_name)
+    assert "already registered" in again.stdout and records[0] in again.stdout
+    for record in records:
+        publish(lab, cnames, record)
+
+    run = certbot.certonly(*domains, credentials=acmedns_ini(tmp_path, acmedns, file))
+    assert run.returncode == 0, run.output
+    assert certbot.cert_names(fresh_name) == set(domains)
+    apex = saved[fresh_name]
+    # the apex and the wildcard: both values in the registration's two-value window
+    assert len(acmedns.served(apex["subdomain"])) == 2
+    served = run.steps("query", name=apex["fulldomain"], phase="authoritative", outcome="served")
+    assert served and len(served[-1]["answer"]["values"]) == 2, served
+    [cleanup] = run.steps("cleanup", outcome="not-deletable")
+    assert "cannot delete" in run.log
+    passwords = [entry["password"] for entry in saved.values()]
+    for text in (run.output, run.log, json.dumps(run.events)):
+        assert not any(p in text for p in passwords)
+    updates = [r for r in acmedns.requests if r[1] == "/update"]
+    assert len(updates) == 2 + 3  # one probe per registration (pre-flight), three values
+
+
+def test_acmedns_missing_and_wrong_cname_name_the_exact_record(
+        lab: Lab, certbot: Certbot, tmp_path: Path, fresh_name: str,
+        acmedns: AcmeDnsEmulator, cnames: list[tuple[str, str]]) -> None:
+    file = tmp_path / "acmedns.json"
+    assert register(acmedns, file, fresh_name, f"other.{fresh_name}").returncode == 0
+    saved = json.loads(file.read_text())
+    ini = acmedns_ini(tmp_path, acmedns, file)
+    expected = f"_acme-challenge.{fresh_name}. CNAME {saved[fresh_name]['fulldomain']}."
+    status, report = lab.doctor(fresh_name, credentials=ini)
+    assert status == 2
+    [finding] = [f for f in report["findings"] if f["code"] == "cname-alias"]
+    assert "it has no CNAME" in finding["problem"] and expected in finding["fix"]
+    # pointing at another registration's fulldomain is just as wrong
+    publish(lab, cnames, f"_acme-challenge.{fresh_name}. CNAME "
+                         f"{saved[f'other.{fresh_name}']['fulldomain']}.")
+    run = certbot.certonly(fresh_name, credentials=ini)
+    assert run.returncode != 0 and "[cname-alias]" in run.output
+    assert expected in run.output.replace("\n", " ") or expected in run.output
+    assert not [r for r in acmedns.requests if r[1] == "/update"]
+
+
+def test_acmedns_refusals_allowfrom_and_credentials_are_told_apart(
+        lab: Lab, tmp_path: Path, fresh_name: str, acmedns: AcmeDnsEmulator,
+        cnames: list[tuple[str, str]]) -> None:
+    file = tmp_path / "acmedns.json"
+    proc = register(acmedns, file, fresh_name, allow_from=("192.0.2.0/24",))
+    assert proc.returncode == 0, proc.stderr
+    for record in [x for x in proc.stdout.splitlines() if " CNAME " in x]:
+        publish(lab, cnames, record)
+    ini = acmedns_ini(tmp_path, acmedns, file)
+    status, report = lab.doctor(fresh_name, credentials=ini)
+    assert status == 2
+    [denied] = [f for f in report["findings"] if f["code"] == "permission-denied"]
+    assert "outside the registration's allowfrom (192.0.2.0/24)" in denied["problem"]
+    assert "127.0.0.1" in denied["problem"]
+    # the same registration with a wrong password: the credentials, not allowfrom
+    saved = json.loads(file.read_text())
+    saved[fresh_name]["allowfrom"] = []
+    saved[fresh_name]["password"] = "x" * 40
+    file.write_text(json.dumps(saved))
+    status, report = lab.doctor(fresh_name, credentials=ini)
+    [denied] = [f for f in report["findings"] if f["code"] == "permission-denied"]
+    assert "refused the credentials" in denied["problem"], denied
+    assert "x" * 40 not in json.dumps(report)
+    # a bad CIDR at registration: the API's own error, one line
+    bad = register(acmedns, tmp_path / "other.json", "x." + fresh_name,
+                   allow_from=("not-a-cidr",))
+    assert bad.returncode == 2 and "invalid_allowfrom_cidr" in bad.stderr
+
+
+def test_acmedns_three_values_for_one_registration_stop_before_writing(
+        lab: Lab, certbot: Certbot, tmp_path: Path, fresh_name: str,
+        acmedns: AcmeDnsEmulator, cnames: list[tuple[str, str]]) -> None:
+    file = tmp_path / "acmedns.json"
+    proc = register(acmedns, file, fresh_name)
+    [record] = [x for x in proc.stdout.splitlines() if " CNAME " in x]
+    publish(lab, cnames, record)
+    saved = json.loads(file.read_text())
+    saved[f"www.{fresh_name}"] = saved[fresh_name]  # one registration shared by www too
+    file.write_text(json.dumps(saved))
+    publish(lab, cnames, record.replace(f"_acme-challenge.{fresh_name}",
+                                        f"_acme-challenge.www.{fresh_name}"))
+    run = certbot.certonly(fresh_name, f"*.{fresh_name}", f"www.{fresh_name}",
+                           credentials=acmedns_ini(tmp_path, acmedns, file))
+    assert run.returncode != 0 and "[multiple-values]" in run.output
+    assert "acme-dns keeps only 2 per registration" in run.output
+    assert "own registration" in run.output
+    assert len([r for r in acmedns.requests if r[1] == "/update"]) == 1  # the probe only
+    assert acmedns.served(saved[fresh_name]["subdomain"]) == []
+
+
+def test_acmedns_writer_scenarios(lab: Lab, tmp_path: Path, fresh_name: str,
+                                  acmedns: AcmeDnsEmulator) -> None:
+    """The shared writer scenarios, as far as acme-dns allows: apex + wildcard in one
+    registration; remove is idempotent (and deletes nothing: acme-dns cannot)."""
+    file = tmp_path / "acmedns.json"
+    assert register(acmedns, file, fresh_name).returncode == 0
+    ini = acmedns_ini(tmp_path, acmedns, file)
+    creds = CredentialsConfiguration(str(ini), lambda var: f"dns_autopilot_{var}")
+    [writer] = writers_from_credentials(creds, str(ini)).writers
+    assert isinstance(writer, AcmeDnsWriter)
+    full = json.loads(file.read_text())[fresh_name]["fulldomain"]
+    ours = {"a" * 43, "b" * 43}
+    writer.add(ACME_ZONE, {full: ours}, 60)
+    assert lab.txt(lab.primary, full) == ours
+    writer.remove(ACME_ZONE, {full: ours})
+    writer.remove(ACME_ZONE, {full: ours})  # idempotent
+    writer.add(ACME_ZONE, {full: {"c" * 43}}, 60)  # the window: the oldest value rolls out
+    assert len(lab.txt(lab.primary, full)) == 2 and "c" * 43 in lab.txt(lab.primary, full)
+    with pytest.raises(AutopilotError) as failed:
+        writer.add(ACME_ZONE, {"nowhere." + ACME_DOMAIN: {"d" * 43}}, 60)
+    assert failed.value.code == "cname-alias"
+
+
+def test_one_certificate_three_writers(lab: Lab, certbot: Certbot, tmp_path: Path,
+                                       fresh_name: str, acmedns: AcmeDnsEmulator,
+                                       cnames: list[tuple[str, str]]) -> None:
+    """exec for autopilot.test (the apex), acme-dns for www (its CNAME into example.test),
+    RFC 2136 (the top level, any other zone) for a signed.test name."""
+    file = tmp_path / "acmedns.json"
+    proc = register(acmedns, file, f"www.{fresh_name}")
+    [record] = [x for x in proc.stdout.splitlines() if " CNAME " in x]
+    publish(lab, cnames, record)
+    exec_ini = hooks_ini(lab, tmp_path, zones=ZONE).read_text()
+    ini = tmp_path / "mixed.ini"
+    other = fresh_name.replace(ZONE, "signed.test")
+    ini.write_text(lab.credentials.read_text()
+                   + f"\n[acme-dns]\ndns_autopilot_acmedns_api_url = {acmedns.url}\n"
+                   f"dns_autopilot_acmedns_registration_file = {file}\n"
+                   f"\n[internal]\n{exec_ini}")
+    ini.chmod(0o600)
+    domains = (fresh_name, f"www.{fresh_name}", other)
+    run = certbot.certonly(*domains, credentials=ini)
+    assert run.returncode == 0, run.output
+    assert certbot.cert_names(fresh_name) == set(domains)
+    writers = {r["name"]: r["writer"] for r in run.steps("plan")[0]["routes"]}
+    assert writers[f"_acme-challenge.{fresh_name}"].startswith("exec hook")
+    assert writers[f"_acme-challenge.www.{fresh_name}"].startswith("acme-dns")
+    assert writers[f"_acme-challenge.{other}"].startswith("RFC 2136")
+    assert [x.split()[1] for x in hook_log(tmp_path) if x.startswith("cleanup ")] == [
+        fresh_name]
+    wait_absent(lab, f"_acme-challenge.{fresh_name}")
+    wait_absent(lab, f"_acme-challenge.{other}")
+
+
+def test_two_writers_for_one_zone_in_one_run_stop_before_writing(
+        lab: Lab, certbot: Certbot, tmp_path: Path, fresh_name: str,
+        acmedns: AcmeDnsEmulator, cnames: list[tuple[str, str]]) -> None:
+    """acme-dns's fulldomains in example.test, and exec serving example.test too."""
+    file = tmp_path / "acmedns.json"
+    proc = register(acmedns, file, fresh_name)
+    [record] = [x for x in proc.stdout.splitlines() if " CNAME " in x]
+    publish(lab, cnames, record)
+    ini = tmp_path / "mixed.ini"
+    ini.write_text(f"dns_autopilot_acmedns_api_url = {acmedns.url}\n"
+                   f"dns_autopilot_acmedns_registration_file = {file}\n\n[internal]\n"
+                   + hooks_ini(lab, tmp_path, zones=ACME_ZONE).read_text())
+    ini.chmod(0o600)
+    label = fresh_name.split(".")[0]
+    run = certbot.certonly(fresh_name, f"{label}.{ACME_ZONE}", credentials=ini)
+    assert run.returncode != 0 and "would be written by two writers" in run.output
+    assert not (tmp_path / "hooks.log").exists()
