@@ -21,8 +21,8 @@ from test_exec import hook_log, hooks_ini
 from test_issuance import wait_absent, zone_update
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.providers import writers_from_credentials
-from certbot_dns_autopilot.providers.acmedns import AcmeDnsWriter
+from certbot_dns_autopilot.writers import writers_from_credentials
+from certbot_dns_autopilot.writers.acmedns import AcmeDnsWriter
 
 pytestmark = pytest.mark.lab
 

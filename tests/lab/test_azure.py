@@ -19,8 +19,8 @@ from emulators.azure import AzureEmulator, Principal
 from emulators.bind import ZoneBackend
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.providers import SectionKeys
-from certbot_dns_autopilot.providers.azure import AzureWriter
+from certbot_dns_autopilot.writers import SectionKeys
+from certbot_dns_autopilot.writers.azure import AzureWriter
 
 pytestmark = pytest.mark.lab
 

@@ -164,7 +164,7 @@ def test_an_add_failing_at_the_second_name_leaves_nothing(
     from certbot.plugins.dns_common import CredentialsConfiguration
 
     from certbot_dns_autopilot.errors import AutopilotError
-    from certbot_dns_autopilot.providers import writers_from_credentials
+    from certbot_dns_autopilot.writers import writers_from_credentials
 
     path = credentials(tmp_path, cf, api_token=cf.token(["autopilot.test"]))
     creds = CredentialsConfiguration(str(path), lambda var: f"dns_autopilot_{var}")

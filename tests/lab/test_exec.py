@@ -17,8 +17,8 @@ from conftest import Certbot, Lab
 from test_issuance import _credentials, nsupdate, wait_absent
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.providers import Writer, writers_from_credentials
-from certbot_dns_autopilot.providers.exec import ExecWriter
+from certbot_dns_autopilot.writers import Writer, writers_from_credentials
+from certbot_dns_autopilot.writers.exec import ExecWriter
 
 pytestmark = pytest.mark.lab
 

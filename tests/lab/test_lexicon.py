@@ -11,8 +11,8 @@ from certbot.plugins.dns_common import CredentialsConfiguration
 from conftest import Certbot, Lab
 from test_issuance import _credentials, nsupdate, wait_absent
 
-from certbot_dns_autopilot.providers import writers_from_credentials
-from certbot_dns_autopilot.providers.lexicon import LexiconWriter
+from certbot_dns_autopilot.writers import writers_from_credentials
+from certbot_dns_autopilot.writers.lexicon import LexiconWriter
 
 pytestmark = pytest.mark.lab
 

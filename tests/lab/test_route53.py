@@ -19,8 +19,8 @@ from emulators.route53 import Route53Emulator
 from test_issuance import wait_absent
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.providers import SectionKeys
-from certbot_dns_autopilot.providers.route53 import Route53Writer
+from certbot_dns_autopilot.writers import SectionKeys
+from certbot_dns_autopilot.writers.route53 import Route53Writer
 
 pytestmark = pytest.mark.lab
 

@@ -12,7 +12,7 @@ from release_paths import DEV_BIN, TOP, plugin_options, run
 pytestmark = pytest.mark.release
 
 DOCS = TOP / "docs"
-PROVIDERS = TOP / "certbot_dns_autopilot" / "providers"
+PROVIDERS = TOP / "certbot_dns_autopilot" / "writers"
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from certbot_dns_autopilot import caa
-from certbot_dns_autopilot.caa import CAA, authorizes, evaluate, line_to_add, parse, relevant
 from certbot_dns_autopilot.dnsio import Answer, Reach
-from certbot_dns_autopilot.findings import ERROR, WARNING, Finding, as_error, exit_status
+from certbot_dns_autopilot.preflight import caa
+from certbot_dns_autopilot.preflight.caa import (
+    CAA,
+    authorizes,
+    evaluate,
+    line_to_add,
+    parse,
+    relevant,
+)
+from certbot_dns_autopilot.preflight.findings import ERROR, WARNING, Finding, as_error, exit_status
 
 LE = {"letsencrypt.org"}
 
@@ -322,7 +329,7 @@ def test_every_nameserver_of_the_caa_zones_is_asked(caa_rcode: str, soa_rcode: s
 
 
 def test_findings_by_cause_merge_names_and_keep_distinct_causes() -> None:
-    from certbot_dns_autopilot.findings import by_cause
+    from certbot_dns_autopilot.preflight.findings import by_cause
 
     def caa_finding(name: str, evidence: str = "x. CAA 0 issue \"LetsEncrypt.org\"",
                     problem: str = "capitals at x") -> Finding:
@@ -342,8 +349,8 @@ def test_findings_by_cause_merge_names_and_keep_distinct_causes() -> None:
 
 
 def test_the_capitals_fix_is_the_same_line_for_every_name_the_set_rules() -> None:
-    from certbot_dns_autopilot.caa import CAA
     from certbot_dns_autopilot.preflight import lowered
+    from certbot_dns_autopilot.preflight.caa import CAA
 
     records = [CAA(0, "issue", "LetsEncrypt.org; validationmethods=dns-01"),
                CAA(0, "issue", "other.example")]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_autopilot import journal
+from certbot_dns_autopilot.cleanup import journal
 
 NOBODY = 65534
 
@@ -160,8 +160,8 @@ def test_recovery_survives_any_error_and_keeps_the_journal(
         ) -> None:
     import types
 
-    from certbot_dns_autopilot import credentials
-    from certbot_dns_autopilot.authenticator import Authenticator
+    from certbot_dns_autopilot.plugin.authenticator import Authenticator
+    from certbot_dns_autopilot.writers import credentials
 
     path = plant(tmp_path, "dead.json", dead_journal(GOOD))
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_autopilot import locks
 from certbot_dns_autopilot.errors import AutopilotError
+from certbot_dns_autopilot.writers import locks
 
 NOBODY = 65534
 # The second user runs the system's Python: the venv's may sit where it cannot read.

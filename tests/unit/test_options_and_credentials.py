@@ -8,10 +8,10 @@ import pytest
 from certbot import errors
 from certbot.plugins.dns_common import CredentialsConfiguration
 
-from certbot_dns_autopilot.authenticator import parse_resolvers
 from certbot_dns_autopilot.dnsio import Server
-from certbot_dns_autopilot.providers import WriterMap, writers_from_credentials
-from certbot_dns_autopilot.providers.rfc2136 import RFC2136Writer
+from certbot_dns_autopilot.options import parse_resolvers
+from certbot_dns_autopilot.writers import WriterMap, writers_from_credentials
+from certbot_dns_autopilot.writers.rfc2136 import RFC2136Writer
 
 SECRET = "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1iZS1wcmludGVk"
 GOOD = {
@@ -126,7 +126,7 @@ def test_a_section_missing_its_secret_names_the_key(tmp_path: Path) -> None:
 
 def test_a_world_readable_credentials_file_is_refused_with_the_chmod_fix(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from certbot_dns_autopilot import credentials
+    from certbot_dns_autopilot.writers import credentials
 
     path = tmp_path / "credentials.ini"
     path.write_text("".join(f"{k} = {v}\n" for k, v in GOOD.items()))
@@ -145,7 +145,7 @@ def test_a_writer_whose_sdk_is_missing_names_the_extra_to_install(
     import sys
 
     monkeypatch.setitem(sys.modules, "boto3", None)  # as if the [route53] extra were absent
-    monkeypatch.delitem(sys.modules, "certbot_dns_autopilot.providers.route53", raising=False)
+    monkeypatch.delitem(sys.modules, "certbot_dns_autopilot.writers.route53", raising=False)
     with pytest.raises(errors.PluginError,
                        match=r"pip install 'certbot-dns-autopilot\[route53\]'"):
         load_map(tmp_path, {"dns_autopilot_route53_region": "us-east-1"})

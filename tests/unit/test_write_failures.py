@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from test_journal import value
 
-from certbot_dns_autopilot import journal
-from certbot_dns_autopilot.authenticator import Authenticator
+from certbot_dns_autopilot.cleanup import journal
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.providers import Records, Writer
+from certbot_dns_autopilot.plugin.authenticator import Authenticator
+from certbot_dns_autopilot.writers import Records, Writer
 
 ZONE, NAME = "example.com", "_acme-challenge.example.com"
 

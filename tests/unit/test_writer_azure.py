@@ -8,8 +8,8 @@ import pytest
 from certbot import errors
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.providers import SectionKeys
-from certbot_dns_autopilot.providers.azure import (
+from certbot_dns_autopilot.writers import SectionKeys
+from certbot_dns_autopilot.writers.azure import (
     AzureWriter,
     _aad_fix,
     likely_zone,

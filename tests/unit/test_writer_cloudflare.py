@@ -12,7 +12,7 @@ from certbot import errors
 from test_options_and_credentials import load_map
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.providers.cloudflare import (
+from certbot_dns_autopilot.writers.cloudflare import (
     DEFAULT_URL,
     CloudflareWriter,
     quote,
