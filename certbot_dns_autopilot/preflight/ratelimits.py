@@ -77,3 +77,14 @@ def findings(requested: Iterable[str], issued: list[Issued], registered_domain,
                 "use --dry-run (staging) while iterating; combine names into fewer "
                 "certificates"))
     return found
+
+
+def probe(domains: list[str], server: str | None, config_dir: str | None
+                ) -> list[Finding]:
+    """Let's Encrypt production limits, from certbot's own archive on this machine."""
+    if not is_production(server) or not config_dir:
+        return []
+    from publicsuffixlist import PublicSuffixList
+
+    psl = PublicSuffixList()
+    return findings(domains, history(config_dir), psl.privatesuffix)

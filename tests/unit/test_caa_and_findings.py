@@ -300,7 +300,7 @@ class _Follower:
     ("TIMEOUT", "TIMEOUT", WARNING), ("NOERROR", None, None)])
 def test_every_nameserver_of_the_caa_zones_is_asked(caa_rcode: str, soa_rcode: str | None,
                                                     severity: str | None) -> None:
-    from certbot_dns_autopilot import preflight
+    from certbot_dns_autopilot.preflight import caa_probe
     from certbot_dns_autopilot.dnsio import Answer
 
     asked = []
@@ -312,7 +312,7 @@ def test_every_nameserver_of_the_caa_zones_is_asked(caa_rcode: str, soa_rcode: s
             return Answer("NOERROR", authoritative=True, cname=cname)
         return Answer(caa_rcode if rdtype == "CAA" else soa_rcode or "NOERROR")
 
-    found = preflight.caa_servers("www.example.com", ["www.example.com", "example.com", "com"],
+    found = caa_probe.caa_servers("www.example.com", ["www.example.com", "example.com", "com"],
                                   _Follower(), query=query)
     # The CNAME's target is asked in its own zone; a top-level domain's servers are not.
     assert ("192.0.2.2", "www.cdn.example", "CAA") in asked
@@ -349,7 +349,7 @@ def test_findings_by_cause_merge_names_and_keep_distinct_causes() -> None:
 
 
 def test_the_capitals_fix_is_the_same_line_for_every_name_the_set_rules() -> None:
-    from certbot_dns_autopilot.preflight import lowered
+    from certbot_dns_autopilot.preflight.caa_probe import lowered
     from certbot_dns_autopilot.preflight.caa import CAA
 
     records = [CAA(0, "issue", "LetsEncrypt.org; validationmethods=dns-01"),
