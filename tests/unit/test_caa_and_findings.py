@@ -300,8 +300,8 @@ class _Follower:
     ("TIMEOUT", "TIMEOUT", WARNING), ("NOERROR", None, None)])
 def test_every_nameserver_of_the_caa_zones_is_asked(caa_rcode: str, soa_rcode: str | None,
                                                     severity: str | None) -> None:
-    from certbot_dns_autopilot.preflight import caa_probe
     from certbot_dns_autopilot.dnsio import Answer
+    from certbot_dns_autopilot.preflight import caa_probe
 
     asked = []
 
@@ -349,8 +349,8 @@ def test_findings_by_cause_merge_names_and_keep_distinct_causes() -> None:
 
 
 def test_the_capitals_fix_is_the_same_line_for_every_name_the_set_rules() -> None:
-    from certbot_dns_autopilot.preflight.caa_probe import lowered
     from certbot_dns_autopilot.preflight.caa import CAA
+    from certbot_dns_autopilot.preflight.caa_probe import lowered
 
     records = [CAA(0, "issue", "LetsEncrypt.org; validationmethods=dns-01"),
                CAA(0, "issue", "other.example")]
