@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from certbot import errors
 
 from .. import options
+from ..codes import Code
 from ..errors import AutopilotError
 from ..preflight import account
 from ..preflight.findings import ERROR, WARNING, Finding, exit_status
@@ -31,7 +32,7 @@ from .renewal import Lineage
 
 PLUGIN = "dns-autopilot"
 #: a lineage doctor cannot read or check (its file, its certificate, its saved credentials)
-CODE = "renewal-config"
+CODE = Code.RENEWAL_CONFIG
 
 #: A saved ``dns_autopilot_<option>`` → doctor's option for it (None: the option only
 #: matters while a run writes and waits, doctor has nothing to check with it). An option

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import asdict, dataclass, field, replace
 
-from .. import links
+from ..codes import Code
 from ..shown import LONG, quoted, shown
 from ..wait.propagation import UNREACHABLE, Observation, is_lame, unverified_line
 from .ca_errors import CaReading
@@ -26,7 +26,7 @@ TERMINAL_ROWS = 6  # evidence rows shown per diagnosis in the terminal; all go t
 class Diagnosis:
     """One failed name: the code users can search for, what is wrong, proof, and the fix."""
 
-    code: str
+    code: Code
     domain: str
     name: str
     problem: str
@@ -36,12 +36,16 @@ class Diagnosis:
     ca: str = ""  # what the CA saw, in words
     ca_error: dict[str, str] = field(default_factory=dict)  # the CA's type and detail
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "code", Code(self.code))  # an unknown code fails here
+
     def as_dict(self) -> dict[str, object]:
-        return asdict(self) | {"evidence": list(self.evidence), "docs": self.docs}
+        return asdict(self) | {"code": self.code.value, "evidence": list(self.evidence),
+                               "docs": self.docs}
 
     @property
     def docs(self) -> str:
-        return links.code(self.code)
+        return self.code.url
 
     def text(self) -> str:
         """The terminal form: short, one block per failed name."""
@@ -93,7 +97,7 @@ def diagnose(domain: str, value: str, reading: CaReading, ev: Evidence,
     if unchecked and not reached:
         rows = [f"{obs.server}: {obs.answer.describe()}" for obs in unchecked]
         found = Diagnosis(
-            "unreachable", domain, ev.origin,
+            Code.UNREACHABLE, domain, ev.origin,
             f"no nameserver address of {ev.zone} could be asked from this host, so what they "
             "serve is unknown here; the CA's resolvers asked them",
             "check the nameservers from a host that reaches them (the dig below); from this "
@@ -136,12 +140,12 @@ def _decide(domain: str, value: str, reading: CaReading, ev: Evidence) -> Diagno
         if ev.resolvers else f"dig {quoted(ev.origin)} TXT"
 
     # 1. The CA's own refusals that no record can fix.
-    for code in ("caa-blocked", "dnssec-broken"):
+    for code in (Code.CAA_BLOCKED, Code.DNSSEC_BROKEN):
         probe = next((f for f in ev.findings if f.code == code), None)
-        if probe and (code == "dnssec-broken" or reading.kind == "caa" or reading.typ == "caa"):
+        if probe and (code == Code.DNSSEC_BROKEN or reading.kind == "caa" or reading.typ == "caa"):
             return make(code, probe.problem, probe.fix, probe.evidence.splitlines())
     if reading.kind == "caa" or reading.typ == "caa":
-        return make("caa-blocked", "the CA refused to issue because of CAA, though the CAA "
+        return make(Code.CAA_BLOCKED, "the CA refused to issue because of CAA, though the CAA "
                     "sets seen from here allow it now",
                     "check CAA at every name from the domain up to its registered domain (a "
                     "CNAME's target's CAA counts too), and the CA's identity",
@@ -150,7 +154,7 @@ def _decide(domain: str, value: str, reading: CaReading, ev: Evidence) -> Diagno
     # 2. The name now leads somewhere else than where the value was written.
     if ev.chain_error or (ev.chain_target and ev.chain_target != ev.target):
         now = ev.chain_error or f"it now leads to {ev.chain_target}"
-        return make("cname-alias",
+        return make(Code.CNAME_ALIAS,
                     f"the values were written at {ev.target}, but {now}: the CNAME of "
                     f"{ev.origin} changed (or broke) after writing",
                     "keep the _acme-challenge CNAME stable during issuance, or configure the "
@@ -161,7 +165,7 @@ def _decide(domain: str, value: str, reading: CaReading, ev: Evidence) -> Diagno
     # 3. A nameserver that does not answer with authority.
     lame = [obs for obs in auth if is_lame(obs.answer)]
     if lame or reading.kind in ("refused", "timeout") and not auth:
-        return make("lame-delegation",
+        return make(Code.LAME_DELEGATION,
                     f"{len(lame)} of {len(auth)} nameserver address(es) of {ev.zone} did not "
                     "answer with authority; a resolver that asks them fails",
                     "make every nameserver in the zone's NS set (at the registrar and at the "
@@ -179,7 +183,7 @@ def _decide(domain: str, value: str, reading: CaReading, ev: Evidence) -> Diagno
     near = [(v, how) for v in (others if not serving else []) if (how := how_differs(v, value))]
     if near:
         served, how = near[0]
-        return make("wrong-value",
+        return make(Code.WRONG_VALUE,
                     f"the nameservers serve \"{served}\", which differs from the expected "
                     f"value by {how}",
                     "write the value exactly as issued (no quotes, spaces or changes); if "
@@ -190,7 +194,7 @@ def _decide(domain: str, value: str, reading: CaReading, ev: Evidence) -> Diagno
     behind = [obs for obs in missing if newest is not None
               and serials.get(obs.server) is not None and serials[obs.server] < newest]
     if behind:
-        return make("secondary-lag",
+        return make(Code.SECONDARY_LAG,
                     f"{len(behind)} nameserver(s) of {ev.zone} are behind the zone's serial "
                     f"{newest} and do not serve the value yet; the CA asked one of them",
                     "check NOTIFY (also-notify) and zone transfers from the primary "
@@ -201,13 +205,13 @@ def _decide(domain: str, value: str, reading: CaReading, ev: Evidence) -> Diagno
     # 6. No nameserver serves it, at the newest serial: it is elsewhere, or gone.
     if auth and not serving:
         if ev.doubled and value in ev.doubled.answer.values:
-            return make("wrong-name",
+            return make(Code.WRONG_NAME,
                         f"the value sits at {ev.doubled.name}, a doubled name the CA never "
                         "reads", f"write at {ev.target}: give provider UIs and APIs only the "
                         f"part before .{ev.zone}", _rows((ev.doubled,)),
                         ev.doubled.server.dig(ev.doubled.name, "TXT"))
         if set(others) & ev.run_values:
-            return make("multiple-values",
+            return make(Code.MULTIPLE_VALUES,
                         f"{ev.target} must hold {len(ev.run_values)} values at once (e.g. apex "
                         "and wildcard), but the nameservers serve only "
                         f"{len(set(others) & ev.run_values)} of this run's values",
@@ -215,19 +219,19 @@ def _decide(domain: str, value: str, reading: CaReading, ev: Evidence) -> Diagno
                         "replacing the record, or issue the names in separate runs",
                         _rows(auth) + [f"expected: \"{value}\""], auth_dig)
         if others:
-            return make("wrong-value",
+            return make(Code.WRONG_VALUE,
                         f"the nameservers serve {len(others)} other value(s) at {ev.target} "
                         "and not the expected one: something replaced or removed it",
                         "find what else writes this name (another certbot, a script, a "
                         "provider UI) and let one issuance at a time own it",
                         _rows(auth) + [f"expected: \"{value}\""], auth_dig)
-        return make("propagation-timeout",
+        return make(Code.PROPAGATION_TIMEOUT,
                     f"no nameserver of {ev.zone} serves the value at {ev.target}",
                     "check that the writer writes to the zone the nameservers serve (the "
                     "primary they transfer from), and that the record was not removed",
                     _rows(auth) + serial_rows, auth_dig)
     if missing:
-        return make("propagation-timeout",
+        return make(Code.PROPAGATION_TIMEOUT,
                     f"{len(missing)} of {len(auth)} nameserver address(es) of {ev.zone} do "
                     "not serve the value", "check that every nameserver transfers the zone "
                     "from the primary the writer changes; let dns-autopilot wait for them",
@@ -236,7 +240,7 @@ def _decide(domain: str, value: str, reading: CaReading, ev: Evidence) -> Diagno
 
     # 7. Every nameserver serves it: the CA read an older or another view.
     foreign = {v: obs.answer.ttl for obs in auth for v in obs.answer.values - ev.run_values}
-    for before in (f for f in ev.findings if f.code == "stale-record"):
+    for before in (f for f in ev.findings if f.code == Code.STALE_RECORD):
         # Pre-flight saw these values before our write; caches keep the TTL they had then.
         foreign.update({v: max(before.ttl or 0, foreign.get(v) or 0) for v in before.values
                         if v in foreign})
@@ -247,7 +251,7 @@ def _decide(domain: str, value: str, reading: CaReading, ev: Evidence) -> Diagno
     if stale_resolvers or (foreign and reading.kind in ("wrong-txt", "unknown")):
         ttl = max([o.answer.ttl or 0 for o in stale_resolvers] + [t or 0 for t in
                                                                   foreign.values()])
-        return make("stale-record",
+        return make(Code.STALE_RECORD,
                     f"an old value set is still served from caches for up to {ttl} s: every "
                     "nameserver serves the new value, but the CA's resolver answered from "
                     "the old set", "remove old _acme-challenge values that no issuance needs "
@@ -258,7 +262,7 @@ def _decide(domain: str, value: str, reading: CaReading, ev: Evidence) -> Diagno
                     resolver_dig)
     if negative:
         ttl = max(o.answer.ttl or 0 for o in negative)
-        return make("resolver-disagreement",
+        return make(Code.RESOLVER_DISAGREEMENT,
                     f"every nameserver serves the value, but resolvers still answer from a "
                     f"cached negative answer (for up to {ttl} s)",
                     f"retry after {ttl} s; nothing should ask for _acme-challenge names before "
@@ -266,7 +270,7 @@ def _decide(domain: str, value: str, reading: CaReading, ev: Evidence) -> Diagno
                     _rows(tuple(negative)), resolver_dig)
     negative_ttl = f"{ev.negative_ttl} s" if ev.negative_ttl is not None else "its SOA minimum"
     if reading.kind in ("nxdomain", "no-txt"):
-        return make("resolver-disagreement",
+        return make(Code.RESOLVER_DISAGREEMENT,
                     "every nameserver and every resolver asked from here serves the value, "
                     "but the CA's resolver said it does not exist: it held a negative answer "
                     f"cached before the record was written (this zone caches those for "
@@ -274,7 +278,7 @@ def _decide(domain: str, value: str, reading: CaReading, ev: Evidence) -> Diagno
                     f"retry after {negative_ttl}; make sure nothing (a monitor, a previous "
                     "run, a manual dig at a public resolver) asks for the name before the "
                     "record exists", _rows(ev.resolvers), resolver_dig)
-    return make("resolver-disagreement",
+    return make(Code.RESOLVER_DISAGREEMENT,
                 "every nameserver and every resolver asked from here serves the value, but "
                 "the CA saw something else: it reads another view (split-horizon DNS, an "
                 "old delegation cached at its resolvers, or a different network path)",

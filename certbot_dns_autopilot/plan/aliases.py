@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from .. import links, names
+from ..codes import Code
 from ..errors import AutopilotError
 
 KEY = "dns_autopilot_aliases"
@@ -52,7 +53,7 @@ class Alias:
             return names.normalize(self.target.replace(PLACEHOLDER, base))
         except names.InvalidName as exc:
             raise AutopilotError(
-                "cname-alias", f"{KEY}: the target {self.target} of {self.pattern} gives no "
+                Code.CNAME_ALIAS, f"{KEY}: the target {self.target} of {self.pattern} gives no "
                 f"valid name for {domain} ({exc})",
                 f"shorten the target of {self.pattern} (a name has at most 255 octets), or "
                 f"give {domain} its own alias") from None

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import dns.exception
 
 from .. import dnsio, names
+from ..codes import Code
 from ..errors import AutopilotError
 
 MAX_HOPS = 8
@@ -124,11 +125,11 @@ class Follower:
                 if tried and not answered:
                     raise _NoneReachable(why)
                 raise AutopilotError(
-                    "lame-delegation",
+                    Code.LAME_DELEGATION,
                     f"no nameserver of {zone or 'the root'} answered authoritatively for {name}",
                     "make every nameserver in the zone's NS set answer for it",
                     evidence="\n".join(f"  {row}" for row in tried) or "  (no nameservers)")
-        raise AutopilotError("lame-delegation", f"too many referrals below {zone} for {name}",
+        raise AutopilotError(Code.LAME_DELEGATION, f"too many referrals below {zone} for {name}",
                              "check the delegations of the zone")
 
     def _zone_of(self, name: str, chain: list[Hop], origin: str) -> str:
@@ -142,14 +143,15 @@ class Follower:
         if chain and (not zone or "." not in zone):
             so_far = " -> ".join(h.name for h in chain) + f" -> {name}"
             raise AutopilotError(
-                "cname-alias",
+                Code.CNAME_ALIAS,
                 f"the CNAME chain of {origin} is dangling: no zone encloses {name}"
                 + (f" ({error})" if error else ""),
                 f"point the CNAME at a name in a zone that exists and that a configured writer "
                 f"serves, or remove it. Chain: {so_far}")
         if not zone:
             raise AutopilotError(
-                "zone-not-found", f"no zone encloses {origin}" + (f" ({error})" if error else ""),
+                Code.ZONE_NOT_FOUND,
+                f"no zone encloses {origin}" + (f" ({error})" if error else ""),
                 "check the spelling, that the domain is registered and delegated, and that the "
                 "resolvers (--dns-autopilot-resolvers, or the system's) answer from this host")
         return zone
@@ -180,17 +182,17 @@ class Follower:
             chain_text = " -> ".join(h.name for h in hops) + f" -> {answer.cname}"
             if answer.cname in seen:
                 raise AutopilotError(
-                    "cname-alias", f"the CNAME chain of {origin} loops", "break the loop: "
+                    Code.CNAME_ALIAS, f"the CNAME chain of {origin} loops", "break the loop: "
                     f"point one of the CNAMEs at a name that holds records. Chain: {chain_text}")
             if len(hops) >= MAX_HOPS:
                 raise AutopilotError(
-                    "cname-alias", f"the CNAME chain of {origin} is longer than {MAX_HOPS} hops",
+                    Code.CNAME_ALIAS, f"the CNAME chain of {origin} is longer than {MAX_HOPS} hops",
                     f"point {origin} directly at the final name. Chain: {chain_text}")
             try:  # a target from the zone's data: it must be a host name we can write at
                 names.normalize(answer.cname)
             except ValueError as exc:
                 raise AutopilotError(
-                    "cname-alias", f"the CNAME chain of {origin} points at a name no writer can "
+                    Code.CNAME_ALIAS, f"the CNAME chain of {origin} points at a name no writer can "
                     f"hold a record at ({exc})", "point the CNAME at a host name (letters, "
                     f"digits, '-', '_') in a zone a configured writer serves. Chain: "
                     f"{chain_text}") from None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import dns.exception
 
 from .. import names
+from ..codes import Code
 from ..errors import AutopilotError
 from ..writers import Writer, WriterMap
 from . import aliases
@@ -47,7 +48,7 @@ class Router:
                 on_chain = [h.name for h in chain.hops] + [h.cname for h in chain.hops if h.cname]
                 if target not in on_chain:
                     raise AutopilotError(
-                        "cname-alias",
+                        Code.CNAME_ALIAS,
                         f"the live CNAME of {origin} disagrees with the configured alias: DNS "
                         f"says {chain.hops[0].cname}, {aliases.KEY} says {target}",
                         f"change the CNAME to point at {target}, or change the alias in the "
@@ -60,7 +61,7 @@ class Router:
                         "yet; the CA will find the value only if it sees that CNAME")
         elif chain and chain.wildcard:
             raise AutopilotError(
-                "cname-alias",
+                Code.CNAME_ALIAS,
                 f"{origin} has no record of its own: the wildcard {chain.wildcard} CNAME "
                 f"{chain.hops[0].cname} answers for it, so the CA would look for the TXT there, "
                 "at a name shared by every name the wildcard covers",
@@ -80,14 +81,14 @@ class Router:
             if name != origin:
                 zone = chain.zone if chain and chain.final == name else "its zone"
                 raise AutopilotError(
-                    "cname-alias",
+                    Code.CNAME_ALIAS,
                     f"{origin} leads to {name} (zone {zone}), which no configured writer serves",
                     f"add a writer for {zone} to the credentials file (a section with "
                     f"dns_autopilot_zones = {zone}), or point the CNAME into a zone a writer "
                     "serves",
                     evidence=f"Chain as found: {chain.describe()}" if chain else "")
             raise AutopilotError(
-                "zone-not-found", f"no configured writer serves a zone enclosing {origin}",
+                Code.ZONE_NOT_FOUND, f"no configured writer serves a zone enclosing {origin}",
                 f"add {names.normalize(domain.removeprefix('*.'))}'s zone to dns_autopilot_zones "
                 "of a writer in the credentials file, or add a writer for it",
                 evidence="Writers: " + self.writers.describe())
@@ -105,7 +106,7 @@ class Router:
                 found = (f"it is a CNAME to {chain.hops[0].cname}" if chain and chain.aliased
                          else "it has no CNAME")
                 raise AutopilotError(
-                    "cname-alias",
+                    Code.CNAME_ALIAS,
                     f"{origin} must be a CNAME to {target} (its registration with "
                     f"{writer.label}), but {found}",
                     f"add the record `{origin}. CNAME {target}.` in {bare}'s zone (replacing "
@@ -120,6 +121,6 @@ class Router:
             return self.follower.recursive.zone_of(name.split(".", 1)[1] if "." in name else name)
         except dns.exception.DNSException as exc:
             raise AutopilotError(
-                "zone-not-found", f"no zone encloses {name} ({exc})",
+                Code.ZONE_NOT_FOUND, f"no zone encloses {name} ({exc})",
                 "check the spelling, and that the resolvers (--dns-autopilot-resolvers, or "
                 "the system's) answer from this host") from None

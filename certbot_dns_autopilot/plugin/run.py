@@ -18,6 +18,7 @@ from certbot.display import util as display_util
 
 from .. import diagnose, dnsio, hook, names, options, plan, preflight, scrub
 from ..cleanup import journal, signals
+from ..codes import Code
 from ..diagnose import ca_errors, evidence
 from ..errors import AutopilotError
 from ..events import EventLog
@@ -192,7 +193,7 @@ class Run:
         if self.option("preflight"):
             found = self._preflight(list(routes.values()), [c.domain for c in wanted],
                                     achalls[0].account_key if achalls else None)
-            self._stale = [f for f in found if f.code == "stale-record" and f.where]
+            self._stale = [f for f in found if f.code == Code.STALE_RECORD and f.where]
             if self.option("remove-stale"):
                 self._remove_stale(found, {r.zone: r.writer for r in routes.values()})
         for route in routes.values():
@@ -205,7 +206,7 @@ class Run:
         for route in routes.values():  # a batch is one zone's: one writer per zone and run
             if writer_of[route.zone] is not route.writer:
                 raise AutopilotError(
-                    "zone-not-found", f"zone {route.zone} would be written by two writers in "
+                    Code.ZONE_NOT_FOUND, f"zone {route.zone} would be written by two writers in "
                     f"this run ({route.writer.label}; {writer_of[route.zone].label})",
                     "let one writer serve the zone (e.g. an acme-dns server's zone holds only "
                     "its registrations), or request the names in separate certificates")
@@ -276,7 +277,7 @@ class Run:
     def _remove_stale(self, found: list[Finding], writer_of: dict[str, Writer]) -> None:
         """--dns-autopilot-remove-stale: drop the old values pre-flight found, before writing."""
         for finding in found:
-            if finding.code != "stale-record" or not finding.where:
+            if finding.code != Code.STALE_RECORD or not finding.where:
                 continue
             zone, name = finding.where
             with self._events.step("remove-stale", name, zone=zone, values=list(finding.values)):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from ..codes import Code
 from ..plan.chain import Follower
 from ..plan.routing import Route
 from . import caa
@@ -61,8 +62,8 @@ def run(routes: list[Route], domains: list[str], follower: Follower, identities:
         for result in pool.map(lambda r: existing_values(r, follower, ours=set()), routes):
             found += result
     # A bogus CAA answer in a zone whose DS is already reported broken is that same cause.
-    broken = {f.name for f in found if f.code == "dnssec-broken"}
-    found = [f for f in found if not (f.code == "caa-blocked" and f.where
+    broken = {f.name for f in found if f.code == Code.DNSSEC_BROKEN}
+    found = [f for f in found if not (f.code == Code.CAA_BLOCKED and f.where
                                       and f.where[0] in broken)]
     probed = set()
     for route in routes:  # a writer whose probe writes nothing (acme-dns) is always probed

@@ -13,6 +13,7 @@ import dns.name
 import dns.rdatatype
 
 from .. import dnsio, names
+from ..codes import Code
 from ..plan.chain import Follower
 from ..shown import quoted
 from . import caa
@@ -36,7 +37,7 @@ def caa_findings(domain: str, follower: Follower, identities: set[str],
             if records:
                 break
     except dns.exception.DNSException as exc:
-        return [Finding("caa-blocked", WARNING, domain, "the CAA lookup failed; the CA refuses "
+        return [Finding(Code.CAA_BLOCKED, WARNING, domain, "the CAA lookup failed; the CA refuses "
                         "to issue while it cannot read CAA", f"{exc}",
                         "make the zone's nameservers answer CAA queries (an empty answer is "
                         "fine)")] + caa_servers(domain, [o for o, _ in sets] or [base], follower)
@@ -49,14 +50,14 @@ def caa_findings(domain: str, follower: Follower, identities: set[str],
     evidence = "\n".join(f"{owner}. CAA {r}" for r in records)
     if not identities:
         return found + [Finding(
-            "caa-blocked", WARNING, domain, f"CAA records at {owner} restrict issuers, and this "
+            Code.CAA_BLOCKED, WARNING, domain, f"CAA records at {owner} restrict issuers, and this "
             "CA's identity is unknown (its directory publishes no caaIdentities)", evidence,
             "name the CA with --dns-autopilot-caa-identities (e.g. letsencrypt.org)")]
     verdict = caa.evaluate(records, identities, wildcard, requester.account, requester.server,
                            requester.staging)
     if verdict.allowed and verdict.case_only:
         return found + [Finding(
-            "caa-blocked", WARNING, domain, f"the CAA record set at {owner} names this CA "
+            Code.CAA_BLOCKED, WARNING, domain, f"the CAA record set at {owner} names this CA "
             "only with capital letters in the issuer domain: Let's Encrypt compares it "
             "exactly and refuses (other CAs fold case)",
             evidence + f"\ndig +short CAA {quoted(owner)}",
@@ -92,13 +93,13 @@ def caa_refusal(domain: str, owner: str, records: list[caa.CAA], verdict: caa.Ve
             for r in records]
     evidence = "\n".join(rows + [f"dig +short CAA {quoted(owner)}"])
     if verdict.critical:
-        return Finding("caa-blocked", ERROR, domain, f"the CAA record set at {owner} carries a "
+        return Finding(Code.CAA_BLOCKED, ERROR, domain, f"the CAA record set at {owner} carries a "
                        "critical tag the CA does not know, which forbids every issuance",
                        evidence, "remove the critical flag (128, or 1) from that record, or "
                        "remove the record")
     if verdict.only_for:
         accounts = ", ".join(verdict.only_for)
-        return Finding("caa-blocked", WARNING, domain, f"the CAA record set at {owner} lets "
+        return Finding(Code.CAA_BLOCKED, WARNING, domain, f"the CAA record set at {owner} lets "
                        f"{ids} issue{wild} only to the ACME account {accounts}", evidence,
                        "run with that account (the certbot --server and --config-dir it was "
                        "registered with); doctor checks it with --account URL, or finds this "
@@ -118,7 +119,7 @@ def caa_refusal(domain: str, owner: str, records: list[caa.CAA], verdict: caa.Ve
                 "beside the production one, or test without accounturi")
     elif pinned and requester.account is None:
         fix += "; accounturi must be this run's ACME account URL"
-    return Finding("caa-blocked", ERROR, domain, problem, evidence, fix)
+    return Finding(Code.CAA_BLOCKED, ERROR, domain, problem, evidence, fix)
 
 
 def caa_servers(domain: str, owners: list[str], follower: Follower,
@@ -166,7 +167,7 @@ def caa_servers(domain: str, owners: list[str], follower: Follower,
     found = []
     if blocked:
         found.append(Finding(
-            "caa-blocked", ERROR, domain, "a nameserver fails CAA queries: the CA's resolver "
+            Code.CAA_BLOCKED, ERROR, domain, "a nameserver fails CAA queries: the CA's resolver "
             "may ask it, and the CA refuses to issue while it cannot read CAA",
             "\n".join(blocked), "make every listed nameserver answer CAA queries with NOERROR "
             "(an empty answer is fine) or NXDOMAIN: update or replace the failing server (old "
@@ -174,7 +175,7 @@ def caa_servers(domain: str, owners: list[str], follower: Follower,
             "sets"))
     if unreachable:
         found.append(Finding(
-            "unreachable", WARNING, domain, "a nameserver of the zone holding CAA answers "
+            Code.UNREACHABLE, WARNING, domain, "a nameserver of the zone holding CAA answers "
             "nothing from this host (not CAA, not SOA): not necessarily the zone's fault, the "
             "CA may reach it", "\n".join(unreachable), "check this host's route to those "
             "addresses (IPv6, firewalls on port 53); if the CA cannot reach them either, it "
@@ -198,7 +199,7 @@ def caa_bogus(domain: str, owners: list[str], recursive: dnsio.Recursive,
                 zone = recursive.zone_of(owner)
             except dns.exception.DNSException:
                 zone = ""
-            return [Finding("caa-blocked", ERROR, domain, f"the CAA answer at {owner} fails "
+            return [Finding(Code.CAA_BLOCKED, ERROR, domain, f"the CAA answer at {owner} fails "
                             "DNSSEC validation (bogus): the CA's validating resolver answers "
                             "SERVFAIL and the CA refuses to issue while it cannot read CAA",
                             "\n".join(rows), "fix the zone's DNSSEC chain (the DS at the "

@@ -7,6 +7,7 @@ import dns.name
 import dns.rdatatype
 
 from .. import dnsio
+from ..codes import Code
 from ..plan.chain import Follower
 from ..wait import propagation
 from .findings import ERROR, WARNING, Finding
@@ -55,7 +56,7 @@ def delegation(zone: str, follower: Follower) -> list[Finding]:
             f"zone apex says:     {', '.join(sorted(apex_set)) or '-'}")
     found = []
     if lame:
-        found.append(Finding("lame-delegation", ERROR, zone,
+        found.append(Finding(Code.LAME_DELEGATION, ERROR, zone,
                              "a listed nameserver refuses, fails or answers without authority",
                              sets + "\n" + "\n".join(lame),
                              "make every listed nameserver serve the zone, or remove it from "
@@ -63,7 +64,7 @@ def delegation(zone: str, follower: Follower) -> list[Finding]:
     if unreachable:
         none = len(unreachable) >= len(checked) and not apex_set
         found.append(Finding(
-            "unreachable", WARNING, zone,
+            Code.UNREACHABLE, WARNING, zone,
             ("no nameserver address of the zone is reachable from this host (port 53 "
              "filtered?): resolvers only, the authoritative servers are not checked"
              if none else f"this host cannot reach {len(unreachable)} nameserver address(es) "
@@ -74,7 +75,7 @@ def delegation(zone: str, follower: Follower) -> list[Finding]:
             "--dns-autopilot-address-family ipv4 (or --dns-autopilot-authoritative-check "
             "false where port 53 is always filtered)"))
     if parent_set and apex_set and parent_set != apex_set:
-        found.append(Finding("ns-mismatch", WARNING, zone,
+        found.append(Finding(Code.NS_MISMATCH, WARNING, zone,
                              "the parent's NS set and the zone's own NS set differ", sets,
                              "make the registrar's NS records match the zone's apex NS records "
                              "(and the DNS provider's nameservers)"))

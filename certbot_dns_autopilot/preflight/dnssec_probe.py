@@ -7,6 +7,7 @@ import dns.name
 import dns.rdatatype
 
 from .. import dnsio
+from ..codes import Code
 from ..plan.chain import Follower
 from .findings import ERROR, Finding
 
@@ -65,7 +66,7 @@ def dnssec_findings(zone: str, follower: Follower) -> list[Finding]:
         *resolver_rows,
         f"dig +dnssec DS {zone} @{parent_server.address if parent_server else ''}",
         f"dig +dnssec DNSKEY {zone} @{servers[0].address if servers else ''}"])
-    return [Finding("dnssec-broken", ERROR, zone, verdict.problem, evidence,
+    return [Finding(Code.DNSSEC_BROKEN, ERROR, zone, verdict.problem, evidence,
                     "fix the DS at the registrar: publish the DS of the zone's current key "
                     f"(e.g. `dig DNSKEY {zone} | dnssec-dsfromkey -f - {zone}`) and remove the "
                     "stale one, or remove the DS to turn DNSSEC off")]

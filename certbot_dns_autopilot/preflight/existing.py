@@ -3,6 +3,7 @@ mistyped names), asked of the target zone's authoritative servers."""
 
 from __future__ import annotations
 
+from ..codes import Code
 from ..plan.chain import Follower
 from ..plan.routing import Route
 from .findings import WARNING, Finding
@@ -23,7 +24,7 @@ def existing_values(route: Route, follower: Follower, ours: set[str]) -> list[Fi
     if seen:
         ttl = max((t or 0) for t in seen.values())
         found.append(Finding(
-            "stale-record", WARNING, route.origin,
+            Code.STALE_RECORD, WARNING, route.origin,
             f"{len(seen)} value(s) not from this run already sit at {route.name}; the CA "
             "accepts any matching value, but resolvers may keep serving the old set for "
             f"{ttl} s", "\n".join(rows),
@@ -35,7 +36,7 @@ def existing_values(route: Route, follower: Follower, ours: set[str]) -> list[Fi
         answer = follower.reach.ask(server, doubled, "TXT")
         if answer.values:
             found.append(Finding(
-                "wrong-name", WARNING, route.origin,
+                Code.WRONG_NAME, WARNING, route.origin,
                 f"a TXT record sits at the doubled name {doubled}; the CA never reads it",
                 f"{server}: {answer.describe()}\n      {server.dig(doubled, 'TXT')}",
                 f"delete it; in provider UIs enter only '_acme-challenge' (the zone "

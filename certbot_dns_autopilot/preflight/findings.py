@@ -9,16 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 
-from .. import links
+from ..codes import ERROR, WARNING, Code
 from ..errors import AutopilotError
 from ..shown import LONG, shown
-
-ERROR, WARNING = "error", "warning"
 
 
 @dataclass(frozen=True)
 class Finding:
-    code: str
+    code: Code
     severity: str
     name: str
     problem: str
@@ -31,8 +29,11 @@ class Finding:
     #: the TTL those values were served with, before this run changed anything
     ttl: int | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "code", Code(self.code))  # an unknown code fails here
+
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return asdict(self) | {"code": self.code.value}
 
     def text(self) -> str:
         lines = [f"[{self.code}] {self.severity}: {shown(self.name)}: "
@@ -40,7 +41,7 @@ class Finding:
         lines += [f"    {shown(line, LONG)}" for line in self.evidence.splitlines()
                   if line.strip()]
         lines.append(f"    Fix: {shown(self.fix, LONG)}")
-        lines.append(f"    More: {links.code(self.code)}")
+        lines.append(f"    More: {self.code.url}")
         return "\n".join(lines)
 
 

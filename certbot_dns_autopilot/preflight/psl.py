@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .. import names
+from ..codes import Code
 from .findings import ERROR, Finding
 
 
@@ -18,7 +19,8 @@ def public_suffix(domains: Iterable[str]) -> list[Finding]:
         base = names.normalize(domain.removeprefix("*."))
         if psl.is_public(base):
             found.append(Finding(
-                "public-suffix", ERROR, domain, f"{base} is a public suffix: no CA issues for it",
+                Code.PUBLIC_SUFFIX,
+                ERROR, domain, f"{base} is a public suffix: no CA issues for it",
                 f"Public Suffix List: {base} is listed (publicsuffixlist "
                 f"{getattr(psl, 'version', '') or 'packaged list'})",
                 f"request a name below {base} that you registered (e.g. yourname.{base})"))

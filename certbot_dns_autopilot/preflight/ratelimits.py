@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from ..codes import Code
 from .findings import WARNING, Finding
 
 PRODUCTION = ("acme-v02.api.letsencrypt.org",)
@@ -60,7 +61,7 @@ def findings(requested: Iterable[str], issued: list[Issued], registered_domain,
     duplicates = sum(1 for i in recent if i.names == names)
     if duplicates + 1 >= DUPLICATES * NEAR:
         found.append(Finding(
-            "rate-limited", WARNING, ", ".join(sorted(names)),
+            Code.RATE_LIMITED, WARNING, ", ".join(sorted(names)),
             f"this would be certificate {duplicates + 1} of at most {DUPLICATES} with exactly "
             "these names in 7 days",
             f"{duplicates} issued from this machine since {(now - WINDOW):%Y-%m-%d %H:%M} UTC",
@@ -71,7 +72,7 @@ def findings(requested: Iterable[str], issued: list[Issued], registered_domain,
                                              for n in i.names))
         if count + 1 >= PER_DOMAIN * NEAR:
             found.append(Finding(
-                "rate-limited", WARNING, domain,
+                Code.RATE_LIMITED, WARNING, domain,
                 f"this would be certificate {count + 1} of at most {PER_DOMAIN} for {domain} "
                 "in 7 days", f"{count} issued from this machine in the last 7 days",
                 "use --dry-run (staging) while iterating; combine names into fewer "

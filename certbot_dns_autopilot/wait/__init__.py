@@ -24,6 +24,7 @@ import dns.exception
 from certbot import errors
 
 from .. import dnsio
+from ..codes import Code
 from ..errors import AutopilotError
 from ..events import EventLog
 from ..plan import Target
@@ -136,13 +137,14 @@ class Waiter:
                 hosts, servers = dnsio.nameserver_addresses(self.recursive, zone)
             except dns.exception.DNSException as exc:
                 raise AutopilotError(
-                    "lame-delegation", f"the NS set of {zone} could not be resolved: {exc}",
+                    Code.LAME_DELEGATION, f"the NS set of {zone} could not be resolved: {exc}",
                     "check the zone's delegation (dig NS at the parent) and "
                     "--dns-autopilot-resolvers") from None
             step["servers"] = [str(s) for s in servers]
         if not servers:
             raise AutopilotError(
-                "lame-delegation", f"no nameserver of {zone} ({', '.join(hosts)}) has an address",
+                Code.LAME_DELEGATION,
+                f"no nameserver of {zone} ({', '.join(hosts)}) has an address",
                 "publish A/AAAA records (and glue) for the zone's nameservers")
         return servers
 
@@ -222,11 +224,11 @@ class Waiter:
         unverified = propagation.unverified_line(self.unverified)
         rows = "\n".join(obs.row() + _serial_note(serials.get(obs.server)) for obs in behind)
         fixes = {
-            "lame-delegation": "make every listed nameserver answer authoritatively for the "
+            Code.LAME_DELEGATION: "make every listed nameserver answer authoritatively for the "
                                "zone, or remove it from the NS set",
-            "secondary-lag": "check the primary's NOTIFY/also-notify and the secondary's "
+            Code.SECONDARY_LAG: "check the primary's NOTIFY/also-notify and the secondary's "
                              "transfer (allow-transfer, TSIG for XFR, firewall)",
-            "propagation-timeout": "check that the writer's server is a primary of this zone "
+            Code.PROPAGATION_TIMEOUT: "check that the writer's server is a primary of this zone "
                                    "and that the others transfer from it; or raise "
                                    "--dns-autopilot-propagation-timeout",
         }
@@ -243,11 +245,11 @@ class Waiter:
                                   + (f"\n{unverified}" if unverified else ""))
 
     def _public_timeout(self, behind: list[Observation]) -> AutopilotError:
-        self.events.emit("wait-done", "timeout", code="resolver-disagreement", phase="public",
+        self.events.emit("wait-done", "timeout", code=Code.RESOLVER_DISAGREEMENT, phase="public",
                          behind=[f"{o.name} @ {o.server}" for o in behind])
         cached = max((o.answer.ttl or 0) for o in behind)
         return AutopilotError(
-            "resolver-disagreement",
+            Code.RESOLVER_DISAGREEMENT,
             f"every authoritative server serves the value(s), but {len(behind)} resolver "
             f"answer(s) still lacked them after {self.timeout:.0f} s (cached for up to "
             f"{cached} s more)",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ..codes import Code
 from ..dnsio import Answer, Server
 
 #: What an authoritative address's answer is. Only BEHIND and LAME are the zone's fault: a
@@ -87,12 +88,12 @@ def authoritative_code(observations: Sequence[Observation], serials: dict[Server
     are not the zone's fault and never decide it)."""
     missing = [obs for obs in pending(observations) if obs.status != UNREACHABLE]
     if any(is_lame(obs.answer) for obs in missing):
-        return "lame-delegation"
+        return Code.LAME_DELEGATION
     known = [s for s in serials.values() if s is not None]
     if known and any(serials.get(obs.server) is not None and serials[obs.server] < max(known)
                      for obs in missing):
-        return "secondary-lag"
-    return "propagation-timeout"
+        return Code.SECONDARY_LAG
+    return Code.PROPAGATION_TIMEOUT
 
 
 def cached_wait(answer: Answer) -> float:

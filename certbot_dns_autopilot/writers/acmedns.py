@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from certbot import errors
 
 from .. import names, scrub, statefiles
+from ..codes import Code
 from ..errors import AutopilotError
 from ..shown import shown
 from .base import Keys, Records, Writer, check_endpoint
@@ -164,7 +165,7 @@ class AcmeDnsWriter(Writer):
         registration = self._by_name.get(name)
         if registration is None:
             raise AutopilotError(
-                "cname-alias", f"{name} is not the fulldomain of any registration in the "
+                Code.CNAME_ALIAS, f"{name} is not the fulldomain of any registration in the "
                 f"acme-dns registration file of {self.path}",
                 "point _acme-challenge.<domain> at its registration's fulldomain (`dns-autopilot "
                 "acme-dns register -d <domain>` prints the record)")
@@ -187,7 +188,7 @@ class AcmeDnsWriter(Writer):
                 json={"subdomain": registration.subdomain, "txt": value})
         except requests.RequestException as exc:
             raise AutopilotError(
-                "lame-delegation", f"{self.label}: the API at {self.api_url} could not be "
+                Code.PROVIDER_UNREACHABLE, f"{self.label}: the API at {self.api_url} could not be "
                 f"reached ({type(exc).__name__})",
                 f"check {_key('api_url')} and that this host can reach the server (firewall, "
                 "proxy, TLS certificate)") from None
@@ -203,7 +204,7 @@ class AcmeDnsWriter(Writer):
             address = source_address(self.api_url)
             if not allowed(address, registration.allowfrom):
                 return AutopilotError(
-                    "permission-denied",
+                    Code.PERMISSION_DENIED,
                     f"{self.label} refused the update for {registration.domain}: this host's "
                     f"address ({address or 'unknown'}) is outside the registration's allowfrom "
                     f"({', '.join(registration.allowfrom)})",
@@ -211,18 +212,18 @@ class AcmeDnsWriter(Writer):
                     "(`dns-autopilot acme-dns register -d "
                     f"{registration.domain} --allow-from <this host's network>`)")
             return AutopilotError(
-                "permission-denied",
+                Code.PERMISSION_DENIED,
                 f"{self.label} refused the credentials of {who} (HTTP {status} forbidden)",
                 f"check the username and password for {registration.domain} in the "
                 f"registration file against the server's, or register again; if the server "
                 "sees another address than this host (a proxy), check allowfrom too")
         if error == "bad_subdomain":
             return AutopilotError(
-                "permission-denied", f"{self.label} rejected the subdomain of {who} "
+                Code.PERMISSION_DENIED, f"{self.label} rejected the subdomain of {who} "
                 "(bad_subdomain)", "copy the registration's subdomain exactly as /register "
                 "returned it")
         return AutopilotError(
-            "permission-denied", f"{self.label} answered HTTP {status} "
+            Code.PERMISSION_DENIED, f"{self.label} answered HTTP {status} "
             f"({shown(error or 'no error field', limit=80)}) to the update for {who}",
             "check the server's logs; a value acme-dns rejects (bad_txt) is not an ACME value")
 
@@ -234,7 +235,7 @@ class AcmeDnsWriter(Writer):
         for registration, values in plan:
             if len(values) > WINDOW:
                 limit = AutopilotError(
-                    "multiple-values",
+                    Code.MULTIPLE_VALUES,
                     f"{len(values)} values must sit at {registration.fulldomain} at once, but "
                     f"acme-dns keeps only {WINDOW} per registration (a third pushes the first "
                     "out before the CA reads it)",
@@ -262,7 +263,7 @@ class AcmeDnsWriter(Writer):
                                  names=sorted(records))
 
     def values(self, zone: str, name: str) -> set[str]:
-        raise AutopilotError("permission-denied", f"{self.label} has no API to read values",
+        raise AutopilotError(Code.PERMISSION_DENIED, f"{self.label} has no API to read values",
                              "the waiter reads them from the nameservers")
 
     def probe(self, zone: str, name: str) -> None:
@@ -326,7 +327,8 @@ def register(api_url: str, path: str, domains: list[str], allow_from: list[str],
                                          timeout=TIMEOUT)
             except requests.RequestException as exc:
                 raise AutopilotError(
-                    "lame-delegation", f"the acme-dns API at {api_url} could not be reached "
+                    Code.PROVIDER_UNREACHABLE,
+                    f"the acme-dns API at {api_url} could not be reached "
                     f"({type(exc).__name__})", "check --api-url and this host's route to it"
                 ) from None
             try:
@@ -337,7 +339,7 @@ def register(api_url: str, path: str, domains: list[str], allow_from: list[str],
                 error = shown(str(entry.get("error") or response.status_code), limit=80)
                 fix = ("give each --allow-from as a CIDR, e.g. 192.0.2.0/24"
                        if error == "invalid_allowfrom_cidr" else "check the server's logs")
-                raise AutopilotError("permission-denied", f"the acme-dns API at {api_url} "
+                raise AutopilotError(Code.PERMISSION_DENIED, f"the acme-dns API at {api_url} "
                                      f"refused the registration of {domain} ({error})", fix)
             scrub.register([entry.get("password")])
             data[domain] = entry

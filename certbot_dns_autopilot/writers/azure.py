@@ -33,6 +33,7 @@ from azure.mgmt.dns import DnsManagementClient
 from azure.mgmt.dns.models import RecordSet, TxtRecord
 
 from .. import names
+from ..codes import Code
 from ..errors import AutopilotError
 from .base import Keys, Records, Writer
 
@@ -82,7 +83,7 @@ def _https_url(keys: Keys, suffix: str, where: str) -> str | None:
     parsed = urlparse(text)
     if parsed.scheme != "https" or not parsed.hostname:
         raise AutopilotError(
-            "zone-not-found", f"{_key(suffix)} = {text!r} in {where} is not an https:// URL",
+            Code.BAD_CONFIG, f"{_key(suffix)} = {text!r} in {where} is not an https:// URL",
             f"set {_key(suffix)} to the endpoint's https URL (e.g. "
             f"{'https://management.azure.com' if 'manager' in suffix else 'https://login.microsoftonline.com'}"
             f"), or remove it and set {_key('environment')}")
@@ -159,13 +160,13 @@ class AzureWriter(Writer):
         subscription = str(keys.conf("azure_subscription_id")).strip()
         if not _GUID.match(subscription):
             raise AutopilotError(
-                "zone-not-found",
+                Code.BAD_CONFIG,
                 f"{_key('subscription_id')} = {subscription!r} in {where} is not a subscription "
                 "ID", "copy the subscription ID (a GUID) from `az account show --query id`")
         group = str(keys.conf("azure_resource_group")).strip()
         if not _RESOURCE_GROUP.match(group) or group.endswith("."):
             raise AutopilotError(
-                "zone-not-found",
+                Code.BAD_CONFIG,
                 f"{_key('resource_group')} = {group!r} in {where} is not a resource group name",
                 "set it to the name (not the ID) of the resource group that holds the zones, "
                 "as `az network dns zone list --query '[].resourceGroup'` prints it")
@@ -188,7 +189,7 @@ class AzureWriter(Writer):
                  f"/subscriptions/{self.subscription}/resourceGroups/{self.group}")
         if isinstance(exc, CredentialUnavailableError):
             raise AutopilotError(
-                "permission-denied",
+                Code.PERMISSION_DENIED,
                 f"{self.label}: no managed identity is available to {what}",
                 "run on an Azure resource with a managed identity assigned (and set "
                 f"{_key('client_id')} to a user-assigned identity's client ID), or use a "
@@ -197,12 +198,12 @@ class AzureWriter(Writer):
                 evidence=self._redact(_first_line(str(exc)))) from None
         if isinstance(exc, ClientAuthenticationError) and _from_entra(exc):
             raise AutopilotError(
-                "permission-denied", f"{self.label}: Microsoft Entra ID refused a token to "
+                Code.PERMISSION_DENIED, f"{self.label}: Microsoft Entra ID refused a token to "
                 f"{what} ({_aad_code(str(exc))})", _aad_fix(str(exc)),
                 evidence=self._redact(_aad_description(str(exc)))) from None
         if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
             raise AutopilotError(
-                "lame-delegation", f"{self.label}: could not reach Azure to {what}",
+                Code.PROVIDER_UNREACHABLE, f"{self.label}: could not reach Azure to {what}",
                 f"check {_key('resource_manager_url')}/{_key('authority_host')} (or "
                 f"{_key('environment')}) and this host's network and proxy settings",
                 evidence=self._redact(_first_line(str(exc)))) from None
@@ -214,22 +215,23 @@ class AzureWriter(Writer):
         evidence = f"Azure Resource Manager: HTTP {status} {code}: {message}"
         if status in (401, 403):
             raise AutopilotError(
-                "permission-denied", f"{self.label} may not {what}", ROLE_FIX + scope
+                Code.PERMISSION_DENIED, f"{self.label} may not {what}", ROLE_FIX + scope
                 + f" for this principal ({self.who}), or on its resource group; if access was "
                 "granted just now, wait a few minutes for Azure to apply it",
                 evidence=evidence) from None
         if code in ("ResourceGroupNotFound", "SubscriptionNotFound", "InvalidSubscriptionId"):
             raise AutopilotError(
-                "zone-not-found", f"{self.label}: {code} when trying to {what}",
+                Code.ZONE_NOT_FOUND, f"{self.label}: {code} when trying to {what}",
                 self._where_zones_are(), evidence=evidence) from None
         if status == 404:
             raise AutopilotError(
-                "zone-not-found", f"{self.label}: the DNS zone {zone or ''} does not exist in "
+                Code.ZONE_NOT_FOUND, f"{self.label}: the DNS zone {zone or ''} does not exist in "
                 f"resource group {self.group} ({what})",
                 f"create the zone there, or set {_key('resource_group')} to the resource "
                 "group that holds it", evidence=evidence) from None
         raise AutopilotError(
-            "lame-delegation", f"{self.label}: Azure answered HTTP {status} when trying to {what}",
+            Code.PROVIDER_UNREACHABLE,
+            f"{self.label}: Azure answered HTTP {status} when trying to {what}",
             "retry later; if it persists, check the Azure status page and the message above",
             evidence=evidence) from None
 
@@ -274,7 +276,7 @@ class AzureWriter(Writer):
         zone = longest_zone(name, zones)
         if zone is None:
             raise AutopilotError(
-                "zone-not-found",
+                Code.ZONE_NOT_FOUND,
                 f"{self.label}: no DNS zone in resource group {self.group} encloses {name}",
                 f"create the zone in that resource group, or set {_key('resource_group')} to "
                 "the one that holds it",
@@ -300,7 +302,7 @@ class AzureWriter(Writer):
             zone = likely_zone(name)
             others = [c for c in candidates[1:] if c != zone]
             raise AutopilotError(
-                "permission-denied",
+                Code.PERMISSION_DENIED,
                 f"{self.label} may neither list the DNS zones of resource group {self.group} nor "
                 f"read a zone enclosing {name}",
                 ROLE_FIX + _zone_scope(self.subscription, self.group, zone)
@@ -312,7 +314,7 @@ class AzureWriter(Writer):
                 evidence=f"Azure Resource Manager: HTTP 403 "
                 f"{getattr(listing.error, 'code', '')}: {message}")
         raise AutopilotError(
-            "zone-not-found",
+            Code.ZONE_NOT_FOUND,
             f"{self.label}: no DNS zone in resource group {self.group} encloses {name}",
             f"create the zone in that resource group, or set {_key('resource_group')} to the "
             "one that holds it", evidence=f"Tried: {', '.join(candidates)}")
@@ -363,7 +365,7 @@ class AzureWriter(Writer):
                     CredentialUnavailableError) as exc:
                 self._fail(exc, f"{what} the TXT record set {relative} in zone {zone}", zone)
         raise AutopilotError(
-            "permission-denied",
+            Code.PERMISSION_DENIED,
             f"{self.label}: the TXT record set {relative} in zone {zone} changed under every "
             f"one of {ETAG_ATTEMPTS} attempts to {what} it",
             "another process keeps changing it: run again when it is done")
@@ -402,7 +404,7 @@ def _endpoints(keys: Keys, where: str) -> tuple[str, str]:
     environment = str(keys.conf("azure_environment") or "AzurePublicCloud").strip()
     if environment.lower() not in ENVIRONMENTS:
         raise AutopilotError(
-            "zone-not-found", f"{_key('environment')} = {environment!r} in {where} is not an "
+            Code.BAD_CONFIG, f"{_key('environment')} = {environment!r} in {where} is not an "
             "Azure cloud", f"use one of {ENVIRONMENT_NAMES}, or set {_key('resource_manager_url')}"
             f" and {_key('authority_host')} (Azure Stack Hub)")
     resource_manager, authority = ENVIRONMENTS[environment.lower()]
@@ -412,7 +414,7 @@ def _endpoints(keys: Keys, where: str) -> tuple[str, str]:
             explicit_rm and _truthy(keys, "use_managed_identity", where)):
         missing = "authority_host" if explicit_rm else "resource_manager_url"
         raise AutopilotError(
-            "zone-not-found", f"{where} sets only one of {_key('resource_manager_url')} and "
+            Code.BAD_CONFIG, f"{where} sets only one of {_key('resource_manager_url')} and "
             f"{_key('authority_host')}",
             f"set {_key(missing)} too (both belong to one cloud), or neither and use "
             f"{_key('environment')}")
@@ -425,7 +427,7 @@ def _truthy(keys: Keys, suffix: str, where: str) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise AutopilotError("permission-denied", f"{_key(suffix)} = {text!r} in {where} is not "
+    raise AutopilotError(Code.PERMISSION_DENIED, f"{_key(suffix)} = {text!r} in {where} is not "
                          "true or false", f"set {_key(suffix)} = true or false")
 
 
@@ -439,7 +441,7 @@ def _credential(keys: Keys, where: str, authority: str, explicit_authority: bool
     tenant = str(keys.conf("azure_tenant_id") or "").strip()
     if client_id and not _GUID.match(client_id):
         raise AutopilotError(
-            "permission-denied", f"{_key('client_id')} = {client_id!r} in {where} is not a "
+            Code.PERMISSION_DENIED, f"{_key('client_id')} = {client_id!r} in {where} is not a "
             "client (application) ID",
             "copy the appId (a GUID) that `az ad sp create-for-rbac` printed, or the managed "
             "identity's clientId")
@@ -447,7 +449,7 @@ def _credential(keys: Keys, where: str, authority: str, explicit_authority: bool
     if _truthy(keys, "use_managed_identity", where):
         if secret or cert_path or tenant:
             raise AutopilotError(
-                "permission-denied", f"{where} sets {_key('use_managed_identity')} = true and "
+                Code.PERMISSION_DENIED, f"{where} sets {_key('use_managed_identity')} = true and "
                 "service-principal keys", f"remove {_key('tenant_id')}, {_key('client_secret')} "
                 f"and {_key('client_certificate_path')} (a managed identity needs none), or set "
                 f"{_key('use_managed_identity')} = false")
@@ -458,22 +460,22 @@ def _credential(keys: Keys, where: str, authority: str, explicit_authority: bool
 
     if not tenant:
         raise AutopilotError(
-            "permission-denied", f"{where} sets no {_key('tenant_id')}",
+            Code.PERMISSION_DENIED, f"{where} sets no {_key('tenant_id')}",
             f"set {_key('tenant_id')}, {_key('client_id')} and {_key('client_secret')} (or "
             f"{_key('client_certificate_path')}) of a service principal, or "
             f"{_key('use_managed_identity')} = true on an Azure VM, container or function")
     if not _TENANT.match(tenant):
         raise AutopilotError(
-            "permission-denied", f"{_key('tenant_id')} = {tenant!r} in {where} is not a tenant "
+            Code.PERMISSION_DENIED, f"{_key('tenant_id')} = {tenant!r} in {where} is not a tenant "
             "ID", "copy the tenant (directory) ID, a GUID, from `az account show --query "
             "tenantId`")
     if not client_id:
         raise AutopilotError(
-            "permission-denied", f"{where} sets no {_key('client_id')}",
+            Code.PERMISSION_DENIED, f"{where} sets no {_key('client_id')}",
             f"set {_key('client_id')} to the service principal's appId")
     if bool(secret) == bool(cert_path):
         raise AutopilotError(
-            "permission-denied", f"{where} sets {'both' if secret else 'neither'} of "
+            Code.PERMISSION_DENIED, f"{where} sets {'both' if secret else 'neither'} of "
             f"{_key('client_secret')} and {_key('client_certificate_path')}",
             "set exactly one: the client secret's value, or the path of a PEM file holding "
             "the certificate and its private key")
@@ -485,7 +487,7 @@ def _credential(keys: Keys, where: str, authority: str, explicit_authority: bool
         return ClientSecretCredential(tenant, client_id, secret, **options), who, [secret]
     if not os.path.isfile(cert_path) or not os.access(cert_path, os.R_OK):
         raise AutopilotError(
-            "permission-denied", f"{_key('client_certificate_path')} = {cert_path!r} in {where} "
+            Code.PERMISSION_DENIED, f"{_key('client_certificate_path')} = {cert_path!r} in {where} "
             "is not a readable file", "give the path of the PEM file holding the service "
             "principal's certificate and private key (`az ad sp create-for-rbac --create-cert`)")
     try:
@@ -494,7 +496,7 @@ def _credential(keys: Keys, where: str, authority: str, explicit_authority: bool
             password=cert_password or None, **options)
     except (ValueError, TypeError) as exc:
         raise AutopilotError(
-            "permission-denied", f"{_key('client_certificate_path')} = {cert_path!r} in {where} "
+            Code.PERMISSION_DENIED, f"{_key('client_certificate_path')} = {cert_path!r} in {where} "
             "holds no usable certificate and private key",
             "use a PEM (or PKCS#12) file with the certificate and its unencrypted private key, "
             f"or set {_key('client_certificate_password')}",

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from certbot import errors
 
 from .. import names
+from ..codes import Code
 from ..errors import AutopilotError
 
 # zone -> {record name -> values}; names are normalized, without the trailing dot.
@@ -27,7 +28,7 @@ PROBE_PREFIX = "dns-autopilot-permission-probe-"
 logger = logging.getLogger(__name__)
 
 
-def check_endpoint(url: str, key: str, where: str, code: str = "permission-denied") -> None:
+def check_endpoint(url: str, key: str, where: str, code: str = Code.PERMISSION_DENIED) -> None:
     """An API endpoint must be https://: an http:// one would send the credential across the
     network in clear text. Loopback addresses (a local proxy, an emulator) are the exception.
 
@@ -131,7 +132,7 @@ class Writer(abc.ABC):
         try:
             if value not in self.values(zone, name):
                 raise AutopilotError(
-                    "permission-denied",
+                    Code.PERMISSION_DENIED,
                     f"{self.label}: a probe value written at {name} could not be read back",
                     f"check that the credential may read records in {zone} and that the "
                     "writer changes the zone the nameservers serve")

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import cloudflare
 
 from .. import names
+from ..codes import Code
 from ..errors import AutopilotError
 from .base import Keys, Records, Writer, check_endpoint, present_keys
 
@@ -101,7 +102,7 @@ class CloudflareWriter(Writer):
                          if k.startswith(_key("")) and k not in known)
         if unknown:
             raise AutopilotError(
-                "permission-denied", f"{where} has unknown Cloudflare key(s): "
+                Code.PERMISSION_DENIED, f"{where} has unknown Cloudflare key(s): "
                 f"{', '.join(unknown)}",
                 f"use only {', '.join(sorted(known))} (a misspelt key would leave the writer "
                 "without the credential you meant)")
@@ -114,56 +115,58 @@ class CloudflareWriter(Writer):
                                       conf("api_url"))
         if token and (email or api_key):
             raise AutopilotError(
-                "permission-denied",
+                Code.PERMISSION_DENIED,
                 f"{where} sets both {_key('api_token')} and the Global API Key "
                 f"({_key('email')}/{_key('api_key')})",
                 f"keep only {_key('api_token')} (preferred: a token scoped to {DNS_EDIT}) and "
                 f"remove {_key('email')} and {_key('api_key')}, or the other way round")
         if not token and not (email or api_key):
             raise AutopilotError(
-                "permission-denied", f"{where} gives no Cloudflare credential",
+                Code.PERMISSION_DENIED, f"{where} gives no Cloudflare credential",
                 f"set {_key('api_token')} to an API token with {DNS_EDIT} ({DASHBOARD} → "
                 f"Create Token → template \"Edit zone DNS\"), or set {_key('email')} and "
                 f"{_key('api_key')} (the Global API Key)")
         if token:
             if token.lower().startswith("bearer "):
                 raise AutopilotError(
-                    "permission-denied", f"{_key('api_token')} in {where} starts with 'Bearer'",
+                    Code.PERMISSION_DENIED, f"{_key('api_token')} in {where} starts with 'Bearer'",
                     "give the token alone, without the 'Bearer ' prefix")
             if re.fullmatch(r"[0-9a-f]{37}", token):
                 raise AutopilotError(
-                    "permission-denied",
+                    Code.PERMISSION_DENIED,
                     f"{_key('api_token')} in {where} looks like a Global API Key (37 hex "
                     "digits), not an API token",
                     f"create an API token with {DNS_EDIT} ({DASHBOARD} → Create Token), or "
                     f"move the key to {_key('api_key')} and add {_key('email')}")
             if not re.fullmatch(r"[A-Za-z0-9_\-.]+", token):
                 raise AutopilotError(
-                    "permission-denied",
+                    Code.PERMISSION_DENIED,
                     f"{_key('api_token')} in {where} contains characters an API token never has "
                     "(spaces, quotes or line breaks)",
                     "copy the token again exactly as Cloudflare showed it, on one line")
         else:
             if not api_key:
                 raise AutopilotError(
-                    "permission-denied", f"{where} sets {_key('email')} without {_key('api_key')}",
+                    Code.PERMISSION_DENIED,
+                    f"{where} sets {_key('email')} without {_key('api_key')}",
                     f"add {_key('api_key')} (the Global API Key, {DASHBOARD} → Global API Key), "
                     f"or better, use {_key('api_token')} instead of both")
             if not email:
                 raise AutopilotError(
-                    "permission-denied", f"{where} sets {_key('api_key')} without {_key('email')}",
+                    Code.PERMISSION_DENIED,
+                    f"{where} sets {_key('api_key')} without {_key('email')}",
                     f"add {_key('email')} (the e-mail address of the Cloudflare login that owns "
                     f"the key), or use {_key('api_token')} instead of both")
             if "@" not in email or any(c.isspace() for c in email):
                 raise AutopilotError(
-                    "permission-denied",
+                    Code.PERMISSION_DENIED,
                     f"{_key('email')} = {email!r} in {where} is not an e-mail address",
                     "set it to the e-mail address of the Cloudflare login that owns the key")
         if url is not None:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise AutopilotError(
-                    "permission-denied",
+                    Code.PERMISSION_DENIED,
                     f"{_key('api_url')} = {url!r} in {where} is not an http(s) URL",
                     f"set it to the API's base URL (default {DEFAULT_URL}), or remove it")
             check_endpoint(url, _key("api_url"), where)
@@ -222,7 +225,7 @@ class CloudflareWriter(Writer):
         except cloudflare.APIConnectionError as exc:
             timeout = isinstance(exc, cloudflare.APITimeoutError)
             raise AutopilotError(
-                "lame-delegation",
+                Code.PROVIDER_UNREACHABLE,
                 f"{self.label}: {what} failed: the API at {self.url} "
                 + (f"did not answer within {TIMEOUT:.0f} s" if timeout else "could not be reached"),
                 f"check that this host reaches {self.url} over HTTPS (DNS, firewall, "
@@ -234,7 +237,8 @@ class CloudflareWriter(Writer):
             raise self._status_error(what, exc, zone) from None
         except cloudflare.APIError as exc:  # a malformed answer: not Cloudflare's API
             raise AutopilotError(
-                "lame-delegation", f"{self.label}: {what}: the answer from {self.url} is not "
+                Code.PROVIDER_UNREACHABLE,
+                f"{self.label}: {what}: the answer from {self.url} is not "
                 f"Cloudflare's API ({type(exc).__name__})",
                 f"check that {_key('api_url')} points at Cloudflare's API v4 (default "
                 f"{DEFAULT_URL})") from None
@@ -256,31 +260,31 @@ class CloudflareWriter(Writer):
             else:
                 fix = (f"give the Cloudflare login {self._email} a role that may edit DNS "
                        f"{target}(e.g. DNS Administrator), or use an API token with {DNS_EDIT}")
-            return AutopilotError("permission-denied", problem, fix, evidence)
+            return AutopilotError(Code.PERMISSION_DENIED, problem, fix, evidence)
         if status == 404:
             return AutopilotError(
-                "zone-not-found", problem,
+                Code.ZONE_NOT_FOUND, problem,
                 f"check that {zone or 'the zone'} still exists in the Cloudflare account", evidence)
         if status == 429 or status >= 500:
             return AutopilotError(
-                "lame-delegation", problem,
+                Code.PROVIDER_UNREACHABLE, problem,
                 "Cloudflare's API is limiting or failing requests: retry later (see "
                 "https://www.cloudflarestatus.com)", evidence)
         return AutopilotError(
-            "permission-denied", problem,
+            Code.PERMISSION_DENIED, problem,
             "Cloudflare refused the request as shown; check the zone's DNS settings in the "
             "dashboard", evidence)
 
     def _invalid_credential(self, problem: str, evidence: str) -> AutopilotError:
         if self._token:
             return AutopilotError(
-                "permission-denied", problem.replace(" was refused:", ": token invalid or "
+                Code.PERMISSION_DENIED, problem.replace(" was refused:", ": token invalid or "
                                                      "revoked:"),
                 f"the API token is invalid, expired or revoked: create a new one ({DASHBOARD} "
                 f"→ Create Token → \"Edit zone DNS\") and put it in {_key('api_token')}",
                 evidence)
         return AutopilotError(
-            "permission-denied", problem,
+            Code.PERMISSION_DENIED, problem,
             f"Cloudflare does not accept {_key('email')} with that {_key('api_key')}: copy the "
             f"Global API Key again ({DASHBOARD} → Global API Key) or, better, use an API token "
             f"in {_key('api_token')}", evidence)
@@ -292,12 +296,12 @@ class CloudflareWriter(Writer):
             page = self._call(f"looking up the zone {name}",
                               lambda: self.client.zones.list(name=name, per_page=50))
         except AutopilotError as exc:
-            if (not self._token or exc.code != "permission-denied"
+            if (not self._token or exc.code != Code.PERMISSION_DENIED
                     or "invalid or revoked" in exc.problem):
                 raise
             self._verify_token()  # raises if the token itself is bad
             raise AutopilotError(
-                "permission-denied", exc.problem,
+                Code.PERMISSION_DENIED, exc.problem,
                 f"give the token {DNS_EDIT} and Zone → Zone → Read for the zone that holds "
                 f"{name} ({DASHBOARD} → edit the token)", exc.evidence) from None
         return [z for z in (getattr(page, "result", None) or [])
@@ -318,7 +322,7 @@ class CloudflareWriter(Writer):
         status = str(getattr(result, "status", "") or "")
         if status and status != "active":
             raise AutopilotError(
-                "permission-denied",
+                Code.PERMISSION_DENIED,
                 f"{self.label}: token invalid or revoked: Cloudflare reports it as {status}",
                 f"activate the token or create a new one ({DASHBOARD}) and put it in "
                 f"{_key('api_token')}")
@@ -344,7 +348,7 @@ class CloudflareWriter(Writer):
                     f"This credential sees {len(visible)} zone(s): {shown}")
         if self._token:
             return AutopilotError(
-                "permission-denied",
+                Code.PERMISSION_DENIED,
                 f"{self.label}: the token cannot see any zone enclosing {name} (it is probably "
                 f"scoped to other zones, or {likely} is not in this Cloudflare account)",
                 f"give the token {DNS_EDIT} for {likely} ({DASHBOARD} → edit the token → Zone "
@@ -352,7 +356,7 @@ class CloudflareWriter(Writer):
                 "Cloudflare account, add it there, or configure the writer of the provider "
                 "that serves it", evidence)
         return AutopilotError(
-            "zone-not-found",
+            Code.ZONE_NOT_FOUND,
             f"{self.label}: no zone enclosing {name} is in the Cloudflare account of {self._email}",
             f"add {likely} to this Cloudflare account (and delegate it to Cloudflare's "
             "nameservers), or configure the writer of the provider that serves it", evidence)

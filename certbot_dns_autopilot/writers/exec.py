@@ -22,6 +22,7 @@ from typing import Any
 from certbot import errors
 
 from .. import hook, names
+from ..codes import Code
 from ..errors import AutopilotError
 from ..shown import shown
 from .base import PROBE_PREFIX, Keys, Records, Writer
@@ -100,12 +101,12 @@ class ExecWriter(Writer):
                 outcome = hook.execute(command, timeout=self.timeout, env=env)
             except OSError as exc:
                 raise AutopilotError(
-                    "permission-denied", f"{self.label}: the {which} hook could not be started "
+                    Code.PERMISSION_DENIED, f"{self.label}: the {which} hook could not be started "
                     f"({shown(exc.strerror)})", f"check {_key(which + '_hook')}") from None
             if outcome.status is None:
                 step["status"] = "timeout"
                 raise AutopilotError(
-                    "lame-delegation",
+                    Code.LAME_DELEGATION,
                     f"{self.label}: the {which} hook for {name} did not finish within "
                     f"{self.timeout:.0f} s and was stopped (with every process it started)",
                     f"make the hook return once the provider accepted the value (the waiter "
@@ -114,7 +115,7 @@ class ExecWriter(Writer):
             if outcome.status != 0:
                 tail = outcome.stderr.decode("utf-8", "replace").strip()[-TAIL:]
                 raise AutopilotError(
-                    "permission-denied",
+                    Code.PERMISSION_DENIED,
                     f"{self.label}: the {which} hook for {name} exited with status "
                     f"{outcome.status}",
                     f"fix what its output says, and run it by hand with the same environment "
@@ -174,7 +175,7 @@ class ExecWriter(Writer):
 
     def values(self, zone: str, name: str) -> set[str]:
         raise AutopilotError(
-            "permission-denied", f"{self.label} cannot read records back",
+            Code.PERMISSION_DENIED, f"{self.label} cannot read records back",
             "the waiter reads them from the zone's nameservers")
 
     def probe(self, zone: str, name: str) -> None:

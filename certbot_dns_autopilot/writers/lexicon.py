@@ -38,6 +38,7 @@ from lexicon.exceptions import AuthenticationError
 from lexicon.interfaces import Provider
 
 from .. import names
+from ..codes import Code
 from ..errors import AutopilotError
 from .base import ZONES_KEY, Keys, Records, Writer, check_endpoint, parse_zones
 
@@ -94,19 +95,19 @@ def provider_class(name: str, where: str) -> type[Provider]:
     """Lexicon's Provider class for ``name``, or one error listing close matches."""
     available = find_providers()
     if name in REFUSED_PROVIDERS:
-        raise AutopilotError("zone-not-found", f"{_key('provider')} = {name} in {where} is not "
+        raise AutopilotError(Code.ZONE_NOT_FOUND, f"{_key('provider')} = {name} in {where} is not "
                              "supported by dns-autopilot", REFUSED_PROVIDERS[name])
     if name not in available:
         close = difflib.get_close_matches(name, list(available), n=3, cutoff=0.6)
         raise AutopilotError(
-            "zone-not-found",
+            Code.ZONE_NOT_FOUND,
             f"{_key('provider')} = {name!r} in {where} is not a dns-lexicon provider"
             + (f" (did you mean {', '.join(close)}?)" if close else ""),
             f"set it to one of lexicon's provider names (`lexicon --help` lists them; "
             f"{OPTIONS_HELP})")
     if not available[name]:
         raise AutopilotError(
-            "zone-not-found", f"lexicon's {name} provider needs packages that are not installed",
+            Code.ZONE_NOT_FOUND, f"lexicon's {name} provider needs packages that are not installed",
             f"install them: pip install 'dns-lexicon[{name}]'")
     module = load_provider_module(name)
     if hasattr(module, "tldextract"):  # godaddy, namecheap: never fetch the PSL
@@ -164,14 +165,14 @@ class LexiconWriter(Writer):
         once (no network) so an option the provider cannot do without fails here."""
         name = _text(keys.conf("lexicon_provider") or "").lower()
         if not name:
-            raise AutopilotError("zone-not-found", f"{_key('provider')} is not set in {where}",
+            raise AutopilotError(Code.ZONE_NOT_FOUND, f"{_key('provider')} is not set in {where}",
                                  "name a dns-lexicon provider (`lexicon --help` lists them)")
         provider_cls = provider_class(name, where)
         options: dict[str, str] = {}
         for option in _present_options(keys):
             if option in OWN_OPTIONS:
                 raise AutopilotError(
-                    "zone-not-found", f"{_key(option)} in {where} cannot be set",
+                    Code.ZONE_NOT_FOUND, f"{_key(option)} in {where} cannot be set",
                     f"remove it: the writer sets lexicon's {option} itself (the zone comes from "
                     f"dns_autopilot_{ZONES_KEY})")
             value = keys.conf(f"lexicon_{option}")
@@ -189,7 +190,8 @@ class LexiconWriter(Writer):
         zones = parse_zones(keys.conf(ZONES_KEY), where)
         if not zones:
             raise AutopilotError(
-                "zone-not-found", f"{where} configures lexicon's {name} provider without its zones",
+                Code.ZONE_NOT_FOUND,
+                f"{where} configures lexicon's {name} provider without its zones",
                 f"add dns_autopilot_{ZONES_KEY} = <zone>[, <zone>…] (the zones as the provider "
                 "holds them, e.g. example.com): lexicon needs the zone for every call and the "
                 "writer does not guess it")
@@ -251,7 +253,7 @@ class LexiconWriter(Writer):
         if unset and (configuring or isinstance(exc, (TypeError, AttributeError, ValueError,
                                                       KeyError))):
             return AutopilotError(
-                "permission-denied",
+                Code.PERMISSION_DENIED,
                 f"{self.label} needs {', '.join(map(_key, unset))}, not set in {self.where}",
                 f"set {', '.join(map(_key, unset))} in {self.where} ({OPTIONS_HELP}){hint}",
                 evidence=detail)
@@ -261,18 +263,18 @@ class LexiconWriter(Writer):
             fix = (f"set {', '.join(map(_key, unset))} if the provider needs it (asked for, not "
                    f"set), and {fix}")
         if status in (401, 403) or isinstance(exc, (AuthenticationError, *_TSIG_REJECTIONS)):
-            return AutopilotError("permission-denied", problem, fix)
+            return AutopilotError(Code.PERMISSION_DENIED, problem, fix)
         if status == 404:
             return AutopilotError(
-                "zone-not-found", problem,
+                Code.ZONE_NOT_FOUND, problem,
                 f"check that {zone} exists at {self.provider} in the account of "
                 f"{self._keys_to_check()}, spelled as in dns_autopilot_{ZONES_KEY}")
         if isinstance(exc, _UNREACHABLE):
             return AutopilotError(
-                "lame-delegation", f"{self.label} could not reach its API {what}: {detail}",
+                Code.PROVIDER_UNREACHABLE, f"{self.label} could not reach its API {what}: {detail}",
                 f"check this host reaches the provider's API (proxy, firewall) and the "
                 f"endpoint options in {self.where}{hint}")
-        return AutopilotError("permission-denied", problem, fix)
+        return AutopilotError(Code.PERMISSION_DENIED, problem, fix)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -299,7 +301,7 @@ class LexiconWriter(Writer):
                    key=len, default=None)
         if best is None:
             raise AutopilotError(
-                "zone-not-found", f"{self.label}: no zone listed for it encloses {name}",
+                Code.ZONE_NOT_FOUND, f"{self.label}: no zone listed for it encloses {name}",
                 f"add the zone that holds {name} to dns_autopilot_{ZONES_KEY} in {self.where}")
         return best
 
@@ -327,7 +329,7 @@ class LexiconWriter(Writer):
                 missing = set(values) - set(self._listed(provider, zone, name))
                 if missing:
                     raise AutopilotError(
-                        "permission-denied",
+                        Code.PERMISSION_DENIED,
                         f"{self.label} accepted {len(missing)} TXT value(s) at {name} but does "
                         "not list them afterwards: the provider reported success for a change "
                         "that was not made (lexicon's ddns provider ignores a REFUSED answer)",
@@ -355,7 +357,7 @@ class LexiconWriter(Writer):
                 left = set(values) & set(after)
                 if left:
                     raise AutopilotError(
-                        "permission-denied",
+                        Code.PERMISSION_DENIED,
                         f"{self.label} accepted the deletion of {len(left)} TXT value(s) at "
                         f"{name} but still lists them",
                         f"check {self._keys_to_check()} in {self.where} may delete records in "

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .. import statefiles
+from ..codes import Code
 from ..errors import AutopilotError
 
 logger = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ def held(key: str, what: str, wait: float = WAIT) -> Iterator[None]:
                     holder = os.pread(fd, 16, 0).decode(errors="replace").strip()
                     holder = holder if holder.isdigit() else "unknown"
                     raise AutopilotError(
-                        "lock-timeout",
+                        Code.LOCK_TIMEOUT,
                         f"another certbot process (pid {holder}) held the lock for {what} for "
                         f"more than {wait:.0f} s", f"let it finish, or if it hangs, stop it; the "
                         f"lock is {path}") from None

@@ -15,6 +15,7 @@ from typing import Any
 from certbot import errors
 
 from .. import links
+from ..codes import Code
 from ..errors import AutopilotError
 from .base import ZONES_KEY, Keys, SectionKeys, Writer, parse_zones, present_keys
 
@@ -54,7 +55,7 @@ def _writer(keys: Keys, present: Iterable[str], where: str) -> Writer | None:
     kinds = _kinds(present)
     if len(kinds) > 1:
         raise AutopilotError(
-            "zone-not-found", f"{where} mixes the keys of {' and '.join(kinds)} writers",
+            Code.ZONE_NOT_FOUND, f"{where} mixes the keys of {' and '.join(kinds)} writers",
             "give each writer its own [section] with its dns_autopilot_zones (see "
             f"{links.page('cname-aliases', 'several-writers-in-one-file-the-writer-map')})")
     if not kinds:
@@ -117,14 +118,14 @@ def writers_from_credentials(credentials: Any, path: str) -> WriterMap:
         zones = _zones(keys, where)
         if writer is None or not (zones or writer.cname_targets):
             raise AutopilotError(
-                "zone-not-found", f"section [{section}] of {path} does not configure a writer "
+                Code.ZONE_NOT_FOUND, f"section [{section}] of {path} does not configure a writer "
                 "with its zones",
                 f"give the section dns_autopilot_zones (the zones it writes) and the keys of "
                 f"one writer ({keys_hint})")
         entries.append((writer, zones or ()))
     if not entries:
         raise AutopilotError(
-            "zone-not-found",
+            Code.ZONE_NOT_FOUND,
             f"the credentials file {path} configures no record writer",
             f"add the keys of a writer ({keys_hint}; see "
             f"{links.page('options', 'credentials-file-keys-common-to-every-writer')})")
@@ -133,7 +134,7 @@ def writers_from_credentials(credentials: Any, path: str) -> WriterMap:
         for zone in zones or ():
             if zone in seen:
                 raise AutopilotError(
-                    "zone-not-found", f"zone {zone} is listed for two writers in {path}",
+                    Code.ZONE_NOT_FOUND, f"zone {zone} is listed for two writers in {path}",
                     f"list each zone under one writer only ({seen[zone]}; {writer.label})")
             seen[zone] = writer.label
     return WriterMap(entries)

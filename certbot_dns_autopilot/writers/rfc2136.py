@@ -22,6 +22,7 @@ import dns.tsigkeyring
 import dns.update
 
 from .. import dnsio, names
+from ..codes import Code
 from ..errors import AutopilotError
 from . import retry
 from .base import Keys, Records, Writer
@@ -75,7 +76,7 @@ class RFC2136Writer(Writer):
             server = dnsio.parse_server(server_text, default_port=port)
         except ValueError:
             raise AutopilotError(
-                "zone-not-found",
+                Code.ZONE_NOT_FOUND,
                 f"{_key('server')} = {server_text!r} / {_key('port')} = {port_text!r} in {path} "
                 "is not an IP address and port",
                 f"set {_key('server')} to the primary's IPv4 or IPv6 address (a host name is "
@@ -85,7 +86,7 @@ class RFC2136Writer(Writer):
             algorithm = f"HMAC-{algorithm}"
         if algorithm not in ALGORITHMS:
             raise AutopilotError(
-                "permission-denied",
+                Code.PERMISSION_DENIED,
                 f"{_key('algorithm')} in {path} names an unknown TSIG algorithm",
                 f"use one of {', '.join(ALGORITHMS)} (the algorithm of the key on the server)")
         secret = str(credentials.conf("rfc2136_secret")).strip()
@@ -93,20 +94,21 @@ class RFC2136Writer(Writer):
             base64.b64decode(secret, validate=True)
         except (binascii.Error, ValueError):
             raise AutopilotError(
-                "permission-denied",
+                Code.PERMISSION_DENIED,
                 f"{_key('secret')} in {path} is not valid base64",
                 "copy the secret exactly as `tsig-keygen` printed it (the text between the "
                 "quotes of `secret \"…\";`)") from None
         if isinstance(credentials.conf("rfc2136_name"), list):  # configobj splits on commas
             raise AutopilotError(
-                "permission-denied", f"{_key('name')} in {path} holds a comma (read as a list)",
+                Code.PERMISSION_DENIED, f"{_key('name')} in {path} holds a comma (read as a list)",
                 "set it to the key's name as in the server's `key \"…\" { … };` clause")
         key_name = str(credentials.conf("rfc2136_name")).strip()
         try:
             dns.name.from_text(key_name)
         except dns.exception.DNSException:
             raise AutopilotError(
-                "permission-denied", f"{_key('name')} = {key_name!r} in {path} is not a key name",
+                Code.PERMISSION_DENIED,
+                f"{_key('name')} = {key_name!r} in {path} is not a key name",
                 "set it to the key's name as in the server's `key \"…\" { … };` clause") from None
         return cls(server, key_name, secret, algorithm)
 
@@ -134,20 +136,20 @@ class RFC2136Writer(Writer):
             return retry.call(once, lost, what, self.on_retry, RETRIES)
         except dns.exception.Timeout:
             raise AutopilotError(
-                "lame-delegation",
+                Code.LAME_DELEGATION,
                 f"{self.label} did not answer {what} ({RETRIES.attempts} tries of "
                 f"{TIMEOUT:.0f} s)",
                 f"check {_key('server')}/{_key('port')} point at the primary and that it "
                 "accepts queries and updates from this host (firewall, listen-on)") from None
         except _TSIG_REJECTIONS as exc:
             raise AutopilotError(
-                "permission-denied",
+                Code.PERMISSION_DENIED,
                 f"{self.label} rejected the TSIG signature of {what} ({type(exc).__name__})",
                 f"make {_key('name')}, {_key('secret')} and {_key('algorithm')} match the key "
                 "configured on the server (and check this host's clock)") from None
         except (OSError, dns.exception.DNSException) as exc:
             raise AutopilotError(
-                "lame-delegation", f"{self.label}: {what} failed: {exc}",
+                Code.LAME_DELEGATION, f"{self.label}: {what} failed: {exc}",
                 f"check {_key('server')}/{_key('port')} and that the server is running") from None
 
     def find_zone(self, name: str) -> str:
@@ -166,7 +168,7 @@ class RFC2136Writer(Writer):
                         if candidate == zone or candidate.endswith("." + zone):
                             return zone
         raise AutopilotError(
-            "zone-not-found",
+            Code.ZONE_NOT_FOUND,
             f"{self.label} is not authoritative for any zone enclosing {name}",
             f"point {_key('server')} at the primary of the zone that holds {name}, or add the "
             "zone to that server")
@@ -183,20 +185,20 @@ class RFC2136Writer(Writer):
         except AutopilotError as exc:
             # The server's own refusal (an error rcode, a TSIG rejection) of the only try:
             # an UPDATE is atomic, none of it applied. After a lost try, it may have been.
-            exc.left_nothing = len(attempts) == 1 and exc.code != "lame-delegation"
+            exc.left_nothing = len(attempts) == 1 and exc.code != Code.LAME_DELEGATION
             raise
 
     def _refused(self, zone: str, rcode: int, what: str) -> None:
         rcode_text = dns.rcode.to_text(rcode)
         if rcode in (dns.rcode.REFUSED, dns.rcode.NOTAUTH):
             raise AutopilotError(
-                "permission-denied",
+                Code.PERMISSION_DENIED,
                 f"{self.label} answered {rcode_text} to {what} in zone {zone}",
                 f"allow the key to update TXT records in {zone}, e.g. in BIND: "
                 f"update-policy {{ grant {self.key_name} zonesub TXT; }}; (or one "
                 f"`grant {self.key_name} name _acme-challenge.<host>.{zone}. TXT;` per name)")
         raise AutopilotError(
-            "zone-not-found" if rcode == dns.rcode.NOTZONE else "permission-denied",
+            Code.ZONE_NOT_FOUND if rcode == dns.rcode.NOTZONE else Code.PERMISSION_DENIED,
             f"{self.label} answered {rcode_text} to {what} in zone {zone}",
             f"check that {zone} is a primary zone on that server with dynamic updates enabled")
 

@@ -28,6 +28,7 @@ import botocore.config
 import botocore.exceptions
 
 from .. import links, names, scrub
+from ..codes import Code
 from ..errors import AutopilotError
 from . import locks
 from .base import Keys, Records, Writer, check_endpoint, present_keys
@@ -196,7 +197,7 @@ class Route53Writer(Writer):
                          if k.startswith(PREFIX) and k[len(PREFIX):] not in KNOWN_KEYS)
         if unknown:
             raise AutopilotError(
-                "permission-denied", f"{path} has unknown Route 53 key(s): {', '.join(unknown)}",
+                Code.PERMISSION_DENIED, f"{path} has unknown Route 53 key(s): {', '.join(unknown)}",
                 f"use only {', '.join(_key(k) for k in KNOWN_KEYS)} (see "
                 f"{DOCS}); a misspelt key would silently fall back to the "
                 "default AWS credential chain")
@@ -214,31 +215,32 @@ class Route53Writer(Writer):
             given, missing = (("access_key_id", "secret_access_key") if key_id
                               else ("secret_access_key", "access_key_id"))
             raise AutopilotError(
-                "permission-denied", f"{path} sets {_key(given)} but not {_key(missing)}",
+                Code.PERMISSION_DENIED, f"{path} sets {_key(given)} but not {_key(missing)}",
                 f"set both keys of the IAM access key pair, or neither (then the default AWS "
                 f"credential chain or {_key('profile')} is used)")
         if key_id and profile:
             raise AutopilotError(
-                "permission-denied",
+                Code.PERMISSION_DENIED,
                 f"{path} sets both an access key pair and {_key('profile')} = {profile!r}",
                 "keep one: the key pair, or the profile that holds the keys")
         if token and not key_id:
             raise AutopilotError(
-                "permission-denied", f"{path} sets {_key('session_token')} without a key pair",
+                Code.PERMISSION_DENIED, f"{path} sets {_key('session_token')} without a key pair",
                 f"a session token belongs to temporary keys: set {_key('access_key_id')} and "
                 f"{_key('secret_access_key')} too, or remove it")
         if key_id and not _KEY_ID.match(key_id):
             raise AutopilotError(
-                "permission-denied", f"{_key('access_key_id')} in {path} is not an AWS access "
+                Code.PERMISSION_DENIED, f"{_key('access_key_id')} in {path} is not an AWS access "
                 "key id", "copy the access key id (AKIA… or ASIA…, 20 characters) from IAM")
         if secret and any(c.isspace() for c in secret):
             raise AutopilotError(
-                "permission-denied",
+                Code.PERMISSION_DENIED,
                 f"{_key('secret_access_key')} in {path} contains white space",
                 "copy the secret access key exactly as IAM showed it when the key was created")
         if not _REGION.match(region):
             raise AutopilotError(
-                "zone-not-found", f"{_key('region')} = {region!r} in {path} is not an AWS region",
+                Code.BAD_CONFIG,
+                f"{_key('region')} = {region!r} in {path} is not an AWS region",
                 f"use a region name such as {DEFAULT_REGION} (the default; Route 53 is global, "
                 "the region only selects the signing and STS endpoints)")
         for suffix, url in (("endpoint_url", endpoint_url),
@@ -246,14 +248,16 @@ class Route53Writer(Writer):
             parsed = urlparse(url or "")
             if url and (parsed.scheme not in ("http", "https") or not parsed.hostname):
                 raise AutopilotError(
-                    "zone-not-found", f"{_key(suffix)} = {url!r} in {path} is not an http(s) URL",
+                    Code.BAD_CONFIG,
+                    f"{_key(suffix)} = {url!r} in {path} is not an http(s) URL",
                     "give the API endpoint's URL, e.g. https://route53.amazonaws.com, or remove "
                     "the key to use AWS's own endpoint")
             if url:
-                check_endpoint(url, _key(suffix), path, "zone-not-found")
+                check_endpoint(url, _key(suffix), path, Code.BAD_CONFIG)
         if role_arn and not _ROLE_ARN.match(role_arn):
             raise AutopilotError(
-                "permission-denied", f"{_key('role_arn')} = {role_arn!r} in {path} is not an IAM "
+                Code.PERMISSION_DENIED,
+                f"{_key('role_arn')} = {role_arn!r} in {path} is not an IAM "
                 "role ARN", "use the role's ARN as IAM shows it: "
                 "arn:aws:iam::<account id>:role/<name>")
 
@@ -272,7 +276,7 @@ class Route53Writer(Writer):
                 session()
             except botocore.exceptions.ProfileNotFound:
                 raise AutopilotError(
-                    "permission-denied", f"{_key('profile')} = {profile!r} in {path} names no "
+                    Code.PERMISSION_DENIED, f"{_key('profile')} = {profile!r} in {path} names no "
                     "profile in the AWS config files",
                     "create it (`aws configure --profile NAME`) in the config of the user certbot "
                     "runs as (root for cron and systemd timers), or fix the name") from None
@@ -309,7 +313,7 @@ class Route53Writer(Writer):
             if _code(exc) in _DENIED:
                 grant = statement("sts:AssumeRole", str(self.role_arn))
                 raise AutopilotError(
-                    "permission-denied",
+                    Code.PERMISSION_DENIED,
                     f"{self.label}: the credential may not assume the role {self.role_arn}",
                     f"allow it in the credential's policy ({grant}) and name the "
                     "credential's principal in the role's trust policy",
@@ -346,7 +350,7 @@ class Route53Writer(Writer):
         action = f"route53:{operation}" if operation != "AssumeRole" else "sts:AssumeRole"
         if isinstance(exc, botocore.exceptions.NoCredentialsError):
             return AutopilotError(
-                "permission-denied", f"{self.label} found no AWS credentials",
+                Code.PERMISSION_DENIED, f"{self.label} found no AWS credentials",
                 f"set {_key('access_key_id')} and {_key('secret_access_key')} (or "
                 f"{_key('profile')}) in the credentials file, or give the user certbot runs as "
                 "(root under cron/systemd) AWS_* variables, ~/.aws/credentials or an instance "
@@ -354,41 +358,42 @@ class Route53Writer(Writer):
         if isinstance(exc, _UNREACHABLE):
             where = self.endpoint_url or "the Route 53 API"
             return AutopilotError(
-                "lame-delegation", f"{self.label} could not reach {where} for {action}: "
+                Code.PROVIDER_UNREACHABLE, f"{self.label} could not reach {where} for {action}: "
                 f"{type(exc).__name__}",
                 f"check this host's network, proxy and firewall towards {where}"
                 + (f", and {_key('endpoint_url')}" if self.endpoint_url else ""))
         if not isinstance(exc, botocore.exceptions.ClientError):
             return AutopilotError(
-                "permission-denied", f"{self.label}: {action} failed ({type(exc).__name__})",
+                Code.PERMISSION_DENIED, f"{self.label}: {action} failed ({type(exc).__name__})",
                 f"check the AWS credential settings (see {DOCS})")
         code = _code(exc)
         if code in _DENIED:
             return self.denied(operation, zone_id, _message(exc))
         if code in _BAD_KEYS:
             return AutopilotError(
-                "permission-denied", f"{self.label}: AWS rejected the credential ({code})",
+                Code.PERMISSION_DENIED, f"{self.label}: AWS rejected the credential ({code})",
                 f"copy {_key('access_key_id')} and {_key('secret_access_key')} again from IAM "
                 "(the secret is shown only when the key is created), or create a new key; "
                 "check that the key is active")
         if code in _EXPIRED:
             return AutopilotError(
-                "permission-denied", f"{self.label}: AWS says the credential or request "
+                Code.PERMISSION_DENIED, f"{self.label}: AWS says the credential or request "
                 f"expired ({code})", "refresh the temporary credential (or use a long-lived "
                 "key or a role), and check this host's clock")
         if code == "NoSuchHostedZone":
             return AutopilotError(
-                "zone-not-found", f"{self.label}: hosted zone {zone_id} no longer exists",
+                Code.ZONE_NOT_FOUND, f"{self.label}: hosted zone {zone_id} no longer exists",
                 "run again (the zone list is read afresh), or recreate the hosted zone")
         if code in ("Throttling", "ThrottlingException", "PriorRequestNotComplete",
                     "ServiceUnavailable", "InternalFailure"):
             return AutopilotError(
-                "lame-delegation", f"{self.label}: Route 53 kept refusing {action} ({code}) "
+                Code.PROVIDER_UNREACHABLE,
+                f"{self.label}: Route 53 kept refusing {action} ({code}) "
                 "after retries", "run again later; several processes changing the same "
                 "account's zones at once share Route 53's limit of 5 requests per second",
                 evidence=_message(exc))
         return AutopilotError(
-            "permission-denied", f"{self.label}: Route 53 refused {action} ({code})",
+            Code.PERMISSION_DENIED, f"{self.label}: Route 53 refused {action} ({code})",
             f"the message above says why; see {DOCS}",
             evidence=_message(exc))
 
@@ -406,7 +411,7 @@ class Route53Writer(Writer):
                                       "the TXT values already at a name (needed to keep them)",
         }.get(operation, f"{self.label} is not allowed {action}")
         return AutopilotError(
-            "permission-denied", problem,
+            Code.PERMISSION_DENIED, problem,
             f"add to the credential's IAM policy the statement "
             f"{statement(action, _resource(operation, zone_id))} (the full minimal policy is "
             f"in {DOCS}#minimal-iam-policy)", evidence=message)
@@ -449,7 +454,7 @@ class Route53Writer(Writer):
                 evidence += ("\nprivate hosted zones skipped (the CA cannot query them): "
                              + ", ".join(skipped))
             raise AutopilotError(
-                "zone-not-found", f"{self.label}: no public hosted zone encloses {name}",
+                Code.ZONE_NOT_FOUND, f"{self.label}: no public hosted zone encloses {name}",
                 "create a public hosted zone for the domain and delegate it to the zone's "
                 "name servers, or use a credential of the AWS account that holds it",
                 evidence=evidence)
@@ -457,7 +462,7 @@ class Route53Writer(Writer):
         best = [(z, i) for z, i in matches if len(z) == longest]
         if len(best) > 1:
             raise AutopilotError(
-                "zone-not-found", f"{self.label}: {len(best)} public hosted zones are named "
+                Code.ZONE_NOT_FOUND, f"{self.label}: {len(best)} public hosted zones are named "
                 f"{best[0][0]} ({', '.join(i for _, i in best)})",
                 "delete the hosted zone(s) the parent does not delegate to (compare each "
                 f"zone's NS records with `dig NS {best[0][0]}`), so the writer changes the "
@@ -475,7 +480,7 @@ class Route53Writer(Writer):
             return known
         if self.find_zone(zone) != zone:
             raise AutopilotError(
-                "zone-not-found", f"{self.label}: {zone} is not a public hosted zone",
+                Code.ZONE_NOT_FOUND, f"{self.label}: {zone} is not a public hosted zone",
                 "create the hosted zone, or configure the zone that encloses it")
         return self._zone_ids[zone]
 
@@ -512,7 +517,7 @@ class Route53Writer(Writer):
                 return
             if time.monotonic() + delay > deadline:
                 raise AutopilotError(
-                    "propagation-timeout",
+                    Code.PROPAGATION_TIMEOUT,
                     f"{self.label}: change {change_id} was still {status} after "
                     f"{self.insync_timeout:.0f} s",
                     "Route 53 usually applies a change within 60 s: check the AWS Health "
@@ -543,7 +548,7 @@ class Route53Writer(Writer):
                 except _Conflict:
                     time.sleep(random.random())  # another process's change landed first
         raise AutopilotError(
-            "propagation-timeout", f"{self.label}: the TXT sets in {zone} kept changing under "
+            Code.PROPAGATION_TIMEOUT, f"{self.label}: the TXT sets in {zone} kept changing under "
             f"this run ({CONFLICT_TRIES} tries)", "another process keeps rewriting the same "
             "names: let one issuance at a time own them")
 

@@ -97,3 +97,20 @@ def test_every_page_link_in_the_package_resolves(html):
         assert built.exists(), name
         if anchor:
             assert f'id="{anchor}"' in built.read_text(), f"{name}.html#{anchor}"
+
+
+def test_the_codes_table_is_the_enumeration():
+    """docs/diagnosis-codes.md lists exactly the codes of `codes.Code`, and
+    docs/troubleshooting.md explains each under its own ``### <code>`` heading."""
+    from certbot_dns_autopilot.codes import Code
+
+    table = re.findall(r"^\| `([a-z-]+)` \|", (DOCS / "diagnosis-codes.md").read_text(), re.M)
+    assert sorted(table) == sorted(c.value for c in Code)
+    assert len(table) == len(set(table)), "a code is listed twice"
+    sections = set(re.findall(r"^### ([a-z-]+)$", (DOCS / "troubleshooting.md").read_text(),
+                              re.M))
+    for code in Code:
+        assert code.value in sections, f"docs/troubleshooting.md has no ### {code.value}"
+        assert code.url.endswith(f"troubleshooting.html#{code.value}")
+        assert code.severity in ("error", "warning") and code.meaning
+

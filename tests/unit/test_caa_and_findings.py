@@ -273,8 +273,14 @@ def test_exit_status_and_error_from_findings() -> None:
     assert exit_status([finding(WARNING, "stale-record")]) == 1
     assert exit_status([finding(WARNING), finding(ERROR)]) == 2
     assert as_error([finding(WARNING)]) is None
-    error = as_error([finding(WARNING, "stale-record"), finding(ERROR), finding(ERROR, "x")])
-    assert error.code == "caa-blocked" and "[x] error" in str(error)
+    error = as_error([finding(WARNING, "stale-record"), finding(ERROR),
+                      finding(ERROR, "dnssec-broken")])
+    assert error.code == "caa-blocked" and "[dnssec-broken] error" in str(error)
+
+
+def test_a_code_outside_the_enumeration_is_refused_where_it_is_written() -> None:
+    with pytest.raises(ValueError, match="not a valid Code"):
+        finding(ERROR, "zone-missing")
 
 
 class _Recursive:

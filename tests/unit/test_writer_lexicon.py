@@ -287,7 +287,7 @@ def test_a_provider_that_deletes_the_record_set_gets_the_others_back(
     (http_error(403), "permission-denied"),
     (http_error(404), "zone-not-found"),
     (requests.ConnectionError(f"cannot reach https://api.fake.example/?token={TOKEN}"),
-     "lame-delegation"),
+     "provider-unreachable"),
     (RuntimeError(f"bad credentials {TOKEN}"), "permission-denied"),
 ])
 def test_provider_failures_become_codes_without_the_secret(
