@@ -104,7 +104,8 @@ class Router:
             target = getattr(writer, "cname_targets", {}).get(bare)
             if target and name != target:
                 found = (f"it is a CNAME to {chain.hops[0].cname}" if chain and chain.aliased
-                         else "it has no CNAME")
+                         else "it has no CNAME" if chain
+                         else "CNAMEs are not followed (--dns-autopilot-follow-cnames false)")
                 raise AutopilotError(
                     Code.CNAME_ALIAS,
                     f"{origin} must be a CNAME to {target} (its registration with "

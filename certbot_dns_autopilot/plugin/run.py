@@ -34,6 +34,19 @@ logger = logging.getLogger("certbot_dns_autopilot.authenticator")
 RECORD_TTL = 60
 
 
+def _one_writer_per_zone(routes: list[Route]) -> None:
+    """A batch is one zone's (the write, the journal, cleanup): two writers for one zone in
+    one run would have one of them write the other's names. Stops before anything is done."""
+    writer_of = {r.zone: r.writer for r in routes}
+    for route in routes:
+        if writer_of[route.zone] is not route.writer:
+            raise AutopilotError(
+                Code.ZONE_NOT_FOUND, f"zone {route.zone} would be written by two writers in "
+                f"this run ({route.writer.label}; {writer_of[route.zone].label})",
+                "let one writer serve the zone (e.g. an acme-dns server's zone holds only "
+                "its registrations), or request the names in separate certificates")
+
+
 class Run:
     """The plugin's state for one certbot invocation, behind the thin `Authenticator`."""
 
@@ -182,6 +195,7 @@ class Run:
                 routes = dict(zip(first, pool.map(router.route, first.values()), strict=True))
             targets = plan.group(wanted, lambda c: (routes[c.name].zone, routes[c.name].name))
             self._routes = routes
+            _one_writer_per_zone(list(routes.values()))
             ordered = tuple((c.domain, c.value, routes[c.name].name) for c in wanted)
             for writer in router.writers.writers:  # certbot's view, for the exec writer's hooks
                 writer.challenges = ordered
@@ -203,13 +217,6 @@ class Run:
             if route.note:
                 logger.warning("dns-autopilot: %s", route.note)
         writer_of = {r.zone: r.writer for r in routes.values()}
-        for route in routes.values():  # a batch is one zone's: one writer per zone and run
-            if writer_of[route.zone] is not route.writer:
-                raise AutopilotError(
-                    Code.ZONE_NOT_FOUND, f"zone {route.zone} would be written by two writers in "
-                    f"this run ({route.writer.label}; {writer_of[route.zone].label})",
-                    "let one writer serve the zone (e.g. an acme-dns server's zone holds only "
-                    "its registrations), or request the names in separate certificates")
         self._write(writer_of, plan.by_zone(targets))
         display_util.notify(
             f"dns-autopilot: wrote {len(wanted)} TXT value(s) at {len(targets)} name(s) via "

@@ -56,8 +56,7 @@ class ExecWriter(Writer):
                                  "--manual-cleanup-hook; `true` if it needs none)",
         })
         hooks = []
-        for key in ("auth_hook", "cleanup_hook"):
-            value = credentials.conf(f"exec_{key}")
+        for value in (credentials.conf("exec_auth_hook"), credentials.conf("exec_cleanup_hook")):
             if isinstance(value, list):  # configobj splits an unquoted value on commas
                 value = ", ".join(value)
             hooks.append(str(value).strip())

@@ -205,6 +205,28 @@ def test_acmedns_writer_scenarios(lab: Lab, tmp_path: Path, fresh_name: str,
     assert failed.value.code == "cname-alias"
 
 
+def test_acmedns_failing_add_in_a_two_name_batch(lab: Lab, tmp_path: Path, fresh_name: str,
+                                                 acmedns: AcmeDnsEmulator) -> None:
+    """The shared scenario's failing add: one of two registrations refused. acme-dns cannot
+    take a value back (no delete): the refused one is not written, one written before it
+    rolls out, and the error does not claim that nothing was left."""
+    file = tmp_path / "acmedns.json"
+    assert register(acmedns, file, f"a.{fresh_name}", f"b.{fresh_name}").returncode == 0
+    saved = json.loads(file.read_text())
+    saved[f"b.{fresh_name}"]["password"] = "y" * 40  # the second registration is refused
+    file.write_text(json.dumps(saved))
+    ini = acmedns_ini(tmp_path, acmedns, file)
+    creds = CredentialsConfiguration(str(ini), lambda var: f"dns_autopilot_{var}")
+    [writer] = writers_from_credentials(creds, str(ini)).writers
+    first, second = (saved[f"{x}.{fresh_name}"]["fulldomain"] for x in "ab")
+    with pytest.raises(AutopilotError) as failed:
+        writer.add(ACME_ZONE, {first: {"e" * 43}, second: {"f" * 43}}, 60)
+    assert failed.value.code == "permission-denied" and not failed.value.left_nothing
+    assert "refused the credentials" in failed.value.problem
+    assert "y" * 40 not in str(failed.value)
+    assert lab.txt(lab.primary, second) == set()
+
+
 def test_one_certificate_three_writers(lab: Lab, certbot: Certbot, tmp_path: Path,
                                        fresh_name: str, acmedns: AcmeDnsEmulator,
                                        cnames: list[tuple[str, str]]) -> None:
@@ -253,3 +275,4 @@ def test_two_writers_for_one_zone_in_one_run_stop_before_writing(
     run = certbot.certonly(fresh_name, f"{label}.{ACME_ZONE}", credentials=ini)
     assert run.returncode != 0 and "would be written by two writers" in run.output
     assert not (tmp_path / "hooks.log").exists()
+    assert not [r for r in acmedns.requests if r[1] == "/update"]  # stopped at the plan

@@ -41,7 +41,7 @@ def test_options_page_names_every_option(html):
 def _writer_keys() -> dict[str, set[str]]:
     """Each writer's INI keys, read from its module: KNOWN_KEYS, or the names it asks for."""
     keys: dict[str, set[str]] = {}
-    for kind in ("rfc2136", "cloudflare", "route53", "azure"):
+    for kind in ("rfc2136", "cloudflare", "route53", "azure", "acmedns", "exec"):
         text = (PROVIDERS / f"{kind}.py").read_text()
         found = set(re.findall(rf'conf\("(?:{kind}_)?([a-z0-9_]+)"\)', text))
         found |= set(re.findall(r'_key\("([a-z0-9_]+)"\)', text))

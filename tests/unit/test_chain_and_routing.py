@@ -152,3 +152,31 @@ def test_the_most_specific_alias_wins() -> None:
     assert aliases.match(found, "www.example.com").target == "b.acme.example.org"
     assert aliases.match(found, "api.example.com").target == "a.acme.example.org"
     assert aliases.match(found, "example.com") is None
+
+
+class FixedNamesWriter(FakeWriter):
+    """A writer that writes at fixed names only (as acme-dns does), in the DNS's zone."""
+
+    cname_targets = {"example.com": "_acme-challenge.example.com.acme.example.org",
+                     "plain.example.com": "reg.acme.example.org"}
+
+    def find_zone(self, name: str) -> str:
+        return ""
+
+
+def test_a_fixed_name_routes_to_its_writer_in_the_zone_the_dns_says() -> None:
+    fixed = FixedNamesWriter("fixed")
+    route = router(map_=WriterMap([(MAIN, None), (fixed, ())])).route("*.example.com")
+    assert route.writer is fixed and route.zone == "acme.example.org"
+
+
+@pytest.mark.parametrize("follow,found", [(True, "it has no CNAME"),
+                                          (False, "CNAMEs are not followed")])
+def test_a_missing_cname_to_a_fixed_name_gives_the_exact_record(follow: bool, found: str
+                                                                 ) -> None:
+    fixed = FixedNamesWriter("fixed")
+    with pytest.raises(AutopilotError) as exc:
+        router(follow=follow, map_=WriterMap([(MAIN, None), (fixed, ())])).route(
+            "plain.example.com")
+    assert exc.value.code == "cname-alias" and found in exc.value.problem
+    assert "`_acme-challenge.plain.example.com. CNAME reg.acme.example.org.`" in exc.value.fix

@@ -1,0 +1,157 @@
+"""The acme-dns and exec writers' own logic: keys and registration files checked (one clear
+error, no secret in it), the two-value limit before any request, allowfrom, the routing of
+fulldomains, and the exec writer's environment and failures with real shell commands. The
+APIs and hooks against the lab: tests/lab/test_acmedns.py and tests/lab/test_exec.py."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from certbot import errors
+from test_options_and_credentials import load_map
+
+from certbot_dns_autopilot.errors import AutopilotError
+from certbot_dns_autopilot.writers.acmedns import AcmeDnsWriter, allowed
+from certbot_dns_autopilot.writers.exec import ExecWriter
+
+PASSWORD = "pW-0123456789abcdefghijklmnopqrstuvwxyzAB"[:40]
+FULL = "d420c923-bbd7-4056-ab64-c3ca54c9b3cf.auth.acme-dns.io"
+
+
+def registrations(tmp_path: Path, **extra: dict) -> Path:
+    path = tmp_path / "acmedns.json"
+    path.write_text(json.dumps({"example.com": {
+        "username": "c36f50e8-4632-44f0-83fe-e070fef28a10", "password": PASSWORD,
+        "fulldomain": FULL, "subdomain": FULL.split(".")[0], "allowfrom": []}, **extra}))
+    path.chmod(0o600)
+    return path
+
+
+def acmedns(tmp_path: Path, url: str = "https://auth.acme-dns.io",
+            file: Path | None = None) -> AcmeDnsWriter:
+    [writer] = load_map(tmp_path, {
+        "dns_autopilot_acmedns_api_url": url,
+        "dns_autopilot_acmedns_registration_file": str(file or registrations(tmp_path))}).writers
+    assert isinstance(writer, AcmeDnsWriter)
+    return writer
+
+
+def test_acmedns_reads_the_hook_format_and_routes_its_fulldomains(tmp_path: Path) -> None:
+    writer = acmedns(tmp_path)
+    assert writer.cname_targets == {"example.com": FULL}
+    assert writer.find_zone(FULL) == ""  # the DNS's zone, found by the router
+    with pytest.raises(AutopilotError) as exc:
+        writer.find_zone("other." + FULL)
+    assert exc.value.code == "cname-alias"
+
+
+def test_acmedns_in_a_section_needs_no_zones_and_gets_only_its_names(tmp_path: Path) -> None:
+    file = registrations(tmp_path)
+    writers = load_map(tmp_path, {"dns_autopilot_rfc2136_server": "192.0.2.1",
+                                  "dns_autopilot_rfc2136_name": "k",
+                                  "dns_autopilot_rfc2136_secret": "c2VjcmV0"},
+                       "[acme]\ndns_autopilot_acmedns_api_url = https://a.example\n"
+                       f"dns_autopilot_acmedns_registration_file = {file}\n")
+    assert isinstance(writers.writer_for(FULL), AcmeDnsWriter)
+    assert not isinstance(writers.writer_for("_acme-challenge.example.com"), AcmeDnsWriter)
+
+
+def test_acmedns_refuses_http_except_on_loopback(tmp_path: Path) -> None:
+    with pytest.raises(AutopilotError) as exc:
+        acmedns(tmp_path, "http://auth.example.net")
+    assert "clear text" in exc.value.problem
+    assert acmedns(tmp_path, "http://127.0.0.1:8080").api_url == "http://127.0.0.1:8080"
+
+
+@pytest.mark.parametrize("content", ["not json", "[]", '{"example.com": {"username": "u"}}',
+                                     '{"example.com": "x"}'])
+def test_acmedns_bad_registration_file_is_one_error_without_secrets(
+        tmp_path: Path, content: str) -> None:
+    file = tmp_path / "bad.json"
+    file.write_text(content.replace("u", PASSWORD) if "username" in content else content)
+    file.chmod(0o600)
+    with pytest.raises(errors.PluginError) as exc:
+        acmedns(tmp_path, file=file)
+    assert "registration file" in str(exc.value) and "Fix:" in str(exc.value)
+    assert PASSWORD not in str(exc.value)
+
+
+def test_acmedns_registration_file_not_followed_through_a_symlink_nor_world_readable(
+        tmp_path: Path) -> None:
+    real = registrations(tmp_path)
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    with pytest.raises(errors.PluginError) as exc:
+        acmedns(tmp_path, file=link)
+    assert "symbolic link" in str(exc.value)
+    real.chmod(0o644)
+    with pytest.raises(errors.PluginError) as exc:
+        acmedns(tmp_path, file=real)
+    assert "chmod 600" in str(exc.value)
+
+
+def test_acmedns_three_values_stop_before_any_request(tmp_path: Path) -> None:
+    writer = acmedns(tmp_path, "https://192.0.2.1:1")  # nothing may be sent there
+    with pytest.raises(AutopilotError) as exc:
+        writer.add("acme-dns.io", {FULL: {"a" * 43, "b" * 43, "c" * 43}}, 60)
+    assert exc.value.code == "multiple-values" and exc.value.left_nothing
+    assert "keeps only 2 per registration" in exc.value.problem
+
+
+def test_allowfrom() -> None:
+    assert allowed("192.0.2.7", ())
+    assert allowed("192.0.2.7", ("192.0.2.0/24",))
+    assert not allowed("198.51.100.1", ("192.0.2.0/24", "2001:db8::/32"))
+    assert not allowed(None, ("192.0.2.0/24",))
+
+
+# -- exec --------------------------------------------------------------------------------
+
+def exec_writer(tmp_path: Path, auth: str, cleanup: str = "true", timeout: str = "") -> ExecWriter:
+    values = {"dns_autopilot_exec_auth_hook": auth, "dns_autopilot_exec_cleanup_hook": cleanup}
+    if timeout:
+        values["dns_autopilot_exec_timeout"] = timeout
+    [writer] = load_map(tmp_path, values).writers
+    assert isinstance(writer, ExecWriter)
+    return writer
+
+
+def test_exec_hands_certbots_manual_environment_on(tmp_path: Path) -> None:
+    out = tmp_path / "env"
+    writer = exec_writer(tmp_path, f'env | grep -E "^(CERTBOT|DNS_AUTOPILOT)_" >> {out}; '
+                         f'echo ---  >> {out}',
+                         cleanup=f"echo cleanup $CERTBOT_AUTH_OUTPUT >> {out}")
+    writer.challenges = (("*.example.com", "v1", "_acme-challenge.example.com"),
+                         ("example.com", "v2", "_acme-challenge.example.com"),
+                         ("www.example.com", "v3", "alias.example.net"))
+    writer.add("example.net", {"alias.example.net": {"v3"}}, 60)
+    text = out.read_text()
+    assert "CERTBOT_DOMAIN=www.example.com\n" in text and "CERTBOT_VALIDATION=v3\n" in text
+    assert "CERTBOT_ALL_DOMAINS=example.com,example.com,www.example.com\n" in text
+    assert "CERTBOT_REMAINING_CHALLENGES=2\n" in text
+    assert "DNS_AUTOPILOT_RECORD=alias.example.net\n" in text
+    assert "DNS_AUTOPILOT_ZONE=example.net\n" in text
+
+
+def test_exec_failure_carries_the_escaped_bounded_stderr_tail(tmp_path: Path) -> None:
+    writer = exec_writer(tmp_path, "printf 'x%.0s' $(seq 3000) >&2; printf '\\033[2Jboom' >&2; "
+                         "exit 4")
+    with pytest.raises(AutopilotError) as exc:
+        writer.add("example.com", {"_acme-challenge.example.com": {"v"}}, 60)
+    assert "exited with status 4" in exc.value.problem
+    assert "\\x1b[2Jboom" in exc.value.evidence and "\x1b" not in str(exc.value)
+    assert len(exc.value.evidence) < 1000
+    assert exc.value.left_nothing
+
+
+def test_exec_bad_timeout_and_missing_cleanup_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(errors.PluginError) as exc:
+        exec_writer(tmp_path, "true", timeout="soon")
+    assert "dns_autopilot_exec_timeout" in str(exc.value)
+    with pytest.raises(errors.PluginError) as exc:
+        load_map(tmp_path, {"dns_autopilot_exec_auth_hook": "true"})
+    assert "dns_autopilot_exec_cleanup_hook" in str(exc.value)
+    assert os.path.exists(tmp_path / "credentials.ini")
