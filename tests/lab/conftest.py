@@ -6,6 +6,7 @@ otherwise the session stops it again, leaving nothing behind.
 
 from __future__ import annotations
 
+import configparser
 import contextlib
 import json
 import os
@@ -22,9 +23,12 @@ from pathlib import Path
 
 import dns.flags
 import dns.message
+import dns.name
 import dns.opcode
 import dns.query
 import dns.rdatatype
+import dns.tsig
+import dns.update
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -259,3 +263,55 @@ def certbot(lab: Lab, tmp_path: Path) -> Certbot:
 def fresh_name() -> str:
     """A name under autopilot.test no earlier run used, so no resolver has it cached."""
     return f"t{uuid.uuid4().hex[:10]}.autopilot.test"
+
+
+# -- helpers the lab tests share -----------------------------------------------------------
+
+def ini_keys(path: Path) -> dict[str, str]:
+    """The top-level keys of a credentials file."""
+    parser = configparser.ConfigParser()
+    parser.read_string("[x]\n" + path.read_text().split("\n[", 1)[0])
+    return dict(parser["x"])
+
+
+def lab_keys(lab: Lab) -> dict[str, str]:
+    """The lab's own RFC 2136 keys (server, TSIG name and secret)."""
+    return ini_keys(lab.credentials)
+
+
+def wait_absent(lab: Lab, name: str, values: set[str] | None = None, seconds: float = 15) -> None:
+    """Cleanup reaches the secondary by NOTIFY + IXFR: allow it a moment, then insist."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = {server: lab.txt(server, name) for server in (lab.primary, lab.secondary)}
+        if values is not None:
+            left = {s: v & values for s, v in left.items()}
+        if not any(left.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert not any(left.values()), f"records left behind at {name}: {left}"
+
+
+def zone_update(lab: Lab, zone: str, name: str, rdtype: str, rdata: str, add: bool = True,
+                ttl: int = 300) -> None:
+    """Someone else's change to the zone, made with the lab's key (as a colleague would)."""
+    creds = lab_keys(lab)
+    keyring = {dns.name.from_text(creds["dns_autopilot_rfc2136_name"]): dns.tsig.Key(
+        creds["dns_autopilot_rfc2136_name"], creds["dns_autopilot_rfc2136_secret"],
+        dns.tsig.HMAC_SHA512)}
+    update = dns.update.UpdateMessage(zone, keyring=keyring,
+                                      keyname=creds["dns_autopilot_rfc2136_name"])
+    owner = dns.name.from_text(name)  # absolute: a str would be relative to the zone
+    if add:
+        update.add(owner, ttl, rdtype, rdata)
+    else:
+        update.delete(owner, rdtype, rdata)
+    response = dns.query.udp(update, lab.primary, timeout=5)
+    assert response.rcode() == 0
+
+
+def nsupdate(lab: Lab, zone: str, name: str, value: str, add: bool = True,
+             ttl: int = 300) -> None:
+    """Add or remove one TXT value (quotes and backslashes in it escaped)."""
+    rdata = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    zone_update(lab, zone, name, "TXT", rdata, add, ttl)

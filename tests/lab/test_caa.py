@@ -16,8 +16,7 @@ from pathlib import Path
 import dns.message
 import dns.query
 import pytest
-from conftest import Certbot, Lab, Run
-from test_issuance import zone_update
+from conftest import Certbot, Lab, Run, zone_update
 
 pytestmark = pytest.mark.lab
 

@@ -9,10 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Certbot, Lab, Run
+from conftest import Certbot, Lab, Run, nsupdate, wait_absent
 from emulators.bind import ZoneBackend
 from emulators.cloudflare import CloudflareEmulator
-from test_issuance import nsupdate, wait_absent
 
 pytestmark = pytest.mark.lab
 

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 from certbot.plugins.dns_common import CredentialsConfiguration
-from conftest import Certbot, Lab
-from test_issuance import _credentials, nsupdate, wait_absent
+from conftest import Certbot, Lab, lab_keys, nsupdate, wait_absent
 
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import Writer, writers_from_credentials
@@ -54,7 +53,7 @@ EOF
 def hooks_ini(lab: Lab, tmp: Path, fail_at: int | None = None, hang: bool = False,
               timeout: float | None = None, zones: str = "") -> Path:
     """Two hook scripts and the credentials file naming them (mode 600)."""
-    creds = _credentials(lab)
+    creds = lab_keys(lab)
     fields = {"log": tmp / "hooks.log", "count": tmp / "calls", "server": lab.primary,
               "key": creds["dns_autopilot_rfc2136_name"],
               "secret": creds["dns_autopilot_rfc2136_secret"],
@@ -196,5 +195,5 @@ def test_exec_writer_scenarios(lab: Lab, tmp_path: Path, fresh_name: str) -> Non
         lab, failing, ZONE, f"_acme-challenge.a.{fresh_name}", f"_acme-challenge.b.{fresh_name}",
         lab.primary)
     assert "quota exceeded" in error.evidence
-    secret = _credentials(lab)["dns_autopilot_rfc2136_secret"]
+    secret = lab_keys(lab)["dns_autopilot_rfc2136_secret"]
     assert secret not in json.dumps([str(error), error.evidence])

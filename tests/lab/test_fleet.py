@@ -15,8 +15,7 @@ from pathlib import Path
 
 import configobj
 import pytest
-from conftest import Certbot, Lab
-from test_issuance import nsupdate
+from conftest import Certbot, Lab, nsupdate
 
 pytestmark = pytest.mark.lab
 

@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Certbot, Lab
+from conftest import Certbot, Lab, wait_absent
 from emulators.bind import ZoneBackend
 from emulators.route53 import Route53Emulator
-from test_issuance import wait_absent
 
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import SectionKeys

@@ -8,8 +8,7 @@ import uuid
 from datetime import datetime
 
 import pytest
-from conftest import Certbot, Lab, stopped
-from test_issuance import nsupdate, wait_absent
+from conftest import Certbot, Lab, nsupdate, stopped, wait_absent
 
 pytestmark = pytest.mark.lab
 
