@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 from certbot.plugins.dns_common import CredentialsConfiguration
-from conftest import Certbot, Lab, lab_keys, wait_absent
+from conftest import (
+    Certbot,
+    Lab,
+    hook_log,
+    hooks_ini,
+    lab_keys,
+    wait_absent,
+)
 
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import writers_from_credentials
@@ -25,49 +32,6 @@ ZONE = "autopilot.test"
 FOREIGN = "someone-elses-value"
 
 # What a user's --manual-auth-hook looks like: nsupdate, then (no longer needed) a sleep.
-AUTH = """#!/bin/sh
-set -e
-env | grep -E '^(CERTBOT_|DNS_AUTOPILOT_)' | sort | tr '\\n' ' ' >>"{log}"; echo >>"{log}"
-n=$(($(cat "{count}" 2>/dev/null || echo 0) + 1)); echo $n >"{count}"
-if [ -n "{fail_at}" ] && [ "$n" = "{fail_at}" ]; then
-  echo "the registrar said: quota exceeded for $CERTBOT_DOMAIN" >&2; exit 3
-fi
-if [ -n "{hang}" ]; then sleep 600 & echo $! >"{count}.child"; sleep 600; fi
-nsupdate -y "hmac-sha512:{key}:{secret}" <<EOF
-server {server}
-update add $DNS_AUTOPILOT_RECORD 60 TXT "$CERTBOT_VALIDATION"
-send
-EOF
-echo "record-id-$n"
-"""
-CLEANUP = """#!/bin/sh
-echo "cleanup $CERTBOT_DOMAIN $CERTBOT_VALIDATION auth-output=$CERTBOT_AUTH_OUTPUT" >>"{log}"
-nsupdate -y "hmac-sha512:{key}:{secret}" <<EOF
-server {server}
-update delete $DNS_AUTOPILOT_RECORD TXT "$CERTBOT_VALIDATION"
-send
-EOF
-"""
-
-
-def hooks_ini(lab: Lab, tmp: Path, fail_at: int | None = None, hang: bool = False,
-              timeout: float | None = None, zones: str = "") -> Path:
-    """Two hook scripts and the credentials file naming them (mode 600)."""
-    creds = lab_keys(lab)
-    fields = {"log": tmp / "hooks.log", "count": tmp / "calls", "server": lab.primary,
-              "key": creds["dns_autopilot_rfc2136_name"],
-              "secret": creds["dns_autopilot_rfc2136_secret"],
-              "fail_at": fail_at or "", "hang": "yes" if hang else ""}
-    for name, text in (("auth.sh", AUTH), ("cleanup.sh", CLEANUP)):
-        (tmp / name).write_text(text.format(**fields))
-        (tmp / name).chmod(0o700)
-    ini = tmp / "exec.ini"
-    ini.write_text(f"dns_autopilot_exec_auth_hook = {tmp / 'auth.sh'}\n"
-                   f"dns_autopilot_exec_cleanup_hook = {tmp / 'cleanup.sh'}\n"
-                   + (f"dns_autopilot_exec_timeout = {timeout}\n" if timeout else "")
-                   + (f"dns_autopilot_zones = {zones}\n" if zones else ""))
-    ini.chmod(0o600)
-    return ini
 
 
 def exec_writer(path: Path) -> ExecWriter:
@@ -75,10 +39,6 @@ def exec_writer(path: Path) -> ExecWriter:
     [only] = writers_from_credentials(creds, str(path)).writers
     assert isinstance(only, ExecWriter)
     return only
-
-
-def hook_log(tmp: Path) -> list[str]:
-    return (tmp / "hooks.log").read_text().splitlines()
 
 
 # -- exec ---------------------------------------------------------------------------------

@@ -123,3 +123,15 @@ def test_the_pipeline_reads_off_the_tree():
     steps = {"plugin", "plan", "preflight", "writers", "wait", "diagnose", "cleanup", "cli"}
     assert steps <= {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
     assert f"{NAME}.dnsio" in MODULES
+
+
+def test_no_test_module_imports_another():
+    """Tests share helpers through conftest.py and the helper modules, never through each
+    other (an import of a test module runs its module-level fixtures and constants twice)."""
+    tests = Path(__file__).resolve().parents[1]
+    for path in sorted(tests.rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert not name.split(".")[-1].startswith("test_"), f"{path.name} imports {name}"

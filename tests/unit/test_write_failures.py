@@ -8,7 +8,7 @@ import types
 from pathlib import Path
 
 import pytest
-from test_journal import value
+from unit_helpers import value
 
 from certbot_dns_autopilot.cleanup import journal
 from certbot_dns_autopilot.errors import AutopilotError

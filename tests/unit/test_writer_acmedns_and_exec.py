@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from certbot import errors
-from test_options_and_credentials import load_map
+from unit_helpers import load_map
 
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers.acmedns import AcmeDnsWriter, allowed
