@@ -28,6 +28,7 @@ from ..preflight import account, caa
 from ..preflight.findings import ERROR, Finding, as_error
 from ..wait import Waiter, propagation
 from ..writers import Writer, credentials, locks
+from .state import RunState
 
 logger = logging.getLogger("certbot_dns_autopilot.authenticator")
 
@@ -54,18 +55,19 @@ class Run:
         self.config = plugin.config
         self.conf = plugin.conf
         self.dest = plugin.dest
-        self._written: dict[str, tuple[Writer, dict[str, frozenset[str]]]] = {}
         self._events = EventLog()
-        self._routes: dict[str, Route] = {}  # origin -> route, kept for the failure hint
-        self._targets: dict[str, frozenset[str]] = {}  # written name -> this run's values
-        self._follower = Follower(dnsio.Recursive())
+        self._state: RunState | None = None  # made once the credentials file is read
         self._hook_ran = False
-        self._journal = journal.Journal(None, "", "")  # made real once credentials are read
-        self._stale: list[Finding] = []  # pre-flight's stale-record findings, for the hint
-        self._wait_off = False
         self._signalled = threading.Event()  # a termination signal during perform
         self._requester: caa.Requester | None = None  # the run's ACME account, for CAA
-        self._warnings: list[Finding] = []  # pre-flight's warnings, shown once
+
+    @property
+    def state(self) -> RunState:
+        """This run's state; only steps that run after `_setup` ask for it."""
+        if self._state is None:
+            raise errors.PluginError("dns-autopilot: the run has not read its credentials "
+                                     "file yet")
+        return self._state
 
     def option(self, name: str) -> Any:
         """An option's value, as given or as the renewal config hands it back (text).
@@ -139,18 +141,18 @@ class Run:
         path, writers, alias_list = credentials.load(path)
         # Stored absolute, so `certbot renew` from another directory finds it.
         setattr(self.config, self.dest("credentials"), path)
-        self._journal = journal.Journal(getattr(self.config, "work_dir", None),
+        run_journal = journal.Journal(getattr(self.config, "work_dir", None),
                                         self._events.run, path)
         timeout = self.option("propagation-timeout")
-        self._wait_off = timeout == 0
         recursive = dnsio.Recursive(self.option("resolvers"))
         family = self.option("address-family")
         authoritative = self.option("authoritative-check")
         reach = dnsio.Reach(family, authoritative=authoritative)
-        self._follower = Follower(recursive, reach=reach)
+        follower = Follower(recursive, reach=reach)
+        self._state = RunState(run_journal, follower, wait_off=timeout == 0)
         for writer in writers.writers:
             writer.events = self._events  # retries are reported in the event log
-        router = Router(writers, self._follower, alias_list,
+        router = Router(writers, follower, alias_list,
                         follow_cnames=self.option("follow-cnames"))
         waiter = Waiter(recursive, timeout=float(timeout),
                         public_check=self.option("public-check"),
@@ -165,7 +167,8 @@ class Run:
             try:
                 return self._perform(achalls)
             except errors.PluginError as exc:  # stopped before any challenge was answered
-                if self._written:  # failed after writing: a warning may be the cause
+                if self._state and self._state.written:  # failed after writing: a warning
+                    # may be the cause
                     for line in self._earlier_warnings():
                         logger.warning("dns-autopilot: %s", line)
                 domains = ", ".join(a.identifier.value for a in achalls)
@@ -194,12 +197,12 @@ class Run:
                 # names are independent: their CNAME chains are followed at once
                 routes = dict(zip(first, pool.map(router.route, first.values()), strict=True))
             targets = plan.group(wanted, lambda c: (routes[c.name].zone, routes[c.name].name))
-            self._routes = routes
+            self.state.routes = routes
             _one_writer_per_zone(list(routes.values()))
             ordered = tuple((c.domain, c.value, routes[c.name].name) for c in wanted)
             for writer in router.writers.writers:  # certbot's view, for the exec writer's hooks
                 writer.challenges = ordered
-            self._targets = {t.name: t.values for t in targets}
+            self.state.targets = {t.name: t.values for t in targets}
             step["routes"] = [{"name": r.origin, "target": r.name, "zone": r.zone,
                                "writer": r.writer.label,
                                "chain": [h.name for h in r.chain.hops] if r.chain else None}
@@ -207,7 +210,7 @@ class Run:
         if self.option("preflight"):
             found = self._preflight(list(routes.values()), [c.domain for c in wanted],
                                     achalls[0].account_key if achalls else None)
-            self._stale = [f for f in found if f.code == Code.STALE_RECORD and f.where]
+            self.state.stale = [f for f in found if f.code == Code.STALE_RECORD and f.where]
             if self.option("remove-stale"):
                 self._remove_stale(found, {r.zone: r.writer for r in routes.values()})
         for route in routes.values():
@@ -264,7 +267,7 @@ class Run:
                                                  getattr(self.config, "server", None))
             requester = self.requester(key)
             step["account"] = requester.account
-            found = preflight.run(routes, domains, self._follower, identities,
+            found = preflight.run(routes, domains, self.state.follower, identities,
                                   requester=requester)
             found += preflight.rate_limits(domains, getattr(self.config, "server", None),
                                            getattr(self.config, "config_dir", None))
@@ -272,8 +275,8 @@ class Run:
             step["outcome"] = "error" if any(f.severity == ERROR for f in found) else "ok"
         # Each cause once (pre-flight merged the names it rules), on the terminal once; the
         # log file keeps it too. A failed run repeats them at its end (`_earlier_warnings`).
-        self._warnings = [f for f in found if f.severity != ERROR]
-        for finding in self._warnings:
+        self.state.warnings = [f for f in found if f.severity != ERROR]
+        for finding in self.state.warnings:
             logger.info("dns-autopilot: %s", finding.text())
             display_util.notify(f"dns-autopilot warning: {finding.text()}")
         error = as_error(found)
@@ -299,9 +302,11 @@ class Run:
         leaves a note the next run acts on. A failed add may still have left values (a
         rollback that failed, an UPDATE applied after its answer was lost): the batch is
         removed again (idempotently), and its note dropped only once the writer confirms."""
+        state = self.state
+
         def one(zone: str) -> Exception | None:
             records, writer = batches[zone], writer_of[zone]
-            self._journal.record(zone, records)
+            state.journal.record(zone, records)
             try:
                 with self._events.step("write", zone, writer=writer.label,
                                        names=sorted(records),
@@ -309,11 +314,11 @@ class Run:
                     writer.add(zone, records, RECORD_TTL)
             except Exception as exc:  # re-raised below, after every zone has answered
                 if getattr(exc, "left_nothing", False):
-                    self._journal.forget(zone)
+                    state.journal.forget(zone)
                 else:
                     self._take_back(zone, writer, records)
                 return exc
-            self._written[zone] = (writer, records)
+            state.written[zone] = (writer, records)
             return None
         with ThreadPoolExecutor(max_workers=min(8, max(len(batches), 1))) as pool:
             failures = [exc for exc in pool.map(one, sorted(batches)) if exc is not None]
@@ -332,13 +337,16 @@ class Run:
             logger.warning("dns-autopilot: after a failed write, could not make sure no value "
                            "is left at %s (%s); the next run retries (journal %s)",
                            ", ".join(sorted(records)),
-                           getattr(exc, "problem", type(exc).__name__), self._journal.path)
+                           getattr(exc, "problem", type(exc).__name__), self.state.journal.path)
             return
-        self._journal.forget(zone)
+        self.state.journal.forget(zone)
 
     def cleanup(self, achalls: list[achallenges.AnnotatedChallenge]) -> None:
         """Remove exactly the values this run added; say what is left if that fails."""
-        written, self._written = self._written, {}
+        state = self._state
+        if state is None:  # stopped before the credentials file was read: nothing written
+            return
+        written, state.written = state.written, {}
         for zone, (writer, records) in written.items():
             try:
                 with self._events.step("cleanup", zone, names=sorted(records),
@@ -349,9 +357,9 @@ class Run:
                                       for name, vals in records.items())
                 logger.warning("dns-autopilot: could not remove %s from %s: %s. The next run "
                                "retries (journal %s), or remove them by hand.", leftovers, zone,
-                               exc, self._journal.path)
+                               exc, state.journal.path)
                 continue
-            self._journal.forget(zone)
+            state.journal.forget(zone)
 
     def auth_hint(self, failed_achalls: list[achallenges.AnnotatedChallenge]) -> str:
         """Diagnose each failed challenge from the CA's error and live evidence, while our
@@ -372,7 +380,7 @@ class Run:
     def _earlier_warnings(self) -> list[str]:
         """Pre-flight's warnings in one line each, for the end of a failed run."""
         return [f"pre-flight warned earlier in this run: [{f.code}] {f.name}: {f.problem}"
-                for f in self._warnings]
+                for f in (self._state.warnings if self._state else [])]
 
     def _diagnose(self, failed_achalls: list[achallenges.AnnotatedChallenge]
                   ) -> list[diagnose.Diagnosis]:
@@ -380,18 +388,19 @@ class Run:
         origins = {names.validation_name(domain): domain for domain, _, _ in failed}
         identities = preflight.ca_identities(self.conf("caa-identities"),
                                              getattr(self.config, "server", None))
+        state = self.state
 
         def gather(origin: str, domain: str, reading: ca_errors.CaReading) -> evidence.Evidence:
-            route = self._routes.get(origin)
+            route = state.routes.get(origin)
             target = route.name if route else origin
-            zone = route.zone if route else self._follower.recursive.zone_of(
+            zone = route.zone if route else state.follower.recursive.zone_of(
                 origin.split(".", 1)[1])
             found = evidence.gather(origin, target, zone,
-                                    frozenset(self._targets.get(target, ())), domain, reading,
-                                    self._follower, identities,
+                                    frozenset(state.targets.get(target, ())), domain, reading,
+                                    state.follower, identities,
                                     requester=self.requester(failed[0][2].account_key))
             # What sat at the name before this run, with the TTL caches may still hold it for.
-            before = tuple(f for f in self._stale if f.where == (zone, target))
+            before = tuple(f for f in state.stale if f.where == (zone, target))
             return dataclasses.replace(found, findings=found.findings + before)
 
         readings = {names.validation_name(domain): ca_errors.read_error(achall.error)
@@ -404,7 +413,7 @@ class Run:
             origin = names.validation_name(domain)
             reading = ca_errors.read_error(achall.error)
             diagnosis = diagnose.diagnose(domain, value, reading, gathered[origin],
-                                          self._wait_off)
+                                          state.wait_off)
             self._events.emit("diagnosis", diagnosis.code, origin, domain=domain,
                               diagnosis=diagnosis.as_dict(),
                               evidence=gathered[origin].as_dict())
