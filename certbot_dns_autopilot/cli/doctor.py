@@ -14,7 +14,7 @@ import sys
 
 from certbot import errors
 
-from .. import __version__, dnsio, names, preflight
+from .. import __version__, credentials, dnsio, names, preflight
 from ..errors import AutopilotError
 from ..options import OPTIONS, parse_resolvers
 from ..plan.chain import Follower
@@ -22,7 +22,6 @@ from ..plan.routing import Router
 from ..preflight import account, caa
 from ..preflight.findings import ERROR, Finding, exit_status
 from ..shown import LONG, shown
-from ..writers import credentials
 
 #: lineages `doctor --all` checks at once: each check already asks its servers concurrently
 DEFAULT_JOBS = 4

@@ -16,7 +16,7 @@ from acme import challenges
 from certbot import achallenges, errors
 from certbot.display import util as display_util
 
-from .. import diagnose, dnsio, hook, names, options, plan, preflight, scrub
+from .. import credentials, diagnose, dnsio, hook, names, options, plan, preflight, scrub
 from ..cleanup import journal, signals
 from ..codes import Code
 from ..diagnose import ca_errors, evidence
@@ -27,7 +27,7 @@ from ..plan.routing import Route, Router
 from ..preflight import account, caa
 from ..preflight.findings import ERROR, Finding, as_error
 from ..wait import Waiter, propagation
-from ..writers import Writer, credentials, locks
+from ..writers import Writer, locks
 from .state import RunState
 
 logger = logging.getLogger("certbot_dns_autopilot.authenticator")

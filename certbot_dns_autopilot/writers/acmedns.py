@@ -28,7 +28,7 @@ from .. import names, scrub, statefiles
 from ..codes import Code
 from ..errors import AutopilotError
 from ..shown import shown
-from .base import Keys, Records, Writer, check_endpoint
+from .base import Keys, Records, Writer, check_endpoint, check_mode
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +58,6 @@ class Registration:
 def read_registrations(path: str, where: str) -> dict[str, Registration]:
     """The registration file (no symlink, this user's, not world-readable); one PluginError
     naming the fix for anything else. Every password is registered with the log scrubber."""
-    from .credentials import check_mode
-
     path = os.path.abspath(os.path.expanduser(path))
     check_mode(path)
     try:

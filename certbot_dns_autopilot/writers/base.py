@@ -7,6 +7,8 @@ import abc
 import contextlib
 import ipaddress
 import logging
+import os
+import stat
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Set
 from typing import Any, Protocol
@@ -200,3 +202,16 @@ def parse_zones(value: Any, where: str) -> tuple[str, ...]:
     return tuple(zones)
 
 
+def check_mode(path: str) -> None:
+    """Secrets readable by every local user are refused; readable by the group, warned."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # a missing file is reported by the reader, with its own message
+    if mode & stat.S_IROTH:
+        raise errors.PluginError(
+            f"the credentials file {path} is readable by every user of this machine "
+            f"(mode {stat.S_IMODE(mode):o}); it holds secrets. Fix: chmod 600 {path}")
+    if mode & stat.S_IRGRP:
+        logger.warning("dns-autopilot: the credentials file %s is readable by its group "
+                       "(mode %o); consider chmod 600 %s", path, stat.S_IMODE(mode), path)

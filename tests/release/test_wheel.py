@@ -101,7 +101,7 @@ def test_a_writer_without_its_sdk_names_the_extra(release_bin, tmp_path):
                    "0123456789abcdefghijklmnopqrstuvwxyzABCD\n")
     ini.chmod(0o600)
     code = ("from certbot import errors\n"
-            "from certbot_dns_autopilot.writers import credentials\n"
+            "from certbot_dns_autopilot import credentials\n"
             "try:\n"
             f"    credentials.load({str(ini)!r})\n"
             "except errors.PluginError as exc:\n"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from certbot import errors
 
+from certbot_dns_autopilot import credentials
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.writers import credentials
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 

@@ -154,8 +154,8 @@ def test_recovery_survives_any_error_and_keeps_the_journal(
         ) -> None:
     import types
 
+    from certbot_dns_autopilot import credentials
     from certbot_dns_autopilot.plugin.authenticator import Authenticator
-    from certbot_dns_autopilot.writers import credentials
 
     path = plant(tmp_path, "dead.json", dead_journal(GOOD))
 

@@ -117,7 +117,7 @@ def test_a_section_missing_its_secret_names_the_key(tmp_path: Path) -> None:
 
 def test_a_world_readable_credentials_file_is_refused_with_the_chmod_fix(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from certbot_dns_autopilot.writers import credentials
+    from certbot_dns_autopilot import credentials
 
     path = tmp_path / "credentials.ini"
     path.write_text("".join(f"{k} = {v}\n" for k, v in GOOD.items()))
