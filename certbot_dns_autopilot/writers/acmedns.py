@@ -28,7 +28,17 @@ from .. import names, scrub, statefiles
 from ..codes import Code
 from ..errors import AutopilotError
 from ..shown import shown
-from .base import Keys, Records, Writer, check_endpoint, check_mode
+from .base import Key, Keys, Records, Writer, check_endpoint, check_mode
+
+#: The keys this writer reads (``dns_autopilot_acmedns_<key>``): what INI validation,
+#: secret scrubbing and the docs' key table (checked by the docs test) come from.
+KEYS: tuple[Key, ...] = (
+    Key('api_url', required=True,
+        help=("the acme-dns server's API URL (`https://`; `http://` only on loopback)")),
+    Key('registration_file', required=True,
+        help=("the JSON registrations of acme-dns's certbot hook / certbot-dns-acmedns "
+              '(`dns-autopilot acme-dns register` writes it)')),
+)
 
 logger = logging.getLogger(__name__)
 

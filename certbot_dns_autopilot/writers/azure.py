@@ -35,7 +35,27 @@ from azure.mgmt.dns.models import RecordSet, TxtRecord
 from .. import names
 from ..codes import Code
 from ..errors import AutopilotError
-from .base import Keys, Records, Writer
+from .base import Key, Keys, Records, Writer
+
+#: The keys this writer reads (``dns_autopilot_azure_<key>``): what INI validation,
+#: secret scrubbing and the docs' key table (checked by the docs test) come from.
+KEYS: tuple[Key, ...] = (
+    Key('subscription_id', required=True, help='the subscription (GUID) holding the zones'),
+    Key('resource_group', required=True, help='the resource group holding the zones'),
+    Key('tenant_id', help="the service principal's tenant"),
+    Key('client_id',
+        help=("the service principal's `appId` (or a user-assigned identity's client ID)")),
+    Key('client_secret', secret=True, help="the client secret's value"),
+    Key('client_certificate_path', help='instead of a secret: a PEM file with certificate and key'),
+    Key('client_certificate_password', secret=True, help="that key's password"),
+    Key('use_managed_identity', default='`false`',
+        help=('use the managed identity of the VM, container or function')),
+    Key('environment', default='`AzurePublicCloud`', help='`AzureChinaCloud`, `AzureUSGovernment`'),
+    Key('resource_manager_url', default='from the environment',
+        help=('explicit Resource Manager URL (Azure Stack Hub)')),
+    Key('authority_host', default='from the environment',
+        help=('explicit authority host, with the URL above')),
+)
 
 logger = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ import os
 import stat
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Set
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -19,6 +20,26 @@ from certbot import errors
 from .. import names
 from ..codes import Code
 from ..errors import AutopilotError
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of a writer's credentials (``dns_autopilot_<kind>_<name>``): whether it must
+    be given, whether its value is a secret (kept out of every log), its default as the docs
+    show it, and its help. Each writer module lists its keys in ``KEYS``."""
+
+    name: str
+    required: bool = False
+    secret: bool = False
+    default: str = ""
+    help: str = ""
+
+    def row(self, kind: str) -> str:
+        """The key's line in the docs' key table (docs/options.md)."""
+        default = "(required)" if self.required else self.default
+        cells = [f"`dns_autopilot_{kind}_{self.name}`", default, self.help]
+        return "| " + " | ".join(cell or "" for cell in cells).replace("|  |", "| |") + " |"
+
 
 # zone -> {record name -> values}; names are normalized, without the trailing dot.
 Records = Mapping[str, Set[str]]

@@ -19,7 +19,17 @@ import cloudflare
 from .. import names
 from ..codes import Code
 from ..errors import AutopilotError
-from .base import Keys, Records, Writer, check_endpoint, present_keys
+from .base import Key, Keys, Records, Writer, check_endpoint, present_keys
+
+#: The keys this writer reads (``dns_autopilot_cloudflare_<key>``): what INI validation,
+#: secret scrubbing and the docs' key table (checked by the docs test) come from.
+KEYS: tuple[Key, ...] = (
+    Key('api_token', secret=True, help='an API token with Zone → DNS → Edit (preferred)'),
+    Key('email', help="the login's e-mail, only with the Global API Key"),
+    Key('api_key', secret=True, help='the Global API Key, only with the e-mail'),
+    Key('api_url', default='`https://api.cloudflare.com/client/v4`',
+        help=('another API base URL (proxy, gateway)')),
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +42,7 @@ RECORD_GONE = 81044       # "Record does not exist.": already deleted
 #: Cloudflare error codes that mean "this credential is not accepted at all".
 INVALID_CREDENTIAL = {1000, 1001, 6003, 6100, 6101, 6102, 6103, 6111, 9103, 9106, 9109}
 ZONES_SHOWN = 10
-KNOWN_KEYS = ("api_token", "email", "api_key", "api_url")
+KNOWN_KEYS = tuple(key.name for key in KEYS)
 DASHBOARD = "dash.cloudflare.com → My Profile → API Tokens"
 DNS_EDIT = "Zone → DNS → Edit"
 

@@ -25,7 +25,19 @@ from .. import hook, names
 from ..codes import Code
 from ..errors import AutopilotError
 from ..shown import shown
-from .base import PROBE_PREFIX, Keys, Records, Writer
+from .base import PROBE_PREFIX, Key, Keys, Records, Writer
+
+#: The keys this writer reads (``dns_autopilot_exec_<key>``): what INI validation,
+#: secret scrubbing and the docs' key table (checked by the docs test) come from.
+KEYS: tuple[Key, ...] = (
+    Key('auth_hook', required=True,
+        help=("the command publishing one value, with certbot's manual-hook environment plus "
+              '`DNS_AUTOPILOT_RECORD`, `DNS_AUTOPILOT_ZONE`')),
+    Key('cleanup_hook', required=True,
+        help=('the command removing one value (`true` if none is needed)')),
+    Key('timeout', default='`120`',
+        help=('seconds one call may take; then it is stopped with its children')),
+)
 
 logger = logging.getLogger(__name__)
 

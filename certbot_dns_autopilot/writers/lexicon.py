@@ -40,7 +40,14 @@ from lexicon.interfaces import Provider
 from .. import names
 from ..codes import Code
 from ..errors import AutopilotError
-from .base import ZONES_KEY, Keys, Records, Writer, check_endpoint, parse_zones
+from .base import ZONES_KEY, Key, Keys, Records, Writer, check_endpoint, parse_zones
+
+#: The keys this writer reads (``dns_autopilot_lexicon_<key>``): what INI validation,
+#: secret scrubbing and the docs' key table (checked by the docs test) come from.
+KEYS: tuple[Key, ...] = (
+    Key('provider', required=True,
+        help=("lexicon's provider name (`ovh`, `gandi`, `powerdns`, `ddns`, …; not `auto`)")),
+)
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from certbot import errors
 
-from .. import links
+from .. import links, scrub
 from ..codes import Code
 from ..errors import AutopilotError
 from .base import ZONES_KEY, Keys, SectionKeys, Writer, parse_zones, present_keys
@@ -29,7 +29,11 @@ class Kind:
     cls: str  # its class there, built with ``from_credentials(keys, where)``
 
     def build(self, keys: Keys, where: str) -> Writer:
+        """The writer, its secrets registered with the log scrubber first (from its
+        ``KEYS``), so that nothing the SDK logs while it starts can show them."""
         module = importlib.import_module(f".{self.module}", __package__)
+        scrub.register(str(keys.conf(f"{self.module}_{key.name}") or "")
+                       for key in module.KEYS if key.secret)
         return getattr(module, self.cls).from_credentials(keys, where)
 
 

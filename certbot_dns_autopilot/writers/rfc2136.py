@@ -25,7 +25,20 @@ from .. import dnsio, names
 from ..codes import Code
 from ..errors import AutopilotError
 from . import retry
-from .base import Keys, Records, Writer
+from .base import Key, Keys, Records, Writer
+
+#: The keys this writer reads (``dns_autopilot_rfc2136_<key>``): what INI validation,
+#: secret scrubbing and the docs' key table (checked by the docs test) come from.
+KEYS: tuple[Key, ...] = (
+    Key('server', required=True, help="the primary's IP address (no host name)"),
+    Key('port', default='`53`', help='its port'),
+    Key('name', required=True, help="the TSIG key's name"),
+    Key('secret', required=True, secret=True,
+        help=('the TSIG secret (base64, as `tsig-keygen` prints it)')),
+    Key('algorithm', default='`HMAC-SHA512`',
+        help=('`HMAC-MD5`, `HMAC-SHA1`, `HMAC-SHA224`, `HMAC-SHA256`, `HMAC-SHA384` or '
+              '`HMAC-SHA512`')),
+)
 
 logger = logging.getLogger(__name__)
 

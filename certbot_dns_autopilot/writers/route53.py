@@ -31,15 +31,29 @@ from .. import links, names, scrub
 from ..codes import Code
 from ..errors import AutopilotError
 from . import locks
-from .base import Keys, Records, Writer, check_endpoint, present_keys
+from .base import Key, Keys, Records, Writer, check_endpoint, present_keys
+
+#: The keys this writer reads (``dns_autopilot_route53_<key>``): what INI validation,
+#: secret scrubbing and the docs' key table (checked by the docs test) come from.
+KEYS: tuple[Key, ...] = (
+    Key('access_key_id',
+        help=('IAM access key id; with the secret. Without keys or a profile: the AWS '
+              'credential chain')),
+    Key('secret_access_key', secret=True, help='its secret'),
+    Key('session_token', secret=True, help='for temporary keys only'),
+    Key('profile', help='a profile of the AWS config files, instead of a key pair'),
+    Key('role_arn', help='a role to assume with the credential above'),
+    Key('region', default='`us-east-1`', help='signing and STS region'),
+    Key('endpoint_url', default="AWS's", help='another Route 53 endpoint'),
+    Key('sts_endpoint_url', default="AWS's", help='another STS endpoint, for `role_arn`'),
+)
 
 DOCS = links.page("providers/route53")
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "dns_autopilot_route53_"
-KNOWN_KEYS = ("access_key_id", "secret_access_key", "session_token", "profile", "role_arn",
-              "region", "endpoint_url", "sts_endpoint_url")
+KNOWN_KEYS = tuple(key.name for key in KEYS)
 DEFAULT_REGION = "us-east-1"
 ROLE_SESSION_NAME = "certbot-dns-autopilot"
 # One bounded budget per API call: a few retries (throttling, 5xx), short connect timeout.
