@@ -120,17 +120,12 @@ def relative_name(name: str, zone: str) -> str:
     name, zone = names.normalize(name), names.normalize(zone)
     if name == zone:
         return "@"
-    if not name.endswith("." + zone):
+    if not names.within(name, zone):
         raise ValueError(f"{name} is not in zone {zone}")
     return name[:-len(zone) - 1]
 
 
-def longest_zone(name: str, zones: Iterable[str]) -> str | None:
-    """The most specific of ``zones`` that encloses ``name`` (None if none does)."""
-    name = names.normalize(name)
-    enclosing = [z for z in (names.normalize(z) for z in zones)
-                 if name == z or name.endswith("." + z)]
-    return max(enclosing, key=len, default=None)
+longest_zone = names.longest_zone
 
 
 def likely_zone(name: str) -> str:

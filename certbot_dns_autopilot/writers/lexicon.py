@@ -304,8 +304,7 @@ class LexiconWriter(Writer):
 
     def find_zone(self, name: str) -> str:
         name = names.normalize(name)
-        best = max((z for z in self.zones if name == z or name.endswith("." + z)),
-                   key=len, default=None)
+        best = names.longest_zone(name, self.zones)
         if best is None:
             raise AutopilotError(
                 Code.ZONE_NOT_FOUND, f"{self.label}: no zone listed for it encloses {name}",
@@ -378,7 +377,7 @@ def _absolute(record_name: str, zone: str) -> str:
     name = record_name.rstrip(".").lower()
     if name in ("", "@"):
         return zone
-    return name if name == zone or name.endswith("." + zone) else f"{name}.{zone}"
+    return name if names.within(name, zone) else f"{name}.{zone}"
 
 
 def _ddns_listed(provider: Provider, name: str) -> dict[str, int | None]:

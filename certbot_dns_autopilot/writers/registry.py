@@ -14,7 +14,7 @@ from typing import Any
 
 from certbot import errors
 
-from .. import links, scrub
+from .. import links, names, scrub
 from ..codes import Code
 from ..errors import AutopilotError
 from .base import ZONES_KEY, Keys, SectionKeys, Writer, parse_zones, present_keys
@@ -87,14 +87,10 @@ class WriterMap:
         for writer, _ in self.entries:  # a fixed name (acme-dns) goes to its writer
             if name in getattr(writer, "cname_targets", {}).values():
                 return writer
-        best: tuple[int, Writer] | None = None
-        for writer, zones in self.entries:
-            for zone in zones or ():
-                if (name == zone or name.endswith("." + zone)) and (
-                        best is None or len(zone) > best[0]):
-                    best = (len(zone), writer)
-        if best:
-            return best[1]
+        listed = {zone: writer for writer, zones in self.entries for zone in zones or ()}
+        best = names.longest_zone(name, listed)
+        if best is not None:
+            return listed[best]
         return next((writer for writer, zones in self.entries if zones is None), None)
 
     @property

@@ -178,7 +178,7 @@ class RFC2136Writer(Writer):
                 for rrset in response.answer + response.authority:
                     if rrset.rdtype == dns.rdatatype.SOA:
                         zone = names.normalize(rrset.name.to_text())
-                        if candidate == zone or candidate.endswith("." + zone):
+                        if names.within(candidate, zone):
                             return zone
         raise AutopilotError(
             Code.ZONE_NOT_FOUND,

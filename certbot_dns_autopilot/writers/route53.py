@@ -458,11 +458,11 @@ class Route53Writer(Writer):
             zone_id = zone["Id"].rsplit("/", 1)[-1]
             is_private = bool(zone.get("Config", {}).get("PrivateZone"))
             (private if is_private else public).append((zone_name, zone_id))
-        matches = [(z, i) for z, i in public if name == z or name.endswith("." + z)]
+        matches = [(z, i) for z, i in public if names.within(name, z)]
         if not matches:
             seen = ", ".join(f"{z} ({i})" for z, i in sorted(public)) or "none"
             skipped = [f"{z} ({i})" for z, i in sorted(private)
-                       if name == z or name.endswith("." + z)]
+                       if names.within(name, z)]
             evidence = f"public hosted zones this credential sees: {seen}"
             if skipped:
                 evidence += ("\nprivate hosted zones skipped (the CA cannot query them): "
