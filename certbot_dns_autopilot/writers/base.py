@@ -236,3 +236,13 @@ def check_mode(path: str) -> None:
     if mode & stat.S_IRGRP:
         logger.warning("dns-autopilot: the credentials file %s is readable by its group "
                        "(mode %o); consider chmod 600 %s", path, stat.S_IMODE(mode), path)
+
+
+def quote_txt(value: str, chunk: int | None = None) -> str:
+    """A TXT value in zone-file presentation, as RFC 2136 messages and the providers' APIs
+    take it: quoted character strings (of at most ``chunk`` characters each when given),
+    backslash and quote escaped."""
+    parts = ([value[i:i + chunk] for i in range(0, len(value), chunk)] or [""]) if chunk \
+        else [value]
+    return " ".join('"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                    for part in parts)

@@ -19,7 +19,7 @@ import cloudflare
 from .. import names
 from ..codes import Code
 from ..errors import AutopilotError
-from .base import Key, Keys, Records, Writer, check_endpoint, present_keys
+from .base import Key, Keys, Records, Writer, check_endpoint, present_keys, quote_txt
 
 #: The keys this writer reads (``dns_autopilot_cloudflare_<key>``): what INI validation,
 #: secret scrubbing and the docs' key table (checked by the docs test) come from.
@@ -66,7 +66,7 @@ def unquote(content: str) -> str:
 
 def quote(value: str) -> str:
     """TXT ``content`` as Cloudflare's API asks for it: one quoted character string."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return quote_txt(value)
 
 
 def _errors(exc: Exception) -> list[tuple[int, str]]:

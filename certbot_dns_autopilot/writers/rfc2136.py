@@ -25,7 +25,7 @@ from .. import dnsio, names
 from ..codes import Code
 from ..errors import AutopilotError
 from . import retry
-from .base import Key, Keys, Records, Writer
+from .base import Key, Keys, Records, Writer, quote_txt
 
 #: The keys this writer reads (``dns_autopilot_rfc2136_<key>``): what INI validation,
 #: secret scrubbing and the docs' key table (checked by the docs test) come from.
@@ -219,7 +219,7 @@ class RFC2136Writer(Writer):
         def build(update: dns.update.UpdateMessage) -> None:
             for name, values in sorted(records.items()):
                 for value in sorted(values):
-                    update.add(dns.name.from_text(name), ttl, dns.rdatatype.TXT, _quoted(value))
+                    update.add(dns.name.from_text(name), ttl, dns.rdatatype.TXT, quote_txt(value))
         count = sum(len(v) for v in records.values())
         self._update(zone, build, f"the update adding {count} TXT value(s)")
         logger.debug("dns-autopilot: added %d TXT value(s) in %s via %s", count, zone, self.label)
@@ -228,7 +228,7 @@ class RFC2136Writer(Writer):
         def build(update: dns.update.UpdateMessage) -> None:
             for name, values in sorted(records.items()):
                 for value in sorted(values):
-                    update.delete(dns.name.from_text(name), dns.rdatatype.TXT, _quoted(value))
+                    update.delete(dns.name.from_text(name), dns.rdatatype.TXT, quote_txt(value))
         count = sum(len(v) for v in records.values())
         self._update(zone, build, f"the update removing {count} TXT value(s)")
         logger.debug("dns-autopilot: removed %d TXT value(s) in %s via %s", count, zone, self.label)
@@ -237,6 +237,3 @@ class RFC2136Writer(Writer):
         return set(dnsio.ask(self.server, name, "TXT").values)
 
 
-def _quoted(value: str) -> str:
-    """A TXT rdata in zone-file syntax: ACME values are base64url, but quote defensively."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

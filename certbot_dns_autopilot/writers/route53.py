@@ -31,7 +31,7 @@ from .. import links, names, scrub
 from ..codes import Code
 from ..errors import AutopilotError
 from . import locks
-from .base import Key, Keys, Records, Writer, check_endpoint, present_keys
+from .base import Key, Keys, Records, Writer, check_endpoint, present_keys, quote_txt
 
 #: The keys this writer reads (``dns_autopilot_route53_<key>``): what INI validation,
 #: secret scrubbing and the docs' key table (checked by the docs test) come from.
@@ -100,9 +100,7 @@ def _resource(operation: str, zone_id: str | None) -> str:
 
 def quote(value: str) -> str:
     """One TXT value as Route 53 wants it: quoted, split into 255-character strings."""
-    escaped = [value[i:i + 255] for i in range(0, len(value), 255)] or [""]
-    return " ".join('"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"'
-                    for part in escaped)
+    return quote_txt(value, 255)
 
 
 def unquote(raw: str) -> str:
