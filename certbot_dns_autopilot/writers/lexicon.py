@@ -28,7 +28,6 @@ from typing import Any
 import dns.exception
 import dns.message
 import dns.name
-import dns.query
 import dns.rdatatype
 import dns.tsig
 import requests
@@ -37,7 +36,7 @@ from lexicon.config import ConfigResolver
 from lexicon.exceptions import AuthenticationError
 from lexicon.interfaces import Provider
 
-from .. import names
+from .. import dnsio, names
 from ..codes import Code
 from ..errors import AutopilotError
 from .base import ZONES_KEY, Key, Keys, Records, Writer, check_endpoint, parse_zones
@@ -385,7 +384,7 @@ def _ddns_listed(provider: Provider, name: str) -> dict[str, int | None]:
     _identifier helper takes one argument and is called with three): send the same plain
     query to ddns_server that it would have sent."""
     query = dns.message.make_query(name, dns.rdatatype.TXT)
-    response = dns.query.tcp(query, provider.endpoint, timeout=TIMEOUT)
+    response = dnsio.send(query, provider.endpoint, timeout=TIMEOUT, tcp=True)
     owner = dns.name.from_text(name)
     return {b"".join(rdata.strings).decode(): rrset.ttl for rrset in response.answer
             if rrset.rdtype == dns.rdatatype.TXT and rrset.name == owner for rdata in rrset}

@@ -14,7 +14,6 @@ import dns.exception
 import dns.flags
 import dns.message
 import dns.name
-import dns.query
 import dns.rcode
 import dns.rdatatype
 import dns.tsig
@@ -133,12 +132,9 @@ class RFC2136Writer(Writer):
         def once() -> dns.message.Message:
             if attempts is not None:
                 attempts.append(1)
-            if len(message.to_wire()) > MAX_UDP_REQUEST:  # a large batch: TCP, no fragments
-                return dns.query.tcp(message, self.server.address, port=self.server.port,
-                                     timeout=TIMEOUT)
-            response, _ = dns.query.udp_with_fallback(
-                message, self.server.address, port=self.server.port, timeout=TIMEOUT)
-            return response
+            large = len(message.to_wire()) > MAX_UDP_REQUEST  # a large batch: TCP, no fragments
+            return dnsio.send(message, self.server.address, self.server.port, TIMEOUT,
+                              tcp=large)
 
         def lost(exc: Exception) -> tuple[bool, float | None]:
             # A lost datagram or a dropped connection; re-sending is safe: adding a record
