@@ -103,3 +103,19 @@ def test_the_codes_table_is_the_enumeration():
         assert code.url.endswith(f"troubleshooting.html#{code.value}")
         assert code.severity in ("error", "warning") and code.meaning
 
+
+
+def test_the_options_table_shows_each_options_default():
+    """docs/options.md's row for each option (`options.OPTIONS`) shows its default."""
+    from certbot_dns_autopilot.options import OPTIONS
+
+    source = (DOCS / "options.md").read_text()
+    for option in OPTIONS:
+        [row] = re.findall(rf"^\| `--dns-autopilot-{option.name}[ `].*$", source, re.M)
+        default = option.default
+        if isinstance(default, bool):
+            assert f"| `{str(default).lower()}` |" in row, option.name
+        elif default not in (None, ""):
+            assert f"| `{default}` |" in row, option.name
+        else:
+            assert "| `" not in row.split("|")[2], option.name  # a word, not a value
