@@ -73,9 +73,9 @@ class Router:
             name = chain.final
         else:
             name = origin
+        self._check_fixed_target(domain, origin, name, chain)
         if chain and chain.unchecked and not note:
             note = chain.unchecked
-        self._check_fixed_target(domain, origin, name, chain)
         writer = self.writers.writer_for(name)
         if writer is None:
             if name != origin:
