@@ -29,7 +29,7 @@ KEPT = "kept-by-someone-else"
 
 @pytest.fixture(scope="module")
 def route53(lab: Lab) -> Iterator[Route53Emulator]:
-    emulator = Route53Emulator(ZoneBackend(lab.route53_ini), pending_polls=2).start()
+    emulator = Route53Emulator(ZoneBackend(lab.credentials), pending_polls=2).start()
     yield emulator
     emulator.stop()
 
@@ -61,7 +61,7 @@ def test_apex_wildcard_www_issue_through_route53_and_keep_a_foreign_value(
     assert lab.txt(lab.primary, apex) == {KEPT}
     path, secret = route53_ini(tmp_path, route53, "acme")
 
-    run = certbot.certonly(fresh_name, f"*.{fresh_name}", f"www.{fresh_name}", route53_ini=path)
+    run = certbot.certonly(fresh_name, f"*.{fresh_name}", f"www.{fresh_name}", credentials=path)
 
     assert run.returncode == 0, run.output
     assert certbot.cert_names(fresh_name) == {fresh_name, f"*.{fresh_name}", f"www.{fresh_name}"}
@@ -84,7 +84,7 @@ def test_policy_without_getchange_fails_before_any_challenge_leaving_nothing(
     path, secret = route53_ini(tmp_path, route53, "acme-no-getchange")
     name = f"_acme-challenge.{fresh_name}"
 
-    run = certbot.certonly(fresh_name, f"*.{fresh_name}", route53_ini=path)
+    run = certbot.certonly(fresh_name, f"*.{fresh_name}", credentials=path)
 
     assert run.returncode != 0
     assert "dns-autopilot [permission-denied]" in run.output
@@ -103,7 +103,7 @@ def test_policy_without_change_names_the_action_and_the_zone(
         fresh_name: str) -> None:
     path, secret = route53_ini(tmp_path, route53, "acme-no-change")
 
-    run = certbot.certonly(fresh_name, route53_ini=path)
+    run = certbot.certonly(fresh_name, credentials=path)
 
     assert run.returncode != 0
     assert "dns-autopilot [permission-denied]" in run.output
@@ -118,7 +118,7 @@ def test_doctor_reports_the_missing_getchange_as_json(
         lab: Lab, route53: Route53Emulator, tmp_path: Path, fresh_name: str) -> None:
     path, secret = route53_ini(tmp_path, route53, "acme-no-getchange")
 
-    status, report = lab.doctor(fresh_name, route53_ini=path,
+    status, report = lab.doctor(fresh_name, credentials=path,
                                 extra=("--caa-identities", "letsencrypt.org"))
 
     assert status == 2
@@ -136,7 +136,7 @@ def test_doctor_is_healthy_with_the_minimal_policy_and_through_an_assumed_role(
     for path, _ in (route53_ini(tmp_path, route53, "acme"),
                     route53_ini(tmp_path, route53, "assumer", role_arn=route53.role_arn)):
         name = f"t{uuid.uuid4().hex[:10]}.example.test"  # each probe on a name of its own
-        status, report = lab.doctor(name, route53_ini=path,
+        status, report = lab.doctor(name, credentials=path,
                                     extra=("--caa-identities", "letsencrypt.org"))
         assert (status, report["findings"]) == (0, []), report["findings"]
         assert report["routes"][0]["writer"].startswith("Route 53 (access key …")
@@ -145,12 +145,12 @@ def test_doctor_is_healthy_with_the_minimal_policy_and_through_an_assumed_role(
 def test_doctor_names_listhostedzones_and_a_zone_no_account_holds(
         lab: Lab, route53: Route53Emulator, tmp_path: Path) -> None:
     path, _ = route53_ini(tmp_path, route53, "acme-no-list")
-    status, report = lab.doctor("www.example.test", route53_ini=path)
+    status, report = lab.doctor("www.example.test", credentials=path)
     assert status == 2
     assert "route53:ListHostedZones" in json.dumps(report["findings"])
 
     path, _ = route53_ini(tmp_path, route53, "acme")
-    status, report = lab.doctor("www.alias.test", route53_ini=path)
+    status, report = lab.doctor("www.alias.test", credentials=path)
     assert status == 2
     [finding] = [f for f in report["findings"] if f["code"] == "zone-not-found"]
     assert (f"autopilot.test ({route53.zone_id(ZONE)}), "
@@ -162,7 +162,7 @@ def test_a_wrong_secret_is_permission_denied_without_echoing_it(
         fresh_name: str) -> None:
     wrong = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYWRONGSECRET"
     path, _ = route53_ini(tmp_path, route53, "acme", secret_access_key=wrong)
-    run = certbot.certonly(fresh_name, route53_ini=path)
+    run = certbot.certonly(fresh_name, credentials=path)
     assert run.returncode != 0
     assert "dns-autopilot [permission-denied]" in run.output
     assert "AWS rejected the credential (SignatureDoesNotMatch)" in run.output
@@ -225,7 +225,7 @@ def test_no_secret_reaches_certbots_log_the_event_log_or_the_hook_through_a_role
     name = f"_acme-challenge.{fresh_name}"
     assert lab.txt(lab.ca_resolver, name, recurse=True) == set()  # the CA will fail: a hook
     hook = tmp_path / "hook.json"
-    run = certbot.certonly(fresh_name, route53_ini=path,
+    run = certbot.certonly(fresh_name, credentials=path,
                            extra=("--dns-autopilot-failure-hook", f"cat > {hook}"))
     assert run.returncode != 0 and run.hint, run.output
     temporary = assumed_role_secrets()
