@@ -129,7 +129,7 @@ def caa_servers(domain: str, owners: list[str], follower: Follower,
     ask any of them, and a failure there makes the CA refuse issuance.
 
     ``query`` asks past the run's `dnsio.Reach` on purpose: silence on CAA alone must not
-    mark an address dead for the waiter. Addresses already known unusable are not asked."""
+    mark an address dead for the waiter."""
     reach = follower.reach
     blocked, unreachable, seen = [], [], set()
     todo = [o for o in owners if "." in o]  # not a top-level domain's own servers
@@ -144,13 +144,13 @@ def caa_servers(domain: str, owners: list[str], follower: Follower,
             continue
         def ask(server: dnsio.Server, owner: str = owner, zone: str = zone
                 ) -> tuple[dnsio.Answer, dnsio.Answer | None]:
-            if not reach.usable(server):  # no route, or silent earlier in the run
-                return reach.ask(server, owner, "CAA"), None
             answer = query(server, owner, "CAA")
             silent = answer.rcode in dnsio.NO_ANSWER
             return answer, query(server, zone, "SOA") if silent else None
 
-        servers = [s for s in follower.servers(zone) if not reach.left_out(s)]
+        # An address with no route, or silent earlier in the run, was named `unreachable`
+        # where it was found (the zone's delegation): not asked, nor reported, twice.
+        servers = [s for s in follower.servers(zone) if reach.usable(s)]
         with ThreadPoolExecutor(max_workers=max(1, min(8, len(servers)))) as pool:
             answers = list(pool.map(ask, servers))  # addresses are independent: ask at once
         for server, (answer, soa) in zip(servers, answers, strict=True):
