@@ -8,14 +8,15 @@ from __future__ import annotations
 import logging
 import os
 import re
-import stat
 
 import configobj
 from certbot import errors
 from certbot.plugins.dns_common import CredentialsConfiguration
 
-from . import aliases, links, names, scrub
-from .providers import WRITERS, ZONES_KEY, WriterMap, writers_from_credentials
+from . import links, names, scrub
+from .plan import aliases
+from .writers.base import ZONES_KEY, check_mode
+from .writers.registry import WRITERS, WriterMap, writers_from_credentials
 
 PREFIX = "dns_autopilot_"
 #: certbot's own DNS plugins' key prefixes, which users migrate from by renaming.
@@ -27,21 +28,6 @@ INI_FIX = ("write one `key = value` per line, `[name]` alone on a line to start 
 logger = logging.getLogger(__name__)
 
 SECRET_KEY = re.compile(r"secret|token|key|password|passwd|pass\b|auth|credential", re.I)
-
-
-def check_mode(path: str) -> None:
-    """Secrets readable by every local user are refused; readable by the group, warned."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return  # a missing file is reported by the reader, with its own message
-    if mode & stat.S_IROTH:
-        raise errors.PluginError(
-            f"the credentials file {path} is readable by every user of this machine "
-            f"(mode {stat.S_IMODE(mode):o}); it holds secrets. Fix: chmod 600 {path}")
-    if mode & stat.S_IRGRP:
-        logger.warning("dns-autopilot: the credentials file %s is readable by its group "
-                       "(mode %o); consider chmod 600 %s", path, stat.S_IMODE(mode), path)
 
 
 def _read(path: str) -> configobj.ConfigObj:

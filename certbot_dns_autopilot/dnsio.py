@@ -255,6 +255,20 @@ def fetch(server: Server, qname: str, rdtype: str, recurse: bool = False, dnssec
         raise Unreachable(f"{udp}; TCP: {how}", timed_out) from None
 
 
+def send(message: dns.message.Message, address: str, port: int = 53,
+         timeout: float = DEFAULT_QUERY_TIMEOUT, tcp: bool = False) -> dns.message.Message:
+    """One message (a query, or an RFC 2136 UPDATE) to one server, and its response: UDP
+    with a TCP retry when truncated, or TCP when asked (a large UPDATE must not be
+    fragmented). The writers' door to DNS, as `fetch` is the probes'.
+
+    :raises dns.exception.Timeout: no answer within ``timeout``.
+    """
+    if tcp:
+        return dns.query.tcp(message, address, port=port, timeout=timeout)
+    response, _ = dns.query.udp_with_fallback(message, address, port=port, timeout=timeout)
+    return response
+
+
 _doh_clients: dict[str, object] = {}
 _doh_lock = threading.Lock()
 

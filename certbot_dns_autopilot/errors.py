@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from certbot import errors
 
-from . import links
+from .codes import Code
 from .shown import LONG, shown
 
 
@@ -20,8 +20,8 @@ class AutopilotError(errors.PluginError):
     #: from its journal at once. Otherwise the run removes the batch itself first.
     left_nothing: bool = False
 
-    def __init__(self, code: str, problem: str, fix: str, evidence: str = "") -> None:
-        self.code = code
+    def __init__(self, code: Code | str, problem: str, fix: str, evidence: str = "") -> None:
+        self.code = Code(code)  # an unknown code fails here, where it is written
         self.problem = problem
         self.fix = fix
         self.evidence = evidence
@@ -30,5 +30,5 @@ class AutopilotError(errors.PluginError):
         if evidence:
             text += "\n" + "\n".join(shown(line, LONG) for line in evidence.splitlines())
         text += f"\nFix: {shown(fix, LONG)}"
-        text += f"\nMore: {links.code(code)}"
+        text += f"\nMore: {self.code.url}"
         super().__init__(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import dns.exception
 import dns.name
@@ -69,3 +70,16 @@ def ancestors(name: str) -> list[str]:
     """``name`` and each enclosing name up to (not including) the root, most specific first."""
     labels = normalize(name).split(".")
     return [".".join(labels[i:]) for i in range(len(labels))]
+
+
+def within(name: str, zone: str) -> bool:
+    """Is ``name`` the zone's apex or below it? (both normalized)"""
+    return name == zone or name.endswith("." + zone)
+
+
+def longest_zone(name: str, zones: Iterable[str]) -> str | None:
+    """The most specific of ``zones`` that encloses ``name`` (None if none does): the one
+    rule every writer and the writer map use to pick a zone."""
+    name = normalize(name)
+    return max((z for z in (normalize(z) for z in zones) if within(name, z)), key=len,
+               default=None)

@@ -15,6 +15,7 @@ import os
 import stat
 from pathlib import Path
 
+from .codes import Code
 from .errors import AutopilotError
 
 NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # O_NONBLOCK: a FIFO never hangs open
@@ -30,7 +31,7 @@ class Unsafe(Exception):
     def error(self) -> AutopilotError:
         """As the run's error: what, and the fix."""
         return AutopilotError(
-            "unsafe-state", f"refusing to use {self.path}: {self.why}",
+            Code.UNSAFE_STATE, f"refusing to use {self.path}: {self.why}",
             "remove it (the plugin recreates its state as a directory with mode 0700 owned by "
             "the user certbot runs as), and check who else can write to its parent directory")
 

@@ -6,6 +6,7 @@ otherwise the session stops it again, leaving nothing behind.
 
 from __future__ import annotations
 
+import configparser
 import contextlib
 import json
 import os
@@ -19,13 +20,20 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dns.flags
 import dns.message
+import dns.name
 import dns.opcode
 import dns.query
 import dns.rdatatype
+import dns.tsig
+import dns.update
 import pytest
+
+if TYPE_CHECKING:
+    from emulators.route53 import Route53Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB_SH = ROOT / "lab" / "lab.sh"
@@ -259,3 +267,155 @@ def certbot(lab: Lab, tmp_path: Path) -> Certbot:
 def fresh_name() -> str:
     """A name under autopilot.test no earlier run used, so no resolver has it cached."""
     return f"t{uuid.uuid4().hex[:10]}.autopilot.test"
+
+
+# -- helpers the lab tests share -----------------------------------------------------------
+
+def ini_keys(path: Path) -> dict[str, str]:
+    """The top-level keys of a credentials file."""
+    parser = configparser.ConfigParser()
+    parser.read_string("[x]\n" + path.read_text().split("\n[", 1)[0])
+    return dict(parser["x"])
+
+
+def lab_keys(lab: Lab) -> dict[str, str]:
+    """The lab's own RFC 2136 keys (server, TSIG name and secret)."""
+    return ini_keys(lab.credentials)
+
+
+def wait_absent(lab: Lab, name: str, values: set[str] | None = None, seconds: float = 15) -> None:
+    """Cleanup reaches the secondary by NOTIFY + IXFR: allow it a moment, then insist."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = {server: lab.txt(server, name) for server in (lab.primary, lab.secondary)}
+        if values is not None:
+            left = {s: v & values for s, v in left.items()}
+        if not any(left.values()) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert not any(left.values()), f"records left behind at {name}: {left}"
+
+
+def zone_update(lab: Lab, zone: str, name: str, rdtype: str, rdata: str, add: bool = True,
+                ttl: int = 300) -> None:
+    """Someone else's change to the zone, made with the lab's key (as a colleague would)."""
+    creds = lab_keys(lab)
+    keyring = {dns.name.from_text(creds["dns_autopilot_rfc2136_name"]): dns.tsig.Key(
+        creds["dns_autopilot_rfc2136_name"], creds["dns_autopilot_rfc2136_secret"],
+        dns.tsig.HMAC_SHA512)}
+    update = dns.update.UpdateMessage(zone, keyring=keyring,
+                                      keyname=creds["dns_autopilot_rfc2136_name"])
+    owner = dns.name.from_text(name)  # absolute: a str would be relative to the zone
+    if add:
+        update.add(owner, ttl, rdtype, rdata)
+    else:
+        update.delete(owner, rdtype, rdata)
+    response = dns.query.udp(update, lab.primary, timeout=5)
+    assert response.rcode() == 0
+
+
+def nsupdate(lab: Lab, zone: str, name: str, value: str, add: bool = True,
+             ttl: int = 300) -> None:
+    """Add or remove one TXT value (quotes and backslashes in it escaped)."""
+    rdata = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    zone_update(lab, zone, name, "TXT", rdata, add, ttl)
+
+
+EXEC_AUTH_HOOK = """#!/bin/sh
+set -e
+env | grep -E '^(CERTBOT_|DNS_AUTOPILOT_)' | sort | tr '\\n' ' ' >>"{log}"; echo >>"{log}"
+n=$(($(cat "{count}" 2>/dev/null || echo 0) + 1)); echo $n >"{count}"
+if [ -n "{fail_at}" ] && [ "$n" = "{fail_at}" ]; then
+  echo "the registrar said: quota exceeded for $CERTBOT_DOMAIN" >&2; exit 3
+fi
+if [ -n "{hang}" ]; then sleep 600 & echo $! >"{count}.child"; sleep 600; fi
+nsupdate -y "hmac-sha512:{key}:{secret}" <<EOF
+server {server}
+update add $DNS_AUTOPILOT_RECORD 60 TXT "$CERTBOT_VALIDATION"
+send
+EOF
+echo "record-id-$n"
+"""
+
+
+EXEC_CLEANUP_HOOK = """#!/bin/sh
+echo "cleanup $CERTBOT_DOMAIN $CERTBOT_VALIDATION auth-output=$CERTBOT_AUTH_OUTPUT" >>"{log}"
+nsupdate -y "hmac-sha512:{key}:{secret}" <<EOF
+server {server}
+update delete $DNS_AUTOPILOT_RECORD TXT "$CERTBOT_VALIDATION"
+send
+EOF
+"""
+
+
+def hooks_ini(lab: Lab, tmp: Path, fail_at: int | None = None, hang: bool = False,
+              timeout: float | None = None, zones: str = "") -> Path:
+    """Two hook scripts and the credentials file naming them (mode 600)."""
+    creds = lab_keys(lab)
+    fields = {"log": tmp / "hooks.log", "count": tmp / "calls", "server": lab.primary,
+              "key": creds["dns_autopilot_rfc2136_name"],
+              "secret": creds["dns_autopilot_rfc2136_secret"],
+              "fail_at": fail_at or "", "hang": "yes" if hang else ""}
+    for name, text in (("auth.sh", EXEC_AUTH_HOOK), ("cleanup.sh", EXEC_CLEANUP_HOOK)):
+        (tmp / name).write_text(text.format(**fields))
+        (tmp / name).chmod(0o700)
+    ini = tmp / "exec.ini"
+    ini.write_text(f"dns_autopilot_exec_auth_hook = {tmp / 'auth.sh'}\n"
+                   f"dns_autopilot_exec_cleanup_hook = {tmp / 'cleanup.sh'}\n"
+                   + (f"dns_autopilot_exec_timeout = {timeout}\n" if timeout else "")
+                   + (f"dns_autopilot_zones = {zones}\n" if zones else ""))
+    ini.chmod(0o600)
+    return ini
+
+
+def hook_log(tmp: Path) -> list[str]:
+    return (tmp / "hooks.log").read_text().splitlines()
+
+
+def cache_old_value(lab: Lab, name: str, ttl: int) -> None:
+    """Someone's earlier value, cached by the resolver, then removed from the zone."""
+    nsupdate(lab, "autopilot.test", name, "old-value-from-last-run", ttl=ttl)
+    deadline = time.monotonic() + 15
+    while any("old-value-from-last-run" not in lab.txt(s, name)
+              for s in (lab.primary, lab.secondary)):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert lab.txt(lab.resolver, name, recurse=True) == {"old-value-from-last-run"}
+    nsupdate(lab, "autopilot.test", name, "old-value-from-last-run", add=False)
+
+
+def route53_ini(tmp_path: Path, route53: Route53Emulator, user: str,
+                **extra: str) -> tuple[Path, str]:
+    """An INI file (mode 600) for ``user``'s access key at the emulator; (path, secret)."""
+    key_id, secret = route53.keys[user]
+    keys = {"access_key_id": key_id, "secret_access_key": secret,
+            "endpoint_url": route53.endpoint, "sts_endpoint_url": route53.endpoint, **extra}
+    path = tmp_path / f"route53-{user}.ini"
+    path.write_text("".join(f"dns_autopilot_route53_{k} = {v}\n" for k, v in keys.items()))
+    path.chmod(0o600)
+    return path, keys["secret_access_key"]
+
+
+DOCTOR = Path(sys.executable).parent / "dns-autopilot"
+
+
+def rfc2136_credentials(lab: Lab, directory: Path) -> Path:
+    """The lab's TSIG key as certbot-dns-rfc2136 reads it (its keys without our prefix)."""
+    path = directory / "rfc2136.ini"
+    path.write_text(lab.credentials.read_text().replace("dns_autopilot_rfc2136_",
+                                                        "dns_rfc2136_"))
+    os.chmod(path, 0o600)
+    return path
+
+
+def issue_with_rfc2136(lab: Lab, certbot: Certbot, name: str, cert_name: str) -> None:
+    run = certbot("certonly", "--agree-tos", "--register-unsafely-without-email",
+                  "--server", lab.env["LAB_ACME_DIRECTORY"], "--cert-name", cert_name,
+                  "--authenticator", "dns-rfc2136",
+                  "--dns-rfc2136-credentials", str(rfc2136_credentials(lab, certbot.home)),
+                  "--dns-rfc2136-propagation-seconds", "10", "-d", name)
+    assert run.returncode == 0, run.output
+
+
+def fresh_lineage() -> str:
+    return f"f{uuid.uuid4().hex[:10]}.autopilot.test"

@@ -21,10 +21,9 @@ from pathlib import Path
 import dns.message
 import dns.query
 import dns.rdatatype
-from conftest import Certbot, Lab, Run
+from conftest import Certbot, Lab, Run, zone_update
 from emulators.bind import ZoneBackend
 from emulators.cloudflare import CloudflareEmulator
-from test_issuance import zone_update
 
 NS2 = "ns2.autopilot.test"
 GID = 53153  # the plugin's process runs with this group: nftables tells its packets apart

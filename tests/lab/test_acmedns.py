@@ -14,15 +14,13 @@ from pathlib import Path
 
 import pytest
 from certbot.plugins.dns_common import CredentialsConfiguration
-from conftest import Certbot, Lab
+from conftest import Certbot, Lab, hook_log, hooks_ini, wait_absent, zone_update
 from emulators.acmedns import AcmeDnsEmulator
 from emulators.bind import ZoneBackend
-from test_exec import hook_log, hooks_ini
-from test_issuance import wait_absent, zone_update
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.providers import writers_from_credentials
-from certbot_dns_autopilot.providers.acmedns import AcmeDnsWriter
+from certbot_dns_autopilot.writers import writers_from_credentials
+from certbot_dns_autopilot.writers.acmedns import AcmeDnsWriter
 
 pytestmark = pytest.mark.lab
 

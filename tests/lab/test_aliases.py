@@ -7,8 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import Certbot, Lab
-from test_issuance import wait_absent
+from conftest import Certbot, Lab, wait_absent
 
 pytestmark = pytest.mark.lab
 

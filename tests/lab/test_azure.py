@@ -19,8 +19,8 @@ from emulators.azure import AzureEmulator, Principal
 from emulators.bind import ZoneBackend
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.providers import SectionKeys
-from certbot_dns_autopilot.providers.azure import AzureWriter
+from certbot_dns_autopilot.writers import SectionKeys
+from certbot_dns_autopilot.writers.azure import AzureWriter
 
 pytestmark = pytest.mark.lab
 
@@ -246,19 +246,6 @@ def test_certificate_credential_and_an_unregistered_certificate(
         assert "AADSTS700027" in str(caught.value)
         assert "BEGIN" not in str(caught.value)
 
-
-def test_an_add_failing_at_the_second_name_leaves_nothing(
-        lab: Lab, azure: AzureEmulator, tmp_path: Path) -> None:
-    az = writer(ini(tmp_path / "az.ini", azure, contributor(azure, azure.group_scope(GROUP))))
-    stamp = str(int(time.time() * 1000))
-    first, second = f"_acme-challenge.a{stamp}.{ZONE}", f"_acme-challenge.b{stamp}.{ZONE}"
-    azure.seed(GROUP, ZONE, f"_acme-challenge.a{stamp}", ["a-colleagues-value"])
-    azure.refuse = f"_acme-challenge.b{stamp}"
-    with pytest.raises(AutopilotError):
-        az.add(ZONE, {first: {"ours-1"}, second: {"ours-2"}}, 60)
-    assert azure.txt(GROUP, ZONE, f"_acme-challenge.a{stamp}") == ["a-colleagues-value"]
-    assert azure.txt(GROUP, ZONE, f"_acme-challenge.b{stamp}") is None
-    azure.seed(GROUP, ZONE, f"_acme-challenge.a{stamp}", [])
 
 
 def test_no_client_secret_certificate_password_or_token_reaches_any_log(

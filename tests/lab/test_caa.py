@@ -16,8 +16,7 @@ from pathlib import Path
 import dns.message
 import dns.query
 import pytest
-from conftest import Certbot, Lab, Run
-from test_issuance import zone_update
+from conftest import Certbot, Lab, Run, cache_old_value, zone_update
 
 pytestmark = pytest.mark.lab
 
@@ -156,11 +155,10 @@ def test_one_caa_set_ruling_three_names_warns_once(lab: Lab, certbot: Certbot) -
 
 def test_a_run_failing_after_the_write_repeats_the_warning_at_its_end(
         lab: Lab, certbot: Certbot) -> None:
-    from test_waiting import _cache_old_value
 
     name = fresh()
     caa_at(lab, name, "LetsEncrypt.org")
-    _cache_old_value(lab, f"_acme-challenge.{name}", ttl=600)
+    cache_old_value(lab, f"_acme-challenge.{name}", ttl=600)
     run = certbot.certonly(name, extra=(*CERTBOT_LE, "--dns-autopilot-propagation-timeout",
                                         "6"))
     assert run.returncode != 0 and "dns-autopilot [resolver-disagreement]" in run.output

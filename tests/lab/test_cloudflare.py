@@ -9,10 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Certbot, Lab, Run
+from conftest import Certbot, Lab, Run, wait_absent
 from emulators.bind import ZoneBackend
 from emulators.cloudflare import CloudflareEmulator
-from test_issuance import nsupdate, wait_absent
 
 pytestmark = pytest.mark.lab
 
@@ -157,23 +156,3 @@ def test_doctor_probes_a_good_token_and_a_global_key_and_leaves_nothing(
         assert probe["name"] == name and "dns-autopilot-permission-probe-" in probe["content"]
         assert cf.txt(name) == set()
         wait_absent(lab, name)
-
-
-def test_an_add_failing_at_the_second_name_leaves_nothing(
-        lab: Lab, cf: CloudflareEmulator, tmp_path: Path, fresh_name: str) -> None:
-    from certbot.plugins.dns_common import CredentialsConfiguration
-
-    from certbot_dns_autopilot.errors import AutopilotError
-    from certbot_dns_autopilot.providers import writers_from_credentials
-
-    path = credentials(tmp_path, cf, api_token=cf.token(["autopilot.test"]))
-    creds = CredentialsConfiguration(str(path), lambda var: f"dns_autopilot_{var}")
-    [writer] = writers_from_credentials(creds, str(path)).writers
-    first, second = f"_acme-challenge.a.{fresh_name}", f"_acme-challenge.b.{fresh_name}"
-    cf.put("autopilot.test", first, '"a-colleagues-value"')
-    cf.refuse = second
-    with pytest.raises(AutopilotError):
-        writer.add("autopilot.test", {first: {"ours-1", "ours-2"}, second: {"ours-3"}}, 60)
-    assert cf.txt(first) == {"a-colleagues-value"} and cf.txt(second) == set()
-    assert lab.txt(lab.primary, first) == {"a-colleagues-value"}
-    nsupdate(lab, "autopilot.test", first, "a-colleagues-value", add=False)

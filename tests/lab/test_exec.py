@@ -1,8 +1,8 @@
 """The exec writer: certbot ``--manual`` hook scripts that write to the lab's BIND with
 ``nsupdate`` (as a real ``--manual-auth-hook`` does), driven by the real certbot and Pebble.
 
-The writer-level scenarios (`scenario_*`) take a writer and its lab zone: they are the shared
-writer contract, in a form the contract suite can take over as it is."""
+The writer contract (apex + wildcard beside a foreign value, a failing add, idempotent
+remove, concurrent runs) is proved in test_writer_contract."""
 
 from __future__ import annotations
 
@@ -13,12 +13,18 @@ from pathlib import Path
 
 import pytest
 from certbot.plugins.dns_common import CredentialsConfiguration
-from conftest import Certbot, Lab
-from test_issuance import _credentials, nsupdate, wait_absent
+from conftest import (
+    Certbot,
+    Lab,
+    hook_log,
+    hooks_ini,
+    lab_keys,
+    wait_absent,
+)
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.providers import Writer, writers_from_credentials
-from certbot_dns_autopilot.providers.exec import ExecWriter
+from certbot_dns_autopilot.writers import writers_from_credentials
+from certbot_dns_autopilot.writers.exec import ExecWriter
 
 pytestmark = pytest.mark.lab
 
@@ -26,49 +32,6 @@ ZONE = "autopilot.test"
 FOREIGN = "someone-elses-value"
 
 # What a user's --manual-auth-hook looks like: nsupdate, then (no longer needed) a sleep.
-AUTH = """#!/bin/sh
-set -e
-env | grep -E '^(CERTBOT_|DNS_AUTOPILOT_)' | sort | tr '\\n' ' ' >>"{log}"; echo >>"{log}"
-n=$(($(cat "{count}" 2>/dev/null || echo 0) + 1)); echo $n >"{count}"
-if [ -n "{fail_at}" ] && [ "$n" = "{fail_at}" ]; then
-  echo "the registrar said: quota exceeded for $CERTBOT_DOMAIN" >&2; exit 3
-fi
-if [ -n "{hang}" ]; then sleep 600 & echo $! >"{count}.child"; sleep 600; fi
-nsupdate -y "hmac-sha512:{key}:{secret}" <<EOF
-server {server}
-update add $DNS_AUTOPILOT_RECORD 60 TXT "$CERTBOT_VALIDATION"
-send
-EOF
-echo "record-id-$n"
-"""
-CLEANUP = """#!/bin/sh
-echo "cleanup $CERTBOT_DOMAIN $CERTBOT_VALIDATION auth-output=$CERTBOT_AUTH_OUTPUT" >>"{log}"
-nsupdate -y "hmac-sha512:{key}:{secret}" <<EOF
-server {server}
-update delete $DNS_AUTOPILOT_RECORD TXT "$CERTBOT_VALIDATION"
-send
-EOF
-"""
-
-
-def hooks_ini(lab: Lab, tmp: Path, fail_at: int | None = None, hang: bool = False,
-              timeout: float | None = None, zones: str = "") -> Path:
-    """Two hook scripts and the credentials file naming them (mode 600)."""
-    creds = _credentials(lab)
-    fields = {"log": tmp / "hooks.log", "count": tmp / "calls", "server": lab.primary,
-              "key": creds["dns_autopilot_rfc2136_name"],
-              "secret": creds["dns_autopilot_rfc2136_secret"],
-              "fail_at": fail_at or "", "hang": "yes" if hang else ""}
-    for name, text in (("auth.sh", AUTH), ("cleanup.sh", CLEANUP)):
-        (tmp / name).write_text(text.format(**fields))
-        (tmp / name).chmod(0o700)
-    ini = tmp / "exec.ini"
-    ini.write_text(f"dns_autopilot_exec_auth_hook = {tmp / 'auth.sh'}\n"
-                   f"dns_autopilot_exec_cleanup_hook = {tmp / 'cleanup.sh'}\n"
-                   + (f"dns_autopilot_exec_timeout = {timeout}\n" if timeout else "")
-                   + (f"dns_autopilot_zones = {zones}\n" if zones else ""))
-    ini.chmod(0o600)
-    return ini
 
 
 def exec_writer(path: Path) -> ExecWriter:
@@ -76,45 +39,6 @@ def exec_writer(path: Path) -> ExecWriter:
     [only] = writers_from_credentials(creds, str(path)).writers
     assert isinstance(only, ExecWriter)
     return only
-
-
-def hook_log(tmp: Path) -> list[str]:
-    return (tmp / "hooks.log").read_text().splitlines()
-
-
-# -- the shared writer scenarios ----------------------------------------------------------
-
-def scenario_apex_and_wildcard_keep_a_foreign_value(lab: Lab, writer: Writer, zone: str,
-                                                    name: str, server: str) -> None:
-    """Two values at one name (apex + wildcard) beside someone else's; removal takes ours."""
-    nsupdate(lab, zone, name, FOREIGN)
-    try:
-        ours = {"apex-value-" + "a" * 32, "wildcard-value-" + "b" * 28}
-        writer.add(zone, {name: ours}, 60)
-        assert lab.txt(server, name) == ours | {FOREIGN}
-        writer.remove(zone, {name: ours})
-        assert lab.txt(server, name) == {FOREIGN}
-    finally:
-        nsupdate(lab, zone, name, FOREIGN, add=False)
-
-
-def scenario_failing_add_at_second_name_leaves_nothing(lab: Lab, writer: Writer, zone: str,
-                                                       first: str, second: str, server: str
-                                                       ) -> AutopilotError:
-    """The writer fails at the second name: the first name's value is gone too."""
-    with pytest.raises(AutopilotError) as failed:
-        writer.add(zone, {first: {"first-value"}, second: {"second-value"}}, 60)
-    assert getattr(failed.value, "left_nothing", False), failed.value
-    assert lab.txt(server, first) == set() and lab.txt(server, second) == set()
-    return failed.value
-
-
-def scenario_remove_is_idempotent(lab: Lab, writer: Writer, zone: str, name: str,
-                                  server: str) -> None:
-    writer.add(zone, {name: {"only-once"}}, 60)
-    writer.remove(zone, {name: {"only-once"}})
-    writer.remove(zone, {name: {"only-once"}})  # gone already: no error
-    assert lab.txt(server, name) == set()
 
 
 # -- exec ---------------------------------------------------------------------------------
@@ -185,16 +109,14 @@ def test_exec_hanging_hook_is_stopped_with_its_children(lab: Lab, tmp_path: Path
     assert lab.txt(lab.primary, name) == set()
 
 
-def test_exec_writer_scenarios(lab: Lab, tmp_path: Path, fresh_name: str) -> None:
-    writer = exec_writer(hooks_ini(lab, tmp_path))
-    name = f"_acme-challenge.{fresh_name}"
-    scenario_apex_and_wildcard_keep_a_foreign_value(lab, writer, ZONE, name, lab.primary)
-    scenario_remove_is_idempotent(lab, writer, ZONE, name, lab.primary)
-    failing = exec_writer(hooks_ini(lab, tmp_path / "f" if (tmp_path / "f").mkdir() is None
-                                    else tmp_path, fail_at=2))
-    error = scenario_failing_add_at_second_name_leaves_nothing(
-        lab, failing, ZONE, f"_acme-challenge.a.{fresh_name}", f"_acme-challenge.b.{fresh_name}",
-        lab.primary)
-    assert "quota exceeded" in error.evidence
-    secret = _credentials(lab)["dns_autopilot_rfc2136_secret"]
-    assert secret not in json.dumps([str(error), error.evidence])
+def test_exec_a_refused_add_carries_the_hooks_stderr_without_the_secret(
+        lab: Lab, tmp_path: Path, fresh_name: str) -> None:
+    """The contract suite proves the failing add leaves nothing; here, what it says."""
+    failing = exec_writer(hooks_ini(lab, tmp_path, fail_at=2))
+    first, second = f"_acme-challenge.a.{fresh_name}", f"_acme-challenge.b.{fresh_name}"
+    with pytest.raises(AutopilotError) as failed:
+        failing.add(ZONE, {first: {"first-value"}, second: {"second-value"}}, 60)
+    assert "quota exceeded" in failed.value.evidence
+    secret = lab_keys(lab)["dns_autopilot_rfc2136_secret"]
+    assert secret not in json.dumps([str(failed.value), failed.value.evidence])
+    assert lab.txt(lab.primary, first) == set() and lab.txt(lab.primary, second) == set()

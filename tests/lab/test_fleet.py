@@ -9,40 +9,20 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import uuid
 from pathlib import Path
 
 import configobj
 import pytest
-from conftest import Certbot, Lab
-from test_issuance import nsupdate
+from conftest import (
+    DOCTOR,
+    Certbot,
+    Lab,
+    fresh_lineage,
+    issue_with_rfc2136,
+    nsupdate,
+)
 
 pytestmark = pytest.mark.lab
-
-DOCTOR = Path(sys.executable).parent / "dns-autopilot"
-
-
-def rfc2136_credentials(lab: Lab, directory: Path) -> Path:
-    """The lab's TSIG key as certbot-dns-rfc2136 reads it (its keys without our prefix)."""
-    path = directory / "rfc2136.ini"
-    path.write_text(lab.credentials.read_text().replace("dns_autopilot_rfc2136_",
-                                                        "dns_rfc2136_"))
-    os.chmod(path, 0o600)
-    return path
-
-
-def issue_with_rfc2136(lab: Lab, certbot: Certbot, name: str, cert_name: str) -> None:
-    run = certbot("certonly", "--agree-tos", "--register-unsafely-without-email",
-                  "--server", lab.env["LAB_ACME_DIRECTORY"], "--cert-name", cert_name,
-                  "--authenticator", "dns-rfc2136",
-                  "--dns-rfc2136-credentials", str(rfc2136_credentials(lab, certbot.home)),
-                  "--dns-rfc2136-propagation-seconds", "10", "-d", name)
-    assert run.returncode == 0, run.output
-
-
-def fresh() -> str:
-    return f"f{uuid.uuid4().hex[:10]}.autopilot.test"
 
 
 def edit_renewal(certbot: Certbot, lineage: str, **top: str) -> None:
@@ -62,7 +42,7 @@ def edit_renewal(certbot: Certbot, lineage: str, **top: str) -> None:
 def fleet(lab: Lab, tmp_path_factory: pytest.TempPathFactory):
     """A config dir with five lineages; yields (certbot, {lineage: name})."""
     certbot = Certbot(lab, tmp_path_factory.mktemp("fleet"))
-    names = {"healthy": fresh(), "readonly": fresh(), "stale": fresh(), "other": fresh()}
+    names = {lineage: fresh_lineage() for lineage in ("healthy", "readonly", "stale", "other")}
     for lineage in ("healthy", "readonly", "stale"):
         run = certbot.certonly(names[lineage], extra=("--cert-name", lineage))
         assert run.returncode == 0, run.output

@@ -15,8 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import Certbot, Lab, Run
-from test_issuance import ini_keys, nsupdate, wait_absent, zone_update
+from conftest import Certbot, Lab, Run, ini_keys, nsupdate, wait_absent, zone_update
 
 from certbot_dns_autopilot import links
 

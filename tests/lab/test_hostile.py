@@ -15,8 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Certbot, Lab
-from test_issuance import zone_update
+from conftest import Certbot, Lab, zone_update
 
 pytestmark = pytest.mark.lab
 

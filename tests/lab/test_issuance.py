@@ -9,63 +9,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import dns.name
-import dns.query
-import dns.tsig
-import dns.update
 import pytest
-from conftest import CERTBOT, Certbot, Lab, stopped
+from conftest import CERTBOT, Certbot, Lab, lab_keys, nsupdate, stopped, wait_absent
 
 pytestmark = pytest.mark.lab
-
-
-def ini_keys(path: Path) -> dict[str, str]:
-    """The top-level keys of a credentials file."""
-    parser = configparser.ConfigParser()
-    parser.read_string("[x]\n" + path.read_text().split("\n[", 1)[0])
-    return dict(parser["x"])
-
-
-def _credentials(lab: Lab) -> dict[str, str]:
-    return ini_keys(lab.credentials)
-
-
-def wait_absent(lab: Lab, name: str, values: set[str] | None = None, seconds: float = 15) -> None:
-    """Cleanup reaches the secondary by NOTIFY + IXFR: allow it a moment, then insist."""
-    deadline = time.monotonic() + seconds
-    while True:
-        left = {server: lab.txt(server, name) for server in (lab.primary, lab.secondary)}
-        if values is not None:
-            left = {s: v & values for s, v in left.items()}
-        if not any(left.values()) or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert not any(left.values()), f"records left behind at {name}: {left}"
-
-
-def zone_update(lab: Lab, zone: str, name: str, rdtype: str, rdata: str, add: bool = True,
-                ttl: int = 300) -> None:
-    """Someone else's change to the zone, made with the lab's key (as a colleague would)."""
-    creds = _credentials(lab)
-    keyring = {dns.name.from_text(creds["dns_autopilot_rfc2136_name"]): dns.tsig.Key(
-        creds["dns_autopilot_rfc2136_name"], creds["dns_autopilot_rfc2136_secret"],
-        dns.tsig.HMAC_SHA512)}
-    update = dns.update.UpdateMessage(zone, keyring=keyring,
-                                      keyname=creds["dns_autopilot_rfc2136_name"])
-    owner = dns.name.from_text(name)  # absolute: a str would be relative to the zone
-    if add:
-        update.add(owner, ttl, rdtype, rdata)
-    else:
-        update.delete(owner, rdtype, rdata)
-    response = dns.query.udp(update, lab.primary, timeout=5)
-    assert response.rcode() == 0
-
-
-def nsupdate(lab: Lab, zone: str, name: str, value: str, add: bool = True,
-             ttl: int = 300) -> None:
-    """Add or remove one TXT value (quotes and backslashes in it escaped)."""
-    rdata = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    zone_update(lab, zone, name, "TXT", rdata, add, ttl)
 
 
 def test_certbot_lists_the_plugin() -> None:
@@ -126,7 +73,7 @@ def test_wrong_tsig_secret_is_one_clear_error(lab: Lab, certbot: Certbot, tmp_pa
                                               fresh_name: str) -> None:
     wrong = "c2VjcmV0LXRoYXQtdGhlLXNlcnZlci1kb2VzLW5vdC1rbm93"  # valid base64, wrong key
     text = lab.credentials.read_text()
-    real = _credentials(lab)["dns_autopilot_rfc2136_secret"]
+    real = lab_keys(lab)["dns_autopilot_rfc2136_secret"]
     bad = tmp_path / "bad.ini"
     bad.write_text(text.replace(real, wrong))
     bad.chmod(0o600)

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 from certbot.plugins.dns_common import CredentialsConfiguration
-from conftest import Certbot, Lab
-from test_issuance import _credentials, nsupdate, wait_absent
+from conftest import Certbot, Lab, lab_keys, nsupdate, wait_absent
 
-from certbot_dns_autopilot.providers import writers_from_credentials
-from certbot_dns_autopilot.providers.lexicon import LexiconWriter
+from certbot_dns_autopilot.writers import writers_from_credentials
+from certbot_dns_autopilot.writers.lexicon import LexiconWriter
 
 pytestmark = pytest.mark.lab
 
@@ -24,7 +23,7 @@ WRITER = "lexicon provider 'ddns'"
 def ddns_ini(lab: Lab, path: Path, key_name: str | None = None, secret: str | None = None
              ) -> Path:
     """A credentials file as a user of lexicon's ddns provider writes it (mode 600)."""
-    creds = _credentials(lab)
+    creds = lab_keys(lab)
     key_name = key_name or creds["dns_autopilot_rfc2136_name"]
     secret = secret or creds["dns_autopilot_rfc2136_secret"]
     path.write_text(
@@ -62,7 +61,7 @@ def test_apex_wildcard_www_issue_through_lexicon_ddns(lab: Lab, certbot: Certbot
         wait_absent(lab, name)
     # Written at the FQDN, not relative to the zone a second time.
     assert lab.txt(lab.primary, f"_acme-challenge.{ZONE}.{ZONE}") == set()
-    secret = _credentials(lab)["dns_autopilot_rfc2136_secret"]
+    secret = lab_keys(lab)["dns_autopilot_rfc2136_secret"]
     assert all(secret not in text for text in (run.output, run.log, json.dumps(run.events)))
 
 
@@ -100,7 +99,7 @@ def test_someone_elses_value_survives_cleanup(lab: Lab, certbot: Certbot, tmp_pa
 
 def test_wrong_secret_is_permission_denied_before_any_challenge(
         lab: Lab, certbot: Certbot, tmp_path: Path, fresh_name: str) -> None:
-    real = _credentials(lab)["dns_autopilot_rfc2136_secret"]
+    real = lab_keys(lab)["dns_autopilot_rfc2136_secret"]
     bad = ddns_ini(lab, tmp_path / "bad.ini", secret=WRONG)
     run = certbot.certonly(fresh_name, credentials=bad)
     assert run.returncode != 0

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import configobj
 import pytest
-from conftest import Certbot, Lab
-from test_fleet import DOCTOR, fresh, issue_with_rfc2136, rfc2136_credentials
+from conftest import DOCTOR, Certbot, Lab, fresh_lineage, issue_with_rfc2136, rfc2136_credentials
 
 pytestmark = pytest.mark.lab
 
@@ -50,7 +49,7 @@ def forget_at_the_ca(lab: Lab, name: str) -> None:
 
 
 def test_reconfigure_then_renew_runs_dns_autopilot(lab: Lab, certbot: Certbot) -> None:
-    name = fresh()
+    name = fresh_lineage()
     issue_with_rfc2136(lab, certbot, name, "moved")
     forget_at_the_ca(lab, name)
     assert renewal(certbot, "moved")["authenticator"] == "dns-rfc2136"

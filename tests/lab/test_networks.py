@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Certbot, Lab, Run
+from conftest import Certbot, Lab, Run, wait_absent
 from netconditions import (
     NS2,
     certonly_in_group,
@@ -23,7 +23,6 @@ from netconditions import (
     port53_blocked,
     without_ipv6,
 )
-from test_issuance import wait_absent
 
 pytestmark = pytest.mark.lab
 

@@ -13,14 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Certbot, Lab
+from conftest import Certbot, Lab, route53_ini, wait_absent
 from emulators.bind import ZoneBackend
 from emulators.route53 import Route53Emulator
-from test_issuance import wait_absent
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.providers import SectionKeys
-from certbot_dns_autopilot.providers.route53 import Route53Writer
+from certbot_dns_autopilot.writers import SectionKeys
+from certbot_dns_autopilot.writers.route53 import Route53Writer
 
 pytestmark = pytest.mark.lab
 
@@ -33,18 +32,6 @@ def route53(lab: Lab) -> Iterator[Route53Emulator]:
     emulator = Route53Emulator(ZoneBackend(lab.credentials), pending_polls=2).start()
     yield emulator
     emulator.stop()
-
-
-def credentials(tmp_path: Path, route53: Route53Emulator, user: str,
-                **extra: str) -> tuple[Path, str]:
-    """An INI file (mode 600) for ``user``'s access key at the emulator; (path, secret)."""
-    key_id, secret = route53.keys[user]
-    keys = {"access_key_id": key_id, "secret_access_key": secret,
-            "endpoint_url": route53.endpoint, "sts_endpoint_url": route53.endpoint, **extra}
-    path = tmp_path / f"route53-{user}.ini"
-    path.write_text("".join(f"dns_autopilot_route53_{k} = {v}\n" for k, v in keys.items()))
-    path.chmod(0o600)
-    return path, keys["secret_access_key"]
 
 
 def writer(route53: Route53Emulator, user: str) -> Route53Writer:
@@ -72,7 +59,7 @@ def test_apex_wildcard_www_issue_through_route53_and_keep_a_foreign_value(
                 "Name": apex, "Type": "TXT", "TTL": 300,
                 "ResourceRecords": [{"Value": f'"{KEPT}"'}]}}]})
     assert lab.txt(lab.primary, apex) == {KEPT}
-    path, secret = credentials(tmp_path, route53, "acme")
+    path, secret = route53_ini(tmp_path, route53, "acme")
 
     run = certbot.certonly(fresh_name, f"*.{fresh_name}", f"www.{fresh_name}", credentials=path)
 
@@ -94,7 +81,7 @@ def test_apex_wildcard_www_issue_through_route53_and_keep_a_foreign_value(
 def test_policy_without_getchange_fails_before_any_challenge_leaving_nothing(
         lab: Lab, certbot: Certbot, route53: Route53Emulator, tmp_path: Path,
         fresh_name: str) -> None:
-    path, secret = credentials(tmp_path, route53, "acme-no-getchange")
+    path, secret = route53_ini(tmp_path, route53, "acme-no-getchange")
     name = f"_acme-challenge.{fresh_name}"
 
     run = certbot.certonly(fresh_name, f"*.{fresh_name}", credentials=path)
@@ -114,7 +101,7 @@ def test_policy_without_getchange_fails_before_any_challenge_leaving_nothing(
 def test_policy_without_change_names_the_action_and_the_zone(
         lab: Lab, certbot: Certbot, route53: Route53Emulator, tmp_path: Path,
         fresh_name: str) -> None:
-    path, secret = credentials(tmp_path, route53, "acme-no-change")
+    path, secret = route53_ini(tmp_path, route53, "acme-no-change")
 
     run = certbot.certonly(fresh_name, credentials=path)
 
@@ -129,7 +116,7 @@ def test_policy_without_change_names_the_action_and_the_zone(
 
 def test_doctor_reports_the_missing_getchange_as_json(
         lab: Lab, route53: Route53Emulator, tmp_path: Path, fresh_name: str) -> None:
-    path, secret = credentials(tmp_path, route53, "acme-no-getchange")
+    path, secret = route53_ini(tmp_path, route53, "acme-no-getchange")
 
     status, report = lab.doctor(fresh_name, credentials=path,
                                 extra=("--caa-identities", "letsencrypt.org"))
@@ -146,8 +133,8 @@ def test_doctor_reports_the_missing_getchange_as_json(
 
 def test_doctor_is_healthy_with_the_minimal_policy_and_through_an_assumed_role(
         lab: Lab, route53: Route53Emulator, tmp_path: Path) -> None:
-    for path, _ in (credentials(tmp_path, route53, "acme"),
-                    credentials(tmp_path, route53, "assumer", role_arn=route53.role_arn)):
+    for path, _ in (route53_ini(tmp_path, route53, "acme"),
+                    route53_ini(tmp_path, route53, "assumer", role_arn=route53.role_arn)):
         name = f"t{uuid.uuid4().hex[:10]}.example.test"  # each probe on a name of its own
         status, report = lab.doctor(name, credentials=path,
                                     extra=("--caa-identities", "letsencrypt.org"))
@@ -157,12 +144,12 @@ def test_doctor_is_healthy_with_the_minimal_policy_and_through_an_assumed_role(
 
 def test_doctor_names_listhostedzones_and_a_zone_no_account_holds(
         lab: Lab, route53: Route53Emulator, tmp_path: Path) -> None:
-    path, _ = credentials(tmp_path, route53, "acme-no-list")
+    path, _ = route53_ini(tmp_path, route53, "acme-no-list")
     status, report = lab.doctor("www.example.test", credentials=path)
     assert status == 2
     assert "route53:ListHostedZones" in json.dumps(report["findings"])
 
-    path, _ = credentials(tmp_path, route53, "acme")
+    path, _ = route53_ini(tmp_path, route53, "acme")
     status, report = lab.doctor("www.alias.test", credentials=path)
     assert status == 2
     [finding] = [f for f in report["findings"] if f["code"] == "zone-not-found"]
@@ -174,7 +161,7 @@ def test_a_wrong_secret_is_permission_denied_without_echoing_it(
         lab: Lab, certbot: Certbot, route53: Route53Emulator, tmp_path: Path,
         fresh_name: str) -> None:
     wrong = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYWRONGSECRET"
-    path, _ = credentials(tmp_path, route53, "acme", secret_access_key=wrong)
+    path, _ = route53_ini(tmp_path, route53, "acme", secret_access_key=wrong)
     run = certbot.certonly(fresh_name, credentials=path)
     assert run.returncode != 0
     assert "dns-autopilot [permission-denied]" in run.output
@@ -218,7 +205,7 @@ def test_add_waits_for_insync_and_remove_keeps_other_values(
 
 
 def assumed_role_secrets() -> list[str]:
-    """The temporary credentials moto (in this process) issued for AssumeRole calls."""
+    """The temporary route53_ini moto (in this process) issued for AssumeRole calls."""
     from moto.sts.models import sts_backends
 
     found = []
@@ -234,7 +221,7 @@ def test_no_secret_reaches_certbots_log_the_event_log_or_the_hook_through_a_role
         fresh_name: str) -> None:
     # certbot's log holds every library's DEBUG records: botocore's request headers
     # (X-Amz-Security-Token) and the AssumeRole answer (a temporary SecretAccessKey).
-    path, secret = credentials(tmp_path, route53, "assumer", role_arn=route53.role_arn)
+    path, secret = route53_ini(tmp_path, route53, "assumer", role_arn=route53.role_arn)
     name = f"_acme-challenge.{fresh_name}"
     assert lab.txt(lab.ca_resolver, name, recurse=True) == set()  # the CA will fail: a hook
     hook = tmp_path / "hook.json"

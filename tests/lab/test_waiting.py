@@ -3,13 +3,11 @@ resolver holding an old answer. The event log is the evidence each test reads.""
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime
 
 import pytest
-from conftest import Certbot, Lab, stopped
-from test_issuance import nsupdate, wait_absent
+from conftest import Certbot, Lab, cache_old_value, stopped, wait_absent
 
 pytestmark = pytest.mark.lab
 
@@ -74,22 +72,10 @@ def test_a_stopped_secondary_is_not_waited_on_until_the_timeout(
     wait_absent(lab, f"_acme-challenge.{fresh_name}")
 
 
-def _cache_old_value(lab: Lab, name: str, ttl: int) -> None:
-    """Someone's earlier value, cached by the resolver, then removed from the zone."""
-    nsupdate(lab, "autopilot.test", name, "old-value-from-last-run", ttl=ttl)
-    deadline = time.monotonic() + 15
-    while any("old-value-from-last-run" not in lab.txt(s, name)
-              for s in (lab.primary, lab.secondary)):
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    assert lab.txt(lab.resolver, name, recurse=True) == {"old-value-from-last-run"}
-    nsupdate(lab, "autopilot.test", name, "old-value-from-last-run", add=False)
-
-
 def test_a_resolver_holding_an_old_value_is_waited_out(lab: Lab, certbot: Certbot,
                                                        fresh_name: str) -> None:
     name = f"_acme-challenge.{fresh_name}"
-    _cache_old_value(lab, name, ttl=25)  # outlives the write and authoritative phase
+    cache_old_value(lab, name, ttl=25)  # outlives the write and authoritative phase
     run = certbot.certonly(fresh_name)
     assert run.returncode == 0, run.output
     waits = run.steps("public-wait", name=name)
@@ -104,7 +90,7 @@ def test_a_resolver_holding_an_old_value_is_waited_out(lab: Lab, certbot: Certbo
 def test_a_resolver_cache_longer_than_the_timeout_is_explained(lab: Lab, certbot: Certbot,
                                                                fresh_name: str) -> None:
     name = f"_acme-challenge.{fresh_name}"
-    _cache_old_value(lab, name, ttl=600)
+    cache_old_value(lab, name, ttl=600)
     run = certbot.certonly(fresh_name, extra=("--dns-autopilot-propagation-timeout", "8"))
     assert run.returncode != 0
     assert "dns-autopilot [resolver-disagreement]" in run.output

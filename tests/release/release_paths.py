@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from certbot_dns_autopilot.authenticator import Authenticator
+from certbot_dns_autopilot.plugin.authenticator import Authenticator
 
 TOP = Path(__file__).resolve().parents[2]
 DIST = TOP / "dist"

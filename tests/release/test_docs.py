@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
@@ -12,7 +11,6 @@ from release_paths import DEV_BIN, TOP, plugin_options, run
 pytestmark = pytest.mark.release
 
 DOCS = TOP / "docs"
-PROVIDERS = TOP / "certbot_dns_autopilot" / "providers"
 
 
 @pytest.fixture(scope="module")
@@ -38,28 +36,19 @@ def test_options_page_names_every_option(html):
         assert option in built
 
 
-def _writer_keys() -> dict[str, set[str]]:
-    """Each writer's INI keys, read from its module: KNOWN_KEYS, or the names it asks for."""
-    keys: dict[str, set[str]] = {}
-    for kind in ("rfc2136", "cloudflare", "route53", "azure", "acmedns", "exec"):
-        text = (PROVIDERS / f"{kind}.py").read_text()
-        found = set(re.findall(rf'conf\("(?:{kind}_)?([a-z0-9_]+)"\)', text))
-        found |= set(re.findall(r'_key\("([a-z0-9_]+)"\)', text))
-        for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.Assign) and any(
-                    getattr(t, "id", None) == "KNOWN_KEYS" for t in node.targets):
-                found |= set(ast.literal_eval(node.value))
-        keys[kind] = {f"dns_autopilot_{kind}_{k}" for k in found if k}
-    keys["lexicon"] = {"dns_autopilot_lexicon_provider"}
-    return keys
+def test_each_writers_key_table_is_its_schema():
+    """docs/options.md's key table of every writer is its ``KEYS`` (key, default, help),
+    row for row: the docs and the code cannot drift apart."""
+    import importlib
 
+    from certbot_dns_autopilot.writers.registry import WRITERS
 
-def test_options_page_names_every_ini_key():
     source = (DOCS / "options.md").read_text()
-    for kind, keys in _writer_keys().items():
+    for kind, writer in WRITERS.items():
+        keys = importlib.import_module(f"certbot_dns_autopilot.writers.{writer.module}").KEYS
         assert keys, kind
-        for key in keys:
-            assert f"`{key}`" in source, f"docs/options.md does not list {key} ({kind})"
+        documented = re.findall(rf"^\| `dns_autopilot_{kind}_[a-z0-9_]+` \|.*\|$", source, re.M)
+        assert documented == [key.row(kind) for key in keys], kind
     for key in ("dns_autopilot_zones", "dns_autopilot_aliases"):
         assert f"`{key}`" in source
 
@@ -97,3 +86,36 @@ def test_every_page_link_in_the_package_resolves(html):
         assert built.exists(), name
         if anchor:
             assert f'id="{anchor}"' in built.read_text(), f"{name}.html#{anchor}"
+
+
+def test_the_codes_table_is_the_enumeration():
+    """docs/diagnosis-codes.md lists exactly the codes of `codes.Code`, and
+    docs/troubleshooting.md explains each under its own ``### <code>`` heading."""
+    from certbot_dns_autopilot.codes import Code
+
+    table = re.findall(r"^\| `([a-z-]+)` \|", (DOCS / "diagnosis-codes.md").read_text(), re.M)
+    assert sorted(table) == sorted(c.value for c in Code)
+    assert len(table) == len(set(table)), "a code is listed twice"
+    sections = set(re.findall(r"^### ([a-z-]+)$", (DOCS / "troubleshooting.md").read_text(),
+                              re.M))
+    for code in Code:
+        assert code.value in sections, f"docs/troubleshooting.md has no ### {code.value}"
+        assert code.url.endswith(f"troubleshooting.html#{code.value}")
+        assert code.severity in ("error", "warning") and code.meaning
+
+
+
+def test_the_options_table_shows_each_options_default():
+    """docs/options.md's row for each option (`options.OPTIONS`) shows its default."""
+    from certbot_dns_autopilot.options import OPTIONS
+
+    source = (DOCS / "options.md").read_text()
+    for option in OPTIONS:
+        [row] = re.findall(rf"^\| `--dns-autopilot-{option.name}[ `].*$", source, re.M)
+        default = option.default
+        if isinstance(default, bool):
+            assert f"| `{str(default).lower()}` |" in row, option.name
+        elif default not in (None, ""):
+            assert f"| `{default}` |" in row, option.name
+        else:
+            assert "| `" not in row.split("|")[2], option.name  # a word, not a value

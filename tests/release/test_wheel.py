@@ -36,7 +36,7 @@ def test_certbot_plugins_lists_the_plugin(release_bin, certbot_dirs):
     result = run(release_bin / "certbot", "plugins", "--text", *certbot_dirs)
     assert result.returncode == 0, result.stderr
     assert "* dns-autopilot" in result.stdout
-    assert "certbot_dns_autopilot.authenticator:Authenticator" in result.stdout
+    assert "certbot_dns_autopilot.plugin.authenticator:Authenticator" in result.stdout
 
 
 def test_help_lists_every_option_with_its_help(release_bin, certbot_dirs):
@@ -75,7 +75,7 @@ def test_installed_from_the_wheel_without_extras(release_bin):
     code = textwrap.dedent("""
         import importlib.util, json, sys
         from importlib import metadata
-        import certbot_dns_autopilot.authenticator as a
+        import certbot_dns_autopilot.plugin.authenticator as a
         dist = metadata.distribution("certbot-dns-autopilot")
         print(json.dumps({
             "file": a.__file__,
@@ -130,8 +130,9 @@ def test_wheel_metadata_has_the_extras():
     for extra, wanted in EXTRAS.items():
         assert requires.get(extra) == wanted, (extra, requires.get(extra))
     assert requires["all"] == set().union(*EXTRAS.values())
-    assert "dns-autopilot = certbot_dns_autopilot.authenticator:Authenticator" in entry_points
-    assert "dns-autopilot = certbot_dns_autopilot.doctor:main" in entry_points
+    assert ("dns-autopilot = certbot_dns_autopilot.plugin.authenticator:Authenticator"
+            in entry_points)
+    assert "dns-autopilot = certbot_dns_autopilot.cli.main:main" in entry_points
 
 
 def test_twine_check():
@@ -145,7 +146,7 @@ def test_twine_check():
 def test_start_up_imports_no_sdk():
     """With every SDK installed (.venv), loading the plugin as certbot does imports none."""
     code = ("import sys\n"
-            "import certbot_dns_autopilot.authenticator, certbot_dns_autopilot.doctor\n"
+            "import certbot_dns_autopilot.plugin.authenticator, certbot_dns_autopilot.cli.doctor\n"
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {SDK_MODULES!r}))\n")
     result = run(DEV_BIN / "python", "-c", code)
     assert result.returncode == 0, result.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 import josepy
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from certbot_dns_autopilot import account
+from certbot_dns_autopilot.preflight import account
 
 SERVER = "https://acme-v02.api.letsencrypt.org/directory"
 

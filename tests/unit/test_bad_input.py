@@ -14,10 +14,12 @@ import dns.query
 import pytest
 from certbot import errors
 
-from certbot_dns_autopilot import aliases, credentials, names
-from certbot_dns_autopilot.aliases import Alias
-from certbot_dns_autopilot.authenticator import Authenticator, parse_bool, parse_resolvers
+from certbot_dns_autopilot import credentials, names
 from certbot_dns_autopilot.dnsio import Server
+from certbot_dns_autopilot.options import parse_bool, parse_resolvers
+from certbot_dns_autopilot.plan import aliases
+from certbot_dns_autopilot.plan.aliases import Alias
+from certbot_dns_autopilot.plugin.authenticator import Authenticator
 
 SECRET = "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1iZS1wcmludGVk"  # TSIG secret (base64)
 TOKEN = "Tok3n-that-must-never-be-printed_0123456789"     # API tokens, client secrets

@@ -11,7 +11,7 @@ from acme import messages
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from certbot_dns_autopilot.ca_errors import KINDS, CaReading, read, read_error
+from certbot_dns_autopilot.diagnose.ca_errors import KINDS, CaReading, read, read_error
 
 URN = "urn:ietf:params:acme:error:"
 NAME = "_acme-challenge.example.com"

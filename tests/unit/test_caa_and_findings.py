@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from certbot_dns_autopilot import caa
-from certbot_dns_autopilot.caa import CAA, authorizes, evaluate, line_to_add, parse, relevant
 from certbot_dns_autopilot.dnsio import Answer, Reach
-from certbot_dns_autopilot.findings import ERROR, WARNING, Finding, as_error, exit_status
+from certbot_dns_autopilot.preflight import caa
+from certbot_dns_autopilot.preflight.caa import (
+    CAA,
+    authorizes,
+    evaluate,
+    line_to_add,
+    parse,
+    relevant,
+)
+from certbot_dns_autopilot.preflight.findings import ERROR, WARNING, Finding, as_error, exit_status
 
 LE = {"letsencrypt.org"}
 
@@ -266,8 +273,14 @@ def test_exit_status_and_error_from_findings() -> None:
     assert exit_status([finding(WARNING, "stale-record")]) == 1
     assert exit_status([finding(WARNING), finding(ERROR)]) == 2
     assert as_error([finding(WARNING)]) is None
-    error = as_error([finding(WARNING, "stale-record"), finding(ERROR), finding(ERROR, "x")])
-    assert error.code == "caa-blocked" and "[x] error" in str(error)
+    error = as_error([finding(WARNING, "stale-record"), finding(ERROR),
+                      finding(ERROR, "dnssec-broken")])
+    assert error.code == "caa-blocked" and "[dnssec-broken] error" in str(error)
+
+
+def test_a_code_outside_the_enumeration_is_refused_where_it_is_written() -> None:
+    with pytest.raises(ValueError, match="not a valid Code"):
+        finding(ERROR, "zone-missing")
 
 
 class _Recursive:
@@ -293,8 +306,8 @@ class _Follower:
     ("TIMEOUT", "TIMEOUT", WARNING), ("NOERROR", None, None)])
 def test_every_nameserver_of_the_caa_zones_is_asked(caa_rcode: str, soa_rcode: str | None,
                                                     severity: str | None) -> None:
-    from certbot_dns_autopilot import preflight
     from certbot_dns_autopilot.dnsio import Answer
+    from certbot_dns_autopilot.preflight import caa_probe
 
     asked = []
 
@@ -305,7 +318,7 @@ def test_every_nameserver_of_the_caa_zones_is_asked(caa_rcode: str, soa_rcode: s
             return Answer("NOERROR", authoritative=True, cname=cname)
         return Answer(caa_rcode if rdtype == "CAA" else soa_rcode or "NOERROR")
 
-    found = preflight.caa_servers("www.example.com", ["www.example.com", "example.com", "com"],
+    found = caa_probe.caa_servers("www.example.com", ["www.example.com", "example.com", "com"],
                                   _Follower(), query=query)
     # The CNAME's target is asked in its own zone; a top-level domain's servers are not.
     assert ("192.0.2.2", "www.cdn.example", "CAA") in asked
@@ -322,7 +335,7 @@ def test_every_nameserver_of_the_caa_zones_is_asked(caa_rcode: str, soa_rcode: s
 
 
 def test_findings_by_cause_merge_names_and_keep_distinct_causes() -> None:
-    from certbot_dns_autopilot.findings import by_cause
+    from certbot_dns_autopilot.preflight.findings import by_cause
 
     def caa_finding(name: str, evidence: str = "x. CAA 0 issue \"LetsEncrypt.org\"",
                     problem: str = "capitals at x") -> Finding:
@@ -342,8 +355,8 @@ def test_findings_by_cause_merge_names_and_keep_distinct_causes() -> None:
 
 
 def test_the_capitals_fix_is_the_same_line_for_every_name_the_set_rules() -> None:
-    from certbot_dns_autopilot.caa import CAA
-    from certbot_dns_autopilot.preflight import lowered
+    from certbot_dns_autopilot.preflight.caa import CAA
+    from certbot_dns_autopilot.preflight.caa_probe import lowered
 
     records = [CAA(0, "issue", "LetsEncrypt.org; validationmethods=dns-01"),
                CAA(0, "issue", "other.example")]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from certbot_dns_autopilot import aliases
-from certbot_dns_autopilot.chain import Follower
 from certbot_dns_autopilot.dnsio import Answer, Server
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.providers import WriterMap
-from certbot_dns_autopilot.routing import Router
+from certbot_dns_autopilot.plan import aliases
+from certbot_dns_autopilot.plan.chain import Follower
+from certbot_dns_autopilot.plan.routing import Router
+from certbot_dns_autopilot.writers import WriterMap
 
 # zone -> {owner -> CNAME target}; every zone has one nameserver, ns.<zone>.
 ZONES = {

@@ -11,7 +11,7 @@ import dns.rdatatype
 import dns.rrset
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from certbot_dns_autopilot.dnssec import judge
+from certbot_dns_autopilot.preflight.dnssec import judge
 
 ZONE = "signed.example"
 NAME = dns.name.from_text(ZONE)

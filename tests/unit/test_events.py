@@ -88,7 +88,7 @@ def test_an_event_log_another_user_planted_is_neither_followed_nor_used(caplog) 
     from pathlib import Path
 
     import pytest
-    from test_locks import planted
+    from unit_helpers import planted
 
     from certbot_dns_autopilot import events as events_module
 

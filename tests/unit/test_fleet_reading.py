@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_autopilot import doctor, fleet, renewal
-from certbot_dns_autopilot.findings import ERROR, WARNING, Finding
+from certbot_dns_autopilot.cli import doctor, fleet, renewal
+from certbot_dns_autopilot.cli import main as cli_main
+from certbot_dns_autopilot.preflight.findings import ERROR, WARNING, Finding
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -107,7 +108,7 @@ def test_doctor_argv_maps_saved_options_and_skips_run_only_and_unknown(tmp_path:
 
 
 def test_every_table_option_is_a_plugin_option() -> None:
-    from certbot_dns_autopilot.authenticator import Authenticator
+    from certbot_dns_autopilot.plugin.authenticator import Authenticator
 
     defined: list[str] = []
     Authenticator.add_parser_arguments(lambda name, **_: defined.append(name.replace("-", "_")))
@@ -199,7 +200,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     from certbot_dns_autopilot import __version__
 
     with pytest.raises(SystemExit) as exited:
-        doctor.main(["--version"])
+        cli_main.main(["--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out.strip() == f"dns-autopilot {__version__} (certbot-dns-autopilot)"
     assert f"## [{__version__}]" in Path(__file__).parents[2].joinpath("CHANGELOG.md").read_text()
@@ -208,7 +209,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_doctor_without_names_or_all_says_what_it_needs(capsys: pytest.CaptureFixture[str]
                                                         ) -> None:
     with pytest.raises(SystemExit) as exited:
-        doctor.main(["doctor"])
+        cli_main.main(["doctor"])
     assert exited.value.code == 2
     assert "-d NAME and --credentials PATH (or --all" in capsys.readouterr().err
 
@@ -261,14 +262,14 @@ def test_another_authenticators_lineage_is_listed_not_checked(tmp_path: Path) ->
 
 def test_prometheus_without_all_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
-        doctor.main(["doctor", "-d", "a.example", "--credentials", "/x", "--prometheus", "/p"])
+        cli_main.main(["doctor", "-d", "a.example", "--credentials", "/x", "--prometheus", "/p"])
     assert "add --all" in capsys.readouterr().err
 
 
 def test_the_account_a_lineage_renews_with_is_found_by_its_saved_id(tmp_path: Path) -> None:
     import json
 
-    from certbot_dns_autopilot import account
+    from certbot_dns_autopilot.preflight import account
 
     server = "https://acme-v02.api.letsencrypt.org/directory"
     stored = Path(account.accounts_dir(str(tmp_path), server)) / "0123abcd"

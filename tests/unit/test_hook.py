@@ -63,7 +63,7 @@ def test_nothing_in_the_hooks_path_raises_into_the_run(
         ) -> None:
     import types
 
-    from certbot_dns_autopilot.authenticator import Authenticator
+    from certbot_dns_autopilot.plugin.authenticator import Authenticator
 
     config = types.SimpleNamespace(work_dir=str(tmp_path), logs_dir=str(tmp_path),
                                    dns_autopilot_failure_hook="cat > /dev/null")

@@ -3,8 +3,6 @@ it must refuse: a journal decides what root deletes)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import subprocess
@@ -12,15 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from unit_helpers import value
 
-from certbot_dns_autopilot import journal
+from certbot_dns_autopilot.cleanup import journal
 
 NOBODY = 65534
-
-
-def value(seed: str) -> str:
-    """A DNS-01 value, shaped as the CA's are."""
-    return base64.urlsafe_b64encode(hashlib.sha256(seed.encode()).digest()).rstrip(b"=").decode()
 
 
 def dead_pid() -> int:
@@ -161,7 +155,7 @@ def test_recovery_survives_any_error_and_keeps_the_journal(
     import types
 
     from certbot_dns_autopilot import credentials
-    from certbot_dns_autopilot.authenticator import Authenticator
+    from certbot_dns_autopilot.plugin.authenticator import Authenticator
 
     path = plant(tmp_path, "dead.json", dead_journal(GOOD))
 

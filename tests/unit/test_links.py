@@ -52,7 +52,7 @@ def test_every_code_has_a_troubleshooting_section() -> None:
 
 
 def test_a_finding_ends_with_the_page_for_its_code() -> None:
-    from certbot_dns_autopilot.findings import WARNING, Finding
+    from certbot_dns_autopilot.preflight.findings import WARNING, Finding
 
     text = Finding("stale-record", WARNING, "x", "old", "ev", "remove it").text()
     assert text.splitlines()[-2:] == ["    Fix: remove it", "    More: " + links.code(

@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from unit_helpers import planted
 
-from certbot_dns_autopilot import locks
 from certbot_dns_autopilot.errors import AutopilotError
+from certbot_dns_autopilot.writers import locks
 
-NOBODY = 65534
 # The second user runs the system's Python: the venv's may sit where it cannot read.
-SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="a second user needs root to set up")
 
 
@@ -36,19 +32,6 @@ def shared() -> Iterator[Path]:
     path.chmod(0o1777)
     yield path
     shutil.rmtree(path)
-
-
-def as_nobody(code: str) -> subprocess.Popen[str]:
-    """Run ``code`` as the unprivileged user ``nobody``; it prints "ready" once set up."""
-    return subprocess.Popen([SYSTEM_PYTHON, "-c", textwrap.dedent(code)], user=NOBODY,
-                            group=NOBODY, extra_groups=[], stdout=subprocess.PIPE, text=True,
-                            cwd="/")
-
-
-def planted(code: str) -> subprocess.Popen[str]:
-    proc = as_nobody(code)
-    assert proc.stdout and proc.stdout.readline().strip() == "ready"
-    return proc
 
 
 def victim(shared: Path) -> Path:

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 from certbot import errors
-from certbot.plugins.dns_common import CredentialsConfiguration
+from unit_helpers import load_map
 
-from certbot_dns_autopilot.authenticator import parse_resolvers
 from certbot_dns_autopilot.dnsio import Server
-from certbot_dns_autopilot.providers import WriterMap, writers_from_credentials
-from certbot_dns_autopilot.providers.rfc2136 import RFC2136Writer
+from certbot_dns_autopilot.options import parse_resolvers
+from certbot_dns_autopilot.writers.rfc2136 import RFC2136Writer
 
 SECRET = "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1iZS1wcmludGVk"
 GOOD = {
@@ -19,14 +18,6 @@ GOOD = {
     "dns_autopilot_rfc2136_name": "acme-key",
     "dns_autopilot_rfc2136_secret": SECRET,
 }
-
-
-def load_map(tmp_path: Path, values: dict[str, str], sections: str = "") -> WriterMap:
-    path = tmp_path / "credentials.ini"
-    path.write_text("".join(f"{k} = {v}\n" for k, v in values.items()) + sections)
-    path.chmod(0o600)
-    creds = CredentialsConfiguration(str(path), lambda var: f"dns_autopilot_{var}")
-    return writers_from_credentials(creds, str(path))
 
 
 def load(tmp_path: Path, values: dict[str, str]):
@@ -145,7 +136,7 @@ def test_a_writer_whose_sdk_is_missing_names_the_extra_to_install(
     import sys
 
     monkeypatch.setitem(sys.modules, "boto3", None)  # as if the [route53] extra were absent
-    monkeypatch.delitem(sys.modules, "certbot_dns_autopilot.providers.route53", raising=False)
+    monkeypatch.delitem(sys.modules, "certbot_dns_autopilot.writers.route53", raising=False)
     with pytest.raises(errors.PluginError,
                        match=r"pip install 'certbot-dns-autopilot\[route53\]'"):
         load_map(tmp_path, {"dns_autopilot_route53_region": "us-east-1"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from certbot_dns_autopilot.dnsio import Answer, Server
-from certbot_dns_autopilot.propagation import (
+from certbot_dns_autopilot.wait.propagation import (
     BEHIND,
     LAME,
     SERVING,

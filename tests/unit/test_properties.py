@@ -13,8 +13,9 @@ from certbot import errors
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from certbot_dns_autopilot import aliases, credentials, dnsio, names
-from certbot_dns_autopilot.authenticator import parse_bool, parse_resolvers
+from certbot_dns_autopilot import credentials, dnsio, names
+from certbot_dns_autopilot.options import parse_bool, parse_resolvers
+from certbot_dns_autopilot.plan import aliases
 
 FAST = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -251,7 +252,7 @@ def test_any_answer_reads_and_shows_without_control_characters(
     from dns.rdtypes.ANY.TXT import TXT
 
     from certbot_dns_autopilot.errors import AutopilotError
-    from certbot_dns_autopilot.findings import WARNING, Finding
+    from certbot_dns_autopilot.preflight.findings import WARNING, Finding
 
     qname = dns.name.from_text("_acme-challenge.example.com.")
     query = dns.message.make_query(qname, "TXT")

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from certbot_dns_autopilot import ratelimits
+from certbot_dns_autopilot.preflight import ratelimits
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
 

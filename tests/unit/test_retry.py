@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from certbot_dns_autopilot import retry
+from certbot_dns_autopilot.writers import retry
 
 
 class Flaky:

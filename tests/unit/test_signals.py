@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-from certbot_dns_autopilot import signals
+from certbot_dns_autopilot.cleanup import signals
 
 
 def test_a_signal_is_noted_and_passed_on_and_handlers_are_restored() -> None:

@@ -7,7 +7,7 @@ import pytest
 from certbot_dns_autopilot.dnsio import Answer, Reach, Server
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.plan import Target
-from certbot_dns_autopilot.waiter import Waiter
+from certbot_dns_autopilot.wait import Waiter
 
 NS1 = Server("192.0.2.1", name="ns1.example")
 NS2 = Server("192.0.2.2", name="ns2.example")

@@ -8,12 +8,15 @@ import types
 from pathlib import Path
 
 import pytest
-from test_journal import value
+from unit_helpers import value
 
-from certbot_dns_autopilot import journal
-from certbot_dns_autopilot.authenticator import Authenticator
+from certbot_dns_autopilot import dnsio
+from certbot_dns_autopilot.cleanup import journal
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.providers import Records, Writer
+from certbot_dns_autopilot.plan.chain import Follower
+from certbot_dns_autopilot.plugin.authenticator import Authenticator
+from certbot_dns_autopilot.plugin.state import RunState
+from certbot_dns_autopilot.writers import Records, Writer
 
 ZONE, NAME = "example.com", "_acme-challenge.example.com"
 
@@ -51,10 +54,11 @@ def write(tmp_path: Path, writer: Writer) -> journal.Journal:
     run = Authenticator(types.SimpleNamespace(work_dir=str(tmp_path), logs_dir=str(tmp_path)),
                         "dns-autopilot").run
     run.prepare()
-    run._journal = journal.Journal(str(tmp_path), "r1", "/c.ini")
+    run._state = RunState(journal.Journal(str(tmp_path), "r1", "/c.ini"),
+                          Follower(dnsio.Recursive()), wait_off=False)
     with pytest.raises(AutopilotError):
         run._write({ZONE: writer}, {ZONE: {NAME: frozenset({value("ours")})}})
-    return run._journal
+    return run.state.journal
 
 
 def test_an_add_applied_after_all_is_taken_back_and_the_journal_dropped(tmp_path: Path

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from certbot import errors
-from test_options_and_credentials import load_map
+from unit_helpers import load_map
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.providers.acmedns import AcmeDnsWriter, allowed
-from certbot_dns_autopilot.providers.exec import ExecWriter
+from certbot_dns_autopilot.writers.acmedns import AcmeDnsWriter, allowed
+from certbot_dns_autopilot.writers.exec import ExecWriter
 
 PASSWORD = "pW-0123456789abcdefghijklmnopqrstuvwxyzAB"[:40]
 FULL = "d420c923-bbd7-4056-ab64-c3ca54c9b3cf.auth.acme-dns.io"

@@ -8,8 +8,8 @@ import pytest
 from certbot import errors
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.providers import SectionKeys
-from certbot_dns_autopilot.providers.azure import (
+from certbot_dns_autopilot.writers import SectionKeys
+from certbot_dns_autopilot.writers.azure import (
     AzureWriter,
     _aad_fix,
     likely_zone,
@@ -67,11 +67,11 @@ def test_explicit_endpoints_win_and_must_come_in_pairs() -> None:
 
 
 @pytest.mark.parametrize(("settings", "code", "named"), [
-    ({"subscription_id": "my-subscription"}, "zone-not-found", "subscription_id"),
-    ({"resource_group": "rg/dns"}, "zone-not-found", "resource_group"),
-    ({"environment": "AzureGermanCloud"}, "zone-not-found", "AzureChinaCloud"),
+    ({"subscription_id": "my-subscription"}, "bad-config", "subscription_id"),
+    ({"resource_group": "rg/dns"}, "bad-config", "resource_group"),
+    ({"environment": "AzureGermanCloud"}, "bad-config", "AzureChinaCloud"),
     ({"authority_host": "http://127.0.0.1:8443", "resource_manager_url": "https://x"},
-     "zone-not-found", "authority_host"),
+     "bad-config", "authority_host"),
     ({"client_id": "my-app"}, "permission-denied", "client_id"),
     ({"tenant_id": None}, "permission-denied", "tenant_id"),
     ({"client_certificate_path": "/nonexistent.pem"}, "permission-denied", "client_secret"),

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from certbot import errors
-from test_options_and_credentials import load_map
+from unit_helpers import load_map
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.providers.cloudflare import (
+from certbot_dns_autopilot.writers.cloudflare import (
     DEFAULT_URL,
     CloudflareWriter,
     quote,
@@ -120,6 +120,6 @@ def test_an_unreachable_api_names_the_url_and_the_key() -> None:
     writer = CloudflareWriter(token=TOKEN, url=url, max_retries=0)
     with pytest.raises(AutopilotError) as caught:
         writer.find_zone("_acme-challenge.example.com")
-    assert caught.value.code == "lame-delegation"
+    assert caught.value.code == "provider-unreachable"
     assert url in caught.value.problem and "dns_autopilot_cloudflare_api_url" in caught.value.fix
     assert TOKEN not in str(caught.value)

@@ -16,9 +16,9 @@ from certbot.plugins.dns_common import CredentialsConfiguration
 from lexicon.interfaces import Provider
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.providers import lexicon as lexicon_writer
-from certbot_dns_autopilot.providers import writers_from_credentials
-from certbot_dns_autopilot.providers.lexicon import LexiconWriter
+from certbot_dns_autopilot.writers import lexicon as lexicon_writer
+from certbot_dns_autopilot.writers import writers_from_credentials
+from certbot_dns_autopilot.writers.lexicon import LexiconWriter
 
 TOKEN = "tok-3f9a8b7c6d5e4f3a2b1c"
 TSIG = "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1iZS1wcmludGVk"
@@ -287,7 +287,7 @@ def test_a_provider_that_deletes_the_record_set_gets_the_others_back(
     (http_error(403), "permission-denied"),
     (http_error(404), "zone-not-found"),
     (requests.ConnectionError(f"cannot reach https://api.fake.example/?token={TOKEN}"),
-     "lame-delegation"),
+     "provider-unreachable"),
     (RuntimeError(f"bad credentials {TOKEN}"), "permission-denied"),
 ])
 def test_provider_failures_become_codes_without_the_secret(

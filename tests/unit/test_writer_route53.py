@@ -8,8 +8,8 @@ import pytest
 from certbot.plugins.dns_common import CredentialsConfiguration
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.providers import writers_from_credentials
-from certbot_dns_autopilot.providers.route53 import (
+from certbot_dns_autopilot.writers import writers_from_credentials
+from certbot_dns_autopilot.writers.route53 import (
     Route53Writer,
     merged,
     quote,

@@ -1,0 +1,315 @@
+"""`dns-autopilot doctor --all`: every lineage certbot renews, checked before its renewal.
+
+A CAA record added by another team, a rotated token, a moved nameserver are otherwise found
+when `certbot renew` fails at night. This reads certbot's renewal configurations
+(``<config-dir>/renewal/*.conf``), runs doctor's probes for each lineage that renews with
+dns-autopilot, with that lineage's own saved options, and reports a table, the findings,
+an exit status (0/1/2, the Nagios convention) and optionally a node-exporter textfile.
+Reading certbot's state is `renewal.py`; rendering here is pure; `check` and `main` do the I/O.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from certbot import errors
+
+from .. import options
+from ..codes import Code
+from ..errors import AutopilotError
+from ..preflight import account
+from ..preflight.findings import ERROR, WARNING, Finding, exit_status
+from . import doctor, renewal
+from .renewal import Lineage
+
+PLUGIN = "dns-autopilot"
+#: a lineage doctor cannot read or check (its file, its certificate, its saved credentials)
+CODE = Code.RENEWAL_CONFIG
+
+#: A saved ``dns_autopilot_<option>`` → doctor's option for it (None: the option only
+#: matters while a run writes and waits, doctor has nothing to check with it). An option
+#: missing here is still passed when doctor has an option of the same name.
+SAVED_OPTIONS: dict[str, str | None] = options.saved_to_doctor()
+
+
+@dataclass
+class Report:
+    """What doctor found for one lineage."""
+
+    lineage: Lineage
+    domains: list[str] = field(default_factory=list)
+    not_before: datetime.datetime | None = None
+    expires: datetime.datetime | None = None
+    renew_now: bool | None = None
+    checked: bool = False
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def status(self) -> int:
+        return exit_status(self.findings)
+
+    def days_left(self, now: datetime.datetime) -> float | None:
+        if self.expires is None:
+            return None
+        return (self.expires - now).total_seconds() / 86400
+
+    def worst(self) -> str:
+        if not self.checked and not self.findings:
+            return f"not checked ({self.lineage.authenticator or 'no authenticator'})"
+        if not self.findings:
+            return "ok"
+        first = min(self.findings, key=lambda f: f.severity != ERROR)
+        more = len(self.findings) - 1
+        return f"{first.severity} {first.code}" + (f" (+{more})" if more else "")
+
+
+def doctor_argv(lineage: Lineage, domains: Iterable[str], config_dir: str,
+                known: Callable[[str], bool], account_url: str | None = None,
+                no_permission_probe: bool = False) -> list[str]:
+    """doctor's command line for one lineage: its names and its saved options.
+
+    ``known`` says whether doctor has an option (e.g. ``--address-family``), so a saved
+    option doctor does not know (a newer plugin's) is left out instead of failing."""
+    argv = ["doctor"]
+    for domain in domains:
+        argv += ["-d", domain]
+    for option, value in sorted(lineage.saved.items()):
+        flag = SAVED_OPTIONS.get(option, "--" + option.replace("_", "-"))
+        if flag is None or not known(flag) or value.strip() in ("", "None"):
+            continue
+        argv += [flag, value]
+    if lineage.server:
+        argv += ["--server", lineage.server]
+    if account_url:
+        argv += ["--account", account_url]
+    argv += ["--config-dir", config_dir]
+    if no_permission_probe:
+        argv.append("--no-permission-probe")
+    return argv
+
+
+def _options(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string of doctor's subcommand (argparse keeps them on its actions)."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {s for a in sub.choices["doctor"]._actions for s in a.option_strings}
+
+
+def _problem(lineage: Lineage, problem: str, fix: str) -> Finding:
+    return Finding(CODE, ERROR, lineage.name, problem, f"renewal configuration: {lineage.path}",
+                   fix)
+
+
+def check(lineage: Lineage, config_dir: str, no_permission_probe: bool,
+          now: datetime.datetime) -> Report:
+    """One lineage: its certificate, and doctor's probes with its saved options."""
+    report = Report(lineage)
+    if lineage.problem:
+        report.findings.append(_problem(lineage, lineage.problem, "repair or remove the file "
+                                        "(`certbot certificates` shows what certbot reads)"))
+        return report
+    try:
+        report.domains, report.not_before, report.expires = renewal.certificate(lineage.cert or "")
+    except (OSError, ValueError) as exc:
+        report.findings.append(_problem(
+            lineage, f"the certificate {lineage.cert or '(none named)'} cannot be read: {exc}",
+            "restore the lineage's live/ and archive/ files, or remove the lineage with "
+            "`certbot delete`"))
+        return report
+    report.renew_now = renewal.would_renew(report.not_before, report.expires, now,
+                                   lineage.renew_before_expiry, lineage.autorenew)
+    if lineage.authenticator != PLUGIN:
+        return report
+    report.checked = True
+    parser = doctor._parser()
+    argv = doctor_argv(lineage, report.domains, config_dir, _options(parser).__contains__,
+                       account.url_for_id(config_dir, lineage.server, lineage.account),
+                       no_permission_probe)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit:
+        report.findings.append(_problem(lineage, "a saved dns_autopilot option has a value "
+                                        "doctor cannot read", "correct it with `certbot "
+                                        f"reconfigure --cert-name {lineage.name} ...`"))
+        return report
+    if not args.credentials:
+        report.findings.append(_problem(lineage, "no dns_autopilot_credentials is saved: the "
+                                        "renewal cannot write records",
+                                        f"certbot reconfigure --cert-name {lineage.name} "
+                                        "--dns-autopilot-credentials PATH"))
+        return report
+    try:
+        report.findings += doctor.diagnose(args)[1]
+    except AutopilotError as exc:
+        report.findings.append(Finding(exc.code, ERROR, lineage.name, exc.problem,
+                                       exc.evidence, exc.fix))
+    except errors.PluginError as exc:  # the saved credentials file, read as the plugin reads it
+        report.findings.append(_problem(lineage, str(exc), "correct the file, or save another "
+                                        f"with `certbot reconfigure --cert-name {lineage.name} "
+                                        "--dns-autopilot-credentials PATH`"))
+    except Exception as exc:  # noqa: BLE001 - one lineage must not hide the others' report
+        report.findings.append(_problem(
+            lineage, f"doctor could not check this lineage ({type(exc).__name__}: {exc})",
+            f"run `dns-autopilot doctor -d NAME --credentials PATH` for {lineage.name}'s "
+            "names to see the whole error"))
+    return report
+
+
+def check_all(lineages: Sequence[Lineage], config_dir: str, no_permission_probe: bool,
+              jobs: int = doctor.DEFAULT_JOBS, now: datetime.datetime | None = None
+              ) -> list[Report]:
+    """Every lineage, up to ``jobs`` at once, in the lineages' order."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    if not lineages:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(lineages)))) as pool:
+        return list(pool.map(lambda lin: check(lin, config_dir, no_permission_probe, now),
+                             lineages))
+
+
+def summary(reports: Sequence[Report]) -> dict[str, object]:
+    findings = [f for r in reports for f in r.findings]
+    return {"lineages": len(reports), "checked": sum(r.checked for r in reports),
+            "not_checked": sum(not r.checked for r in reports),
+            "renew_now": sum(bool(r.renew_now) for r in reports),
+            "errors": sum(f.severity == ERROR for f in findings),
+            "warnings": sum(f.severity == WARNING for f in findings),
+            "status": exit_status(findings)}
+
+
+def as_json(reports: Sequence[Report], now: datetime.datetime) -> dict[str, object]:
+    """``{"lineages": [...], "summary": {...}}`` (documented in docs/doctor.md)."""
+    rows = []
+    for r in reports:
+        days = r.days_left(now)
+        rows.append({"name": r.lineage.name, "domains": r.domains,
+                     "expires": r.expires.isoformat() if r.expires else None,
+                     "days_left": None if days is None else round(days, 2),
+                     "renew_now": r.renew_now, "authenticator": r.lineage.authenticator,
+                     "checked": r.checked, "status": r.status,
+                     "findings": [f.as_dict() for f in r.findings]})
+    return {"lineages": rows, "summary": summary(reports)}
+
+
+def _names(domains: list[str]) -> str:
+    if not domains:
+        return "-"
+    return domains[0] + (f" +{len(domains) - 1}" if len(domains) > 1 else "")
+
+
+def table(reports: Sequence[Report], now: datetime.datetime) -> str:
+    """One line per lineage: name, names, expiry and days left, renew now, worst finding."""
+    head = ("LINEAGE", "NAMES", "EXPIRES", "DAYS", "RENEW NOW", "WORST")
+    rows = [head]
+    for r in reports:
+        days = r.days_left(now)
+        rows.append((r.lineage.name, _names(r.domains),
+                     r.expires.strftime("%Y-%m-%d %H:%M") if r.expires else "-",
+                     "-" if days is None else f"{days:.0f}",
+                     {True: "yes", False: "no", None: "-"}[r.renew_now], r.worst()))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head) - 1)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
+                     + "  " + row[-1] for row in rows)
+
+
+def text(reports: Sequence[Report], now: datetime.datetime) -> str:
+    """The table, then each lineage's findings, then one summary line."""
+    out = [table(reports, now)]
+    for r in reports:
+        if r.findings:
+            out.append(f"\n== {r.lineage.name} ({', '.join(r.domains) or 'no names'})")
+            out += [f.text() for f in r.findings]
+    s = summary(reports)
+    out.append(f"\n{s['lineages']} lineage(s), {s['checked']} checked, "
+               f"{s['not_checked']} not checked; {s['errors']} "
+               f"error(s), {s['warnings']} warning(s)")
+    return "\n".join(out)
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def prometheus(reports: Sequence[Report], now: datetime.datetime) -> str:
+    """A node-exporter textfile: days left, renew now, worst severity, findings by code."""
+    out = ["# HELP dns_autopilot_certificate_days_left Days until the lineage's certificate "
+           "expires.", "# TYPE dns_autopilot_certificate_days_left gauge"]
+    for r in reports:
+        days = r.days_left(now)
+        if days is not None:
+            out.append(f'dns_autopilot_certificate_days_left{{lineage="{_label(r.lineage.name)}"'
+                       f'}} {days:.3f}')
+    out += ["# HELP dns_autopilot_renew_now 1 when certbot renew would renew the lineage now.",
+            "# TYPE dns_autopilot_renew_now gauge"]
+    for r in reports:
+        if r.renew_now is not None:
+            out.append(f'dns_autopilot_renew_now{{lineage="{_label(r.lineage.name)}"}} '
+                       f"{int(r.renew_now)}")
+    out += ["# HELP dns_autopilot_lineage_severity Worst doctor finding: 0 healthy, "
+            "1 warning, 2 error (lineages renewed with dns-autopilot).",
+            "# TYPE dns_autopilot_lineage_severity gauge"]
+    for r in reports:
+        if r.checked or r.findings:
+            out.append(f'dns_autopilot_lineage_severity{{lineage="{_label(r.lineage.name)}"}} '
+                       f"{r.status}")
+    out += ["# HELP dns_autopilot_findings Doctor findings by code and severity.",
+            "# TYPE dns_autopilot_findings gauge"]
+    for r in reports:
+        counts: dict[tuple[str, str], int] = {}
+        for f in r.findings:
+            counts[(f.code, f.severity)] = counts.get((f.code, f.severity), 0) + 1
+        for (code, severity), count in sorted(counts.items()):
+            out.append(f'dns_autopilot_findings{{lineage="{_label(r.lineage.name)}",'
+                       f'code="{_label(code)}",severity="{severity}"}} {count}')
+    out += ["# HELP dns_autopilot_doctor_last_run_timestamp_seconds When doctor --all ran.",
+            "# TYPE dns_autopilot_doctor_last_run_timestamp_seconds gauge",
+            f"dns_autopilot_doctor_last_run_timestamp_seconds {now.timestamp():.0f}"]
+    return "\n".join(out) + "\n"
+
+
+def write_atomically(path: str, content: str) -> None:
+    """Write beside ``path`` and rename over it: node-exporter never reads half a file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temp = tempfile.mkstemp(prefix=".dns-autopilot-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        os.unlink(temp)
+        raise
+
+
+def main(args: argparse.Namespace) -> int:
+    """`doctor --all`: prints the table (or JSON); exit 0 healthy, 1 warnings, 2 errors."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    try:
+        lineages = renewal.read_lineages(args.config_dir)
+    except errors.PluginError as exc:
+        print(f"dns-autopilot doctor: {exc}", file=sys.stderr)
+        return 2
+    reports = check_all(lineages, args.config_dir, args.no_permission_probe, args.jobs, now)
+    if args.prometheus:
+        try:
+            write_atomically(args.prometheus, prometheus(reports, now))
+        except OSError as exc:
+            print(f"dns-autopilot doctor: cannot write {args.prometheus}: {exc}. Fix: give "
+                  "a writable path (node-exporter's --collector.textfile.directory)",
+                  file=sys.stderr)
+            return 2
+    if args.json:
+        json.dump(as_json(reports, now), sys.stdout, indent=1, default=str)
+        print()
+    elif reports:
+        print(text(reports, now))
+    else:
+        print(f"no lineages in {os.path.join(args.config_dir, 'renewal')}")
+    return int(summary(reports)["status"])  # type: ignore[call-overload]

@@ -1,0 +1,140 @@
+"""Live evidence at failure time: what every server says now, while our records still exist.
+
+certbot calls ``auth_hint`` before cleanup, so this is the moment to ask: every address of
+every nameserver of the zone we wrote (recursion off), the zone's serials (its SOA primary
+included), the configured resolvers for the name the CA asked, the CNAME chain as it is
+now, the doubled name, and CAA or DNSSEC where the CA's words point there. All questions go
+out at once and the whole gathering is bounded in time; what did not come back in time is
+named, never waited for.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from .. import dnsio, preflight
+from ..errors import AutopilotError
+from ..plan.chain import Follower
+from ..preflight import caa
+from ..preflight.findings import Finding
+from ..wait.propagation import Observation
+from .ca_errors import CaReading
+
+BUDGET = 15.0  # seconds for all of a hint's questions: certbot's error report waits on them
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One failed name: where we wrote, and what each server says now."""
+
+    origin: str  # _acme-challenge.<domain>: the name the CA asked
+    target: str  # where the values were written (after CNAMEs)
+    zone: str
+    run_values: frozenset[str]  # every value of this run at the target
+    authoritative: tuple[Observation, ...] = ()
+    serials: tuple[tuple[dnsio.Server, int | None], ...] = ()
+    resolvers: tuple[Observation, ...] = ()
+    chain_target: str | None = None
+    chain_text: str = ""
+    chain_error: str = ""
+    doubled: Observation | None = None
+    negative_ttl: int | None = None
+    findings: tuple[Finding, ...] = ()
+    incomplete: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The complete evidence, for the event log and the failure hook."""
+        def obs(o: Observation) -> dict[str, Any]:
+            return {"server": str(o.server), "name": o.name, **o.answer.as_dict()}
+        return {
+            "origin": self.origin, "target": self.target, "zone": self.zone,
+            "authoritative": [obs(o) for o in self.authoritative],
+            "serials": {str(s): n for s, n in self.serials},
+            "resolvers": [obs(o) for o in self.resolvers],
+            "chain": self.chain_text, "chain_error": self.chain_error or None,
+            "doubled": obs(self.doubled) if self.doubled else None,
+            "negative_ttl": self.negative_ttl,
+            "findings": [f.as_dict() for f in self.findings],
+            "incomplete": self.incomplete or None}
+
+
+def gather(origin: str, target: str, zone: str, run_values: frozenset[str], domain: str,
+           reading: CaReading, follower: Follower, identities: set[str],
+           budget: float = BUDGET, query: Callable[..., dnsio.Answer] | None = None,
+           requester: caa.Requester | None = None) -> Evidence:
+    """Ask everything about one failed name at once; give up on what exceeds ``budget``.
+    Addresses the run found unreachable are not asked again (the default ``query`` is the
+    run's `dnsio.Reach`): they come back as unreachable, named as not checked."""
+    recursive = follower.recursive
+    query = query or follower.reach.ask
+    deadline = time.monotonic() + budget
+    pool = ThreadPoolExecutor(max_workers=16)
+    try:
+        servers = _bounded(pool, lambda: follower.servers(zone), deadline) or []
+        jobs: dict[str, Any] = {
+            "authoritative": lambda: tuple(
+                Observation(s, target, run_values, query(s, target, "TXT")) for s in servers),
+            "serials": lambda: tuple(dnsio.zone_serials(zone, servers, recursive, query).items()),
+            "resolvers": lambda: tuple(
+                Observation(r, origin, run_values, query(r, origin, "TXT", recurse=True), True)
+                for r in recursive.servers),
+            "chain": lambda: follower.follow(origin),
+            "doubled": lambda: next((Observation(s, f"{target}.{zone}", run_values,
+                                                 query(s, f"{target}.{zone}", "TXT"))
+                                     for s in servers if follower.reach.usable(s)), None),
+        }
+        if reading.kind == "caa" or reading.typ == "caa":
+            jobs["caa"] = lambda: tuple(preflight.caa_findings(domain, follower, identities,
+                                                                  requester))
+        if reading.kind in ("dnssec", "servfail"):
+            jobs["dnssec"] = lambda: tuple(preflight.dnssec_findings(zone, follower))
+        futures = {key: pool.submit(job) for key, job in jobs.items()}
+        wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()))
+        results: dict[str, Any] = {}
+        late, chain_error = [], ""
+        for key, future in futures.items():
+            if not future.done():
+                late.append(key)
+                continue
+            try:
+                results[key] = future.result()
+            except AutopilotError as exc:  # the chain follower's own diagnosis
+                chain_error = exc.problem
+            except Exception as exc:  # noqa: BLE001 - evidence is best effort, never fatal
+                late.append(f"{key} ({type(exc).__name__})")
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    chain = results.get("chain")
+    soa = next((o.answer for o in results.get("authoritative", ()) if o.answer.minimum), None)
+    return Evidence(
+        origin=origin, target=target, zone=zone, run_values=run_values,
+        authoritative=results.get("authoritative", ()), serials=results.get("serials", ()),
+        resolvers=results.get("resolvers", ()),
+        chain_target=chain.final if chain else None,
+        chain_text=chain.describe() if chain else "", chain_error=chain_error,
+        doubled=results.get("doubled"),
+        negative_ttl=_negative_ttl(soa, servers, zone, query),
+        findings=results.get("caa", ()) + results.get("dnssec", ()),
+        incomplete=(f"no answer within {budget:.0f} s for: {', '.join(late)}" if late else ""))
+
+
+def _bounded(pool: ThreadPoolExecutor, job: Callable[[], Any], deadline: float) -> Any:
+    future = pool.submit(job)
+    try:
+        return future.result(timeout=max(0.0, deadline - time.monotonic()))
+    except Exception:  # noqa: BLE001 - a lookup that fails or hangs leaves the list empty
+        return None
+
+
+def _negative_ttl(answer: dnsio.Answer | None, servers: list[dnsio.Server], zone: str,
+                  query: Callable[..., dnsio.Answer]) -> int | None:
+    """The zone's negative-caching TTL (RFC 2308: the SOA minimum), from one nameserver."""
+    if answer is not None and answer.minimum is not None:
+        return answer.minimum
+    if not servers:
+        return None
+    return query(servers[0], zone, "SOA").minimum

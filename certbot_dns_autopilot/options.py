@@ -1,0 +1,198 @@
+"""The plugin's options, each defined once: name, how its text is read, default, help.
+
+The certbot glue adds them to certbot's parser, a run reads them back (from the command line
+or, on renewal, as the text certbot saved in ``[renewalparams]``), ``dns-autopilot doctor``
+takes those marked ``doctor`` under the same name, and ``doctor --all`` passes them on from
+each renewal configuration. The docs test checks docs/options.md against `OPTIONS`.
+
+Light on purpose: certbot imports the plugin (and so this module) on every invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from certbot import errors
+
+from . import hook
+
+if TYPE_CHECKING:
+    from . import dnsio
+
+PREFIX = "dns-autopilot-"
+DEFAULT_PROPAGATION_TIMEOUT = 300
+
+
+class BoolValueError(ValueError, argparse.ArgumentTypeError):
+    """A yes/no value that is neither; argparse prints its message as it is."""
+
+
+class ChoiceValueError(ValueError, argparse.ArgumentTypeError):
+    """A value outside an option's choices; argparse prints its message as it is."""
+
+
+def parse_bool(text: str | bool) -> bool:
+    """A yes/no option value as the command line and the renewal config spell it."""
+    if isinstance(text, bool):
+        return text
+    value = str(text).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise BoolValueError(f"{text!r} is not true or false (use true/false, yes/no, on/off, "
+                         "1/0)")
+
+
+def parse_family(text: str) -> str:
+    """``--dns-autopilot-address-family``: any, ipv4 or ipv6."""
+    value = str(text or "any").strip().lower()
+    if value not in ("any", "ipv4", "ipv6"):
+        raise ChoiceValueError(f"{text!r} is not any, ipv4 or ipv6")
+    return value
+
+
+def parse_seconds(text: str | int) -> int:
+    """A whole, non-negative number of seconds (the renewal config hands it back as text)."""
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"{text!r} is not a whole number of seconds")
+    return value
+
+
+def parse_resolvers(text: str) -> list[dnsio.Server]:
+    """``--dns-autopilot-resolvers``: comma-separated ``IP`` / ``IP:PORT`` / ``[IPv6]:PORT``
+    or DNS-over-HTTPS ``https://host[:port]/path``.
+
+    :raises certbot.errors.PluginError: naming the bad item and the accepted forms.
+    """
+    from . import dnsio  # dnspython loads when a run starts, not when certbot lists plugins
+
+    servers = []
+    for item in (part.strip() for part in (text or "").split(",")):
+        if not item:
+            continue
+        try:
+            servers.append(dnsio.parse_resolver(item))
+        except ValueError as exc:
+            why = str(exc) if "://" in item else f"{item!r} is not an address"
+            raise errors.PluginError(
+                f"--dns-autopilot-resolvers: {why}. Give recursive resolvers as IP, IP:PORT, "
+                "[IPv6]:PORT or https://host[:port]/path (DNS over HTTPS), separated by commas "
+                "(e.g. 9.9.9.9,[2620:fe::fe]:53 or https://1.1.1.1/dns-query)") from None
+    return servers
+
+
+def _text(text: str | None) -> str:
+    return "" if text is None else str(text)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One plugin option: ``--dns-autopilot-<name>`` for certbot, ``--<name>`` for doctor."""
+
+    name: str
+    read: Callable[[Any], Any]  # the value from its text (command line or renewal config)
+    default: Any
+    help: str
+    fix: str = ""  # how to correct a value `read` refuses
+    metavar: str | None = None
+    doctor: bool = False  # doctor takes it too, and `doctor --all` passes it on
+    argtype: Callable[[str], Any] | None = None  # argparse's check at the command line
+
+    @property
+    def dest(self) -> str:
+        """Its key in certbot's ``[renewalparams]`` (without the plugin's prefix)."""
+        return self.name.replace("-", "_")
+
+    def parse(self, given: Any) -> Any:
+        """The option's value from what certbot hands back.
+
+        :raises certbot.errors.PluginError: naming the option and the fix.
+        """
+        try:
+            return self.read(given)
+        except errors.PluginError:
+            raise
+        except ValueError as exc:
+            raise errors.PluginError(f"--{PREFIX}{self.name}: {exc}. Fix: {self.fix}") from None
+
+    def argparse_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of ``add_argument`` (certbot's ``add`` takes the same)."""
+        kwargs: dict[str, Any] = {"default": self.default, "help": self.help}
+        if self.argtype:
+            kwargs["type"] = self.argtype
+        if self.metavar:
+            kwargs["metavar"] = self.metavar
+        return kwargs
+
+
+def _switch(name: str, default: bool, help: str, doctor: bool = False) -> Option:
+    """A true/false option."""
+    return Option(name, parse_bool, default, help, argtype=parse_bool, metavar="true|false",
+                  doctor=doctor, fix="set it to true or false (on the command line, or in the "
+                  "renewal configuration's [renewalparams])")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("credentials", _text, None, doctor=True, help=(
+        "Path to the credentials INI file (mode 600): the record writer's keys, e.g. "
+        "dns_autopilot_rfc2136_server/_name/_secret. Stored absolute in the renewal "
+        "configuration (default: none; required).")),
+    Option("resolvers", parse_resolvers, "", doctor=True, help=(
+        "Comma-separated recursive resolvers (IP, IP:PORT, or https://host[:port]/path for "
+        "DNS over HTTPS) used to find zones, nameservers, CAA and for the public check "
+        "(default: the system's).")),
+    Option("propagation-timeout", parse_seconds, DEFAULT_PROPAGATION_TIMEOUT, argtype=int,
+           fix="give e.g. 300 (0 turns the wait off)", help=(
+               "Upper bound, in seconds, on waiting for the records to be served; the wait "
+               "ends as soon as they are. 0 turns the wait off (the CA may then ask before "
+               "the records are served).")),
+    Option("failure-hook", _text, "", metavar="COMMAND", help=(
+        "A command run (through the shell) once when a run fails, with the diagnoses as JSON "
+        "on its standard input: names, codes, evidence, fixes, the CA's error and certbot's "
+        f"verb. Bounded to {hook.TIMEOUT:.0f} s; its failure is only logged. Saved for "
+        "renewal, so cron renewals can page someone with the cause (default: none).")),
+    _switch("follow-cnames", True, doctor=True, help=(
+               "Follow a CNAME at _acme-challenge.<domain> (asking authoritative servers) and "
+               "write the TXT at its target, with the writer configured for the target's "
+               "zone.")),
+    _switch("preflight", True, help=(
+        "Before writing anything, probe the Public Suffix List, CAA, the zones' delegation "
+        "and existing values; errors stop the run before any challenge is answered. "
+        "`dns-autopilot doctor` runs the same probes alone.")),
+    Option("caa-identities", _text, "", doctor=True, help=(
+        "Comma-separated CAA identities of the CA (e.g. letsencrypt.org), for CAs whose "
+        "directory does not publish them (default: the directory's meta.caaIdentities).")),
+    _switch("remove-stale", False, help=(
+        "Before writing, remove TXT values that pre-flight found already sitting at the "
+        "names to be written (stale-record), so resolvers stop serving them. Only safe when "
+        "no other issuance for the same names may be running: its value would be removed "
+        "too.")),
+    _switch("authoritative-check", True, help=(
+               "Wait until every reachable authoritative nameserver address serves the "
+               "values before asking the resolvers. Set false where port 53 to them is "
+               "always filtered: the resolvers alone decide (resolvers only).")),
+    Option("address-family", parse_family, "any", argtype=parse_family,
+           fix="set it to any, ipv4 or ipv6", metavar="any|ipv4|ipv6", doctor=True, help=(
+               "Which nameserver addresses to ask directly: any (default; a family this host "
+               "has no route for is skipped with a notice), ipv4 or ipv6 only.")),
+    _switch("public-check", True, help=(
+        "After every authoritative server serves the values, also wait until the resolvers "
+        "do. Set false for split-horizon setups where the resolvers cannot see the public "
+        "view.")),
+)
+
+BY_NAME = {option.name: option for option in OPTIONS}
+
+
+def saved_to_doctor() -> dict[str, str | None]:
+    """Each option's ``[renewalparams]`` key -> doctor's flag for it (None: doctor has none,
+    the option matters only while a run writes or waits)."""
+    return {o.dest: f"--{o.name}" if o.doctor else None for o in OPTIONS}

@@ -1,0 +1,205 @@
+"""Following the CNAME chain of an ``_acme-challenge`` name, asking authoritative servers.
+
+The CA follows CNAMEs from ``_acme-challenge.<domain>``; so must the writer. Each hop is
+asked of the nameservers of its own zone with recursion off, never of a cache: a cached
+answer could be stale, and asking a resolver for an ``_acme-challenge`` name would cache a
+negative answer exactly where the CA looks next. Zone cuts are found through the
+resolvers by asking for the *parent* of each hop, which is harmless to cache.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dns.exception
+
+from .. import dnsio, names
+from ..codes import Code
+from ..errors import AutopilotError
+
+MAX_HOPS = 8
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One name of the chain, where it lives, and who said so."""
+
+    name: str
+    zone: str
+    server: str
+    cname: str | None = None
+
+
+@dataclass(frozen=True)
+class Chain:
+    origin: str
+    hops: tuple[Hop, ...]
+    wildcard: str | None = None  # set when a wildcard CNAME answered for the origin
+    unchecked: str = ""  # set when the last hop's nameservers could not be asked from here
+
+    @property
+    def final(self) -> str:
+        return self.hops[-1].name
+
+    @property
+    def zone(self) -> str:
+        return self.hops[-1].zone
+
+    @property
+    def aliased(self) -> bool:
+        return len(self.hops) > 1
+
+    def describe(self) -> str:
+        return " -> ".join(f"{hop.name} (zone {hop.zone or '.'}, said {hop.server})"
+                           for hop in self.hops)
+
+
+class _NoneReachable(Exception):
+    """No nameserver of a zone answered anything from this host (port 53 filtered...)."""
+
+
+def _parent(name: str) -> str:
+    return name.split(".", 1)[1] if "." in name else ""
+
+
+class Follower:
+    """Resolves chains hop by hop at the authoritative servers of each hop's zone."""
+
+    def __init__(self, recursive: dnsio.Recursive,
+                 query: Callable[..., dnsio.Answer] | None = None,
+                 probe_label: Callable[[], str] = lambda: f"_autopilot-{uuid.uuid4().hex[:8]}",
+                 reach: dnsio.Reach | None = None) -> None:
+        self.recursive = recursive
+        #: the run's knowledge of which authoritative addresses this host can ask
+        self.reach = reach or dnsio.Reach(query=query or dnsio.ask)
+        self._query = self.reach.ask
+        self._probe_label = probe_label
+        self._servers: dict[str, list[dnsio.Server]] = {}
+        self._parents_found: set[str] = set()
+
+    def servers(self, zone: str) -> list[dnsio.Server]:
+        """Every address of every nameserver of ``zone`` (looked up once per run)."""
+        if zone not in self._servers:
+            try:
+                found = dnsio.nameserver_addresses(self.recursive, zone)[1]
+            except dns.exception.DNSException:
+                found = []
+            self.reach.probe(zone, found)  # the silent ones cost one timeout, together
+            self._servers[zone] = found
+        return self._servers[zone]
+
+    def find_parent(self, zone: str) -> None:
+        """Find (and probe) the servers of ``zone``'s parent in the background: pre-flight
+        asks them next, and a silent one then costs its timeout beside this zone's."""
+        if not zone or zone in self._parents_found:
+            return
+        self._parents_found.add(zone)
+
+        def find() -> None:
+            try:
+                self.servers(self.recursive.zone_of(_parent(zone)) if "." in zone else "")
+            except Exception:  # noqa: BLE001 - a head start only: pre-flight asks again
+                pass
+        threading.Thread(target=find, name=f"parent of {zone}", daemon=True).start()
+
+    def _ask(self, name: str, zone: str) -> tuple[dnsio.Answer, dnsio.Server, str]:
+        """The first authoritative answer for ``name`` from ``zone``'s servers, following
+        referrals into child zones; returns the answer, who gave it, and the zone. Raises
+        `_NoneReachable` when no server of the zone answered anything from this host."""
+        for _ in range(MAX_HOPS):
+            tried, answered, why = [], False, ""
+            for server in self.servers(zone):
+                answer = self._query(server, name, "CNAME")
+                tried.append(f"{server}: {answer.describe()}")
+                answered = answered or answer.answered
+                why = why or answer.error
+                if answer.referral and answer.referral != zone:
+                    zone = answer.referral
+                    break
+                if answer.authoritative and answer.rcode in ("NOERROR", "NXDOMAIN"):
+                    return answer, server, zone
+            else:
+                if tried and not answered:
+                    raise _NoneReachable(why)
+                raise AutopilotError(
+                    Code.LAME_DELEGATION,
+                    f"no nameserver of {zone or 'the root'} answered authoritatively for {name}",
+                    "make every nameserver in the zone's NS set answer for it",
+                    evidence="\n".join(f"  {row}" for row in tried) or "  (no nameservers)")
+        raise AutopilotError(Code.LAME_DELEGATION, f"too many referrals below {zone} for {name}",
+                             "check the delegations of the zone")
+
+    def _zone_of(self, name: str, chain: list[Hop], origin: str) -> str:
+        """The zone of a hop; for a CNAME target, no zone below a TLD means dangling."""
+        try:
+            zone = self.recursive.zone_of(_parent(name) or name)
+        except dns.exception.DNSException as exc:
+            zone, error = "", str(exc)
+        else:
+            error = ""
+        if chain and (not zone or "." not in zone):
+            so_far = " -> ".join(h.name for h in chain) + f" -> {name}"
+            raise AutopilotError(
+                Code.CNAME_ALIAS,
+                f"the CNAME chain of {origin} is dangling: no zone encloses {name}"
+                + (f" ({error})" if error else ""),
+                f"point the CNAME at a name in a zone that exists and that a configured writer "
+                f"serves, or remove it. Chain: {so_far}")
+        if not zone:
+            raise AutopilotError(
+                Code.ZONE_NOT_FOUND,
+                f"no zone encloses {origin}" + (f" ({error})" if error else ""),
+                "check the spelling, that the domain is registered and delegated, and that the "
+                "resolvers (--dns-autopilot-resolvers, or the system's) answer from this host")
+        return zone
+
+    def follow(self, origin: str) -> Chain:
+        """The chain from ``origin`` to the name that holds (or will hold) the TXT."""
+        hops: list[Hop] = []
+        seen = {origin}
+        name = origin
+        while True:
+            zone = self._zone_of(name, hops, origin)
+            self.find_parent(zone)
+            try:
+                answer, server, zone = self._ask(name, zone)
+            except _NoneReachable as exc:
+                hops.append(Hop(name, zone, "not checked"))
+                return Chain(origin, tuple(hops), unchecked=(
+                    f"a CNAME at {name} could not be looked for: no nameserver of {zone} "
+                    f"answered from this host ({exc}); writing at {name} (if it is an alias, "
+                    "say so in dns_autopilot_aliases)"))
+            if answer.cname is None:
+                hops.append(Hop(name, zone, str(server)))
+                return Chain(origin, tuple(hops))
+            hops.append(Hop(name, zone, str(server), answer.cname))
+            if not hops[1:] and self._wildcard(name, answer.cname, server):
+                # Not followed: the chain ends at the wildcard's CNAME, for the router to judge.
+                return Chain(origin, tuple(hops), wildcard=f"*.{_parent(name)}")
+            chain_text = " -> ".join(h.name for h in hops) + f" -> {answer.cname}"
+            if answer.cname in seen:
+                raise AutopilotError(
+                    Code.CNAME_ALIAS, f"the CNAME chain of {origin} loops", "break the loop: "
+                    f"point one of the CNAMEs at a name that holds records. Chain: {chain_text}")
+            if len(hops) >= MAX_HOPS:
+                raise AutopilotError(
+                    Code.CNAME_ALIAS, f"the CNAME chain of {origin} is longer than {MAX_HOPS} hops",
+                    f"point {origin} directly at the final name. Chain: {chain_text}")
+            try:  # a target from the zone's data: it must be a host name we can write at
+                names.normalize(answer.cname)
+            except ValueError as exc:
+                raise AutopilotError(
+                    Code.CNAME_ALIAS, f"the CNAME chain of {origin} points at a name no writer can "
+                    f"hold a record at ({exc})", "point the CNAME at a host name (letters, "
+                    f"digits, '-', '_') in a zone a configured writer serves. Chain: "
+                    f"{chain_text}") from None
+            seen.add(answer.cname)
+            name = answer.cname
+
+    def _wildcard(self, name: str, target: str, server: dnsio.Server) -> bool:
+        """A sibling that cannot exist gets the same CNAME: a wildcard answers for both."""
+        sibling = f"{self._probe_label()}.{_parent(name)}"
+        return self._query(server, sibling, "CNAME").cname == target

@@ -1,0 +1,72 @@
+"""The DNSSEC probe: the parent's DS, the zone's DNSKEY and RRSIGs, read by `dnssec`'s rules."""
+
+from __future__ import annotations
+
+import dns.exception
+import dns.name
+import dns.rdatatype
+
+from .. import dnsio
+from ..codes import Code
+from ..plan.chain import Follower
+from .findings import ERROR, Finding
+
+
+def dnssec_findings(zone: str, follower: Follower) -> list[Finding]:
+    """Where the parent publishes DS: a DNSKEY must match and sign; resolvers must agree."""
+    from . import dnssec
+
+    def first(servers: list[dnsio.Server], name: str, rdtype: str):
+        for server in servers:
+            if not follower.reach.usable(server):
+                continue
+            try:
+                response = dnsio.fetch(server, name, rdtype, dnssec=True)
+            except (OSError, dns.exception.DNSException):
+                continue
+            if response.rcode() == 0:
+                return server, response
+        return None, None
+
+    def rrset(response, name: str, rdtype: str, covers: str = "NONE"):
+        for found in response.answer if response else []:
+            if (found.name == dns.name.from_text(name)
+                    and found.rdtype == dns.rdatatype.from_text(rdtype)
+                    and found.covers == dns.rdatatype.from_text(covers)):
+                return found
+        return None
+
+    parent = zone.split(".", 1)[1] if "." in zone else ""
+    try:
+        parent_zone = follower.recursive.zone_of(parent) if parent else ""
+    except dns.exception.DNSException:
+        return []
+    parent_server, parent_answer = first(follower.servers(parent_zone), zone, "DS")
+    ds = rrset(parent_answer, zone, "DS")
+    if ds is None:
+        return []
+    servers = follower.servers(zone)
+    _, keys = first(servers, zone, "DNSKEY")
+    _, soa = first(servers, zone, "SOA")
+    verdict = dnssec.judge(zone, ds, rrset(keys, zone, "DNSKEY"), rrset(soa, zone, "SOA"),
+                           rrset(soa, zone, "RRSIG", covers="SOA"))
+    resolver_rows = []
+    for resolver in follower.recursive.servers:
+        answer = dnsio.ask(resolver, zone, "SOA", recurse=True)
+        resolver_rows.append(f"resolver {resolver}: {answer.rcode}")
+        if answer.rcode == "SERVFAIL" and verdict.ok:
+            verdict = dnssec.Verdict(False, "validating resolvers answer SERVFAIL while the "
+                                     "authoritative servers answer", verdict.ds_tags,
+                                     verdict.key_tags)
+    if verdict.ok:
+        return []
+    evidence = "\n".join([
+        f"DS at the parent ({parent_server}): key tag(s) {', '.join(map(str, verdict.ds_tags))}",
+        f"DNSKEY at the zone: key tag(s) {', '.join(map(str, verdict.key_tags)) or '-'}",
+        *resolver_rows,
+        f"dig +dnssec DS {zone} @{parent_server.address if parent_server else ''}",
+        f"dig +dnssec DNSKEY {zone} @{servers[0].address if servers else ''}"])
+    return [Finding(Code.DNSSEC_BROKEN, ERROR, zone, verdict.problem, evidence,
+                    "fix the DS at the registrar: publish the DS of the zone's current key "
+                    f"(e.g. `dig DNSKEY {zone} | dnssec-dsfromkey -f - {zone}`) and remove the "
+                    "stale one, or remove the DS to turn DNSSEC off")]

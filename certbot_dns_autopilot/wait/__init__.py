@@ -1,0 +1,272 @@
+"""Waiting on evidence: every authoritative address first, then the recursive resolvers.
+
+No fixed sleep: the run goes on as soon as every nameserver address of each target zone
+serves every expected value (asked directly, recursion off, concurrently), and then as
+soon as each configured resolver returns them for the name the CA will ask. Resolvers are
+asked only after the authoritative phase passed, so a negative answer is never cached
+where the CA looks next; a resolver that still holds an old answer is waited out for the
+TTL it reports, and the wait is said, not silent.
+
+An address this host cannot reach (no route, an address family it cannot use, nothing
+answering over UDP nor TCP) is not the zone's fault: it is asked once, named as not
+checked, and the wait goes on without it. When no address of a zone answers at all (port 53
+filtered), the resolvers alone decide.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import dns.exception
+from certbot import errors
+
+from .. import dnsio
+from ..codes import Code
+from ..errors import AutopilotError
+from ..events import EventLog
+from ..plan import Target
+from . import propagation
+from .propagation import Observation
+
+logger = logging.getLogger(__name__)
+
+FIRST_INTERVAL = 0.25
+MAX_INTERVAL = 5.0
+MAX_PARALLEL = 32
+PROGRESS_EVERY = 5.0
+
+Query = Callable[..., dnsio.Answer]
+Pair = tuple[dnsio.Server, Target]
+
+
+class Waiter:
+    """Polls until the evidence says the CA will find the values, or the timeout passes."""
+
+    def __init__(self, recursive: dnsio.Recursive, timeout: float, public_check: bool = True,
+                 events: EventLog | None = None, progress: Callable[[str], None] | None = None,
+                 query: Query = dnsio.ask, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep,
+                 stopping: Callable[[], bool] = lambda: False,
+                 reach: dnsio.Reach | None = None, authoritative_check: bool = True) -> None:
+        self.recursive = recursive
+        self.timeout = timeout
+        self.public_check = public_check
+        self.authoritative_check = authoritative_check
+        self.reach = reach or dnsio.Reach(query=query)
+        #: addresses not verified from this host, with why (set by `wait`)
+        self.unverified: dict[dnsio.Server, str] = {}
+        self.events = events or EventLog()
+        self._progress = progress or (lambda text: None)
+        self._query = query
+        self._clock = clock
+        self._sleep = sleep
+        self._stopping = stopping  # a termination signal arrived: stop waiting at once
+
+    def wait(self, targets: Sequence[Target], asked: Sequence[Target] | None = None
+             ) -> dict[str, float]:
+        """Block until every target is served at its zone's servers, then (public check)
+        until the resolvers answer ``asked`` (the CA's names; default: the targets) with
+        their values. Returns seconds spent per phase; raises AutopilotError."""
+        start = self._clock()
+        deadline = start + self.timeout
+        timings: dict[str, float] = {}
+        if self.authoritative_check:
+            servers = {zone: self.nameserver_addresses(zone)
+                       for zone in sorted({t.zone for t in targets})}
+            self._skip_unusable(servers)
+            pairs = [(server, t) for t in targets for server in servers[t.zone]
+                     if server not in self.unverified]
+            behind = self._poll("authoritative", pairs, deadline, recurse=False)
+            if behind:
+                raise self._authoritative_timeout(behind, servers)
+            self._resolvers_only(servers)
+            timings["authoritative"] = self._clock() - start
+        else:
+            self.events.emit("authoritative-skipped", "off",
+                             reason="--dns-autopilot-authoritative-check false")
+        if self.public_check:
+            public_start = self._clock()
+            pairs = [(resolver, t) for t in (asked or targets)
+                     for resolver in self.recursive.servers]
+            behind = self._poll("public", pairs, deadline, recurse=True)
+            if behind:
+                raise self._public_timeout(behind)
+            timings["public"] = self._clock() - public_start
+        self.events.emit("wait-done", "ok", duration_ms=(self._clock() - start) * 1000,
+                         unverified=[f"{s}: {why}" for s, why in sorted(self.unverified.items())],
+                         **{f"{k}_s": round(v, 3) for k, v in timings.items()})
+        return timings
+
+    def _skip_unusable(self, servers: dict[str, list[dnsio.Server]]) -> None:
+        """Addresses of a family left out, or this host has no route to: one notice per
+        family, naming the nameservers, never an error."""
+        by_reason: dict[str, list[dnsio.Server]] = {}
+        for server in sorted({s for zone in servers.values() for s in zone}):
+            why = self.reach.why_not(server)
+            if why:
+                self.unverified[server] = why
+                by_reason.setdefault(why, []).append(server)
+        for why, skipped in by_reason.items():
+            self.events.emit("unreachable", "skipped", servers=[str(s) for s in skipped],
+                             reason=why)
+            self._progress(f"dns-autopilot: {why}: the addresses "
+                           f"{', '.join(str(s) for s in skipped)} were not checked; the CA may "
+                           "use them")
+
+    def _resolvers_only(self, servers: dict[str, list[dnsio.Server]]) -> None:
+        """Say once per zone when none of its addresses could be asked from here."""
+        for zone, zone_servers in servers.items():
+            if zone_servers and all(s in self.unverified for s in zone_servers):
+                decides = ("the resolvers decide" if self.public_check else
+                           "nothing was verified (--dns-autopilot-public-check false)")
+                self.events.emit("resolvers-only", "warning", zone,
+                                 servers=[str(s) for s in zone_servers])
+                logger.warning("dns-autopilot: resolvers only for %s: the authoritative "
+                               "servers are unreachable from this host; %s", zone, decides)
+                self._progress(f"dns-autopilot: resolvers only for {zone}: the "
+                               f"authoritative servers are unreachable from this host; "
+                               f"{decides}")
+
+    def nameserver_addresses(self, zone: str) -> list[dnsio.Server]:
+        """Every address of every nameserver of ``zone``, as the resolvers see the NS set."""
+        with self.events.step("nameservers", zone) as step:
+            try:
+                hosts, servers = dnsio.nameserver_addresses(self.recursive, zone)
+            except dns.exception.DNSException as exc:
+                raise AutopilotError(
+                    Code.LAME_DELEGATION, f"the NS set of {zone} could not be resolved: {exc}",
+                    "check the zone's delegation (dig NS at the parent) and "
+                    "--dns-autopilot-resolvers") from None
+            step["servers"] = [str(s) for s in servers]
+        if not servers:
+            raise AutopilotError(
+                Code.LAME_DELEGATION,
+                f"no nameserver of {zone} ({', '.join(hosts)}) has an address",
+                "publish A/AAAA records (and glue) for the zone's nameservers")
+        return servers
+
+    def _ask_all(self, phase: str, pairs: Sequence[Pair], recurse: bool) -> list[Observation]:
+        def one(pair: Pair) -> Observation:
+            server, target = pair
+            started = self._clock()
+            ask = self._query if recurse else self.reach.ask
+            answer = ask(server, target.name, "TXT", recurse=recurse)
+            obs = Observation(server, target.name, target.values, answer, recurse)
+            self.events.emit("query", "served" if obs.served else "missing", target.name,
+                             (self._clock() - started) * 1000, phase=phase, server=str(server),
+                             answer=answer.as_dict())
+            return obs
+        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, max(len(pairs), 1))) as pool:
+            return list(pool.map(one, pairs))
+
+    def _poll(self, phase: str, pairs: Sequence[Pair], deadline: float, recurse: bool
+              ) -> list[Observation]:
+        """Re-ask only what is behind until nothing is, or the deadline; returns what is."""
+        total, interval, rounds, all_pairs = len(pairs), FIRST_INTERVAL, 0, list(pairs)
+        targets = {t.name: t for _, t in pairs}
+        last_progress = self._clock()
+        while True:
+            if self._stopping():
+                raise errors.SignalExit("a termination signal arrived during the wait")
+            rounds += 1
+            started = self._clock()
+            behind = propagation.pending(self._ask_all(phase, pairs, recurse))
+            if not recurse:
+                behind = self._drop_unreachable(behind)
+            unverified = sum(1 for server, _ in all_pairs if server in self.unverified)
+            self.events.emit(f"{phase}-round", "done" if not behind else "waiting",
+                             duration_ms=(self._clock() - started) * 1000, round=rounds,
+                             served=total - len(behind) - unverified, total=total,
+                             **({"unverified": unverified} if unverified else {}))
+            remaining = deadline - self._clock()
+            if not behind or remaining <= 0:
+                return behind
+            if recurse:
+                # A resolver keeps what it cached until the TTL it reports runs out.
+                pause = min(propagation.cached_wait(obs.answer) for obs in behind)
+                for obs in behind:
+                    self.events.emit("public-wait", "waiting", obs.name, server=str(obs.server),
+                                     answer=obs.answer.as_dict(), seconds=pause,
+                                     reason="resolver still serves a cached answer without "
+                                            "the value; waiting out its TTL")
+            else:
+                pause = interval
+                interval = min(interval * 1.5, MAX_INTERVAL)
+            if self._clock() - last_progress >= PROGRESS_EVERY or (recurse and pause > 2):
+                self._progress(_progress_line(phase, behind, total))
+                last_progress = self._clock()
+            self._sleep(min(pause, remaining))
+            pairs = [(obs.server, targets[obs.name]) for obs in behind]
+
+    def _drop_unreachable(self, behind: list[Observation]) -> list[Observation]:
+        """Addresses that answered nothing (over UDP nor TCP) leave the wait: named once, in
+        the event log and in the final line, never waited on until the timeout."""
+        for obs in propagation.unverified(behind):
+            if obs.server not in self.unverified:
+                self.unverified[obs.server] = obs.answer.describe()
+                self.events.emit("unreachable", "dropped", obs.name, server=str(obs.server),
+                                 answer=obs.answer.as_dict(),
+                                 reason="this host cannot reach it; the CA may")
+                self._progress(f"dns-autopilot: {obs.server} is unreachable from this host "
+                               f"({obs.answer.describe()}): not checked; the CA may reach it")
+        return [obs for obs in behind if obs.status != propagation.UNREACHABLE]
+
+    def _authoritative_timeout(self, behind: list[Observation],
+                               servers: dict[str, list[dnsio.Server]]) -> AutopilotError:
+        serials: dict[dnsio.Server, int | None] = {}
+        for zone, zone_servers in servers.items():
+            serials.update(dnsio.zone_serials(zone, zone_servers, self.recursive,
+                                              self.reach.ask))
+        code = propagation.authoritative_code(behind, serials)
+        unverified = propagation.unverified_line(self.unverified)
+        rows = "\n".join(obs.row() + _serial_note(serials.get(obs.server)) for obs in behind)
+        fixes = {
+            Code.LAME_DELEGATION: "make every listed nameserver answer authoritatively for the "
+                               "zone, or remove it from the NS set",
+            Code.SECONDARY_LAG: "check the primary's NOTIFY/also-notify and the secondary's "
+                             "transfer (allow-transfer, TSIG for XFR, firewall)",
+            Code.PROPAGATION_TIMEOUT: "check that the writer's server is a primary of this zone "
+                                   "and that the others transfer from it; or raise "
+                                   "--dns-autopilot-propagation-timeout",
+        }
+        self.events.emit("wait-done", "timeout", code=code, phase="authoritative",
+                         behind=[f"{o.name} @ {o.server}" for o in behind],
+                         unverified=[f"{s}: {why}" for s, why in sorted(self.unverified.items())])
+        return AutopilotError(
+            code,
+            f"not every authoritative server served the challenge value(s) within "
+            f"{self.timeout:.0f} s",
+            fixes[code], evidence="Servers still behind (server: answer, then a dig to "
+                                  "repeat it):\n" + rows + "\nZone SOA serials: "
+                                  + ", ".join(f"{s}: {n}" for s, n in sorted(serials.items()))
+                                  + (f"\n{unverified}" if unverified else ""))
+
+    def _public_timeout(self, behind: list[Observation]) -> AutopilotError:
+        self.events.emit("wait-done", "timeout", code=Code.RESOLVER_DISAGREEMENT, phase="public",
+                         behind=[f"{o.name} @ {o.server}" for o in behind])
+        cached = max((o.answer.ttl or 0) for o in behind)
+        return AutopilotError(
+            Code.RESOLVER_DISAGREEMENT,
+            f"every authoritative server serves the value(s), but {len(behind)} resolver "
+            f"answer(s) still lacked them after {self.timeout:.0f} s (cached for up to "
+            f"{cached} s more)",
+            "a resolver holding an old answer serves it until its TTL runs out: raise "
+            "--dns-autopilot-propagation-timeout above that TTL, or lower the record's TTL "
+            "next time; for split-horizon DNS, list resolvers that see the public view in "
+            "--dns-autopilot-resolvers or set --dns-autopilot-public-check false",
+            evidence="Resolvers still behind:\n" + "\n".join(o.row() for o in behind))
+
+
+def _progress_line(phase: str, behind: list[Observation], total: int) -> str:
+    where: dict[str, int] = {}
+    for obs in behind:
+        where[str(obs.server)] = where.get(str(obs.server), 0) + 1
+    detail = "; ".join(f"{server}: {count} name(s) missing" for server, count in where.items())
+    return f"dns-autopilot: {phase}: {total - len(behind)} of {total} served; waiting on {detail}"
+
+
+def _serial_note(serial: int | None) -> str:
+    return f"\n      zone SOA serial there: {serial}" if serial is not None else ""

@@ -1,0 +1,36 @@
+"""Record writers: one per DNS provider, all behind the small `Writer` interface, and the
+map from zones to writers that one credentials file configures.
+
+A writer knows how to find the zone that holds a name, add TXT values and remove exactly
+those values again. It never sleeps or polls for propagation: the waiter does that for
+every writer alike, by asking the zone's nameservers.
+
+The credentials file holds one writer at its top level (the foundation format, which may
+serve every zone) and any number of further writers in sections, each listing its zones:
+
+    dns_autopilot_rfc2136_server = 192.0.2.1       # top level: serves any zone ...
+    dns_autopilot_rfc2136_name = acme-key          # ... unless dns_autopilot_zones lists them
+    dns_autopilot_rfc2136_secret = ...
+
+    [acme-delegation]
+    dns_autopilot_zones = acme.example.org
+    dns_autopilot_rfc2136_server = 192.0.2.2
+    ...
+"""
+
+from .base import (
+    PROBE_PREFIX,
+    ZONES_KEY,
+    Keys,
+    Records,
+    SectionKeys,
+    Writer,
+    check_endpoint,
+    parse_zones,
+    present_keys,
+)
+from .registry import WRITERS, WriterMap, writers_from_credentials
+
+__all__ = ["PROBE_PREFIX", "WRITERS", "ZONES_KEY", "Keys", "Records", "SectionKeys", "Writer",
+           "WriterMap", "check_endpoint", "parse_zones", "present_keys",
+           "writers_from_credentials"]

@@ -1,0 +1,460 @@
+"""The Cloudflare writer: TXT records through Cloudflare's API v4 with the official SDK.
+
+Credentials are an API token (preferred: scoped to Zone → DNS → Edit for the zones it
+serves) or the account e-mail with the Global API Key. Key names follow
+certbot-dns-cloudflare's under our prefix (``dns_cloudflare_api_token`` →
+``dns_autopilot_cloudflare_api_token``). Works with the ``cloudflare`` SDK 4.x and 5.x.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import cloudflare
+
+from .. import names
+from ..codes import Code
+from ..errors import AutopilotError
+from .base import Key, Keys, Records, Writer, check_endpoint, present_keys, quote_txt
+
+#: The keys this writer reads (``dns_autopilot_cloudflare_<key>``): what INI validation,
+#: secret scrubbing and the docs' key table (checked by the docs test) come from.
+KEYS: tuple[Key, ...] = (
+    Key('api_token', secret=True, help='an API token with Zone → DNS → Edit (preferred)'),
+    Key('email', help="the login's e-mail, only with the Global API Key"),
+    Key('api_key', secret=True, help='the Global API Key, only with the e-mail'),
+    Key('api_url', default='`https://api.cloudflare.com/client/v4`',
+        help=('another API base URL (proxy, gateway)')),
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_URL = "https://api.cloudflare.com/client/v4"
+TIMEOUT = 30.0
+MIN_TTL = 60          # Cloudflare's floor for non-enterprise zones; 1 means "automatic"
+AUTOMATIC_TTL = 1
+IDENTICAL_RECORD = 81058  # "An identical record already exists.": the value is there
+RECORD_GONE = 81044       # "Record does not exist.": already deleted
+#: Cloudflare error codes that mean "this credential is not accepted at all".
+INVALID_CREDENTIAL = {1000, 1001, 6003, 6100, 6101, 6102, 6103, 6111, 9103, 9106, 9109}
+ZONES_SHOWN = 10
+KNOWN_KEYS = tuple(key.name for key in KEYS)
+DASHBOARD = "dash.cloudflare.com → My Profile → API Tokens"
+DNS_EDIT = "Zone → DNS → Edit"
+
+T = TypeVar("T")
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_QUOTED = re.compile(r'(?:"(?:[^"\\]|\\.)*"\s*)+')
+
+
+def _key(suffix: str) -> str:
+    return f"dns_autopilot_cloudflare_{suffix}"
+
+
+def unquote(content: str) -> str:
+    """The TXT value a resolver serves for Cloudflare's ``content``: Cloudflare may hold it
+    as quoted character strings (``"abc"`` or ``"ab" "c"``) or bare (``abc``)."""
+    text = content.strip()
+    if _QUOTED.fullmatch(text):
+        return "".join(re.sub(r"\\(.)", r"\1", part) for part in _STRING.findall(text))
+    return text
+
+
+def quote(value: str) -> str:
+    """TXT ``content`` as Cloudflare's API asks for it: one quoted character string."""
+    return quote_txt(value)
+
+
+def _errors(exc: Exception) -> list[tuple[int, str]]:
+    """Cloudflare's (code, message) pairs from an SDK error's response body."""
+    body = getattr(exc, "body", None)
+    items = body.get("errors") if isinstance(body, dict) else None
+    found = []
+    for item in items or []:
+        if isinstance(item, dict):
+            try:
+                code = int(item.get("code", 0))
+            except (TypeError, ValueError):
+                code = 0
+            found.append((code, str(item.get("message", ""))))
+            for inner in item.get("error_chain") or []:
+                if isinstance(inner, dict):
+                    found.append((int(inner.get("code", 0) or 0), str(inner.get("message", ""))))
+    return found
+
+
+class CloudflareWriter(Writer):
+    """Writes TXT records in the Cloudflare zones one credential can see."""
+
+    def __init__(self, *, token: str | None = None, email: str | None = None,
+                 api_key: str | None = None, url: str | None = None,
+                 max_retries: int = 3) -> None:
+        self._token, self._email, self._api_key = token, email, api_key
+        self.url = url or DEFAULT_URL
+        self._max_retries = max_retries
+        self._client: Any = None
+        self._zone_ids: dict[str, str] = {}
+        where = "" if self.url == DEFAULT_URL else f" at {self.url}"
+        who = "API token" if token else f"Global API Key of {email}"
+        self.label = f"Cloudflare{where} ({who})"
+
+    # -- configuration ---------------------------------------------------------------
+
+    @classmethod
+    def from_credentials(cls, keys: Keys, where: str) -> CloudflareWriter:
+        """Validate the INI keys one by one; each failure names its key and the fix."""
+        known = {_key(k) for k in KNOWN_KEYS}
+        unknown = sorted(k for k in present_keys(keys)
+                         if k.startswith(_key("")) and k not in known)
+        if unknown:
+            raise AutopilotError(
+                Code.PERMISSION_DENIED, f"{where} has unknown Cloudflare key(s): "
+                f"{', '.join(unknown)}",
+                f"use only {', '.join(sorted(known))} (a misspelt key would leave the writer "
+                "without the credential you meant)")
+
+        def conf(suffix: str) -> str | None:
+            value = keys.conf(f"cloudflare_{suffix}")
+            return str(value).strip() if value is not None and str(value).strip() else None
+
+        token, email, api_key, url = (conf("api_token"), conf("email"), conf("api_key"),
+                                      conf("api_url"))
+        if token and (email or api_key):
+            raise AutopilotError(
+                Code.PERMISSION_DENIED,
+                f"{where} sets both {_key('api_token')} and the Global API Key "
+                f"({_key('email')}/{_key('api_key')})",
+                f"keep only {_key('api_token')} (preferred: a token scoped to {DNS_EDIT}) and "
+                f"remove {_key('email')} and {_key('api_key')}, or the other way round")
+        if not token and not (email or api_key):
+            raise AutopilotError(
+                Code.PERMISSION_DENIED, f"{where} gives no Cloudflare credential",
+                f"set {_key('api_token')} to an API token with {DNS_EDIT} ({DASHBOARD} → "
+                f"Create Token → template \"Edit zone DNS\"), or set {_key('email')} and "
+                f"{_key('api_key')} (the Global API Key)")
+        if token:
+            if token.lower().startswith("bearer "):
+                raise AutopilotError(
+                    Code.PERMISSION_DENIED, f"{_key('api_token')} in {where} starts with 'Bearer'",
+                    "give the token alone, without the 'Bearer ' prefix")
+            if re.fullmatch(r"[0-9a-f]{37}", token):
+                raise AutopilotError(
+                    Code.PERMISSION_DENIED,
+                    f"{_key('api_token')} in {where} looks like a Global API Key (37 hex "
+                    "digits), not an API token",
+                    f"create an API token with {DNS_EDIT} ({DASHBOARD} → Create Token), or "
+                    f"move the key to {_key('api_key')} and add {_key('email')}")
+            if not re.fullmatch(r"[A-Za-z0-9_\-.]+", token):
+                raise AutopilotError(
+                    Code.PERMISSION_DENIED,
+                    f"{_key('api_token')} in {where} contains characters an API token never has "
+                    "(spaces, quotes or line breaks)",
+                    "copy the token again exactly as Cloudflare showed it, on one line")
+        else:
+            if not api_key:
+                raise AutopilotError(
+                    Code.PERMISSION_DENIED,
+                    f"{where} sets {_key('email')} without {_key('api_key')}",
+                    f"add {_key('api_key')} (the Global API Key, {DASHBOARD} → Global API Key), "
+                    f"or better, use {_key('api_token')} instead of both")
+            if not email:
+                raise AutopilotError(
+                    Code.PERMISSION_DENIED,
+                    f"{where} sets {_key('api_key')} without {_key('email')}",
+                    f"add {_key('email')} (the e-mail address of the Cloudflare login that owns "
+                    f"the key), or use {_key('api_token')} instead of both")
+            if "@" not in email or any(c.isspace() for c in email):
+                raise AutopilotError(
+                    Code.PERMISSION_DENIED,
+                    f"{_key('email')} = {email!r} in {where} is not an e-mail address",
+                    "set it to the e-mail address of the Cloudflare login that owns the key")
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise AutopilotError(
+                    Code.PERMISSION_DENIED,
+                    f"{_key('api_url')} = {url!r} in {where} is not an http(s) URL",
+                    f"set it to the API's base URL (default {DEFAULT_URL}), or remove it")
+            check_endpoint(url, _key("api_url"), where)
+            url = url.rstrip("/")
+        return cls(token=token, email=email, api_key=api_key, url=url)
+
+    # -- the SDK ---------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        """The SDK client, made on first use; only our own credential is sent (the SDK
+        would otherwise also pick CLOUDFLARE_* variables from the environment)."""
+        if self._client is None:
+            client = cloudflare.Cloudflare(
+                api_token=self._token, api_email=self._email, api_key=self._api_key,
+                base_url=self.url, timeout=TIMEOUT, max_retries=self._max_retries,
+                http_client=cloudflare.DefaultHttpxClient(
+                    event_hooks={"response": [self._note_retry]}))
+            if self._token:
+                client.api_email = client.api_key = None
+            else:
+                client.api_token = None
+            if hasattr(client, "user_service_key"):
+                client.user_service_key = None
+            self._client = client
+        return self._client
+
+    def _note_retry(self, response: Any) -> None:
+        """Each answer the SDK will retry (limits, server errors) becomes a retry event."""
+        request = response.request
+        tries = int(request.headers.get("x-stainless-retry-count") or 0)
+        if (response.status_code == 429 or response.status_code >= 500) \
+                and tries < self._max_retries:
+            try:
+                pause = float(response.headers.get("retry-after") or 0)
+            except ValueError:
+                pause = 0.0
+            self.on_retry(f"{request.method} {request.url.path}", tries + 1, pause,
+                          f"HTTP {response.status_code}")
+
+    def _scrub(self, text: str) -> str:
+        for secret in (self._token, self._api_key):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def _call(self, what: str, fn: Callable[[], T], zone: str | None = None,
+              ok_codes: frozenset[int] = frozenset()) -> T | None:
+        """Run one API call; every SDK error becomes one AutopilotError with Cloudflare's
+        own code and message as evidence, and the fix for this credential. An error
+        carrying one of ``ok_codes`` means the wanted state already holds: None. Limits
+        (429), server errors (5xx) and dropped connections were already retried per request
+        by the SDK (bounded, honouring Retry-After; each one is an event, see `client`)."""
+        try:
+            return fn()
+        except cloudflare.APIConnectionError as exc:
+            timeout = isinstance(exc, cloudflare.APITimeoutError)
+            raise AutopilotError(
+                Code.PROVIDER_UNREACHABLE,
+                f"{self.label}: {what} failed: the API at {self.url} "
+                + (f"did not answer within {TIMEOUT:.0f} s" if timeout else "could not be reached"),
+                f"check that this host reaches {self.url} over HTTPS (DNS, firewall, "
+                f"HTTPS_PROXY) and that {_key('api_url')}, if set, is the API's base URL "
+                f"(default {DEFAULT_URL})") from None
+        except cloudflare.APIStatusError as exc:
+            if ok_codes & {code for code, _ in _errors(exc)}:
+                return None
+            raise self._status_error(what, exc, zone) from None
+        except cloudflare.APIError as exc:  # a malformed answer: not Cloudflare's API
+            raise AutopilotError(
+                Code.PROVIDER_UNREACHABLE,
+                f"{self.label}: {what}: the answer from {self.url} is not "
+                f"Cloudflare's API ({type(exc).__name__})",
+                f"check that {_key('api_url')} points at Cloudflare's API v4 (default "
+                f"{DEFAULT_URL})") from None
+
+    def _status_error(self, what: str, exc: Any, zone: str | None) -> AutopilotError:
+        status = int(getattr(exc, "status_code", 0) or 0)
+        codes = _errors(exc)
+        said = "; ".join(f"{code} {msg}".strip() for code, msg in codes) or "no error detail"
+        problem = self._scrub(f"{self.label}: {what} was refused: HTTP {status} ({said})")
+        evidence = self._scrub(f"Cloudflare answered HTTP {status}: {said}")
+        code_set = {code for code, _ in codes}
+        if code_set & INVALID_CREDENTIAL or status == 401:
+            return self._invalid_credential(problem, evidence)
+        if status == 403 or 10000 in code_set:
+            target = f"for {zone} " if zone else ""
+            if self._token:
+                fix = (f"add the permission {DNS_EDIT} {target}to the token ({DASHBOARD} → "
+                       "edit the token → Permissions; Zone Resources must include the zone)")
+            else:
+                fix = (f"give the Cloudflare login {self._email} a role that may edit DNS "
+                       f"{target}(e.g. DNS Administrator), or use an API token with {DNS_EDIT}")
+            return AutopilotError(Code.PERMISSION_DENIED, problem, fix, evidence)
+        if status == 404:
+            return AutopilotError(
+                Code.ZONE_NOT_FOUND, problem,
+                f"check that {zone or 'the zone'} still exists in the Cloudflare account", evidence)
+        if status == 429 or status >= 500:
+            return AutopilotError(
+                Code.PROVIDER_UNREACHABLE, problem,
+                "Cloudflare's API is limiting or failing requests: retry later (see "
+                "https://www.cloudflarestatus.com)", evidence)
+        return AutopilotError(
+            Code.PERMISSION_DENIED, problem,
+            "Cloudflare refused the request as shown; check the zone's DNS settings in the "
+            "dashboard", evidence)
+
+    def _invalid_credential(self, problem: str, evidence: str) -> AutopilotError:
+        if self._token:
+            return AutopilotError(
+                Code.PERMISSION_DENIED, problem.replace(" was refused:", ": token invalid or "
+                                                     "revoked:"),
+                f"the API token is invalid, expired or revoked: create a new one ({DASHBOARD} "
+                f"→ Create Token → \"Edit zone DNS\") and put it in {_key('api_token')}",
+                evidence)
+        return AutopilotError(
+            Code.PERMISSION_DENIED, problem,
+            f"Cloudflare does not accept {_key('email')} with that {_key('api_key')}: copy the "
+            f"Global API Key again ({DASHBOARD} → Global API Key) or, better, use an API token "
+            f"in {_key('api_token')}", evidence)
+
+    # -- zones -----------------------------------------------------------------------
+
+    def _zones_named(self, name: str) -> list[Any]:
+        try:
+            page = self._call(f"looking up the zone {name}",
+                              lambda: self.client.zones.list(name=name, per_page=50))
+        except AutopilotError as exc:
+            if (not self._token or exc.code != Code.PERMISSION_DENIED
+                    or "invalid or revoked" in exc.problem):
+                raise
+            self._verify_token()  # raises if the token itself is bad
+            raise AutopilotError(
+                Code.PERMISSION_DENIED, exc.problem,
+                f"give the token {DNS_EDIT} and Zone → Zone → Read for the zone that holds "
+                f"{name} ({DASHBOARD} → edit the token)", exc.evidence) from None
+        return [z for z in (getattr(page, "result", None) or [])
+                if names.normalize(str(getattr(z, "name", ""))) == name]
+
+    def _visible_zones(self) -> list[str]:
+        """Every zone the credential sees (all pages), for the evidence of a missing zone."""
+        def fetch() -> list[str]:  # the SDK fetches further pages as iteration reaches them
+            return sorted({names.normalize(str(z.name))
+                           for z in self.client.zones.list(per_page=50)})
+        return self._call("listing the zones", fetch) or []
+
+    def _verify_token(self) -> None:
+        """Prove the token itself is valid and active (GET /user/tokens/verify)."""
+        if not self._token:
+            return
+        result = self._call("verifying the API token", lambda: self.client.user.tokens.verify())
+        status = str(getattr(result, "status", "") or "")
+        if status and status != "active":
+            raise AutopilotError(
+                Code.PERMISSION_DENIED,
+                f"{self.label}: token invalid or revoked: Cloudflare reports it as {status}",
+                f"activate the token or create a new one ({DASHBOARD}) and put it in "
+                f"{_key('api_token')}")
+
+    def find_zone(self, name: str) -> str:
+        """The longest zone enclosing ``name`` among those the credential can see."""
+        name = names.normalize(name)
+        candidates = [c for c in names.ancestors(name) if "." in c]
+        for candidate in candidates:
+            zones = self._zones_named(candidate)
+            if zones:
+                active = [z for z in zones if getattr(z, "status", None) in ("active", None)]
+                self._zone_ids[candidate] = str((active or zones)[0].id)
+                return candidate
+        raise self._no_zone(name, candidates, self._visible_zones())
+
+    def _no_zone(self, name: str, candidates: list[str], visible: list[str]) -> AutopilotError:
+        shown = ", ".join(visible[:ZONES_SHOWN]) or "none"
+        if len(visible) > ZONES_SHOWN:
+            shown += f" and {len(visible) - ZONES_SHOWN} more"
+        likely = _registered(candidates)
+        evidence = (f"Asked Cloudflare for the zones {', '.join(candidates)}: none is visible. "
+                    f"This credential sees {len(visible)} zone(s): {shown}")
+        if self._token:
+            return AutopilotError(
+                Code.PERMISSION_DENIED,
+                f"{self.label}: the token cannot see any zone enclosing {name} (it is probably "
+                f"scoped to other zones, or {likely} is not in this Cloudflare account)",
+                f"give the token {DNS_EDIT} for {likely} ({DASHBOARD} → edit the token → Zone "
+                f"Resources: Include → Specific zone → {likely}); if {likely} is not in your "
+                "Cloudflare account, add it there, or configure the writer of the provider "
+                "that serves it", evidence)
+        return AutopilotError(
+            Code.ZONE_NOT_FOUND,
+            f"{self.label}: no zone enclosing {name} is in the Cloudflare account of {self._email}",
+            f"add {likely} to this Cloudflare account (and delegate it to Cloudflare's "
+            "nameservers), or configure the writer of the provider that serves it", evidence)
+
+    def _zone_id(self, zone: str) -> str:
+        zone = names.normalize(zone)
+        if zone not in self._zone_ids:
+            found = self._zones_named(zone)
+            if not found:
+                raise self._no_zone(zone, [zone], self._visible_zones())
+            self._zone_ids[zone] = str(found[0].id)
+        return self._zone_ids[zone]
+
+    # -- records ---------------------------------------------------------------------
+
+    def _records(self, zone: str, name: str) -> list[tuple[str, str]]:
+        """(record id, unquoted value) of every TXT record at ``name`` (all pages)."""
+        zone_id = self._zone_id(zone)
+        name_filter: Any = ({"exact": name} if int(cloudflare.__version__.split(".")[0]) >= 5
+                            else name)
+
+        def fetch() -> list[tuple[str, str]]:
+            found = []
+            for record in self.client.dns.records.list(
+                    zone_id=zone_id, type="TXT", name=name_filter, per_page=100):
+                if (getattr(record, "type", "TXT") == "TXT"
+                        and names.normalize(str(record.name)) == name):
+                    found.append((str(record.id), unquote(str(record.content or ""))))
+            return found
+        return self._call(f"listing the TXT records at {name}", fetch, zone) or []
+
+    def add(self, zone: str, records: Records, ttl: int) -> None:
+        zone_id = self._zone_id(zone)
+        ttl = AUTOMATIC_TTL if ttl == AUTOMATIC_TTL else max(int(ttl), MIN_TTL)
+        done: dict[str, set[str]] = {}
+        try:
+            for name, wanted in sorted(records.items()):
+                for value in sorted(wanted):
+                    self._create(zone, zone_id, name, value, ttl)
+                    done.setdefault(name, set()).add(value)
+        except AutopilotError:
+            # The caller keeps only a whole batch for cleanup: take back this batch's part.
+            try:
+                self.remove(zone, done)
+            except AutopilotError as exc:
+                logger.warning("dns-autopilot: could not take back %s: %s", done, exc)
+            raise
+        logger.debug("dns-autopilot: added %d TXT value(s) in %s via %s",
+                     sum(len(v) for v in records.values()), zone, self.label)
+
+    def _create(self, zone: str, zone_id: str, name: str, value: str, ttl: int) -> None:
+        self._call(f"creating a TXT record at {name} in zone {zone}",
+                   lambda: self.client.dns.records.create(
+                       zone_id=zone_id, type="TXT", name=name, content=quote(value), ttl=ttl),
+                   zone, ok_codes=frozenset({IDENTICAL_RECORD}))
+
+    def remove(self, zone: str, records: Records) -> None:
+        zone_id = self._zone_id(zone)
+        for name, unwanted in sorted(records.items()):
+            for record_id, value in self._records(zone, names.normalize(name)):
+                if value in unwanted:
+                    self._delete(zone, zone_id, name, record_id)
+        logger.debug("dns-autopilot: removed %d TXT value(s) in %s via %s",
+                     sum(len(v) for v in records.values()), zone, self.label)
+
+    def _delete(self, zone: str, zone_id: str, name: str, record_id: str) -> None:
+        self._call(f"deleting the TXT record {record_id} at {name} in zone {zone}",
+                   lambda: self.client.dns.records.delete(record_id, zone_id=zone_id),
+                   zone, ok_codes=frozenset({RECORD_GONE}))
+
+    def values(self, zone: str, name: str) -> set[str]:
+        return {value for _, value in self._records(zone, names.normalize(name))}
+
+    def probe(self, zone: str, name: str) -> None:
+        """The token itself first (valid, active), then that it sees the zone, then a real
+        create/read/delete: only a write proves Zone → DNS → Edit."""
+        self._verify_token()
+        self._zone_id(zone)
+        super().probe(zone, name)
+
+
+def _registered(candidates: Iterable[str]) -> str:
+    """The registrable domain among ``candidates``: the zone a user most likely means."""
+    items = list(candidates)
+    try:
+        from publicsuffixlist import PublicSuffixList
+
+        private = PublicSuffixList().privatesuffix(items[0]) if items else None
+    except Exception:  # noqa: BLE001 - only a better guess for a message
+        private = None
+    return private or (items[-1] if items else "the zone")

@@ -1,0 +1,196 @@
+"""The exec writer: the user's own commands write and remove each value, as certbot's
+``--manual-auth-hook`` / ``--manual-cleanup-hook`` scripts do (an internal DNS, a
+registrar's web form, a ticket system).
+
+Each call gets certbot's manual-hook environment (``CERTBOT_DOMAIN``, ``CERTBOT_VALIDATION``,
+``CERTBOT_ALL_DOMAINS``, ``CERTBOT_REMAINING_CHALLENGES``, and ``CERTBOT_AUTH_OUTPUT`` for
+the cleanup), so such a script works unchanged; its ``sleep`` goes, the waiter does that
+part. ``DNS_AUTOPILOT_RECORD`` and ``DNS_AUTOPILOT_ZONE`` say where to write once CNAMEs are
+followed. Every call is bounded in time (`hook.execute`) and recorded in the event log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from certbot import errors
+
+from .. import hook, names
+from ..codes import Code
+from ..errors import AutopilotError
+from ..shown import shown
+from .base import PROBE_PREFIX, Key, Keys, Records, Writer
+
+#: The keys this writer reads (``dns_autopilot_exec_<key>``): what INI validation,
+#: secret scrubbing and the docs' key table (checked by the docs test) come from.
+KEYS: tuple[Key, ...] = (
+    Key('auth_hook', required=True,
+        help=("the command publishing one value, with certbot's manual-hook environment plus "
+              '`DNS_AUTOPILOT_RECORD`, `DNS_AUTOPILOT_ZONE`')),
+    Key('cleanup_hook', required=True,
+        help=('the command removing one value (`true` if none is needed)')),
+    Key('timeout', default='`120`',
+        help=('seconds one call may take; then it is stopped with its children')),
+)
+
+logger = logging.getLogger(__name__)
+
+TIMEOUT = 120.0  # seconds per call unless dns_autopilot_exec_timeout says otherwise
+TAIL = 800  # characters of a failed hook's stderr shown in the error
+
+
+def _key(suffix: str) -> str:
+    return f"dns_autopilot_exec_{suffix}"
+
+
+class ExecWriter(Writer):
+    """Runs one command per value to add it, and one per value to remove it."""
+
+    def __init__(self, auth_hook: str, cleanup_hook: str, timeout: float = TIMEOUT) -> None:
+        self.auth_hook, self.cleanup_hook, self.timeout = auth_hook, cleanup_hook, timeout
+        self.label = f"exec hook {hook.label(auth_hook)}"
+        self._lock = threading.Lock()  # one hook at a time, as certbot's manual plugin runs them
+        self._calls = 0  # auth calls made in this run: CERTBOT_REMAINING_CHALLENGES counts down
+        self._auth_output: dict[tuple[str, str], str] = {}
+
+    @classmethod
+    def from_credentials(cls, credentials: Keys, path: str) -> ExecWriter:
+        credentials.require({
+            "exec_auth_hook": "the command that publishes one value (certbot's "
+                              "--manual-auth-hook)",
+            "exec_cleanup_hook": "the command that removes one value (certbot's "
+                                 "--manual-cleanup-hook; `true` if it needs none)",
+        })
+        hooks = []
+        for value in (credentials.conf("exec_auth_hook"), credentials.conf("exec_cleanup_hook")):
+            if isinstance(value, list):  # configobj splits an unquoted value on commas
+                value = ", ".join(value)
+            hooks.append(str(value).strip())
+        text = str(credentials.conf("exec_timeout") or TIMEOUT).strip()
+        try:
+            timeout = float(text)
+            if not 0 < timeout <= 3600:
+                raise ValueError
+        except ValueError:
+            raise errors.PluginError(
+                f"{_key('timeout')} = {text!r} in {path} is not a number of seconds. Fix: "
+                f"give the longest one hook call may take, from 1 to 3600 (default "
+                f"{TIMEOUT:.0f})") from None
+        return cls(hooks[0], hooks[1], timeout)
+
+    def find_zone(self, name: str) -> str:
+        return ""  # the zone the DNS says holds the name
+
+    # -- one call ----------------------------------------------------------------------
+
+    def _domain(self, name: str, value: str) -> str:
+        """The domain certbot would name for this value (without ``*.``)."""
+        for domain, val, written in self.challenges:
+            if written == name and val == value:
+                return names.normalize(domain.removeprefix("*."))
+        return name.removeprefix("_acme-challenge.")
+
+    def _env(self, zone: str, name: str, value: str, remaining: int) -> dict[str, str]:
+        domains = [d.removeprefix("*.") for d, _, _ in self.challenges] or [
+            self._domain(name, value)]
+        return dict(os.environ, CERTBOT_DOMAIN=self._domain(name, value),
+                    CERTBOT_VALIDATION=value, CERTBOT_ALL_DOMAINS=",".join(domains),
+                    CERTBOT_REMAINING_CHALLENGES=str(max(remaining, 0)),
+                    DNS_AUTOPILOT_RECORD=name, DNS_AUTOPILOT_ZONE=zone)
+
+    def _call(self, which: str, zone: str, name: str, value: str, env: dict[str, str]) -> str:
+        """Run one hook for one value; its stdout, or one AutopilotError with its stderr."""
+        command = self.auth_hook if which == "auth" else self.cleanup_hook
+        with self._step(which, name, zone) as step:
+            try:
+                outcome = hook.execute(command, timeout=self.timeout, env=env)
+            except OSError as exc:
+                raise AutopilotError(
+                    Code.PERMISSION_DENIED, f"{self.label}: the {which} hook could not be started "
+                    f"({shown(exc.strerror)})", f"check {_key(which + '_hook')}") from None
+            if outcome.status is None:
+                step["status"] = "timeout"
+                raise AutopilotError(
+                    Code.LAME_DELEGATION,
+                    f"{self.label}: the {which} hook for {name} did not finish within "
+                    f"{self.timeout:.0f} s and was stopped (with every process it started)",
+                    f"make the hook return once the provider accepted the value (the waiter "
+                    f"checks the nameservers: delete any sleep), or raise {_key('timeout')}")
+            step["status"] = outcome.status
+            if outcome.status != 0:
+                tail = outcome.stderr.decode("utf-8", "replace").strip()[-TAIL:]
+                raise AutopilotError(
+                    Code.PERMISSION_DENIED,
+                    f"{self.label}: the {which} hook for {name} exited with status "
+                    f"{outcome.status}",
+                    f"fix what its output says, and run it by hand with the same environment "
+                    f"(CERTBOT_DOMAIN, CERTBOT_VALIDATION, DNS_AUTOPILOT_RECORD={name})",
+                    evidence="Its stderr (last lines): " + (shown(tail, limit=TAIL + 40)
+                                                             or "(empty)"))
+        return outcome.stdout.decode("utf-8", "replace").strip()
+
+    @contextlib.contextmanager
+    def _step(self, which: str, name: str, zone: str) -> Iterator[dict[str, Any]]:
+        if self.events is None:
+            yield {}
+            return
+        with self.events.step("exec-hook", name, hook=which, zone=zone,
+                              command=hook.label(self.auth_hook if which == "auth"
+                                                 else self.cleanup_hook)) as step:
+            yield step
+
+    # -- the writer ----------------------------------------------------------------------
+
+    def add(self, zone: str, records: Records, ttl: int) -> None:
+        called: dict[str, set[str]] = {}
+        try:
+            for name, values in sorted(records.items()):
+                for value in sorted(values):
+                    with self._lock:
+                        self._calls += 1
+                        remaining = len(self.challenges) - self._calls
+                        called.setdefault(name, set()).add(value)
+                        env = self._env(zone, name, value, remaining)
+                        self._auth_output[(name, value)] = self._call("auth", zone, name,
+                                                                      value, env)
+        except AutopilotError as exc:
+            # The cleanup hook for every value the auth hook was called for, the failed
+            # one included: it may have written before it failed.
+            try:
+                self.remove(zone, called)
+            except AutopilotError as second:
+                logger.warning("dns-autopilot: %s", second.problem)
+            else:
+                exc.left_nothing = True
+            raise
+
+    def remove(self, zone: str, records: Records) -> None:
+        failed: AutopilotError | None = None
+        for name, values in sorted(records.items()):
+            for value in sorted(values):
+                with self._lock:
+                    env = self._env(zone, name, value, 0)
+                    env["CERTBOT_AUTH_OUTPUT"] = self._auth_output.pop((name, value), "")
+                    try:
+                        self._call("cleanup", zone, name, value, env)
+                    except AutopilotError as exc:  # the others are still removed
+                        failed = failed or exc
+        if failed:
+            raise failed
+
+    def values(self, zone: str, name: str) -> set[str]:
+        raise AutopilotError(
+            Code.PERMISSION_DENIED, f"{self.label} cannot read records back",
+            "the waiter reads them from the zone's nameservers")
+
+    def probe(self, zone: str, name: str) -> None:
+        """Run both hooks once with a probe value (no read back: a hook writes only)."""
+        records = {name: {PROBE_PREFIX + uuid.uuid4().hex[:12]}}
+        self.add(zone, records, 1)
+        self.remove(zone, records)

@@ -1,0 +1,390 @@
+"""The dns-lexicon writer: the long tail of DNS providers (OVH, Gandi, PowerDNS, …) by name.
+
+The credentials name the provider and pass its options through unchanged:
+
+    dns_autopilot_lexicon_provider = ovh
+    dns_autopilot_lexicon_auth_entrypoint = ovh-eu
+    dns_autopilot_lexicon_auth_application_key = …
+    dns_autopilot_zones = example.com
+
+Each ``dns_autopilot_lexicon_<option>`` becomes lexicon's ``lexicon:<provider>:<option>``,
+as lexicon's own ConfigResolver names it. The zone always comes from
+``dns_autopilot_zones`` (longest suffix): lexicon's Client would otherwise guess it with
+tldextract (which downloads the Public Suffix List) or a recursive DNS lookup, so the
+writer builds the provider itself, exactly as Client does once it knows the zone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import difflib
+import logging
+import re
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import dns.exception
+import dns.message
+import dns.name
+import dns.rdatatype
+import dns.tsig
+import requests
+from lexicon._private.discovery import find_providers, load_provider_module
+from lexicon.config import ConfigResolver
+from lexicon.exceptions import AuthenticationError
+from lexicon.interfaces import Provider
+
+from .. import dnsio, names
+from ..codes import Code
+from ..errors import AutopilotError
+from .base import ZONES_KEY, Key, Keys, Records, Writer, check_endpoint, parse_zones
+
+#: The keys this writer reads (``dns_autopilot_lexicon_<key>``): what INI validation,
+#: secret scrubbing and the docs' key table (checked by the docs test) come from.
+KEYS: tuple[Key, ...] = (
+    Key('provider', required=True,
+        help=("lexicon's provider name (`ovh`, `gandi`, `powerdns`, `ddns`, …; not `auto`)")),
+)
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "dns_autopilot_lexicon_"
+OPTIONS_HELP = ("`lexicon <provider> --help` lists a provider's options: --auth-token is "
+                "dns_autopilot_lexicon_auth_token")
+#: Options the writer sets itself, per zone and per call: never taken from the file.
+OWN_OPTIONS = frozenset({"provider", "provider_name", "domain", "delegated", "resolve_zone_name",
+                         "ttl", "name", "content", "type", "action", "identifier", "priority"})
+#: lexicon's "auto" picks a provider by looking up the zone's nameservers on the network.
+REFUSED_PROVIDERS = {"auto": "name the provider itself (lexicon's auto looks it up over the "
+                             "network on every run)"}
+# lexicon and the HTTP libraries log requests (URLs with keys, payloads) at debug level:
+# certbot's log is at debug level, so scrub.Scrubber masks them (no logger's level changes).
+TIMEOUT = 10.0
+_TSIG_REJECTIONS = (dns.tsig.PeerError, dns.tsig.BadSignature, dns.tsig.BadTime,
+                    dns.tsig.BadKey, dns.tsig.BadAlgorithm)
+_UNREACHABLE = (requests.ConnectionError, requests.Timeout, dns.exception.Timeout, OSError)
+_HINTS = {
+    "ddns": "for ddns, auth_token is <algorithm>:<key name>:<secret> (e.g. "
+            "hmac-sha512:acme-key:<base64>) of a TSIG key the server grants updates in the "
+            "zone, and ddns_server the primary's IP address",
+}
+
+
+def _key(option: str) -> str:
+    return PREFIX + option
+
+
+def _text(value: Any) -> str:
+    """An INI value as text; configobj splits unquoted values at commas into lists."""
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value).strip()
+
+
+def _present_options(keys: Keys) -> list[str]:
+    """The ``<option>`` of every dns_autopilot_lexicon_<option> key of this file/section."""
+    source = getattr(keys, "section", None)
+    if source is None:
+        source = getattr(keys, "confobj", {})
+    return sorted(k[len(PREFIX):] for k in getattr(source, "scalars", source)
+                  if k.startswith(PREFIX) and k != _key("provider"))
+
+
+def declared_options(provider_class: type[Provider]) -> set[str]:
+    """The options a provider declares for lexicon's command line (``--auth-token`` …)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    provider_class.configure_parser(parser)
+    return {action.dest for action in parser._actions}
+
+
+def provider_class(name: str, where: str) -> type[Provider]:
+    """Lexicon's Provider class for ``name``, or one error listing close matches."""
+    available = find_providers()
+    if name in REFUSED_PROVIDERS:
+        raise AutopilotError(Code.ZONE_NOT_FOUND, f"{_key('provider')} = {name} in {where} is not "
+                             "supported by dns-autopilot", REFUSED_PROVIDERS[name])
+    if name not in available:
+        close = difflib.get_close_matches(name, list(available), n=3, cutoff=0.6)
+        raise AutopilotError(
+            Code.ZONE_NOT_FOUND,
+            f"{_key('provider')} = {name!r} in {where} is not a dns-lexicon provider"
+            + (f" (did you mean {', '.join(close)}?)" if close else ""),
+            f"set it to one of lexicon's provider names (`lexicon --help` lists them; "
+            f"{OPTIONS_HELP})")
+    if not available[name]:
+        raise AutopilotError(
+            Code.ZONE_NOT_FOUND, f"lexicon's {name} provider needs packages that are not installed",
+            f"install them: pip install 'dns-lexicon[{name}]'")
+    module = load_provider_module(name)
+    if hasattr(module, "tldextract"):  # godaddy, namecheap: never fetch the PSL
+        module.tldextract = types.SimpleNamespace(extract=_offline_tldextract())
+    return module.Provider
+
+
+def _offline_tldextract() -> Callable[..., Any]:
+    import tldextract
+
+    return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(),
+                                 include_psl_private_domains=True)
+
+
+class _Config(ConfigResolver):
+    """Lexicon's resolver over one dict, noting which provider options were asked for and
+    unset, so a provider's crash on a missing option can name our key for it."""
+
+    def __init__(self, provider: str, options: dict[str, str], zone: str) -> None:
+        super().__init__()
+        self.provider = provider
+        self.asked_unset: set[str] = set()
+        self.runtime: dict[str, Any] = {"ttl": 300}
+        self.with_dict(self.runtime)
+        # ddns reads its zone as a provider option (lexicon:ddns:domain): give both.
+        self.with_dict({"provider_name": provider, "domain": zone,
+                        provider: {**options, "domain": zone}})
+
+    def resolve(self, config_key: str) -> Any:
+        value = super().resolve(config_key)
+        parts = config_key.split(":")
+        if value is None and len(parts) == 3 and parts[1] == self.provider:
+            self.asked_unset.add(parts[2])
+        return value
+
+
+class LexiconWriter(Writer):
+    """Writes through one dns-lexicon provider, in the zones the credentials list."""
+
+    def __init__(self, provider: str, cls: type[Provider], options: dict[str, str],
+                 zones: tuple[str, ...], where: str) -> None:
+        self.provider = provider
+        self.cls = cls
+        self.options = options
+        self.zones = zones
+        self.where = where
+        self.label = f"lexicon provider {provider!r}"
+        self._secrets = sorted({part for value in options.values()
+                                for part in (value, *value.split(":")) if len(part) >= 6},
+                               key=len, reverse=True)
+
+    @classmethod
+    def from_credentials(cls, keys: Keys, where: str) -> LexiconWriter:
+        """Validate the provider name, its options and the zones; build each zone's provider
+        once (no network) so an option the provider cannot do without fails here."""
+        name = _text(keys.conf("lexicon_provider") or "").lower()
+        if not name:
+            raise AutopilotError(Code.ZONE_NOT_FOUND, f"{_key('provider')} is not set in {where}",
+                                 "name a dns-lexicon provider (`lexicon --help` lists them)")
+        provider_cls = provider_class(name, where)
+        options: dict[str, str] = {}
+        for option in _present_options(keys):
+            if option in OWN_OPTIONS:
+                raise AutopilotError(
+                    Code.ZONE_NOT_FOUND, f"{_key(option)} in {where} cannot be set",
+                    f"remove it: the writer sets lexicon's {option} itself (the zone comes from "
+                    f"dns_autopilot_{ZONES_KEY})")
+            value = keys.conf(f"lexicon_{option}")
+            if value is not None and _text(value):
+                options[option] = _text(value)
+        declared = declared_options(provider_cls)
+        for option in sorted(set(options) - declared):
+            close = difflib.get_close_matches(option, sorted(declared), n=2, cutoff=0.6)
+            logger.warning("dns-autopilot: lexicon's %s provider does not declare the option %s "
+                           "(%s)%s", name, _key(option), where,
+                           f"; did you mean {', '.join(map(_key, close))}?" if close else "")
+        for option, value in sorted(options.items()):  # a provider's endpoint option
+            if value.strip().lower().startswith("http://"):
+                check_endpoint(value, _key(option), where)
+        zones = parse_zones(keys.conf(ZONES_KEY), where)
+        if not zones:
+            raise AutopilotError(
+                Code.ZONE_NOT_FOUND,
+                f"{where} configures lexicon's {name} provider without its zones",
+                f"add dns_autopilot_{ZONES_KEY} = <zone>[, <zone>…] (the zones as the provider "
+                "holds them, e.g. example.com): lexicon needs the zone for every call and the "
+                "writer does not guess it")
+        writer = cls(name, provider_cls, options, zones, where)
+        for zone in zones:
+            config = writer._config(zone)
+            try:
+                provider_cls(config)
+            except Exception as exc:  # lexicon providers raise anything for a bad option
+                raise writer._error(exc, config, zone, "reading its options",
+                                    configuring=True) from None
+        return writer
+
+    # -- lexicon sessions ------------------------------------------------------------
+
+    def _config(self, zone: str) -> _Config:
+        return _Config(self.provider, self.options, zone)
+
+    @contextlib.contextmanager
+    def _session(self, zone: str, what: str) -> Iterator[tuple[Provider, _Config]]:
+        """One authenticated provider, cleaned up afterwards, as lexicon's Client does; every
+        exception becomes one AutopilotError."""
+        config = self._config(zone)
+        try:
+            provider = self.cls(config)
+            provider.authenticate()
+            try:
+                yield provider, config
+            finally:
+                provider.cleanup()
+        except AutopilotError:
+            raise
+        except Exception as exc:  # requests, dnspython, lexicon's own: mapped in one place
+            raise self._error(exc, config, zone, what) from None
+
+    def _scrub(self, text: str) -> str:
+        """An exception's text without option values (secrets) or URL query strings."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        text = re.sub(r"(https?://[^\s?'\"]+)\?[^\s'\"]*", r"\1?…", text)
+        first = text.splitlines()[0] if text else ""
+        return first[:300]
+
+    def _keys_to_check(self) -> str:
+        credential = [o for o in self.options
+                      if re.search(r"auth|token|key|secret|pass|cred|user", o)]
+        return ", ".join(map(_key, credential or self.options)) or f"the {PREFIX}* keys"
+
+    def _error(self, exc: BaseException, config: _Config, zone: str, what: str,
+               configuring: bool = False) -> AutopilotError:
+        """Map what lexicon, requests or dnspython raised to a code and a fix. While the
+        provider is only being built (no network yet), an option it asked for and did not
+        get is the cause; later, only when the provider crashed on it (None.split …)."""
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        detail = self._scrub(f"{type(exc).__name__}: {exc}")
+        problem = f"{self.label} failed {what} in zone {zone}: {detail}"
+        hint = f" ({_HINTS[self.provider]})" if self.provider in _HINTS else ""
+        unset = sorted(config.asked_unset & declared_options(self.cls) - set(self.options))
+        if unset and (configuring or isinstance(exc, (TypeError, AttributeError, ValueError,
+                                                      KeyError))):
+            return AutopilotError(
+                Code.PERMISSION_DENIED,
+                f"{self.label} needs {', '.join(map(_key, unset))}, not set in {self.where}",
+                f"set {', '.join(map(_key, unset))} in {self.where} ({OPTIONS_HELP}){hint}",
+                evidence=detail)
+        fix = (f"check {self._keys_to_check()} in {self.where}: the credential must be valid "
+               f"and allowed to change TXT records in {zone}{hint}")
+        if unset:
+            fix = (f"set {', '.join(map(_key, unset))} if the provider needs it (asked for, not "
+                   f"set), and {fix}")
+        if status in (401, 403) or isinstance(exc, (AuthenticationError, *_TSIG_REJECTIONS)):
+            return AutopilotError(Code.PERMISSION_DENIED, problem, fix)
+        if status == 404:
+            return AutopilotError(
+                Code.ZONE_NOT_FOUND, problem,
+                f"check that {zone} exists at {self.provider} in the account of "
+                f"{self._keys_to_check()}, spelled as in dns_autopilot_{ZONES_KEY}")
+        if isinstance(exc, _UNREACHABLE):
+            return AutopilotError(
+                Code.PROVIDER_UNREACHABLE, f"{self.label} could not reach its API {what}: {detail}",
+                f"check this host reaches the provider's API (proxy, firewall) and the "
+                f"endpoint options in {self.where}{hint}")
+        return AutopilotError(Code.PERMISSION_DENIED, problem, fix)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _listed(self, provider: Provider, zone: str, name: str) -> dict[str, int | None]:
+        """TXT values at ``name`` (value -> ttl, where the provider says)."""
+        if self.provider == "ddns":
+            return _ddns_listed(provider, name)
+        found: dict[str, int | None] = {}
+        for record in provider.list_records("TXT", name) or []:
+            if str(record.get("type", "TXT")).upper() != "TXT":
+                continue
+            if _absolute(str(record.get("name") or name), zone) != name:
+                continue
+            content = str(record.get("content", ""))
+            if len(content) >= 2 and content[0] == content[-1] == '"':
+                content = content[1:-1]  # some providers return the zone-file form
+            ttl = record.get("ttl")
+            found[content] = int(ttl) if str(ttl).isdigit() else None
+        return found
+
+    def find_zone(self, name: str) -> str:
+        name = names.normalize(name)
+        best = names.longest_zone(name, self.zones)
+        if best is None:
+            raise AutopilotError(
+                Code.ZONE_NOT_FOUND, f"{self.label}: no zone listed for it encloses {name}",
+                f"add the zone that holds {name} to dns_autopilot_{ZONES_KEY} in {self.where}")
+        return best
+
+    def values(self, zone: str, name: str) -> set[str]:
+        with self._session(zone, f"listing TXT at {name}") as (provider, _):
+            return set(self._listed(provider, zone, name))
+
+    # -- writing ---------------------------------------------------------------------
+
+    def add(self, zone: str, records: Records, ttl: int) -> None:
+        """One create per value; a value already there is fine. Then read back: some
+        providers (ddns) report success for a change the server refused."""
+        with self.rolled_back(zone, records), \
+                self._session(zone, "creating TXT records") as (provider, config):
+            config.runtime["ttl"] = ttl
+            for name, values in sorted(records.items()):
+                for value in sorted(values):
+                    try:
+                        provider.create_record("TXT", name, value)
+                    except Exception:
+                        with contextlib.suppress(Exception):
+                            if value in self._listed(provider, zone, name):
+                                continue  # "already exists": what we wanted
+                        raise
+                missing = set(values) - set(self._listed(provider, zone, name))
+                if missing:
+                    raise AutopilotError(
+                        Code.PERMISSION_DENIED,
+                        f"{self.label} accepted {len(missing)} TXT value(s) at {name} but does "
+                        "not list them afterwards: the provider reported success for a change "
+                        "that was not made (lexicon's ddns provider ignores a REFUSED answer)",
+                        f"check {self._keys_to_check()} in {self.where} may change records in "
+                        f"{zone}, and that {zone} is the zone the provider serves"
+                        + (f" ({_HINTS[self.provider]})" if self.provider in _HINTS else ""))
+        logger.debug("dns-autopilot: added %d TXT value(s) in %s via %s",
+                     sum(len(v) for v in records.values()), zone, self.label)
+
+    def remove(self, zone: str, records: Records) -> None:
+        """Delete by name and content; values that vanished with ours (a provider that deletes
+        whole record sets) are put back, and ours must be gone afterwards."""
+        with self._session(zone, "deleting TXT records") as (provider, config):
+            for name, values in sorted(records.items()):
+                before = self._listed(provider, zone, name)
+                for value in sorted(set(values) & set(before)):
+                    provider.delete_record(None, "TXT", name, value)
+                after = self._listed(provider, zone, name)
+                lost = {v: t for v, t in before.items() if v not in values and v not in after}
+                for value, ttl in sorted(lost.items()):
+                    logger.warning("dns-autopilot: %s deleted %s's other TXT value %r with "
+                                   "ours; putting it back", self.label, name, value)
+                    config.runtime["ttl"] = ttl or 300
+                    provider.create_record("TXT", name, value)
+                left = set(values) & set(after)
+                if left:
+                    raise AutopilotError(
+                        Code.PERMISSION_DENIED,
+                        f"{self.label} accepted the deletion of {len(left)} TXT value(s) at "
+                        f"{name} but still lists them",
+                        f"check {self._keys_to_check()} in {self.where} may delete records in "
+                        f"{zone}; remove the values by hand meanwhile")
+        logger.debug("dns-autopilot: removed %d TXT value(s) in %s via %s",
+                     sum(len(v) for v in records.values()), zone, self.label)
+
+
+def _absolute(record_name: str, zone: str) -> str:
+    """A record name as a provider returned it (FQDN, with or without dot, or relative)."""
+    name = record_name.rstrip(".").lower()
+    if name in ("", "@"):
+        return zone
+    return name if names.within(name, zone) else f"{name}.{zone}"
+
+
+def _ddns_listed(provider: Provider, name: str) -> dict[str, int | None]:
+    """lexicon 3.25's ddns list_records raises TypeError once the name has a record (its
+    _identifier helper takes one argument and is called with three): send the same plain
+    query to ddns_server that it would have sent."""
+    query = dns.message.make_query(name, dns.rdatatype.TXT)
+    response = dnsio.send(query, provider.endpoint, timeout=TIMEOUT, tcp=True)
+    owner = dns.name.from_text(name)
+    return {b"".join(rdata.strings).decode(): rrset.ttl for rrset in response.answer
+            if rrset.rdtype == dns.rdatatype.TXT and rrset.name == owner for rdata in rrset}

@@ -1,0 +1,616 @@
+"""The Amazon Route 53 writer: boto3, one change batch per hosted zone, waits for INSYNC.
+
+Credentials come from the AWS chain (environment, shared config, instance role) like
+certbot-dns-route53, or from the INI file: a key pair or a profile, optionally a role to
+assume. Route 53 holds one TXT record set per name, so adding a value means rewriting the
+set with every value already there, and removing means rewriting the rest. Each rewrite is
+conditional (DELETE of the exact set read + CREATE, in one atomic batch): a concurrent change
+makes Route 53 refuse it and the set is read again; processes on one host also take a lock.
+
+Its classic failure (a policy that lets the worker write but not poll with GetChange) is
+named as such, with the IAM statement to add, by `add` itself and by the probe.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from .. import links, names, scrub
+from ..codes import Code
+from ..errors import AutopilotError
+from . import locks
+from .base import Key, Keys, Records, Writer, check_endpoint, present_keys, quote_txt
+
+#: The keys this writer reads (``dns_autopilot_route53_<key>``): what INI validation,
+#: secret scrubbing and the docs' key table (checked by the docs test) come from.
+KEYS: tuple[Key, ...] = (
+    Key('access_key_id',
+        help=('IAM access key id; with the secret. Without keys or a profile: the AWS '
+              'credential chain')),
+    Key('secret_access_key', secret=True, help='its secret'),
+    Key('session_token', secret=True, help='for temporary keys only'),
+    Key('profile', help='a profile of the AWS config files, instead of a key pair'),
+    Key('role_arn', help='a role to assume with the credential above'),
+    Key('region', default='`us-east-1`', help='signing and STS region'),
+    Key('endpoint_url', default="AWS's", help='another Route 53 endpoint'),
+    Key('sts_endpoint_url', default="AWS's", help='another STS endpoint, for `role_arn`'),
+)
+
+DOCS = links.page("providers/route53")
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "dns_autopilot_route53_"
+KNOWN_KEYS = tuple(key.name for key in KEYS)
+DEFAULT_REGION = "us-east-1"
+ROLE_SESSION_NAME = "certbot-dns-autopilot"
+# One bounded budget per API call: a few retries (throttling, 5xx), short connect timeout.
+CLIENT_CONFIG = dict(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=5,
+                     read_timeout=20, user_agent_extra="certbot-dns-autopilot")
+CONFLICT_TRIES = 5  # re-reads when another process changed a set between read and write
+PROBE_CHANGE_ID = "CDNSAUTOPILOTPROBE"  # a change that never exists: GetChange rights only
+
+_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+_BAD_KEYS = {"InvalidClientTokenId", "SignatureDoesNotMatch", "InvalidAccessKeyId",
+             "UnrecognizedClientException", "AuthFailure", "IncompleteSignature",
+             "MissingAuthenticationToken"}
+_EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
+_UNREACHABLE = (botocore.exceptions.EndpointConnectionError,
+                botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError,
+                botocore.exceptions.ProxyConnectionError, botocore.exceptions.SSLError)
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_KEY_ID = re.compile(r"^[A-Z0-9]{16,128}$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+
+
+def _key(suffix: str) -> str:
+    return PREFIX + suffix
+
+
+def statement(action: str, resource: str) -> str:
+    """The IAM policy statement granting ``action`` (route53:…) on ``resource``."""
+    return json.dumps({"Effect": "Allow", "Action": action, "Resource": resource})
+
+
+def zone_arn(zone_id: str) -> str:
+    return f"arn:aws:route53:::hostedzone/{zone_id}"
+
+
+def _resource(operation: str, zone_id: str | None) -> str:
+    if operation == "GetChange":
+        return "arn:aws:route53:::change/*"
+    if operation in ("ListResourceRecordSets", "ChangeResourceRecordSets") and zone_id:
+        return zone_arn(zone_id)
+    return "*"
+
+
+# -- TXT values in Route 53's presentation format ------------------------------------------
+
+def quote(value: str) -> str:
+    """One TXT value as Route 53 wants it: quoted, split into 255-character strings."""
+    return quote_txt(value, 255)
+
+
+def unquote(raw: str) -> str:
+    """The value a resolver sees for Route 53's ``"part" "part"``: the strings joined, with
+    \\" and \\\\ unescaped and \\ddd read as an octet in octal (Route 53's escape, unlike
+    RFC 1035's decimal one)."""
+    out = bytearray()
+    i, quoted, n = 0, False, len(raw)
+    while i < n:
+        char = raw[i]
+        if char == '"':
+            quoted = not quoted
+        elif char == "\\" and i + 1 < n:
+            digits = raw[i + 1:i + 4]
+            if len(digits) == 3 and all(d in "01234567" for d in digits):
+                out.append(int(digits, 8) & 0xFF)
+                i += 3
+            else:
+                out += raw[i + 1].encode()
+                i += 1
+        elif quoted or not char.isspace():
+            out += char.encode()
+        i += 1
+    return out.decode("utf-8", errors="replace")
+
+
+def merged(current: tuple[int, list[str]] | None, ours: Iterable[str], ttl: int
+           ) -> dict[str, Any] | None:
+    """The record set holding ``current`` plus ``ours`` (None: every value is there).
+    Values already there keep their spelling and the set keeps its TTL."""
+    raw = list(current[1]) if current else []
+    have = {unquote(r) for r in raw}
+    new = sorted(set(ours) - have)
+    if not new:
+        return None
+    return {"TTL": current[0] if current else ttl, "ResourceRecords": raw + [quote(v) for v in new]}
+
+
+def reduced(current: tuple[int, list[str]] | None, ours: Iterable[str]
+            ) -> dict[str, Any] | None | bool:
+    """The record set left once ``ours`` is removed from ``current`` (None: nothing is
+    left; False: none of ours is there, no change)."""
+    if not current:
+        return False
+    ttl, raw = current
+    drop = set(ours)
+    keep = [r for r in raw if unquote(r) not in drop]
+    if len(keep) == len(raw):
+        return False
+    return {"TTL": ttl, "ResourceRecords": keep} if keep else None
+
+
+def replacing(name: str, current: tuple[int, list[str]] | None,
+              new: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Changes that turn ``current`` into ``new`` only if the set is still ``current``:
+    DELETE with its exact TTL and values (Route 53 refuses it when they differ) then CREATE
+    (refused when a set appeared meanwhile), applied together or not at all."""
+    changes = []
+    if current:
+        changes.append({"Action": "DELETE", "ResourceRecordSet": {
+            "Name": name + ".", "Type": "TXT", "TTL": current[0],
+            "ResourceRecords": _records(current[1])}})
+    if new:
+        changes.append({"Action": "CREATE", "ResourceRecordSet": {
+            "Name": name + ".", "Type": "TXT", "TTL": new["TTL"],
+            "ResourceRecords": _records(new["ResourceRecords"])}})
+    return changes
+
+
+def _records(values: list[str]) -> list[dict[str, str]]:
+    return [{"Value": v} for v in values]
+
+
+class _Conflict(Exception):
+    """A conditional batch found a record set changed by someone else since it was read."""
+
+
+# -- the writer ------------------------------------------------------------------------------
+
+class Route53Writer(Writer):
+    """Writes through the Route 53 API of one AWS credential (and optional role)."""
+
+    #: Upper bound on waiting for Route 53 to report a change INSYNC.
+    insync_timeout = 120.0
+
+    def __init__(self, session_factory: Callable[[], Any], label: str, region: str,
+                 endpoint_url: str | None = None, role_arn: str | None = None,
+                 sts_endpoint_url: str | None = None) -> None:
+        self._session_factory = session_factory
+        self.label = label
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self.role_arn = role_arn
+        self.sts_endpoint_url = sts_endpoint_url
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._role_expiry = 0.0
+        self._zones: list[dict[str, Any]] | None = None
+        self._zone_ids: dict[str, str] = {}
+
+    @classmethod
+    def from_credentials(cls, credentials: Keys, path: str) -> Route53Writer:
+        """Validate the INI keys one by one; nothing is sent to AWS yet."""
+        present = present_keys(credentials)
+        unknown = sorted(k for k in present
+                         if k.startswith(PREFIX) and k[len(PREFIX):] not in KNOWN_KEYS)
+        if unknown:
+            raise AutopilotError(
+                Code.PERMISSION_DENIED, f"{path} has unknown Route 53 key(s): {', '.join(unknown)}",
+                f"use only {', '.join(_key(k) for k in KNOWN_KEYS)} (see "
+                f"{DOCS}); a misspelt key would silently fall back to the "
+                "default AWS credential chain")
+
+        def conf(suffix: str) -> str | None:
+            value = credentials.conf(f"route53_{suffix}")
+            return str(value).strip() if value is not None and str(value).strip() else None
+
+        key_id, secret = conf("access_key_id"), conf("secret_access_key")
+        token, profile = conf("session_token"), conf("profile")
+        region = conf("region") or DEFAULT_REGION
+        endpoint_url, sts_endpoint_url = conf("endpoint_url"), conf("sts_endpoint_url")
+        role_arn = conf("role_arn")
+        if bool(key_id) != bool(secret):
+            given, missing = (("access_key_id", "secret_access_key") if key_id
+                              else ("secret_access_key", "access_key_id"))
+            raise AutopilotError(
+                Code.PERMISSION_DENIED, f"{path} sets {_key(given)} but not {_key(missing)}",
+                f"set both keys of the IAM access key pair, or neither (then the default AWS "
+                f"credential chain or {_key('profile')} is used)")
+        if key_id and profile:
+            raise AutopilotError(
+                Code.PERMISSION_DENIED,
+                f"{path} sets both an access key pair and {_key('profile')} = {profile!r}",
+                "keep one: the key pair, or the profile that holds the keys")
+        if token and not key_id:
+            raise AutopilotError(
+                Code.PERMISSION_DENIED, f"{path} sets {_key('session_token')} without a key pair",
+                f"a session token belongs to temporary keys: set {_key('access_key_id')} and "
+                f"{_key('secret_access_key')} too, or remove it")
+        if key_id and not _KEY_ID.match(key_id):
+            raise AutopilotError(
+                Code.PERMISSION_DENIED, f"{_key('access_key_id')} in {path} is not an AWS access "
+                "key id", "copy the access key id (AKIA… or ASIA…, 20 characters) from IAM")
+        if secret and any(c.isspace() for c in secret):
+            raise AutopilotError(
+                Code.PERMISSION_DENIED,
+                f"{_key('secret_access_key')} in {path} contains white space",
+                "copy the secret access key exactly as IAM showed it when the key was created")
+        if not _REGION.match(region):
+            raise AutopilotError(
+                Code.BAD_CONFIG,
+                f"{_key('region')} = {region!r} in {path} is not an AWS region",
+                f"use a region name such as {DEFAULT_REGION} (the default; Route 53 is global, "
+                "the region only selects the signing and STS endpoints)")
+        for suffix, url in (("endpoint_url", endpoint_url),
+                            ("sts_endpoint_url", sts_endpoint_url)):
+            parsed = urlparse(url or "")
+            if url and (parsed.scheme not in ("http", "https") or not parsed.hostname):
+                raise AutopilotError(
+                    Code.BAD_CONFIG,
+                    f"{_key(suffix)} = {url!r} in {path} is not an http(s) URL",
+                    "give the API endpoint's URL, e.g. https://route53.amazonaws.com, or remove "
+                    "the key to use AWS's own endpoint")
+            if url:
+                check_endpoint(url, _key(suffix), path, Code.BAD_CONFIG)
+        if role_arn and not _ROLE_ARN.match(role_arn):
+            raise AutopilotError(
+                Code.PERMISSION_DENIED,
+                f"{_key('role_arn')} = {role_arn!r} in {path} is not an IAM "
+                "role ARN", "use the role's ARN as IAM shows it: "
+                "arn:aws:iam::<account id>:role/<name>")
+
+        if key_id:
+            label = f"Route 53 (access key …{key_id[-4:]}"
+
+            def session() -> Any:
+                return boto3.Session(aws_access_key_id=key_id, aws_secret_access_key=secret,
+                                     aws_session_token=token, region_name=region)
+        elif profile:
+            label = f"Route 53 (profile {profile!r}"
+
+            def session() -> Any:
+                return boto3.Session(profile_name=profile, region_name=region)
+            try:
+                session()
+            except botocore.exceptions.ProfileNotFound:
+                raise AutopilotError(
+                    Code.PERMISSION_DENIED, f"{_key('profile')} = {profile!r} in {path} names no "
+                    "profile in the AWS config files",
+                    "create it (`aws configure --profile NAME`) in the config of the user certbot "
+                    "runs as (root for cron and systemd timers), or fix the name") from None
+        else:
+            label = "Route 53 (default AWS credential chain"
+
+            def session() -> Any:
+                return boto3.Session(region_name=region)
+        label += f", role {role_arn}" if role_arn else ""
+        label += f", endpoint {endpoint_url}" if endpoint_url else ""
+        return cls(session, label + ")", region, endpoint_url, role_arn, sts_endpoint_url)
+
+    # -- API access ------------------------------------------------------------------------
+
+    def _route53(self) -> Any:
+        """The Route 53 client, made once (for the assumed role: again before it expires)."""
+        with self._lock:
+            if self._client is None or (self.role_arn and time.time() > self._role_expiry):
+                config = botocore.config.Config(**CLIENT_CONFIG)
+                session = self._session_factory()
+                if self.role_arn:
+                    session = self._assume_role(session, config)
+                self._client = session.client("route53", endpoint_url=self.endpoint_url,
+                                              region_name=self.region, config=config)
+            return self._client
+
+    def _assume_role(self, session: Any, config: Any) -> Any:
+        sts = session.client("sts", endpoint_url=self.sts_endpoint_url,
+                             region_name=self.region, config=config)
+        try:
+            creds = sts.assume_role(RoleArn=self.role_arn,
+                                    RoleSessionName=ROLE_SESSION_NAME)["Credentials"]
+        except botocore.exceptions.ClientError as exc:
+            if _code(exc) in _DENIED:
+                grant = statement("sts:AssumeRole", str(self.role_arn))
+                raise AutopilotError(
+                    Code.PERMISSION_DENIED,
+                    f"{self.label}: the credential may not assume the role {self.role_arn}",
+                    f"allow it in the credential's policy ({grant}) and name the "
+                    "credential's principal in the role's trust policy",
+                    evidence=_message(exc)) from None
+            raise self._error(exc, "AssumeRole", None) from None
+        except botocore.exceptions.BotoCoreError as exc:
+            raise self._error(exc, "AssumeRole", None) from None
+        self._role_expiry = creds["Expiration"].timestamp() - 300
+        scrub.register([creds["SecretAccessKey"], creds["SessionToken"]])  # never logged
+        return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
+                             aws_secret_access_key=creds["SecretAccessKey"],
+                             aws_session_token=creds["SessionToken"], region_name=self.region)
+
+    def _call(self, operation: str, zone_id: str | None = None, ok: tuple[str, ...] = (),
+              conflict: bool = False, **params: Any) -> Any:
+        """One Route 53 API call; every failure becomes one AutopilotError with its fix
+        (error codes in ``ok`` are expected answers: None is returned; with ``conflict``, a
+        batch refused because a set changed meanwhile raises _Conflict)."""
+        try:
+            client = self._route53()
+            method = getattr(client, re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower())
+            return method(**params)
+        except botocore.exceptions.ClientError as exc:
+            if _code(exc) in ok:
+                return None
+            if conflict and _code(exc) == "InvalidChangeBatch" and re.search(
+                    r"not match|already exists|not found", _message(exc)):
+                raise _Conflict from None
+            raise self._error(exc, operation, zone_id) from None
+        except botocore.exceptions.BotoCoreError as exc:
+            raise self._error(exc, operation, zone_id) from None
+
+    def _error(self, exc: Exception, operation: str, zone_id: str | None) -> AutopilotError:
+        action = f"route53:{operation}" if operation != "AssumeRole" else "sts:AssumeRole"
+        if isinstance(exc, botocore.exceptions.NoCredentialsError):
+            return AutopilotError(
+                Code.PERMISSION_DENIED, f"{self.label} found no AWS credentials",
+                f"set {_key('access_key_id')} and {_key('secret_access_key')} (or "
+                f"{_key('profile')}) in the credentials file, or give the user certbot runs as "
+                "(root under cron/systemd) AWS_* variables, ~/.aws/credentials or an instance "
+                "role")
+        if isinstance(exc, _UNREACHABLE):
+            where = self.endpoint_url or "the Route 53 API"
+            return AutopilotError(
+                Code.PROVIDER_UNREACHABLE, f"{self.label} could not reach {where} for {action}: "
+                f"{type(exc).__name__}",
+                f"check this host's network, proxy and firewall towards {where}"
+                + (f", and {_key('endpoint_url')}" if self.endpoint_url else ""))
+        if not isinstance(exc, botocore.exceptions.ClientError):
+            return AutopilotError(
+                Code.PERMISSION_DENIED, f"{self.label}: {action} failed ({type(exc).__name__})",
+                f"check the AWS credential settings (see {DOCS})")
+        code = _code(exc)
+        if code in _DENIED:
+            return self.denied(operation, zone_id, _message(exc))
+        if code in _BAD_KEYS:
+            return AutopilotError(
+                Code.PERMISSION_DENIED, f"{self.label}: AWS rejected the credential ({code})",
+                f"copy {_key('access_key_id')} and {_key('secret_access_key')} again from IAM "
+                "(the secret is shown only when the key is created), or create a new key; "
+                "check that the key is active")
+        if code in _EXPIRED:
+            return AutopilotError(
+                Code.PERMISSION_DENIED, f"{self.label}: AWS says the credential or request "
+                f"expired ({code})", "refresh the temporary credential (or use a long-lived "
+                "key or a role), and check this host's clock")
+        if code == "NoSuchHostedZone":
+            return AutopilotError(
+                Code.ZONE_NOT_FOUND, f"{self.label}: hosted zone {zone_id} no longer exists",
+                "run again (the zone list is read afresh), or recreate the hosted zone")
+        if code in ("Throttling", "ThrottlingException", "PriorRequestNotComplete",
+                    "ServiceUnavailable", "InternalFailure"):
+            return AutopilotError(
+                Code.PROVIDER_UNREACHABLE,
+                f"{self.label}: Route 53 kept refusing {action} ({code}) "
+                "after retries", "run again later; several processes changing the same "
+                "account's zones at once share Route 53's limit of 5 requests per second",
+                evidence=_message(exc))
+        return AutopilotError(
+            Code.PERMISSION_DENIED, f"{self.label}: Route 53 refused {action} ({code})",
+            f"the message above says why; see {DOCS}",
+            evidence=_message(exc))
+
+    def denied(self, operation: str, zone_id: str | None, message: str = "") -> AutopilotError:
+        """permission-denied naming the IAM action and the statement to add."""
+        action = f"route53:{operation}"
+        problem = {
+            "GetChange": f"{self.label} is not allowed {action}: the worker can write records "
+                         "but cannot poll the change until Route 53 reports it INSYNC",
+            "ChangeResourceRecordSets": f"{self.label} is not allowed {action}: it cannot "
+                                        "create or delete records in the hosted zone",
+            "ListHostedZones": f"{self.label} is not allowed {action}: it cannot find the "
+                               "hosted zone of a name",
+            "ListResourceRecordSets": f"{self.label} is not allowed {action}: it cannot read "
+                                      "the TXT values already at a name (needed to keep them)",
+        }.get(operation, f"{self.label} is not allowed {action}")
+        return AutopilotError(
+            Code.PERMISSION_DENIED, problem,
+            f"add to the credential's IAM policy the statement "
+            f"{statement(action, _resource(operation, zone_id))} (the full minimal policy is "
+            f"in {DOCS}#minimal-iam-policy)", evidence=message)
+
+    # -- zones -----------------------------------------------------------------------------
+
+    def _hosted_zones(self) -> list[dict[str, Any]]:
+        """Every hosted zone the credential sees (ListHostedZones, all pages), read once."""
+        with self._lock:
+            if self._zones is not None:
+                return self._zones
+        zones: list[dict[str, Any]] = []
+        params: dict[str, Any] = {}
+        while True:
+            page = self._call("ListHostedZones", **params)
+            zones += page.get("HostedZones", [])
+            if not page.get("IsTruncated") or not page.get("NextMarker"):
+                break
+            params = {"Marker": page["NextMarker"]}
+        with self._lock:
+            self._zones = zones
+        return zones
+
+    def find_zone(self, name: str) -> str:
+        """The public hosted zone whose name is the longest suffix of ``name``."""
+        name = names.normalize(name)
+        public, private = [], []
+        for zone in self._hosted_zones():
+            zone_name = names.normalize(zone["Name"])
+            zone_id = zone["Id"].rsplit("/", 1)[-1]
+            is_private = bool(zone.get("Config", {}).get("PrivateZone"))
+            (private if is_private else public).append((zone_name, zone_id))
+        matches = [(z, i) for z, i in public if names.within(name, z)]
+        if not matches:
+            seen = ", ".join(f"{z} ({i})" for z, i in sorted(public)) or "none"
+            skipped = [f"{z} ({i})" for z, i in sorted(private)
+                       if names.within(name, z)]
+            evidence = f"public hosted zones this credential sees: {seen}"
+            if skipped:
+                evidence += ("\nprivate hosted zones skipped (the CA cannot query them): "
+                             + ", ".join(skipped))
+            raise AutopilotError(
+                Code.ZONE_NOT_FOUND, f"{self.label}: no public hosted zone encloses {name}",
+                "create a public hosted zone for the domain and delegate it to the zone's "
+                "name servers, or use a credential of the AWS account that holds it",
+                evidence=evidence)
+        longest = max(len(z) for z, _ in matches)
+        best = [(z, i) for z, i in matches if len(z) == longest]
+        if len(best) > 1:
+            raise AutopilotError(
+                Code.ZONE_NOT_FOUND, f"{self.label}: {len(best)} public hosted zones are named "
+                f"{best[0][0]} ({', '.join(i for _, i in best)})",
+                "delete the hosted zone(s) the parent does not delegate to (compare each "
+                f"zone's NS records with `dig NS {best[0][0]}`), so the writer changes the "
+                "zone the CA queries")
+        zone_name, zone_id = best[0]
+        with self._lock:
+            self._zone_ids[zone_name] = zone_id
+        return zone_name
+
+    def zone_id(self, zone: str) -> str:
+        zone = names.normalize(zone)
+        with self._lock:
+            known = self._zone_ids.get(zone)
+        if known:
+            return known
+        if self.find_zone(zone) != zone:
+            raise AutopilotError(
+                Code.ZONE_NOT_FOUND, f"{self.label}: {zone} is not a public hosted zone",
+                "create the hosted zone, or configure the zone that encloses it")
+        return self._zone_ids[zone]
+
+    # -- records ---------------------------------------------------------------------------
+
+    def _current(self, zone_id: str, name: str) -> tuple[int, list[str]] | None:
+        """(TTL, raw values) of the simple TXT record set at ``name``, if any."""
+        page = self._call("ListResourceRecordSets", zone_id, HostedZoneId=zone_id,
+                          StartRecordName=name + ".", StartRecordType="TXT", MaxItems="10")
+        for rrset in page.get("ResourceRecordSets", []):
+            if (rrset["Type"] == "TXT" and names.normalize(rrset["Name"]) == name
+                    and "SetIdentifier" not in rrset and "ResourceRecords" in rrset):
+                return int(rrset["TTL"]), [r["Value"] for r in rrset["ResourceRecords"]]
+        return None
+
+    def _change(self, zone: str, zone_id: str, changes: list[dict[str, Any]], what: str) -> str:
+        """Send one batch; raises _Conflict when a set is no longer what it was read as."""
+        response = self._call("ChangeResourceRecordSets", zone_id, conflict=True,
+                              HostedZoneId=zone_id,
+                              ChangeBatch={"Comment": f"certbot-dns-autopilot: {what}",
+                                           "Changes": changes})
+        change_id = response["ChangeInfo"]["Id"].rsplit("/", 1)[-1]
+        logger.debug("dns-autopilot: %s in %s via %s: change %s", what, zone, self.label,
+                     change_id)
+        return change_id
+
+    def _wait(self, change_id: str) -> None:
+        """Poll GetChange at a growing interval until INSYNC, within ``insync_timeout``."""
+        deadline = time.monotonic() + self.insync_timeout
+        delay = 0.5
+        while True:
+            status = self._call("GetChange", Id=change_id)["ChangeInfo"]["Status"]
+            if status == "INSYNC":
+                return
+            if time.monotonic() + delay > deadline:
+                raise AutopilotError(
+                    Code.PROPAGATION_TIMEOUT,
+                    f"{self.label}: change {change_id} was still {status} after "
+                    f"{self.insync_timeout:.0f} s",
+                    "Route 53 usually applies a change within 60 s: check the AWS Health "
+                    "Dashboard for Route 53 and run again (the values were removed)")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 5.0)
+
+    def _rewrite(self, zone: str, zone_id: str, records: Records, what: str,
+                 rewrite: Callable[[tuple[int, list[str]] | None, set[str]], Any]
+                 ) -> tuple[str | None, dict[str, set[str]]]:
+        """Read each name's set, rewrite it, and send one conditional batch; when another
+        process changed a set in between, read again (bounded). Returns the change id (None
+        when nothing needed changing) and the names changed."""
+        with locks.held(f"route53-{zone_id}", f"Route 53 zone {zone}"):
+            for _ in range(CONFLICT_TRIES):
+                changes, touched = [], {}
+                for name, values in sorted(records.items()):
+                    name = names.normalize(name)
+                    current = self._current(zone_id, name)
+                    new = rewrite(current, set(values))
+                    if new is not False:
+                        changes += replacing(name, current, new)
+                        touched[name] = set(values)
+                if not changes:
+                    return None, {}
+                try:
+                    return self._change(zone, zone_id, changes, what), touched
+                except _Conflict:
+                    time.sleep(random.random())  # another process's change landed first
+        raise AutopilotError(
+            Code.PROPAGATION_TIMEOUT, f"{self.label}: the TXT sets in {zone} kept changing under "
+            f"this run ({CONFLICT_TRIES} tries)", "another process keeps rewriting the same "
+            "names: let one issuance at a time own them")
+
+    def add(self, zone: str, records: Records, ttl: int) -> None:
+        zone_id = self.zone_id(zone)
+        count = sum(len(v) for v in records.values())
+        change_id, added = self._rewrite(
+            zone, zone_id, records, f"adding {count} TXT value(s)",
+            lambda current, ours: merged(current, ours, ttl) or False)
+        if change_id is None:
+            return
+        try:
+            self._wait(change_id)
+        except AutopilotError:
+            self._undo(zone, zone_id, added)
+            raise
+
+    def _undo(self, zone: str, zone_id: str, added: Records) -> None:
+        """Remove what `add` just wrote before its error is raised: nothing left behind."""
+        try:
+            self._remove(zone, zone_id, added)
+        except AutopilotError as exc:
+            logger.warning("dns-autopilot: could not remove the TXT values just written at %s "
+                           "(%s): remove them by hand", ", ".join(sorted(added)), exc.problem)
+
+    def remove(self, zone: str, records: Records) -> None:
+        """One batch; returns once Route 53 accepted it (cleanup need not wait for INSYNC)."""
+        self._remove(zone, self.zone_id(zone), records)
+
+    def _remove(self, zone: str, zone_id: str, records: Records) -> None:
+        count = sum(len(v) for v in records.values())
+        self._rewrite(zone, zone_id, records, f"removing {count} TXT value(s)", reduced)
+
+    def values(self, zone: str, name: str) -> set[str]:
+        current = self._current(self.zone_id(zone), names.normalize(name))
+        return {unquote(r) for r in current[1]} if current else set()
+
+    def probe(self, zone: str, name: str) -> None:
+        """Each IAM action the run needs, named when missing: read, poll, then a real
+        create/read/delete (ChangeResourceRecordSets, and GetChange on a real change)."""
+        zone_id = self.zone_id(zone)  # ListHostedZones
+        self._current(zone_id, names.normalize(name))  # ListResourceRecordSets
+        # A change that does not exist: NoSuchChange (or InvalidInput) means "allowed".
+        self._call("GetChange", ok=("NoSuchChange", "InvalidInput"), Id=PROBE_CHANGE_ID)
+        super().probe(zone, name)
+
+
+def _code(exc: botocore.exceptions.ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _message(exc: botocore.exceptions.ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Message", ""))
