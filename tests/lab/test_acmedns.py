@@ -58,6 +58,11 @@ def cnames(lab: Lab) -> Iterator[list[tuple[str, str]]]:
         zone_update(lab, ZONE, name, "CNAME", f"{target}.", add=False)
 
 
+def cname_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    """The CNAME records `register` printed, one line each."""
+    return [line for line in proc.stdout.splitlines() if " CNAME " in line]
+
+
 def publish(lab: Lab, made: list[tuple[str, str]], record: str) -> None:
     """A record line as `register` prints it: `_acme-challenge.x. CNAME y.`"""
     name, _, target = record.strip().split()
@@ -80,7 +85,7 @@ def test_acmedns_register_then_issue_apex_wildcard_www(
     domains = (fresh_name, f"*.{fresh_name}", f"www.{fresh_name}")
     proc = register(acmedns, file, *domains)
     assert proc.returncode == 0, proc.stderr
-    records = [line for line in proc.stdout.splitlines() if " CNAME " in line]
+    records = cname_lines(proc)
     assert len(records) == 2  # the wildcard shares its domain's registration
     saved = json.loads(file.read_text())
     assert stat.S_IMODE(file.stat().st_mode) == 0o600
@@ -136,7 +141,7 @@ def test_acmedns_refusals_allowfrom_and_credentials_are_told_apart(
     file = tmp_path / "acmedns.json"
     proc = register(acmedns, file, fresh_name, allow_from=("192.0.2.0/24",))
     assert proc.returncode == 0, proc.stderr
-    for record in [x for x in proc.stdout.splitlines() if " CNAME " in x]:
+    for record in cname_lines(proc):
         publish(lab, cnames, record)
     ini = acmedns_ini(tmp_path, acmedns, file)
     status, report = lab.doctor(fresh_name, credentials=ini)
@@ -164,7 +169,7 @@ def test_acmedns_three_values_for_one_registration_stop_before_writing(
         acmedns: AcmeDnsEmulator, cnames: list[tuple[str, str]]) -> None:
     file = tmp_path / "acmedns.json"
     proc = register(acmedns, file, fresh_name)
-    [record] = [x for x in proc.stdout.splitlines() if " CNAME " in x]
+    [record] = cname_lines(proc)
     publish(lab, cnames, record)
     saved = json.loads(file.read_text())
     saved[f"www.{fresh_name}"] = saved[fresh_name]  # one registration shared by www too
@@ -232,7 +237,7 @@ def test_one_certificate_three_writers(lab: Lab, certbot: Certbot, tmp_path: Pat
     RFC 2136 (the top level, any other zone) for a signed.test name."""
     file = tmp_path / "acmedns.json"
     proc = register(acmedns, file, f"www.{fresh_name}")
-    [record] = [x for x in proc.stdout.splitlines() if " CNAME " in x]
+    [record] = cname_lines(proc)
     publish(lab, cnames, record)
     exec_ini = hooks_ini(lab, tmp_path, zones=ZONE).read_text()
     ini = tmp_path / "mixed.ini"
@@ -262,7 +267,7 @@ def test_two_writers_for_one_zone_in_one_run_stop_before_writing(
     """acme-dns's fulldomains in example.test, and exec serving example.test too."""
     file = tmp_path / "acmedns.json"
     proc = register(acmedns, file, fresh_name)
-    [record] = [x for x in proc.stdout.splitlines() if " CNAME " in x]
+    [record] = cname_lines(proc)
     publish(lab, cnames, record)
     ini = tmp_path / "mixed.ini"
     ini.write_text(f"dns_autopilot_acmedns_api_url = {acmedns.url}\n"
