@@ -3,9 +3,10 @@
 `auth_hint` gathers `evidence.Evidence` for each failed name while our records are still
 live (certbot calls it before cleanup) and `diagnose` reads it beside the CA's error: one
 stable code, one sentence, the answers that prove it, the fix, and a dig line. The rules
-(`RULES`, one small function per cause) go from the most specific cause to the least: a CAA refusal, a broken DNSSEC chain, a CNAME
-that moved, a nameserver that does not answer, a value that is not ours, a server behind,
-and only when every server we can ask is right, a resolver's (or the CA's) cached view.
+(`RULES`, one small function per cause) go from the most specific cause to the least: a CAA
+refusal, a broken DNSSEC chain, a CNAME that moved, a nameserver that does not answer, a
+value that is not ours, a server behind, and only when every server we can ask is right, a
+resolver's (or the CA's) cached view.
 """
 
 from __future__ import annotations
