@@ -9,8 +9,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import dns.exception
-import dns.name
-import dns.rdatatype
 
 from .. import dnsio, names
 from ..codes import Code
@@ -42,7 +40,7 @@ def caa_findings(domain: str, follower: Follower, identities: set[str],
                         "make the zone's nameservers answer CAA queries (an empty answer is "
                         "fine)")] + caa_servers(domain, [o for o, _ in sets] or [base], follower)
     found = caa_servers(domain, [owner for owner, _ in sets], follower)
-    found += caa_bogus(domain, [owner for owner, _ in sets], recursive)
+    found += caa_bogus(domain, [owner for owner, _ in sets], recursive, follower.reach.query)
     closest = caa.relevant(sets)
     if closest is None:
         return found
@@ -123,14 +121,16 @@ def caa_refusal(domain: str, owner: str, records: list[caa.CAA], verdict: caa.Ve
 
 
 def caa_servers(domain: str, owners: list[str], follower: Follower,
-                query: Callable[..., dnsio.Answer] = dnsio.ask) -> list[Finding]:
+                query: Callable[..., dnsio.Answer] | None = None) -> list[Finding]:
     """Every address of every nameserver of the zones holding the CAA names climbed (and the
     targets of CNAMEs there) must answer CAA with NOERROR or NXDOMAIN: the CA's resolver may
     ask any of them, and a failure there makes the CA refuse issuance.
 
-    ``query`` asks past the run's `dnsio.Reach` on purpose: silence on CAA alone must not
-    mark an address dead for the waiter."""
+    ``query`` (default: the reach's own, ``follower.reach.query``) asks past the run's
+    `dnsio.Reach` on purpose: silence on CAA alone must not mark an address dead for the
+    waiter."""
     reach = follower.reach
+    query = query or reach.query
     blocked, unreachable, seen = [], [], set()
     todo = [o for o in owners if "." in o]  # not a top-level domain's own servers
     while todo:
@@ -184,7 +184,7 @@ def caa_servers(domain: str, owners: list[str], follower: Follower,
 
 
 def caa_bogus(domain: str, owners: list[str], recursive: dnsio.Recursive,
-              query: Callable[..., dnsio.Answer] = dnsio.ask) -> list[Finding]:
+              query: Callable[..., dnsio.Answer]) -> list[Finding]:
     """CAA answers a validating resolver rejects (SERVFAIL without Checking Disabled, while
     the lookup with it answered): the CA validates DNSSEC, meets the SERVFAIL and refuses."""
     for owner in owners:

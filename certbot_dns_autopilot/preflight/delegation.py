@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dns.exception
-import dns.name
-import dns.rdatatype
 
 from .. import dnsio
 from ..codes import Code

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dns.exception
-import dns.name
-import dns.rdatatype
 
 from .. import dnsio
 from ..codes import Code
@@ -13,29 +11,22 @@ from .findings import ERROR, Finding
 
 
 def dnssec_findings(zone: str, follower: Follower) -> list[Finding]:
-    """Where the parent publishes DS: a DNSKEY must match and sign; resolvers must agree."""
+    """Where the parent publishes DS: a DNSKEY must match and sign; resolvers must agree.
+    Every question goes through the follower's `dnsio.Reach` (whole responses: the records
+    themselves are judged), so recorded answers can stand in for the servers."""
     from . import dnssec
 
+    reach = follower.reach
+
     def first(servers: list[dnsio.Server], name: str, rdtype: str):
+        """The first usable server's NOERROR response, and who gave it."""
         for server in servers:
-            if not follower.reach.usable(server):
-                continue
-            try:
-                response = dnsio.fetch(server, name, rdtype, dnssec=True)
-            except (OSError, dns.exception.DNSException):
-                continue
-            if response.rcode() == 0:
+            response = reach.fetch(server, name, rdtype, dnssec=True)
+            if response is not None and response.rcode() == 0:
                 return server, response
         return None, None
 
-    def rrset(response, name: str, rdtype: str, covers: str = "NONE"):
-        for found in response.answer if response else []:
-            if (found.name == dns.name.from_text(name)
-                    and found.rdtype == dns.rdatatype.from_text(rdtype)
-                    and found.covers == dns.rdatatype.from_text(covers)):
-                return found
-        return None
-
+    rrset = dnsio.records
     parent = zone.split(".", 1)[1] if "." in zone else ""
     try:
         parent_zone = follower.recursive.zone_of(parent) if parent else ""
@@ -52,7 +43,7 @@ def dnssec_findings(zone: str, follower: Follower) -> list[Finding]:
                            rrset(soa, zone, "RRSIG", covers="SOA"))
     resolver_rows = []
     for resolver in follower.recursive.servers:
-        answer = dnsio.ask(resolver, zone, "SOA", recurse=True)
+        answer = reach.query(resolver, zone, "SOA", recurse=True)
         resolver_rows.append(f"resolver {resolver}: {answer.rcode}")
         if answer.rcode == "SERVFAIL" and verdict.ok:
             verdict = dnssec.Verdict(False, "validating resolvers answer SERVFAIL while the "
