@@ -98,6 +98,7 @@ class DNSWorld:
         recurse = bool(request.flags & dns.flags.RD)
         self.asked.append((server.address, name, rdtype, recurse))
         response = dns.message.make_response(request)
+        response.want_dnssec(bool(request.ednsflags & dns.flags.DO))  # a server echoes DO
         for address, sname, stype, answer, flags in self.scripts:
             if address != server.address or sname not in (None, name) or \
                     stype not in (None, rdtype):
