@@ -8,11 +8,14 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
+from typing import Any
 
+from acme import challenges
 from certbot.plugins.dns_common import CredentialsConfiguration
 
-from certbot_dns_autopilot.writers import WriterMap, writers_from_credentials
+from certbot_dns_autopilot.writers import Records, Writer, WriterMap, writers_from_credentials
 
 
 def value(seed: str) -> str:
@@ -29,6 +32,73 @@ def load_map(tmp_path: Path, values: dict[str, str], sections: str = "") -> Writ
 
 
 NOBODY = 65534
+
+ZONE = "example.com"
+
+
+class Recording(Writer):
+    """A writer that records its calls (``fail``: the error its add raises)."""
+
+    label = "recording writer"
+
+    def __init__(self, calls: list[tuple], fail: Exception | None = None) -> None:
+        self.calls, self.fail = calls, fail
+
+    def find_zone(self, name: str) -> str:
+        return ZONE
+
+    def add(self, zone: str, records: Records, ttl: int) -> None:
+        self.calls.append(("add", zone, {n: set(v) for n, v in records.items()}))
+        if self.fail:
+            raise self.fail
+
+    def remove(self, zone: str, records: Records) -> None:
+        self.calls.append(("remove", zone, {n: set(v) for n, v in records.items()}))
+
+    def values(self, zone: str, name: str) -> set[str]:
+        return set()
+
+
+class Challenge:
+    """What certbot hands the plugin for one name (an AnnotatedChallenge's surface)."""
+
+    def __init__(self, domain: str, error: object = None) -> None:
+        self.identifier = types.SimpleNamespace(value=domain)
+        self.account_key = object()
+        self.error = error
+
+    def validation(self, key: object) -> str:
+        return f"value-for-{self.identifier.value}"
+
+    def response(self, key: object) -> challenges.ChallengeResponse:
+        return challenges.DNS01Response()
+
+
+def make_plugin(tmp_path: Path, monkeypatch: Any, writer: Writer | None = None,
+                **options: object) -> tuple[Any, list[tuple]]:
+    """The plugin as certbot builds it, on a recording writer (its calls returned) for
+    example.com and *.example.com; ``options`` override the defaults (preflight off, no
+    wait, no resolvers)."""
+    from certbot.display import util as display_util
+
+    from certbot_dns_autopilot import credentials
+    from certbot_dns_autopilot.plugin.authenticator import Authenticator
+
+    calls: list[tuple] = []
+    writer = writer or Recording(calls)
+    notes: list[str] = []  # what certbot's display would show
+    monkeypatch.setattr(display_util, "notify", notes.append)
+    monkeypatch.setattr(credentials, "load",
+                        lambda path: (str(tmp_path / "c.ini"), WriterMap([(writer, None)]), []))
+    settings = {"credentials": "c.ini", "resolvers": "", "propagation_timeout": 0,
+                "failure_hook": "", "follow_cnames": False, "preflight": False,
+                "caa_identities": "letsencrypt.org", "remove_stale": False,
+                "authoritative_check": True, "address_family": "any", "public_check": True}
+    config = types.SimpleNamespace(
+        work_dir=str(tmp_path), logs_dir=str(tmp_path), domains=["example.com",
+                                                                 "*.example.com"],
+        **{f"dns_autopilot_{k}": v for k, v in (settings | options).items()})
+    return Authenticator(config, "dns-autopilot"), calls
 
 
 SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
