@@ -308,3 +308,37 @@ def test_rate_limits_count_only_production_from_the_local_archive(tmp_path: Path
     staging = "https://acme-staging-v02.api.letsencrypt.org/directory"
     assert rate_limits(names, staging, str(tmp_path)) == []
     assert rate_limits(names, production, None) == []
+
+
+def test_remove_stale_removes_exactly_the_old_values_before_writing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A whole perform on recorded answers: pre-flight finds the old value, and
+    --dns-autopilot-remove-stale has the writer remove exactly it before the add."""
+    import functools
+
+    from unit_helpers import Challenge, make_plugin
+
+    recorded = DNSWorld(resolvers=(RESOLVER.address,))
+    recorded.serve(PARENT_NS, "com", f"""
+@ 3600 IN SOA ns.com. h.com. 1 3600 600 86400 300
+@ 3600 IN NS ns.com.
+ns 3600 IN A {PARENT_NS}
+example 3600 IN NS ns1.example.com.
+ns1.example 3600 IN A {NS1}
+""")
+    recorded.serve(NS1, "example.com", f"""
+@ 3600 IN SOA ns1.example.com. h.example.com. 7 3600 600 86400 300
+@ 3600 IN NS ns1.example.com.
+ns1 3600 IN A {NS1}
+_acme-challenge 3600 IN TXT "old-token"
+""")
+    monkeypatch.setattr(dnsio, "Recursive",
+                        functools.partial(dnsio.Recursive, exchange=recorded))
+    monkeypatch.setattr(dnsio, "Reach", functools.partial(dnsio.Reach, exchange=recorded))
+    auth, calls = make_plugin(tmp_path, monkeypatch, resolvers=RESOLVER.address,
+                              preflight=True, remove_stale=True)
+    auth.prepare()
+    auth.perform([Challenge("example.com")])
+    name = "_acme-challenge.example.com"
+    assert calls == [("remove", "example.com", {name: {"old-token"}}),
+                     ("add", "example.com", {name: {"value-for-example.com"}})]
