@@ -515,12 +515,13 @@ class Recursive:
         if self.servers:
             self._resolver = dns.resolver.Resolver(configure=False)
             self._resolver.nameservers = [
-                _ExchangeNameserver(s, exchange) if exchange
-                else _DoHNameserver(s.url) if s.url
+                _DoHNameserver(s.url) if s.url
                 else dns.nameserver.Do53Nameserver(s.address, s.port) for s in self.servers]
         else:
             self._resolver = dns.resolver.Resolver()
             self.servers = [Server(address=str(ns)) for ns in self._resolver.nameservers]
+        if exchange is not None:
+            self._resolver.nameservers = [_ExchangeNameserver(s, exchange) for s in self.servers]
         self._resolver.lifetime = timeout
         self._resolver.cache = None
         self._caa: dict[str, list[tuple[int, str, str]]] = {}
