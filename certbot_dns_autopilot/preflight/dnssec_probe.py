@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dns.exception
+import dns.message
 
 from .. import dnsio
 from ..codes import Code
 from ..plan.chain import Follower
 from .findings import ERROR, Finding
+
+if TYPE_CHECKING:  # the rules load dnspython's DNSSEC code: only a probe that runs needs it
+    from . import dnssec
 
 
 def dnssec_findings(zone: str, follower: Follower) -> list[Finding]:
@@ -16,39 +22,22 @@ def dnssec_findings(zone: str, follower: Follower) -> list[Finding]:
     themselves are judged), so recorded answers can stand in for the servers."""
     from . import dnssec
 
-    reach = follower.reach
-
-    def first(servers: list[dnsio.Server], name: str, rdtype: str):
-        """The first usable server's NOERROR response, and who gave it."""
-        for server in servers:
-            response = reach.fetch(server, name, rdtype, dnssec=True)
-            if response is not None and response.rcode() == 0:
-                return server, response
-        return None, None
-
-    rrset = dnsio.records
+    reach, records = follower.reach, dnsio.records
     parent = zone.split(".", 1)[1] if "." in zone else ""
     try:
         parent_zone = follower.recursive.zone_of(parent) if parent else ""
     except dns.exception.DNSException:
         return []
-    parent_server, parent_answer = first(follower.servers(parent_zone), zone, "DS")
-    ds = rrset(parent_answer, zone, "DS")
+    parent_server, parent_answer = _first(reach, follower.servers(parent_zone), zone, "DS")
+    ds = records(parent_answer, zone, "DS")
     if ds is None:
         return []
     servers = follower.servers(zone)
-    _, keys = first(servers, zone, "DNSKEY")
-    _, soa = first(servers, zone, "SOA")
-    verdict = dnssec.judge(zone, ds, rrset(keys, zone, "DNSKEY"), rrset(soa, zone, "SOA"),
-                           rrset(soa, zone, "RRSIG", covers="SOA"))
-    resolver_rows = []
-    for resolver in follower.recursive.servers:
-        answer = reach.query(resolver, zone, "SOA", recurse=True)
-        resolver_rows.append(f"resolver {resolver}: {answer.rcode}")
-        if answer.rcode == "SERVFAIL" and verdict.ok:
-            verdict = dnssec.Verdict(False, "validating resolvers answer SERVFAIL while the "
-                                     "authoritative servers answer", verdict.ds_tags,
-                                     verdict.key_tags)
+    _, keys = _first(reach, servers, zone, "DNSKEY")
+    _, soa = _first(reach, servers, zone, "SOA")
+    verdict = dnssec.judge(zone, ds, records(keys, zone, "DNSKEY"), records(soa, zone, "SOA"),
+                           records(soa, zone, "RRSIG", covers="SOA"))
+    verdict, resolver_rows = _resolvers_agree(zone, follower, verdict)
     if verdict.ok:
         return []
     evidence = "\n".join([
@@ -61,3 +50,30 @@ def dnssec_findings(zone: str, follower: Follower) -> list[Finding]:
                     "fix the DS at the registrar: publish the DS of the zone's current key "
                     f"(e.g. `dig DNSKEY {zone} | dnssec-dsfromkey -f - {zone}`) and remove the "
                     "stale one, or remove the DS to turn DNSSEC off")]
+
+
+def _first(reach: dnsio.Reach, servers: list[dnsio.Server], name: str, rdtype: str
+           ) -> tuple[dnsio.Server | None, dns.message.Message | None]:
+    """The first usable server's NOERROR response (DNSSEC records included), and who gave it."""
+    for server in servers:
+        response = reach.fetch(server, name, rdtype, dnssec=True)
+        if response is not None and response.rcode() == 0:
+            return server, response
+    return None, None
+
+
+def _resolvers_agree(zone: str, follower: Follower, verdict: dnssec.Verdict
+                     ) -> tuple[dnssec.Verdict, list[str]]:
+    """Each resolver's rcode for the zone's SOA: a validating resolver's SERVFAIL breaks a
+    chain that looks right from the records."""
+    from . import dnssec
+
+    rows = []
+    for resolver in follower.recursive.servers:
+        answer = follower.reach.query(resolver, zone, "SOA", recurse=True)
+        rows.append(f"resolver {resolver}: {answer.rcode}")
+        if answer.rcode == "SERVFAIL" and verdict.ok:
+            verdict = dnssec.Verdict(False, "validating resolvers answer SERVFAIL while the "
+                                     "authoritative servers answer", verdict.ds_tags,
+                                     verdict.key_tags)
+    return verdict, rows
