@@ -129,9 +129,10 @@ def caa_servers(domain: str, owners: list[str], follower: Follower,
     ``query`` (default: the reach's own, ``follower.reach.query``) asks past the run's
     `dnsio.Reach` on purpose: silence on CAA alone must not mark an address dead for the
     waiter."""
-    reach = follower.reach
-    query = query or reach.query
-    blocked, unreachable, seen = [], [], set()
+    query = query or follower.reach.query
+    blocked: list[str] = []
+    unreachable: list[str] = []
+    seen: set[str] = set()
     todo = [o for o in owners if "." in o]  # not a top-level domain's own servers
     while todo:
         owner = todo.pop(0)
@@ -142,18 +143,7 @@ def caa_servers(domain: str, owners: list[str], follower: Follower,
             zone = follower.recursive.zone_of(owner)
         except dns.exception.DNSException:
             continue
-        def ask(server: dnsio.Server, owner: str = owner, zone: str = zone
-                ) -> tuple[dnsio.Answer, dnsio.Answer | None]:
-            answer = query(server, owner, "CAA")
-            silent = answer.rcode in dnsio.NO_ANSWER
-            return answer, query(server, zone, "SOA") if silent else None
-
-        # An address with no route, or silent earlier in the run, was named `unreachable`
-        # where it was found (the zone's delegation): not asked, nor reported, twice.
-        servers = [s for s in follower.servers(zone) if reach.usable(s)]
-        with ThreadPoolExecutor(max_workers=max(1, min(8, len(servers)))) as pool:
-            answers = list(pool.map(ask, servers))  # addresses are independent: ask at once
-        for server, (answer, soa) in zip(servers, answers, strict=True):
+        for server, answer, soa in _ask_caa(owner, zone, follower, query):
             if answer.cname:
                 todo.append(answer.cname)
             outcome = caa.server_outcome(answer.rcode, soa.rcode if soa else None)
@@ -164,6 +154,27 @@ def caa_servers(domain: str, owners: list[str], follower: Follower,
                 blocked.append(row)
             elif outcome == caa.UNREACHABLE:
                 unreachable.append(row)
+    return _server_findings(domain, blocked, unreachable)
+
+
+def _ask_caa(owner: str, zone: str, follower: Follower, query: Callable[..., dnsio.Answer]
+             ) -> list[tuple[dnsio.Server, dnsio.Answer, dnsio.Answer | None]]:
+    """CAA at ``owner`` from every usable address of ``zone`` at once, and the zone's SOA
+    from those that said nothing (silence on both is this host's, not the zone's)."""
+    def ask(server: dnsio.Server) -> tuple[dnsio.Server, dnsio.Answer, dnsio.Answer | None]:
+        answer = query(server, owner, "CAA")
+        silent = answer.rcode in dnsio.NO_ANSWER
+        return server, answer, query(server, zone, "SOA") if silent else None
+
+    # An address with no route, or silent earlier in the run, was named `unreachable`
+    # where it was found (the zone's delegation): not asked, nor reported, twice.
+    servers = [s for s in follower.servers(zone) if follower.reach.usable(s)]
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(servers)))) as pool:
+        return list(pool.map(ask, servers))  # addresses are independent: ask at once
+
+
+def _server_findings(domain: str, blocked: list[str], unreachable: list[str]
+                     ) -> list[Finding]:
     found = []
     if blocked:
         found.append(Finding(
