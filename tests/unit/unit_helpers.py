@@ -129,8 +129,6 @@ class DNSWorld:
     """
 
     def __init__(self, resolvers: tuple[str, ...] = ("198.51.100.53",)) -> None:
-        import dns.zone  # noqa: F401 - loaded here, used by `serve`
-
         self.resolvers = set(resolvers)
         self.served: dict[str, list[object]] = {}  # address -> zones
         self.scripts: list[tuple[str, str | None, str | None, str, dict[str, object]]] = []
