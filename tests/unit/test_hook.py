@@ -94,17 +94,32 @@ def test_a_hook_that_closes_its_output_and_hangs_is_stopped_at_the_timeout(tmp_p
 # --- the hook as the plugin runs it: once for every stop, the documented JSON, no secret ---
 
 SECRET = "hook-test-credential-0123456789"
+RESOLVER = "198.51.100.53"
 TOP_LEVEL = {"version", "plugin", "stage", "verb", "dry_run", "server", "names", "run",
              "event_log", "diagnoses"}
 
 
 def hooked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **options: object):
-    """The plugin with a failure hook that appends what it gets on stdin to a file."""
-    from unit_helpers import make_plugin
+    """The plugin with a failure hook that appends what it gets on stdin to a file; its
+    DNS messages go to ``options["world"]`` (recorded answers), or to an empty one, and
+    none leaves through a socket."""
+    import functools
+    import socket
 
+    from unit_helpers import DNSWorld, make_plugin
+
+    from certbot_dns_autopilot import dnsio
+
+    def no_socket(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a test message left through a socket, not the DNS door")
+
+    monkeypatch.setattr(socket, "socket", no_socket)
+    world = options.pop("world", None) or DNSWorld(resolvers=(RESOLVER,))
+    monkeypatch.setattr(dnsio, "Recursive", functools.partial(dnsio.Recursive, exchange=world))
+    monkeypatch.setattr(dnsio, "Reach", functools.partial(dnsio.Reach, exchange=world))
     got = tmp_path / "hook.jsonl"
-    auth, calls = make_plugin(tmp_path, monkeypatch,
-                              failure_hook=f"cat >> {got}; echo >> {got}", **options)
+    auth, _ = make_plugin(tmp_path, monkeypatch, resolvers=RESOLVER,
+                          failure_hook=f"cat >> {got}; echo >> {got}", **options)
     return auth, got
 
 
@@ -135,7 +150,7 @@ def test_a_writer_error_stop_runs_the_hook_once_with_its_code_and_no_secret(
     auth.prepare()
     with pytest.raises(AutopilotError):
         auth.perform([Challenge("example.com"), Challenge("*.example.com")])
-    auth.auth_hint([Challenge("example.com")])  # certbot's later calls: still one hook run
+    auth.auth_hint([Challenge("example.com")])  # certbot's later call: still one hook run
     [payload] = payloads(got)
     assert set(payload) == TOP_LEVEL and payload["version"] == hook.VERSION == 1
     assert (payload["plugin"], payload["stage"]) == ("dns-autopilot", "before-validation")
@@ -167,14 +182,11 @@ def test_a_stop_without_a_code_runs_the_hook_with_certbots_message(
 def test_a_failed_validation_runs_the_hook_with_every_documented_field(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """auth_hint's diagnoses, gathered from recorded answers through the DNS door."""
-    import functools
     import types
 
     from unit_helpers import Challenge, DNSWorld
 
-    from certbot_dns_autopilot import dnsio
-
-    world = DNSWorld(resolvers=("198.51.100.53",))
+    world = DNSWorld(resolvers=(RESOLVER,))
     world.serve("192.0.2.10", "com", """
 @ 3600 IN SOA ns.com. h.com. 1 3600 600 86400 300
 @ 3600 IN NS ns.com.
@@ -188,9 +200,7 @@ ns1.example 3600 IN A 192.0.2.1
 ns1 3600 IN A 192.0.2.1
 _acme-challenge 60 IN TXT "someone-elses-value"
 """)
-    monkeypatch.setattr(dnsio, "Recursive", functools.partial(dnsio.Recursive, exchange=world))
-    monkeypatch.setattr(dnsio, "Reach", functools.partial(dnsio.Reach, exchange=world))
-    auth, got = hooked(tmp_path, monkeypatch, resolvers="198.51.100.53")
+    auth, got = hooked(tmp_path, monkeypatch, world=world)
     auth.prepare()
     auth.perform([Challenge("example.com")])
     error = types.SimpleNamespace(typ="urn:ietf:params:acme:error:unauthorized",
