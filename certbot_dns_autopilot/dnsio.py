@@ -1,7 +1,10 @@
 """Asking DNS servers, with dnspython, and nothing else: every query of the plugin goes here.
 
-Answers come back as plain `Answer` values so that the decisions made on them
-(`propagation`) run the same on recorded answers as on the lab's real servers.
+Every message of the probes, the wait and the hint leaves through one function, `exchange`
+(a request to one server, its response): `fetch`, `ask`, `Reach` and `Recursive` take
+another in its place, so a test hands them recorded responses (real `dns.message` objects)
+and the same reading runs on them as on the lab's servers. Answers come back as plain
+`Answer` values (`read`) so that the decisions made on them (`propagation`) stay pure.
 """
 
 from __future__ import annotations
@@ -15,15 +18,18 @@ import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import dns.exception
 import dns.flags
 import dns.message
+import dns.name
 import dns.nameserver
 import dns.query
 import dns.rcode
 import dns.rdatatype
 import dns.resolver
+import dns.rrset
 
 from .shown import quoted, shown
 
@@ -211,6 +217,11 @@ def route_error(address: str, port: int = 53) -> str:
     return ""
 
 
+#: One request to one server and its response: the wire (`exchange`), or recorded answers.
+#: Raises `Unreachable` when nothing answered, dns exceptions for answers it cannot read.
+Exchange = Callable[["Server", dns.message.Message, float], dns.message.Message]
+
+
 class Unreachable(OSError):
     """Nothing answered over UDP nor TCP: ``how`` says what each attempt met."""
 
@@ -220,39 +231,60 @@ class Unreachable(OSError):
         self.timed_out = timed_out
 
 
-def fetch(server: Server, qname: str, rdtype: str, recurse: bool = False, dnssec: bool = False,
-          timeout: float = DEFAULT_QUERY_TIMEOUT) -> dns.message.Message:
-    """One query, the whole response: UDP (TCP if truncated), and when UDP gets nothing, TCP
-    in what is left of ``timeout``; a connected UDP socket hears an ICMP refusal at once.
+def exchange(server: Server, request: dns.message.Message,
+             timeout: float = DEFAULT_QUERY_TIMEOUT) -> dns.message.Message:
+    """One request to one server over the network, the whole response: UDP (TCP if
+    truncated), and when UDP gets nothing, TCP in what is left of ``timeout``; a connected
+    UDP socket hears an ICMP refusal at once; DNS over HTTPS for a resolver URL.
     Raises `Unreachable` when neither answered, dns errors for answers it cannot read."""
-    query = dns.message.make_query(dns.name.from_text(qname), dns.rdatatype.from_text(rdtype),
-                                   want_dnssec=dnssec)
-    if not recurse:
-        query.flags &= ~dns.flags.RD
     if server.url:
-        return _fetch_https(server, query, timeout)
+        return _fetch_https(server, request, timeout)
     deadline = time.monotonic() + timeout
     try:
         with socket.socket(_socket_family(server.address), socket.SOCK_DGRAM) as sock:
             sock.setblocking(False)  # dnspython waits on it with its own deadline
             sock.connect((server.address, server.port))
-            response = dns.query.udp(query, server.address, timeout=timeout * UDP_SHARE,
+            response = dns.query.udp(request, server.address, timeout=timeout * UDP_SHARE,
                                      port=server.port, sock=sock, ignore_unexpected=True)
         if not response.flags & dns.flags.TC:
             return response
-        return dns.query.tcp(query, server.address, timeout=timeout, port=server.port)
+        return dns.query.tcp(request, server.address, timeout=timeout, port=server.port)
     except dns.exception.Timeout:
         udp, timed_out = f"UDP: no answer in {timeout * UDP_SHARE:.1f} s", True
     except OSError as exc:
         udp, timed_out = f"UDP: {_how(exc, 'refused (ICMP port unreachable)')}", False
     left = max(deadline - time.monotonic(), 0.2)
     try:
-        return dns.query.tcp(query, server.address, timeout=left, port=server.port)
+        return dns.query.tcp(request, server.address, timeout=left, port=server.port)
     except dns.exception.Timeout:
         raise Unreachable(f"{udp}; TCP: no answer in {left:.1f} s", True) from None
     except (OSError, EOFError) as exc:
         how = _how(exc, "refused (reset)") if isinstance(exc, OSError) else "connection closed"
         raise Unreachable(f"{udp}; TCP: {how}", timed_out) from None
+
+
+def fetch(server: Server, qname: str, rdtype: str, recurse: bool = False, dnssec: bool = False,
+          timeout: float = DEFAULT_QUERY_TIMEOUT, exchange: Exchange = exchange
+          ) -> dns.message.Message:
+    """One query (recursion desired only when ``recurse``), the whole response, through
+    ``exchange``. Raises what ``exchange`` raises."""
+    query = dns.message.make_query(dns.name.from_text(qname), dns.rdatatype.from_text(rdtype),
+                                   want_dnssec=dnssec)
+    if not recurse:
+        query.flags &= ~dns.flags.RD
+    return exchange(server, query, timeout)
+
+
+def records(response: dns.message.Message | None, name: str, rdtype: str,
+            covers: str = "NONE") -> dns.rrset.RRset | None:
+    """The answer section's RRset of ``name`` and ``rdtype`` (RRSIGs: ``covers`` the type
+    they sign), or None: for probes that need the records themselves (DNSSEC)."""
+    wanted = (dns.name.from_text(name), dns.rdatatype.from_text(rdtype),
+              dns.rdatatype.from_text(covers))
+    for found in response.answer if response is not None else []:
+        if (found.name, found.rdtype, found.covers) == wanted:
+            return found
+    return None
 
 
 def send(message: dns.message.Message, address: str, port: int = 53,
@@ -296,6 +328,19 @@ class _DoHNameserver(dns.nameserver.DoHNameserver):
                                ignore_trailing=ignore_trailing, session=_doh_client(self.url))
 
 
+class _ExchangeNameserver(dns.nameserver.Do53Nameserver):
+    """A resolver's nameserver whose messages go through an injected `Exchange`."""
+
+    def __init__(self, server: Server, exchange: Exchange) -> None:
+        super().__init__(server.address, server.port)
+        self.server, self.exchange = server, exchange
+
+    def query(self, request: dns.message.QueryMessage, timeout: float, source: str | None,
+              source_port: int, max_size: bool = False, one_rr_per_rrset: bool = False,
+              ignore_trailing: bool = False) -> dns.message.Message:
+        return self.exchange(self.server, request, timeout)
+
+
 def _fetch_https(server: Server, query: dns.message.Message, timeout: float
                  ) -> dns.message.Message:
     """One query over DNS over HTTPS (dnspython's DoH: HTTP/2, the system's trusted CAs, or
@@ -312,12 +357,11 @@ def _fetch_https(server: Server, query: dns.message.Message, timeout: float
 
 
 def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
-        timeout: float = DEFAULT_QUERY_TIMEOUT) -> Answer:
+        timeout: float = DEFAULT_QUERY_TIMEOUT, exchange: Exchange = exchange) -> Answer:
     """One query to one server, read into an `Answer`; never raises for DNS failures."""
-    name = dns.name.from_text(qname)
-    rdtype_value = dns.rdatatype.from_text(rdtype)
     try:
-        response = fetch(server, qname, rdtype, recurse=recurse, timeout=timeout)
+        response = fetch(server, qname, rdtype, recurse=recurse, timeout=timeout,
+                         exchange=exchange)
     except Unreachable as exc:
         return Answer(rcode="TIMEOUT" if exc.timed_out else "UNREACHABLE", error=exc.how)
     except dns.exception.Timeout:
@@ -326,6 +370,13 @@ def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
         return Answer(rcode="UNREACHABLE", error=_how(exc))
     except dns.exception.DNSException as exc:
         return Answer(rcode="ERROR", error=str(exc) or type(exc).__name__)
+    return read(response, qname, rdtype)
+
+
+def read(response: dns.message.Message, qname: str, rdtype: str = "TXT") -> Answer:
+    """What a response to a question for ``qname``/``rdtype`` says, as an `Answer` (pure)."""
+    name = dns.name.from_text(qname)
+    rdtype_value = dns.rdatatype.from_text(rdtype)
     serial = mname = minimum = None
     for rrset in response.answer + response.authority:
         if rrset.rdtype == dns.rdatatype.SOA:
@@ -367,14 +418,18 @@ class Reach:
     question is asked again.
     """
 
-    def __init__(self, family: str = "any", query: Callable[..., Answer] = ask,
-                 route: Callable[[str], str] | None = None, authoritative: bool = True
-                 ) -> None:
+    def __init__(self, family: str = "any", query: Callable[..., Answer] | None = None,
+                 route: Callable[[str], str] | None = None, authoritative: bool = True,
+                 exchange: Exchange | None = None) -> None:
         self.family = family
         self.authoritative = authoritative  # False: no authoritative address is asked
-        self._query = query
+        self._exchange = exchange  # None: the network
+        #: every question as asked, past this object's filter (resolvers, CAA at every
+        #: address): ``query``, else `ask` over ``exchange``
+        self.query: Callable[..., Answer] = query or (
+            partial(ask, exchange=exchange) if exchange else ask)
         # The kernel's routes matter to real queries only; scripted ones reach everything.
-        self._route = route or (route_error if query is ask else (lambda address: ""))
+        self._route = route or (route_error if self.query is ask else (lambda address: ""))
         self._skipped: dict[str, str] = {}
         self._dead: dict[Server, Answer] = {}
         self._lock = threading.Lock()
@@ -409,7 +464,7 @@ class Reach:
             ) -> Answer:
         """`ask`, unless the address is unusable here or already failed to answer."""
         if recurse:
-            return self._query(server, qname, rdtype, recurse=True)
+            return self.query(server, qname, rdtype, recurse=True)
         why = self.why_not(server)
         if why:
             return Answer(rcode="UNREACHABLE", error=why)
@@ -417,11 +472,23 @@ class Reach:
             known = self._dead.get(server)
         if known is not None:
             return known
-        answer = self._query(server, qname, rdtype, recurse=False)
+        answer = self.query(server, qname, rdtype, recurse=False)
         if not answer.answered:
             with self._lock:
                 self._dead.setdefault(server, answer)
         return answer
+
+    def fetch(self, server: Server, qname: str, rdtype: str, dnssec: bool = False
+              ) -> dns.message.Message | None:
+        """The whole response of one direct question (for probes that need the records
+        themselves), or None when the address is not usable or nothing could be read."""
+        if not self.usable(server):
+            return None
+        try:
+            return fetch(server, qname, rdtype, dnssec=dnssec,
+                         exchange=self._exchange or exchange)
+        except (OSError, dns.exception.DNSException):
+            return None
 
     def probe(self, zone: str, servers: list[Server]) -> None:
         """Ask every address of ``zone`` at once (SOA), so that the silent ones are known
@@ -440,7 +507,10 @@ class Reach:
 class Recursive:
     """The configured recursive resolvers (or the system's), for zone and address lookups."""
 
-    def __init__(self, servers: list[Server] | None = None, timeout: float = 5.0) -> None:
+    def __init__(self, servers: list[Server] | None = None, timeout: float = 5.0,
+                 exchange: Exchange | None = None) -> None:
+        """``exchange``: where the resolver's messages go instead of the network (recorded
+        answers); dnspython's resolver logic (CNAMEs, zone cuts, retries) runs on them."""
         self.servers = list(servers or [])
         if self.servers:
             self._resolver = dns.resolver.Resolver(configure=False)
@@ -450,6 +520,8 @@ class Recursive:
         else:
             self._resolver = dns.resolver.Resolver()
             self.servers = [Server(address=str(ns)) for ns in self._resolver.nameservers]
+        if exchange is not None:
+            self._resolver.nameservers = [_ExchangeNameserver(s, exchange) for s in self.servers]
         self._resolver.lifetime = timeout
         self._resolver.cache = None
         self._caa: dict[str, list[tuple[int, str, str]]] = {}

@@ -2,15 +2,17 @@
 
 `auth_hint` gathers `evidence.Evidence` for each failed name while our records are still
 live (certbot calls it before cleanup) and `diagnose` reads it beside the CA's error: one
-stable code, one sentence, the answers that prove it, the fix, and a dig line. The rules go
-from the most specific cause to the least: a CAA refusal, a broken DNSSEC chain, a CNAME
-that moved, a nameserver that does not answer, a value that is not ours, a server behind,
-and only when every server we can ask is right, a resolver's (or the CA's) cached view.
+stable code, one sentence, the answers that prove it, the fix, and a dig line. The rules
+(`RULES`, one small function per cause) go from the most specific cause to the least: a CAA
+refusal, a broken DNSSEC chain, a CNAME that moved, a nameserver that does not answer, a
+value that is not ours, a server behind, and only when every server we can ask is right, a
+resolver's (or the CA's) cached view.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 from ..codes import Code
@@ -127,161 +129,249 @@ def diagnose(domain: str, value: str, reading: CaReading, ev: Evidence,
     return found
 
 
-def _decide(domain: str, value: str, reading: CaReading, ev: Evidence) -> Diagnosis:
-    ca = {"type": reading.typ, "detail": reading.detail}
+class _Case:
+    """One failed challenge as the rules read it: the CA's words, the live evidence, and what
+    follows from them once (who serves the value, the zone's newest serial, the dig lines)."""
 
-    def make(code: str, problem: str, fix: str, rows: list[str], dig: str = "") -> Diagnosis:
-        return Diagnosis(code, domain, ev.origin, problem, fix, tuple(rows), dig,
-                         reading.describe(), ca)
+    def __init__(self, domain: str, value: str, reading: CaReading, ev: Evidence) -> None:
+        self.domain, self.value, self.reading, self.ev = domain, value, reading, ev
+        self.auth = auth = ev.authoritative
+        self.serving = [obs for obs in auth if value in obs.answer.values]
+        self.missing = [obs for obs in auth if value not in obs.answer.values]
+        self.serials = dict(ev.serials)
+        self.newest = max((n for n in self.serials.values() if n is not None), default=None)
+        self.serial_rows = [f"zone SOA serial at {s}: {n}" for s, n in ev.serials]
+        self.others = sorted(set().union(*(obs.answer.values for obs in self.missing))) \
+            if self.missing else []
+        self.auth_dig = auth[0].server.dig(ev.target, "TXT") if auth else ""
+        self.resolver_dig = ev.resolvers[0].server.dig(ev.origin, "TXT", recurse=True) \
+            if ev.resolvers else f"dig {quoted(ev.origin)} TXT"
 
-    auth = ev.authoritative
-    auth_dig = auth[0].server.dig(ev.target, "TXT") if auth else ""
-    resolver_dig = ev.resolvers[0].server.dig(ev.origin, "TXT", recurse=True) \
-        if ev.resolvers else f"dig {quoted(ev.origin)} TXT"
+    @property
+    def ca_says_caa(self) -> bool:
+        return self.reading.kind == "caa" or self.reading.typ == "caa"
 
-    # 1. The CA's own refusals that no record can fix.
+    @property
+    def served_nowhere(self) -> bool:
+        """Nameservers answered, and none serves the value."""
+        return bool(self.auth) and not self.serving
+
+    def make(self, code: Code, problem: str, fix: str, rows: list[str], dig: str = ""
+             ) -> Diagnosis:
+        return Diagnosis(code, self.domain, self.ev.origin, problem, fix, tuple(rows), dig,
+                         self.reading.describe(),
+                         {"type": self.reading.typ, "detail": self.reading.detail})
+
+
+Rule = Callable[[_Case], Diagnosis | None]
+
+
+# 1. The CA's own refusals that no record can fix.
+def _probe_refusal(c: _Case) -> Diagnosis | None:
+    """A pre-flight probe's CAA (when the CA says CAA) or DNSSEC finding, as it stands."""
     for code in (Code.CAA_BLOCKED, Code.DNSSEC_BROKEN):
-        probe = next((f for f in ev.findings if f.code == code), None)
-        if probe and (code == Code.DNSSEC_BROKEN or reading.kind == "caa" or reading.typ == "caa"):
-            return make(code, probe.problem, probe.fix, probe.evidence.splitlines())
-    if reading.kind == "caa" or reading.typ == "caa":
-        return make(Code.CAA_BLOCKED, "the CA refused to issue because of CAA, though the CAA "
-                    "sets seen from here allow it now",
-                    "check CAA at every name from the domain up to its registered domain (a "
-                    "CNAME's target's CAA counts too), and the CA's identity",
-                    [f"dig +short CAA {quoted(domain.removeprefix('*.'))}"])
+        probe = next((f for f in c.ev.findings if f.code == code), None)
+        if probe and (code == Code.DNSSEC_BROKEN or c.ca_says_caa):
+            return c.make(code, probe.problem, probe.fix, probe.evidence.splitlines())
+    return None
 
-    # 2. The name now leads somewhere else than where the value was written.
-    if ev.chain_error or (ev.chain_target and ev.chain_target != ev.target):
-        now = ev.chain_error or f"it now leads to {ev.chain_target}"
-        return make(Code.CNAME_ALIAS,
-                    f"the values were written at {ev.target}, but {now}: the CNAME of "
-                    f"{ev.origin} changed (or broke) after writing",
-                    "keep the _acme-challenge CNAME stable during issuance, or configure the "
-                    "alias (dns_autopilot_aliases) to the CNAME's current target",
-                    [f"chain now: {ev.chain_text}"] if ev.chain_text else [],
-                    f"dig {quoted(ev.origin)} CNAME +trace")
 
-    # 3. A nameserver that does not answer with authority.
-    lame = [obs for obs in auth if is_lame(obs.answer)]
-    if lame or reading.kind in ("refused", "timeout") and not auth:
-        return make(Code.LAME_DELEGATION,
-                    f"{len(lame)} of {len(auth)} nameserver address(es) of {ev.zone} did not "
-                    "answer with authority; a resolver that asks them fails",
-                    "make every nameserver in the zone's NS set (at the registrar and at the "
-                    "apex) serve the zone authoritatively, or remove it from the sets",
-                    _rows(tuple(lame)), lame[0].server.dig(ev.target, "TXT") if lame else "")
+def _caa_since_changed(c: _Case) -> Diagnosis | None:
+    """The CA refused for CAA though the CAA sets seen from here allow it now."""
+    if not c.ca_says_caa:
+        return None
+    return c.make(Code.CAA_BLOCKED, "the CA refused to issue because of CAA, though the CAA "
+                  "sets seen from here allow it now",
+                  "check CAA at every name from the domain up to its registered domain (a "
+                  "CNAME's target's CAA counts too), and the CA's identity",
+                  [f"dig +short CAA {quoted(c.domain.removeprefix('*.'))}"])
 
-    serving = [obs for obs in auth if value in obs.answer.values]
-    missing = [obs for obs in auth if value not in obs.answer.values]
-    serials = {s: n for s, n in ev.serials}
-    newest = max((n for n in serials.values() if n is not None), default=None)
-    serial_rows = [f"zone SOA serial at {s}: {n}" for s, n in ev.serials]
-    others = sorted(set().union(*(obs.answer.values for obs in missing))) if missing else []
 
-    # 4. The value the nameservers serve is a near miss of ours: it was altered.
-    near = [(v, how) for v in (others if not serving else []) if (how := how_differs(v, value))]
-    if near:
-        served, how = near[0]
-        return make(Code.WRONG_VALUE,
-                    f"the nameservers serve \"{served}\", which differs from the expected "
-                    f"value by {how}",
-                    "write the value exactly as issued (no quotes, spaces or changes); if "
-                    "a provider or script alters it, fix that step",
-                    _rows(auth) + [f"expected: \"{value}\""], auth_dig)
+# 2. The name now leads somewhere else than where the value was written.
+def _cname_moved(c: _Case) -> Diagnosis | None:
+    ev = c.ev
+    if not (ev.chain_error or (ev.chain_target and ev.chain_target != ev.target)):
+        return None
+    now = ev.chain_error or f"it now leads to {ev.chain_target}"
+    return c.make(Code.CNAME_ALIAS,
+                  f"the values were written at {ev.target}, but {now}: the CNAME of "
+                  f"{ev.origin} changed (or broke) after writing",
+                  "keep the _acme-challenge CNAME stable during issuance, or configure the "
+                  "alias (dns_autopilot_aliases) to the CNAME's current target",
+                  [f"chain now: {ev.chain_text}"] if ev.chain_text else [],
+                  f"dig {quoted(ev.origin)} CNAME +trace")
 
-    # 5. Nameservers behind the zone's newest serial (the primary's) lack it: lag.
-    behind = [obs for obs in missing if newest is not None
-              and serials.get(obs.server) is not None and serials[obs.server] < newest]
-    if behind:
-        return make(Code.SECONDARY_LAG,
-                    f"{len(behind)} nameserver(s) of {ev.zone} are behind the zone's serial "
-                    f"{newest} and do not serve the value yet; the CA asked one of them",
-                    "check NOTIFY (also-notify) and zone transfers from the primary "
-                    "(allow-transfer, TSIG for XFR, firewall); let dns-autopilot wait for "
-                    "every nameserver", _rows(tuple(behind)) + serial_rows,
-                    behind[0].server.dig(ev.target, "TXT"))
 
-    # 6. No nameserver serves it, at the newest serial: it is elsewhere, or gone.
-    if auth and not serving:
-        if ev.doubled and value in ev.doubled.answer.values:
-            return make(Code.WRONG_NAME,
-                        f"the value sits at {ev.doubled.name}, a doubled name the CA never "
-                        "reads", f"write at {ev.target}: give provider UIs and APIs only the "
-                        f"part before .{ev.zone}", _rows((ev.doubled,)),
-                        ev.doubled.server.dig(ev.doubled.name, "TXT"))
-        if set(others) & ev.run_values:
-            return make(Code.MULTIPLE_VALUES,
-                        f"{ev.target} must hold {len(ev.run_values)} values at once (e.g. apex "
-                        "and wildcard), but the nameservers serve only "
-                        f"{len(set(others) & ev.run_values)} of this run's values",
-                        "make the writer add values beside the existing ones instead of "
-                        "replacing the record, or issue the names in separate runs",
-                        _rows(auth) + [f"expected: \"{value}\""], auth_dig)
-        if others:
-            return make(Code.WRONG_VALUE,
-                        f"the nameservers serve {len(others)} other value(s) at {ev.target} "
-                        "and not the expected one: something replaced or removed it",
-                        "find what else writes this name (another certbot, a script, a "
-                        "provider UI) and let one issuance at a time own it",
-                        _rows(auth) + [f"expected: \"{value}\""], auth_dig)
-        return make(Code.PROPAGATION_TIMEOUT,
-                    f"no nameserver of {ev.zone} serves the value at {ev.target}",
-                    "check that the writer writes to the zone the nameservers serve (the "
-                    "primary they transfer from), and that the record was not removed",
-                    _rows(auth) + serial_rows, auth_dig)
-    if missing:
-        return make(Code.PROPAGATION_TIMEOUT,
-                    f"{len(missing)} of {len(auth)} nameserver address(es) of {ev.zone} do "
-                    "not serve the value", "check that every nameserver transfers the zone "
-                    "from the primary the writer changes; let dns-autopilot wait for them",
-                    _rows(tuple(missing)) + serial_rows,
-                    missing[0].server.dig(ev.target, "TXT"))
+# 3. A nameserver that does not answer with authority.
+def _lame(c: _Case) -> Diagnosis | None:
+    lame = [obs for obs in c.auth if is_lame(obs.answer)]
+    if not (lame or c.reading.kind in ("refused", "timeout") and not c.auth):
+        return None
+    return c.make(Code.LAME_DELEGATION,
+                  f"{len(lame)} of {len(c.auth)} nameserver address(es) of {c.ev.zone} did not "
+                  "answer with authority; a resolver that asks them fails",
+                  "make every nameserver in the zone's NS set (at the registrar and at the "
+                  "apex) serve the zone authoritatively, or remove it from the sets",
+                  _rows(tuple(lame)), lame[0].server.dig(c.ev.target, "TXT") if lame else "")
 
-    # 7. Every nameserver serves it: the CA read an older or another view.
-    foreign = {v: obs.answer.ttl for obs in auth for v in obs.answer.values - ev.run_values}
+
+# 4. The value the nameservers serve is a near miss of ours: it was altered.
+def _altered(c: _Case) -> Diagnosis | None:
+    near = [(v, how) for v in (c.others if not c.serving else [])
+            if (how := how_differs(v, c.value))]
+    if not near:
+        return None
+    served, how = near[0]
+    return c.make(Code.WRONG_VALUE,
+                  f"the nameservers serve \"{served}\", which differs from the expected "
+                  f"value by {how}",
+                  "write the value exactly as issued (no quotes, spaces or changes); if "
+                  "a provider or script alters it, fix that step",
+                  _rows(c.auth) + [f"expected: \"{c.value}\""], c.auth_dig)
+
+
+# 5. Nameservers behind the zone's newest serial (the primary's) lack it: lag.
+def _lagging(c: _Case) -> Diagnosis | None:
+    behind = [obs for obs in c.missing if c.newest is not None
+              and c.serials.get(obs.server) is not None and c.serials[obs.server] < c.newest]
+    if not behind:
+        return None
+    return c.make(Code.SECONDARY_LAG,
+                  f"{len(behind)} nameserver(s) of {c.ev.zone} are behind the zone's serial "
+                  f"{c.newest} and do not serve the value yet; the CA asked one of them",
+                  "check NOTIFY (also-notify) and zone transfers from the primary "
+                  "(allow-transfer, TSIG for XFR, firewall); let dns-autopilot wait for "
+                  "every nameserver", _rows(tuple(behind)) + c.serial_rows,
+                  behind[0].server.dig(c.ev.target, "TXT"))
+
+
+# 6. No nameserver serves it, at the newest serial: it is elsewhere, or gone.
+def _doubled_name(c: _Case) -> Diagnosis | None:
+    doubled = c.ev.doubled
+    if not (c.served_nowhere and doubled and c.value in doubled.answer.values):
+        return None
+    return c.make(Code.WRONG_NAME,
+                  f"the value sits at {doubled.name}, a doubled name the CA never reads",
+                  f"write at {c.ev.target}: give provider UIs and APIs only the part before "
+                  f".{c.ev.zone}", _rows((doubled,)), doubled.server.dig(doubled.name, "TXT"))
+
+
+def _values_replaced_by_ours(c: _Case) -> Diagnosis | None:
+    """Another value of this run (apex beside wildcard) replaced this one."""
+    ours = set(c.others) & c.ev.run_values
+    if not (c.served_nowhere and ours):
+        return None
+    return c.make(Code.MULTIPLE_VALUES,
+                  f"{c.ev.target} must hold {len(c.ev.run_values)} values at once (e.g. apex "
+                  f"and wildcard), but the nameservers serve only {len(ours)} of this run's "
+                  "values",
+                  "make the writer add values beside the existing ones instead of "
+                  "replacing the record, or issue the names in separate runs",
+                  _rows(c.auth) + [f"expected: \"{c.value}\""], c.auth_dig)
+
+
+def _values_replaced(c: _Case) -> Diagnosis | None:
+    if not (c.served_nowhere and c.others):
+        return None
+    return c.make(Code.WRONG_VALUE,
+                  f"the nameservers serve {len(c.others)} other value(s) at {c.ev.target} "
+                  "and not the expected one: something replaced or removed it",
+                  "find what else writes this name (another certbot, a script, a "
+                  "provider UI) and let one issuance at a time own it",
+                  _rows(c.auth) + [f"expected: \"{c.value}\""], c.auth_dig)
+
+
+def _served_nowhere(c: _Case) -> Diagnosis | None:
+    if not c.served_nowhere:
+        return None
+    return c.make(Code.PROPAGATION_TIMEOUT,
+                  f"no nameserver of {c.ev.zone} serves the value at {c.ev.target}",
+                  "check that the writer writes to the zone the nameservers serve (the "
+                  "primary they transfer from), and that the record was not removed",
+                  _rows(c.auth) + c.serial_rows, c.auth_dig)
+
+
+def _served_by_some(c: _Case) -> Diagnosis | None:
+    if not c.missing:
+        return None
+    return c.make(Code.PROPAGATION_TIMEOUT,
+                  f"{len(c.missing)} of {len(c.auth)} nameserver address(es) of {c.ev.zone} do "
+                  "not serve the value", "check that every nameserver transfers the zone "
+                  "from the primary the writer changes; let dns-autopilot wait for them",
+                  _rows(tuple(c.missing)) + c.serial_rows,
+                  c.missing[0].server.dig(c.ev.target, "TXT"))
+
+
+# 7. Every nameserver serves it: the CA read an older or another view.
+def _stale_cache(c: _Case) -> Diagnosis | None:
+    ev = c.ev
+    foreign = {v: obs.answer.ttl for obs in c.auth for v in obs.answer.values - ev.run_values}
     for before in (f for f in ev.findings if f.code == Code.STALE_RECORD):
         # Pre-flight saw these values before our write; caches keep the TTL they had then.
         foreign.update({v: max(before.ttl or 0, foreign.get(v) or 0) for v in before.values
                         if v in foreign})
     stale_resolvers = [obs for obs in ev.resolvers
-                       if obs.answer.values and value not in obs.answer.values]
-    negative = [obs for obs in ev.resolvers
+                       if obs.answer.values and c.value not in obs.answer.values]
+    if not (stale_resolvers or (foreign and c.reading.kind in ("wrong-txt", "unknown"))):
+        return None
+    ttl = max([o.answer.ttl or 0 for o in stale_resolvers] + [t or 0 for t in foreign.values()])
+    return c.make(Code.STALE_RECORD,
+                  f"an old value set is still served from caches for up to {ttl} s: every "
+                  "nameserver serves the new value, but the CA's resolver answered from "
+                  "the old set", "remove old _acme-challenge values that no issuance needs "
+                  "(or run with --dns-autopilot-remove-stale true), keep their TTL short, "
+                  f"and retry after {ttl} s",
+                  _rows(tuple(stale_resolvers)) + [f"old value at the nameservers: \"{v}\" "
+                                                   f"(TTL {t})" for v, t in foreign.items()],
+                  c.resolver_dig)
+
+
+def _cached_negative(c: _Case) -> Diagnosis | None:
+    negative = [obs for obs in c.ev.resolvers
                 if not obs.answer.values and obs.answer.rcode in ("NXDOMAIN", "NOERROR")]
-    if stale_resolvers or (foreign and reading.kind in ("wrong-txt", "unknown")):
-        ttl = max([o.answer.ttl or 0 for o in stale_resolvers] + [t or 0 for t in
-                                                                  foreign.values()])
-        return make(Code.STALE_RECORD,
-                    f"an old value set is still served from caches for up to {ttl} s: every "
-                    "nameserver serves the new value, but the CA's resolver answered from "
-                    "the old set", "remove old _acme-challenge values that no issuance needs "
-                    "(or run with --dns-autopilot-remove-stale true), keep their TTL short, "
-                    f"and retry after {ttl} s",
-                    _rows(tuple(stale_resolvers)) + [f"old value at the nameservers: \"{v}\" "
-                                                     f"(TTL {t})" for v, t in foreign.items()],
-                    resolver_dig)
-    if negative:
-        ttl = max(o.answer.ttl or 0 for o in negative)
-        return make(Code.RESOLVER_DISAGREEMENT,
-                    f"every nameserver serves the value, but resolvers still answer from a "
-                    f"cached negative answer (for up to {ttl} s)",
-                    f"retry after {ttl} s; nothing should ask for _acme-challenge names before "
-                    "the record exists (that caches the negative answer)",
-                    _rows(tuple(negative)), resolver_dig)
-    negative_ttl = f"{ev.negative_ttl} s" if ev.negative_ttl is not None else "its SOA minimum"
-    if reading.kind in ("nxdomain", "no-txt"):
-        return make(Code.RESOLVER_DISAGREEMENT,
-                    "every nameserver and every resolver asked from here serves the value, "
-                    "but the CA's resolver said it does not exist: it held a negative answer "
-                    f"cached before the record was written (this zone caches those for "
-                    f"{negative_ttl})",
-                    f"retry after {negative_ttl}; make sure nothing (a monitor, a previous "
-                    "run, a manual dig at a public resolver) asks for the name before the "
-                    "record exists", _rows(ev.resolvers), resolver_dig)
-    return make(Code.RESOLVER_DISAGREEMENT,
-                "every nameserver and every resolver asked from here serves the value, but "
-                "the CA saw something else: it reads another view (split-horizon DNS, an "
-                "old delegation cached at its resolvers, or a different network path)",
-                "compare what the CA reported with `dig` from outside your network; for "
-                "split-horizon DNS make the public view serve the record",
-                _rows(ev.resolvers), resolver_dig)
+    if not negative:
+        return None
+    ttl = max(o.answer.ttl or 0 for o in negative)
+    return c.make(Code.RESOLVER_DISAGREEMENT,
+                  f"every nameserver serves the value, but resolvers still answer from a "
+                  f"cached negative answer (for up to {ttl} s)",
+                  f"retry after {ttl} s; nothing should ask for _acme-challenge names before "
+                  "the record exists (that caches the negative answer)",
+                  _rows(tuple(negative)), c.resolver_dig)
+
+
+def _ca_cached_negative(c: _Case) -> Diagnosis | None:
+    if c.reading.kind not in ("nxdomain", "no-txt"):
+        return None
+    ttl = f"{c.ev.negative_ttl} s" if c.ev.negative_ttl is not None else "its SOA minimum"
+    return c.make(Code.RESOLVER_DISAGREEMENT,
+                  "every nameserver and every resolver asked from here serves the value, "
+                  "but the CA's resolver said it does not exist: it held a negative answer "
+                  f"cached before the record was written (this zone caches those for {ttl})",
+                  f"retry after {ttl}; make sure nothing (a monitor, a previous run, a manual "
+                  "dig at a public resolver) asks for the name before the record exists",
+                  _rows(c.ev.resolvers), c.resolver_dig)
+
+
+def _another_view(c: _Case) -> Diagnosis:
+    """The last rule: everything asked from here is right, so the CA saw another view."""
+    return c.make(Code.RESOLVER_DISAGREEMENT,
+                  "every nameserver and every resolver asked from here serves the value, but "
+                  "the CA saw something else: it reads another view (split-horizon DNS, an "
+                  "old delegation cached at its resolvers, or a different network path)",
+                  "compare what the CA reported with `dig` from outside your network; for "
+                  "split-horizon DNS make the public view serve the record",
+                  _rows(c.ev.resolvers), c.resolver_dig)
+
+
+#: The rules in order, from the most specific cause to the least; the first that names a
+#: cause wins, and the last always does.
+RULES: tuple[Rule, ...] = (
+    _probe_refusal, _caa_since_changed, _cname_moved, _lame, _altered, _lagging,
+    _doubled_name, _values_replaced_by_ours, _values_replaced, _served_nowhere,
+    _served_by_some, _stale_cache, _cached_negative, _ca_cached_negative, _another_view)
+
+
+def _decide(domain: str, value: str, reading: CaReading, ev: Evidence) -> Diagnosis:
+    case = _Case(domain, value, reading, ev)
+    return next(found for rule in RULES if (found := rule(case)) is not None)

@@ -11,7 +11,7 @@ in several places. Pure: no I/O, and never raises, because ``auth_hint`` must no
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import dns.rcode
@@ -56,6 +56,18 @@ _PEBBLE_NAME = re.compile(r'DNS lookup for \\*"(?P<name>[^"\\]+)\\*"')
 _PEBBLE_RCODE = re.compile(r"unsuccessful response: '(?P<char>\\{0,2}[^'\\]{1,9}|\\{1,2}'|.)'",
                            re.S)
 _GO_LOOKUP_NAME = re.compile(r"lookup (?P<name>[^\s:]+?)(?: on \S+)?: ")
+
+# Boulder's words before "looking up", when they are not an rcode's name
+_WHAT_KINDS = (("query timed out", "timeout"), ("networking error", "network"),
+               ("server failure", "servfail"))
+# Go's resolver errors inside Pebble's lookup failure, first match wins
+_GO_ERROR_WORDS: tuple[tuple[tuple[str, ...], dict[str, object]], ...] = (
+    (("no such host",), {"kind": "nxdomain", "rcode": "NXDOMAIN"}),
+    (("server misbehaving",), {"kind": "servfail"}),
+    (("timeout", "timed out", "deadline exceeded"), {"kind": "timeout"}),
+    (("refused", "unreachable", "dial ", "read udp", "write udp", "read tcp", "write tcp",
+      "connection reset"), {"kind": "network"}),
+)
 
 # Boulder's names for Extended DNS Errors (RFC 8914), DNSSEC ones prefixed "DNSSEC: ".
 EDE_SUMMARIES = (
@@ -214,22 +226,25 @@ def _strip_prefixes(text: str) -> tuple[str, bool, str | None]:
 
 def _parse_at(rest: str) -> dict[str, object] | None:
     """The fields of the one CA message that ``rest`` starts with, or None."""
-    m = _DNS_PROBLEM.match(rest)
-    if m:
-        return _dns_problem(m)
-    m = _INCORRECT_TXT.match(rest)
-    if m:
-        value, truncated = _seen_value(m.group("value"))
-        return {"kind": "wrong-txt", "qtype": "TXT", "qname": _norm(m.group("name")),
-                "seen": (value,), "seen_truncated": truncated,
-                "more": int(m.group("more") or 0)}
-    m = _NO_TXT.match(rest)
-    if m:
-        return {"kind": "no-txt", "qtype": "TXT", "qname": _norm(m.group("name"))}
-    m = _CAA_PREVENTS.match(rest) or _CAA_RECHECK.match(rest)
-    if m:
-        return {"kind": "caa", "qtype": "CAA", "qname": _norm(m.group("name"))}
+    for regex, fields in _MESSAGES:
+        m = regex.match(rest)
+        if m:
+            return fields(m)
     return _pebble(rest)
+
+
+def _incorrect_txt(m: re.Match[str]) -> dict[str, object]:
+    value, truncated = _seen_value(m.group("value"))
+    return {"kind": "wrong-txt", "qtype": "TXT", "qname": _norm(m.group("name")),
+            "seen": (value,), "seen_truncated": truncated, "more": int(m.group("more") or 0)}
+
+
+def _no_txt(m: re.Match[str]) -> dict[str, object]:
+    return {"kind": "no-txt", "qtype": "TXT", "qname": _norm(m.group("name"))}
+
+
+def _caa(m: re.Match[str]) -> dict[str, object]:
+    return {"kind": "caa", "qtype": "CAA", "qname": _norm(m.group("name"))}
 
 
 def _dns_problem(m: re.Match[str]) -> dict[str, object]:
@@ -245,19 +260,14 @@ def _dns_problem(m: re.Match[str]) -> dict[str, object]:
         fields["kind"] = "dnssec" if ede.lstrip().upper().startswith("DNSSEC") else "servfail"
         return fields
     lowered = what.lower()
-    if lowered.startswith("query timed out"):
-        fields["kind"] = "timeout"
-    elif lowered.startswith("networking error"):
-        fields["kind"] = "network"
-    elif lowered.startswith("server failure"):
-        fields["kind"] = "servfail"
+    kind = next((k for prefix, k in _WHAT_KINDS if lowered.startswith(prefix)), None)
+    if kind:
+        fields["kind"] = kind
     elif re.fullmatch(r"[A-Z][A-Z0-9]*", what):
         fields["rcode"] = what
         fields["kind"] = _RCODE_KINDS.get(what, "rcode")
-    elif not what:  # an rcode Boulder has no name for prints as nothing
-        fields["kind"] = "rcode"
-    else:
-        fields["kind"] = "unknown"
+    else:  # an rcode Boulder has no name for prints as nothing
+        fields["kind"] = "rcode" if not what else "unknown"
     return fields
 
 
@@ -270,9 +280,12 @@ def _pebble(text: str) -> dict[str, object] | None:
             qname = _norm(f"{names.CHALLENGE_LABEL}.{ident}") if ident else ""
             return {"kind": kind, "qtype": "TXT", "qname": qname}
     m = _PEBBLE_LOOKUP.match(text)
-    if not m:
-        return None
-    inner = m.group("inner")
+    return _pebble_lookup(m.group("inner")) if m else None
+
+
+def _pebble_lookup(inner: str) -> dict[str, object]:
+    """Fields of Pebble's "Error retrieving TXT records": the rcode Go quoted, else the
+    kind Go's resolver error words name."""
     fields: dict[str, object] = {"qtype": "TXT", "kind": "unknown"}
     name = _PEBBLE_NAME.search(inner) or _GO_LOOKUP_NAME.search(inner)
     if name:
@@ -284,16 +297,9 @@ def _pebble(text: str) -> dict[str, object] | None:
         fields["kind"] = _RCODE_KINDS.get(str(fields["rcode"]), "rcode")
         return fields
     lowered = inner.lower()
-    if "no such host" in lowered:
-        fields.update(kind="nxdomain", rcode="NXDOMAIN")
-    elif "server misbehaving" in lowered:
-        fields["kind"] = "servfail"
-    elif "timeout" in lowered or "timed out" in lowered or "deadline exceeded" in lowered:
-        fields["kind"] = "timeout"
-    elif any(w in lowered for w in ("refused", "unreachable", "dial ", "read udp", "write udp",
-                                    "read tcp", "write tcp", "connection reset")):
-        fields["kind"] = "network"
-    return fields
+    found = next((more for words, more in _GO_ERROR_WORDS
+                  if any(w in lowered for w in words)), {})
+    return fields | found
 
 
 def _rcode_name(number: int) -> str:
@@ -384,38 +390,70 @@ def _show(value: str, truncated: bool = False, limit: int = 24) -> str:
     return f'"{shown}…"' if truncated else f'"{shown}"'
 
 
-def _describe(r: CaReading) -> str:
-    where = r.qname or "the validation name"
-    q = f" ({r.qtype})" if r.qtype else ""
-    if r.kind in ("nxdomain", "servfail", "refused", "rcode") and r.rcode:
-        return f"the CA got {r.rcode} for {where}{q}"
-    if r.kind == "dnssec":
-        summary = ede_summary(r.extended) if r.extended else "a DNSSEC failure"
-        return f"the CA's resolver reported {summary} for {where}{q}"
-    if r.kind == "servfail":
-        why = f": {ede_summary(r.extended)}" if r.extended else ""
-        return f"the CA's resolver failed looking up {where}{q}{why}"
-    if r.kind == "timeout":
-        return f"the CA's DNS query for {where}{q} timed out"
-    if r.kind == "network":
-        return f"the CA hit a networking error looking up {where}{q}"
-    if r.kind == "no-txt":
-        return f"the CA found no TXT record at {where}"
-    if r.kind == "wrong-txt":
-        if not r.seen:
-            return f"the CA found TXT at {where}, but not the expected value"
-        more = f" and {r.more} more" if r.more else ""
-        return (f"the CA found TXT {_show(r.seen[0], r.seen_truncated)}{more} at {where}, "
-                "not the expected value")
-    if r.kind == "caa":
-        if r.qname:
-            return f"the CA's CAA check at {r.qname} does not allow this CA to issue"
-        return "the CA's CAA check does not allow this CA to issue"
-    if r.kind == "rcode":
-        return f"the CA got an error answer for {where}{q}"
+def _where(r: CaReading) -> str:
+    return r.qname or "the validation name"
+
+
+def _asked(r: CaReading) -> str:
+    return f"{_where(r)} ({r.qtype})" if r.qtype else _where(r)
+
+
+def _said_rcode(r: CaReading) -> str:
+    return f"the CA got {r.rcode} for {_asked(r)}"
+
+
+def _said_dnssec(r: CaReading) -> str:
+    summary = ede_summary(r.extended) if r.extended else "a DNSSEC failure"
+    return f"the CA's resolver reported {summary} for {_asked(r)}"
+
+
+def _said_servfail(r: CaReading) -> str:
+    why = f": {ede_summary(r.extended)}" if r.extended else ""
+    return f"the CA's resolver failed looking up {_asked(r)}{why}"
+
+
+def _said_wrong_txt(r: CaReading) -> str:
+    if not r.seen:
+        return f"the CA found TXT at {_where(r)}, but not the expected value"
+    more = f" and {r.more} more" if r.more else ""
+    return (f"the CA found TXT {_show(r.seen[0], r.seen_truncated)}{more} at {_where(r)}, "
+            "not the expected value")
+
+
+def _said_caa(r: CaReading) -> str:
+    at = f" at {r.qname}" if r.qname else ""
+    return f"the CA's CAA check{at} does not allow this CA to issue"
+
+
+def _said_something(r: CaReading) -> str:
+    """A kind with nothing more specific to say: the CA's own text, short and printable."""
     if r.detail.strip():
         label = f" {r.typ}" if r.typ else ""
         shown = "".join(c if c.isprintable() else " " for c in r.detail.strip())
         shown = shown if len(shown) <= 120 else shown[:116] + "…"
         return f"the CA reported{label}: {shown}"
     return f"the CA reported a {r.typ} error" if r.typ else "the CA gave no details"
+
+
+_SAID: dict[str, Callable[[CaReading], str]] = {
+    "dnssec": _said_dnssec,
+    "servfail": _said_servfail,
+    "timeout": lambda r: f"the CA's DNS query for {_asked(r)} timed out",
+    "network": lambda r: f"the CA hit a networking error looking up {_asked(r)}",
+    "no-txt": lambda r: f"the CA found no TXT record at {_where(r)}",
+    "wrong-txt": _said_wrong_txt,
+    "caa": _said_caa,
+    "rcode": lambda r: f"the CA got an error answer for {_asked(r)}",
+}
+
+
+def _describe(r: CaReading) -> str:
+    if r.kind in ("nxdomain", "servfail", "refused", "rcode") and r.rcode:
+        return _said_rcode(r)
+    return _SAID.get(r.kind, _said_something)(r)
+
+
+# The CA messages `_parse_at` knows, in the order it tries them (Pebble's last).
+_MESSAGES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], dict[str, object]]], ...] = (
+    (_DNS_PROBLEM, _dns_problem), (_INCORRECT_TXT, _incorrect_txt), (_NO_TXT, _no_txt),
+    (_CAA_PREVENTS, _caa), (_CAA_RECHECK, _caa))

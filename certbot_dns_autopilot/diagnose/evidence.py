@@ -69,43 +69,18 @@ def gather(origin: str, target: str, zone: str, run_values: frozenset[str], doma
     """Ask everything about one failed name at once; give up on what exceeds ``budget``.
     Addresses the run found unreachable are not asked again (the default ``query`` is the
     run's `dnsio.Reach`): they come back as unreachable, named as not checked."""
-    recursive = follower.recursive
     query = query or follower.reach.ask
     deadline = time.monotonic() + budget
     pool = ThreadPoolExecutor(max_workers=16)
     try:
         servers = _bounded(pool, lambda: follower.servers(zone), deadline) or []
-        jobs: dict[str, Any] = {
-            "authoritative": lambda: tuple(
-                Observation(s, target, run_values, query(s, target, "TXT")) for s in servers),
-            "serials": lambda: tuple(dnsio.zone_serials(zone, servers, recursive, query).items()),
-            "resolvers": lambda: tuple(
-                Observation(r, origin, run_values, query(r, origin, "TXT", recurse=True), True)
-                for r in recursive.servers),
-            "chain": lambda: follower.follow(origin),
-            "doubled": lambda: next((Observation(s, f"{target}.{zone}", run_values,
-                                                 query(s, f"{target}.{zone}", "TXT"))
-                                     for s in servers if follower.reach.usable(s)), None),
-        }
+        jobs = _jobs(origin, target, zone, run_values, servers, follower, query)
         if reading.kind == "caa" or reading.typ == "caa":
             jobs["caa"] = lambda: tuple(preflight.caa_findings(domain, follower, identities,
                                                                   requester))
         if reading.kind in ("dnssec", "servfail"):
             jobs["dnssec"] = lambda: tuple(preflight.dnssec_findings(zone, follower))
-        futures = {key: pool.submit(job) for key, job in jobs.items()}
-        wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()))
-        results: dict[str, Any] = {}
-        late, chain_error = [], ""
-        for key, future in futures.items():
-            if not future.done():
-                late.append(key)
-                continue
-            try:
-                results[key] = future.result()
-            except AutopilotError as exc:  # the chain follower's own diagnosis
-                chain_error = exc.problem
-            except Exception as exc:  # noqa: BLE001 - evidence is best effort, never fatal
-                late.append(f"{key} ({type(exc).__name__})")
+        results, late, chain_error = _collect(pool, jobs, deadline)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     chain = results.get("chain")
@@ -120,6 +95,47 @@ def gather(origin: str, target: str, zone: str, run_values: frozenset[str], doma
         negative_ttl=_negative_ttl(soa, servers, zone, query),
         findings=results.get("caa", ()) + results.get("dnssec", ()),
         incomplete=(f"no answer within {budget:.0f} s for: {', '.join(late)}" if late else ""))
+
+
+def _jobs(origin: str, target: str, zone: str, run_values: frozenset[str],
+          servers: list[dnsio.Server], follower: Follower,
+          query: Callable[..., dnsio.Answer]) -> dict[str, Callable[[], Any]]:
+    """The questions every failed name gets: each server for the target, the serials, the
+    resolvers for the name the CA asked, the chain as it is now, the doubled name."""
+    recursive = follower.recursive
+    return {
+        "authoritative": lambda: tuple(
+            Observation(s, target, run_values, query(s, target, "TXT")) for s in servers),
+        "serials": lambda: tuple(dnsio.zone_serials(zone, servers, recursive, query).items()),
+        "resolvers": lambda: tuple(
+            Observation(r, origin, run_values, query(r, origin, "TXT", recurse=True), True)
+            for r in recursive.servers),
+        "chain": lambda: follower.follow(origin),
+        "doubled": lambda: next((Observation(s, f"{target}.{zone}", run_values,
+                                             query(s, f"{target}.{zone}", "TXT"))
+                                 for s in servers if follower.reach.usable(s)), None),
+    }
+
+
+def _collect(pool: ThreadPoolExecutor, jobs: dict[str, Callable[[], Any]], deadline: float
+             ) -> tuple[dict[str, Any], list[str], str]:
+    """Run every job at once until ``deadline``: (results, what came late or failed, the
+    chain follower's own diagnosis if it raised one)."""
+    futures = {key: pool.submit(job) for key, job in jobs.items()}
+    wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()))
+    results: dict[str, Any] = {}
+    late, chain_error = [], ""
+    for key, future in futures.items():
+        if not future.done():
+            late.append(key)
+            continue
+        try:
+            results[key] = future.result()
+        except AutopilotError as exc:  # the chain follower's own diagnosis
+            chain_error = exc.problem
+        except Exception as exc:  # noqa: BLE001 - evidence is best effort, never fatal
+            late.append(f"{key} ({type(exc).__name__})")
+    return results, late, chain_error
 
 
 def _bounded(pool: ThreadPoolExecutor, job: Callable[[], Any], deadline: float) -> Any:

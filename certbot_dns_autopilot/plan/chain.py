@@ -74,7 +74,7 @@ class Follower:
                  reach: dnsio.Reach | None = None) -> None:
         self.recursive = recursive
         #: the run's knowledge of which authoritative addresses this host can ask
-        self.reach = reach or dnsio.Reach(query=query or dnsio.ask)
+        self.reach = reach or dnsio.Reach(query=query)
         self._query = self.reach.ask
         self._probe_label = probe_label
         self._servers: dict[str, list[dnsio.Server]] = {}

@@ -9,8 +9,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import dns.exception
-import dns.name
-import dns.rdatatype
 
 from .. import dnsio, names
 from ..codes import Code
@@ -42,7 +40,7 @@ def caa_findings(domain: str, follower: Follower, identities: set[str],
                         "make the zone's nameservers answer CAA queries (an empty answer is "
                         "fine)")] + caa_servers(domain, [o for o, _ in sets] or [base], follower)
     found = caa_servers(domain, [owner for owner, _ in sets], follower)
-    found += caa_bogus(domain, [owner for owner, _ in sets], recursive)
+    found += caa_bogus(domain, [owner for owner, _ in sets], recursive, follower.reach.query)
     closest = caa.relevant(sets)
     if closest is None:
         return found
@@ -123,15 +121,18 @@ def caa_refusal(domain: str, owner: str, records: list[caa.CAA], verdict: caa.Ve
 
 
 def caa_servers(domain: str, owners: list[str], follower: Follower,
-                query: Callable[..., dnsio.Answer] = dnsio.ask) -> list[Finding]:
+                query: Callable[..., dnsio.Answer] | None = None) -> list[Finding]:
     """Every address of every nameserver of the zones holding the CAA names climbed (and the
     targets of CNAMEs there) must answer CAA with NOERROR or NXDOMAIN: the CA's resolver may
     ask any of them, and a failure there makes the CA refuse issuance.
 
-    ``query`` asks past the run's `dnsio.Reach` on purpose: silence on CAA alone must not
-    mark an address dead for the waiter."""
-    reach = follower.reach
-    blocked, unreachable, seen = [], [], set()
+    ``query`` (default: the reach's own, ``follower.reach.query``) asks past the run's
+    `dnsio.Reach` on purpose: silence on CAA alone must not mark an address dead for the
+    waiter."""
+    query = query or follower.reach.query
+    blocked: list[str] = []
+    unreachable: list[str] = []
+    seen: set[str] = set()
     todo = [o for o in owners if "." in o]  # not a top-level domain's own servers
     while todo:
         owner = todo.pop(0)
@@ -142,18 +143,7 @@ def caa_servers(domain: str, owners: list[str], follower: Follower,
             zone = follower.recursive.zone_of(owner)
         except dns.exception.DNSException:
             continue
-        def ask(server: dnsio.Server, owner: str = owner, zone: str = zone
-                ) -> tuple[dnsio.Answer, dnsio.Answer | None]:
-            answer = query(server, owner, "CAA")
-            silent = answer.rcode in dnsio.NO_ANSWER
-            return answer, query(server, zone, "SOA") if silent else None
-
-        # An address with no route, or silent earlier in the run, was named `unreachable`
-        # where it was found (the zone's delegation): not asked, nor reported, twice.
-        servers = [s for s in follower.servers(zone) if reach.usable(s)]
-        with ThreadPoolExecutor(max_workers=max(1, min(8, len(servers)))) as pool:
-            answers = list(pool.map(ask, servers))  # addresses are independent: ask at once
-        for server, (answer, soa) in zip(servers, answers, strict=True):
+        for server, answer, soa in _ask_caa(owner, zone, follower, query):
             if answer.cname:
                 todo.append(answer.cname)
             outcome = caa.server_outcome(answer.rcode, soa.rcode if soa else None)
@@ -164,6 +154,27 @@ def caa_servers(domain: str, owners: list[str], follower: Follower,
                 blocked.append(row)
             elif outcome == caa.UNREACHABLE:
                 unreachable.append(row)
+    return _server_findings(domain, blocked, unreachable)
+
+
+def _ask_caa(owner: str, zone: str, follower: Follower, query: Callable[..., dnsio.Answer]
+             ) -> list[tuple[dnsio.Server, dnsio.Answer, dnsio.Answer | None]]:
+    """CAA at ``owner`` from every usable address of ``zone`` at once, and the zone's SOA
+    from those that said nothing (silence on both is this host's, not the zone's)."""
+    def ask(server: dnsio.Server) -> tuple[dnsio.Server, dnsio.Answer, dnsio.Answer | None]:
+        answer = query(server, owner, "CAA")
+        silent = answer.rcode in dnsio.NO_ANSWER
+        return server, answer, query(server, zone, "SOA") if silent else None
+
+    # An address with no route, or silent earlier in the run, was named `unreachable`
+    # where it was found (the zone's delegation): not asked, nor reported, twice.
+    servers = [s for s in follower.servers(zone) if follower.reach.usable(s)]
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(servers)))) as pool:
+        return list(pool.map(ask, servers))  # addresses are independent: ask at once
+
+
+def _server_findings(domain: str, blocked: list[str], unreachable: list[str]
+                     ) -> list[Finding]:
     found = []
     if blocked:
         found.append(Finding(
@@ -184,7 +195,7 @@ def caa_servers(domain: str, owners: list[str], follower: Follower,
 
 
 def caa_bogus(domain: str, owners: list[str], recursive: dnsio.Recursive,
-              query: Callable[..., dnsio.Answer] = dnsio.ask) -> list[Finding]:
+              query: Callable[..., dnsio.Answer]) -> list[Finding]:
     """CAA answers a validating resolver rejects (SERVFAIL without Checking Disabled, while
     the lookup with it answered): the CA validates DNSSEC, meets the SERVFAIL and refuses."""
     for owner in owners:

@@ -2,62 +2,42 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dns.exception
-import dns.name
-import dns.rdatatype
+import dns.message
 
 from .. import dnsio
 from ..codes import Code
 from ..plan.chain import Follower
 from .findings import ERROR, Finding
 
-
-def dnssec_findings(zone: str, follower: Follower) -> list[Finding]:
-    """Where the parent publishes DS: a DNSKEY must match and sign; resolvers must agree."""
+if TYPE_CHECKING:  # the rules load dnspython's DNSSEC code: only a probe that runs needs it
     from . import dnssec
 
-    def first(servers: list[dnsio.Server], name: str, rdtype: str):
-        for server in servers:
-            if not follower.reach.usable(server):
-                continue
-            try:
-                response = dnsio.fetch(server, name, rdtype, dnssec=True)
-            except (OSError, dns.exception.DNSException):
-                continue
-            if response.rcode() == 0:
-                return server, response
-        return None, None
 
-    def rrset(response, name: str, rdtype: str, covers: str = "NONE"):
-        for found in response.answer if response else []:
-            if (found.name == dns.name.from_text(name)
-                    and found.rdtype == dns.rdatatype.from_text(rdtype)
-                    and found.covers == dns.rdatatype.from_text(covers)):
-                return found
-        return None
+def dnssec_findings(zone: str, follower: Follower) -> list[Finding]:
+    """Where the parent publishes DS: a DNSKEY must match and sign; resolvers must agree.
+    Every question goes through the follower's `dnsio.Reach` (whole responses: the records
+    themselves are judged), so recorded answers can stand in for the servers."""
+    from . import dnssec
 
+    reach, records = follower.reach, dnsio.records
     parent = zone.split(".", 1)[1] if "." in zone else ""
     try:
         parent_zone = follower.recursive.zone_of(parent) if parent else ""
     except dns.exception.DNSException:
         return []
-    parent_server, parent_answer = first(follower.servers(parent_zone), zone, "DS")
-    ds = rrset(parent_answer, zone, "DS")
+    parent_server, parent_answer = _first(reach, follower.servers(parent_zone), zone, "DS")
+    ds = records(parent_answer, zone, "DS")
     if ds is None:
         return []
     servers = follower.servers(zone)
-    _, keys = first(servers, zone, "DNSKEY")
-    _, soa = first(servers, zone, "SOA")
-    verdict = dnssec.judge(zone, ds, rrset(keys, zone, "DNSKEY"), rrset(soa, zone, "SOA"),
-                           rrset(soa, zone, "RRSIG", covers="SOA"))
-    resolver_rows = []
-    for resolver in follower.recursive.servers:
-        answer = dnsio.ask(resolver, zone, "SOA", recurse=True)
-        resolver_rows.append(f"resolver {resolver}: {answer.rcode}")
-        if answer.rcode == "SERVFAIL" and verdict.ok:
-            verdict = dnssec.Verdict(False, "validating resolvers answer SERVFAIL while the "
-                                     "authoritative servers answer", verdict.ds_tags,
-                                     verdict.key_tags)
+    _, keys = _first(reach, servers, zone, "DNSKEY")
+    _, soa = _first(reach, servers, zone, "SOA")
+    verdict = dnssec.judge(zone, ds, records(keys, zone, "DNSKEY"), records(soa, zone, "SOA"),
+                           records(soa, zone, "RRSIG", covers="SOA"))
+    verdict, resolver_rows = _resolvers_agree(zone, follower, verdict)
     if verdict.ok:
         return []
     evidence = "\n".join([
@@ -70,3 +50,30 @@ def dnssec_findings(zone: str, follower: Follower) -> list[Finding]:
                     "fix the DS at the registrar: publish the DS of the zone's current key "
                     f"(e.g. `dig DNSKEY {zone} | dnssec-dsfromkey -f - {zone}`) and remove the "
                     "stale one, or remove the DS to turn DNSSEC off")]
+
+
+def _first(reach: dnsio.Reach, servers: list[dnsio.Server], name: str, rdtype: str
+           ) -> tuple[dnsio.Server | None, dns.message.Message | None]:
+    """The first usable server's NOERROR response (DNSSEC records included), and who gave it."""
+    for server in servers:
+        response = reach.fetch(server, name, rdtype, dnssec=True)
+        if response is not None and response.rcode() == 0:
+            return server, response
+    return None, None
+
+
+def _resolvers_agree(zone: str, follower: Follower, verdict: dnssec.Verdict
+                     ) -> tuple[dnssec.Verdict, list[str]]:
+    """Each resolver's rcode for the zone's SOA: a validating resolver's SERVFAIL breaks a
+    chain that looks right from the records."""
+    from . import dnssec
+
+    rows = []
+    for resolver in follower.recursive.servers:
+        answer = follower.reach.query(resolver, zone, "SOA", recurse=True)
+        rows.append(f"resolver {resolver}: {answer.rcode}")
+        if answer.rcode == "SERVFAIL" and verdict.ok:
+            verdict = dnssec.Verdict(False, "validating resolvers answer SERVFAIL while the "
+                                     "authoritative servers answer", verdict.ds_tags,
+                                     verdict.key_tags)
+    return verdict, rows

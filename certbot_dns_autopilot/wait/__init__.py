@@ -47,7 +47,7 @@ class Waiter:
 
     def __init__(self, recursive: dnsio.Recursive, timeout: float, public_check: bool = True,
                  events: EventLog | None = None, progress: Callable[[str], None] | None = None,
-                 query: Query = dnsio.ask, clock: Callable[[], float] = time.monotonic,
+                 query: Query | None = None, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  stopping: Callable[[], bool] = lambda: False,
                  reach: dnsio.Reach | None = None, authoritative_check: bool = True) -> None:
@@ -60,7 +60,7 @@ class Waiter:
         self.unverified: dict[dnsio.Server, str] = {}
         self.events = events or EventLog()
         self._progress = progress or (lambda text: None)
-        self._query = query
+        self._query = query or self.reach.query  # the resolvers': past the reach's filter
         self._clock = clock
         self._sleep = sleep
         self._stopping = stopping  # a termination signal arrived: stop waiting at once

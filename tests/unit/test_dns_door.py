@@ -1,5 +1,6 @@
-"""Every DNS message goes through dnsio: the writers' UPDATEs and queries too, so a test can
-hand the writer recorded answers by replacing one function (`dnsio.send`)."""
+"""Every DNS message goes through dnsio: the writers' UPDATEs and queries (a test hands the
+writer recorded answers by replacing `dnsio.send`), and every probe's questions (a test
+hands them recorded answers through the door's injectable exchange)."""
 
 from __future__ import annotations
 
@@ -22,14 +23,97 @@ PACKAGE = Path(certbot_dns_autopilot.__file__).parent
 SECRET = base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
 
+#: dnspython's modules that send messages: only the door may use them.
+TRANSPORTS = ("dns.query", "dns.asyncquery", "dns.resolver", "dns.asyncresolver",
+              "dns.nameserver")
+#: where the probes, the wait and the hint live: they ask through an injected function.
+STEPS = ("plan", "preflight", "wait", "diagnose")
+
+
+def transports_used(source: str) -> set[str]:
+    """Every transport module ``source`` imports (``import dns.query``, ``from dns import
+    resolver``, ``from dns.query import udp``) or reaches as an attribute (``dns.query.udp``,
+    which works wherever another module imported it first)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            found |= {module} | {f"{module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            found.add(f"{node.value.id}.{node.attr}")
+    return {name for name in found for t in TRANSPORTS if name == t or name.startswith(t + ".")}
+
+
+@pytest.mark.parametrize("source", [
+    "import dns.query", "import dns.resolver as r", "from dns import query",
+    "from dns.asyncquery import udp", "from dns import asyncresolver",
+    "import dns.message\ndns.query.tcp(m, a)", "import dns\nx = dns.resolver.Resolver()",
+    "from dns import nameserver"])
+def test_the_check_sees_every_spelling_of_a_transport(source: str) -> None:
+    assert transports_used(source)
+
+
 def test_only_dnsio_imports_dnspythons_transports() -> None:
     for path in sorted(PACKAGE.rglob("*.py")):
         if path.name == "dnsio.py":
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            assert not any(n in ("dns.query", "dns.asyncquery") for n in names), path
+        assert not transports_used(path.read_text()), path
+
+
+def test_the_steps_ask_through_an_injected_function_never_dnsio_directly() -> None:
+    """A step that called `dnsio.ask` or `dnsio.fetch` itself could not be handed recorded
+    answers: they take the run's `dnsio.Reach` (its ``ask``, ``query``, ``fetch``)."""
+    for step in STEPS:
+        for path in sorted((PACKAGE / step).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                        and node.value.id == "dnsio":
+                    assert node.attr not in ("ask", "fetch", "exchange", "send"), \
+                        f"{path}: dnsio.{node.attr}"
+
+
+def test_preflight_on_recorded_answers_sends_nothing_to_the_network(monkeypatch) -> None:
+    """Every pre-flight probe, given the door's exchange, asks through it and nothing else:
+    with sockets gone, the whole pre-flight still runs on the recorded answers."""
+    import socket
+
+    from unit_helpers import DNSWorld
+
+    from certbot_dns_autopilot import preflight
+    from certbot_dns_autopilot.plan.chain import Follower
+    from certbot_dns_autopilot.plan.routing import Route
+
+    world = DNSWorld()
+    world.serve("192.0.2.10", "test", """
+@ 3600 IN SOA ns.test. h.test. 1 3600 600 86400 300
+@ 3600 IN NS ns.test.
+ns 3600 IN A 192.0.2.10
+example 3600 IN NS ns1.example.test.
+ns1.example 3600 IN A 192.0.2.1
+""")
+    world.serve("192.0.2.1", "example.test", """
+@ 3600 IN SOA ns1.example.test. h.example.test. 7 3600 600 86400 300
+@ 3600 IN NS ns1.example.test.
+ns1 3600 IN A 192.0.2.1
+""")
+
+    def no_socket(*args, **kwargs):
+        raise AssertionError("a message left through a socket, not the door")
+
+    monkeypatch.setattr(socket, "socket", no_socket)
+    follower = Follower(dnsio.Recursive([dnsio.Server("198.51.100.53")], exchange=world),
+                        reach=dnsio.Reach(exchange=world))
+    route = Route("_acme-challenge.example.test", "_acme-challenge.example.test",
+                  "example.test", writer=object(), chain=None)  # type: ignore[arg-type]
+    found = preflight.run([route], ["example.test"], follower, {"letsencrypt.org"})
+    assert found == []
+    asked = {(address, name, rdtype) for address, name, rdtype, _ in world.asked}
+    # The probes' own questions reached the recorded servers: delegation, DNSSEC, CAA, TXT.
+    assert {("192.0.2.10", "example.test", "NS"), ("192.0.2.10", "example.test", "DS"),
+            ("192.0.2.1", "example.test", "CAA"),
+            ("192.0.2.1", "_acme-challenge.example.test", "TXT")} <= asked
 
 
 class Recorded:

@@ -264,12 +264,8 @@ def test_any_answer_reads_and_shows_without_control_characters(
     cname.add(CNAME(dns.rdataclass.IN, dns.rdatatype.CNAME,
                     dns.name.Name([*target, b"example", b"net", b""])))
     response.answer += [txt, cname]
-    original = dnsio.fetch
-    dnsio.fetch = lambda *args, **kwargs: response
-    try:
-        answer = dnsio.ask(dnsio.Server("192.0.2.1"), str(qname), "TXT")
-    finally:
-        dnsio.fetch = original
+    answer = dnsio.ask(dnsio.Server("192.0.2.1"), str(qname), "TXT",
+                       exchange=lambda server, request, timeout: response)
     shown_text = answer.describe()
     assert shown_text.isprintable()
     finding = Finding("stale-record", WARNING, "example.com", f"{answer.cname} serves it",

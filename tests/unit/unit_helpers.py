@@ -8,11 +8,14 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
+from typing import Any
 
+from acme import challenges
 from certbot.plugins.dns_common import CredentialsConfiguration
 
-from certbot_dns_autopilot.writers import WriterMap, writers_from_credentials
+from certbot_dns_autopilot.writers import Records, Writer, WriterMap, writers_from_credentials
 
 
 def value(seed: str) -> str:
@@ -30,6 +33,73 @@ def load_map(tmp_path: Path, values: dict[str, str], sections: str = "") -> Writ
 
 NOBODY = 65534
 
+ZONE = "example.com"
+
+
+class Recording(Writer):
+    """A writer that records its calls (``fail``: the error its add raises)."""
+
+    label = "recording writer"
+
+    def __init__(self, calls: list[tuple], fail: Exception | None = None) -> None:
+        self.calls, self.fail = calls, fail
+
+    def find_zone(self, name: str) -> str:
+        return ZONE
+
+    def add(self, zone: str, records: Records, ttl: int) -> None:
+        self.calls.append(("add", zone, {n: set(v) for n, v in records.items()}))
+        if self.fail:
+            raise self.fail
+
+    def remove(self, zone: str, records: Records) -> None:
+        self.calls.append(("remove", zone, {n: set(v) for n, v in records.items()}))
+
+    def values(self, zone: str, name: str) -> set[str]:
+        return set()
+
+
+class Challenge:
+    """What certbot hands the plugin for one name (an AnnotatedChallenge's surface)."""
+
+    def __init__(self, domain: str, error: object = None) -> None:
+        self.identifier = types.SimpleNamespace(value=domain)
+        self.account_key = object()
+        self.error = error
+
+    def validation(self, key: object) -> str:
+        return f"value-for-{self.identifier.value}"
+
+    def response(self, key: object) -> challenges.ChallengeResponse:
+        return challenges.DNS01Response()
+
+
+def make_plugin(tmp_path: Path, monkeypatch: Any, writer: Writer | None = None,
+                **options: object) -> tuple[Any, list[tuple]]:
+    """The plugin as certbot builds it, on a recording writer (its calls returned) for
+    example.com and *.example.com; ``options`` override the defaults (preflight off, no
+    wait, no resolvers)."""
+    from certbot.display import util as display_util
+
+    from certbot_dns_autopilot import credentials
+    from certbot_dns_autopilot.plugin.authenticator import Authenticator
+
+    calls: list[tuple] = []
+    writer = writer or Recording(calls)
+    notes: list[str] = []  # what certbot's display would show
+    monkeypatch.setattr(display_util, "notify", notes.append)
+    monkeypatch.setattr(credentials, "load",
+                        lambda path: (str(tmp_path / "c.ini"), WriterMap([(writer, None)]), []))
+    settings = {"credentials": "c.ini", "resolvers": "", "propagation_timeout": 0,
+                "failure_hook": "", "follow_cnames": False, "preflight": False,
+                "caa_identities": "letsencrypt.org", "remove_stale": False,
+                "authoritative_check": True, "address_family": "any", "public_check": True}
+    config = types.SimpleNamespace(
+        work_dir=str(tmp_path), logs_dir=str(tmp_path), domains=["example.com",
+                                                                 "*.example.com"],
+        **{f"dns_autopilot_{k}": v for k, v in (settings | options).items()})
+    return Authenticator(config, "dns-autopilot"), calls
+
 
 SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
 
@@ -45,3 +115,143 @@ def planted(code: str) -> subprocess.Popen[str]:
     proc = as_nobody(code)
     assert proc.stdout and proc.stdout.readline().strip() == "ready"
     return proc
+
+
+class DNSWorld:
+    """Recorded DNS for the probes: zones written as zone-file text, the addresses serving
+    each, and the resolvers' addresses; every request through the door (`dnsio.Exchange`)
+    gets the response such a server gives, as a real ``dns.message`` built with
+    ``make_response``. An authoritative address (recursion off) answers from its deepest
+    zone holding the name: records with AA, a referral (NS, no AA) below a zone cut, NODATA
+    or NXDOMAIN with the SOA; REFUSED for a name it does not serve. A resolver answers from
+    every zone, following CNAMEs, with RRSIGs when asked for DNSSEC. ``script`` replaces
+    the answer of one address (to one name and type, or all): an rcode, no AA, or silence.
+    """
+
+    def __init__(self, resolvers: tuple[str, ...] = ("198.51.100.53",)) -> None:
+        self.resolvers = set(resolvers)
+        self.served: dict[str, list[object]] = {}  # address -> zones
+        self.scripts: list[tuple[str, str | None, str | None, str, dict[str, object]]] = []
+        self.asked: list[tuple[str, str, str, bool]] = []  # address, name, type, recursion
+
+    def serve(self, addresses: tuple[str, ...] | str, origin: str, text: str) -> object:
+        """``addresses`` serve the zone ``origin`` made of ``text`` (relative names allowed);
+        returns the ``dns.zone.Zone`` for records added by hand (keys, signatures)."""
+        import dns.zone
+
+        zone = dns.zone.from_text(text, origin=origin, relativize=False, check_origin=False)
+        for address in (addresses,) if isinstance(addresses, str) else addresses:
+            self.served.setdefault(address, []).append(zone)
+        return zone
+
+    def script(self, address: str, answer: str, name: str | None = None,
+               rdtype: str | None = None, **flags: object) -> None:
+        """``answer``: an rcode (REFUSED, SERVFAIL…), ``silent`` (nothing comes back over UDP
+        nor TCP), or ``lame`` (the usual records without the AA bit). ``unless_cd``: only
+        when the request does not set Checking Disabled (a validating resolver)."""
+        self.scripts.insert(0, (address, name and name.lower().rstrip("."), rdtype, answer,
+                                flags))
+
+    def __call__(self, server, request, timeout=0.0):
+        import dns.flags
+        import dns.message
+        import dns.rcode
+        import dns.rdatatype
+
+        from certbot_dns_autopilot import dnsio
+
+        question = request.question[0]
+        name = question.name.to_text(omit_final_dot=True).lower() or "."
+        rdtype = dns.rdatatype.to_text(question.rdtype)
+        recurse = bool(request.flags & dns.flags.RD)
+        self.asked.append((server.address, name, rdtype, recurse))
+        response = dns.message.make_response(request)
+        response.want_dnssec(bool(request.ednsflags & dns.flags.DO))  # a server echoes DO
+        for address, sname, stype, answer, flags in self.scripts:
+            if address != server.address or sname not in (None, name) or \
+                    stype not in (None, rdtype):
+                continue
+            if flags.get("unless_cd") and request.flags & dns.flags.CD:
+                continue
+            if answer == "silent":
+                raise dnsio.Unreachable("UDP: no answer in 1.3 s; TCP: no answer in 0.7 s",
+                                        True)
+            if answer != "lame":
+                response.set_rcode(dns.rcode.from_text(answer))
+                return dns.message.from_wire(response.to_wire())
+            self._answer(response, server.address, question, recurse)
+            response.flags &= ~dns.flags.AA
+            return dns.message.from_wire(response.to_wire())
+        if server.address not in self.served and server.address not in self.resolvers:
+            raise dnsio.Unreachable("UDP: no answer in 1.3 s; TCP: no answer in 0.7 s", True)
+        self._answer(response, server.address, question, recurse)
+        return dns.message.from_wire(response.to_wire())  # as it comes off the wire
+
+    def _zone_for(self, zones, name, rdtype):
+        """The deepest zone holding ``name`` (for DS: strictly above it, at the parent)."""
+        import dns.rdatatype
+
+        fits = [z for z in zones if name.is_subdomain(z.origin)
+                and not (rdtype == dns.rdatatype.DS and name == z.origin)]
+        return max(fits, key=lambda z: len(z.origin), default=None)
+
+    def _answer(self, response, address, question, recurse) -> None:
+        import dns.flags
+        import dns.rcode
+        import dns.rdataclass
+        import dns.rdatatype
+        import dns.rrset
+
+        resolver = address in self.resolvers and recurse
+        zones = [z for zs in self.served.values() for z in zs] if resolver else \
+            self.served.get(address, [])
+        name, rdtype = question.name, question.rdtype
+        want_sigs = bool(response.ednsflags & dns.flags.DO) or resolver
+        for _ in range(8):  # a resolver follows CNAMEs; an authoritative server does not
+            zone = self._zone_for(zones, name, rdtype)
+            if zone is None:
+                response.set_rcode(dns.rcode.REFUSED)
+                return
+            if not resolver:
+                response.flags |= dns.flags.AA
+            cut = self._cut(zone, name, rdtype)
+            if cut is not None:  # a delegation below this zone: refer, without authority
+                response.flags &= ~dns.flags.AA
+                response.authority.append(dns.rrset.from_rdata_list(
+                    cut, zone.get_rdataset(cut, "NS").ttl, zone.get_rdataset(cut, "NS")))
+                return
+            node = zone.get_node(name)
+            found = node.get_rdataset(dns.rdataclass.IN, rdtype) if node else None
+            if found is not None:
+                response.answer.append(dns.rrset.from_rdata_list(name, found.ttl, found))
+                sigs = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG, rdtype)
+                if want_sigs and sigs is not None:
+                    response.answer.append(dns.rrset.from_rdata_list(name, sigs.ttl, sigs))
+                return
+            alias = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.CNAME) if node else None
+            if alias is not None:
+                response.answer.append(dns.rrset.from_rdata_list(name, alias.ttl, alias))
+                if not resolver:
+                    return
+                name = alias[0].target
+                continue
+            below = any(n.is_subdomain(name) for n in zone.nodes)
+            if node is None and not below:
+                response.set_rcode(dns.rcode.NXDOMAIN)
+            soa = zone.get_rdataset(zone.origin, "SOA")
+            response.authority.append(dns.rrset.from_rdata_list(zone.origin, soa.ttl, soa))
+            return
+
+    @staticmethod
+    def _cut(zone, name, rdtype):
+        """The delegation point between the zone's apex and ``name`` (DS at a cut is the
+        parent's own record), or None."""
+        import dns.rdatatype
+
+        cut = name
+        while cut != zone.origin:
+            is_target = cut == name and rdtype == dns.rdatatype.DS
+            if not is_target and zone.get_rdataset(cut, "NS") is not None:
+                return cut
+            cut = cut.parent()
+        return None

@@ -1,0 +1,89 @@
+"""The CNAME chain of an ``_acme-challenge`` name followed on recorded answers: real
+``dns.message`` responses through the DNS door, read by dnsio and dnspython's resolver
+(tests/unit/test_chain_and_routing.py covers the rules on scripted `Answer` values)."""
+
+from __future__ import annotations
+
+import pytest
+from unit_helpers import DNSWorld
+
+from certbot_dns_autopilot import dnsio
+from certbot_dns_autopilot.errors import AutopilotError
+from certbot_dns_autopilot.plan.chain import Follower
+
+RESOLVER = "198.51.100.53"
+TOP = """
+@ 3600 IN SOA ns.{tld}. h.{tld}. 1 3600 600 86400 300
+@ 3600 IN NS ns.{tld}.
+ns 3600 IN A {address}
+{label} 3600 IN NS ns1.{label}.{tld}.
+ns1.{label} 3600 IN A {child}
+"""
+ZONE = """
+@ 3600 IN SOA ns1.{origin}. h.{origin}. 7 3600 600 86400 300
+@ 3600 IN NS ns1.{origin}.
+ns1 3600 IN A {address}
+"""
+
+
+def world(example_com: str = "", example_org: str = "") -> DNSWorld:
+    """example.com and example.org, each under its own top-level zone, with extra records."""
+    recorded = DNSWorld(resolvers=(RESOLVER,))
+    recorded.serve("192.0.2.10", "com", TOP.format(tld="com", address="192.0.2.10",
+                                                   label="example", child="192.0.2.1"))
+    recorded.serve("192.0.2.20", "org", TOP.format(tld="org", address="192.0.2.20",
+                                                   label="example", child="192.0.2.2"))
+    recorded.serve("192.0.2.1", "example.com",
+                   ZONE.format(origin="example.com", address="192.0.2.1") + example_com)
+    recorded.serve("192.0.2.2", "example.org",
+                   ZONE.format(origin="example.org", address="192.0.2.2") + example_org)
+    return recorded
+
+
+def follower(recorded: DNSWorld) -> Follower:
+    return Follower(dnsio.Recursive([dnsio.Server(RESOLVER)], exchange=recorded),
+                    reach=dnsio.Reach(exchange=recorded))
+
+
+def test_no_cname_ends_the_chain_at_the_name_itself() -> None:
+    chain = follower(world()).follow("_acme-challenge.www.example.com")
+    assert (chain.final, chain.zone, chain.aliased) == ("_acme-challenge.www.example.com",
+                                                         "example.com", False)
+    assert "said ns1.example.com (192.0.2.1)" in chain.describe()
+
+
+def test_a_cname_into_another_zone_is_followed_asking_that_zones_servers() -> None:
+    recorded = world("_acme-challenge.www 300 IN CNAME www.acme.example.org.\n")
+    chain = follower(recorded).follow("_acme-challenge.www.example.com")
+    assert (chain.final, chain.zone, chain.aliased) == ("www.acme.example.org", "example.org",
+                                                         True)
+    # Each hop asked of its own zone's server, recursion off; never a resolver.
+    assert ("192.0.2.2", "www.acme.example.org", "CNAME", False) in recorded.asked
+    assert not any(name.startswith("_acme-challenge") and address == RESOLVER
+                   for address, name, _, _ in recorded.asked)
+
+
+def test_a_loop_between_zones_is_a_cname_alias_error() -> None:
+    recorded = world("_acme-challenge.www 300 IN CNAME hop.example.org.\n",
+                     "hop 300 IN CNAME _acme-challenge.www.example.com.\n")
+    with pytest.raises(AutopilotError) as loop:
+        follower(recorded).follow("_acme-challenge.www.example.com")
+    assert loop.value.code == "cname-alias" and "loops" in loop.value.problem
+    assert "_acme-challenge.www.example.com -> hop.example.org" in loop.value.fix
+
+
+def test_a_zone_whose_servers_answer_nothing_is_written_at_the_name_unchecked() -> None:
+    recorded = world()
+    recorded.script("192.0.2.1", "silent")
+    chain = follower(recorded).follow("_acme-challenge.www.example.com")
+    assert chain.final == "_acme-challenge.www.example.com"
+    assert "no nameserver of example.com answered from this host" in chain.unchecked
+
+
+def test_a_server_without_authority_is_lame_delegation() -> None:
+    recorded = world()
+    recorded.script("192.0.2.1", "lame")
+    with pytest.raises(AutopilotError) as lame:
+        follower(recorded).follow("_acme-challenge.www.example.com")
+    assert lame.value.code == "lame-delegation"
+    assert "ns1.example.com (192.0.2.1): NXDOMAIN" in lame.value.evidence
