@@ -94,8 +94,16 @@ class Case:
         pass
 
 
+def tsig_denied(lab: Lab, how: str) -> Path:
+    """The lab's TSIG key granted nothing (read-only), or granted TXT updates in another zone
+    only (wrong-scope: BIND's update-policy for example.test names it, autopilot.test's not)."""
+    return Path(lab.env["LAB_CREDENTIALS_READONLY" if how == "read-only"
+                        else "LAB_CREDENTIALS_OTHER_ZONE"])
+
+
 class RFC2136(Case):
     kind = "rfc2136"
+    denials = ("read-only", "wrong-scope")
     refused_outside_the_zone = True
 
     def writer(self) -> Writer:
@@ -107,12 +115,13 @@ class RFC2136(Case):
         return self.writer(), lambda: None
 
     def denied(self, how: str) -> tuple[Writer, str]:
-        path = Path(self.lab.env["LAB_CREDENTIALS_READONLY"])
+        path = tsig_denied(self.lab, how)
         return load(path), _ini_value(path, "dns_autopilot_rfc2136_secret")
 
 
 class Lexicon(Case):
     kind = "lexicon"
+    denials = ("read-only", "wrong-scope")
     refused_outside_the_zone = True
 
     def _ini(self, name: str, key_name: str, secret: str) -> Path:
@@ -128,10 +137,10 @@ class Lexicon(Case):
                               keys["dns_autopilot_rfc2136_secret"]))
 
     def denied(self, how: str) -> tuple[Writer, str]:
-        path = Path(self.lab.env["LAB_CREDENTIALS_READONLY"])
+        path = tsig_denied(self.lab, how)
         name = _ini_value(path, "dns_autopilot_rfc2136_name")
         secret = _ini_value(path, "dns_autopilot_rfc2136_secret")
-        return load(self._ini("readonly.ini", name, secret)), secret
+        return load(self._ini(f"{how}.ini", name, secret)), secret
 
     def failing_at(self, first: str, second: str) -> tuple[Writer, Callable[[], None]]:
         # lexicon writes name by name: a name outside the zone is refused after the first
