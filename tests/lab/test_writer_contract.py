@@ -37,6 +37,7 @@ pytestmark = pytest.mark.lab
 
 ZONE = "autopilot.test"
 FOREIGN = "someone-elses-value"
+OTHER_ZONE = "example.test"  # where each wrong-scope credential may write
 GROUP, OTHER_GROUP = "rg-dns", "rg-web"  # Azure resource groups
 
 
@@ -77,6 +78,11 @@ class Case:
     def denied(self, how: str) -> tuple[Writer, str]:
         """A writer whose credential lacks a right (``how``), and its secret."""
         raise NotImplementedError
+
+    def scoped_home(self) -> Writer:
+        """The wrong-scope credential's writer where its scope lies (OTHER_ZONE): proof the
+        credential is scoped, not merely broken."""
+        return self.denied("wrong-scope")[0]
 
     def plant(self, name: str, value: str, add: bool = True) -> None:
         nsupdate(self.lab, ZONE, name, value, add=add)
@@ -227,6 +233,7 @@ class Cloudflare(Case):
 
 class Route53(Case):
     kind = "route53"
+    denials = ("read-only", "wrong-scope")
     refused_outside_the_zone = True
 
     def __init__(self, lab: Lab, tmp: Path) -> None:
@@ -250,7 +257,8 @@ class Route53(Case):
         return self.writer(), lambda: None
 
     def denied(self, how: str) -> tuple[Writer, str]:
-        return self._load("acme-no-change")
+        # wrong-scope: the documented minimal policy, naming example.test's hosted zone
+        return self._load("acme-no-change" if how == "read-only" else "acme-other-zone")
 
     def plant(self, name: str, value: str, add: bool = True) -> None:
         current = self.r53.txt(ZONE, name)
@@ -280,14 +288,14 @@ class Azure(Case):
         self.az = AzureEmulator(ZoneBackend(lab.credentials), Path(lab.env["LAB_CA_BUNDLE"]),
                                 lab.run_dir / "pebble" / "ca.key").start()
         self.az.add_group(GROUP, "example.test", ZONE)
-        self.az.add_group(OTHER_GROUP, "web.invalid")
+        self.az.add_group(OTHER_GROUP, OTHER_ZONE)  # another group's zone of that name
 
-    def _load(self, scope: str, role: str) -> tuple[Writer, str]:
+    def _load(self, scope: str, role: str, group: str = GROUP) -> tuple[Writer, str]:
         secret = f"s3cret-Azure~{time.monotonic_ns()}"
         principal = self.az.add_principal(secret, assignments=[(scope, role)])
         return load(write_ini(self.tmp / f"az-{time.monotonic_ns()}.ini", {
             "dns_autopilot_azure_subscription_id": self.az.subscription,
-            "dns_autopilot_azure_resource_group": GROUP,
+            "dns_autopilot_azure_resource_group": group,
             "dns_autopilot_azure_tenant_id": self.az.tenant,
             "dns_autopilot_azure_client_id": principal.client_id,
             "dns_autopilot_azure_client_secret": secret,
@@ -308,6 +316,10 @@ class Azure(Case):
         if how == "read-only":
             return self._load(self.az.group_scope(GROUP), "Reader")
         return self._load(self.az.group_scope(OTHER_GROUP), "DNS Zone Contributor")
+
+    def scoped_home(self) -> Writer:
+        return self._load(self.az.group_scope(OTHER_GROUP), "DNS Zone Contributor",
+                          group=OTHER_GROUP)[0]
 
     def plant(self, name: str, value: str, add: bool = True) -> None:
         relative = name.removesuffix("." + ZONE)
@@ -424,6 +436,20 @@ def test_the_probe_of_a_credential_without_the_right(kind: str, how: str, lab: L
             refused.value), refused.value
         assert refused.value.fix
         assert secret not in str(refused.value)
+        assert case.served(name, set(), seconds=3) == set()
+    finally:
+        case.close()
+
+
+@pytest.mark.parametrize("kind", [pytest.param(kind, id=f"{kind}-wrong-scope")
+                                  for kind, cls in sorted(CASES.items())
+                                  if "wrong-scope" in cls.denials])
+def test_the_wrong_scope_credential_passes_the_probe_where_it_is_scoped(
+        kind: str, lab: Lab, tmp_path: Path, fresh_name: str) -> None:
+    case = CASES[kind](lab, tmp_path)
+    try:
+        name = "_acme-challenge." + fresh_name.replace(ZONE, OTHER_ZONE)
+        case.scoped_home().probe(OTHER_ZONE, name)
         assert case.served(name, set(), seconds=3) == set()
     finally:
         case.close()
