@@ -155,8 +155,11 @@ class Lexicon(Case):
 
 
 class Exec(Case):
+    """The hooks hold the credential (here, nsupdate's TSIG key): a denied one makes the auth
+    hook fail, and the probe reports that hook, its exit status and its stderr."""
+
     kind = "exec"
-    denials = ()  # the hooks hold whatever credential they use: nothing to probe apart
+    denials = ("read-only", "wrong-scope")
 
     AUTH = ('#!/bin/sh\nset -e\nn=$(($(cat "{count}" 2>/dev/null || echo 0) + 1)); '
             'echo $n >"{count}"\n'
@@ -166,13 +169,14 @@ class Exec(Case):
     CLEANUP = ('#!/bin/sh\nnsupdate -y "hmac-sha512:{key}:{secret}" <<EOF\nserver {server}\n'
                'update delete $DNS_AUTOPILOT_RECORD TXT "$CERTBOT_VALIDATION"\nsend\nEOF\n')
 
-    def _writer(self, fail_at: int | None = None) -> Writer:
-        keys = lab_keys(self.lab)
+    def _writer(self, fail_at: int | None = None, keys: Path | None = None) -> Writer:
         tmp = self.tmp / f"exec-{fail_at or 0}-{time.monotonic_ns()}"
         tmp.mkdir()
         fields = {"count": tmp / "calls", "server": self.lab.primary,
-                  "key": keys["dns_autopilot_rfc2136_name"],
-                  "secret": keys["dns_autopilot_rfc2136_secret"], "fail_at": fail_at or ""}
+                  "key": _ini_value(keys or self.lab.credentials, "dns_autopilot_rfc2136_name"),
+                  "secret": _ini_value(keys or self.lab.credentials,
+                                       "dns_autopilot_rfc2136_secret"),
+                  "fail_at": fail_at or ""}
         for name, text in (("auth.sh", self.AUTH), ("cleanup.sh", self.CLEANUP)):
             (tmp / name).write_text(text.format(**fields))
             (tmp / name).chmod(0o700)
@@ -185,6 +189,10 @@ class Exec(Case):
 
     def failing_at(self, first: str, second: str) -> tuple[Writer, Callable[[], None]]:
         return self._writer(fail_at=2), lambda: None
+
+    def denied(self, how: str) -> tuple[Writer, str]:
+        path = tsig_denied(self.lab, how)
+        return self._writer(keys=path), _ini_value(path, "dns_autopilot_rfc2136_secret")
 
 
 class Cloudflare(Case):
