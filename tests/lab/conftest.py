@@ -33,6 +33,7 @@ import dns.update
 import pytest
 
 if TYPE_CHECKING:
+    from emulators.acmedns import AcmeDnsEmulator
     from emulators.route53 import Route53Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -296,6 +297,16 @@ def wait_absent(lab: Lab, name: str, values: set[str] | None = None, seconds: fl
     assert not any(left.values()), f"records left behind at {name}: {left}"
 
 
+def served_everywhere(lab: Lab, name: str, serves: Callable[[str, str], bool],
+                      seconds: float = 30) -> None:
+    """Until the primary and the secondary both serve what ``serves(server, name)`` checks
+    (the secondary follows by NOTIFY + IXFR, later under load)."""
+    deadline = time.monotonic() + seconds
+    while not all(serves(server, name) for server in (lab.primary, lab.secondary)):
+        assert time.monotonic() < deadline, f"the secondary never caught up on {name}"
+        time.sleep(0.2)
+
+
 def zone_update(lab: Lab, zone: str, name: str, rdtype: str, rdata: str, add: bool = True,
                 ttl: int = 300) -> None:
     """Someone else's change to the zone, made with the lab's key (as a colleague would)."""
@@ -419,3 +430,20 @@ def issue_with_rfc2136(lab: Lab, certbot: Certbot, name: str, cert_name: str) ->
 
 def fresh_lineage() -> str:
     return f"f{uuid.uuid4().hex[:10]}.autopilot.test"
+
+
+# -- acme-dns ---------------------------------------------------------------------------------
+
+#: the acme-dns emulator's domain: each registration's fulldomain is <subdomain>.ACME_DOMAIN,
+#: served by the lab's BIND in ACME_ZONE
+ACME_DOMAIN, ACME_ZONE = "auth.example.test", "example.test"
+
+
+def acmedns_ini(tmp: Path, emulator: AcmeDnsEmulator, registrations: Path,
+                name: str = "acmedns.ini") -> Path:
+    """An acme-dns writer's credentials file (mode 600) for ``registrations``."""
+    ini = tmp / name
+    ini.write_text(f"dns_autopilot_acmedns_api_url = {emulator.url}\n"
+                   f"dns_autopilot_acmedns_registration_file = {registrations}\n")
+    ini.chmod(0o600)
+    return ini
