@@ -19,9 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dns.message
-import dns.query
 import dns.rdatatype
-from conftest import Certbot, Lab, Run, zone_update
+from conftest import Certbot, Lab, Run, exchange, zone_update
 from emulators.bind import ZoneBackend
 from emulators.cloudflare import CloudflareEmulator
 
@@ -37,7 +36,7 @@ def unique_local() -> str:
 
 def aaaa(lab: Lab, host: str, server: str | None = None) -> set[str]:
     query = dns.message.make_query(host, dns.rdatatype.AAAA)
-    response = dns.query.udp(query, server or lab.primary, timeout=3)
+    response = exchange(query, server or lab.primary)
     return {r.address for rrset in response.answer for r in rrset
             if rrset.rdtype == dns.rdatatype.AAAA}
 
