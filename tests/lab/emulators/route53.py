@@ -2,8 +2,9 @@
 127.0.0.1, wrapped so that what it accepts also reaches the lab's BIND primary.
 
 The wrapper does what moto leaves out and a writer depends on:
-- every TXT change of a public hosted zone that moto answers with 200 is applied to BIND
-  (`ZoneBackend`), so the waiter and Pebble see it; private zones stay in moto only;
+- every TXT set a change batch touches in a public hosted zone is made the same in BIND
+  (`ZoneBackend`) as moto holds it, so the waiter and Pebble see it; private zones stay in
+  moto only;
 - changes start PENDING with their own change id, and GetChange reports PENDING for the
   first ``pending_polls`` polls (real Route 53 takes seconds), or forever when ``stuck``.
 
@@ -271,6 +272,7 @@ class Route53Emulator:
             with self._lock:  # Route 53 applies one batch at a time, atomically
                 refused = self._transactional(rrset.group(1), body)
             if isinstance(refused, str):
+                self._mirror(rrset.group(1), body)
                 data = _refusal(refused)
                 start_response("400 Bad Request", [("Content-Type", "text/xml"),
                                                    ("Content-Length", str(len(data)))])
@@ -354,30 +356,30 @@ class Route53Emulator:
         return ET.tostring(tree, xml_declaration=True, encoding="UTF-8")
 
     def _mirror(self, zone_id: str, body: bytes) -> None:
-        """Apply the net effect of an accepted change batch's TXT changes to BIND (public
-        zones only): a batch is atomic at Route 53, so a DELETE + CREATE of one name becomes
-        only the values that differ, never a moment without the values both sets hold."""
+        """Make BIND serve, at each name a batch touched, the TXT set moto now holds (public
+        zones only), changing only the values that differ: a batch is atomic at Route 53, so
+        a DELETE + CREATE of one name never leaves a moment without the values both sets
+        hold. Read from moto rather than from the batch: when moto applied a batch but BIND
+        was too slow to take it (under load), the client's retry, which moto refuses as
+        applied already, still brings BIND level."""
+        from moto.route53.models import route53_backends
+
         zone = self.public_zones.get(zone_id)
         if zone is None or self.backend is None:
             return
-        final: dict[str, tuple[set[str], int]] = {}
-        for change in ET.fromstring(body).iter(f"{NS}Change"):
-            action = change.findtext(f"{NS}Action")
-            rrset = change.find(f"{NS}ResourceRecordSet")
-            if rrset is None or rrset.findtext(f"{NS}Type") != "TXT":
-                continue
-            name = (rrset.findtext(f"{NS}Name") or "").rstrip(".") + "."
-            ttl = int(rrset.findtext(f"{NS}TTL") or 300)
-            values = _txt_values(v.text or "" for v in rrset.iter(f"{NS}Value"))
-            current, _ = final.get(name, (self.backend.values(name), ttl))
-            final[name] = ((current - values) if action == "DELETE" else
-                           values if action == "UPSERT" else current | values, ttl)
-        for name, (wanted, ttl) in final.items():
+        hosted = route53_backends[ACCOUNT]["global"].get_hosted_zone(zone_id)
+        touched = {(rrset.findtext(f"{NS}Name") or "").rstrip(".") + "."
+                   for rrset in ET.fromstring(body).iter(f"{NS}ResourceRecordSet")
+                   if rrset.findtext(f"{NS}Type") == "TXT"}
+        for name in sorted(touched):
+            held = next((r for r in hosted.get_record_sets(start_type="TXT", start_name=name)
+                         if r.name == name and r.type == "TXT"), None)
+            wanted = _txt_values(held.records) if held else set()
             served = self.backend.values(name)
             for value in served - wanted:
                 self._send("remove", zone, name, value)
             for value in wanted - served:
-                self._send("add", zone, name, value, ttl)
+                self._send("add", zone, name, value, int(held.ttl) if held else 300)
 
     def _send(self, action: str, zone: str, name: str, value: str, ttl: int = 60) -> None:
         assert self.backend is not None
