@@ -106,6 +106,10 @@ class Case:
         return (self.denied("wrong-scope")[0], OTHER_ZONE,
                 "_acme-challenge." + domain.replace(ZONE, OTHER_ZONE))
 
+    def where(self, name: str) -> str:
+        """How the writer's messages name the place ``name`` is written in."""
+        return self.zone
+
     def removed(self, writer: Writer, name: str, ours: set[str], left: set[str]) -> None:
         """After ``writer`` removed ``ours``: only ``left`` is served at ``name``."""
         assert self.served(name, left) == left
@@ -298,6 +302,9 @@ class Route53(Case):
         # wrong-scope: the documented minimal policy, naming example.test's hosted zone
         return self._load("acme-no-change" if how == "read-only" else "acme-other-zone")
 
+    def where(self, name: str) -> str:
+        return self.r53.zone_id(ZONE)  # in the IAM statement to add: the hosted zone's ARN
+
     def plant(self, name: str, value: str, add: bool = True) -> None:
         current = self.r53.txt(ZONE, name)
         values = set(current["values"]) if current else set()
@@ -407,6 +414,11 @@ class AcmeDns(Case):
 
     def name(self, domain: str) -> str:
         return self._register(domain)["fulldomain"]
+
+    def where(self, name: str) -> str:
+        """The domain whose registration ``name`` is (the credentials are per registration)."""
+        entries = json.loads(self.file.read_text())
+        return next(domain for domain, entry in entries.items() if entry["fulldomain"] == name)
 
     def writer(self) -> Writer:
         return self._load(json.loads(self.file.read_text()))
@@ -571,7 +583,9 @@ def test_the_probe_of_a_credential_without_the_right(kind: str, how: str, lab: L
         assert refused.value.problem.startswith(writer.label) or writer.label in str(
             refused.value), refused.value
         assert refused.value.fix
-        assert secret not in str(refused.value)
+        where = case.where(name)  # the zone (or its provider's id) the right is missing in
+        assert where in refused.value.problem + refused.value.fix, refused.value
+        assert secret not in str(refused.value) + refused.value.fix
         assert case.served(name, set(), seconds=3) == set()
     finally:
         case.close()
