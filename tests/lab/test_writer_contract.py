@@ -44,7 +44,8 @@ pytestmark = pytest.mark.lab
 
 ZONE = "autopilot.test"
 FOREIGN = "someone-elses-value"
-OTHER_ZONE = "example.test"  # where each wrong-scope credential may write
+OTHER_ZONE = "example.test"  # where each wrong-scope credential may write (the lab's
+#                              otherzone-key: LAB_OTHER_ZONE)
 GROUP, OTHER_GROUP = "rg-dns", "rg-web"  # Azure resource groups
 
 
@@ -73,7 +74,9 @@ class Case:
     kind = ""
     #: the zone the writer is handed (its names lie in it)
     zone = ZONE
-    #: what the probe must refuse: label -> credentials file (built by `denied`)
+    #: the credentials the probe must refuse (each built by `denied`): "read-only" (may read,
+    #: not write) and, where the provider scopes credentials, "wrong-scope" (may write, but
+    #: only in OTHER_ZONE, another resource group or another registration)
     denials: tuple[str, ...] = ("read-only",)
     #: contract clauses the provider cannot keep by design: clause -> why. "foreign": no one
     #: else's value can sit at the writer's names; "delete": values cannot be removed
