@@ -402,11 +402,8 @@ def hook_log(tmp: Path) -> list[str]:
 def cache_old_value(lab: Lab, name: str, ttl: int) -> None:
     """Someone's earlier value, cached by the resolver, then removed from the zone."""
     nsupdate(lab, "autopilot.test", name, "old-value-from-last-run", ttl=ttl)
-    deadline = time.monotonic() + 15
-    while any("old-value-from-last-run" not in lab.txt(s, name)
-              for s in (lab.primary, lab.secondary)):
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    served_everywhere(lab, name, lambda server, at: "old-value-from-last-run" in
+                      lab.txt(server, at))
     assert lab.txt(lab.resolver, name, recurse=True) == {"old-value-from-last-run"}
     nsupdate(lab, "autopilot.test", name, "old-value-from-last-run", add=False)
 
