@@ -314,13 +314,13 @@ def wait_absent(lab: Lab, name: str, values: set[str] | None = None, seconds: fl
 
 
 def served_everywhere(lab: Lab, name: str, serves: Callable[[str, str], bool],
-                      seconds: float = 30) -> None:
+                      seconds: float = 30, every: float = 0.2) -> None:
     """Until the primary and the secondary both serve what ``serves(server, name)`` checks
-    (the secondary follows by NOTIFY + IXFR, later under load)."""
+    (the secondary follows by NOTIFY + IXFR, later under load), asking ``every`` seconds."""
     deadline = time.monotonic() + seconds
     while not all(serves(server, name) for server in (lab.primary, lab.secondary)):
         assert time.monotonic() < deadline, f"the secondary never caught up on {name}"
-        time.sleep(0.2)
+        time.sleep(every)
 
 
 def zone_update(lab: Lab, zone: str, name: str, rdtype: str, rdata: str, add: bool = True,
