@@ -46,6 +46,8 @@ ALIAS_ZONE=alias.test
 KEY_NAME=autopilot-key
 ALIAS_KEY_NAME=alias-key
 READONLY_KEY_NAME=readonly-key  # known to the primary, granted nothing: updates are REFUSED
+OTHERZONE_KEY_NAME=otherzone-key  # granted TXT updates in $OTHERZONE_ZONE only (a key scoped
+OTHERZONE_ZONE=example.test       # to another zone): its updates in autopilot.test are REFUSED
 ADDRESSES=("$ROOT_IP" "$PRIMARY_IP" "$SECONDARY_IP" "$ALIAS_IP" "$RESOLVER_IP" "$CA_RESOLVER_IP" "$CAAFAIL_IP")
 
 die() { echo "lab: $*" >&2; exit 1; }
@@ -213,14 +215,17 @@ configure() {
       refresh="min-refresh-time 4; max-refresh-time 6;"
     fi
     [ "$zone" = "$LAG_ZONE" ] && notify="notify no;"
-    primary_zones+="zone \"$zone\" { type primary; file \"$zone.db\"; $signing $notify allow-transfer { $SECONDARY_IP; }; update-policy { grant $KEY_NAME zonesub ANY; }; };
+    local grants="grant $KEY_NAME zonesub ANY;"
+    [ "$zone" = "$OTHERZONE_ZONE" ] && grants+=" grant $OTHERZONE_KEY_NAME zonesub TXT;"
+    primary_zones+="zone \"$zone\" { type primary; file \"$zone.db\"; $signing $notify allow-transfer { $SECONDARY_IP; }; update-policy { $grants }; };
 "
     secondary_zones+="zone \"$zone\" { type secondary; file \"$zone.db\"; primaries { $PRIMARY_IP; }; $refresh };
 "
   done
   [ -f "$LAB_RUN/readonly.key" ] || tsig-keygen -a hmac-sha512 "$READONLY_KEY_NAME" >"$LAB_RUN/readonly.key"
-  chmod 600 "$LAB_RUN/readonly.key"
-  write_named_conf primary "$PRIMARY_IP" "$primary_zones" tsig.key "include \"$LAB_RUN/readonly.key\";"
+  [ -f "$LAB_RUN/otherzone.key" ] || tsig-keygen -a hmac-sha512 "$OTHERZONE_KEY_NAME" >"$LAB_RUN/otherzone.key"
+  chmod 600 "$LAB_RUN/readonly.key" "$LAB_RUN/otherzone.key"
+  write_named_conf primary "$PRIMARY_IP" "$primary_zones" tsig.key "include \"$LAB_RUN/readonly.key\"; include \"$LAB_RUN/otherzone.key\";"
   write_named_conf secondary "$SECONDARY_IP" "$secondary_zones" tsig.key
 
   # The second primary: its own key, one zone, one nameserver.
@@ -287,6 +292,12 @@ INI
       -e "s|^dns_autopilot_rfc2136_secret = .*|dns_autopilot_rfc2136_secret = $(sed -n 's/.*secret "\(.*\)";/\1/p' "$LAB_RUN/readonly.key")|" \
       "$LAB_RUN/credentials.ini" >"$LAB_RUN/credentials-readonly.ini"
   chmod 600 "$LAB_RUN/credentials-readonly.ini"
+
+  # A key granted updates in another zone only (for the probe of a wrongly scoped key).
+  sed -e "s/^dns_autopilot_rfc2136_name = .*/dns_autopilot_rfc2136_name = $OTHERZONE_KEY_NAME/" \
+      -e "s|^dns_autopilot_rfc2136_secret = .*|dns_autopilot_rfc2136_secret = $(sed -n 's/.*secret "\(.*\)";/\1/p' "$LAB_RUN/otherzone.key")|" \
+      "$LAB_RUN/credentials.ini" >"$LAB_RUN/credentials-otherzone.ini"
+  chmod 600 "$LAB_RUN/credentials-otherzone.ini"
 }
 
 make_doh_cert() {
@@ -454,6 +465,8 @@ LAB_ZONES="${ZONES[*]}"
 LAB_CREDENTIALS=$LAB_RUN/credentials.ini
 LAB_CREDENTIALS_MAP=$LAB_RUN/credentials-map.ini
 LAB_CREDENTIALS_READONLY=$LAB_RUN/credentials-readonly.ini
+LAB_CREDENTIALS_OTHER_ZONE=$LAB_RUN/credentials-otherzone.ini
+LAB_OTHER_ZONE=$OTHERZONE_ZONE
 LAB_ALIAS_PRIMARY=$ALIAS_IP
 LAB_CAAFAIL_SERVER=$CAAFAIL_IP
 LAB_TSIG_NAME=$KEY_NAME

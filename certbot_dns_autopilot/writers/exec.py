@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shlex
+import shutil
 import threading
 import uuid
 from collections.abc import Iterator
@@ -47,6 +49,17 @@ TAIL = 800  # characters of a failed hook's stderr shown in the error
 
 def _key(suffix: str) -> str:
     return f"dns_autopilot_exec_{suffix}"
+
+
+def _not_runnable(command: str, status: int, stderr: str) -> bool:
+    """The shell's own 126/127 for the hook's first word (not found, not executable), told
+    from the same status of a command inside the hook by the shell naming that word."""
+    try:
+        program = shlex.split(command)[0]
+    except (ValueError, IndexError):
+        return False
+    first = stderr.splitlines()[0] if stderr else ""
+    return status in (126, 127) and f": {program}: " in first and shutil.which(program) is None
 
 
 class ExecWriter(Writer):
@@ -125,6 +138,14 @@ class ExecWriter(Writer):
             step["status"] = outcome.status
             if outcome.status != 0:
                 tail = outcome.stderr.decode("utf-8", "replace").strip()[-TAIL:]
+                if _not_runnable(command, outcome.status, tail):
+                    raise AutopilotError(
+                        Code.BAD_CONFIG, f"{self.label}: the {which} hook could not be run "
+                        f"(status {outcome.status}: its program is missing or not executable)",
+                        f"set {_key(which + '_hook')} to a command that exists for the user "
+                        "certbot runs as (root under cron/systemd): an absolute path, and "
+                        "chmod 700 the script", evidence="The shell said: " + shown(
+                            tail.splitlines()[0], limit=200))
                 raise AutopilotError(
                     Code.PERMISSION_DENIED,
                     f"{self.label}: the {which} hook for {name} exited with status "

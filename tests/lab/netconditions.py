@@ -14,14 +14,12 @@ import secrets
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import dns.message
-import dns.query
 import dns.rdatatype
-from conftest import Certbot, Lab, Run, zone_update
+from conftest import Certbot, Lab, Run, exchange, served_everywhere, zone_update
 from emulators.bind import ZoneBackend
 from emulators.cloudflare import CloudflareEmulator
 
@@ -37,7 +35,7 @@ def unique_local() -> str:
 
 def aaaa(lab: Lab, host: str, server: str | None = None) -> set[str]:
     query = dns.message.make_query(host, dns.rdatatype.AAAA)
-    response = dns.query.udp(query, server or lab.primary, timeout=3)
+    response = exchange(query, server or lab.primary)
     return {r.address for rrset in response.answer for r in rrset
             if rrset.rdtype == dns.rdatatype.AAAA}
 
@@ -45,10 +43,8 @@ def aaaa(lab: Lab, host: str, server: str | None = None) -> set[str]:
 def settled(lab: Lab, host: str, address: str, present: bool) -> None:
     """Both nameservers agree on ``address`` at ``host`` (the secondary follows by NOTIFY
     and IXFR), then both resolvers forget what they cached: no old answer outlives it."""
-    deadline = time.monotonic() + 20
-    while any((address in aaaa(lab, host, s)) != present for s in (lab.primary, lab.secondary)):
-        assert time.monotonic() < deadline, f"the secondary never caught up on {host}"
-        time.sleep(0.1)
+    served_everywhere(lab, host, lambda server, at: (address in aaaa(lab, at, server)) == present,
+                      seconds=20, every=0.1)
     flush(lab, host)
 
 
@@ -166,10 +162,8 @@ class InSync(ZoneBackend):
 
     def add(self, zone: str, name: str, value: str, ttl: int = 60) -> None:
         super().add(zone, name, value, ttl)
-        deadline = time.monotonic() + 20
-        while value not in self.lab.txt(self.lab.secondary, name):
-            assert time.monotonic() < deadline, f"the secondary never served {name}"
-            time.sleep(0.05)
+        served_everywhere(self.lab, name, lambda server, at: value in self.lab.txt(server, at),
+                          seconds=20, every=0.05)
 
 
 @contextlib.contextmanager

@@ -9,14 +9,21 @@ run before any record is written or challenge answered, and issuing when CAA all
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from pathlib import Path
 
 import dns.message
 import dns.query
 import pytest
-from conftest import Certbot, Lab, Run, cache_old_value, zone_update
+from conftest import (
+    Certbot,
+    Lab,
+    Run,
+    cache_old_value,
+    exchange,
+    served_everywhere,
+    zone_update,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -34,14 +41,8 @@ def caa_at(lab: Lab, name: str, *values: str) -> None:
     (so no resolver caches the name without them)."""
     for value in values:
         zone_update(lab, ZONE, f"{name}.", "CAA", f'0 issue "{value}"')
-    for server in (lab.primary, lab.secondary):
-        for _ in range(100):
-            query = dns.message.make_query(name, "CAA")
-            if len(dns.query.udp(query, server, timeout=2).answer):
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError(f"{server} never served the CAA records at {name}")
+    served_everywhere(lab, name, lambda server, at: bool(
+        exchange(dns.message.make_query(at, "CAA"), server).answer), every=0.1)
 
 
 def account_url(certbot: Certbot) -> str:
@@ -267,11 +268,7 @@ def test_a_nameserver_silent_on_caa_but_answering_soa_blocks(lab: Lab) -> None:
 
 def cname_at(lab: Lab, name: str, target: str) -> None:
     zone_update(lab, ZONE, f"{name}.", "CNAME", f"{target}.")
-    for server in (lab.primary, lab.secondary):
-        for _ in range(100):
-            if dns.query.udp(dns.message.make_query(name, "CNAME"), server, timeout=2).answer:
-                break
-            time.sleep(0.1)
+    served_everywhere(lab, name, lambda server, at: target in lab.cnames(server, at))
 
 
 def test_a_bogus_caa_answer_is_read_as_the_ca_reads_it(lab: Lab) -> None:

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from pathlib import Path
 
 import pytest
-from conftest import Certbot, Lab, Run, ini_keys, nsupdate, wait_absent, zone_update
+from conftest import (
+    Certbot,
+    Lab,
+    Run,
+    ini_keys,
+    nsupdate,
+    served_everywhere,
+    wait_absent,
+    zone_update,
+)
 
 from certbot_dns_autopilot import links
 
@@ -54,10 +62,7 @@ def assert_diagnosed(lab: Lab, run: Run, tmp_path: Path, code: str, domain: str)
 def wait_served(lab: Lab, name: str, values: set[str], rdtype: str = "TXT") -> None:
     """Until the secondary serves the change too (NOTIFY + IXFR)."""
     ask = lab.cnames if rdtype == "CNAME" else lab.txt
-    deadline = time.monotonic() + 15
-    while ask(lab.secondary, name) != values:
-        assert time.monotonic() < deadline, ask(lab.secondary, name)
-        time.sleep(0.1)
+    served_everywhere(lab, name, lambda server, at: ask(server, at) == values, every=0.1)
 
 
 def test_a_value_altered_after_the_wait_is_wrong_value(lab: Lab, certbot: Certbot,

@@ -147,6 +147,34 @@ def test_exec_failure_carries_the_escaped_bounded_stderr_tail(tmp_path: Path) ->
     assert exc.value.left_nothing
 
 
+@pytest.mark.parametrize("make", ["missing", "not executable"])
+def test_exec_a_hook_that_cannot_be_run_is_bad_config_naming_its_key(tmp_path: Path,
+                                                                     make: str) -> None:
+    hook = tmp_path / "auth.sh"
+    if make == "not executable":
+        hook.write_text("#!/bin/sh\nexit 0\n")
+        hook.chmod(0o600)
+    writer = exec_writer(tmp_path, str(hook))
+    with pytest.raises(AutopilotError) as exc:
+        writer.probe("example.com", "_acme-challenge.example.com")
+    assert exc.value.code == "bad-config"
+    assert exc.value.problem.startswith(writer.label) and "could not be run" in exc.value.problem
+    assert "dns_autopilot_exec_auth_hook" in exc.value.fix
+    assert str(hook) in exc.value.evidence
+
+
+def test_exec_a_command_missing_inside_the_hook_is_the_hooks_own_failure(tmp_path: Path
+                                                                         ) -> None:
+    hook = tmp_path / "auth.sh"
+    hook.write_text("#!/bin/sh\nno-such-command-in-the-hook\n")
+    hook.chmod(0o700)
+    with pytest.raises(AutopilotError) as exc:
+        exec_writer(tmp_path, str(hook)).probe("example.com", "_acme-challenge.example.com")
+    assert exc.value.code == "permission-denied"
+    assert "exited with status 127" in exc.value.problem
+    assert "no-such-command-in-the-hook" in exc.value.evidence
+
+
 def test_exec_bad_timeout_and_missing_cleanup_are_clear(tmp_path: Path) -> None:
     with pytest.raises(errors.PluginError) as exc:
         exec_writer(tmp_path, "true", timeout="soon")

@@ -2,15 +2,21 @@
 127.0.0.1, wrapped so that what it accepts also reaches the lab's BIND primary.
 
 The wrapper does what moto leaves out and a writer depends on:
-- every TXT change of a public hosted zone that moto answers with 200 is applied to BIND
-  (`ZoneBackend`), so the waiter and Pebble see it; private zones stay in moto only;
+- every TXT set a change batch touches in a public hosted zone is made the same in BIND
+  (`ZoneBackend`) as moto holds it, so the waiter and Pebble see it; private zones stay in
+  moto only;
 - changes start PENDING with their own change id, and GetChange reports PENDING for the
   first ``pending_polls`` polls (real Route 53 takes seconds), or forever when ``stuck``.
 
 Permission mistakes come from moto's IAM enforcement (its ``INITIAL_NO_AUTH_ACTION_COUNT``
 setting, switched on through ``/moto-api/reset-auth`` after setup): each IAM user below has
-a policy that lacks one action. moto checks route53 actions against the resource "*" only,
-so the policies grant "Resource": "*" (a zone-scoped ARN would be denied by moto).
+a policy that lacks one action, or (``acme-other-zone``) the documented minimal policy for
+another hosted zone. moto's policy evaluator matches a statement's Resource against the
+resource a service's responses name (``_determine_resource``: its IAM, STS and SQS do); its
+Route 53 names none, so every route53 action would be checked against "*" and a zone-scoped
+statement never matched. The emulator names, for moto, the ARN AWS authorizes each Route 53
+call against (``hostedzone/<id>`` for the record sets, ``change/<id>`` for GetChange), so
+moto itself allows or denies a zone-scoped policy.
 
 Two moto 5.2 gaps are closed here: its signature check of body-less REST requests (every
 Route 53 GET) signs the request headers as if they were a form body, so it rejects every
@@ -21,6 +27,7 @@ errors are ``<ErrorResponse><Error>``): both are rewritten as Route 53 sends the
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -29,6 +36,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import requests
@@ -39,6 +47,7 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
+from moto.route53.responses import Route53 as Route53Responses
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from .bind import ZoneBackend
@@ -59,8 +68,21 @@ USERS: dict[str, tuple[str, ...]] = {
     "acme-no-list": tuple(a for a in ALL_ACTIONS if a != "route53:ListHostedZones"),
     "assumer": ("sts:AssumeRole",),
 }
+#: IAM user -> the zone its documented minimal policy (docs/providers/route53.md) names.
+SCOPED_USERS: dict[str, str] = {"acme-other-zone": "example.test"}
 ROLE = "acme-dns"  # allows ALL_ACTIONS; "assumer" may assume it
 ACCOUNT = "123456789012"  # moto's default account
+
+
+def _route53_resource(self: Any) -> str:
+    """The ARN AWS authorizes a Route 53 request against (its service authorization
+    reference), for moto's policy evaluator; "*" where the action takes no resource."""
+    path = urlsplit(self.uri).path
+    zone = re.match(r"^/2013-04-01/hostedzone/([^/]+)(?:/rrset/?)?$", path)
+    if zone:
+        return f"arn:aws:route53:::hostedzone/{zone.group(1)}"
+    change = CHANGE_PATH.match(path)
+    return f"arn:aws:route53:::change/{change.group(1)}" if change else "*"
 
 
 class _QuietHandler(MotoRequestHandler):
@@ -147,6 +169,7 @@ class Route53Emulator:
 
     def start(self) -> Route53Emulator:
         access_control.IAMRequestBase._create_aws_request = _create_aws_request
+        Route53Responses._determine_resource = _route53_resource
         self._server = make_server("127.0.0.1", 0, self, threaded=True,
                                    request_handler=_QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -168,6 +191,8 @@ class Route53Emulator:
         if self._thread:
             self._thread.join(timeout=5)
         access_control.IAMRequestBase._create_aws_request = _original_create_aws_request
+        with contextlib.suppress(AttributeError):
+            del Route53Responses._determine_resource
 
     def client(self, service: str = "route53", user: str = "admin") -> Any:
         """A boto3 client of ``service`` at the emulator, signed with ``user``'s key."""
@@ -197,6 +222,18 @@ class Route53Emulator:
         for zone in PUBLIC_ZONES:
             created = route53.create_hosted_zone(Name=zone, CallerReference=uuid.uuid4().hex)
             self.public_zones[created["HostedZone"]["Id"].rsplit("/", 1)[-1]] = zone
+        for user, zone in SCOPED_USERS.items():
+            iam.create_user(UserName=user)
+            iam.put_user_policy(UserName=user, PolicyName="dns", PolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "route53:ListHostedZones", "Resource": "*"},
+                    {"Effect": "Allow", "Action": ["route53:ListResourceRecordSets",
+                                                   "route53:ChangeResourceRecordSets"],
+                     "Resource": f"arn:aws:route53:::hostedzone/{self.zone_id(zone)}"},
+                    {"Effect": "Allow", "Action": "route53:GetChange",
+                     "Resource": "arn:aws:route53:::change/*"}]}))
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            self.keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
         for zone in PRIVATE_ZONES:
             created = route53.create_hosted_zone(
                 Name=zone, CallerReference=uuid.uuid4().hex,
@@ -235,6 +272,7 @@ class Route53Emulator:
             with self._lock:  # Route 53 applies one batch at a time, atomically
                 refused = self._transactional(rrset.group(1), body)
             if isinstance(refused, str):
+                self._mirror(rrset.group(1), body)
                 data = _refusal(refused)
                 start_response("400 Bad Request", [("Content-Type", "text/xml"),
                                                    ("Content-Length", str(len(data)))])
@@ -318,30 +356,30 @@ class Route53Emulator:
         return ET.tostring(tree, xml_declaration=True, encoding="UTF-8")
 
     def _mirror(self, zone_id: str, body: bytes) -> None:
-        """Apply the net effect of an accepted change batch's TXT changes to BIND (public
-        zones only): a batch is atomic at Route 53, so a DELETE + CREATE of one name becomes
-        only the values that differ, never a moment without the values both sets hold."""
+        """Make BIND serve, at each name a batch touched, the TXT set moto now holds (public
+        zones only), changing only the values that differ: a batch is atomic at Route 53, so
+        a DELETE + CREATE of one name never leaves a moment without the values both sets
+        hold. Read from moto rather than from the batch: when moto applied a batch but BIND
+        was too slow to take it (under load), the client's retry, which moto refuses as
+        applied already, still brings BIND level."""
+        from moto.route53.models import route53_backends
+
         zone = self.public_zones.get(zone_id)
         if zone is None or self.backend is None:
             return
-        final: dict[str, tuple[set[str], int]] = {}
-        for change in ET.fromstring(body).iter(f"{NS}Change"):
-            action = change.findtext(f"{NS}Action")
-            rrset = change.find(f"{NS}ResourceRecordSet")
-            if rrset is None or rrset.findtext(f"{NS}Type") != "TXT":
-                continue
-            name = (rrset.findtext(f"{NS}Name") or "").rstrip(".") + "."
-            ttl = int(rrset.findtext(f"{NS}TTL") or 300)
-            values = _txt_values(v.text or "" for v in rrset.iter(f"{NS}Value"))
-            current, _ = final.get(name, (self.backend.values(name), ttl))
-            final[name] = ((current - values) if action == "DELETE" else
-                           values if action == "UPSERT" else current | values, ttl)
-        for name, (wanted, ttl) in final.items():
+        hosted = route53_backends[ACCOUNT]["global"].get_hosted_zone(zone_id)
+        touched = {(rrset.findtext(f"{NS}Name") or "").rstrip(".") + "."
+                   for rrset in ET.fromstring(body).iter(f"{NS}ResourceRecordSet")
+                   if rrset.findtext(f"{NS}Type") == "TXT"}
+        for name in sorted(touched):
+            held = next((r for r in hosted.get_record_sets(start_type="TXT", start_name=name)
+                         if r.name == name and r.type == "TXT"), None)
+            wanted = _txt_values(held.records) if held else set()
             served = self.backend.values(name)
             for value in served - wanted:
                 self._send("remove", zone, name, value)
             for value in wanted - served:
-                self._send("add", zone, name, value, ttl)
+                self._send("add", zone, name, value, int(held.ttl) if held else 300)
 
     def _send(self, action: str, zone: str, name: str, value: str, ttl: int = 60) -> None:
         assert self.backend is not None
