@@ -22,6 +22,10 @@ from ..codes import Code
 from ..errors import AutopilotError
 
 
+#: Every key of ours starts with it: ``dns_autopilot_<kind>_<name>``, ``dns_autopilot_zones``.
+PREFIX = "dns_autopilot_"
+
+
 @dataclass(frozen=True)
 class Key:
     """One key of a writer's credentials (``dns_autopilot_<kind>_<name>``): whether it must
@@ -37,7 +41,7 @@ class Key:
     def row(self, kind: str) -> str:
         """The key's line in the docs' key table (docs/options.md)."""
         default = "(required)" if self.required else self.default
-        cells = [f"`dns_autopilot_{kind}_{self.name}`", default, self.help]
+        cells = [f"`{PREFIX}{kind}_{self.name}`", default, self.help]
         return "| " + " | ".join(cell or "" for cell in cells).replace("|  |", "| |") + " |"
 
 
@@ -202,7 +206,7 @@ class SectionKeys:
 def parse_zones(value: Any, where: str) -> tuple[str, ...]:
     """``dns_autopilot_zones`` (configobj hands a comma-separated value over as a list):
     domain names, normalized; anything else is one PluginError naming the key and ``where``."""
-    key = f"dns_autopilot_{ZONES_KEY}"
+    key = f"{PREFIX}{ZONES_KEY}"
     zones = []
     for item in value if isinstance(value, list) else str(value or "").split(","):
         item = str(item).strip()
