@@ -28,6 +28,7 @@ from .. import names, scrub, statefiles
 from ..codes import Code
 from ..errors import AutopilotError
 from ..shown import shown
+from . import schema
 from .base import Key, Keys, Records, Writer, check_endpoint, check_mode
 
 #: The keys this writer reads (``dns_autopilot_acmedns_<key>``): what INI validation,
@@ -151,17 +152,13 @@ class AcmeDnsWriter(Writer):
 
     @classmethod
     def from_credentials(cls, credentials: Keys, path: str) -> AcmeDnsWriter:
-        credentials.require({
-            "acmedns_api_url": "the acme-dns server's API URL, e.g. https://auth.acme-dns.io",
-            "acmedns_registration_file": "the JSON file of your acme-dns registrations",
-        })
-        url = str(credentials.conf("acmedns_api_url")).strip()
+        settings = schema.read(credentials, "acmedns", KEYS, path, title="acme-dns")
+        url = settings["api_url"] or ""
         if urlsplit(url).scheme.lower() not in ("http", "https") or not urlsplit(url).hostname:
-            raise errors.PluginError(f"{_key('api_url')} = {shown(url)!r} in {path} is not a "
-                                     "URL. Fix: give the API's https:// URL")
+            raise AutopilotError(Code.BAD_CONFIG, f"{_key('api_url')} = {shown(url)!r} in {path} "
+                                 "is not a URL", "give the API's https:// URL")
         check_endpoint(url, _key("api_url"), path)
-        registrations = read_registrations(str(credentials.conf("acmedns_registration_file")),
-                                           path)
+        registrations = read_registrations(settings["registration_file"] or "", path)
         if not registrations:
             raise errors.PluginError(
                 f"the acme-dns registration file of {path} holds no registration. Fix: "

@@ -35,6 +35,7 @@ from azure.mgmt.dns.models import RecordSet, TxtRecord
 from .. import names
 from ..codes import Code
 from ..errors import AutopilotError
+from . import schema
 from .base import Key, Keys, Records, Writer
 
 #: The keys this writer reads (``dns_autopilot_azure_<key>``): what INI validation,
@@ -95,18 +96,17 @@ def _key(suffix: str) -> str:
     return f"dns_autopilot_azure_{suffix}"
 
 
-def _https_url(keys: Keys, suffix: str, where: str) -> str | None:
-    value = keys.conf(f"azure_{suffix}")
-    if not value:
+def _https_url(settings: schema.Settings, suffix: str, where: str) -> str | None:
+    text = (settings[suffix] or "").rstrip("/")
+    if not text:
         return None
-    text = str(value).strip().rstrip("/")
     parsed = urlparse(text)
     if parsed.scheme != "https" or not parsed.hostname:
-        raise AutopilotError(
-            Code.BAD_CONFIG, f"{_key(suffix)} = {text!r} in {where} is not an https:// URL",
-            f"set {_key(suffix)} to the endpoint's https URL (e.g. "
-            f"{'https://management.azure.com' if 'manager' in suffix else 'https://login.microsoftonline.com'}"
-            f"), or remove it and set {_key('environment')}")
+        example = ("https://management.azure.com" if "manager" in suffix
+                   else "https://login.microsoftonline.com")
+        raise _bad(f"{_key(suffix)} = {text!r} in {where} is not an https:// URL",
+                   f"set {_key(suffix)} to the endpoint's https URL (e.g. {example}), or "
+                   f"remove it and set {_key('environment')}")
     return text
 
 
@@ -123,9 +123,6 @@ def relative_name(name: str, zone: str) -> str:
     if not names.within(name, zone):
         raise ValueError(f"{name} is not in zone {zone}")
     return name[:-len(zone) - 1]
-
-
-longest_zone = names.longest_zone
 
 
 def likely_zone(name: str) -> str:
@@ -168,27 +165,10 @@ class AzureWriter(Writer):
     @classmethod
     def from_credentials(cls, keys: Keys, where: str) -> AzureWriter:
         """Validate the INI keys one by one, each failure naming its key and the fix."""
-        keys.require({
-            "azure_subscription_id": "the subscription ID (a GUID) that holds the DNS zones",
-            "azure_resource_group": "the resource group that holds the DNS zones",
-        })
-        subscription = str(keys.conf("azure_subscription_id")).strip()
-        if not _GUID.match(subscription):
-            raise AutopilotError(
-                Code.BAD_CONFIG,
-                f"{_key('subscription_id')} = {subscription!r} in {where} is not a subscription "
-                "ID", "copy the subscription ID (a GUID) from `az account show --query id`")
-        group = str(keys.conf("azure_resource_group")).strip()
-        if not _RESOURCE_GROUP.match(group) or group.endswith("."):
-            raise AutopilotError(
-                Code.BAD_CONFIG,
-                f"{_key('resource_group')} = {group!r} in {where} is not a resource group name",
-                "set it to the name (not the ID) of the resource group that holds the zones, "
-                "as `az network dns zone list --query '[].resourceGroup'` prints it")
-
-        resource_manager, authority = _endpoints(keys, where)
-        explicit_authority = bool(keys.conf("azure_authority_host"))
-        credential, who, secrets = _credential(keys, where, authority, explicit_authority)
+        settings = schema.read(keys, "azure", KEYS, where, title="Azure")
+        subscription, group = _scope(settings, where)
+        resource_manager, authority = _endpoints(settings, where)
+        credential, who, secrets = _credential(settings, where, authority)
         return cls(credential, subscription, group, resource_manager, who, secrets)
 
     # -- errors ----------------------------------------------------------------------------
@@ -288,7 +268,7 @@ class AzureWriter(Writer):
         except (ClientAuthenticationError, ServiceRequestError, ServiceResponseError,
                 CredentialUnavailableError) as exc:
             self._fail(exc, f"list the DNS zones of resource group {self.group}")
-        zone = longest_zone(name, zones)
+        zone = names.longest_zone(name, zones)
         if zone is None:
             raise AutopilotError(
                 Code.ZONE_NOT_FOUND,
@@ -414,109 +394,133 @@ class AzureWriter(Writer):
 # -- settings --------------------------------------------------------------------------------
 
 
-def _endpoints(keys: Keys, where: str) -> tuple[str, str]:
+def _bad(problem: str, fix: str) -> AutopilotError:
+    return AutopilotError(Code.BAD_CONFIG, problem, fix)
+
+
+def _scope(settings: schema.Settings, where: str) -> tuple[str, str]:
+    """(subscription ID, resource group name), each checked for its shape."""
+    subscription, group = settings["subscription_id"] or "", settings["resource_group"] or ""
+    if not _GUID.match(subscription):
+        raise _bad(f"{_key('subscription_id')} = {subscription!r} in {where} is not a "
+                   "subscription ID",
+                   "copy the subscription ID (a GUID) from `az account show --query id`")
+    if not _RESOURCE_GROUP.match(group) or group.endswith("."):
+        raise _bad(f"{_key('resource_group')} = {group!r} in {where} is not a resource group "
+                   "name", "set it to the name (not the ID) of the resource group that holds "
+                   "the zones, as `az network dns zone list --query '[].resourceGroup'` prints it")
+    return subscription, group
+
+
+def _endpoints(settings: schema.Settings, where: str) -> tuple[str, str]:
     """(Resource Manager URL, authority host): explicit URLs win over the named cloud."""
-    environment = str(keys.conf("azure_environment") or "AzurePublicCloud").strip()
+    environment = settings["environment"] or "AzurePublicCloud"
     if environment.lower() not in ENVIRONMENTS:
-        raise AutopilotError(
-            Code.BAD_CONFIG, f"{_key('environment')} = {environment!r} in {where} is not an "
-            "Azure cloud", f"use one of {ENVIRONMENT_NAMES}, or set {_key('resource_manager_url')}"
-            f" and {_key('authority_host')} (Azure Stack Hub)")
+        raise _bad(f"{_key('environment')} = {environment!r} in {where} is not an Azure cloud",
+                   f"use one of {ENVIRONMENT_NAMES}, or set {_key('resource_manager_url')} "
+                   f"and {_key('authority_host')} (Azure Stack Hub)")
     resource_manager, authority = ENVIRONMENTS[environment.lower()]
-    explicit_rm = _https_url(keys, "resource_manager_url", where)
-    explicit_authority = _https_url(keys, "authority_host", where)
+    explicit_rm = _https_url(settings, "resource_manager_url", where)
+    explicit_authority = _https_url(settings, "authority_host", where)
     if bool(explicit_rm) != bool(explicit_authority) and not (
-            explicit_rm and _truthy(keys, "use_managed_identity", where)):
+            explicit_rm and _truthy(settings, "use_managed_identity", where)):
         missing = "authority_host" if explicit_rm else "resource_manager_url"
-        raise AutopilotError(
-            Code.BAD_CONFIG, f"{where} sets only one of {_key('resource_manager_url')} and "
-            f"{_key('authority_host')}",
-            f"set {_key(missing)} too (both belong to one cloud), or neither and use "
-            f"{_key('environment')}")
+        raise _bad(f"{where} sets only one of {_key('resource_manager_url')} and "
+                   f"{_key('authority_host')}",
+                   f"set {_key(missing)} too (both belong to one cloud), or neither and use "
+                   f"{_key('environment')}")
     return explicit_rm or resource_manager, explicit_authority or authority
 
 
-def _truthy(keys: Keys, suffix: str, where: str) -> bool:
-    text = str(keys.conf(f"azure_{suffix}") or "").strip().lower()
+def _truthy(settings: schema.Settings, suffix: str, where: str) -> bool:
+    text = (settings[suffix] or "").lower()
     if text in _TRUE:
         return True
     if text in _FALSE:
         return False
-    raise AutopilotError(Code.PERMISSION_DENIED, f"{_key(suffix)} = {text!r} in {where} is not "
-                         "true or false", f"set {_key(suffix)} = true or false")
+    raise _bad(f"{_key(suffix)} = {text!r} in {where} is not true or false",
+               f"set {_key(suffix)} = true or false")
 
 
-def _credential(keys: Keys, where: str, authority: str, explicit_authority: bool
+def _credential(settings: schema.Settings, where: str, authority: str
                 ) -> tuple[Any, str, list[str]]:
     """The token credential, how the label names it, and the secrets to keep out of text."""
-    secret = str(keys.conf("azure_client_secret") or "").strip()
-    cert_path = str(keys.conf("azure_client_certificate_path") or "").strip()
-    cert_password = str(keys.conf("azure_client_certificate_password") or "").strip()
-    client_id = str(keys.conf("azure_client_id") or "").strip()
-    tenant = str(keys.conf("azure_tenant_id") or "").strip()
+    client_id = settings["client_id"]
     if client_id and not _GUID.match(client_id):
-        raise AutopilotError(
-            Code.PERMISSION_DENIED, f"{_key('client_id')} = {client_id!r} in {where} is not a "
-            "client (application) ID",
-            "copy the appId (a GUID) that `az ad sp create-for-rbac` printed, or the managed "
-            "identity's clientId")
+        raise _bad(f"{_key('client_id')} = {client_id!r} in {where} is not a client "
+                   "(application) ID",
+                   "copy the appId (a GUID) that `az ad sp create-for-rbac` printed, or the "
+                   "managed identity's clientId")
+    if _truthy(settings, "use_managed_identity", where):
+        return _managed_identity(settings, where)
+    return _service_principal(settings, where, authority)
 
-    if _truthy(keys, "use_managed_identity", where):
-        if secret or cert_path or tenant:
-            raise AutopilotError(
-                Code.PERMISSION_DENIED, f"{where} sets {_key('use_managed_identity')} = true and "
-                "service-principal keys", f"remove {_key('tenant_id')}, {_key('client_secret')} "
-                f"and {_key('client_certificate_path')} (a managed identity needs none), or set "
-                f"{_key('use_managed_identity')} = false")
-        kwargs = {"client_id": client_id} if client_id else {}
-        who = (f"user-assigned managed identity {client_id}" if client_id
-               else "system-assigned managed identity")
-        return ManagedIdentityCredential(**kwargs), who, []
 
+def _managed_identity(settings: schema.Settings, where: str) -> tuple[Any, str, list[str]]:
+    """The VM's, container's or function's own identity: no service-principal keys."""
+    if settings["client_secret"] or settings["client_certificate_path"] or settings["tenant_id"]:
+        raise _bad(f"{where} sets {_key('use_managed_identity')} = true and service-principal "
+                   "keys", f"remove {_key('tenant_id')}, {_key('client_secret')} and "
+                   f"{_key('client_certificate_path')} (a managed identity needs none), or set "
+                   f"{_key('use_managed_identity')} = false")
+    client_id = settings["client_id"]
+    kwargs = {"client_id": client_id} if client_id else {}
+    who = (f"user-assigned managed identity {client_id}" if client_id
+           else "system-assigned managed identity")
+    return ManagedIdentityCredential(**kwargs), who, []
+
+
+def _service_principal(settings: schema.Settings, where: str, authority: str
+                       ) -> tuple[Any, str, list[str]]:
+    """A service principal: tenant, client ID, and one of a secret or a certificate."""
+    tenant, client_id = settings["tenant_id"], settings["client_id"]
+    secret, cert_path = settings["client_secret"], settings["client_certificate_path"]
     if not tenant:
-        raise AutopilotError(
-            Code.PERMISSION_DENIED, f"{where} sets no {_key('tenant_id')}",
-            f"set {_key('tenant_id')}, {_key('client_id')} and {_key('client_secret')} (or "
-            f"{_key('client_certificate_path')}) of a service principal, or "
-            f"{_key('use_managed_identity')} = true on an Azure VM, container or function")
+        raise _bad(f"{where} sets no {_key('tenant_id')}",
+                   f"set {_key('tenant_id')}, {_key('client_id')} and {_key('client_secret')} "
+                   f"(or {_key('client_certificate_path')}) of a service principal, or "
+                   f"{_key('use_managed_identity')} = true on an Azure VM, container or function")
     if not _TENANT.match(tenant):
-        raise AutopilotError(
-            Code.PERMISSION_DENIED, f"{_key('tenant_id')} = {tenant!r} in {where} is not a tenant "
-            "ID", "copy the tenant (directory) ID, a GUID, from `az account show --query "
-            "tenantId`")
+        raise _bad(f"{_key('tenant_id')} = {tenant!r} in {where} is not a tenant ID",
+                   "copy the tenant (directory) ID, a GUID, from `az account show --query "
+                   "tenantId`")
     if not client_id:
-        raise AutopilotError(
-            Code.PERMISSION_DENIED, f"{where} sets no {_key('client_id')}",
-            f"set {_key('client_id')} to the service principal's appId")
+        raise _bad(f"{where} sets no {_key('client_id')}",
+                   f"set {_key('client_id')} to the service principal's appId")
     if bool(secret) == bool(cert_path):
-        raise AutopilotError(
-            Code.PERMISSION_DENIED, f"{where} sets {'both' if secret else 'neither'} of "
-            f"{_key('client_secret')} and {_key('client_certificate_path')}",
-            "set exactly one: the client secret's value, or the path of a PEM file holding "
-            "the certificate and its private key")
+        raise _bad(f"{where} sets {'both' if secret else 'neither'} of {_key('client_secret')} "
+                   f"and {_key('client_certificate_path')}",
+                   "set exactly one: the client secret's value, or the path of a PEM file "
+                   "holding the certificate and its private key")
     options: dict[str, Any] = {"authority": authority, "retry_total": 2}
-    if explicit_authority:
+    if settings["authority_host"]:
         options["disable_instance_discovery"] = True
     who = f"service principal {client_id}"
     if secret:
         return ClientSecretCredential(tenant, client_id, secret, **options), who, [secret]
+    return _certificate(settings, where, tenant, client_id, options), f"{who} (certificate)", [
+        settings["client_certificate_password"] or ""]
+
+
+def _certificate(settings: schema.Settings, where: str, tenant: str, client_id: str,
+                 options: dict[str, Any]) -> Any:
+    cert_path, password = settings["client_certificate_path"] or "", settings[
+        "client_certificate_password"]
     if not os.path.isfile(cert_path) or not os.access(cert_path, os.R_OK):
-        raise AutopilotError(
-            Code.PERMISSION_DENIED, f"{_key('client_certificate_path')} = {cert_path!r} in {where} "
-            "is not a readable file", "give the path of the PEM file holding the service "
-            "principal's certificate and private key (`az ad sp create-for-rbac --create-cert`)")
+        raise _bad(f"{_key('client_certificate_path')} = {cert_path!r} in {where} is not a "
+                   "readable file", "give the path of the PEM file holding the service "
+                   "principal's certificate and private key (`az ad sp create-for-rbac "
+                   "--create-cert`)")
     try:
-        credential = CertificateCredential(
-            tenant, client_id, certificate_path=cert_path,
-            password=cert_password or None, **options)
+        return CertificateCredential(tenant, client_id, certificate_path=cert_path,
+                                     password=password, **options)
     except (ValueError, TypeError) as exc:
         raise AutopilotError(
-            Code.PERMISSION_DENIED, f"{_key('client_certificate_path')} = {cert_path!r} in {where} "
+            Code.BAD_CONFIG, f"{_key('client_certificate_path')} = {cert_path!r} in {where} "
             "holds no usable certificate and private key",
             "use a PEM (or PKCS#12) file with the certificate and its unencrypted private key, "
             f"or set {_key('client_certificate_password')}",
-            evidence=_first_line(str(exc)).replace(cert_password or "\0", "***")) from None
-    return credential, who + " (certificate)", [cert_password]
+            evidence=_first_line(str(exc)).replace(password or "\0", "***")) from None
 
 
 # -- Microsoft Entra ID errors ------------------------------------------------------------------

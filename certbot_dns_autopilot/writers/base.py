@@ -21,7 +21,6 @@ from .. import names
 from ..codes import Code
 from ..errors import AutopilotError
 
-
 #: Every key of ours starts with it: ``dns_autopilot_<kind>_<name>``, ``dns_autopilot_zones``.
 PREFIX = "dns_autopilot_"
 
@@ -55,7 +54,7 @@ PROBE_PREFIX = "dns-autopilot-permission-probe-"
 logger = logging.getLogger(__name__)
 
 
-def check_endpoint(url: str, key: str, where: str, code: str = Code.PERMISSION_DENIED) -> None:
+def check_endpoint(url: str, key: str, where: str, code: str = Code.BAD_CONFIG) -> None:
     """An API endpoint must be https://: an http:// one would send the credential across the
     network in clear text. Loopback addresses (a local proxy, an emulator) are the exception.
 

@@ -19,7 +19,8 @@ import cloudflare
 from .. import names
 from ..codes import Code
 from ..errors import AutopilotError
-from .base import Key, Keys, Records, Writer, check_endpoint, present_keys, quote_txt
+from . import schema
+from .base import Key, Keys, Records, Writer, check_endpoint, quote_txt
 
 #: The keys this writer reads (``dns_autopilot_cloudflare_<key>``): what INI validation,
 #: secret scrubbing and the docs' key table (checked by the docs test) come from.
@@ -42,7 +43,6 @@ RECORD_GONE = 81044       # "Record does not exist.": already deleted
 #: Cloudflare error codes that mean "this credential is not accepted at all".
 INVALID_CREDENTIAL = {1000, 1001, 6003, 6100, 6101, 6102, 6103, 6111, 9103, 9106, 9109}
 ZONES_SHOWN = 10
-KNOWN_KEYS = tuple(key.name for key in KEYS)
 DASHBOARD = "dash.cloudflare.com → My Profile → API Tokens"
 DNS_EDIT = "Zone → DNS → Edit"
 
@@ -87,6 +87,67 @@ def _errors(exc: Exception) -> list[tuple[int, str]]:
     return found
 
 
+def _bad(problem: str, fix: str) -> AutopilotError:
+    return AutopilotError(Code.BAD_CONFIG, problem, fix)
+
+
+def _one_credential(token: str | None, global_key: str | None, where: str) -> None:
+    """Exactly one kind of credential: an API token, or the e-mail with the Global API Key."""
+    if token and global_key:
+        raise _bad(f"{where} sets both {_key('api_token')} and the Global API Key "
+                   f"({_key('email')}/{_key('api_key')})",
+                   f"keep only {_key('api_token')} (preferred: a token scoped to {DNS_EDIT}) "
+                   f"and remove {_key('email')} and {_key('api_key')}, or the other way round")
+    if not token and not global_key:
+        raise _bad(f"{where} gives no Cloudflare credential",
+                   f"set {_key('api_token')} to an API token with {DNS_EDIT} ({DASHBOARD} → "
+                   f"Create Token → template \"Edit zone DNS\"), or set {_key('email')} and "
+                   f"{_key('api_key')} (the Global API Key)")
+
+
+def _check_token(token: str, where: str) -> None:
+    """An API token's shape: no 'Bearer ' prefix, not a Global API Key, one line."""
+    if token.lower().startswith("bearer "):
+        raise _bad(f"{_key('api_token')} in {where} starts with 'Bearer'",
+                   "give the token alone, without the 'Bearer ' prefix")
+    if re.fullmatch(r"[0-9a-f]{37}", token):
+        raise _bad(f"{_key('api_token')} in {where} looks like a Global API Key (37 hex "
+                   "digits), not an API token",
+                   f"create an API token with {DNS_EDIT} ({DASHBOARD} → Create Token), or "
+                   f"move the key to {_key('api_key')} and add {_key('email')}")
+    if not re.fullmatch(r"[A-Za-z0-9_\-.]+", token):
+        raise _bad(f"{_key('api_token')} in {where} contains characters an API token never "
+                   "has (spaces, quotes or line breaks)",
+                   "copy the token again exactly as Cloudflare showed it, on one line")
+
+
+def _check_global_key(email: str | None, api_key: str | None, where: str) -> None:
+    """The Global API Key goes with the e-mail address of the login that owns it."""
+    if not api_key:
+        raise _bad(f"{where} sets {_key('email')} without {_key('api_key')}",
+                   f"add {_key('api_key')} (the Global API Key, {DASHBOARD} → Global API "
+                   f"Key), or better, use {_key('api_token')} instead of both")
+    if not email:
+        raise _bad(f"{where} sets {_key('api_key')} without {_key('email')}",
+                   f"add {_key('email')} (the e-mail address of the Cloudflare login that "
+                   f"owns the key), or use {_key('api_token')} instead of both")
+    if "@" not in email or any(c.isspace() for c in email):
+        raise _bad(f"{_key('email')} = {email!r} in {where} is not an e-mail address",
+                   "set it to the e-mail address of the Cloudflare login that owns the key")
+
+
+def _api_url(url: str | None, where: str) -> str | None:
+    """Another API base URL: http(s), and https:// unless on a loopback address."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _bad(f"{_key('api_url')} = {url!r} in {where} is not an http(s) URL",
+                   f"set it to the API's base URL (default {DEFAULT_URL}), or remove it")
+    check_endpoint(url, _key("api_url"), where)
+    return url.rstrip("/")
+
+
 class CloudflareWriter(Writer):
     """Writes TXT records in the Cloudflare zones one credential can see."""
 
@@ -107,81 +168,15 @@ class CloudflareWriter(Writer):
     @classmethod
     def from_credentials(cls, keys: Keys, where: str) -> CloudflareWriter:
         """Validate the INI keys one by one; each failure names its key and the fix."""
-        known = {_key(k) for k in KNOWN_KEYS}
-        unknown = sorted(k for k in present_keys(keys)
-                         if k.startswith(_key("")) and k not in known)
-        if unknown:
-            raise AutopilotError(
-                Code.PERMISSION_DENIED, f"{where} has unknown Cloudflare key(s): "
-                f"{', '.join(unknown)}",
-                f"use only {', '.join(sorted(known))} (a misspelt key would leave the writer "
-                "without the credential you meant)")
-
-        def conf(suffix: str) -> str | None:
-            value = keys.conf(f"cloudflare_{suffix}")
-            return str(value).strip() if value is not None and str(value).strip() else None
-
-        token, email, api_key, url = (conf("api_token"), conf("email"), conf("api_key"),
-                                      conf("api_url"))
-        if token and (email or api_key):
-            raise AutopilotError(
-                Code.PERMISSION_DENIED,
-                f"{where} sets both {_key('api_token')} and the Global API Key "
-                f"({_key('email')}/{_key('api_key')})",
-                f"keep only {_key('api_token')} (preferred: a token scoped to {DNS_EDIT}) and "
-                f"remove {_key('email')} and {_key('api_key')}, or the other way round")
-        if not token and not (email or api_key):
-            raise AutopilotError(
-                Code.PERMISSION_DENIED, f"{where} gives no Cloudflare credential",
-                f"set {_key('api_token')} to an API token with {DNS_EDIT} ({DASHBOARD} → "
-                f"Create Token → template \"Edit zone DNS\"), or set {_key('email')} and "
-                f"{_key('api_key')} (the Global API Key)")
+        settings = schema.read(keys, "cloudflare", KEYS, where, title="Cloudflare")
+        token, email, api_key = settings["api_token"], settings["email"], settings["api_key"]
+        _one_credential(token, email or api_key, where)
         if token:
-            if token.lower().startswith("bearer "):
-                raise AutopilotError(
-                    Code.PERMISSION_DENIED, f"{_key('api_token')} in {where} starts with 'Bearer'",
-                    "give the token alone, without the 'Bearer ' prefix")
-            if re.fullmatch(r"[0-9a-f]{37}", token):
-                raise AutopilotError(
-                    Code.PERMISSION_DENIED,
-                    f"{_key('api_token')} in {where} looks like a Global API Key (37 hex "
-                    "digits), not an API token",
-                    f"create an API token with {DNS_EDIT} ({DASHBOARD} → Create Token), or "
-                    f"move the key to {_key('api_key')} and add {_key('email')}")
-            if not re.fullmatch(r"[A-Za-z0-9_\-.]+", token):
-                raise AutopilotError(
-                    Code.PERMISSION_DENIED,
-                    f"{_key('api_token')} in {where} contains characters an API token never has "
-                    "(spaces, quotes or line breaks)",
-                    "copy the token again exactly as Cloudflare showed it, on one line")
+            _check_token(token, where)
         else:
-            if not api_key:
-                raise AutopilotError(
-                    Code.PERMISSION_DENIED,
-                    f"{where} sets {_key('email')} without {_key('api_key')}",
-                    f"add {_key('api_key')} (the Global API Key, {DASHBOARD} → Global API Key), "
-                    f"or better, use {_key('api_token')} instead of both")
-            if not email:
-                raise AutopilotError(
-                    Code.PERMISSION_DENIED,
-                    f"{where} sets {_key('api_key')} without {_key('email')}",
-                    f"add {_key('email')} (the e-mail address of the Cloudflare login that owns "
-                    f"the key), or use {_key('api_token')} instead of both")
-            if "@" not in email or any(c.isspace() for c in email):
-                raise AutopilotError(
-                    Code.PERMISSION_DENIED,
-                    f"{_key('email')} = {email!r} in {where} is not an e-mail address",
-                    "set it to the e-mail address of the Cloudflare login that owns the key")
-        if url is not None:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise AutopilotError(
-                    Code.PERMISSION_DENIED,
-                    f"{_key('api_url')} = {url!r} in {where} is not an http(s) URL",
-                    f"set it to the API's base URL (default {DEFAULT_URL}), or remove it")
-            check_endpoint(url, _key("api_url"), where)
-            url = url.rstrip("/")
-        return cls(token=token, email=email, api_key=api_key, url=url)
+            _check_global_key(email, api_key, where)
+        return cls(token=token, email=email, api_key=api_key,
+                   url=_api_url(settings["api_url"], where))
 
     # -- the SDK ---------------------------------------------------------------------
 

@@ -30,8 +30,8 @@ import botocore.exceptions
 from .. import links, names, scrub
 from ..codes import Code
 from ..errors import AutopilotError
-from . import locks
-from .base import Key, Keys, Records, Writer, check_endpoint, present_keys, quote_txt
+from . import locks, schema
+from .base import Key, Keys, Records, Writer, check_endpoint, quote_txt
 
 #: The keys this writer reads (``dns_autopilot_route53_<key>``): what INI validation,
 #: secret scrubbing and the docs' key table (checked by the docs test) come from.
@@ -53,7 +53,6 @@ DOCS = links.page("providers/route53")
 logger = logging.getLogger(__name__)
 
 PREFIX = "dns_autopilot_route53_"
-KNOWN_KEYS = tuple(key.name for key in KEYS)
 DEFAULT_REGION = "us-east-1"
 ROLE_SESSION_NAME = "certbot-dns-autopilot"
 # One bounded budget per API call: a few retries (throttling, 5xx), short connect timeout.
@@ -180,6 +179,84 @@ class _Conflict(Exception):
 
 # -- the writer ------------------------------------------------------------------------------
 
+def _bad(problem: str, fix: str) -> AutopilotError:
+    return AutopilotError(Code.BAD_CONFIG, problem, fix)
+
+
+def _check_combination(settings: schema.Settings, path: str) -> None:
+    """A whole key pair or none, not beside a profile; a session token only with keys."""
+    key_id, secret = settings["access_key_id"], settings["secret_access_key"]
+    if bool(key_id) != bool(secret):
+        given, missing = (("access_key_id", "secret_access_key") if key_id
+                          else ("secret_access_key", "access_key_id"))
+        raise _bad(f"{path} sets {_key(given)} but not {_key(missing)}",
+                   f"set both keys of the IAM access key pair, or neither (then the default "
+                   f"AWS credential chain or {_key('profile')} is used)")
+    if key_id and settings["profile"]:
+        raise _bad(f"{path} sets both an access key pair and {_key('profile')} = "
+                   f"{settings['profile']!r}",
+                   "keep one: the key pair, or the profile that holds the keys")
+    if settings["session_token"] and not key_id:
+        raise _bad(f"{path} sets {_key('session_token')} without a key pair",
+                   f"a session token belongs to temporary keys: set {_key('access_key_id')} "
+                   f"and {_key('secret_access_key')} too, or remove it")
+
+
+def _check_values(settings: schema.Settings, path: str) -> None:
+    """Each value's shape: key id, secret, region, endpoints, role ARN."""
+    key_id, secret = settings["access_key_id"], settings["secret_access_key"]
+    region, role_arn = settings["region"] or DEFAULT_REGION, settings["role_arn"]
+    if key_id and not _KEY_ID.match(key_id):
+        raise _bad(f"{_key('access_key_id')} in {path} is not an AWS access key id",
+                   "copy the access key id (AKIA… or ASIA…, 20 characters) from IAM")
+    if secret and any(c.isspace() for c in secret):
+        raise _bad(f"{_key('secret_access_key')} in {path} contains white space",
+                   "copy the secret access key exactly as IAM showed it when the key was "
+                   "created")
+    if not _REGION.match(region):
+        raise _bad(f"{_key('region')} = {region!r} in {path} is not an AWS region",
+                   f"use a region name such as {DEFAULT_REGION} (the default; Route 53 is "
+                   "global, the region only selects the signing and STS endpoints)")
+    for suffix in ("endpoint_url", "sts_endpoint_url"):
+        url = settings[suffix]
+        parsed = urlparse(url or "")
+        if url and (parsed.scheme not in ("http", "https") or not parsed.hostname):
+            raise _bad(f"{_key(suffix)} = {url!r} in {path} is not an http(s) URL",
+                       "give the API endpoint's URL, e.g. https://route53.amazonaws.com, or "
+                       "remove the key to use AWS's own endpoint")
+        if url:
+            check_endpoint(url, _key(suffix), path)
+    if role_arn and not _ROLE_ARN.match(role_arn):
+        raise _bad(f"{_key('role_arn')} = {role_arn!r} in {path} is not an IAM role ARN",
+                   "use the role's ARN as IAM shows it: arn:aws:iam::<account id>:role/<name>")
+
+
+def _session(settings: schema.Settings, path: str) -> tuple[str, Callable[[], Any]]:
+    """The label's start and how to make the boto3 session: keys, a profile, or the chain."""
+    key_id, secret = settings["access_key_id"], settings["secret_access_key"]
+    token, profile = settings["session_token"], settings["profile"]
+    region = settings["region"] or DEFAULT_REGION
+    if key_id:
+        return f"Route 53 (access key …{key_id[-4:]}", lambda: boto3.Session(
+            aws_access_key_id=key_id, aws_secret_access_key=secret, aws_session_token=token,
+            region_name=region)
+    if not profile:
+        return "Route 53 (default AWS credential chain", lambda: boto3.Session(
+            region_name=region)
+
+    def session() -> Any:
+        return boto3.Session(profile_name=profile, region_name=region)
+    try:
+        session()
+    except botocore.exceptions.ProfileNotFound:
+        raise _bad(f"{_key('profile')} = {profile!r} in {path} names no profile in the AWS "
+                   "config files",
+                   "create it (`aws configure --profile NAME`) in the config of the user "
+                   "certbot runs as (root for cron and systemd timers), or fix the "
+                   "name") from None
+    return f"Route 53 (profile {profile!r}", session
+
+
 class Route53Writer(Writer):
     """Writes through the Route 53 API of one AWS credential (and optional role)."""
 
@@ -204,102 +281,15 @@ class Route53Writer(Writer):
     @classmethod
     def from_credentials(cls, credentials: Keys, path: str) -> Route53Writer:
         """Validate the INI keys one by one; nothing is sent to AWS yet."""
-        present = present_keys(credentials)
-        unknown = sorted(k for k in present
-                         if k.startswith(PREFIX) and k[len(PREFIX):] not in KNOWN_KEYS)
-        if unknown:
-            raise AutopilotError(
-                Code.PERMISSION_DENIED, f"{path} has unknown Route 53 key(s): {', '.join(unknown)}",
-                f"use only {', '.join(_key(k) for k in KNOWN_KEYS)} (see "
-                f"{DOCS}); a misspelt key would silently fall back to the "
-                "default AWS credential chain")
-
-        def conf(suffix: str) -> str | None:
-            value = credentials.conf(f"route53_{suffix}")
-            return str(value).strip() if value is not None and str(value).strip() else None
-
-        key_id, secret = conf("access_key_id"), conf("secret_access_key")
-        token, profile = conf("session_token"), conf("profile")
-        region = conf("region") or DEFAULT_REGION
-        endpoint_url, sts_endpoint_url = conf("endpoint_url"), conf("sts_endpoint_url")
-        role_arn = conf("role_arn")
-        if bool(key_id) != bool(secret):
-            given, missing = (("access_key_id", "secret_access_key") if key_id
-                              else ("secret_access_key", "access_key_id"))
-            raise AutopilotError(
-                Code.PERMISSION_DENIED, f"{path} sets {_key(given)} but not {_key(missing)}",
-                f"set both keys of the IAM access key pair, or neither (then the default AWS "
-                f"credential chain or {_key('profile')} is used)")
-        if key_id and profile:
-            raise AutopilotError(
-                Code.PERMISSION_DENIED,
-                f"{path} sets both an access key pair and {_key('profile')} = {profile!r}",
-                "keep one: the key pair, or the profile that holds the keys")
-        if token and not key_id:
-            raise AutopilotError(
-                Code.PERMISSION_DENIED, f"{path} sets {_key('session_token')} without a key pair",
-                f"a session token belongs to temporary keys: set {_key('access_key_id')} and "
-                f"{_key('secret_access_key')} too, or remove it")
-        if key_id and not _KEY_ID.match(key_id):
-            raise AutopilotError(
-                Code.PERMISSION_DENIED, f"{_key('access_key_id')} in {path} is not an AWS access "
-                "key id", "copy the access key id (AKIA… or ASIA…, 20 characters) from IAM")
-        if secret and any(c.isspace() for c in secret):
-            raise AutopilotError(
-                Code.PERMISSION_DENIED,
-                f"{_key('secret_access_key')} in {path} contains white space",
-                "copy the secret access key exactly as IAM showed it when the key was created")
-        if not _REGION.match(region):
-            raise AutopilotError(
-                Code.BAD_CONFIG,
-                f"{_key('region')} = {region!r} in {path} is not an AWS region",
-                f"use a region name such as {DEFAULT_REGION} (the default; Route 53 is global, "
-                "the region only selects the signing and STS endpoints)")
-        for suffix, url in (("endpoint_url", endpoint_url),
-                            ("sts_endpoint_url", sts_endpoint_url)):
-            parsed = urlparse(url or "")
-            if url and (parsed.scheme not in ("http", "https") or not parsed.hostname):
-                raise AutopilotError(
-                    Code.BAD_CONFIG,
-                    f"{_key(suffix)} = {url!r} in {path} is not an http(s) URL",
-                    "give the API endpoint's URL, e.g. https://route53.amazonaws.com, or remove "
-                    "the key to use AWS's own endpoint")
-            if url:
-                check_endpoint(url, _key(suffix), path, Code.BAD_CONFIG)
-        if role_arn and not _ROLE_ARN.match(role_arn):
-            raise AutopilotError(
-                Code.PERMISSION_DENIED,
-                f"{_key('role_arn')} = {role_arn!r} in {path} is not an IAM "
-                "role ARN", "use the role's ARN as IAM shows it: "
-                "arn:aws:iam::<account id>:role/<name>")
-
-        if key_id:
-            label = f"Route 53 (access key …{key_id[-4:]}"
-
-            def session() -> Any:
-                return boto3.Session(aws_access_key_id=key_id, aws_secret_access_key=secret,
-                                     aws_session_token=token, region_name=region)
-        elif profile:
-            label = f"Route 53 (profile {profile!r}"
-
-            def session() -> Any:
-                return boto3.Session(profile_name=profile, region_name=region)
-            try:
-                session()
-            except botocore.exceptions.ProfileNotFound:
-                raise AutopilotError(
-                    Code.PERMISSION_DENIED, f"{_key('profile')} = {profile!r} in {path} names no "
-                    "profile in the AWS config files",
-                    "create it (`aws configure --profile NAME`) in the config of the user certbot "
-                    "runs as (root for cron and systemd timers), or fix the name") from None
-        else:
-            label = "Route 53 (default AWS credential chain"
-
-            def session() -> Any:
-                return boto3.Session(region_name=region)
+        settings = schema.read(credentials, "route53", KEYS, path, title="Route 53")
+        _check_combination(settings, path)
+        _check_values(settings, path)
+        label, session = _session(settings, path)
+        role_arn, endpoint_url = settings["role_arn"], settings["endpoint_url"]
         label += f", role {role_arn}" if role_arn else ""
         label += f", endpoint {endpoint_url}" if endpoint_url else ""
-        return cls(session, label + ")", region, endpoint_url, role_arn, sts_endpoint_url)
+        return cls(session, label + ")", settings["region"] or DEFAULT_REGION, endpoint_url,
+                   role_arn, settings["sts_endpoint_url"])
 
     # -- API access ------------------------------------------------------------------------
 

@@ -8,12 +8,12 @@ import pytest
 from certbot import errors
 
 from certbot_dns_autopilot.errors import AutopilotError
+from certbot_dns_autopilot.names import longest_zone
 from certbot_dns_autopilot.writers import SectionKeys
 from certbot_dns_autopilot.writers.azure import (
     AzureWriter,
     _aad_fix,
     likely_zone,
-    longest_zone,
     relative_name,
     txt_records,
     txt_values,
@@ -72,14 +72,14 @@ def test_explicit_endpoints_win_and_must_come_in_pairs() -> None:
     ({"environment": "AzureGermanCloud"}, "bad-config", "AzureChinaCloud"),
     ({"authority_host": "http://127.0.0.1:8443", "resource_manager_url": "https://x"},
      "bad-config", "authority_host"),
-    ({"client_id": "my-app"}, "permission-denied", "client_id"),
-    ({"tenant_id": None}, "permission-denied", "tenant_id"),
-    ({"client_certificate_path": "/nonexistent.pem"}, "permission-denied", "client_secret"),
-    ({"client_secret": None}, "permission-denied", "client_certificate_path"),
+    ({"client_id": "my-app"}, "bad-config", "client_id"),
+    ({"tenant_id": None}, "bad-config", "tenant_id"),
+    ({"client_certificate_path": "/nonexistent.pem"}, "bad-config", "client_secret"),
+    ({"client_secret": None}, "bad-config", "client_certificate_path"),
     ({"client_secret": None, "client_certificate_path": "/nonexistent.pem"},
-     "permission-denied", "client_certificate_path"),
-    ({"use_managed_identity": "true"}, "permission-denied", "use_managed_identity"),
-    ({"use_managed_identity": "maybe"}, "permission-denied", "use_managed_identity"),
+     "bad-config", "client_certificate_path"),
+    ({"use_managed_identity": "true"}, "bad-config", "use_managed_identity"),
+    ({"use_managed_identity": "maybe"}, "bad-config", "use_managed_identity"),
 ])
 def test_bad_settings_name_their_key(settings: dict, code: str, named: str) -> None:
     err = error_of(**settings)
@@ -89,8 +89,10 @@ def test_bad_settings_name_their_key(settings: dict, code: str, named: str) -> N
 
 def test_missing_required_keys_are_listed() -> None:
     with pytest.raises(errors.PluginError) as caught:
-        AzureWriter.from_credentials(keys(resource_group=None), "azure.ini")
-    assert "dns_autopilot_azure_resource_group" in str(caught.value)
+        AzureWriter.from_credentials(keys(resource_group=None, subscription_id=" "), "azure.ini")
+    assert "does not set dns_autopilot_azure_subscription_id and " \
+        "dns_autopilot_azure_resource_group" in str(caught.value)
+    assert getattr(caught.value, "code", None) == "bad-config"
 
 
 def test_managed_identities() -> None:
@@ -107,7 +109,7 @@ def test_an_unreadable_certificate_is_one_clear_error(tmp_path: Path) -> None:
     pem = tmp_path / "sp.pem"
     pem.write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
     err = error_of(client_secret=None, client_certificate_path=str(pem))
-    assert err.code == "permission-denied" and "client_certificate_path" in err.problem
+    assert err.code == "bad-config" and "client_certificate_path" in err.problem
 
 
 def test_record_set_names_are_relative_to_the_zone() -> None:

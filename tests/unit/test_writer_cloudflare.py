@@ -74,7 +74,9 @@ def test_a_section_with_zones_configures_cloudflare_for_those_zones(tmp_path: Pa
     ({"dns_autopilot_cloudflare_api_token": TOKEN,
       "dns_autopilot_cloudflare_api_url": "api.cloudflare.com"}, "is not an http(s) URL"),
     ({"dns_autopilot_cloudflare_token": TOKEN}, "unknown Cloudflare key(s): "
-     "dns_autopilot_cloudflare_token"),
+     "dns_autopilot_cloudflare_token (probably dns_autopilot_cloudflare_api_token)"),
+    ({"dns_autopilot_cloudflare_api_token": TOKEN,
+      "dns_autopilot_cloudflare_api_url": "http://api.example.net/client/v4"}, "http:// URL"),
 ])
 def test_each_bad_key_is_one_error_with_a_fix_and_no_secret(tmp_path: Path, values, named
                                                             ) -> None:
@@ -83,6 +85,7 @@ def test_each_bad_key_is_one_error_with_a_fix_and_no_secret(tmp_path: Path, valu
     message = str(caught.value)
     assert named in message and "Fix:" in message
     assert TOKEN not in message and GLOBAL_KEY not in message
+    assert isinstance(caught.value, AutopilotError) and caught.value.code == "bad-config"
 
 
 def test_only_the_configured_credential_is_sent_whatever_the_environment(

@@ -89,7 +89,7 @@ def test_any_route53_key_selects_the_writer_and_region_alone_uses_the_chain(
 
 def test_half_a_key_pair_names_the_missing_key(tmp_path: Path) -> None:
     error = failure(tmp_path, f"dns_autopilot_route53_secret_access_key = {SECRET}\n")
-    assert error.code == "permission-denied"
+    assert error.code == "bad-config"
     assert "dns_autopilot_route53_access_key_id" in error.problem
 
 
@@ -97,8 +97,11 @@ def test_a_misspelt_key_is_refused_rather_than_falling_back_to_the_chain(
         tmp_path: Path) -> None:
     error = failure(tmp_path, f"dns_autopilot_route53_access_key = {KEY_ID}\n"
                               f"dns_autopilot_route53_secret_access_key = {SECRET}\n")
-    assert "dns_autopilot_route53_access_key" in error.problem
-    assert "dns_autopilot_route53_access_key_id" in error.fix
+    assert error.code == "bad-config"
+    assert "dns_autopilot_route53_access_key (probably dns_autopilot_route53_access_key_id)" \
+        in error.problem
+    assert "rename dns_autopilot_route53_access_key to dns_autopilot_route53_access_key_id" \
+        in error.fix
 
 
 @pytest.mark.parametrize(("line", "key"), [
@@ -112,7 +115,7 @@ def test_bad_values_name_their_key(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     error = failure(tmp_path, line + "\n")
-    assert key in error.problem and error.fix
+    assert key in error.problem and error.fix and error.code == "bad-config"
 
 
 def test_a_profile_and_a_key_pair_together_are_ambiguous(tmp_path: Path) -> None:
