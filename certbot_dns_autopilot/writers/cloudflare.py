@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import cloudflare
@@ -19,7 +19,7 @@ import cloudflare
 from .. import names
 from ..codes import Code
 from ..errors import AutopilotError
-from . import schema
+from . import apierrors, schema
 from .base import Key, Keys, Records, Writer, check_endpoint, quote_txt
 
 #: The keys this writer reads (``dns_autopilot_cloudflare_<key>``): what INI validation,
@@ -148,15 +148,43 @@ def _api_url(url: str | None, where: str) -> str | None:
     return url.rstrip("/")
 
 
+def _said(exc: Exception) -> apierrors.Said | None:
+    """What Cloudflare said, from an SDK error (None: not an API error). Cloudflare's own
+    codes for a refused credential count as 401 and 10000 ("Authentication error") as 403,
+    whatever HTTP status carried them."""
+    if isinstance(exc, cloudflare.APITimeoutError):
+        return apierrors.Said(failure=apierrors.TIMEOUT)
+    if isinstance(exc, cloudflare.APIConnectionError):
+        return apierrors.Said(failure=apierrors.CONNECTION)
+    if isinstance(exc, cloudflare.APIStatusError):
+        found = _errors(exc)
+        codes = {code for code, _ in found}
+        status = int(getattr(exc, "status_code", 0) or 0)
+        if codes & INVALID_CREDENTIAL:
+            status = 401
+        elif 10000 in codes and status < 500:
+            status = 403
+        try:
+            retry_after = float(exc.response.headers.get("retry-after") or "")
+        except (ValueError, AttributeError):
+            retry_after = None
+        return apierrors.Said(status=status, message="; ".join(
+            f"{code} {msg}".strip() for code, msg in found), retry_after=retry_after)
+    if isinstance(exc, cloudflare.APIError):  # an answer that is not Cloudflare's API
+        return apierrors.Said(failure=apierrors.MALFORMED, message=type(exc).__name__)
+    return None
+
+
 class CloudflareWriter(Writer):
     """Writes TXT records in the Cloudflare zones one credential can see."""
 
+    #: The retries of every API call (429, 5xx, a dropped connection, a timeout).
+    policy = apierrors.POLICY
+
     def __init__(self, *, token: str | None = None, email: str | None = None,
-                 api_key: str | None = None, url: str | None = None,
-                 max_retries: int = 3) -> None:
+                 api_key: str | None = None, url: str | None = None) -> None:
         self._token, self._email, self._api_key = token, email, api_key
         self.url = url or DEFAULT_URL
-        self._max_retries = max_retries
         self._client: Any = None
         self._zone_ids: dict[str, str] = {}
         where = "" if self.url == DEFAULT_URL else f" at {self.url}"
@@ -183,13 +211,12 @@ class CloudflareWriter(Writer):
     @property
     def client(self) -> Any:
         """The SDK client, made on first use; only our own credential is sent (the SDK
-        would otherwise also pick CLOUDFLARE_* variables from the environment)."""
+        would otherwise also pick CLOUDFLARE_* variables from the environment). The SDK's
+        own retries are off: `_call` retries, and reports each retry."""
         if self._client is None:
             client = cloudflare.Cloudflare(
                 api_token=self._token, api_email=self._email, api_key=self._api_key,
-                base_url=self.url, timeout=TIMEOUT, max_retries=self._max_retries,
-                http_client=cloudflare.DefaultHttpxClient(
-                    event_hooks={"response": [self._note_retry]}))
+                base_url=self.url, timeout=TIMEOUT, max_retries=0)
             if self._token:
                 client.api_email = client.api_key = None
             else:
@@ -199,100 +226,53 @@ class CloudflareWriter(Writer):
             self._client = client
         return self._client
 
-    def _note_retry(self, response: Any) -> None:
-        """Each answer the SDK will retry (limits, server errors) becomes a retry event."""
-        request = response.request
-        tries = int(request.headers.get("x-stainless-retry-count") or 0)
-        if (response.status_code == 429 or response.status_code >= 500) \
-                and tries < self._max_retries:
-            try:
-                pause = float(response.headers.get("retry-after") or 0)
-            except ValueError:
-                pause = 0.0
-            self.on_retry(f"{request.method} {request.url.path}", tries + 1, pause,
-                          f"HTTP {response.status_code}")
-
-    def _scrub(self, text: str) -> str:
-        for secret in (self._token, self._api_key):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
-
     def _call(self, what: str, fn: Callable[[], T], zone: str | None = None,
               ok_codes: frozenset[int] = frozenset()) -> T | None:
-        """Run one API call; every SDK error becomes one AutopilotError with Cloudflare's
-        own code and message as evidence, and the fix for this credential. An error
-        carrying one of ``ok_codes`` means the wanted state already holds: None. Limits
-        (429), server errors (5xx) and dropped connections were already retried per request
-        by the SDK (bounded, honouring Retry-After; each one is an event, see `client`)."""
+        """Run one API call, retried while Cloudflare limits or fails it (`apierrors.call`);
+        every SDK error becomes one AutopilotError with Cloudflare's own code and message as
+        evidence, and the fix for this credential. An error carrying one of ``ok_codes``
+        means the wanted state already holds: None."""
         try:
-            return fn()
-        except cloudflare.APIConnectionError as exc:
-            timeout = isinstance(exc, cloudflare.APITimeoutError)
-            raise AutopilotError(
-                Code.PROVIDER_UNREACHABLE,
-                f"{self.label}: {what} failed: the API at {self.url} "
-                + (f"did not answer within {TIMEOUT:.0f} s" if timeout else "could not be reached"),
-                f"check that this host reaches {self.url} over HTTPS (DNS, firewall, "
-                f"HTTPS_PROXY) and that {_key('api_url')}, if set, is the API's base URL "
-                f"(default {DEFAULT_URL})") from None
-        except cloudflare.APIStatusError as exc:
+            return apierrors.call(fn, _said, what, self.on_retry, self.policy)
+        except cloudflare.APIError as exc:
             if ok_codes & {code for code, _ in _errors(exc)}:
                 return None
-            raise self._status_error(what, exc, zone) from None
-        except cloudflare.APIError as exc:  # a malformed answer: not Cloudflare's API
-            raise AutopilotError(
-                Code.PROVIDER_UNREACHABLE,
-                f"{self.label}: {what}: the answer from {self.url} is not "
-                f"Cloudflare's API ({type(exc).__name__})",
-                f"check that {_key('api_url')} points at Cloudflare's API v4 (default "
-                f"{DEFAULT_URL})") from None
+            said = _said(exc)
+            assert said is not None  # every APIError is read
+            return self._raise(what, said, zone)
 
-    def _status_error(self, what: str, exc: Any, zone: str | None) -> AutopilotError:
-        status = int(getattr(exc, "status_code", 0) or 0)
-        codes = _errors(exc)
-        said = "; ".join(f"{code} {msg}".strip() for code, msg in codes) or "no error detail"
-        problem = self._scrub(f"{self.label}: {what} was refused: HTTP {status} ({said})")
-        evidence = self._scrub(f"Cloudflare answered HTTP {status}: {said}")
-        code_set = {code for code, _ in codes}
-        if code_set & INVALID_CREDENTIAL or status == 401:
-            return self._invalid_credential(problem, evidence)
-        if status == 403 or 10000 in code_set:
-            target = f"for {zone} " if zone else ""
-            if self._token:
-                fix = (f"add the permission {DNS_EDIT} {target}to the token ({DASHBOARD} → "
-                       "edit the token → Permissions; Zone Resources must include the zone)")
-            else:
-                fix = (f"give the Cloudflare login {self._email} a role that may edit DNS "
-                       f"{target}(e.g. DNS Administrator), or use an API token with {DNS_EDIT}")
-            return AutopilotError(Code.PERMISSION_DENIED, problem, fix, evidence)
-        if status == 404:
-            return AutopilotError(
-                Code.ZONE_NOT_FOUND, problem,
-                f"check that {zone or 'the zone'} still exists in the Cloudflare account", evidence)
-        if status == 429 or status >= 500:
-            return AutopilotError(
-                Code.PROVIDER_UNREACHABLE, problem,
-                "Cloudflare's API is limiting or failing requests: retry later (see "
-                "https://www.cloudflarestatus.com)", evidence)
-        return AutopilotError(
-            Code.PERMISSION_DENIED, problem,
-            "Cloudflare refused the request as shown; check the zone's DNS settings in the "
-            "dashboard", evidence)
-
-    def _invalid_credential(self, problem: str, evidence: str) -> AutopilotError:
+    def _raise(self, what: str, said: apierrors.Said, zone: str | None) -> NoReturn:
+        target = f"for {zone} " if zone else ""
         if self._token:
-            return AutopilotError(
-                Code.PERMISSION_DENIED, problem.replace(" was refused:", ": token invalid or "
-                                                     "revoked:"),
-                f"the API token is invalid, expired or revoked: create a new one ({DASHBOARD} "
-                f"→ Create Token → \"Edit zone DNS\") and put it in {_key('api_token')}",
-                evidence)
-        return AutopilotError(
-            Code.PERMISSION_DENIED, problem,
-            f"Cloudflare does not accept {_key('email')} with that {_key('api_key')}: copy the "
-            f"Global API Key again ({DASHBOARD} → Global API Key) or, better, use an API token "
-            f"in {_key('api_token')}", evidence)
+            refused = (f"the API token is invalid, expired or revoked: create a new one "
+                       f"({DASHBOARD} → Create Token → \"Edit zone DNS\") and put it in "
+                       f"{_key('api_token')}")
+            denied = (f"add the permission {DNS_EDIT} {target}to the token ({DASHBOARD} → "
+                      "edit the token → Permissions; Zone Resources must include the zone)")
+        else:
+            refused = (f"Cloudflare does not accept {_key('email')} with that "
+                       f"{_key('api_key')}: copy the Global API Key again ({DASHBOARD} → "
+                       f"Global API Key) or, better, use an API token in {_key('api_token')}")
+            denied = (f"give the Cloudflare login {self._email} a role that may edit DNS "
+                      f"{target}(e.g. DNS Administrator), or use an API token with {DNS_EDIT}")
+        if said.failure:
+            unreachable = (f"check that this host reaches {self.url} over HTTPS (DNS, firewall, "
+                           f"HTTPS_PROXY) and that {_key('api_url')}, if set, is the API's base "
+                           f"URL of Cloudflare's API v4 (default {DEFAULT_URL})")
+        else:
+            unreachable = ("Cloudflare's API is limiting or failing requests: retry later "
+                           "(see https://www.cloudflarestatus.com)")
+        fixes = apierrors.Fixes(
+            refused=refused, denied=denied, unreachable=unreachable,
+            zone=f"check that {zone or 'the zone'} still exists in the Cloudflare account",
+            other="Cloudflare refused the request as shown; check the zone's DNS settings in "
+                  "the dashboard")
+        problem = ""
+        if said.status == 401 and self._token:
+            problem = f"{self.label}: {what}: token invalid or revoked: HTTP {said.status} " \
+                      f"({said.detail})"
+        raise apierrors.error(self.label, what, said, fixes, api=f"the API at {self.url}",
+                              problem=problem, secrets=(self._token, self._api_key))
 
     # -- zones -----------------------------------------------------------------------
 
