@@ -30,7 +30,7 @@ import botocore.exceptions
 from .. import links, names, scrub
 from ..codes import Code
 from ..errors import AutopilotError
-from . import locks, schema
+from . import apierrors, locks, schema
 from .base import Key, Keys, Records, Writer, check_endpoint, quote_txt
 
 #: The keys this writer reads (``dns_autopilot_route53_<key>``): what INI validation,
@@ -55,8 +55,9 @@ logger = logging.getLogger(__name__)
 PREFIX = "dns_autopilot_route53_"
 DEFAULT_REGION = "us-east-1"
 ROLE_SESSION_NAME = "certbot-dns-autopilot"
-# One bounded budget per API call: a few retries (throttling, 5xx), short connect timeout.
-CLIENT_CONFIG = dict(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=5,
+# botocore's own retries off (one attempt per call): `apierrors.call` retries throttling,
+# 5xx and lost connections under the one policy, and reports each retry.
+CLIENT_CONFIG = dict(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5,
                      read_timeout=20, user_agent_extra="certbot-dns-autopilot")
 CONFLICT_TRIES = 5  # re-reads when another process changed a set between read and write
 PROBE_CHANGE_ID = "CDNSAUTOPILOTPROBE"  # a change that never exists: GetChange rights only
@@ -66,9 +67,9 @@ _BAD_KEYS = {"InvalidClientTokenId", "SignatureDoesNotMatch", "InvalidAccessKeyI
              "UnrecognizedClientException", "AuthFailure", "IncompleteSignature",
              "MissingAuthenticationToken"}
 _EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
-_UNREACHABLE = (botocore.exceptions.EndpointConnectionError,
-                botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError,
-                botocore.exceptions.ProxyConnectionError, botocore.exceptions.SSLError)
+_THROTTLED = {"Throttling", "ThrottlingException", "PriorRequestNotComplete",
+              "TooManyRequestsException", "RequestLimitExceeded"}
+_FAILING = {"ServiceUnavailable", "InternalFailure", "InternalError", "ServiceFailure"}
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _KEY_ID = re.compile(r"^[A-Z0-9]{16,128}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
@@ -262,6 +263,8 @@ class Route53Writer(Writer):
 
     #: Upper bound on waiting for Route 53 to report a change INSYNC.
     insync_timeout = 120.0
+    #: The retries of every API call (throttling, 5xx, a dropped connection, a timeout).
+    policy = apierrors.POLICY
 
     def __init__(self, session_factory: Callable[[], Any], label: str, region: str,
                  endpoint_url: str | None = None, role_arn: str | None = None,
@@ -309,8 +312,9 @@ class Route53Writer(Writer):
         sts = session.client("sts", endpoint_url=self.sts_endpoint_url,
                              region_name=self.region, config=config)
         try:
-            creds = sts.assume_role(RoleArn=self.role_arn,
-                                    RoleSessionName=ROLE_SESSION_NAME)["Credentials"]
+            creds = apierrors.call(
+                lambda: sts.assume_role(RoleArn=self.role_arn, RoleSessionName=ROLE_SESSION_NAME),
+                _said, "sts:AssumeRole", self.on_retry, self.policy)["Credentials"]
         except botocore.exceptions.ClientError as exc:
             if _code(exc) in _DENIED:
                 grant = statement("sts:AssumeRole", str(self.role_arn))
@@ -337,7 +341,8 @@ class Route53Writer(Writer):
         try:
             client = self._route53()
             method = getattr(client, re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower())
-            return method(**params)
+            return apierrors.call(lambda: method(**params), _said, f"route53:{operation}",
+                                  self.on_retry, self.policy)
         except botocore.exceptions.ClientError as exc:
             if _code(exc) in ok:
                 return None
@@ -357,52 +362,46 @@ class Route53Writer(Writer):
                 f"{_key('profile')}) in the credentials file, or give the user certbot runs as "
                 "(root under cron/systemd) AWS_* variables, ~/.aws/credentials or an instance "
                 "role")
-        if isinstance(exc, _UNREACHABLE):
-            where = self.endpoint_url or "the Route 53 API"
-            return AutopilotError(
-                Code.PROVIDER_UNREACHABLE, f"{self.label} could not reach {where} for {action}: "
-                f"{type(exc).__name__}",
-                f"check this host's network, proxy and firewall towards {where}"
-                + (f", and {_key('endpoint_url')}" if self.endpoint_url else ""))
-        if not isinstance(exc, botocore.exceptions.ClientError):
+        said = _said(exc)
+        if said is None:
             return AutopilotError(
                 Code.PERMISSION_DENIED, f"{self.label}: {action} failed ({type(exc).__name__})",
                 f"check the AWS credential settings (see {DOCS})")
-        code = _code(exc)
-        if code in _DENIED:
-            return self.denied(operation, zone_id, _message(exc))
-        if code in _BAD_KEYS:
-            return AutopilotError(
-                Code.PERMISSION_DENIED, f"{self.label}: AWS rejected the credential ({code})",
+        where = self.endpoint_url or "the Route 53 API"
+        expired = said.code in _EXPIRED
+        fixes = apierrors.Fixes(
+            refused=("refresh the temporary credential (or use a long-lived key or a role), "
+                     "and check this host's clock") if expired else (
                 f"copy {_key('access_key_id')} and {_key('secret_access_key')} again from IAM "
                 "(the secret is shown only when the key is created), or create a new key; "
-                "check that the key is active")
-        if code in _EXPIRED:
-            return AutopilotError(
-                Code.PERMISSION_DENIED, f"{self.label}: AWS says the credential or request "
-                f"expired ({code})", "refresh the temporary credential (or use a long-lived "
-                "key or a role), and check this host's clock")
-        if code == "NoSuchHostedZone":
-            return AutopilotError(
-                Code.ZONE_NOT_FOUND, f"{self.label}: hosted zone {zone_id} no longer exists",
-                "run again (the zone list is read afresh), or recreate the hosted zone")
-        if code in ("Throttling", "ThrottlingException", "PriorRequestNotComplete",
-                    "ServiceUnavailable", "InternalFailure"):
-            return AutopilotError(
-                Code.PROVIDER_UNREACHABLE,
-                f"{self.label}: Route 53 kept refusing {action} ({code}) "
-                "after retries", "run again later; several processes changing the same "
-                "account's zones at once share Route 53's limit of 5 requests per second",
-                evidence=_message(exc))
-        return AutopilotError(
-            Code.PERMISSION_DENIED, f"{self.label}: Route 53 refused {action} ({code})",
-            f"the message above says why; see {DOCS}",
-            evidence=_message(exc))
+                "check that the key is active"),
+            denied=self._grant(operation, zone_id),
+            zone="run again (the zone list is read afresh), or recreate the hosted zone",
+            unreachable=(f"check this host's network, proxy and firewall towards {where}"
+                         + (f", and {_key('endpoint_url')}" if self.endpoint_url else ""))
+            if said.failure else ("run again later; several processes changing the same "
+                                  "account's zones at once share Route 53's limit of 5 "
+                                  "requests per second"),
+            other=f"the message above says why; see {DOCS}")
+        if said.failure:
+            problem = f"{self.label} could not reach {where} for {action}: {said.message}"
+        elif said.status == 403:
+            problem = self._not_allowed(operation)
+        elif said.status == 401:
+            problem = (f"{self.label}: AWS says the credential or request expired ({said.code})"
+                       if expired else f"{self.label}: AWS rejected the credential ({said.code})")
+        elif said.status == 404:
+            problem = f"{self.label}: hosted zone {zone_id} no longer exists"
+        elif said.transient:
+            problem = f"{self.label}: Route 53 kept refusing {action} ({said.code}) after retries"
+        else:
+            problem = f"{self.label}: Route 53 refused {action} ({said.code})"
+        return apierrors.error(self.label, action, said, fixes, api=where, problem=problem)
 
-    def denied(self, operation: str, zone_id: str | None, message: str = "") -> AutopilotError:
-        """permission-denied naming the IAM action and the statement to add."""
+    def _not_allowed(self, operation: str) -> str:
+        """What a missing IAM action stops the run from doing."""
         action = f"route53:{operation}"
-        problem = {
+        return {
             "GetChange": f"{self.label} is not allowed {action}: the worker can write records "
                          "but cannot poll the change until Route 53 reports it INSYNC",
             "ChangeResourceRecordSets": f"{self.label} is not allowed {action}: it cannot "
@@ -412,11 +411,14 @@ class Route53Writer(Writer):
             "ListResourceRecordSets": f"{self.label} is not allowed {action}: it cannot read "
                                       "the TXT values already at a name (needed to keep them)",
         }.get(operation, f"{self.label} is not allowed {action}")
-        return AutopilotError(
-            Code.PERMISSION_DENIED, problem,
-            f"add to the credential's IAM policy the statement "
-            f"{statement(action, _resource(operation, zone_id))} (the full minimal policy is "
-            f"in {DOCS}#minimal-iam-policy)", evidence=message)
+
+    @staticmethod
+    def _grant(operation: str, zone_id: str | None) -> str:
+        """The IAM policy statement to add for a missing action."""
+        action = f"route53:{operation}"
+        return (f"add to the credential's IAM policy the statement "
+                f"{statement(action, _resource(operation, zone_id))} (the full minimal policy "
+                f"is in {DOCS}#minimal-iam-policy)")
 
     # -- zones -----------------------------------------------------------------------------
 
@@ -596,6 +598,29 @@ class Route53Writer(Writer):
         # A change that does not exist: NoSuchChange (or InvalidInput) means "allowed".
         self._call("GetChange", ok=("NoSuchChange", "InvalidInput"), Id=PROBE_CHANGE_ID)
         super().probe(zone, name)
+
+
+def _said(exc: Exception) -> apierrors.Said | None:
+    """What AWS said, from a botocore error (None: not an API answer). AWS answers several
+    refusals with a 400 and its own code: the code decides (a refused key counts as 401, a
+    missing right as 403, throttling as 429)."""
+    if isinstance(exc, (botocore.exceptions.ConnectTimeoutError,
+                        botocore.exceptions.ReadTimeoutError)):
+        return apierrors.Said(failure=apierrors.TIMEOUT, message=type(exc).__name__)
+    if isinstance(exc, (botocore.exceptions.EndpointConnectionError,
+                        botocore.exceptions.ProxyConnectionError,
+                        botocore.exceptions.ConnectionClosedError)):
+        return apierrors.Said(failure=apierrors.CONNECTION, message=type(exc).__name__)
+    if isinstance(exc, botocore.exceptions.SSLError):  # not worth another try
+        return apierrors.Said(failure="tls", message=type(exc).__name__)
+    if not isinstance(exc, botocore.exceptions.ClientError):
+        return None
+    code = _code(exc)
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400)
+    status = (403 if code in _DENIED else 401 if code in _BAD_KEYS | _EXPIRED
+              else 404 if code == "NoSuchHostedZone" else 429 if code in _THROTTLED
+              else 503 if code in _FAILING else 400 if status == 404 else status)
+    return apierrors.Said(status=status, code=code, message=_message(exc))
 
 
 def _code(exc: botocore.exceptions.ClientError) -> str:
