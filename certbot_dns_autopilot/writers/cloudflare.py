@@ -294,10 +294,19 @@ class CloudflareWriter(Writer):
 
     def _visible_zones(self) -> list[str]:
         """Every zone the credential sees (all pages), for the evidence of a missing zone."""
-        def fetch() -> list[str]:  # the SDK fetches further pages as iteration reaches them
-            return sorted({names.normalize(str(z.name))
-                           for z in self.client.zones.list(per_page=50)})
-        return self._call("listing the zones", fetch) or []
+        found = self._all("listing the zones", lambda: self.client.zones.list(per_page=50))
+        return sorted({names.normalize(str(z.name)) for z in found})
+
+    def _all(self, what: str, first: Callable[[], Any], zone: str | None = None) -> list[Any]:
+        """Every item of a paged listing; each page is one call (retried on its own)."""
+        items: list[Any] = []
+        page = self._call(what, first, zone)
+        while page is not None:
+            items += list(getattr(page, "result", None) or [])
+            if not page.has_next_page():
+                break
+            page = self._call(what, page.get_next_page, zone)
+        return items
 
     def _verify_token(self) -> None:
         """Prove the token itself is valid and active (GET /user/tokens/verify)."""
@@ -363,15 +372,13 @@ class CloudflareWriter(Writer):
         name_filter: Any = ({"exact": name} if int(cloudflare.__version__.split(".")[0]) >= 5
                             else name)
 
-        def fetch() -> list[tuple[str, str]]:
-            found = []
-            for record in self.client.dns.records.list(
-                    zone_id=zone_id, type="TXT", name=name_filter, per_page=100):
-                if (getattr(record, "type", "TXT") == "TXT"
-                        and names.normalize(str(record.name)) == name):
-                    found.append((str(record.id), unquote(str(record.content or ""))))
-            return found
-        return self._call(f"listing the TXT records at {name}", fetch, zone) or []
+        found = self._all(f"listing the TXT records at {name}",
+                          lambda: self.client.dns.records.list(
+                              zone_id=zone_id, type="TXT", name=name_filter, per_page=100),
+                          zone)
+        return [(str(record.id), unquote(str(record.content or ""))) for record in found
+                if getattr(record, "type", "TXT") == "TXT"
+                and names.normalize(str(record.name)) == name]
 
     def add(self, zone: str, records: Records, ttl: int) -> None:
         zone_id = self._zone_id(zone)

@@ -133,6 +133,9 @@ class Route53Emulator:
         self.mirrored: list[tuple[str, str, str]] = []  # (action, name, value) sent to BIND
         self._pending: dict[str, int] = {}
         self._lock = threading.Lock()
+        #: one change batch at a time, from its check to its write-through to BIND: Route 53
+        #: applies batches atomically, so two runs' batches never interleave
+        self._batches = threading.Lock()
         self._app = DomainDispatcherApplication(create_backend_app)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -228,6 +231,13 @@ class Route53Emulator:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> list[bytes]:
+        if environ["REQUEST_METHOD"] == "POST" and RRSET_PATH.match(environ.get("PATH_INFO", "")):
+            with self._batches:  # checked and applied before another batch is checked
+                return self._serve(environ, start_response)
+        return self._serve(environ, start_response)
+
+    def _serve(self, environ: dict[str, Any], start_response: Callable[..., Any]
+               ) -> list[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         rrset = RRSET_PATH.match(path)
