@@ -98,11 +98,12 @@ def _clean(text: str, secrets: Iterable[str | None]) -> str:
 
 
 def error(label: str, what: str, said: Said, fixes: Fixes, *, api: str = "the API",
-          problem: str = "", secrets: Iterable[str | None] = ()) -> AutopilotError:
+          problem: str = "", evidence: str = "", secrets: Iterable[str | None] = ()
+          ) -> AutopilotError:
     """One AutopilotError for what the API said to ``what``: the code from `code_for`, the
-    writer's fix, the provider's answer as evidence; ``problem`` replaces the default text
-    when the writer can say more (the IAM action missing). ``api`` names the endpoint in
-    the texts; ``secrets`` are masked besides those the scrubber knows."""
+    writer's fix, the provider's answer as evidence; ``problem`` and ``evidence`` replace
+    the default texts when the writer can say more (the IAM action missing). ``api`` names
+    the endpoint in the texts; ``secrets`` are masked besides those the scrubber knows."""
     secrets = list(secrets)
     if said.failure == MALFORMED:
         default = f"{label}: {what}: the answer from {api} is not the provider's API"
@@ -113,8 +114,8 @@ def error(label: str, what: str, said: Said, fixes: Fixes, *, api: str = "the AP
         default = f"{label}: {what} failed: HTTP {said.status} ({said.detail})"
     else:
         default = f"{label}: {what} was refused: HTTP {said.status} ({said.detail})"
-    evidence = (f"{api} answered HTTP {said.status}: {said.detail}" if said.status
-                else (f"{said.reason}: {said.message}" if said.message else ""))
+    evidence = evidence or (f"{api} answered HTTP {said.status}: {said.detail}" if said.status
+                            else (f"{said.reason}: {said.message}" if said.message else ""))
     return AutopilotError(code_for(said), _clean(problem or default, secrets),
                           _clean(_fix(said, fixes), secrets), _clean(evidence, secrets))
 

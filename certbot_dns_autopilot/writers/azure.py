@@ -21,7 +21,9 @@ from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
     ServiceRequestError,
+    ServiceRequestTimeoutError,
     ServiceResponseError,
+    ServiceResponseTimeoutError,
 )
 from azure.identity import (
     CertificateCredential,
@@ -35,7 +37,7 @@ from azure.mgmt.dns.models import RecordSet, TxtRecord
 from .. import names
 from ..codes import Code
 from ..errors import AutopilotError
-from . import schema
+from . import apierrors, schema
 from .base import Key, Keys, Records, Writer
 
 #: The keys this writer reads (``dns_autopilot_azure_<key>``): what INI validation,
@@ -143,11 +145,40 @@ def txt_records(values: Iterable[str]) -> list[Any]:
             for v in sorted(values)]
 
 
+_NO_GROUP = ("ResourceGroupNotFound", "SubscriptionNotFound", "InvalidSubscriptionId")
+
+
+def _said(exc: Exception) -> apierrors.Said | None:
+    """What Azure said, from an azure-core or azure-identity error (None: not an answer).
+    A subscription or resource group that does not exist counts as 404 (the zone's
+    container is not there); a token Microsoft Entra ID refused, as 401."""
+    if isinstance(exc, (ServiceRequestTimeoutError, ServiceResponseTimeoutError)):
+        return apierrors.Said(failure=apierrors.TIMEOUT, message=type(exc).__name__)
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+        return apierrors.Said(failure=apierrors.CONNECTION, message=type(exc).__name__)
+    if isinstance(exc, ClientAuthenticationError) and _from_entra(exc):
+        status = exc.status_code if exc.status_code and exc.status_code >= 429 else 401
+        return apierrors.Said(status=status, code=_aad_code(str(exc)))
+    if not isinstance(exc, HttpResponseError):
+        return None
+    code = str(getattr(exc.error, "code", None) or exc.reason or "")
+    message = str(getattr(exc.error, "message", None) or _first_line(str(exc)))
+    try:
+        retry_after = float(exc.response.headers.get("Retry-After"))  # type: ignore[union-attr]
+    except (AttributeError, TypeError, ValueError):
+        retry_after = None
+    status = 404 if code in _NO_GROUP else int(exc.status_code or 0)
+    return apierrors.Said(status=status, code=code, message=message, retry_after=retry_after)
+
+
 class AzureWriter(Writer):
     """Writes TXT record sets in the Azure DNS zones of one subscription's resource group."""
 
+    #: The retries of every API call (429, 5xx, a dropped connection, a timeout).
+    policy = apierrors.POLICY
+
     def __init__(self, credential: Any, subscription: str, group: str, resource_manager: str,
-                 who: str, secrets: Iterable[str] = ()) -> None:
+                 who: str, secrets: Iterable[str] = (), **client_options: Any) -> None:
         self.subscription = subscription
         self.group = group
         self.resource_manager = resource_manager
@@ -157,7 +188,8 @@ class AzureWriter(Writer):
         self.client = DnsManagementClient(
             credential, subscription, base_url=resource_manager,
             credential_scopes=[f"{resource_manager}/.default"],
-            retry_total=2, retry_backoff_factor=0.5, connection_timeout=15, read_timeout=60)
+            retry_total=0, connection_timeout=15, read_timeout=60,  # apierrors.call retries
+            **client_options)
         self.label = (f"Azure DNS (subscription {subscription}, resource group {group}, {who}"
                       + (f", {resource_manager}" if resource_manager != ENVIRONMENTS[
                           "azurepubliccloud"][0] else "") + ")")
@@ -191,48 +223,53 @@ class AzureWriter(Writer):
                 f"service principal ({_key('tenant_id')}, {_key('client_id')}, "
                 f"{_key('client_secret')})",
                 evidence=self._redact(_first_line(str(exc)))) from None
-        if isinstance(exc, ClientAuthenticationError) and _from_entra(exc):
-            raise AutopilotError(
-                Code.PERMISSION_DENIED, f"{self.label}: Microsoft Entra ID refused a token to "
-                f"{what} ({_aad_code(str(exc))})", _aad_fix(str(exc)),
-                evidence=self._redact(_aad_description(str(exc)))) from None
-        if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
-            raise AutopilotError(
-                Code.PROVIDER_UNREACHABLE, f"{self.label}: could not reach Azure to {what}",
-                f"check {_key('resource_manager_url')}/{_key('authority_host')} (or "
-                f"{_key('environment')}) and this host's network and proxy settings",
-                evidence=self._redact(_first_line(str(exc)))) from None
-        if not isinstance(exc, HttpResponseError):
+        said = _said(exc)
+        if said is None:
             raise exc
-        status = exc.status_code
-        code = getattr(exc.error, "code", None) or (exc.reason or "")
-        message = self._redact(getattr(exc.error, "message", None) or _first_line(str(exc)))
-        evidence = f"Azure Resource Manager: HTTP {status} {code}: {message}"
-        if status in (401, 403):
-            raise AutopilotError(
-                Code.PERMISSION_DENIED, f"{self.label} may not {what}", ROLE_FIX + scope
-                + f" for this principal ({self.who}), or on its resource group; if access was "
-                "granted just now, wait a few minutes for Azure to apply it",
-                evidence=evidence) from None
-        if code in ("ResourceGroupNotFound", "SubscriptionNotFound", "InvalidSubscriptionId"):
-            raise AutopilotError(
-                Code.ZONE_NOT_FOUND, f"{self.label}: {code} when trying to {what}",
-                self._where_zones_are(), evidence=evidence) from None
-        if status == 404:
-            raise AutopilotError(
-                Code.ZONE_NOT_FOUND, f"{self.label}: the DNS zone {zone or ''} does not exist in "
-                f"resource group {self.group} ({what})",
+        entra = isinstance(exc, ClientAuthenticationError) and _from_entra(exc)
+        fixes = apierrors.Fixes(
+            refused=_aad_fix(str(exc)) if entra else ROLE_FIX + scope + (
+                f" for this principal ({self.who}), or on its resource group; if access was "
+                "granted just now, wait a few minutes for Azure to apply it"),
+            denied=ROLE_FIX + scope + f" for this principal ({self.who}), or on its resource "
+            "group; if access was granted just now, wait a few minutes for Azure to apply it",
+            zone=self._where_zones_are() if said.code in _NO_GROUP else (
                 f"create the zone there, or set {_key('resource_group')} to the resource "
-                "group that holds it", evidence=evidence) from None
-        raise AutopilotError(
-            Code.PROVIDER_UNREACHABLE,
-            f"{self.label}: Azure answered HTTP {status} when trying to {what}",
-            "retry later; if it persists, check the Azure status page and the message above",
-            evidence=evidence) from None
+                "group that holds it"),
+            unreachable=(f"check {_key('resource_manager_url')}/{_key('authority_host')} (or "
+                         f"{_key('environment')}) and this host's network and proxy settings")
+            if said.failure else ("retry later; if it persists, check the Azure status page "
+                                  "and the message above"),
+            other="the message above says why Azure refused it")
+        evidence = ""
+        if entra:
+            problem = (f"{self.label}: Microsoft Entra ID refused a token to {what} "
+                       f"({_aad_code(str(exc))})")
+            evidence = _aad_description(str(exc))
+        elif said.failure:
+            problem = f"{self.label}: could not reach Azure to {what}"
+            evidence = _first_line(str(exc))
+        elif said.status in (401, 403):
+            problem = f"{self.label} may not {what}"
+        elif said.code in _NO_GROUP:
+            problem = f"{self.label}: {said.code} when trying to {what}"
+        elif said.status == 404:
+            problem = (f"{self.label}: the DNS zone {zone or ''} does not exist in resource "
+                       f"group {self.group} ({what})")
+        else:
+            problem = f"{self.label}: Azure answered HTTP {said.status} when trying to {what}"
+        raise apierrors.error(self.label, what, said, fixes, api="Azure Resource Manager",
+                              problem=problem, evidence=evidence,
+                              secrets=self._secrets) from None
+
+    def _api(self, what: str, fn: Callable[[], T]) -> T:
+        """One SDK call, retried while Azure limits or fails it (`apierrors.call`); its
+        errors are raised as they came, for the caller's own handling."""
+        return apierrors.call(fn, _said, what, self.on_retry, self.policy)
 
     def _call(self, what: str, fn: Callable[[], T], zone: str | None = None) -> T:
         try:
-            return fn()
+            return self._api(what, fn)
         except (ClientAuthenticationError, HttpResponseError, ServiceRequestError,
                 ServiceResponseError, CredentialUnavailableError) as exc:
             self._fail(exc, what, zone)
@@ -240,7 +277,8 @@ class AzureWriter(Writer):
     def _where_zones_are(self) -> str:
         """The fix for a wrong resource group: where the principal does see zones, if anywhere."""
         try:
-            seen = [(z.name, _group_of(z.id)) for z in self.client.zones.list()]
+            seen = self._api("list the DNS zones", lambda: [
+                (z.name, _group_of(z.id)) for z in self.client.zones.list()])
         except (HttpResponseError, ServiceRequestError, ServiceResponseError):
             seen = []
         fix = (f"set {_key('resource_group')} (and {_key('subscription_id')}) to where the zone "
@@ -258,8 +296,9 @@ class AzureWriter(Writer):
         name = names.normalize(name)
         try:
             if self._zones is None:  # one listing per run: apex, www, … share it
-                self._zones = [z.name for z in self.client.zones.list_by_resource_group(
-                    self.group)]
+                self._zones = self._api(f"list the DNS zones of resource group {self.group}",
+                                        lambda: [z.name for z in self.client.zones
+                                                 .list_by_resource_group(self.group)])
             zones = self._zones
         except HttpResponseError as exc:
             if exc.status_code != 403:
@@ -283,7 +322,8 @@ class AzureWriter(Writer):
         denied = False
         for candidate in candidates:
             try:
-                return str(self.client.zones.get(self.group, candidate).name).lower()
+                return str(self._api(f"read the DNS zone {candidate}", lambda c=candidate:
+                                     self.client.zones.get(self.group, c)).name).lower()
             except HttpResponseError as exc:
                 if exc.status_code == 403:
                     denied = True
@@ -316,7 +356,8 @@ class AzureWriter(Writer):
 
     def _get(self, zone: str, relative: str) -> Any | None:
         try:
-            return self.client.record_sets.get(self.group, zone, relative, "TXT")
+            return self._api(f"read the TXT record set {relative} in zone {zone}", lambda:
+                             self.client.record_sets.get(self.group, zone, relative, "TXT"))
         except HttpResponseError as exc:
             if exc.status_code == 404 and getattr(exc.error, "code", "") not in (
                     "ResourceGroupNotFound", "ParentResourceNotFound", "ResourceNotFound"):
@@ -337,18 +378,8 @@ class AzureWriter(Writer):
             if after == before:
                 return
             try:
-                if not after:
-                    self.client.record_sets.delete(self.group, zone, relative, "TXT",
-                                                   if_match=current.etag)
-                else:
-                    record_set = RecordSet(
-                        ttl=current.ttl if current is not None and current.ttl else ttl,
-                        metadata=current.metadata if current is not None else None,
-                        txt_records=txt_records(after))
-                    self.client.record_sets.create_or_update(
-                        self.group, zone, relative, "TXT", record_set,
-                        if_match=current.etag if current is not None else None,
-                        if_none_match="*" if current is None else None)
+                self._api(f"{what} the TXT record set {relative}",
+                          lambda c=current, a=after: self._write(zone, relative, c, a, ttl))
                 return
             except HttpResponseError as exc:
                 if exc.status_code == 412:
@@ -364,6 +395,21 @@ class AzureWriter(Writer):
             f"{self.label}: the TXT record set {relative} in zone {zone} changed under every "
             f"one of {ETAG_ATTEMPTS} attempts to {what} it",
             "another process keeps changing it: run again when it is done")
+
+    def _write(self, zone: str, relative: str, current: Any, after: set[str], ttl: int) -> None:
+        """Replace the record set read as ``current`` by ``after`` (none left: delete it),
+        only if it is still that set (If-Match its etag; If-None-Match when there was none)."""
+        if not after:
+            self.client.record_sets.delete(self.group, zone, relative, "TXT",
+                                           if_match=current.etag)
+            return
+        record_set = RecordSet(ttl=current.ttl if current is not None and current.ttl else ttl,
+                               metadata=current.metadata if current is not None else None,
+                               txt_records=txt_records(after))
+        self.client.record_sets.create_or_update(
+            self.group, zone, relative, "TXT", record_set,
+            if_match=current.etag if current is not None else None,
+            if_none_match="*" if current is None else None)
 
     def add(self, zone: str, records: Records, ttl: int) -> None:
         with self.rolled_back(zone, records):  # one record set per name: undo the others
@@ -492,7 +538,7 @@ def _service_principal(settings: schema.Settings, where: str, authority: str
                    f"and {_key('client_certificate_path')}",
                    "set exactly one: the client secret's value, or the path of a PEM file "
                    "holding the certificate and its private key")
-    options: dict[str, Any] = {"authority": authority, "retry_total": 2}
+    options: dict[str, Any] = {"authority": authority, "retry_total": 0}  # ours retry
     if settings["authority_host"]:
         options["disable_instance_discovery"] = True
     who = f"service principal {client_id}"

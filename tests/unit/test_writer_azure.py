@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import requests
+from azure.core.credentials import AccessToken
+from azure.core.pipeline.transport import HttpTransport, RequestsTransportResponse
 from certbot import errors
+from unit_helpers import RecordedEvents
 
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.names import longest_zone
-from certbot_dns_autopilot.writers import SectionKeys
+from certbot_dns_autopilot.writers import SectionKeys, retry
 from certbot_dns_autopilot.writers.azure import (
     AzureWriter,
     _aad_fix,
@@ -146,3 +151,80 @@ def test_entra_errors_get_their_own_fix() -> None:
 def test_the_zone_named_in_a_fix_is_the_registrable_domain() -> None:
     assert likely_zone("_acme-challenge.www.example.co.uk") == "example.co.uk"
     assert likely_zone("_acme-challenge.t1.autopilot.test") == "autopilot.test"
+
+
+class Token:
+    """A credential that always has a token: the transport decides what Azure answers."""
+
+    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
+        return AccessToken("t0ken", 2**31)
+
+
+class Scripted(HttpTransport):
+    """Answers each request with the next (status, JSON body, headers) of a script."""
+
+    def __init__(self, answers: list[tuple[int, dict, dict]]) -> None:
+        self.answers, self.asked = answers, []
+
+    def __enter__(self) -> Scripted:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        pass
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def send(self, request, **kwargs):  # noqa: ANN001, ANN201 - azure-core's signature
+        self.asked.append(request.method)
+        status, body, headers = self.answers.pop(0)
+        response = requests.Response()
+        response.status_code, response._content = status, json.dumps(body).encode()
+        response.headers.update({"Content-Type": "application/json", **headers})
+        response.request = requests.Request(request.method, request.url).prepare()
+        return RequestsTransportResponse(request, response)
+
+
+def scripted_writer(answers: list[tuple[int, dict, dict]]) -> tuple[AzureWriter, Scripted]:
+    transport = Scripted(answers)
+    writer = AzureWriter(Token(), SUB, "rg-dns", "https://management.azure.com", "test",
+                         secrets=[SECRET], transport=transport)
+    writer.policy = retry.Policy(attempts=3, base=0.0, cap=0.0)
+    writer.events = RecordedEvents()
+    return writer, transport
+
+
+ZONES = {"value": [{"id": f"/subscriptions/{SUB}/resourceGroups/rg-dns/providers/"
+                          "Microsoft.Network/dnszones/example.com", "name": "example.com",
+                    "location": "global"}]}
+
+
+def test_a_throttled_and_a_failing_call_are_retried_each_as_an_event() -> None:
+    busy = {"error": {"code": "TooManyRequests", "message": "slow down"}}
+    writer, transport = scripted_writer([(429, busy, {"Retry-After": "0"}),
+                                         (503, {"error": {"code": "ServerBusy"}}, {}),
+                                         (200, ZONES, {})])
+    assert writer.find_zone("_acme-challenge.www.example.com") == "example.com"
+    assert transport.asked == ["GET"] * 3, "the SDK retried nothing itself"
+    assert [(e["attempt"], e["reason"]) for e in writer.events.retries] == [
+        (1, "HTTP 429"), (2, "HTTP 503")]
+
+
+@pytest.mark.parametrize(("status", "error", "code", "tries"), [
+    (403, "AuthorizationFailed", "permission-denied", 1),
+    (404, "ResourceGroupNotFound", "zone-not-found", 1),
+    (400, "BadRequest", "permission-denied", 1),
+    (500, "InternalServerError", "provider-unreachable", 3),
+])
+def test_each_azure_answer_has_its_code(status: int, error: str, code: str, tries: int
+                                        ) -> None:
+    body = {"error": {"code": error, "message": f"said with {SECRET}"}}
+    writer, transport = scripted_writer([(status, body, {})] * 4 + [(200, {"value": []}, {})])
+    with pytest.raises(AutopilotError) as caught:
+        writer.probe("example.com", "_acme-challenge.example.com")
+    assert caught.value.code == code, caught.value
+    assert len(transport.asked) >= tries and len(writer.events.retries) == tries - 1
+    assert SECRET not in str(caught.value)
