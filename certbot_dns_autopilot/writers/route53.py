@@ -448,8 +448,8 @@ class Route53Writer(Writer):
             zone_id = zone["Id"].rsplit("/", 1)[-1]
             is_private = bool(zone.get("Config", {}).get("PrivateZone"))
             (private if is_private else public).append((zone_name, zone_id))
-        matches = [(z, i) for z, i in public if names.within(name, z)]
-        if not matches:
+        longest = names.longest_zone(name, (z for z, _ in public))
+        if longest is None:
             seen = ", ".join(f"{z} ({i})" for z, i in sorted(public)) or "none"
             skipped = [f"{z} ({i})" for z, i in sorted(private)
                        if names.within(name, z)]
@@ -462,8 +462,7 @@ class Route53Writer(Writer):
                 "create a public hosted zone for the domain and delegate it to the zone's "
                 "name servers, or use a credential of the AWS account that holds it",
                 evidence=evidence)
-        longest = max(len(z) for z, _ in matches)
-        best = [(z, i) for z, i in matches if len(z) == longest]
+        best = [(z, i) for z, i in public if z == longest]
         if len(best) > 1:
             raise AutopilotError(
                 Code.ZONE_NOT_FOUND, f"{self.label}: {len(best)} public hosted zones are named "
