@@ -103,8 +103,13 @@ def _route53_error(payload: bytes) -> bytes:
 
 def _refusal(message: str) -> bytes:
     """Route 53's answer refusing a whole change batch."""
+    return _error("InvalidChangeBatch", message)
+
+
+def _error(code: str, message: str) -> bytes:
+    """Route 53's error envelope."""
     return ('<?xml version="1.0"?>\n<ErrorResponse xmlns="https://route53.amazonaws.com/doc/'
-            '2013-04-01/"><Error><Type>Sender</Type><Code>InvalidChangeBatch</Code><Message>'
+            f'2013-04-01/"><Error><Type>Sender</Type><Code>{code}</Code><Message>'
             f"{message}</Message></Error><RequestId>{uuid.uuid4().hex}</RequestId>"
             "</ErrorResponse>").encode()
 
@@ -126,6 +131,9 @@ class Route53Emulator:
         self.backend = backend
         self.pending_polls = pending_polls
         self.stuck = False
+        #: the next Route 53 calls' answers, in turn: (HTTP status, error code), e.g.
+        #: (400, "Throttling") as Route 53 answers a burst, (503, "ServiceUnavailable")
+        self.fail_next: list[tuple[int, str]] = []
         self.public_zones: dict[str, str] = {}  # zone id -> name (written through)
         self.private_zones: dict[str, str] = {}
         self.keys: dict[str, tuple[str, str]] = {}  # IAM user -> (key id, secret)
@@ -231,6 +239,15 @@ class Route53Emulator:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> list[bytes]:
+        with self._lock:
+            failing = (self.fail_next.pop(0) if self.fail_next and environ.get(
+                "PATH_INFO", "").startswith("/2013-04-01/") else None)
+        if failing:
+            status, code = failing
+            data = _error(code, "Rate exceeded" if status == 400 else "Service unavailable")
+            start_response(f"{status} {'Bad Request' if status == 400 else 'Unavailable'}",
+                           [("Content-Type", "text/xml"), ("Content-Length", str(len(data)))])
+            return [data]
         if environ["REQUEST_METHOD"] == "POST" and RRSET_PATH.match(environ.get("PATH_INFO", "")):
             with self._batches:  # checked and applied before another batch is checked
                 return self._serve(environ, start_response)
