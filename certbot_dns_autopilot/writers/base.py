@@ -171,8 +171,6 @@ class Keys(Protocol):
 
     def conf(self, var: str) -> Any: ...
 
-    def require(self, required_variables: Mapping[str, str]) -> None: ...
-
 
 def present_keys(keys: Any) -> list[str]:
     """The key names a file's top level (certbot's CredentialsConfiguration) or a section
@@ -193,13 +191,6 @@ class SectionKeys:
 
     def conf(self, var: str) -> Any:
         return self.section.get(self.mapper(var))
-
-    def require(self, required_variables: Mapping[str, str]) -> None:
-        missing = [f'Property "{self.mapper(var)}" not set (should be {what}).'
-                   for var, what in required_variables.items() if not self.conf(var)]
-        if missing:
-            raise errors.PluginError(f"Missing properties in {self.where}:\n * "
-                                     + "\n * ".join(missing))
 
 
 def parse_zones(value: Any, where: str) -> tuple[str, ...]:
