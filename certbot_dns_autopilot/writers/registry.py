@@ -17,6 +17,7 @@ from certbot import errors
 from .. import links, names, scrub
 from ..codes import Code
 from ..errors import AutopilotError
+from . import schema
 from .base import PREFIX, ZONES_KEY, Keys, SectionKeys, Writer, parse_zones, present_keys
 
 
@@ -32,7 +33,7 @@ class Kind:
         """The writer, its secrets registered with the log scrubber first (from its
         ``KEYS``), so that nothing the SDK logs while it starts can show them."""
         module = importlib.import_module(f".{self.module}", __package__)
-        scrub.register(str(keys.conf(f"{self.module}_{key.name}") or "")
+        scrub.register(schema.value(keys.conf(f"{self.module}_{key.name}"))
                        for key in module.KEYS if key.secret)
         return getattr(module, self.cls).from_credentials(keys, where)
 

@@ -42,7 +42,7 @@ def unknown_keys(present: Iterable[str], kind: str, schema: Sequence[Key],
     return found
 
 
-def _value(raw: object) -> str | None:
+def value(raw: object) -> str | None:
     """A value stripped; configobj hands ``a, b`` over as a list: the text as written."""
     if raw is None:
         return None
@@ -71,7 +71,7 @@ def read(keys: Keys, kind: str, schema: Sequence[Key], where: str, *, title: str
             (f"{renames}; " if renames else "")
             + f"use only {', '.join(key_name(kind, k.name) for k in schema)} (a misspelt key "
             "would leave the writer without the setting you meant)")
-    settings: Settings = {key.name: _value(keys.conf(f"{kind}_{key.name}")) for key in schema}
+    settings: Settings = {key.name: value(keys.conf(f"{kind}_{key.name}")) for key in schema}
     missing = [key for key in schema if key.required and settings[key.name] is None]
     if missing:
         raise AutopilotError(
