@@ -371,7 +371,7 @@ class AzureWriter(Writer):
                 ttl: int, what: str) -> None:
         """Read the set, compute its new values, write them with If-Match; redo on 412."""
         relative = relative_name(name, zone)
-        for _ in range(ETAG_ATTEMPTS):
+        for attempt in range(1, ETAG_ATTEMPTS + 1):
             current = self._get(zone, relative)
             before = txt_values(current) if current is not None else set()
             after = change(before)
@@ -382,9 +382,9 @@ class AzureWriter(Writer):
                           lambda c=current, a=after: self._write(zone, relative, c, a, ttl))
                 return
             except HttpResponseError as exc:
-                if exc.status_code == 412:
-                    logger.debug("dns-autopilot: %s changed meanwhile (412); reading it again",
-                                 relative)
+                if exc.status_code == 412:  # changed meanwhile: read it again at once
+                    self.on_retry(f"{what} the TXT record set {relative}", attempt, 0.0,
+                                  "HTTP 412 (the set changed meanwhile)")
                     continue
                 self._fail(exc, f"{what} the TXT record set {relative} in zone {zone}", zone)
             except (ClientAuthenticationError, ServiceRequestError, ServiceResponseError,

@@ -535,7 +535,7 @@ class Route53Writer(Writer):
         process changed a set in between, read again (bounded). Returns the change id (None
         when nothing needed changing) and the names changed."""
         with locks.held(f"route53-{zone_id}", f"Route 53 zone {zone}"):
-            for _ in range(CONFLICT_TRIES):
+            for attempt in range(1, CONFLICT_TRIES + 1):
                 changes, touched = [], {}
                 for name, values in sorted(records.items()):
                     name = names.normalize(name)
@@ -548,8 +548,10 @@ class Route53Writer(Writer):
                     return None, {}
                 try:
                     return self._change(zone, zone_id, changes, what), touched
-                except _Conflict:
-                    time.sleep(random.random())  # another process's change landed first
+                except _Conflict:  # another process's change landed first: read again
+                    pause = random.random()
+                    self.on_retry(what, attempt, pause, "the set changed meanwhile")
+                    time.sleep(pause)
         raise AutopilotError(
             Code.PROPAGATION_TIMEOUT, f"{self.label}: the TXT sets in {zone} kept changing under "
             f"this run ({CONFLICT_TRIES} tries)", "another process keeps rewriting the same "
