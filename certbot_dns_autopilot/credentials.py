@@ -15,10 +15,9 @@ from certbot.plugins.dns_common import CredentialsConfiguration
 
 from . import links, names, scrub
 from .plan import aliases
-from .writers.base import ZONES_KEY, check_mode
-from .writers.registry import WRITERS, WriterMap, writers_from_credentials
+from .writers.base import PREFIX, ZONES_KEY, check_mode
+from .writers.registry import WRITERS, WriterMap, kinds, writers_from_credentials
 
-PREFIX = "dns_autopilot_"
 #: certbot's own DNS plugins' key prefixes, which users migrate from by renaming.
 CERTBOT_PREFIXES = {f"dns_{kind}_": kind for kind in WRITERS}
 INI_FIX = ("write one `key = value` per line, `[name]` alone on a line to start a section, "
@@ -103,7 +102,7 @@ def _check_keys(confobj: configobj.ConfigObj, path: str) -> None:
     """A dns_autopilot_ key the plugin does not read is an error, and so are certbot's own
     plugins' keys where no dns_autopilot_ key is: ignored silently, a misspelt or unmigrated
     key would make the run fail later, far from the cause."""
-    kinds = ", ".join(WRITERS)
+    known = ", ".join(WRITERS)
     places = [(confobj, path, True)] + [
         (confobj[name], f"{path} [{name}]", False) for name in confobj.sections]
     for section, where, top in places:
@@ -111,8 +110,7 @@ def _check_keys(confobj: configobj.ConfigObj, path: str) -> None:
             raise errors.PluginError(
                 f"{where} holds a nested section [[{section.sections[0]}]], which is not "
                 "read. Fix: give each writer its own top-level [section]")
-        ours = any(key.startswith(f"{PREFIX}{kind}_") for key in section.scalars
-                   for kind in WRITERS)  # a dns-autopilot writer is configured here
+        ours = bool(kinds(section.scalars))  # a dns-autopilot writer is configured here
         for key in section.scalars:
             kind = next((k for prefix, k in CERTBOT_PREFIXES.items() if key.startswith(prefix)),
                         None)
@@ -124,7 +122,7 @@ def _check_keys(confobj: configobj.ConfigObj, path: str) -> None:
             if not key.startswith(PREFIX):
                 continue
             rest = key[len(PREFIX):]
-            if rest == ZONES_KEY or any(rest.startswith(f"{k}_") for k in WRITERS):
+            if rest == ZONES_KEY or kinds([key]):
                 continue
             if key == aliases.KEY:
                 if not top:
@@ -134,7 +132,7 @@ def _check_keys(confobj: configobj.ConfigObj, path: str) -> None:
                 continue
             raise errors.PluginError(
                 f"{where} holds {key}, which is not a dns-autopilot key. Fix: writer keys "
-                f"are {PREFIX}<writer>_<key> with <writer> one of {kinds}; any other DNS "
+                f"are {PREFIX}<writer>_<key> with <writer> one of {known}; any other DNS "
                 f"provider goes through dns-lexicon: {PREFIX}lexicon_provider = "
                 f"{rest.partition('_')[0] or '<provider>'} and its options as "
                 f"{PREFIX}lexicon_<option> (see {links.page('providers/lexicon')})")

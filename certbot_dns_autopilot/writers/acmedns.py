@@ -28,6 +28,7 @@ from .. import names, scrub, statefiles
 from ..codes import Code
 from ..errors import AutopilotError
 from ..shown import shown
+from . import apierrors, schema
 from .base import Key, Keys, Records, Writer, check_endpoint, check_mode
 
 #: The keys this writer reads (``dns_autopilot_acmedns_<key>``): what INI validation,
@@ -133,6 +134,45 @@ def allowed(address: str | None, allowfrom: tuple[str, ...]) -> bool:
     return False
 
 
+#: Answers after which acme-dns certainly wrote nothing: worth another try.
+_UNAPPLIED = (429, 502, 503, 504)
+
+
+class _Unapplied(Exception):
+    """An answer of `_UNAPPLIED`, raised inside the retried call."""
+
+    def __init__(self, status: int, error: str, retry_after: str | None) -> None:
+        super().__init__(status)
+        self.status, self.error = status, error
+        try:
+            self.retry_after: float | None = float(retry_after or "")
+        except ValueError:
+            self.retry_after = None
+
+
+def _said(exc: Exception) -> apierrors.Said | None:
+    """What the acme-dns API said; a connection that was never made counts as a dropped
+    one (worth another try), a timeout or a break once the request was sent does not."""
+    import requests
+
+    if isinstance(exc, _Unapplied):
+        return apierrors.Said(status=exc.status, message=exc.error, retry_after=exc.retry_after)
+    if isinstance(exc, requests.ConnectTimeout):
+        return apierrors.Said(failure=apierrors.TIMEOUT, message=type(exc).__name__)
+    if isinstance(exc, requests.ConnectionError) and _never_connected(exc):
+        return apierrors.Said(failure=apierrors.CONNECTION, message=type(exc).__name__)
+    if isinstance(exc, requests.RequestException):  # sent: it may have been applied
+        return apierrors.Said(failure="no answer", message=type(exc).__name__)
+    return None
+
+
+def _never_connected(exc: Exception) -> bool:
+    import urllib3.exceptions
+
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
 class AcmeDnsWriter(Writer):
     """Updates the TXT of acme-dns registrations through the server's HTTP API."""
 
@@ -148,20 +188,18 @@ class AcmeDnsWriter(Writer):
 
     #: pre-flight runs the probe on every run, not only in doctor: it writes nothing
     probe_is_free = True
+    #: The retries of an update acme-dns certainly did not apply.
+    policy = apierrors.POLICY
 
     @classmethod
     def from_credentials(cls, credentials: Keys, path: str) -> AcmeDnsWriter:
-        credentials.require({
-            "acmedns_api_url": "the acme-dns server's API URL, e.g. https://auth.acme-dns.io",
-            "acmedns_registration_file": "the JSON file of your acme-dns registrations",
-        })
-        url = str(credentials.conf("acmedns_api_url")).strip()
+        settings = schema.read(credentials, "acmedns", KEYS, path, title="acme-dns")
+        url = settings["api_url"] or ""
         if urlsplit(url).scheme.lower() not in ("http", "https") or not urlsplit(url).hostname:
-            raise errors.PluginError(f"{_key('api_url')} = {shown(url)!r} in {path} is not a "
-                                     "URL. Fix: give the API's https:// URL")
+            raise AutopilotError(Code.BAD_CONFIG, f"{_key('api_url')} = {shown(url)!r} in {path} "
+                                 "is not a URL", "give the API's https:// URL")
         check_endpoint(url, _key("api_url"), path)
-        registrations = read_registrations(str(credentials.conf("acmedns_registration_file")),
-                                           path)
+        registrations = read_registrations(settings["registration_file"] or "", path)
         if not registrations:
             raise errors.PluginError(
                 f"the acme-dns registration file of {path} holds no registration. Fix: "
@@ -186,25 +224,47 @@ class AcmeDnsWriter(Writer):
     # -- the API --------------------------------------------------------------------------
 
     def _update(self, registration: Registration, value: str) -> tuple[int, str]:
+        """POST /update: (HTTP status, acme-dns's ``error`` field). An answer that certainly
+        changed nothing (429, a proxy's 502/503/504, no connection made) is retried; a
+        timeout after the request was sent is not: acme-dns keeps two values, and the same
+        value sent twice would push the other one out."""
         import requests  # imported on use: certbot loads every plugin at start
 
-        try:
+        def post() -> tuple[int, str]:
             response = requests.post(
                 f"{self.api_url}/update", timeout=TIMEOUT,
                 headers={"X-Api-User": registration.username,
                          "X-Api-Key": registration.password},
                 json={"subdomain": registration.subdomain, "txt": value})
-        except requests.RequestException as exc:
-            raise AutopilotError(
-                Code.PROVIDER_UNREACHABLE, f"{self.label}: the API at {self.api_url} could not be "
-                f"reached ({type(exc).__name__})",
-                f"check {_key('api_url')} and that this host can reach the server (firewall, "
-                "proxy, TLS certificate)") from None
+            try:
+                error = str(response.json().get("error") or "")
+            except (ValueError, AttributeError):
+                error = ""
+            if response.status_code in _UNAPPLIED:
+                raise _Unapplied(response.status_code, error,
+                                 response.headers.get("Retry-After"))
+            return response.status_code, error
+
+        what = f"the update for {registration.domain}"
         try:
-            error = str(response.json().get("error") or "")
-        except (ValueError, AttributeError):
-            error = ""
-        return response.status_code, error
+            return apierrors.call(post, _said, what, self.on_retry, self.policy)
+        except _Unapplied as exc:
+            return exc.status, exc.error
+        except requests.RequestException as exc:
+            said = _said(exc) or apierrors.Said(failure=apierrors.CONNECTION)
+            raise apierrors.error(self.label, what, said, self._fixes(registration),
+                                  api=f"the API at {self.api_url}") from None
+
+    def _fixes(self, registration: Registration) -> apierrors.Fixes:
+        return apierrors.Fixes(
+            refused=f"check the username and password for {registration.domain} in the "
+                    "registration file against the server's, or register again",
+            denied="run certbot from an address in the registration's allowfrom",
+            zone=f"check {_key('api_url')}: it must be the acme-dns server's API URL",
+            unreachable=f"check {_key('api_url')} and that this host can reach the server "
+                        "(firewall, proxy, TLS certificate); retry later if it is overloaded",
+            other="check the server's logs; a value acme-dns rejects (bad_txt) is not an ACME "
+                  "value")
 
     def _refused(self, registration: Registration, status: int, error: str) -> AutopilotError:
         who = f"the registration of {registration.domain} (user {registration.username})"
@@ -230,9 +290,15 @@ class AcmeDnsWriter(Writer):
                 Code.PERMISSION_DENIED, f"{self.label} rejected the subdomain of {who} "
                 "(bad_subdomain)", "copy the registration's subdomain exactly as /register "
                 "returned it")
+        said = apierrors.Said(status=status, message=shown(error or "no error field", limit=80))
+        if status in _UNAPPLIED or status >= 500 or status == 404:
+            if status == 404:  # no /update there: the URL is not acme-dns's API
+                said = apierrors.Said(failure=apierrors.MALFORMED)
+            return apierrors.error(self.label, f"the update for {who}", said,
+                                   self._fixes(registration), api=f"the API at {self.api_url}")
         return AutopilotError(
             Code.PERMISSION_DENIED, f"{self.label} answered HTTP {status} "
-            f"({shown(error or 'no error field', limit=80)}) to the update for {who}",
+            f"({said.message}) to the update for {who}",
             "check the server's logs; a value acme-dns rejects (bad_txt) is not an ACME value")
 
     # -- the writer -----------------------------------------------------------------------

@@ -21,7 +21,9 @@ from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
     ServiceRequestError,
+    ServiceRequestTimeoutError,
     ServiceResponseError,
+    ServiceResponseTimeoutError,
 )
 from azure.identity import (
     CertificateCredential,
@@ -35,6 +37,7 @@ from azure.mgmt.dns.models import RecordSet, TxtRecord
 from .. import names
 from ..codes import Code
 from ..errors import AutopilotError
+from . import apierrors, schema
 from .base import Key, Keys, Records, Writer
 
 #: The keys this writer reads (``dns_autopilot_azure_<key>``): what INI validation,
@@ -95,18 +98,17 @@ def _key(suffix: str) -> str:
     return f"dns_autopilot_azure_{suffix}"
 
 
-def _https_url(keys: Keys, suffix: str, where: str) -> str | None:
-    value = keys.conf(f"azure_{suffix}")
-    if not value:
+def _https_url(settings: schema.Settings, suffix: str, where: str) -> str | None:
+    text = (settings[suffix] or "").rstrip("/")
+    if not text:
         return None
-    text = str(value).strip().rstrip("/")
     parsed = urlparse(text)
     if parsed.scheme != "https" or not parsed.hostname:
-        raise AutopilotError(
-            Code.BAD_CONFIG, f"{_key(suffix)} = {text!r} in {where} is not an https:// URL",
-            f"set {_key(suffix)} to the endpoint's https URL (e.g. "
-            f"{'https://management.azure.com' if 'manager' in suffix else 'https://login.microsoftonline.com'}"
-            f"), or remove it and set {_key('environment')}")
+        example = ("https://management.azure.com" if "manager" in suffix
+                   else "https://login.microsoftonline.com")
+        raise _bad(f"{_key(suffix)} = {text!r} in {where} is not an https:// URL",
+                   f"set {_key(suffix)} to the endpoint's https URL (e.g. {example}), or "
+                   f"remove it and set {_key('environment')}")
     return text
 
 
@@ -123,9 +125,6 @@ def relative_name(name: str, zone: str) -> str:
     if not names.within(name, zone):
         raise ValueError(f"{name} is not in zone {zone}")
     return name[:-len(zone) - 1]
-
-
-longest_zone = names.longest_zone
 
 
 def likely_zone(name: str) -> str:
@@ -146,11 +145,40 @@ def txt_records(values: Iterable[str]) -> list[Any]:
             for v in sorted(values)]
 
 
+_NO_GROUP = ("ResourceGroupNotFound", "SubscriptionNotFound", "InvalidSubscriptionId")
+
+
+def _said(exc: Exception) -> apierrors.Said | None:
+    """What Azure said, from an azure-core or azure-identity error (None: not an answer).
+    A subscription or resource group that does not exist counts as 404 (the zone's
+    container is not there); a token Microsoft Entra ID refused, as 401."""
+    if isinstance(exc, (ServiceRequestTimeoutError, ServiceResponseTimeoutError)):
+        return apierrors.Said(failure=apierrors.TIMEOUT, message=type(exc).__name__)
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+        return apierrors.Said(failure=apierrors.CONNECTION, message=type(exc).__name__)
+    if isinstance(exc, ClientAuthenticationError) and _from_entra(exc):
+        status = exc.status_code if exc.status_code and exc.status_code >= 429 else 401
+        return apierrors.Said(status=status, code=_aad_code(str(exc)))
+    if not isinstance(exc, HttpResponseError):
+        return None
+    code = str(getattr(exc.error, "code", None) or exc.reason or "")
+    message = str(getattr(exc.error, "message", None) or _first_line(str(exc)))
+    try:
+        retry_after = float(exc.response.headers.get("Retry-After"))  # type: ignore[union-attr]
+    except (AttributeError, TypeError, ValueError):
+        retry_after = None
+    status = 404 if code in _NO_GROUP else int(exc.status_code or 0)
+    return apierrors.Said(status=status, code=code, message=message, retry_after=retry_after)
+
+
 class AzureWriter(Writer):
     """Writes TXT record sets in the Azure DNS zones of one subscription's resource group."""
 
+    #: The retries of every API call (429, 5xx, a dropped connection, a timeout).
+    policy = apierrors.POLICY
+
     def __init__(self, credential: Any, subscription: str, group: str, resource_manager: str,
-                 who: str, secrets: Iterable[str] = ()) -> None:
+                 who: str, secrets: Iterable[str] = (), **client_options: Any) -> None:
         self.subscription = subscription
         self.group = group
         self.resource_manager = resource_manager
@@ -160,7 +188,8 @@ class AzureWriter(Writer):
         self.client = DnsManagementClient(
             credential, subscription, base_url=resource_manager,
             credential_scopes=[f"{resource_manager}/.default"],
-            retry_total=2, retry_backoff_factor=0.5, connection_timeout=15, read_timeout=60)
+            retry_total=0, connection_timeout=15, read_timeout=60,  # apierrors.call retries
+            **client_options)
         self.label = (f"Azure DNS (subscription {subscription}, resource group {group}, {who}"
                       + (f", {resource_manager}" if resource_manager != ENVIRONMENTS[
                           "azurepubliccloud"][0] else "") + ")")
@@ -168,27 +197,10 @@ class AzureWriter(Writer):
     @classmethod
     def from_credentials(cls, keys: Keys, where: str) -> AzureWriter:
         """Validate the INI keys one by one, each failure naming its key and the fix."""
-        keys.require({
-            "azure_subscription_id": "the subscription ID (a GUID) that holds the DNS zones",
-            "azure_resource_group": "the resource group that holds the DNS zones",
-        })
-        subscription = str(keys.conf("azure_subscription_id")).strip()
-        if not _GUID.match(subscription):
-            raise AutopilotError(
-                Code.BAD_CONFIG,
-                f"{_key('subscription_id')} = {subscription!r} in {where} is not a subscription "
-                "ID", "copy the subscription ID (a GUID) from `az account show --query id`")
-        group = str(keys.conf("azure_resource_group")).strip()
-        if not _RESOURCE_GROUP.match(group) or group.endswith("."):
-            raise AutopilotError(
-                Code.BAD_CONFIG,
-                f"{_key('resource_group')} = {group!r} in {where} is not a resource group name",
-                "set it to the name (not the ID) of the resource group that holds the zones, "
-                "as `az network dns zone list --query '[].resourceGroup'` prints it")
-
-        resource_manager, authority = _endpoints(keys, where)
-        explicit_authority = bool(keys.conf("azure_authority_host"))
-        credential, who, secrets = _credential(keys, where, authority, explicit_authority)
+        settings = schema.read(keys, "azure", KEYS, where, title="Azure")
+        subscription, group = _scope(settings, where)
+        resource_manager, authority = _endpoints(settings, where)
+        credential, who, secrets = _credential(settings, where, authority)
         return cls(credential, subscription, group, resource_manager, who, secrets)
 
     # -- errors ----------------------------------------------------------------------------
@@ -211,48 +223,53 @@ class AzureWriter(Writer):
                 f"service principal ({_key('tenant_id')}, {_key('client_id')}, "
                 f"{_key('client_secret')})",
                 evidence=self._redact(_first_line(str(exc)))) from None
-        if isinstance(exc, ClientAuthenticationError) and _from_entra(exc):
-            raise AutopilotError(
-                Code.PERMISSION_DENIED, f"{self.label}: Microsoft Entra ID refused a token to "
-                f"{what} ({_aad_code(str(exc))})", _aad_fix(str(exc)),
-                evidence=self._redact(_aad_description(str(exc)))) from None
-        if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
-            raise AutopilotError(
-                Code.PROVIDER_UNREACHABLE, f"{self.label}: could not reach Azure to {what}",
-                f"check {_key('resource_manager_url')}/{_key('authority_host')} (or "
-                f"{_key('environment')}) and this host's network and proxy settings",
-                evidence=self._redact(_first_line(str(exc)))) from None
-        if not isinstance(exc, HttpResponseError):
+        said = _said(exc)
+        if said is None:
             raise exc
-        status = exc.status_code
-        code = getattr(exc.error, "code", None) or (exc.reason or "")
-        message = self._redact(getattr(exc.error, "message", None) or _first_line(str(exc)))
-        evidence = f"Azure Resource Manager: HTTP {status} {code}: {message}"
-        if status in (401, 403):
-            raise AutopilotError(
-                Code.PERMISSION_DENIED, f"{self.label} may not {what}", ROLE_FIX + scope
-                + f" for this principal ({self.who}), or on its resource group; if access was "
-                "granted just now, wait a few minutes for Azure to apply it",
-                evidence=evidence) from None
-        if code in ("ResourceGroupNotFound", "SubscriptionNotFound", "InvalidSubscriptionId"):
-            raise AutopilotError(
-                Code.ZONE_NOT_FOUND, f"{self.label}: {code} when trying to {what}",
-                self._where_zones_are(), evidence=evidence) from None
-        if status == 404:
-            raise AutopilotError(
-                Code.ZONE_NOT_FOUND, f"{self.label}: the DNS zone {zone or ''} does not exist in "
-                f"resource group {self.group} ({what})",
+        entra = isinstance(exc, ClientAuthenticationError) and _from_entra(exc)
+        fixes = apierrors.Fixes(
+            refused=_aad_fix(str(exc)) if entra else ROLE_FIX + scope + (
+                f" for this principal ({self.who}), or on its resource group; if access was "
+                "granted just now, wait a few minutes for Azure to apply it"),
+            denied=ROLE_FIX + scope + f" for this principal ({self.who}), or on its resource "
+            "group; if access was granted just now, wait a few minutes for Azure to apply it",
+            zone=self._where_zones_are() if said.code in _NO_GROUP else (
                 f"create the zone there, or set {_key('resource_group')} to the resource "
-                "group that holds it", evidence=evidence) from None
-        raise AutopilotError(
-            Code.PROVIDER_UNREACHABLE,
-            f"{self.label}: Azure answered HTTP {status} when trying to {what}",
-            "retry later; if it persists, check the Azure status page and the message above",
-            evidence=evidence) from None
+                "group that holds it"),
+            unreachable=(f"check {_key('resource_manager_url')}/{_key('authority_host')} (or "
+                         f"{_key('environment')}) and this host's network and proxy settings")
+            if said.failure else ("retry later; if it persists, check the Azure status page "
+                                  "and the message above"),
+            other="the message above says why Azure refused it")
+        evidence = ""
+        if entra:
+            problem = (f"{self.label}: Microsoft Entra ID refused a token to {what} "
+                       f"({_aad_code(str(exc))})")
+            evidence = _aad_description(str(exc))
+        elif said.failure:
+            problem = f"{self.label}: could not reach Azure to {what}"
+            evidence = _first_line(str(exc))
+        elif said.status in (401, 403):
+            problem = f"{self.label} may not {what}"
+        elif said.code in _NO_GROUP:
+            problem = f"{self.label}: {said.code} when trying to {what}"
+        elif said.status == 404:
+            problem = (f"{self.label}: the DNS zone {zone or ''} does not exist in resource "
+                       f"group {self.group} ({what})")
+        else:
+            problem = f"{self.label}: Azure answered HTTP {said.status} when trying to {what}"
+        raise apierrors.error(self.label, what, said, fixes, api="Azure Resource Manager",
+                              problem=problem, evidence=evidence,
+                              secrets=self._secrets) from None
+
+    def _api(self, what: str, fn: Callable[[], T]) -> T:
+        """One SDK call, retried while Azure limits or fails it (`apierrors.call`); its
+        errors are raised as they came, for the caller's own handling."""
+        return apierrors.call(fn, _said, what, self.on_retry, self.policy)
 
     def _call(self, what: str, fn: Callable[[], T], zone: str | None = None) -> T:
         try:
-            return fn()
+            return self._api(what, fn)
         except (ClientAuthenticationError, HttpResponseError, ServiceRequestError,
                 ServiceResponseError, CredentialUnavailableError) as exc:
             self._fail(exc, what, zone)
@@ -260,7 +277,8 @@ class AzureWriter(Writer):
     def _where_zones_are(self) -> str:
         """The fix for a wrong resource group: where the principal does see zones, if anywhere."""
         try:
-            seen = [(z.name, _group_of(z.id)) for z in self.client.zones.list()]
+            seen = self._api("list the DNS zones", lambda: [
+                (z.name, _group_of(z.id)) for z in self.client.zones.list()])
         except (HttpResponseError, ServiceRequestError, ServiceResponseError):
             seen = []
         fix = (f"set {_key('resource_group')} (and {_key('subscription_id')}) to where the zone "
@@ -278,8 +296,9 @@ class AzureWriter(Writer):
         name = names.normalize(name)
         try:
             if self._zones is None:  # one listing per run: apex, www, … share it
-                self._zones = [z.name for z in self.client.zones.list_by_resource_group(
-                    self.group)]
+                self._zones = self._api(f"list the DNS zones of resource group {self.group}",
+                                        lambda: [z.name for z in self.client.zones
+                                                 .list_by_resource_group(self.group)])
             zones = self._zones
         except HttpResponseError as exc:
             if exc.status_code != 403:
@@ -288,7 +307,7 @@ class AzureWriter(Writer):
         except (ClientAuthenticationError, ServiceRequestError, ServiceResponseError,
                 CredentialUnavailableError) as exc:
             self._fail(exc, f"list the DNS zones of resource group {self.group}")
-        zone = longest_zone(name, zones)
+        zone = names.longest_zone(name, zones)
         if zone is None:
             raise AutopilotError(
                 Code.ZONE_NOT_FOUND,
@@ -303,7 +322,8 @@ class AzureWriter(Writer):
         denied = False
         for candidate in candidates:
             try:
-                return str(self.client.zones.get(self.group, candidate).name).lower()
+                return str(self._api(f"read the DNS zone {candidate}", lambda c=candidate:
+                                     self.client.zones.get(self.group, c)).name).lower()
             except HttpResponseError as exc:
                 if exc.status_code == 403:
                     denied = True
@@ -336,7 +356,8 @@ class AzureWriter(Writer):
 
     def _get(self, zone: str, relative: str) -> Any | None:
         try:
-            return self.client.record_sets.get(self.group, zone, relative, "TXT")
+            return self._api(f"read the TXT record set {relative} in zone {zone}", lambda:
+                             self.client.record_sets.get(self.group, zone, relative, "TXT"))
         except HttpResponseError as exc:
             if exc.status_code == 404 and getattr(exc.error, "code", "") not in (
                     "ResourceGroupNotFound", "ParentResourceNotFound", "ResourceNotFound"):
@@ -350,30 +371,20 @@ class AzureWriter(Writer):
                 ttl: int, what: str) -> None:
         """Read the set, compute its new values, write them with If-Match; redo on 412."""
         relative = relative_name(name, zone)
-        for _ in range(ETAG_ATTEMPTS):
+        for attempt in range(1, ETAG_ATTEMPTS + 1):
             current = self._get(zone, relative)
             before = txt_values(current) if current is not None else set()
             after = change(before)
             if after == before:
                 return
             try:
-                if not after:
-                    self.client.record_sets.delete(self.group, zone, relative, "TXT",
-                                                   if_match=current.etag)
-                else:
-                    record_set = RecordSet(
-                        ttl=current.ttl if current is not None and current.ttl else ttl,
-                        metadata=current.metadata if current is not None else None,
-                        txt_records=txt_records(after))
-                    self.client.record_sets.create_or_update(
-                        self.group, zone, relative, "TXT", record_set,
-                        if_match=current.etag if current is not None else None,
-                        if_none_match="*" if current is None else None)
+                self._api(f"{what} the TXT record set {relative}",
+                          lambda c=current, a=after: self._write(zone, relative, c, a, ttl))
                 return
             except HttpResponseError as exc:
-                if exc.status_code == 412:
-                    logger.debug("dns-autopilot: %s changed meanwhile (412); reading it again",
-                                 relative)
+                if exc.status_code == 412:  # changed meanwhile: read it again at once
+                    self.on_retry(f"{what} the TXT record set {relative}", attempt, 0.0,
+                                  "HTTP 412 (the set changed meanwhile)")
                     continue
                 self._fail(exc, f"{what} the TXT record set {relative} in zone {zone}", zone)
             except (ClientAuthenticationError, ServiceRequestError, ServiceResponseError,
@@ -384,6 +395,21 @@ class AzureWriter(Writer):
             f"{self.label}: the TXT record set {relative} in zone {zone} changed under every "
             f"one of {ETAG_ATTEMPTS} attempts to {what} it",
             "another process keeps changing it: run again when it is done")
+
+    def _write(self, zone: str, relative: str, current: Any, after: set[str], ttl: int) -> None:
+        """Replace the record set read as ``current`` by ``after`` (none left: delete it),
+        only if it is still that set (If-Match its etag; If-None-Match when there was none)."""
+        if not after:
+            self.client.record_sets.delete(self.group, zone, relative, "TXT",
+                                           if_match=current.etag)
+            return
+        record_set = RecordSet(ttl=current.ttl if current is not None and current.ttl else ttl,
+                               metadata=current.metadata if current is not None else None,
+                               txt_records=txt_records(after))
+        self.client.record_sets.create_or_update(
+            self.group, zone, relative, "TXT", record_set,
+            if_match=current.etag if current is not None else None,
+            if_none_match="*" if current is None else None)
 
     def add(self, zone: str, records: Records, ttl: int) -> None:
         with self.rolled_back(zone, records):  # one record set per name: undo the others
@@ -414,109 +440,133 @@ class AzureWriter(Writer):
 # -- settings --------------------------------------------------------------------------------
 
 
-def _endpoints(keys: Keys, where: str) -> tuple[str, str]:
+def _bad(problem: str, fix: str) -> AutopilotError:
+    return AutopilotError(Code.BAD_CONFIG, problem, fix)
+
+
+def _scope(settings: schema.Settings, where: str) -> tuple[str, str]:
+    """(subscription ID, resource group name), each checked for its shape."""
+    subscription, group = settings["subscription_id"] or "", settings["resource_group"] or ""
+    if not _GUID.match(subscription):
+        raise _bad(f"{_key('subscription_id')} = {subscription!r} in {where} is not a "
+                   "subscription ID",
+                   "copy the subscription ID (a GUID) from `az account show --query id`")
+    if not _RESOURCE_GROUP.match(group) or group.endswith("."):
+        raise _bad(f"{_key('resource_group')} = {group!r} in {where} is not a resource group "
+                   "name", "set it to the name (not the ID) of the resource group that holds "
+                   "the zones, as `az network dns zone list --query '[].resourceGroup'` prints it")
+    return subscription, group
+
+
+def _endpoints(settings: schema.Settings, where: str) -> tuple[str, str]:
     """(Resource Manager URL, authority host): explicit URLs win over the named cloud."""
-    environment = str(keys.conf("azure_environment") or "AzurePublicCloud").strip()
+    environment = settings["environment"] or "AzurePublicCloud"
     if environment.lower() not in ENVIRONMENTS:
-        raise AutopilotError(
-            Code.BAD_CONFIG, f"{_key('environment')} = {environment!r} in {where} is not an "
-            "Azure cloud", f"use one of {ENVIRONMENT_NAMES}, or set {_key('resource_manager_url')}"
-            f" and {_key('authority_host')} (Azure Stack Hub)")
+        raise _bad(f"{_key('environment')} = {environment!r} in {where} is not an Azure cloud",
+                   f"use one of {ENVIRONMENT_NAMES}, or set {_key('resource_manager_url')} "
+                   f"and {_key('authority_host')} (Azure Stack Hub)")
     resource_manager, authority = ENVIRONMENTS[environment.lower()]
-    explicit_rm = _https_url(keys, "resource_manager_url", where)
-    explicit_authority = _https_url(keys, "authority_host", where)
+    explicit_rm = _https_url(settings, "resource_manager_url", where)
+    explicit_authority = _https_url(settings, "authority_host", where)
     if bool(explicit_rm) != bool(explicit_authority) and not (
-            explicit_rm and _truthy(keys, "use_managed_identity", where)):
+            explicit_rm and _truthy(settings, "use_managed_identity", where)):
         missing = "authority_host" if explicit_rm else "resource_manager_url"
-        raise AutopilotError(
-            Code.BAD_CONFIG, f"{where} sets only one of {_key('resource_manager_url')} and "
-            f"{_key('authority_host')}",
-            f"set {_key(missing)} too (both belong to one cloud), or neither and use "
-            f"{_key('environment')}")
+        raise _bad(f"{where} sets only one of {_key('resource_manager_url')} and "
+                   f"{_key('authority_host')}",
+                   f"set {_key(missing)} too (both belong to one cloud), or neither and use "
+                   f"{_key('environment')}")
     return explicit_rm or resource_manager, explicit_authority or authority
 
 
-def _truthy(keys: Keys, suffix: str, where: str) -> bool:
-    text = str(keys.conf(f"azure_{suffix}") or "").strip().lower()
+def _truthy(settings: schema.Settings, suffix: str, where: str) -> bool:
+    text = (settings[suffix] or "").lower()
     if text in _TRUE:
         return True
     if text in _FALSE:
         return False
-    raise AutopilotError(Code.PERMISSION_DENIED, f"{_key(suffix)} = {text!r} in {where} is not "
-                         "true or false", f"set {_key(suffix)} = true or false")
+    raise _bad(f"{_key(suffix)} = {text!r} in {where} is not true or false",
+               f"set {_key(suffix)} = true or false")
 
 
-def _credential(keys: Keys, where: str, authority: str, explicit_authority: bool
+def _credential(settings: schema.Settings, where: str, authority: str
                 ) -> tuple[Any, str, list[str]]:
     """The token credential, how the label names it, and the secrets to keep out of text."""
-    secret = str(keys.conf("azure_client_secret") or "").strip()
-    cert_path = str(keys.conf("azure_client_certificate_path") or "").strip()
-    cert_password = str(keys.conf("azure_client_certificate_password") or "").strip()
-    client_id = str(keys.conf("azure_client_id") or "").strip()
-    tenant = str(keys.conf("azure_tenant_id") or "").strip()
+    client_id = settings["client_id"]
     if client_id and not _GUID.match(client_id):
-        raise AutopilotError(
-            Code.PERMISSION_DENIED, f"{_key('client_id')} = {client_id!r} in {where} is not a "
-            "client (application) ID",
-            "copy the appId (a GUID) that `az ad sp create-for-rbac` printed, or the managed "
-            "identity's clientId")
+        raise _bad(f"{_key('client_id')} = {client_id!r} in {where} is not a client "
+                   "(application) ID",
+                   "copy the appId (a GUID) that `az ad sp create-for-rbac` printed, or the "
+                   "managed identity's clientId")
+    if _truthy(settings, "use_managed_identity", where):
+        return _managed_identity(settings, where)
+    return _service_principal(settings, where, authority)
 
-    if _truthy(keys, "use_managed_identity", where):
-        if secret or cert_path or tenant:
-            raise AutopilotError(
-                Code.PERMISSION_DENIED, f"{where} sets {_key('use_managed_identity')} = true and "
-                "service-principal keys", f"remove {_key('tenant_id')}, {_key('client_secret')} "
-                f"and {_key('client_certificate_path')} (a managed identity needs none), or set "
-                f"{_key('use_managed_identity')} = false")
-        kwargs = {"client_id": client_id} if client_id else {}
-        who = (f"user-assigned managed identity {client_id}" if client_id
-               else "system-assigned managed identity")
-        return ManagedIdentityCredential(**kwargs), who, []
 
+def _managed_identity(settings: schema.Settings, where: str) -> tuple[Any, str, list[str]]:
+    """The VM's, container's or function's own identity: no service-principal keys."""
+    if settings["client_secret"] or settings["client_certificate_path"] or settings["tenant_id"]:
+        raise _bad(f"{where} sets {_key('use_managed_identity')} = true and service-principal "
+                   "keys", f"remove {_key('tenant_id')}, {_key('client_secret')} and "
+                   f"{_key('client_certificate_path')} (a managed identity needs none), or set "
+                   f"{_key('use_managed_identity')} = false")
+    client_id = settings["client_id"]
+    kwargs = {"client_id": client_id} if client_id else {}
+    who = (f"user-assigned managed identity {client_id}" if client_id
+           else "system-assigned managed identity")
+    return ManagedIdentityCredential(**kwargs), who, []
+
+
+def _service_principal(settings: schema.Settings, where: str, authority: str
+                       ) -> tuple[Any, str, list[str]]:
+    """A service principal: tenant, client ID, and one of a secret or a certificate."""
+    tenant, client_id = settings["tenant_id"], settings["client_id"]
+    secret, cert_path = settings["client_secret"], settings["client_certificate_path"]
     if not tenant:
-        raise AutopilotError(
-            Code.PERMISSION_DENIED, f"{where} sets no {_key('tenant_id')}",
-            f"set {_key('tenant_id')}, {_key('client_id')} and {_key('client_secret')} (or "
-            f"{_key('client_certificate_path')}) of a service principal, or "
-            f"{_key('use_managed_identity')} = true on an Azure VM, container or function")
+        raise _bad(f"{where} sets no {_key('tenant_id')}",
+                   f"set {_key('tenant_id')}, {_key('client_id')} and {_key('client_secret')} "
+                   f"(or {_key('client_certificate_path')}) of a service principal, or "
+                   f"{_key('use_managed_identity')} = true on an Azure VM, container or function")
     if not _TENANT.match(tenant):
-        raise AutopilotError(
-            Code.PERMISSION_DENIED, f"{_key('tenant_id')} = {tenant!r} in {where} is not a tenant "
-            "ID", "copy the tenant (directory) ID, a GUID, from `az account show --query "
-            "tenantId`")
+        raise _bad(f"{_key('tenant_id')} = {tenant!r} in {where} is not a tenant ID",
+                   "copy the tenant (directory) ID, a GUID, from `az account show --query "
+                   "tenantId`")
     if not client_id:
-        raise AutopilotError(
-            Code.PERMISSION_DENIED, f"{where} sets no {_key('client_id')}",
-            f"set {_key('client_id')} to the service principal's appId")
+        raise _bad(f"{where} sets no {_key('client_id')}",
+                   f"set {_key('client_id')} to the service principal's appId")
     if bool(secret) == bool(cert_path):
-        raise AutopilotError(
-            Code.PERMISSION_DENIED, f"{where} sets {'both' if secret else 'neither'} of "
-            f"{_key('client_secret')} and {_key('client_certificate_path')}",
-            "set exactly one: the client secret's value, or the path of a PEM file holding "
-            "the certificate and its private key")
-    options: dict[str, Any] = {"authority": authority, "retry_total": 2}
-    if explicit_authority:
+        raise _bad(f"{where} sets {'both' if secret else 'neither'} of {_key('client_secret')} "
+                   f"and {_key('client_certificate_path')}",
+                   "set exactly one: the client secret's value, or the path of a PEM file "
+                   "holding the certificate and its private key")
+    options: dict[str, Any] = {"authority": authority, "retry_total": 0}  # ours retry
+    if settings["authority_host"]:
         options["disable_instance_discovery"] = True
     who = f"service principal {client_id}"
     if secret:
         return ClientSecretCredential(tenant, client_id, secret, **options), who, [secret]
+    return _certificate(settings, where, tenant, client_id, options), f"{who} (certificate)", [
+        settings["client_certificate_password"] or ""]
+
+
+def _certificate(settings: schema.Settings, where: str, tenant: str, client_id: str,
+                 options: dict[str, Any]) -> Any:
+    cert_path, password = settings["client_certificate_path"] or "", settings[
+        "client_certificate_password"]
     if not os.path.isfile(cert_path) or not os.access(cert_path, os.R_OK):
-        raise AutopilotError(
-            Code.PERMISSION_DENIED, f"{_key('client_certificate_path')} = {cert_path!r} in {where} "
-            "is not a readable file", "give the path of the PEM file holding the service "
-            "principal's certificate and private key (`az ad sp create-for-rbac --create-cert`)")
+        raise _bad(f"{_key('client_certificate_path')} = {cert_path!r} in {where} is not a "
+                   "readable file", "give the path of the PEM file holding the service "
+                   "principal's certificate and private key (`az ad sp create-for-rbac "
+                   "--create-cert`)")
     try:
-        credential = CertificateCredential(
-            tenant, client_id, certificate_path=cert_path,
-            password=cert_password or None, **options)
+        return CertificateCredential(tenant, client_id, certificate_path=cert_path,
+                                     password=password, **options)
     except (ValueError, TypeError) as exc:
         raise AutopilotError(
-            Code.PERMISSION_DENIED, f"{_key('client_certificate_path')} = {cert_path!r} in {where} "
+            Code.BAD_CONFIG, f"{_key('client_certificate_path')} = {cert_path!r} in {where} "
             "holds no usable certificate and private key",
             "use a PEM (or PKCS#12) file with the certificate and its unencrypted private key, "
             f"or set {_key('client_certificate_password')}",
-            evidence=_first_line(str(exc)).replace(cert_password or "\0", "***")) from None
-    return credential, who + " (certificate)", [cert_password]
+            evidence=_first_line(str(exc)).replace(password or "\0", "***")) from None
 
 
 # -- Microsoft Entra ID errors ------------------------------------------------------------------

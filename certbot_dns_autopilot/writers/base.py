@@ -21,6 +21,9 @@ from .. import names
 from ..codes import Code
 from ..errors import AutopilotError
 
+#: Every key of ours starts with it: ``dns_autopilot_<kind>_<name>``, ``dns_autopilot_zones``.
+PREFIX = "dns_autopilot_"
+
 
 @dataclass(frozen=True)
 class Key:
@@ -37,7 +40,7 @@ class Key:
     def row(self, kind: str) -> str:
         """The key's line in the docs' key table (docs/options.md)."""
         default = "(required)" if self.required else self.default
-        cells = [f"`dns_autopilot_{kind}_{self.name}`", default, self.help]
+        cells = [f"`{PREFIX}{kind}_{self.name}`", default, self.help]
         return "| " + " | ".join(cell or "" for cell in cells).replace("|  |", "| |") + " |"
 
 
@@ -51,7 +54,7 @@ PROBE_PREFIX = "dns-autopilot-permission-probe-"
 logger = logging.getLogger(__name__)
 
 
-def check_endpoint(url: str, key: str, where: str, code: str = Code.PERMISSION_DENIED) -> None:
+def check_endpoint(url: str, key: str, where: str, code: str = Code.BAD_CONFIG) -> None:
     """An API endpoint must be https://: an http:// one would send the credential across the
     network in clear text. Loopback addresses (a local proxy, an emulator) are the exception.
 
@@ -168,8 +171,6 @@ class Keys(Protocol):
 
     def conf(self, var: str) -> Any: ...
 
-    def require(self, required_variables: Mapping[str, str]) -> None: ...
-
 
 def present_keys(keys: Any) -> list[str]:
     """The key names a file's top level (certbot's CredentialsConfiguration) or a section
@@ -191,18 +192,11 @@ class SectionKeys:
     def conf(self, var: str) -> Any:
         return self.section.get(self.mapper(var))
 
-    def require(self, required_variables: Mapping[str, str]) -> None:
-        missing = [f'Property "{self.mapper(var)}" not set (should be {what}).'
-                   for var, what in required_variables.items() if not self.conf(var)]
-        if missing:
-            raise errors.PluginError(f"Missing properties in {self.where}:\n * "
-                                     + "\n * ".join(missing))
-
 
 def parse_zones(value: Any, where: str) -> tuple[str, ...]:
     """``dns_autopilot_zones`` (configobj hands a comma-separated value over as a list):
     domain names, normalized; anything else is one PluginError naming the key and ``where``."""
-    key = f"dns_autopilot_{ZONES_KEY}"
+    key = f"{PREFIX}{ZONES_KEY}"
     zones = []
     for item in value if isinstance(value, list) else str(value or "").split(","):
         item = str(item).strip()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import cloudflare
@@ -19,7 +19,8 @@ import cloudflare
 from .. import names
 from ..codes import Code
 from ..errors import AutopilotError
-from .base import Key, Keys, Records, Writer, check_endpoint, present_keys, quote_txt
+from . import apierrors, schema
+from .base import Key, Keys, Records, Writer, check_endpoint, quote_txt
 
 #: The keys this writer reads (``dns_autopilot_cloudflare_<key>``): what INI validation,
 #: secret scrubbing and the docs' key table (checked by the docs test) come from.
@@ -42,7 +43,6 @@ RECORD_GONE = 81044       # "Record does not exist.": already deleted
 #: Cloudflare error codes that mean "this credential is not accepted at all".
 INVALID_CREDENTIAL = {1000, 1001, 6003, 6100, 6101, 6102, 6103, 6111, 9103, 9106, 9109}
 ZONES_SHOWN = 10
-KNOWN_KEYS = tuple(key.name for key in KEYS)
 DASHBOARD = "dash.cloudflare.com → My Profile → API Tokens"
 DNS_EDIT = "Zone → DNS → Edit"
 
@@ -87,15 +87,104 @@ def _errors(exc: Exception) -> list[tuple[int, str]]:
     return found
 
 
+def _bad(problem: str, fix: str) -> AutopilotError:
+    return AutopilotError(Code.BAD_CONFIG, problem, fix)
+
+
+def _one_credential(token: str | None, global_key: str | None, where: str) -> None:
+    """Exactly one kind of credential: an API token, or the e-mail with the Global API Key."""
+    if token and global_key:
+        raise _bad(f"{where} sets both {_key('api_token')} and the Global API Key "
+                   f"({_key('email')}/{_key('api_key')})",
+                   f"keep only {_key('api_token')} (preferred: a token scoped to {DNS_EDIT}) "
+                   f"and remove {_key('email')} and {_key('api_key')}, or the other way round")
+    if not token and not global_key:
+        raise _bad(f"{where} gives no Cloudflare credential",
+                   f"set {_key('api_token')} to an API token with {DNS_EDIT} ({DASHBOARD} → "
+                   f"Create Token → template \"Edit zone DNS\"), or set {_key('email')} and "
+                   f"{_key('api_key')} (the Global API Key)")
+
+
+def _check_token(token: str, where: str) -> None:
+    """An API token's shape: no 'Bearer ' prefix, not a Global API Key, one line."""
+    if token.lower().startswith("bearer "):
+        raise _bad(f"{_key('api_token')} in {where} starts with 'Bearer'",
+                   "give the token alone, without the 'Bearer ' prefix")
+    if re.fullmatch(r"[0-9a-f]{37}", token):
+        raise _bad(f"{_key('api_token')} in {where} looks like a Global API Key (37 hex "
+                   "digits), not an API token",
+                   f"create an API token with {DNS_EDIT} ({DASHBOARD} → Create Token), or "
+                   f"move the key to {_key('api_key')} and add {_key('email')}")
+    if not re.fullmatch(r"[A-Za-z0-9_\-.]+", token):
+        raise _bad(f"{_key('api_token')} in {where} contains characters an API token never "
+                   "has (spaces, quotes or line breaks)",
+                   "copy the token again exactly as Cloudflare showed it, on one line")
+
+
+def _check_global_key(email: str | None, api_key: str | None, where: str) -> None:
+    """The Global API Key goes with the e-mail address of the login that owns it."""
+    if not api_key:
+        raise _bad(f"{where} sets {_key('email')} without {_key('api_key')}",
+                   f"add {_key('api_key')} (the Global API Key, {DASHBOARD} → Global API "
+                   f"Key), or better, use {_key('api_token')} instead of both")
+    if not email:
+        raise _bad(f"{where} sets {_key('api_key')} without {_key('email')}",
+                   f"add {_key('email')} (the e-mail address of the Cloudflare login that "
+                   f"owns the key), or use {_key('api_token')} instead of both")
+    if "@" not in email or any(c.isspace() for c in email):
+        raise _bad(f"{_key('email')} = {email!r} in {where} is not an e-mail address",
+                   "set it to the e-mail address of the Cloudflare login that owns the key")
+
+
+def _api_url(url: str | None, where: str) -> str | None:
+    """Another API base URL: http(s), and https:// unless on a loopback address."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _bad(f"{_key('api_url')} = {url!r} in {where} is not an http(s) URL",
+                   f"set it to the API's base URL (default {DEFAULT_URL}), or remove it")
+    check_endpoint(url, _key("api_url"), where)
+    return url.rstrip("/")
+
+
+def _said(exc: Exception) -> apierrors.Said | None:
+    """What Cloudflare said, from an SDK error (None: not an API error). Cloudflare's own
+    codes for a refused credential count as 401 and 10000 ("Authentication error") as 403,
+    whatever HTTP status carried them."""
+    if isinstance(exc, cloudflare.APITimeoutError):
+        return apierrors.Said(failure=apierrors.TIMEOUT)
+    if isinstance(exc, cloudflare.APIConnectionError):
+        return apierrors.Said(failure=apierrors.CONNECTION)
+    if isinstance(exc, cloudflare.APIStatusError):
+        found = _errors(exc)
+        codes = {code for code, _ in found}
+        status = int(getattr(exc, "status_code", 0) or 0)
+        if codes & INVALID_CREDENTIAL:
+            status = 401
+        elif 10000 in codes and status < 500:
+            status = 403
+        try:
+            retry_after = float(exc.response.headers.get("retry-after") or "")
+        except (ValueError, AttributeError):
+            retry_after = None
+        return apierrors.Said(status=status, message="; ".join(
+            f"{code} {msg}".strip() for code, msg in found), retry_after=retry_after)
+    if isinstance(exc, cloudflare.APIError):  # an answer that is not Cloudflare's API
+        return apierrors.Said(failure=apierrors.MALFORMED, message=type(exc).__name__)
+    return None
+
+
 class CloudflareWriter(Writer):
     """Writes TXT records in the Cloudflare zones one credential can see."""
 
+    #: The retries of every API call (429, 5xx, a dropped connection, a timeout).
+    policy = apierrors.POLICY
+
     def __init__(self, *, token: str | None = None, email: str | None = None,
-                 api_key: str | None = None, url: str | None = None,
-                 max_retries: int = 3) -> None:
+                 api_key: str | None = None, url: str | None = None) -> None:
         self._token, self._email, self._api_key = token, email, api_key
         self.url = url or DEFAULT_URL
-        self._max_retries = max_retries
         self._client: Any = None
         self._zone_ids: dict[str, str] = {}
         where = "" if self.url == DEFAULT_URL else f" at {self.url}"
@@ -107,94 +196,27 @@ class CloudflareWriter(Writer):
     @classmethod
     def from_credentials(cls, keys: Keys, where: str) -> CloudflareWriter:
         """Validate the INI keys one by one; each failure names its key and the fix."""
-        known = {_key(k) for k in KNOWN_KEYS}
-        unknown = sorted(k for k in present_keys(keys)
-                         if k.startswith(_key("")) and k not in known)
-        if unknown:
-            raise AutopilotError(
-                Code.PERMISSION_DENIED, f"{where} has unknown Cloudflare key(s): "
-                f"{', '.join(unknown)}",
-                f"use only {', '.join(sorted(known))} (a misspelt key would leave the writer "
-                "without the credential you meant)")
-
-        def conf(suffix: str) -> str | None:
-            value = keys.conf(f"cloudflare_{suffix}")
-            return str(value).strip() if value is not None and str(value).strip() else None
-
-        token, email, api_key, url = (conf("api_token"), conf("email"), conf("api_key"),
-                                      conf("api_url"))
-        if token and (email or api_key):
-            raise AutopilotError(
-                Code.PERMISSION_DENIED,
-                f"{where} sets both {_key('api_token')} and the Global API Key "
-                f"({_key('email')}/{_key('api_key')})",
-                f"keep only {_key('api_token')} (preferred: a token scoped to {DNS_EDIT}) and "
-                f"remove {_key('email')} and {_key('api_key')}, or the other way round")
-        if not token and not (email or api_key):
-            raise AutopilotError(
-                Code.PERMISSION_DENIED, f"{where} gives no Cloudflare credential",
-                f"set {_key('api_token')} to an API token with {DNS_EDIT} ({DASHBOARD} → "
-                f"Create Token → template \"Edit zone DNS\"), or set {_key('email')} and "
-                f"{_key('api_key')} (the Global API Key)")
+        settings = schema.read(keys, "cloudflare", KEYS, where, title="Cloudflare")
+        token, email, api_key = settings["api_token"], settings["email"], settings["api_key"]
+        _one_credential(token, email or api_key, where)
         if token:
-            if token.lower().startswith("bearer "):
-                raise AutopilotError(
-                    Code.PERMISSION_DENIED, f"{_key('api_token')} in {where} starts with 'Bearer'",
-                    "give the token alone, without the 'Bearer ' prefix")
-            if re.fullmatch(r"[0-9a-f]{37}", token):
-                raise AutopilotError(
-                    Code.PERMISSION_DENIED,
-                    f"{_key('api_token')} in {where} looks like a Global API Key (37 hex "
-                    "digits), not an API token",
-                    f"create an API token with {DNS_EDIT} ({DASHBOARD} → Create Token), or "
-                    f"move the key to {_key('api_key')} and add {_key('email')}")
-            if not re.fullmatch(r"[A-Za-z0-9_\-.]+", token):
-                raise AutopilotError(
-                    Code.PERMISSION_DENIED,
-                    f"{_key('api_token')} in {where} contains characters an API token never has "
-                    "(spaces, quotes or line breaks)",
-                    "copy the token again exactly as Cloudflare showed it, on one line")
+            _check_token(token, where)
         else:
-            if not api_key:
-                raise AutopilotError(
-                    Code.PERMISSION_DENIED,
-                    f"{where} sets {_key('email')} without {_key('api_key')}",
-                    f"add {_key('api_key')} (the Global API Key, {DASHBOARD} → Global API Key), "
-                    f"or better, use {_key('api_token')} instead of both")
-            if not email:
-                raise AutopilotError(
-                    Code.PERMISSION_DENIED,
-                    f"{where} sets {_key('api_key')} without {_key('email')}",
-                    f"add {_key('email')} (the e-mail address of the Cloudflare login that owns "
-                    f"the key), or use {_key('api_token')} instead of both")
-            if "@" not in email or any(c.isspace() for c in email):
-                raise AutopilotError(
-                    Code.PERMISSION_DENIED,
-                    f"{_key('email')} = {email!r} in {where} is not an e-mail address",
-                    "set it to the e-mail address of the Cloudflare login that owns the key")
-        if url is not None:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise AutopilotError(
-                    Code.PERMISSION_DENIED,
-                    f"{_key('api_url')} = {url!r} in {where} is not an http(s) URL",
-                    f"set it to the API's base URL (default {DEFAULT_URL}), or remove it")
-            check_endpoint(url, _key("api_url"), where)
-            url = url.rstrip("/")
-        return cls(token=token, email=email, api_key=api_key, url=url)
+            _check_global_key(email, api_key, where)
+        return cls(token=token, email=email, api_key=api_key,
+                   url=_api_url(settings["api_url"], where))
 
     # -- the SDK ---------------------------------------------------------------------
 
     @property
     def client(self) -> Any:
         """The SDK client, made on first use; only our own credential is sent (the SDK
-        would otherwise also pick CLOUDFLARE_* variables from the environment)."""
+        would otherwise also pick CLOUDFLARE_* variables from the environment). The SDK's
+        own retries are off: `_call` retries, and reports each retry."""
         if self._client is None:
             client = cloudflare.Cloudflare(
                 api_token=self._token, api_email=self._email, api_key=self._api_key,
-                base_url=self.url, timeout=TIMEOUT, max_retries=self._max_retries,
-                http_client=cloudflare.DefaultHttpxClient(
-                    event_hooks={"response": [self._note_retry]}))
+                base_url=self.url, timeout=TIMEOUT, max_retries=0)
             if self._token:
                 client.api_email = client.api_key = None
             else:
@@ -204,100 +226,53 @@ class CloudflareWriter(Writer):
             self._client = client
         return self._client
 
-    def _note_retry(self, response: Any) -> None:
-        """Each answer the SDK will retry (limits, server errors) becomes a retry event."""
-        request = response.request
-        tries = int(request.headers.get("x-stainless-retry-count") or 0)
-        if (response.status_code == 429 or response.status_code >= 500) \
-                and tries < self._max_retries:
-            try:
-                pause = float(response.headers.get("retry-after") or 0)
-            except ValueError:
-                pause = 0.0
-            self.on_retry(f"{request.method} {request.url.path}", tries + 1, pause,
-                          f"HTTP {response.status_code}")
-
-    def _scrub(self, text: str) -> str:
-        for secret in (self._token, self._api_key):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
-
     def _call(self, what: str, fn: Callable[[], T], zone: str | None = None,
               ok_codes: frozenset[int] = frozenset()) -> T | None:
-        """Run one API call; every SDK error becomes one AutopilotError with Cloudflare's
-        own code and message as evidence, and the fix for this credential. An error
-        carrying one of ``ok_codes`` means the wanted state already holds: None. Limits
-        (429), server errors (5xx) and dropped connections were already retried per request
-        by the SDK (bounded, honouring Retry-After; each one is an event, see `client`)."""
+        """Run one API call, retried while Cloudflare limits or fails it (`apierrors.call`);
+        every SDK error becomes one AutopilotError with Cloudflare's own code and message as
+        evidence, and the fix for this credential. An error carrying one of ``ok_codes``
+        means the wanted state already holds: None."""
         try:
-            return fn()
-        except cloudflare.APIConnectionError as exc:
-            timeout = isinstance(exc, cloudflare.APITimeoutError)
-            raise AutopilotError(
-                Code.PROVIDER_UNREACHABLE,
-                f"{self.label}: {what} failed: the API at {self.url} "
-                + (f"did not answer within {TIMEOUT:.0f} s" if timeout else "could not be reached"),
-                f"check that this host reaches {self.url} over HTTPS (DNS, firewall, "
-                f"HTTPS_PROXY) and that {_key('api_url')}, if set, is the API's base URL "
-                f"(default {DEFAULT_URL})") from None
-        except cloudflare.APIStatusError as exc:
+            return apierrors.call(fn, _said, what, self.on_retry, self.policy)
+        except cloudflare.APIError as exc:
             if ok_codes & {code for code, _ in _errors(exc)}:
                 return None
-            raise self._status_error(what, exc, zone) from None
-        except cloudflare.APIError as exc:  # a malformed answer: not Cloudflare's API
-            raise AutopilotError(
-                Code.PROVIDER_UNREACHABLE,
-                f"{self.label}: {what}: the answer from {self.url} is not "
-                f"Cloudflare's API ({type(exc).__name__})",
-                f"check that {_key('api_url')} points at Cloudflare's API v4 (default "
-                f"{DEFAULT_URL})") from None
+            said = _said(exc)
+            assert said is not None  # every APIError is read
+            return self._raise(what, said, zone)
 
-    def _status_error(self, what: str, exc: Any, zone: str | None) -> AutopilotError:
-        status = int(getattr(exc, "status_code", 0) or 0)
-        codes = _errors(exc)
-        said = "; ".join(f"{code} {msg}".strip() for code, msg in codes) or "no error detail"
-        problem = self._scrub(f"{self.label}: {what} was refused: HTTP {status} ({said})")
-        evidence = self._scrub(f"Cloudflare answered HTTP {status}: {said}")
-        code_set = {code for code, _ in codes}
-        if code_set & INVALID_CREDENTIAL or status == 401:
-            return self._invalid_credential(problem, evidence)
-        if status == 403 or 10000 in code_set:
-            target = f"for {zone} " if zone else ""
-            if self._token:
-                fix = (f"add the permission {DNS_EDIT} {target}to the token ({DASHBOARD} → "
-                       "edit the token → Permissions; Zone Resources must include the zone)")
-            else:
-                fix = (f"give the Cloudflare login {self._email} a role that may edit DNS "
-                       f"{target}(e.g. DNS Administrator), or use an API token with {DNS_EDIT}")
-            return AutopilotError(Code.PERMISSION_DENIED, problem, fix, evidence)
-        if status == 404:
-            return AutopilotError(
-                Code.ZONE_NOT_FOUND, problem,
-                f"check that {zone or 'the zone'} still exists in the Cloudflare account", evidence)
-        if status == 429 or status >= 500:
-            return AutopilotError(
-                Code.PROVIDER_UNREACHABLE, problem,
-                "Cloudflare's API is limiting or failing requests: retry later (see "
-                "https://www.cloudflarestatus.com)", evidence)
-        return AutopilotError(
-            Code.PERMISSION_DENIED, problem,
-            "Cloudflare refused the request as shown; check the zone's DNS settings in the "
-            "dashboard", evidence)
-
-    def _invalid_credential(self, problem: str, evidence: str) -> AutopilotError:
+    def _raise(self, what: str, said: apierrors.Said, zone: str | None) -> NoReturn:
+        target = f"for {zone} " if zone else ""
         if self._token:
-            return AutopilotError(
-                Code.PERMISSION_DENIED, problem.replace(" was refused:", ": token invalid or "
-                                                     "revoked:"),
-                f"the API token is invalid, expired or revoked: create a new one ({DASHBOARD} "
-                f"→ Create Token → \"Edit zone DNS\") and put it in {_key('api_token')}",
-                evidence)
-        return AutopilotError(
-            Code.PERMISSION_DENIED, problem,
-            f"Cloudflare does not accept {_key('email')} with that {_key('api_key')}: copy the "
-            f"Global API Key again ({DASHBOARD} → Global API Key) or, better, use an API token "
-            f"in {_key('api_token')}", evidence)
+            refused = (f"the API token is invalid, expired or revoked: create a new one "
+                       f"({DASHBOARD} → Create Token → \"Edit zone DNS\") and put it in "
+                       f"{_key('api_token')}")
+            denied = (f"add the permission {DNS_EDIT} {target}to the token ({DASHBOARD} → "
+                      "edit the token → Permissions; Zone Resources must include the zone)")
+        else:
+            refused = (f"Cloudflare does not accept {_key('email')} with that "
+                       f"{_key('api_key')}: copy the Global API Key again ({DASHBOARD} → "
+                       f"Global API Key) or, better, use an API token in {_key('api_token')}")
+            denied = (f"give the Cloudflare login {self._email} a role that may edit DNS "
+                      f"{target}(e.g. DNS Administrator), or use an API token with {DNS_EDIT}")
+        if said.failure:
+            unreachable = (f"check that this host reaches {self.url} over HTTPS (DNS, firewall, "
+                           f"HTTPS_PROXY) and that {_key('api_url')}, if set, is the API's base "
+                           f"URL of Cloudflare's API v4 (default {DEFAULT_URL})")
+        else:
+            unreachable = ("Cloudflare's API is limiting or failing requests: retry later "
+                           "(see https://www.cloudflarestatus.com)")
+        fixes = apierrors.Fixes(
+            refused=refused, denied=denied, unreachable=unreachable,
+            zone=f"check that {zone or 'the zone'} still exists in the Cloudflare account",
+            other="Cloudflare refused the request as shown; check the zone's DNS settings in "
+                  "the dashboard")
+        problem = ""
+        if said.status == 401 and self._token:
+            problem = f"{self.label}: {what}: token invalid or revoked: HTTP {said.status} " \
+                      f"({said.detail})"
+        raise apierrors.error(self.label, what, said, fixes, api=f"the API at {self.url}",
+                              problem=problem, secrets=(self._token, self._api_key))
 
     # -- zones -----------------------------------------------------------------------
 
@@ -319,10 +294,19 @@ class CloudflareWriter(Writer):
 
     def _visible_zones(self) -> list[str]:
         """Every zone the credential sees (all pages), for the evidence of a missing zone."""
-        def fetch() -> list[str]:  # the SDK fetches further pages as iteration reaches them
-            return sorted({names.normalize(str(z.name))
-                           for z in self.client.zones.list(per_page=50)})
-        return self._call("listing the zones", fetch) or []
+        found = self._all("listing the zones", lambda: self.client.zones.list(per_page=50))
+        return sorted({names.normalize(str(z.name)) for z in found})
+
+    def _all(self, what: str, first: Callable[[], Any], zone: str | None = None) -> list[Any]:
+        """Every item of a paged listing; each page is one call (retried on its own)."""
+        items: list[Any] = []
+        page = self._call(what, first, zone)
+        while page is not None:
+            items += list(getattr(page, "result", None) or [])
+            if not page.has_next_page():
+                break
+            page = self._call(what, page.get_next_page, zone)
+        return items
 
     def _verify_token(self) -> None:
         """Prove the token itself is valid and active (GET /user/tokens/verify)."""
@@ -388,15 +372,13 @@ class CloudflareWriter(Writer):
         name_filter: Any = ({"exact": name} if int(cloudflare.__version__.split(".")[0]) >= 5
                             else name)
 
-        def fetch() -> list[tuple[str, str]]:
-            found = []
-            for record in self.client.dns.records.list(
-                    zone_id=zone_id, type="TXT", name=name_filter, per_page=100):
-                if (getattr(record, "type", "TXT") == "TXT"
-                        and names.normalize(str(record.name)) == name):
-                    found.append((str(record.id), unquote(str(record.content or ""))))
-            return found
-        return self._call(f"listing the TXT records at {name}", fetch, zone) or []
+        found = self._all(f"listing the TXT records at {name}",
+                          lambda: self.client.dns.records.list(
+                              zone_id=zone_id, type="TXT", name=name_filter, per_page=100),
+                          zone)
+        return [(str(record.id), unquote(str(record.content or ""))) for record in found
+                if getattr(record, "type", "TXT") == "TXT"
+                and names.normalize(str(record.name)) == name]
 
     def add(self, zone: str, records: Records, ttl: int) -> None:
         zone_id = self._zone_id(zone)

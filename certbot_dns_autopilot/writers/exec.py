@@ -21,12 +21,11 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from certbot import errors
-
 from .. import hook, names
 from ..codes import Code
 from ..errors import AutopilotError
 from ..shown import shown
+from . import schema
 from .base import PROBE_PREFIX, Key, Keys, Records, Writer
 
 #: The keys this writer reads (``dns_autopilot_exec_<key>``): what INI validation,
@@ -74,28 +73,18 @@ class ExecWriter(Writer):
 
     @classmethod
     def from_credentials(cls, credentials: Keys, path: str) -> ExecWriter:
-        credentials.require({
-            "exec_auth_hook": "the command that publishes one value (certbot's "
-                              "--manual-auth-hook)",
-            "exec_cleanup_hook": "the command that removes one value (certbot's "
-                                 "--manual-cleanup-hook; `true` if it needs none)",
-        })
-        hooks = []
-        for value in (credentials.conf("exec_auth_hook"), credentials.conf("exec_cleanup_hook")):
-            if isinstance(value, list):  # configobj splits an unquoted value on commas
-                value = ", ".join(value)
-            hooks.append(str(value).strip())
-        text = str(credentials.conf("exec_timeout") or TIMEOUT).strip()
+        settings = schema.read(credentials, "exec", KEYS, path, title="exec")
+        text = settings["timeout"] or str(TIMEOUT)
         try:
             timeout = float(text)
             if not 0 < timeout <= 3600:
                 raise ValueError
         except ValueError:
-            raise errors.PluginError(
-                f"{_key('timeout')} = {text!r} in {path} is not a number of seconds. Fix: "
-                f"give the longest one hook call may take, from 1 to 3600 (default "
+            raise AutopilotError(
+                Code.BAD_CONFIG, f"{_key('timeout')} = {text!r} in {path} is not a number of "
+                "seconds", f"give the longest one hook call may take, from 1 to 3600 (default "
                 f"{TIMEOUT:.0f})") from None
-        return cls(hooks[0], hooks[1], timeout)
+        return cls(settings["auth_hook"] or "", settings["cleanup_hook"] or "", timeout)
 
     def find_zone(self, name: str) -> str:
         return ""  # the zone the DNS says holds the name

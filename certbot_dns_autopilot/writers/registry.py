@@ -17,7 +17,8 @@ from certbot import errors
 from .. import links, names, scrub
 from ..codes import Code
 from ..errors import AutopilotError
-from .base import ZONES_KEY, Keys, SectionKeys, Writer, parse_zones, present_keys
+from . import schema
+from .base import PREFIX, ZONES_KEY, Keys, SectionKeys, Writer, parse_zones, present_keys
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Kind:
         """The writer, its secrets registered with the log scrubber first (from its
         ``KEYS``), so that nothing the SDK logs while it starts can show them."""
         module = importlib.import_module(f".{self.module}", __package__)
-        scrub.register(str(keys.conf(f"{self.module}_{key.name}") or "")
+        scrub.register(schema.value(keys.conf(f"{self.module}_{key.name}"))
                        for key in module.KEYS if key.secret)
         return getattr(module, self.cls).from_credentials(keys, where)
 
@@ -49,27 +50,27 @@ WRITERS: dict[str, Kind] = {
 }
 
 
-def _kinds(keys: Iterable[str]) -> list[str]:
+def kinds(keys: Iterable[str]) -> list[str]:
     """The writer kinds whose keys (dns_autopilot_<kind>_…) appear among ``keys``."""
-    return [kind for kind in WRITERS
-            if any(key.startswith(f"dns_autopilot_{kind}_") for key in keys)]
+    keys = list(keys)
+    return [kind for kind in WRITERS if any(key.startswith(f"{PREFIX}{kind}_") for key in keys)]
 
 
 def _writer(keys: Keys, present: Iterable[str], where: str) -> Writer | None:
-    kinds = _kinds(present)
-    if len(kinds) > 1:
+    found = kinds(present)
+    if len(found) > 1:
         raise AutopilotError(
-            Code.ZONE_NOT_FOUND, f"{where} mixes the keys of {' and '.join(kinds)} writers",
+            Code.BAD_CONFIG, f"{where} mixes the keys of {' and '.join(found)} writers",
             "give each writer its own [section] with its dns_autopilot_zones (see "
             f"{links.page('cname-aliases', 'several-writers-in-one-file-the-writer-map')})")
-    if not kinds:
+    if not found:
         return None
     try:
-        return WRITERS[kinds[0]].build(keys, where)
+        return WRITERS[found[0]].build(keys, where)
     except ImportError as exc:  # the provider's SDK is an extra: say which one to install
         raise errors.PluginError(
-            f"{where} configures a {kinds[0]} writer, but its SDK ({exc.name}) is not "
-            f"installed. Fix: pip install 'certbot-dns-autopilot[{kinds[0]}]' into certbot's "
+            f"{where} configures a {found[0]} writer, but its SDK ({exc.name}) is not "
+            f"installed. Fix: pip install 'certbot-dns-autopilot[{found[0]}]' into certbot's "
             "environment") from None
 
 
@@ -118,14 +119,14 @@ def writers_from_credentials(credentials: Any, path: str) -> WriterMap:
         zones = _zones(keys, where)
         if writer is None or not (zones or writer.cname_targets):
             raise AutopilotError(
-                Code.ZONE_NOT_FOUND, f"section [{section}] of {path} does not configure a writer "
+                Code.BAD_CONFIG, f"section [{section}] of {path} does not configure a writer "
                 "with its zones",
                 f"give the section dns_autopilot_zones (the zones it writes) and the keys of "
                 f"one writer ({keys_hint})")
         entries.append((writer, zones or ()))
     if not entries:
         raise AutopilotError(
-            Code.ZONE_NOT_FOUND,
+            Code.BAD_CONFIG,
             f"the credentials file {path} configures no record writer",
             f"add the keys of a writer ({keys_hint}; see "
             f"{links.page('options', 'credentials-file-keys-common-to-every-writer')})")
@@ -134,7 +135,7 @@ def writers_from_credentials(credentials: Any, path: str) -> WriterMap:
         for zone in zones or ():
             if zone in seen:
                 raise AutopilotError(
-                    Code.ZONE_NOT_FOUND, f"zone {zone} is listed for two writers in {path}",
+                    Code.BAD_CONFIG, f"zone {zone} is listed for two writers in {path}",
                     f"list each zone under one writer only ({seen[zone]}; {writer.label})")
             seen[zone] = writer.label
     return WriterMap(entries)

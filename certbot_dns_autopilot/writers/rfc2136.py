@@ -23,7 +23,7 @@ import dns.update
 from .. import dnsio, names
 from ..codes import Code
 from ..errors import AutopilotError
-from . import retry
+from . import retry, schema
 from .base import Key, Keys, Records, Writer, quote_txt
 
 #: The keys this writer reads (``dns_autopilot_rfc2136_<key>``): what INI validation,
@@ -62,6 +62,57 @@ def _key(suffix: str) -> str:
     return f"dns_autopilot_rfc2136_{suffix}"
 
 
+def _server(settings: schema.Settings, path: str) -> dnsio.Server:
+    server_text, port_text = settings["server"] or "", settings["port"] or "53"
+    try:
+        return dnsio.parse_server(server_text, default_port=int(port_text))
+    except ValueError:
+        raise AutopilotError(
+            Code.BAD_CONFIG,
+            f"{_key('server')} = {server_text!r} / {_key('port')} = {port_text!r} in {path} "
+            "is not an IP address and port",
+            f"set {_key('server')} to the primary's IPv4 or IPv6 address (a host name is "
+            f"not allowed) and {_key('port')} to a port number (default 53)") from None
+
+
+def _algorithm(settings: schema.Settings, path: str) -> str:
+    algorithm = (settings["algorithm"] or DEFAULT_ALGORITHM).upper()
+    if not algorithm.startswith("HMAC-"):
+        algorithm = f"HMAC-{algorithm}"
+    if algorithm not in ALGORITHMS:
+        raise AutopilotError(
+            Code.BAD_CONFIG, f"{_key('algorithm')} in {path} names an unknown TSIG algorithm",
+            f"use one of {', '.join(ALGORITHMS)} (the algorithm of the key on the server)")
+    return algorithm
+
+
+def _secret(settings: schema.Settings, path: str) -> str:
+    secret = settings["secret"] or ""
+    try:
+        base64.b64decode(secret, validate=True)
+    except (binascii.Error, ValueError):
+        raise AutopilotError(
+            Code.BAD_CONFIG, f"{_key('secret')} in {path} is not valid base64",
+            "copy the secret exactly as `tsig-keygen` printed it (the text between the "
+            "quotes of `secret \"…\";`)") from None
+    return secret
+
+
+def _key_name(settings: schema.Settings, path: str) -> str:
+    key_name = settings["name"] or ""
+    fix = "set it to the key's name as in the server's `key \"…\" { … };` clause"
+    if "," in key_name:  # configobj reads an unquoted comma as a list
+        raise AutopilotError(
+            Code.BAD_CONFIG, f"{_key('name')} in {path} holds a comma (read as a list)", fix)
+    try:
+        dns.name.from_text(key_name)
+    except dns.exception.DNSException:
+        raise AutopilotError(
+            Code.BAD_CONFIG, f"{_key('name')} = {key_name!r} in {path} is not a key name",
+            fix) from None
+    return key_name
+
+
 class RFC2136Writer(Writer):
     """Writes through one primary server with one TSIG key."""
 
@@ -76,52 +127,9 @@ class RFC2136Writer(Writer):
     @classmethod
     def from_credentials(cls, credentials: Keys, path: str) -> RFC2136Writer:
         """Validate the INI keys one by one, each failure naming its key and the fix."""
-        credentials.require({
-            "rfc2136_server": "the IP address of the primary that accepts updates",
-            "rfc2136_name": "the TSIG key name",
-            "rfc2136_secret": "the TSIG key secret (base64)",
-        })
-        server_text = str(credentials.conf("rfc2136_server")).strip()
-        port_text = str(credentials.conf("rfc2136_port") or "53").strip()
-        try:
-            port = int(port_text)
-            server = dnsio.parse_server(server_text, default_port=port)
-        except ValueError:
-            raise AutopilotError(
-                Code.ZONE_NOT_FOUND,
-                f"{_key('server')} = {server_text!r} / {_key('port')} = {port_text!r} in {path} "
-                "is not an IP address and port",
-                f"set {_key('server')} to the primary's IPv4 or IPv6 address (a host name is "
-                f"not allowed) and {_key('port')} to a port number (default 53)") from None
-        algorithm = str(credentials.conf("rfc2136_algorithm") or DEFAULT_ALGORITHM).strip().upper()
-        if not algorithm.startswith("HMAC-"):
-            algorithm = f"HMAC-{algorithm}"
-        if algorithm not in ALGORITHMS:
-            raise AutopilotError(
-                Code.PERMISSION_DENIED,
-                f"{_key('algorithm')} in {path} names an unknown TSIG algorithm",
-                f"use one of {', '.join(ALGORITHMS)} (the algorithm of the key on the server)")
-        secret = str(credentials.conf("rfc2136_secret")).strip()
-        try:
-            base64.b64decode(secret, validate=True)
-        except (binascii.Error, ValueError):
-            raise AutopilotError(
-                Code.PERMISSION_DENIED,
-                f"{_key('secret')} in {path} is not valid base64",
-                "copy the secret exactly as `tsig-keygen` printed it (the text between the "
-                "quotes of `secret \"…\";`)") from None
-        if isinstance(credentials.conf("rfc2136_name"), list):  # configobj splits on commas
-            raise AutopilotError(
-                Code.PERMISSION_DENIED, f"{_key('name')} in {path} holds a comma (read as a list)",
-                "set it to the key's name as in the server's `key \"…\" { … };` clause")
-        key_name = str(credentials.conf("rfc2136_name")).strip()
-        try:
-            dns.name.from_text(key_name)
-        except dns.exception.DNSException:
-            raise AutopilotError(
-                Code.PERMISSION_DENIED,
-                f"{_key('name')} = {key_name!r} in {path} is not a key name",
-                "set it to the key's name as in the server's `key \"…\" { … };` clause") from None
+        settings = schema.read(credentials, "rfc2136", KEYS, path, title="RFC 2136")
+        server, algorithm = _server(settings, path), _algorithm(settings, path)
+        secret, key_name = _secret(settings, path), _key_name(settings, path)
         return cls(server, key_name, secret, algorithm)
 
     # -- queries ---------------------------------------------------------------------

@@ -30,8 +30,8 @@ import botocore.exceptions
 from .. import links, names, scrub
 from ..codes import Code
 from ..errors import AutopilotError
-from . import locks
-from .base import Key, Keys, Records, Writer, check_endpoint, present_keys, quote_txt
+from . import apierrors, locks, schema
+from .base import Key, Keys, Records, Writer, check_endpoint, quote_txt
 
 #: The keys this writer reads (``dns_autopilot_route53_<key>``): what INI validation,
 #: secret scrubbing and the docs' key table (checked by the docs test) come from.
@@ -53,11 +53,11 @@ DOCS = links.page("providers/route53")
 logger = logging.getLogger(__name__)
 
 PREFIX = "dns_autopilot_route53_"
-KNOWN_KEYS = tuple(key.name for key in KEYS)
 DEFAULT_REGION = "us-east-1"
 ROLE_SESSION_NAME = "certbot-dns-autopilot"
-# One bounded budget per API call: a few retries (throttling, 5xx), short connect timeout.
-CLIENT_CONFIG = dict(retries={"max_attempts": 4, "mode": "standard"}, connect_timeout=5,
+# botocore's own retries off (one attempt per call): `apierrors.call` retries throttling,
+# 5xx and lost connections under the one policy, and reports each retry.
+CLIENT_CONFIG = dict(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5,
                      read_timeout=20, user_agent_extra="certbot-dns-autopilot")
 CONFLICT_TRIES = 5  # re-reads when another process changed a set between read and write
 PROBE_CHANGE_ID = "CDNSAUTOPILOTPROBE"  # a change that never exists: GetChange rights only
@@ -67,9 +67,9 @@ _BAD_KEYS = {"InvalidClientTokenId", "SignatureDoesNotMatch", "InvalidAccessKeyI
              "UnrecognizedClientException", "AuthFailure", "IncompleteSignature",
              "MissingAuthenticationToken"}
 _EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
-_UNREACHABLE = (botocore.exceptions.EndpointConnectionError,
-                botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError,
-                botocore.exceptions.ProxyConnectionError, botocore.exceptions.SSLError)
+_THROTTLED = {"Throttling", "ThrottlingException", "PriorRequestNotComplete",
+              "TooManyRequestsException", "RequestLimitExceeded"}
+_FAILING = {"ServiceUnavailable", "InternalFailure", "InternalError", "ServiceFailure"}
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _KEY_ID = re.compile(r"^[A-Z0-9]{16,128}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
@@ -180,11 +180,91 @@ class _Conflict(Exception):
 
 # -- the writer ------------------------------------------------------------------------------
 
+def _bad(problem: str, fix: str) -> AutopilotError:
+    return AutopilotError(Code.BAD_CONFIG, problem, fix)
+
+
+def _check_combination(settings: schema.Settings, path: str) -> None:
+    """A whole key pair or none, not beside a profile; a session token only with keys."""
+    key_id, secret = settings["access_key_id"], settings["secret_access_key"]
+    if bool(key_id) != bool(secret):
+        given, missing = (("access_key_id", "secret_access_key") if key_id
+                          else ("secret_access_key", "access_key_id"))
+        raise _bad(f"{path} sets {_key(given)} but not {_key(missing)}",
+                   f"set both keys of the IAM access key pair, or neither (then the default "
+                   f"AWS credential chain or {_key('profile')} is used)")
+    if key_id and settings["profile"]:
+        raise _bad(f"{path} sets both an access key pair and {_key('profile')} = "
+                   f"{settings['profile']!r}",
+                   "keep one: the key pair, or the profile that holds the keys")
+    if settings["session_token"] and not key_id:
+        raise _bad(f"{path} sets {_key('session_token')} without a key pair",
+                   f"a session token belongs to temporary keys: set {_key('access_key_id')} "
+                   f"and {_key('secret_access_key')} too, or remove it")
+
+
+def _check_values(settings: schema.Settings, path: str) -> None:
+    """Each value's shape: key id, secret, region, endpoints, role ARN."""
+    key_id, secret = settings["access_key_id"], settings["secret_access_key"]
+    region, role_arn = settings["region"] or DEFAULT_REGION, settings["role_arn"]
+    if key_id and not _KEY_ID.match(key_id):
+        raise _bad(f"{_key('access_key_id')} in {path} is not an AWS access key id",
+                   "copy the access key id (AKIA… or ASIA…, 20 characters) from IAM")
+    if secret and any(c.isspace() for c in secret):
+        raise _bad(f"{_key('secret_access_key')} in {path} contains white space",
+                   "copy the secret access key exactly as IAM showed it when the key was "
+                   "created")
+    if not _REGION.match(region):
+        raise _bad(f"{_key('region')} = {region!r} in {path} is not an AWS region",
+                   f"use a region name such as {DEFAULT_REGION} (the default; Route 53 is "
+                   "global, the region only selects the signing and STS endpoints)")
+    for suffix in ("endpoint_url", "sts_endpoint_url"):
+        url = settings[suffix]
+        parsed = urlparse(url or "")
+        if url and (parsed.scheme not in ("http", "https") or not parsed.hostname):
+            raise _bad(f"{_key(suffix)} = {url!r} in {path} is not an http(s) URL",
+                       "give the API endpoint's URL, e.g. https://route53.amazonaws.com, or "
+                       "remove the key to use AWS's own endpoint")
+        if url:
+            check_endpoint(url, _key(suffix), path)
+    if role_arn and not _ROLE_ARN.match(role_arn):
+        raise _bad(f"{_key('role_arn')} = {role_arn!r} in {path} is not an IAM role ARN",
+                   "use the role's ARN as IAM shows it: arn:aws:iam::<account id>:role/<name>")
+
+
+def _session(settings: schema.Settings, path: str) -> tuple[str, Callable[[], Any]]:
+    """The label's start and how to make the boto3 session: keys, a profile, or the chain."""
+    key_id, secret = settings["access_key_id"], settings["secret_access_key"]
+    token, profile = settings["session_token"], settings["profile"]
+    region = settings["region"] or DEFAULT_REGION
+    if key_id:
+        return f"Route 53 (access key …{key_id[-4:]}", lambda: boto3.Session(
+            aws_access_key_id=key_id, aws_secret_access_key=secret, aws_session_token=token,
+            region_name=region)
+    if not profile:
+        return "Route 53 (default AWS credential chain", lambda: boto3.Session(
+            region_name=region)
+
+    def session() -> Any:
+        return boto3.Session(profile_name=profile, region_name=region)
+    try:
+        session()
+    except botocore.exceptions.ProfileNotFound:
+        raise _bad(f"{_key('profile')} = {profile!r} in {path} names no profile in the AWS "
+                   "config files",
+                   "create it (`aws configure --profile NAME`) in the config of the user "
+                   "certbot runs as (root for cron and systemd timers), or fix the "
+                   "name") from None
+    return f"Route 53 (profile {profile!r}", session
+
+
 class Route53Writer(Writer):
     """Writes through the Route 53 API of one AWS credential (and optional role)."""
 
     #: Upper bound on waiting for Route 53 to report a change INSYNC.
     insync_timeout = 120.0
+    #: The retries of every API call (throttling, 5xx, a dropped connection, a timeout).
+    policy = apierrors.POLICY
 
     def __init__(self, session_factory: Callable[[], Any], label: str, region: str,
                  endpoint_url: str | None = None, role_arn: str | None = None,
@@ -204,102 +284,15 @@ class Route53Writer(Writer):
     @classmethod
     def from_credentials(cls, credentials: Keys, path: str) -> Route53Writer:
         """Validate the INI keys one by one; nothing is sent to AWS yet."""
-        present = present_keys(credentials)
-        unknown = sorted(k for k in present
-                         if k.startswith(PREFIX) and k[len(PREFIX):] not in KNOWN_KEYS)
-        if unknown:
-            raise AutopilotError(
-                Code.PERMISSION_DENIED, f"{path} has unknown Route 53 key(s): {', '.join(unknown)}",
-                f"use only {', '.join(_key(k) for k in KNOWN_KEYS)} (see "
-                f"{DOCS}); a misspelt key would silently fall back to the "
-                "default AWS credential chain")
-
-        def conf(suffix: str) -> str | None:
-            value = credentials.conf(f"route53_{suffix}")
-            return str(value).strip() if value is not None and str(value).strip() else None
-
-        key_id, secret = conf("access_key_id"), conf("secret_access_key")
-        token, profile = conf("session_token"), conf("profile")
-        region = conf("region") or DEFAULT_REGION
-        endpoint_url, sts_endpoint_url = conf("endpoint_url"), conf("sts_endpoint_url")
-        role_arn = conf("role_arn")
-        if bool(key_id) != bool(secret):
-            given, missing = (("access_key_id", "secret_access_key") if key_id
-                              else ("secret_access_key", "access_key_id"))
-            raise AutopilotError(
-                Code.PERMISSION_DENIED, f"{path} sets {_key(given)} but not {_key(missing)}",
-                f"set both keys of the IAM access key pair, or neither (then the default AWS "
-                f"credential chain or {_key('profile')} is used)")
-        if key_id and profile:
-            raise AutopilotError(
-                Code.PERMISSION_DENIED,
-                f"{path} sets both an access key pair and {_key('profile')} = {profile!r}",
-                "keep one: the key pair, or the profile that holds the keys")
-        if token and not key_id:
-            raise AutopilotError(
-                Code.PERMISSION_DENIED, f"{path} sets {_key('session_token')} without a key pair",
-                f"a session token belongs to temporary keys: set {_key('access_key_id')} and "
-                f"{_key('secret_access_key')} too, or remove it")
-        if key_id and not _KEY_ID.match(key_id):
-            raise AutopilotError(
-                Code.PERMISSION_DENIED, f"{_key('access_key_id')} in {path} is not an AWS access "
-                "key id", "copy the access key id (AKIA… or ASIA…, 20 characters) from IAM")
-        if secret and any(c.isspace() for c in secret):
-            raise AutopilotError(
-                Code.PERMISSION_DENIED,
-                f"{_key('secret_access_key')} in {path} contains white space",
-                "copy the secret access key exactly as IAM showed it when the key was created")
-        if not _REGION.match(region):
-            raise AutopilotError(
-                Code.BAD_CONFIG,
-                f"{_key('region')} = {region!r} in {path} is not an AWS region",
-                f"use a region name such as {DEFAULT_REGION} (the default; Route 53 is global, "
-                "the region only selects the signing and STS endpoints)")
-        for suffix, url in (("endpoint_url", endpoint_url),
-                            ("sts_endpoint_url", sts_endpoint_url)):
-            parsed = urlparse(url or "")
-            if url and (parsed.scheme not in ("http", "https") or not parsed.hostname):
-                raise AutopilotError(
-                    Code.BAD_CONFIG,
-                    f"{_key(suffix)} = {url!r} in {path} is not an http(s) URL",
-                    "give the API endpoint's URL, e.g. https://route53.amazonaws.com, or remove "
-                    "the key to use AWS's own endpoint")
-            if url:
-                check_endpoint(url, _key(suffix), path, Code.BAD_CONFIG)
-        if role_arn and not _ROLE_ARN.match(role_arn):
-            raise AutopilotError(
-                Code.PERMISSION_DENIED,
-                f"{_key('role_arn')} = {role_arn!r} in {path} is not an IAM "
-                "role ARN", "use the role's ARN as IAM shows it: "
-                "arn:aws:iam::<account id>:role/<name>")
-
-        if key_id:
-            label = f"Route 53 (access key …{key_id[-4:]}"
-
-            def session() -> Any:
-                return boto3.Session(aws_access_key_id=key_id, aws_secret_access_key=secret,
-                                     aws_session_token=token, region_name=region)
-        elif profile:
-            label = f"Route 53 (profile {profile!r}"
-
-            def session() -> Any:
-                return boto3.Session(profile_name=profile, region_name=region)
-            try:
-                session()
-            except botocore.exceptions.ProfileNotFound:
-                raise AutopilotError(
-                    Code.PERMISSION_DENIED, f"{_key('profile')} = {profile!r} in {path} names no "
-                    "profile in the AWS config files",
-                    "create it (`aws configure --profile NAME`) in the config of the user certbot "
-                    "runs as (root for cron and systemd timers), or fix the name") from None
-        else:
-            label = "Route 53 (default AWS credential chain"
-
-            def session() -> Any:
-                return boto3.Session(region_name=region)
+        settings = schema.read(credentials, "route53", KEYS, path, title="Route 53")
+        _check_combination(settings, path)
+        _check_values(settings, path)
+        label, session = _session(settings, path)
+        role_arn, endpoint_url = settings["role_arn"], settings["endpoint_url"]
         label += f", role {role_arn}" if role_arn else ""
         label += f", endpoint {endpoint_url}" if endpoint_url else ""
-        return cls(session, label + ")", region, endpoint_url, role_arn, sts_endpoint_url)
+        return cls(session, label + ")", settings["region"] or DEFAULT_REGION, endpoint_url,
+                   role_arn, settings["sts_endpoint_url"])
 
     # -- API access ------------------------------------------------------------------------
 
@@ -319,8 +312,9 @@ class Route53Writer(Writer):
         sts = session.client("sts", endpoint_url=self.sts_endpoint_url,
                              region_name=self.region, config=config)
         try:
-            creds = sts.assume_role(RoleArn=self.role_arn,
-                                    RoleSessionName=ROLE_SESSION_NAME)["Credentials"]
+            creds = apierrors.call(
+                lambda: sts.assume_role(RoleArn=self.role_arn, RoleSessionName=ROLE_SESSION_NAME),
+                _said, "sts:AssumeRole", self.on_retry, self.policy)["Credentials"]
         except botocore.exceptions.ClientError as exc:
             if _code(exc) in _DENIED:
                 grant = statement("sts:AssumeRole", str(self.role_arn))
@@ -347,7 +341,8 @@ class Route53Writer(Writer):
         try:
             client = self._route53()
             method = getattr(client, re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower())
-            return method(**params)
+            return apierrors.call(lambda: method(**params), _said, f"route53:{operation}",
+                                  self.on_retry, self.policy)
         except botocore.exceptions.ClientError as exc:
             if _code(exc) in ok:
                 return None
@@ -367,52 +362,46 @@ class Route53Writer(Writer):
                 f"{_key('profile')}) in the credentials file, or give the user certbot runs as "
                 "(root under cron/systemd) AWS_* variables, ~/.aws/credentials or an instance "
                 "role")
-        if isinstance(exc, _UNREACHABLE):
-            where = self.endpoint_url or "the Route 53 API"
-            return AutopilotError(
-                Code.PROVIDER_UNREACHABLE, f"{self.label} could not reach {where} for {action}: "
-                f"{type(exc).__name__}",
-                f"check this host's network, proxy and firewall towards {where}"
-                + (f", and {_key('endpoint_url')}" if self.endpoint_url else ""))
-        if not isinstance(exc, botocore.exceptions.ClientError):
+        said = _said(exc)
+        if said is None:
             return AutopilotError(
                 Code.PERMISSION_DENIED, f"{self.label}: {action} failed ({type(exc).__name__})",
                 f"check the AWS credential settings (see {DOCS})")
-        code = _code(exc)
-        if code in _DENIED:
-            return self.denied(operation, zone_id, _message(exc))
-        if code in _BAD_KEYS:
-            return AutopilotError(
-                Code.PERMISSION_DENIED, f"{self.label}: AWS rejected the credential ({code})",
+        where = self.endpoint_url or "the Route 53 API"
+        expired = said.code in _EXPIRED
+        fixes = apierrors.Fixes(
+            refused=("refresh the temporary credential (or use a long-lived key or a role), "
+                     "and check this host's clock") if expired else (
                 f"copy {_key('access_key_id')} and {_key('secret_access_key')} again from IAM "
                 "(the secret is shown only when the key is created), or create a new key; "
-                "check that the key is active")
-        if code in _EXPIRED:
-            return AutopilotError(
-                Code.PERMISSION_DENIED, f"{self.label}: AWS says the credential or request "
-                f"expired ({code})", "refresh the temporary credential (or use a long-lived "
-                "key or a role), and check this host's clock")
-        if code == "NoSuchHostedZone":
-            return AutopilotError(
-                Code.ZONE_NOT_FOUND, f"{self.label}: hosted zone {zone_id} no longer exists",
-                "run again (the zone list is read afresh), or recreate the hosted zone")
-        if code in ("Throttling", "ThrottlingException", "PriorRequestNotComplete",
-                    "ServiceUnavailable", "InternalFailure"):
-            return AutopilotError(
-                Code.PROVIDER_UNREACHABLE,
-                f"{self.label}: Route 53 kept refusing {action} ({code}) "
-                "after retries", "run again later; several processes changing the same "
-                "account's zones at once share Route 53's limit of 5 requests per second",
-                evidence=_message(exc))
-        return AutopilotError(
-            Code.PERMISSION_DENIED, f"{self.label}: Route 53 refused {action} ({code})",
-            f"the message above says why; see {DOCS}",
-            evidence=_message(exc))
+                "check that the key is active"),
+            denied=self._grant(operation, zone_id),
+            zone="run again (the zone list is read afresh), or recreate the hosted zone",
+            unreachable=(f"check this host's network, proxy and firewall towards {where}"
+                         + (f", and {_key('endpoint_url')}" if self.endpoint_url else ""))
+            if said.failure else ("run again later; several processes changing the same "
+                                  "account's zones at once share Route 53's limit of 5 "
+                                  "requests per second"),
+            other=f"the message above says why; see {DOCS}")
+        if said.failure:
+            problem = f"{self.label} could not reach {where} for {action}: {said.message}"
+        elif said.status == 403:
+            problem = self._not_allowed(operation)
+        elif said.status == 401:
+            problem = (f"{self.label}: AWS says the credential or request expired ({said.code})"
+                       if expired else f"{self.label}: AWS rejected the credential ({said.code})")
+        elif said.status == 404:
+            problem = f"{self.label}: hosted zone {zone_id} no longer exists"
+        elif said.transient:
+            problem = f"{self.label}: Route 53 kept refusing {action} ({said.code}) after retries"
+        else:
+            problem = f"{self.label}: Route 53 refused {action} ({said.code})"
+        return apierrors.error(self.label, action, said, fixes, api=where, problem=problem)
 
-    def denied(self, operation: str, zone_id: str | None, message: str = "") -> AutopilotError:
-        """permission-denied naming the IAM action and the statement to add."""
+    def _not_allowed(self, operation: str) -> str:
+        """What a missing IAM action stops the run from doing."""
         action = f"route53:{operation}"
-        problem = {
+        return {
             "GetChange": f"{self.label} is not allowed {action}: the worker can write records "
                          "but cannot poll the change until Route 53 reports it INSYNC",
             "ChangeResourceRecordSets": f"{self.label} is not allowed {action}: it cannot "
@@ -422,11 +411,14 @@ class Route53Writer(Writer):
             "ListResourceRecordSets": f"{self.label} is not allowed {action}: it cannot read "
                                       "the TXT values already at a name (needed to keep them)",
         }.get(operation, f"{self.label} is not allowed {action}")
-        return AutopilotError(
-            Code.PERMISSION_DENIED, problem,
-            f"add to the credential's IAM policy the statement "
-            f"{statement(action, _resource(operation, zone_id))} (the full minimal policy is "
-            f"in {DOCS}#minimal-iam-policy)", evidence=message)
+
+    @staticmethod
+    def _grant(operation: str, zone_id: str | None) -> str:
+        """The IAM policy statement to add for a missing action."""
+        action = f"route53:{operation}"
+        return (f"add to the credential's IAM policy the statement "
+                f"{statement(action, _resource(operation, zone_id))} (the full minimal policy "
+                f"is in {DOCS}#minimal-iam-policy)")
 
     # -- zones -----------------------------------------------------------------------------
 
@@ -456,8 +448,8 @@ class Route53Writer(Writer):
             zone_id = zone["Id"].rsplit("/", 1)[-1]
             is_private = bool(zone.get("Config", {}).get("PrivateZone"))
             (private if is_private else public).append((zone_name, zone_id))
-        matches = [(z, i) for z, i in public if names.within(name, z)]
-        if not matches:
+        longest = names.longest_zone(name, (z for z, _ in public))
+        if longest is None:
             seen = ", ".join(f"{z} ({i})" for z, i in sorted(public)) or "none"
             skipped = [f"{z} ({i})" for z, i in sorted(private)
                        if names.within(name, z)]
@@ -470,8 +462,7 @@ class Route53Writer(Writer):
                 "create a public hosted zone for the domain and delegate it to the zone's "
                 "name servers, or use a credential of the AWS account that holds it",
                 evidence=evidence)
-        longest = max(len(z) for z, _ in matches)
-        best = [(z, i) for z, i in matches if len(z) == longest]
+        best = [(z, i) for z, i in public if z == longest]
         if len(best) > 1:
             raise AutopilotError(
                 Code.ZONE_NOT_FOUND, f"{self.label}: {len(best)} public hosted zones are named "
@@ -544,7 +535,7 @@ class Route53Writer(Writer):
         process changed a set in between, read again (bounded). Returns the change id (None
         when nothing needed changing) and the names changed."""
         with locks.held(f"route53-{zone_id}", f"Route 53 zone {zone}"):
-            for _ in range(CONFLICT_TRIES):
+            for attempt in range(1, CONFLICT_TRIES + 1):
                 changes, touched = [], {}
                 for name, values in sorted(records.items()):
                     name = names.normalize(name)
@@ -557,8 +548,10 @@ class Route53Writer(Writer):
                     return None, {}
                 try:
                     return self._change(zone, zone_id, changes, what), touched
-                except _Conflict:
-                    time.sleep(random.random())  # another process's change landed first
+                except _Conflict:  # another process's change landed first: read again
+                    pause = random.random()
+                    self.on_retry(what, attempt, pause, "the set changed meanwhile")
+                    time.sleep(pause)
         raise AutopilotError(
             Code.PROPAGATION_TIMEOUT, f"{self.label}: the TXT sets in {zone} kept changing under "
             f"this run ({CONFLICT_TRIES} tries)", "another process keeps rewriting the same "
@@ -606,6 +599,29 @@ class Route53Writer(Writer):
         # A change that does not exist: NoSuchChange (or InvalidInput) means "allowed".
         self._call("GetChange", ok=("NoSuchChange", "InvalidInput"), Id=PROBE_CHANGE_ID)
         super().probe(zone, name)
+
+
+def _said(exc: Exception) -> apierrors.Said | None:
+    """What AWS said, from a botocore error (None: not an API answer). AWS answers several
+    refusals with a 400 and its own code: the code decides (a refused key counts as 401, a
+    missing right as 403, throttling as 429)."""
+    if isinstance(exc, (botocore.exceptions.ConnectTimeoutError,
+                        botocore.exceptions.ReadTimeoutError)):
+        return apierrors.Said(failure=apierrors.TIMEOUT, message=type(exc).__name__)
+    if isinstance(exc, (botocore.exceptions.EndpointConnectionError,
+                        botocore.exceptions.ProxyConnectionError,
+                        botocore.exceptions.ConnectionClosedError)):
+        return apierrors.Said(failure=apierrors.CONNECTION, message=type(exc).__name__)
+    if isinstance(exc, botocore.exceptions.SSLError):  # not worth another try
+        return apierrors.Said(failure="tls", message=type(exc).__name__)
+    if not isinstance(exc, botocore.exceptions.ClientError):
+        return None
+    code = _code(exc)
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400)
+    status = (403 if code in _DENIED else 401 if code in _BAD_KEYS | _EXPIRED
+              else 404 if code == "NoSuchHostedZone" else 429 if code in _THROTTLED
+              else 503 if code in _FAILING else 400 if status == 404 else status)
+    return apierrors.Said(status=status, code=code, message=_message(exc))
 
 
 def _code(exc: botocore.exceptions.ClientError) -> str:

@@ -156,3 +156,19 @@ def test_doctor_probes_a_good_token_and_a_global_key_and_leaves_nothing(
         assert probe["name"] == name and "dns-autopilot-permission-probe-" in probe["content"]
         assert cf.txt(name) == set()
         wait_absent(lab, name)
+
+
+def test_a_429_then_success_issues_and_the_event_log_shows_the_retry(
+        lab: Lab, certbot: Certbot, cf: CloudflareEmulator, tmp_path: Path,
+        fresh_name: str) -> None:
+    token = cf.token(["autopilot.test"])
+    cf.fail_next = [429]  # Cloudflare's limit on the run's first call, then service again
+    run = certbot.certonly(fresh_name, credentials=credentials(tmp_path, cf, api_token=token))
+    assert run.returncode == 0, run.output
+    [retried] = run.steps("retry")
+    assert (retried["reason"], retried["attempt"], retried["outcome"]) == (
+        "HTTP 429", 1, "retrying")
+    assert retried["writer"].startswith("Cloudflare") and retried["pause_s"] == 1.0
+    assert "retrying in 1.0 s" in run.log
+    assert_secret_kept(token, run)
+    wait_absent(lab, f"_acme-challenge.{fresh_name}")

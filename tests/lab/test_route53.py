@@ -204,6 +204,32 @@ def test_add_waits_for_insync_and_remove_keeps_other_values(
     assert route53.txt(ZONE, name) is None and lab.txt(lab.primary, name) == set()
 
 
+class Events:
+    """The run's event log as the writer sees it: each retry, as the run would log it."""
+
+    def __init__(self) -> None:
+        self.retries: list[dict] = []
+
+    def emit(self, step: str, outcome: str, *args: object, **fields: object) -> None:
+        self.retries.append({"step": step, "outcome": outcome, **fields})
+
+
+def test_throttling_then_service_is_retried_once_each_as_a_retry_event(
+        lab: Lab, route53: Route53Emulator, fresh_name: str) -> None:
+    name = f"_acme-challenge.{fresh_name}"
+    r53 = writer(route53, "acme")
+    r53.events = Events()
+    route53.fail_next = [(400, "Throttling"), (503, "ServiceUnavailable")]
+    zone = r53.find_zone(name)  # ListHostedZones: throttled, failing, then answered
+    r53.add(zone, {name: {"one"}}, 60)
+    assert lab.txt(lab.primary, name) == {"one"}
+    r53.remove(zone, {name: {"one"}})
+    assert [(e["step"], e["what"], e["attempt"], e["reason"]) for e in r53.events.retries] == [
+        ("retry", "route53:ListHostedZones", 1, "HTTP 429"),
+        ("retry", "route53:ListHostedZones", 2, "HTTP 503")]
+    assert lab.txt(lab.primary, name) == set()
+
+
 def assumed_role_secrets() -> list[str]:
     """The temporary route53_ini moto (in this process) issued for AssumeRole calls."""
     from moto.sts.models import sts_backends

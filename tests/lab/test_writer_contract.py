@@ -9,7 +9,9 @@ passes). Each test id carries the writer's kind.
 - two runs writing at one name at once both succeed, and both clean up;
 - the permission probe of a read-only (and, where the provider scopes credentials, a
   wrongly scoped) credential is ``permission-denied``, naming the writer and without the
-  secret; the wrongly scoped one passes the probe where its scope lies.
+  secret; the wrongly scoped one passes the probe where its scope lies;
+- an API writer's call the provider limits (429 or its throttling) then fails (503) is
+  retried, each retry a ``retry`` event, and the add still succeeds.
 
 A clause a writer cannot keep by the provider's design is declared in its case's `cannot`
 (clause -> why), and the test then asserts the provider's documented alternative instead
@@ -133,6 +135,10 @@ class Case:
                 return found
             time.sleep(0.2)
 
+    def limit_next(self) -> None:
+        """Make the provider's API limit the writer's next call, then fail the one after."""
+        raise NotImplementedError
+
     def close(self) -> None:
         pass
 
@@ -142,6 +148,17 @@ def tsig_denied(lab: Lab, how: str) -> Path:
     only (wrong-scope: BIND's update-policy for example.test names it, autopilot.test's not)."""
     return Path(lab.env["LAB_CREDENTIALS_READONLY" if how == "read-only"
                         else "LAB_CREDENTIALS_OTHER_ZONE"])
+
+
+class Events:
+    """The run's event log, as a writer reports to it: each retry."""
+
+    def __init__(self) -> None:
+        self.retries: list[dict] = []
+
+    def emit(self, step: str, outcome: str, *args: object, **fields: object) -> None:
+        assert (step, outcome) == ("retry", "retrying"), (step, outcome)
+        self.retries.append(fields)
 
 
 class RFC2136(Case):
@@ -261,6 +278,9 @@ class Cloudflare(Case):
                  else self.cf.token(["example.test"]))
         return self._load(token), token
 
+    def limit_next(self) -> None:
+        self.cf.fail_next = [429, 503]
+
     def plant(self, name: str, value: str, add: bool = True) -> None:
         if add:
             self.cf.put(ZONE, name, f'"{value}"')
@@ -307,6 +327,9 @@ class Route53(Case):
 
     def where(self, name: str) -> str:
         return self.r53.zone_id(ZONE)  # in the IAM statement to add: the hosted zone's ARN
+
+    def limit_next(self) -> None:
+        self.r53.fail_next = [(400, "Throttling"), (503, "ServiceUnavailable")]
 
     def plant(self, name: str, value: str, add: bool = True) -> None:
         current = self.r53.txt(ZONE, name)
@@ -369,6 +392,9 @@ class Azure(Case):
         writer = self._load(self.az.group_scope(OTHER_GROUP), "DNS Zone Contributor",
                             group=OTHER_GROUP)[0]
         return writer, OTHER_ZONE, "_acme-challenge." + domain.replace(ZONE, OTHER_ZONE)
+
+    def limit_next(self) -> None:
+        self.az.fail_next = [(429, "TooManyRequests"), (503, "ServerBusy")]
 
     def plant(self, name: str, value: str, add: bool = True) -> None:
         relative = name.removesuffix("." + ZONE)
@@ -604,5 +630,29 @@ def test_the_wrong_scope_credential_passes_the_probe_where_it_is_scoped(
         writer, zone, name = case.scoped_home(fresh_name)
         writer.probe(zone, name)
         assert case.served(name, set(), seconds=3) == set()
+    finally:
+        case.close()
+
+
+#: the writers that call a provider's API through its SDK
+API_WRITERS = ["azure", "cloudflare", "route53"]
+
+
+@pytest.mark.parametrize("kind", API_WRITERS)
+def test_a_limited_then_failing_call_is_retried_each_time_as_an_event(
+        kind: str, lab: Lab, tmp_path: Path, fresh_name: str) -> None:
+    case = CASES[kind](lab, tmp_path)
+    try:
+        name = f"_acme-challenge.{fresh_name}"
+        writer = case.writer()
+        writer.events = Events()
+        case.limit_next()
+        writer.add(ZONE, {name: {"after-retries"}}, 60)
+        assert case.served(name, {"after-retries"}) == {"after-retries"}
+        assert [e["reason"] for e in writer.events.retries] == ["HTTP 429", "HTTP 503"]
+        assert [e["attempt"] for e in writer.events.retries] == [1, 2]
+        assert {e["writer"] for e in writer.events.retries} == {writer.label}
+        writer.remove(ZONE, {name: {"after-retries"}})
+        assert case.served(name, set()) == set()
     finally:
         case.close()

@@ -5,15 +5,21 @@ APIs and hooks against the lab: tests/lab/test_acmedns.py and tests/lab/test_exe
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import os
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from certbot import errors
-from unit_helpers import load_map
+from unit_helpers import RecordedEvents, load_map
 
 from certbot_dns_autopilot.errors import AutopilotError
+from certbot_dns_autopilot.writers import retry
 from certbot_dns_autopilot.writers.acmedns import AcmeDnsWriter, allowed
 from certbot_dns_autopilot.writers.exec import ExecWriter
 
@@ -183,3 +189,72 @@ def test_exec_bad_timeout_and_missing_cleanup_are_clear(tmp_path: Path) -> None:
         load_map(tmp_path, {"dns_autopilot_exec_auth_hook": "true"})
     assert "dns_autopilot_exec_cleanup_hook" in str(exc.value)
     assert os.path.exists(tmp_path / "credentials.ini")
+
+
+@contextlib.contextmanager
+def answering(answers: list[tuple[int, dict]]) -> Iterator[tuple[str, list[dict]]]:
+    """An HTTP server on 127.0.0.1 answering each POST with the next (status, JSON body)."""
+    updates: list[dict] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            length = int(self.headers.get("Content-Length") or 0)
+            updates.append(json.loads(self.rfile.read(length)))
+            status, body = answers.pop(0)
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            if status == 429:
+                self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", updates
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_update_acme_dns_did_not_apply_is_retried_each_as_an_event(tmp_path: Path) -> None:
+    with answering([(429, {}), (503, {}), (200, {"txt": "v"})]) as (url, updates):
+        writer = acmedns(tmp_path, url)
+        writer.policy = retry.Policy(attempts=4, base=0.0, cap=0.0)
+        writer.events = RecordedEvents()
+        writer.add("", {FULL: {"v" * 43}}, 60)
+    assert len(updates) == 3 and {u["txt"] for u in updates} == {"v" * 43}
+    assert [(e["attempt"], e["reason"]) for e in writer.events.retries] == [
+        (1, "HTTP 429"), (2, "HTTP 503")]
+
+
+@pytest.mark.parametrize(("status", "code"), [(500, "provider-unreachable"),
+                                              (404, "provider-unreachable"),
+                                              (401, "permission-denied")])
+def test_an_answer_that_may_have_been_applied_is_not_retried(tmp_path: Path, status: int,
+                                                             code: str) -> None:
+    with answering([(status, {"error": "x"})] * 2) as (url, updates):
+        writer = acmedns(tmp_path, url)
+        writer.policy = retry.Policy(attempts=4, base=0.0, cap=0.0)
+        writer.events = RecordedEvents()
+        with pytest.raises(AutopilotError) as caught:
+            writer.add("", {FULL: {"v" * 43}}, 60)
+    assert caught.value.code == code and len(updates) == 1 and not writer.events.retries
+    assert PASSWORD not in str(caught.value)
+
+
+def test_a_server_nothing_listens_on_is_retried_then_unreachable(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    writer = acmedns(tmp_path, url)
+    writer.policy = retry.Policy(attempts=2, base=0.0, cap=0.0)
+    writer.events = RecordedEvents()
+    with pytest.raises(AutopilotError) as caught:
+        writer.add("", {FULL: {"v" * 43}}, 60)
+    assert caught.value.code == "provider-unreachable" and url in caught.value.problem
+    assert [e["reason"] for e in writer.events.retries] == ["connection"]

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import requests
+from azure.core.credentials import AccessToken
+from azure.core.pipeline.transport import HttpTransport, RequestsTransportResponse
 from certbot import errors
+from unit_helpers import RecordedEvents
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.writers import SectionKeys
+from certbot_dns_autopilot.names import longest_zone
+from certbot_dns_autopilot.writers import SectionKeys, retry
 from certbot_dns_autopilot.writers.azure import (
     AzureWriter,
     _aad_fix,
     likely_zone,
-    longest_zone,
     relative_name,
     txt_records,
     txt_values,
@@ -72,14 +77,14 @@ def test_explicit_endpoints_win_and_must_come_in_pairs() -> None:
     ({"environment": "AzureGermanCloud"}, "bad-config", "AzureChinaCloud"),
     ({"authority_host": "http://127.0.0.1:8443", "resource_manager_url": "https://x"},
      "bad-config", "authority_host"),
-    ({"client_id": "my-app"}, "permission-denied", "client_id"),
-    ({"tenant_id": None}, "permission-denied", "tenant_id"),
-    ({"client_certificate_path": "/nonexistent.pem"}, "permission-denied", "client_secret"),
-    ({"client_secret": None}, "permission-denied", "client_certificate_path"),
+    ({"client_id": "my-app"}, "bad-config", "client_id"),
+    ({"tenant_id": None}, "bad-config", "tenant_id"),
+    ({"client_certificate_path": "/nonexistent.pem"}, "bad-config", "client_secret"),
+    ({"client_secret": None}, "bad-config", "client_certificate_path"),
     ({"client_secret": None, "client_certificate_path": "/nonexistent.pem"},
-     "permission-denied", "client_certificate_path"),
-    ({"use_managed_identity": "true"}, "permission-denied", "use_managed_identity"),
-    ({"use_managed_identity": "maybe"}, "permission-denied", "use_managed_identity"),
+     "bad-config", "client_certificate_path"),
+    ({"use_managed_identity": "true"}, "bad-config", "use_managed_identity"),
+    ({"use_managed_identity": "maybe"}, "bad-config", "use_managed_identity"),
 ])
 def test_bad_settings_name_their_key(settings: dict, code: str, named: str) -> None:
     err = error_of(**settings)
@@ -89,8 +94,10 @@ def test_bad_settings_name_their_key(settings: dict, code: str, named: str) -> N
 
 def test_missing_required_keys_are_listed() -> None:
     with pytest.raises(errors.PluginError) as caught:
-        AzureWriter.from_credentials(keys(resource_group=None), "azure.ini")
-    assert "dns_autopilot_azure_resource_group" in str(caught.value)
+        AzureWriter.from_credentials(keys(resource_group=None, subscription_id=" "), "azure.ini")
+    assert "does not set dns_autopilot_azure_subscription_id and " \
+        "dns_autopilot_azure_resource_group" in str(caught.value)
+    assert getattr(caught.value, "code", None) == "bad-config"
 
 
 def test_managed_identities() -> None:
@@ -107,7 +114,7 @@ def test_an_unreadable_certificate_is_one_clear_error(tmp_path: Path) -> None:
     pem = tmp_path / "sp.pem"
     pem.write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
     err = error_of(client_secret=None, client_certificate_path=str(pem))
-    assert err.code == "permission-denied" and "client_certificate_path" in err.problem
+    assert err.code == "bad-config" and "client_certificate_path" in err.problem
 
 
 def test_record_set_names_are_relative_to_the_zone() -> None:
@@ -144,3 +151,80 @@ def test_entra_errors_get_their_own_fix() -> None:
 def test_the_zone_named_in_a_fix_is_the_registrable_domain() -> None:
     assert likely_zone("_acme-challenge.www.example.co.uk") == "example.co.uk"
     assert likely_zone("_acme-challenge.t1.autopilot.test") == "autopilot.test"
+
+
+class Token:
+    """A credential that always has a token: the transport decides what Azure answers."""
+
+    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
+        return AccessToken("t0ken", 2**31)
+
+
+class Scripted(HttpTransport):
+    """Answers each request with the next (status, JSON body, headers) of a script."""
+
+    def __init__(self, answers: list[tuple[int, dict, dict]]) -> None:
+        self.answers, self.asked = answers, []
+
+    def __enter__(self) -> Scripted:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        pass
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def send(self, request, **kwargs):  # noqa: ANN001, ANN201 - azure-core's signature
+        self.asked.append(request.method)
+        status, body, headers = self.answers.pop(0)
+        response = requests.Response()
+        response.status_code, response._content = status, json.dumps(body).encode()
+        response.headers.update({"Content-Type": "application/json", **headers})
+        response.request = requests.Request(request.method, request.url).prepare()
+        return RequestsTransportResponse(request, response)
+
+
+def scripted_writer(answers: list[tuple[int, dict, dict]]) -> tuple[AzureWriter, Scripted]:
+    transport = Scripted(answers)
+    writer = AzureWriter(Token(), SUB, "rg-dns", "https://management.azure.com", "test",
+                         secrets=[SECRET], transport=transport)
+    writer.policy = retry.Policy(attempts=3, base=0.0, cap=0.0)
+    writer.events = RecordedEvents()
+    return writer, transport
+
+
+ZONES = {"value": [{"id": f"/subscriptions/{SUB}/resourceGroups/rg-dns/providers/"
+                          "Microsoft.Network/dnszones/example.com", "name": "example.com",
+                    "location": "global"}]}
+
+
+def test_a_throttled_and_a_failing_call_are_retried_each_as_an_event() -> None:
+    busy = {"error": {"code": "TooManyRequests", "message": "slow down"}}
+    writer, transport = scripted_writer([(429, busy, {"Retry-After": "0"}),
+                                         (503, {"error": {"code": "ServerBusy"}}, {}),
+                                         (200, ZONES, {})])
+    assert writer.find_zone("_acme-challenge.www.example.com") == "example.com"
+    assert transport.asked == ["GET"] * 3, "the SDK retried nothing itself"
+    assert [(e["attempt"], e["reason"]) for e in writer.events.retries] == [
+        (1, "HTTP 429"), (2, "HTTP 503")]
+
+
+@pytest.mark.parametrize(("status", "error", "code", "tries"), [
+    (403, "AuthorizationFailed", "permission-denied", 1),
+    (404, "ResourceGroupNotFound", "zone-not-found", 1),
+    (400, "BadRequest", "permission-denied", 1),
+    (500, "InternalServerError", "provider-unreachable", 3),
+])
+def test_each_azure_answer_has_its_code(status: int, error: str, code: str, tries: int
+                                        ) -> None:
+    body = {"error": {"code": error, "message": f"said with {SECRET}"}}
+    writer, transport = scripted_writer([(status, body, {})] * 4 + [(200, {"value": []}, {})])
+    with pytest.raises(AutopilotError) as caught:
+        writer.probe("example.com", "_acme-challenge.example.com")
+    assert caught.value.code == code, caught.value
+    assert len(transport.asked) >= tries and len(writer.events.retries) == tries - 1
+    assert SECRET not in str(caught.value)

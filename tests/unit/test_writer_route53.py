@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 from certbot.plugins.dns_common import CredentialsConfiguration
+from unit_helpers import RecordedEvents
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.writers import writers_from_credentials
+from certbot_dns_autopilot.writers import retry, writers_from_credentials
 from certbot_dns_autopilot.writers.route53 import (
     Route53Writer,
     merged,
@@ -89,7 +92,7 @@ def test_any_route53_key_selects_the_writer_and_region_alone_uses_the_chain(
 
 def test_half_a_key_pair_names_the_missing_key(tmp_path: Path) -> None:
     error = failure(tmp_path, f"dns_autopilot_route53_secret_access_key = {SECRET}\n")
-    assert error.code == "permission-denied"
+    assert error.code == "bad-config"
     assert "dns_autopilot_route53_access_key_id" in error.problem
 
 
@@ -97,8 +100,11 @@ def test_a_misspelt_key_is_refused_rather_than_falling_back_to_the_chain(
         tmp_path: Path) -> None:
     error = failure(tmp_path, f"dns_autopilot_route53_access_key = {KEY_ID}\n"
                               f"dns_autopilot_route53_secret_access_key = {SECRET}\n")
-    assert "dns_autopilot_route53_access_key" in error.problem
-    assert "dns_autopilot_route53_access_key_id" in error.fix
+    assert error.code == "bad-config"
+    assert "dns_autopilot_route53_access_key (probably dns_autopilot_route53_access_key_id)" \
+        in error.problem
+    assert "rename dns_autopilot_route53_access_key to dns_autopilot_route53_access_key_id" \
+        in error.fix
 
 
 @pytest.mark.parametrize(("line", "key"), [
@@ -112,7 +118,7 @@ def test_bad_values_name_their_key(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     error = failure(tmp_path, line + "\n")
-    assert key in error.problem and error.fix
+    assert key in error.problem and error.fix and error.code == "bad-config"
 
 
 def test_a_profile_and_a_key_pair_together_are_ambiguous(tmp_path: Path) -> None:
@@ -130,3 +136,54 @@ def test_a_section_writer_in_the_map(tmp_path: Path) -> None:
                               "arn:aws:iam::123456789012:role/acme-dns\n")
     assert writer.label == ("Route 53 (access key …MPLE, role "
                             "arn:aws:iam::123456789012:role/acme-dns)")
+
+
+def stubbed(monkeypatch: pytest.MonkeyPatch) -> tuple[Route53Writer, Stubber]:
+    """A writer whose botocore client (made as the writer makes it) answers from a script."""
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    writer = Route53Writer(lambda: boto3.Session(
+        aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET, region_name="us-east-1"),
+        "Route 53 (test)", "us-east-1", "https://route53.example.test")
+    writer.policy = retry.Policy(attempts=3, base=0.0, cap=0.0)
+    writer.events = RecordedEvents()
+    client = writer._route53()
+    assert client.meta.config.retries["total_max_attempts"] == 1, "botocore retries nothing"
+    return writer, Stubber(client)
+
+
+ZONES = {"HostedZones": [{"Id": "/hostedzone/Z1", "Name": "example.com.",
+                          "CallerReference": "r", "Config": {"PrivateZone": False}}],
+         "IsTruncated": False, "MaxItems": "100", "Marker": ""}
+
+
+def test_throttling_and_a_5xx_are_retried_each_as_an_event(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    writer, stub = stubbed(monkeypatch)
+    stub.add_client_error("list_hosted_zones", "Throttling", "Rate exceeded", 400)
+    stub.add_client_error("list_hosted_zones", "ServiceUnavailable", "try later", 503)
+    stub.add_response("list_hosted_zones", ZONES)
+    with stub:
+        assert writer.find_zone("_acme-challenge.www.example.com") == "example.com"
+    assert [(e["what"], e["attempt"], e["reason"]) for e in writer.events.retries] == [
+        ("route53:ListHostedZones", 1, "HTTP 429"), ("route53:ListHostedZones", 2, "HTTP 503")]
+
+
+@pytest.mark.parametrize(("error", "status", "code", "retried"), [
+    ("AccessDenied", 403, "permission-denied", 0),
+    ("InvalidClientTokenId", 403, "permission-denied", 0),
+    ("SignatureDoesNotMatch", 403, "permission-denied", 0),
+    ("ExpiredToken", 400, "permission-denied", 0),
+    ("NoSuchHostedZone", 404, "zone-not-found", 0),
+    ("Throttling", 400, "provider-unreachable", 2),
+    ("InternalFailure", 500, "provider-unreachable", 2),
+])
+def test_each_aws_answer_has_its_code(monkeypatch: pytest.MonkeyPatch, error: str, status: int,
+                                      code: str, retried: int) -> None:
+    writer, stub = stubbed(monkeypatch)
+    for _ in range(3):
+        stub.add_client_error("list_resource_record_sets", error, f"said {SECRET}", status)
+    with stub, pytest.raises(AutopilotError) as caught:
+        writer._current("Z1", "_acme-challenge.example.com")
+    assert caught.value.code == code, caught.value
+    assert len(writer.events.retries) == retried
+    assert SECRET not in str(caught.value)

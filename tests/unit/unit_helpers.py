@@ -31,6 +31,17 @@ def load_map(tmp_path: Path, values: dict[str, str], sections: str = "") -> Writ
     return writers_from_credentials(creds, str(path))
 
 
+class RecordedEvents:
+    """The run's event log as a writer sees it: each retry it reports, recorded."""
+
+    def __init__(self) -> None:
+        self.retries: list[dict] = []
+
+    def emit(self, step: str, outcome: str, *args: object, **fields: object) -> None:
+        assert (step, outcome) == ("retry", "retrying"), (step, outcome)
+        self.retries.append(fields)
+
+
 NOBODY = 65534
 
 ZONE = "example.com"

@@ -101,6 +101,9 @@ class AzureEmulator:
         #: a relative record-set name whose writes are refused (HTTP 400): a batch that
         #: fails midway.
         self.refuse: str | None = None
+        #: the next Resource Manager calls' answers, in turn: (HTTP status, error code), e.g.
+        #: (429, "TooManyRequests") with Retry-After, as ARM throttles a subscription
+        self.fail_next: list[tuple[int, str]] = []
         self.lock = threading.Lock()
         self._tls = _server_context(ca_pem, ca_key)
         self._server: ThreadingHTTPServer | None = None
@@ -320,7 +323,13 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         emulator = self.emulator
         with emulator.lock:
-            status = self._route(method, split.path, parse_qs(split.query), body)
+            failing = emulator.fail_next.pop(0) if emulator.fail_next else None
+            if failing:
+                status, code = failing
+                self._send(status, {"error": {"code": code, "message": "Try again later."}},
+                           {"Retry-After": "1"} if status == 429 else None)
+            else:
+                status = self._route(method, split.path, parse_qs(split.query), body)
             emulator.log.append((method, unquote(split.path), status))
 
     def _principal(self) -> Principal | None:

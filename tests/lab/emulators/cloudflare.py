@@ -96,6 +96,8 @@ class CloudflareEmulator:
         #: fault injection: every other API call fails, alternately 429 (with Retry-After)
         #: and 502, as Cloudflare's edge does under load
         self.fail_every_other = False
+        #: the next calls' answers, in turn, before the API serves again (e.g. [429, 503])
+        self.fail_next: list[int] = []
         self.failed = 0
         #: a record name whose creates are refused (HTTP 400): a batch that fails midway
         self.refuse: str | None = None
@@ -192,6 +194,13 @@ class CloudflareEmulator:
                 self._calls += 1
                 flaky = self.fail_every_other and self._calls % 2 == 1
                 self.failed += flaky
+                scripted = self.fail_next.pop(0) if self.fail_next else None
+                self.failed += scripted is not None
+            if scripted == 429:
+                raise ApiError(429, 971, "Please wait and consider throttling your request "
+                               "speed")
+            if scripted is not None:
+                raise ApiError(scripted, 10000, "Service unavailable")
             if flaky and self.failed % 2 == 1:
                 raise ApiError(429, 971, "Please wait and consider throttling your request "
                                "speed")

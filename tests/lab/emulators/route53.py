@@ -125,8 +125,13 @@ def _route53_error(payload: bytes) -> bytes:
 
 def _refusal(message: str) -> bytes:
     """Route 53's answer refusing a whole change batch."""
+    return _error("InvalidChangeBatch", message)
+
+
+def _error(code: str, message: str) -> bytes:
+    """Route 53's error envelope."""
     return ('<?xml version="1.0"?>\n<ErrorResponse xmlns="https://route53.amazonaws.com/doc/'
-            '2013-04-01/"><Error><Type>Sender</Type><Code>InvalidChangeBatch</Code><Message>'
+            f'2013-04-01/"><Error><Type>Sender</Type><Code>{code}</Code><Message>'
             f"{message}</Message></Error><RequestId>{uuid.uuid4().hex}</RequestId>"
             "</ErrorResponse>").encode()
 
@@ -148,6 +153,9 @@ class Route53Emulator:
         self.backend = backend
         self.pending_polls = pending_polls
         self.stuck = False
+        #: the next Route 53 calls' answers, in turn: (HTTP status, error code), e.g.
+        #: (400, "Throttling") as Route 53 answers a burst, (503, "ServiceUnavailable")
+        self.fail_next: list[tuple[int, str]] = []
         self.public_zones: dict[str, str] = {}  # zone id -> name (written through)
         self.private_zones: dict[str, str] = {}
         self.keys: dict[str, tuple[str, str]] = {}  # IAM user -> (key id, secret)
@@ -155,6 +163,9 @@ class Route53Emulator:
         self.mirrored: list[tuple[str, str, str]] = []  # (action, name, value) sent to BIND
         self._pending: dict[str, int] = {}
         self._lock = threading.Lock()
+        #: one change batch at a time, from its check to its write-through to BIND: Route 53
+        #: applies batches atomically, so two runs' batches never interleave
+        self._batches = threading.Lock()
         self._app = DomainDispatcherApplication(create_backend_app)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -265,6 +276,22 @@ class Route53Emulator:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> list[bytes]:
+        with self._lock:
+            failing = (self.fail_next.pop(0) if self.fail_next and environ.get(
+                "PATH_INFO", "").startswith("/2013-04-01/") else None)
+        if failing:
+            status, code = failing
+            data = _error(code, "Rate exceeded" if status == 400 else "Service unavailable")
+            start_response(f"{status} {'Bad Request' if status == 400 else 'Unavailable'}",
+                           [("Content-Type", "text/xml"), ("Content-Length", str(len(data)))])
+            return [data]
+        if environ["REQUEST_METHOD"] == "POST" and RRSET_PATH.match(environ.get("PATH_INFO", "")):
+            with self._batches:  # checked and applied before another batch is checked
+                return self._serve(environ, start_response)
+        return self._serve(environ, start_response)
+
+    def _serve(self, environ: dict[str, Any], start_response: Callable[..., Any]
+               ) -> list[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         rrset = RRSET_PATH.match(path)
