@@ -39,6 +39,7 @@ from lexicon.interfaces import Provider
 from .. import dnsio, names
 from ..codes import Code
 from ..errors import AutopilotError
+from . import locks
 from .base import ZONES_KEY, Key, Keys, Records, Writer, check_endpoint, parse_zones
 
 #: The keys this writer reads (``dns_autopilot_lexicon_<key>``): what INI validation,
@@ -59,6 +60,10 @@ OWN_OPTIONS = frozenset({"provider", "provider_name", "domain", "delegated", "re
 #: lexicon's "auto" picks a provider by looking up the zone's nameservers on the network.
 REFUSED_PROVIDERS = {"auto": "name the provider itself (lexicon's auto looks it up over the "
                              "network on every run)"}
+#: Providers whose delete_record(name, content) removes exactly that value (ddns: an RFC 2136
+#: delete of one record). Another value gone after our delete is then another writer's doing
+#: (a concurrent run removing its own value): putting it back would undo that removal.
+EXACT_DELETES = frozenset({"ddns"})
 # lexicon and the HTTP libraries log requests (URLs with keys, payloads) at debug level:
 # certbot's log is at debug level, so scrub.Scrubber masks them (no logger's level changes).
 TIMEOUT = 10.0
@@ -316,59 +321,88 @@ class LexiconWriter(Writer):
 
     # -- writing ---------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _exclusive(self, zone: str, what: str) -> Iterator[tuple[Provider, _Config]]:
+        """A session holding the zone's lock: a read-modify-write of a TXT set (read,
+        change, read back, put back what the provider dropped) must not interleave with
+        another run's in the same zone, or each takes the other's change for damage."""
+        with locks.held(f"lexicon-{zone}", f"{self.label} in zone {zone}"), \
+                self._session(zone, what) as session:
+            yield session
+
     def add(self, zone: str, records: Records, ttl: int) -> None:
         """One create per value; a value already there is fine. Then read back: some
         providers (ddns) report success for a change the server refused."""
         with self.rolled_back(zone, records), \
-                self._session(zone, "creating TXT records") as (provider, config):
-            config.runtime["ttl"] = ttl
+                self._exclusive(zone, "creating TXT records") as (provider, config):
             for name, values in sorted(records.items()):
-                for value in sorted(values):
-                    try:
-                        provider.create_record("TXT", name, value)
-                    except Exception:
-                        with contextlib.suppress(Exception):
-                            if value in self._listed(provider, zone, name):
-                                continue  # "already exists": what we wanted
-                        raise
-                missing = set(values) - set(self._listed(provider, zone, name))
-                if missing:
-                    raise AutopilotError(
-                        Code.PERMISSION_DENIED,
-                        f"{self.label} accepted {len(missing)} TXT value(s) at {name} but does "
-                        "not list them afterwards: the provider reported success for a change "
-                        "that was not made (lexicon's ddns provider ignores a REFUSED answer)",
-                        f"check {self._keys_to_check()} in {self.where} may change records in "
-                        f"{zone}, and that {zone} is the zone the provider serves"
-                        + (f" ({_HINTS[self.provider]})" if self.provider in _HINTS else ""))
+                self._add_at(provider, config, zone, name, set(values), ttl)
         logger.debug("dns-autopilot: added %d TXT value(s) in %s via %s",
                      sum(len(v) for v in records.values()), zone, self.label)
+
+    def _add_at(self, provider: Provider, config: _Config, zone: str, name: str,
+                values: set[str], ttl: int) -> None:
+        config.runtime["ttl"] = ttl
+        for value in sorted(values):
+            try:
+                provider.create_record("TXT", name, value)
+            except Exception:
+                with contextlib.suppress(Exception):
+                    if value in self._listed(provider, zone, name):
+                        continue  # "already exists": what we wanted
+                raise
+        missing = values - set(self._listed(provider, zone, name))
+        if missing:
+            raise AutopilotError(
+                Code.PERMISSION_DENIED,
+                f"{self.label} accepted {len(missing)} TXT value(s) at {name} but does "
+                "not list them afterwards: the provider reported success for a change "
+                "that was not made (lexicon's ddns provider ignores a REFUSED answer)",
+                f"check {self._keys_to_check()} in {self.where} may change records in "
+                f"{zone}, and that {zone} is the zone the provider serves{self._hint()}")
 
     def remove(self, zone: str, records: Records) -> None:
         """Delete by name and content; values that vanished with ours (a provider that deletes
         whole record sets) are put back, and ours must be gone afterwards."""
-        with self._session(zone, "deleting TXT records") as (provider, config):
+        with self._exclusive(zone, "deleting TXT records") as (provider, config):
             for name, values in sorted(records.items()):
-                before = self._listed(provider, zone, name)
-                for value in sorted(set(values) & set(before)):
-                    provider.delete_record(None, "TXT", name, value)
-                after = self._listed(provider, zone, name)
-                lost = {v: t for v, t in before.items() if v not in values and v not in after}
-                for value, ttl in sorted(lost.items()):
-                    logger.warning("dns-autopilot: %s deleted %s's other TXT value %r with "
-                                   "ours; putting it back", self.label, name, value)
-                    config.runtime["ttl"] = ttl or 300
-                    provider.create_record("TXT", name, value)
-                left = set(values) & set(after)
-                if left:
-                    raise AutopilotError(
-                        Code.PERMISSION_DENIED,
-                        f"{self.label} accepted the deletion of {len(left)} TXT value(s) at "
-                        f"{name} but still lists them",
-                        f"check {self._keys_to_check()} in {self.where} may delete records in "
-                        f"{zone}; remove the values by hand meanwhile")
+                self._remove_at(provider, config, zone, name, set(values))
         logger.debug("dns-autopilot: removed %d TXT value(s) in %s via %s",
                      sum(len(v) for v in records.values()), zone, self.label)
+
+    def _remove_at(self, provider: Provider, config: _Config, zone: str, name: str,
+                   values: set[str]) -> None:
+        before = self._listed(provider, zone, name)
+        for value in sorted(values & set(before)):
+            provider.delete_record(None, "TXT", name, value)
+        after = self._listed(provider, zone, name)
+        self._put_back(provider, config, name, before, after, values)
+        left = values & set(after)
+        if left:
+            raise AutopilotError(
+                Code.PERMISSION_DENIED,
+                f"{self.label} accepted the deletion of {len(left)} TXT value(s) at "
+                f"{name} but still lists them",
+                f"check {self._keys_to_check()} in {self.where} may delete records in "
+                f"{zone}; remove the values by hand meanwhile")
+
+    def _put_back(self, provider: Provider, config: _Config, name: str,
+                  before: dict[str, int | None], after: dict[str, int | None],
+                  ours: set[str]) -> None:
+        """Values other than ours that our delete took with it (a provider deleting the
+        whole set) are created again, with their TTL. Never for providers that
+        change single values: there a vanished value was removed by someone else."""
+        if self.provider in EXACT_DELETES:
+            return
+        for value, ttl in sorted((v, t) for v, t in before.items()
+                                 if v not in ours and v not in after):
+            logger.warning("dns-autopilot: %s deleted %s's other TXT value %r with "
+                           "ours; putting it back", self.label, name, value)
+            config.runtime["ttl"] = ttl or 300
+            provider.create_record("TXT", name, value)
+
+    def _hint(self) -> str:
+        return f" ({_HINTS[self.provider]})" if self.provider in _HINTS else ""
 
 
 def _absolute(record_name: str, zone: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
+import time
 import types
 from argparse import ArgumentParser
 from pathlib import Path
@@ -17,7 +19,7 @@ from lexicon.interfaces import Provider
 
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import lexicon as lexicon_writer
-from certbot_dns_autopilot.writers import writers_from_credentials
+from certbot_dns_autopilot.writers import locks, writers_from_credentials
 from certbot_dns_autopilot.writers.lexicon import LexiconWriter
 
 TOKEN = "tok-3f9a8b7c6d5e4f3a2b1c"
@@ -203,7 +205,8 @@ class FakeProvider(Provider):
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> type[FakeProvider]:
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> type[FakeProvider]:
+    monkeypatch.setattr(locks, "_work_dir", str(tmp_path / "work"))
     real_find, real_load = lexicon_writer.find_providers, lexicon_writer.load_provider_module
     monkeypatch.setattr(lexicon_writer, "find_providers", lambda: {**real_find(), "fake": True})
     monkeypatch.setattr(lexicon_writer, "load_provider_module", lambda name: (
@@ -281,6 +284,38 @@ def test_a_provider_that_deletes_the_record_set_gets_the_others_back(
     assert writer.values("example.com", name) == {"theirs"}
     assert "putting it back" in caplog.text
     assert fake.calls[-2][:4] == ("create", "TXT", name, "theirs") and fake.calls[-2][4] == "120"
+
+
+def test_a_provider_deleting_single_values_never_puts_back_what_another_run_removed(
+        tmp_path: Path, fake: type[FakeProvider], caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # As ddns: its delete takes one value, so a value gone meanwhile was another run's own
+    # removal (simulated here by the fake dropping it with ours), which must stay done.
+    monkeypatch.setattr(lexicon_writer, "EXACT_DELETES", frozenset({"fake"}))
+    writer = load(tmp_path, FAKE_INI)
+    name = "_acme-challenge.example.com"
+    writer.add("example.com", {name: {"other-run", "ours"}}, 60)
+    fake.deletes_rrset = True
+    with caplog.at_level(logging.WARNING):
+        writer.remove("example.com", {name: {"ours"}})
+    assert writer.values("example.com", name) == set()
+    assert "putting it back" not in caplog.text
+
+
+def test_add_and_remove_wait_for_the_zones_lock(tmp_path: Path,
+                                                fake: type[FakeProvider]) -> None:
+    writer = load(tmp_path, FAKE_INI)
+    name = "_acme-challenge.example.com"
+    with locks.held("lexicon-example.com", "another run"):
+        adding = threading.Thread(target=writer.add, args=("example.com", {name: {"v"}}, 60))
+        adding.start()
+        time.sleep(0.3)
+        assert fake.calls == [] and adding.is_alive()  # nothing read or written meanwhile
+    adding.join(10)
+    assert writer.values("example.com", name) == {"v"}
+    with locks.held("lexicon-sub.example.com", "a run in another zone"):
+        writer.remove("example.com", {name: {"v"}})  # another zone's lock: no wait
+    assert writer.values("example.com", name) == set()
 
 
 @pytest.mark.parametrize("error, code", [
