@@ -106,19 +106,19 @@ def provider_class(name: str, where: str) -> type[Provider]:
     """Lexicon's Provider class for ``name``, or one error listing close matches."""
     available = find_providers()
     if name in REFUSED_PROVIDERS:
-        raise AutopilotError(Code.ZONE_NOT_FOUND, f"{_key('provider')} = {name} in {where} is not "
+        raise AutopilotError(Code.BAD_CONFIG, f"{_key('provider')} = {name} in {where} is not "
                              "supported by dns-autopilot", REFUSED_PROVIDERS[name])
     if name not in available:
         close = difflib.get_close_matches(name, list(available), n=3, cutoff=0.6)
         raise AutopilotError(
-            Code.ZONE_NOT_FOUND,
+            Code.BAD_CONFIG,
             f"{_key('provider')} = {name!r} in {where} is not a dns-lexicon provider"
             + (f" (did you mean {', '.join(close)}?)" if close else ""),
             f"set it to one of lexicon's provider names (`lexicon --help` lists them; "
             f"{OPTIONS_HELP})")
     if not available[name]:
         raise AutopilotError(
-            Code.ZONE_NOT_FOUND, f"lexicon's {name} provider needs packages that are not installed",
+            Code.BAD_CONFIG, f"lexicon's {name} provider needs packages that are not installed",
             f"install them: pip install 'dns-lexicon[{name}]'")
     module = load_provider_module(name)
     if hasattr(module, "tldextract"):  # godaddy, namecheap: never fetch the PSL
@@ -176,14 +176,14 @@ class LexiconWriter(Writer):
         once (no network) so an option the provider cannot do without fails here."""
         name = _text(keys.conf("lexicon_provider") or "").lower()
         if not name:
-            raise AutopilotError(Code.ZONE_NOT_FOUND, f"{_key('provider')} is not set in {where}",
+            raise AutopilotError(Code.BAD_CONFIG, f"{_key('provider')} is not set in {where}",
                                  "name a dns-lexicon provider (`lexicon --help` lists them)")
         provider_cls = provider_class(name, where)
         options: dict[str, str] = {}
         for option in _present_options(keys):
             if option in OWN_OPTIONS:
                 raise AutopilotError(
-                    Code.ZONE_NOT_FOUND, f"{_key(option)} in {where} cannot be set",
+                    Code.BAD_CONFIG, f"{_key(option)} in {where} cannot be set",
                     f"remove it: the writer sets lexicon's {option} itself (the zone comes from "
                     f"dns_autopilot_{ZONES_KEY})")
             value = keys.conf(f"lexicon_{option}")
@@ -197,7 +197,7 @@ class LexiconWriter(Writer):
                            f"; did you mean {', '.join(map(_key, close))}?" if close else "")
         for option, value in sorted(options.items()):  # a provider's endpoint option
             if value.strip().lower().startswith("http://"):
-                check_endpoint(value, _key(option), where)
+                check_endpoint(value, _key(option), where, Code.BAD_CONFIG)
         zones = parse_zones(keys.conf(ZONES_KEY), where)
         if not zones:
             raise AutopilotError(
@@ -264,10 +264,15 @@ class LexiconWriter(Writer):
         if unset and (configuring or isinstance(exc, (TypeError, AttributeError, ValueError,
                                                       KeyError))):
             return AutopilotError(
-                Code.PERMISSION_DENIED,
+                Code.BAD_CONFIG,
                 f"{self.label} needs {', '.join(map(_key, unset))}, not set in {self.where}",
                 f"set {', '.join(map(_key, unset))} in {self.where} ({OPTIONS_HELP}){hint}",
                 evidence=detail)
+        if configuring:  # no network yet: the provider refused a value it was given
+            return AutopilotError(
+                Code.BAD_CONFIG, problem,
+                f"check the form of {', '.join(map(_key, sorted(self.options))) or 'the keys'} "
+                f"in {self.where} ({OPTIONS_HELP}){hint}")
         fix = (f"check {self._keys_to_check()} in {self.where}: the credential must be valid "
                f"and allowed to change TXT records in {zone}{hint}")
         if unset:

@@ -57,7 +57,7 @@ def test_an_unknown_provider_lists_close_matches(tmp_path: Path, typo: str,
                                                  suggestion: str) -> None:
     exc = failure(tmp_path, f"dns_autopilot_lexicon_provider = {typo}\n"
                             "dns_autopilot_zones = example.com\n")
-    assert exc.code == "zone-not-found"
+    assert exc.code == "bad-config"
     assert f"did you mean {suggestion}" in str(exc) and "lexicon --help" in exc.fix
 
 
@@ -69,6 +69,7 @@ def test_the_provider_name_ignores_case(tmp_path: Path) -> None:
 def test_a_cloud_providers_missing_option_is_named_by_its_key(tmp_path: Path) -> None:
     exc = failure(tmp_path, OVH.replace("dns_autopilot_lexicon_auth_consumer_key = "
                                         "consumer-key\n", ""))
+    assert exc.code == "bad-config"
     assert exc.problem.endswith("needs dns_autopilot_lexicon_auth_consumer_key, not set in "
                                 f"{tmp_path / 'credentials.ini'}")
     assert "app-secret-123456" not in str(exc)
@@ -77,7 +78,31 @@ def test_a_cloud_providers_missing_option_is_named_by_its_key(tmp_path: Path) ->
 def test_auto_is_refused_it_looks_providers_up_on_the_network(tmp_path: Path) -> None:
     exc = failure(tmp_path, "dns_autopilot_lexicon_provider = auto\n"
                             "dns_autopilot_zones = example.com\n")
+    assert exc.code == "bad-config"
     assert "auto" in exc.problem and "name the provider" in exc.fix
+
+
+def test_an_unset_provider_is_bad_config(tmp_path: Path) -> None:
+    exc = failure(tmp_path, "dns_autopilot_lexicon_auth_token = x\n"
+                            "dns_autopilot_zones = example.com\n")
+    assert exc.code == "bad-config"
+    assert "dns_autopilot_lexicon_provider is not set" in exc.problem
+
+
+def test_a_provider_whose_packages_are_missing_is_bad_config(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lexicon_writer, "find_providers",
+                        lambda: {"ovh": True, "route53": False})
+    exc = failure(tmp_path, "dns_autopilot_lexicon_provider = route53\n"
+                            "dns_autopilot_zones = example.com\n")
+    assert exc.code == "bad-config"
+    assert "pip install 'dns-lexicon[route53]'" in exc.fix
+
+
+def test_an_http_endpoint_off_loopback_is_bad_config(tmp_path: Path) -> None:
+    exc = failure(tmp_path, OVH + "dns_autopilot_lexicon_auth_entrypoint_url = "
+                                  "http://api.example.net/1.0\n")
+    assert exc.code == "bad-config" and "https://" in exc.fix
 
 
 def test_the_zones_are_required(tmp_path: Path) -> None:
@@ -92,6 +117,7 @@ def test_a_missing_option_is_named_by_its_key_at_configuration_time(tmp_path: Pa
     exc = failure(tmp_path, "dns_autopilot_lexicon_provider = ddns\n"
                             "dns_autopilot_lexicon_ddns_server = 192.0.2.1\n"
                             "dns_autopilot_zones = example.com\n")
+    assert exc.code == "bad-config"
     assert "dns_autopilot_lexicon_auth_token" in exc.problem
     assert "dns_autopilot_lexicon_auth_token" in exc.fix
 
@@ -101,7 +127,7 @@ def test_a_malformed_ddns_token_is_one_error_without_the_secret(tmp_path: Path) 
                             f"dns_autopilot_lexicon_auth_token = {TSIG}\n"
                             "dns_autopilot_lexicon_ddns_server = 192.0.2.1\n"
                             "dns_autopilot_zones = example.com\n")
-    assert exc.code == "permission-denied"
+    assert exc.code == "bad-config"
     assert "dns_autopilot_lexicon_auth_token" in exc.fix and "<algorithm>:<key name>" in exc.fix
     assert TSIG not in str(exc)
 
@@ -111,7 +137,7 @@ def test_options_the_writer_sets_itself_are_refused(tmp_path: Path, option: str)
     exc = failure(tmp_path, "dns_autopilot_lexicon_provider = ovh\n"
                             f"dns_autopilot_lexicon_{option} = x\n"
                             "dns_autopilot_zones = example.com\n")
-    assert f"dns_autopilot_lexicon_{option}" in exc.problem
+    assert exc.code == "bad-config" and f"dns_autopilot_lexicon_{option}" in exc.problem
 
 
 def test_an_undeclared_option_is_warned_with_its_close_match(
