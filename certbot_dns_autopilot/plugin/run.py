@@ -341,8 +341,9 @@ class Run:
             return
         self.state.journal.forget(zone)
 
-    def cleanup(self, achalls: list[achallenges.AnnotatedChallenge]) -> None:
-        """Remove exactly the values this run added; say what is left if that fails."""
+    def cleanup(self) -> None:
+        """Remove exactly the values this run added (whatever challenges certbot names: a
+        value is ours because this run wrote it); say what is left if that fails."""
         state = self._state
         if state is None:  # stopped before the credentials file was read: nothing written
             return
