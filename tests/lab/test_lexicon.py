@@ -4,7 +4,6 @@ the wire to the lab's BIND primary, with the lab's TSIG key, driven by the real 
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -96,20 +95,6 @@ def test_someone_elses_value_survives_cleanup(lab: Lab, certbot: Certbot, tmp_pa
         assert "putting it back" not in run.log  # ddns deletes one value, never the set
     finally:
         nsupdate(lab, ZONE, name, "kept-by-someone-else", add=False)
-
-
-def test_two_certbot_processes_at_one_name_both_issue_and_both_clean_up(
-        lab: Lab, tmp_path: Path, fresh_name: str) -> None:
-    # Two hosts' worth of certbot (own config and work dirs, so no shared lock): each deletes
-    # only its own value, and neither takes the other's removal for damage to undo.
-    runs = [Certbot(lab, tmp_path / home) for home in ("one", "two")]
-    ini = ddns_ini(lab, tmp_path / "lexicon.ini")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        done = list(pool.map(lambda run: run.certonly(fresh_name, credentials=ini), runs))
-    for run in done:
-        assert run.returncode == 0, run.output
-        assert "putting it back" not in run.log
-    wait_absent(lab, f"_acme-challenge.{fresh_name}")
 
 
 def test_wrong_secret_is_permission_denied_before_any_challenge(
