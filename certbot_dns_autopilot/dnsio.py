@@ -36,7 +36,6 @@ from .shown import quoted, shown
 DEFAULT_QUERY_TIMEOUT = 2.0
 UDP_SHARE = 2 / 3  # of a query's timeout for UDP; the rest is for a TCP retry when UDP is lost
 NO_ANSWER = ("TIMEOUT", "UNREACHABLE")  # pseudo-rcodes: nothing answered from this host
-FAMILIES = ("any", "ipv4", "ipv6")
 
 
 @dataclass(frozen=True, order=True)
@@ -166,7 +165,9 @@ def parse_resolver(text: str) -> Server:
     return Server(address=parts.hostname, port=port, url=url)
 
 
-def _txt_values(response: dns.message.Message, qname: dns.name.Name) -> frozenset[str]:
+def _txt_values(response: dns.message.Message) -> frozenset[str]:
+    """Every TXT value in the answer, whatever its owner: behind a CNAME, the values sit at
+    the chain's target."""
     values = set()
     for rrset in response.answer:
         if rrset.rdtype == dns.rdatatype.TXT:
@@ -396,7 +397,7 @@ def read(response: dns.message.Message, qname: str, rdtype: str = "TXT") -> Answ
                         None)
     return Answer(
         rcode=dns.rcode.to_text(response.rcode()),
-        values=_txt_values(response, name) if rdtype_value == dns.rdatatype.TXT else frozenset(),
+        values=_txt_values(response) if rdtype_value == dns.rdatatype.TXT else frozenset(),
         ttl=_answer_ttl(response, rdtype_value),
         authoritative=bool(response.flags & dns.flags.AA),
         serial=serial,

@@ -26,12 +26,9 @@ PREFIX = "dns-autopilot-"
 DEFAULT_PROPAGATION_TIMEOUT = 300
 
 
-class BoolValueError(ValueError, argparse.ArgumentTypeError):
-    """A yes/no value that is neither; argparse prints its message as it is."""
-
-
-class ChoiceValueError(ValueError, argparse.ArgumentTypeError):
-    """A value outside an option's choices; argparse prints its message as it is."""
+class OptionValueError(ValueError, argparse.ArgumentTypeError):
+    """A value an option cannot take (a yes/no that is neither, a value outside the
+    choices); argparse prints its message as it is."""
 
 
 def parse_bool(text: str | bool) -> bool:
@@ -43,7 +40,7 @@ def parse_bool(text: str | bool) -> bool:
         return True
     if value in ("0", "false", "no", "off"):
         return False
-    raise BoolValueError(f"{text!r} is not true or false (use true/false, yes/no, on/off, "
+    raise OptionValueError(f"{text!r} is not true or false (use true/false, yes/no, on/off, "
                          "1/0)")
 
 
@@ -51,7 +48,7 @@ def parse_family(text: str) -> str:
     """``--dns-autopilot-address-family``: any, ipv4 or ipv6."""
     value = str(text or "any").strip().lower()
     if value not in ("any", "ipv4", "ipv6"):
-        raise ChoiceValueError(f"{text!r} is not any, ipv4 or ipv6")
+        raise OptionValueError(f"{text!r} is not any, ipv4 or ipv6")
     return value
 
 

@@ -75,7 +75,7 @@ def private_dir(base: str | os.PathLike[str], *parts: str) -> Path:
     return path
 
 
-def check_file(fd: int, path: str | os.PathLike[str], mode: int | None = None) -> os.stat_result:
+def _check_file(fd: int, path: str | os.PathLike[str], mode: int | None) -> None:
     """The open ``fd`` is a regular file this user owns (and has ``mode``, when given).
 
     :raises Unsafe: otherwise.
@@ -86,7 +86,6 @@ def check_file(fd: int, path: str | os.PathLike[str], mode: int | None = None) -
     _owned(st, path)
     if mode is not None and stat.S_IMODE(st.st_mode) != mode:
         raise Unsafe(path, f"its mode is {stat.S_IMODE(st.st_mode):04o}, not {mode:04o}")
-    return st
 
 
 def open_file(path: str | os.PathLike[str], flags: int, mode: int | None = None) -> int:
@@ -113,7 +112,7 @@ def open_file(path: str | os.PathLike[str], flags: int, mode: int | None = None)
             raise Unsafe(path, "it is a symbolic link") from None
         raise
     try:
-        check_file(fd, path, mode)
+        _check_file(fd, path, mode)
         os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)

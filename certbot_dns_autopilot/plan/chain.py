@@ -70,13 +70,11 @@ class Follower:
 
     def __init__(self, recursive: dnsio.Recursive,
                  query: Callable[..., dnsio.Answer] | None = None,
-                 probe_label: Callable[[], str] = lambda: f"_autopilot-{uuid.uuid4().hex[:8]}",
                  reach: dnsio.Reach | None = None) -> None:
         self.recursive = recursive
         #: the run's knowledge of which authoritative addresses this host can ask
         self.reach = reach or dnsio.Reach(query=query)
         self._query = self.reach.ask
-        self._probe_label = probe_label
         self._servers: dict[str, list[dnsio.Server]] = {}
         self._parents_found: set[str] = set()
 
@@ -201,5 +199,5 @@ class Follower:
 
     def _wildcard(self, name: str, target: str, server: dnsio.Server) -> bool:
         """A sibling that cannot exist gets the same CNAME: a wildcard answers for both."""
-        sibling = f"{self._probe_label()}.{_parent(name)}"
+        sibling = f"_autopilot-{uuid.uuid4().hex[:8]}.{_parent(name)}"
         return self._query(server, sibling, "CNAME").cname == target

@@ -67,7 +67,7 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
 
     def cleanup(self, achalls: list[achallenges.AnnotatedChallenge]) -> None:
         """Remove exactly the values this run added."""
-        self.run.cleanup(achalls)
+        self.run.cleanup()
 
     def auth_hint(self, failed_achalls: list[achallenges.AnnotatedChallenge]) -> str:
         """Diagnose each failed challenge (see `Run.auth_hint`). Never raises."""

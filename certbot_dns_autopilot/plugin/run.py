@@ -244,7 +244,7 @@ class Run:
                     + (f"; {unverified} (the CA may use them)" if unverified else ""))
         return [a.response(a.account_key) for a in achalls]
 
-    def requester(self, key: Any = None) -> caa.Requester:
+    def requester(self, key: Any) -> caa.Requester:
         """This run's ACME account (found in certbot's store by the key the challenges are
         signed with) and server, for CAA accounturi; kept once found."""
         if self._requester is None or (key is not None and self._requester.account is None):
@@ -259,8 +259,7 @@ class Run:
                 server, bool(getattr(self.config, "dry_run", False))))
         return self._requester
 
-    def _preflight(self, routes: list[Route], domains: list[str], key: Any = None
-                   ) -> list[Finding]:
+    def _preflight(self, routes: list[Route], domains: list[str], key: Any) -> list[Finding]:
         """Probe before writing: warnings are shown, errors stop the run here."""
         with self._events.step("preflight") as step:
             identities = preflight.ca_identities(self.conf("caa-identities"),
@@ -341,8 +340,9 @@ class Run:
             return
         self.state.journal.forget(zone)
 
-    def cleanup(self, achalls: list[achallenges.AnnotatedChallenge]) -> None:
-        """Remove exactly the values this run added; say what is left if that fails."""
+    def cleanup(self) -> None:
+        """Remove exactly the values this run added (whatever challenges certbot names: a
+        value is ours because this run wrote it); say what is left if that fails."""
         state = self._state
         if state is None:  # stopped before the credentials file was read: nothing written
             return

@@ -39,7 +39,8 @@ from lexicon.interfaces import Provider
 from .. import dnsio, names
 from ..codes import Code
 from ..errors import AutopilotError
-from .base import ZONES_KEY, Key, Keys, Records, Writer, check_endpoint, parse_zones
+from . import locks
+from .base import ZONES_KEY, Key, Keys, Records, Writer, check_endpoint, parse_zones, present_keys
 
 #: The keys this writer reads (``dns_autopilot_lexicon_<key>``): what INI validation,
 #: secret scrubbing and the docs' key table (checked by the docs test) come from.
@@ -59,11 +60,17 @@ OWN_OPTIONS = frozenset({"provider", "provider_name", "domain", "delegated", "re
 #: lexicon's "auto" picks a provider by looking up the zone's nameservers on the network.
 REFUSED_PROVIDERS = {"auto": "name the provider itself (lexicon's auto looks it up over the "
                              "network on every run)"}
+#: Providers whose delete_record(name, content) removes exactly that value (ddns: an RFC 2136
+#: delete of one record). Another value gone after our delete is then another writer's doing
+#: (a concurrent run removing its own value): putting it back would undo that removal.
+EXACT_DELETES = frozenset({"ddns"})
 # lexicon and the HTTP libraries log requests (URLs with keys, payloads) at debug level:
 # certbot's log is at debug level, so scrub.Scrubber masks them (no logger's level changes).
 TIMEOUT = 10.0
 _TSIG_REJECTIONS = (dns.tsig.PeerError, dns.tsig.BadSignature, dns.tsig.BadTime,
                     dns.tsig.BadKey, dns.tsig.BadAlgorithm)
+#: What a provider raises when it crashed on an option it did not get (None.split …).
+_CRASHES = (TypeError, AttributeError, ValueError, KeyError)
 _UNREACHABLE = (requests.ConnectionError, requests.Timeout, dns.exception.Timeout, OSError)
 _HINTS = {
     "ddns": "for ddns, auth_token is <algorithm>:<key name>:<secret> (e.g. "
@@ -83,11 +90,62 @@ def _text(value: Any) -> str:
 
 def _present_options(keys: Keys) -> list[str]:
     """The ``<option>`` of every dns_autopilot_lexicon_<option> key of this file/section."""
-    source = getattr(keys, "section", None)
-    if source is None:
-        source = getattr(keys, "confobj", {})
-    return sorted(k[len(PREFIX):] for k in getattr(source, "scalars", source)
+    return sorted(k[len(PREFIX):] for k in present_keys(keys)
                   if k.startswith(PREFIX) and k != _key("provider"))
+
+
+def _provider_name(keys: Keys, where: str) -> str:
+    name = _text(keys.conf("lexicon_provider") or "").lower()
+    if not name:
+        raise AutopilotError(Code.BAD_CONFIG, f"{_key('provider')} is not set in {where}",
+                             "name a dns-lexicon provider (`lexicon --help` lists them)")
+    return name
+
+
+def _read_options(keys: Keys, where: str) -> dict[str, str]:
+    """The provider's options as given (empty values left out); the writer's own refused."""
+    options: dict[str, str] = {}
+    for option in _present_options(keys):
+        if option in OWN_OPTIONS:
+            raise AutopilotError(
+                Code.BAD_CONFIG, f"{_key(option)} in {where} cannot be set",
+                f"remove it: the writer sets lexicon's {option} itself (the zone comes from "
+                f"dns_autopilot_{ZONES_KEY})")
+        value = keys.conf(f"lexicon_{option}")
+        if value is not None and _text(value):
+            options[option] = _text(value)
+    return options
+
+
+def _warn_undeclared(name: str, provider_cls: type[Provider], options: dict[str, str],
+                     where: str) -> None:
+    """An option the provider does not declare is kept (some read undeclared ones, such as
+    api_endpoint) but may be a typo: warned, with the closest declared name."""
+    declared = declared_options(provider_cls)
+    for option in sorted(set(options) - declared):
+        close = difflib.get_close_matches(option, sorted(declared), n=2, cutoff=0.6)
+        logger.warning("dns-autopilot: lexicon's %s provider does not declare the option %s "
+                       "(%s)%s", name, _key(option), where,
+                       f"; did you mean {', '.join(map(_key, close))}?" if close else "")
+
+
+def _check_endpoints(options: dict[str, str], where: str) -> None:
+    """A provider's endpoint option must not send the credential in clear text."""
+    for option, value in sorted(options.items()):
+        if value.strip().lower().startswith("http://"):
+            check_endpoint(value, _key(option), where, Code.BAD_CONFIG)
+
+
+def _required_zones(keys: Keys, name: str, where: str) -> tuple[str, ...]:
+    zones = parse_zones(keys.conf(ZONES_KEY), where)
+    if not zones:
+        raise AutopilotError(
+            Code.ZONE_NOT_FOUND,
+            f"{where} configures lexicon's {name} provider without its zones",
+            f"add dns_autopilot_{ZONES_KEY} = <zone>[, <zone>…] (the zones as the provider "
+            "holds them, e.g. example.com): lexicon needs the zone for every call and the "
+            "writer does not guess it")
+    return zones
 
 
 def declared_options(provider_class: type[Provider]) -> set[str]:
@@ -99,26 +157,30 @@ def declared_options(provider_class: type[Provider]) -> set[str]:
 
 def provider_class(name: str, where: str) -> type[Provider]:
     """Lexicon's Provider class for ``name``, or one error listing close matches."""
-    available = find_providers()
+    _check_available(name, find_providers(), where)
+    module = load_provider_module(name)
+    if hasattr(module, "tldextract"):  # godaddy, namecheap: never fetch the PSL
+        module.tldextract = types.SimpleNamespace(extract=_offline_tldextract())
+    return module.Provider
+
+
+def _check_available(name: str, available: dict[str, bool], where: str) -> None:
+    """``name`` is a lexicon provider, not refused, and its packages are installed."""
     if name in REFUSED_PROVIDERS:
-        raise AutopilotError(Code.ZONE_NOT_FOUND, f"{_key('provider')} = {name} in {where} is not "
+        raise AutopilotError(Code.BAD_CONFIG, f"{_key('provider')} = {name} in {where} is not "
                              "supported by dns-autopilot", REFUSED_PROVIDERS[name])
     if name not in available:
         close = difflib.get_close_matches(name, list(available), n=3, cutoff=0.6)
         raise AutopilotError(
-            Code.ZONE_NOT_FOUND,
+            Code.BAD_CONFIG,
             f"{_key('provider')} = {name!r} in {where} is not a dns-lexicon provider"
             + (f" (did you mean {', '.join(close)}?)" if close else ""),
             f"set it to one of lexicon's provider names (`lexicon --help` lists them; "
             f"{OPTIONS_HELP})")
     if not available[name]:
         raise AutopilotError(
-            Code.ZONE_NOT_FOUND, f"lexicon's {name} provider needs packages that are not installed",
+            Code.BAD_CONFIG, f"lexicon's {name} provider needs packages that are not installed",
             f"install them: pip install 'dns-lexicon[{name}]'")
-    module = load_provider_module(name)
-    if hasattr(module, "tldextract"):  # godaddy, namecheap: never fetch the PSL
-        module.tldextract = types.SimpleNamespace(extract=_offline_tldextract())
-    return module.Provider
 
 
 def _offline_tldextract() -> Callable[..., Any]:
@@ -169,47 +231,24 @@ class LexiconWriter(Writer):
     def from_credentials(cls, keys: Keys, where: str) -> LexiconWriter:
         """Validate the provider name, its options and the zones; build each zone's provider
         once (no network) so an option the provider cannot do without fails here."""
-        name = _text(keys.conf("lexicon_provider") or "").lower()
-        if not name:
-            raise AutopilotError(Code.ZONE_NOT_FOUND, f"{_key('provider')} is not set in {where}",
-                                 "name a dns-lexicon provider (`lexicon --help` lists them)")
+        name = _provider_name(keys, where)
         provider_cls = provider_class(name, where)
-        options: dict[str, str] = {}
-        for option in _present_options(keys):
-            if option in OWN_OPTIONS:
-                raise AutopilotError(
-                    Code.ZONE_NOT_FOUND, f"{_key(option)} in {where} cannot be set",
-                    f"remove it: the writer sets lexicon's {option} itself (the zone comes from "
-                    f"dns_autopilot_{ZONES_KEY})")
-            value = keys.conf(f"lexicon_{option}")
-            if value is not None and _text(value):
-                options[option] = _text(value)
-        declared = declared_options(provider_cls)
-        for option in sorted(set(options) - declared):
-            close = difflib.get_close_matches(option, sorted(declared), n=2, cutoff=0.6)
-            logger.warning("dns-autopilot: lexicon's %s provider does not declare the option %s "
-                           "(%s)%s", name, _key(option), where,
-                           f"; did you mean {', '.join(map(_key, close))}?" if close else "")
-        for option, value in sorted(options.items()):  # a provider's endpoint option
-            if value.strip().lower().startswith("http://"):
-                check_endpoint(value, _key(option), where)
-        zones = parse_zones(keys.conf(ZONES_KEY), where)
-        if not zones:
-            raise AutopilotError(
-                Code.ZONE_NOT_FOUND,
-                f"{where} configures lexicon's {name} provider without its zones",
-                f"add dns_autopilot_{ZONES_KEY} = <zone>[, <zone>…] (the zones as the provider "
-                "holds them, e.g. example.com): lexicon needs the zone for every call and the "
-                "writer does not guess it")
-        writer = cls(name, provider_cls, options, zones, where)
-        for zone in zones:
-            config = writer._config(zone)
-            try:
-                provider_cls(config)
-            except Exception as exc:  # lexicon providers raise anything for a bad option
-                raise writer._error(exc, config, zone, "reading its options",
-                                    configuring=True) from None
+        options = _read_options(keys, where)
+        _warn_undeclared(name, provider_cls, options, where)
+        _check_endpoints(options, where)
+        writer = cls(name, provider_cls, options, _required_zones(keys, name, where), where)
+        writer._build_each_zone()
         return writer
+
+    def _build_each_zone(self) -> None:
+        """lexicon providers read (and many check) their options on construction."""
+        for zone in self.zones:
+            config = self._config(zone)
+            try:
+                self.cls(config)
+            except Exception as exc:  # lexicon providers raise anything for a bad option
+                raise self._error(exc, config, zone, "reading its options",
+                                  configuring=True) from None
 
     # -- lexicon sessions ------------------------------------------------------------
 
@@ -251,35 +290,46 @@ class LexiconWriter(Writer):
         """Map what lexicon, requests or dnspython raised to a code and a fix. While the
         provider is only being built (no network yet), an option it asked for and did not
         get is the cause; later, only when the provider crashed on it (None.split …)."""
-        status = getattr(getattr(exc, "response", None), "status_code", None)
         detail = self._scrub(f"{type(exc).__name__}: {exc}")
-        problem = f"{self.label} failed {what} in zone {zone}: {detail}"
-        hint = f" ({_HINTS[self.provider]})" if self.provider in _HINTS else ""
         unset = sorted(config.asked_unset & declared_options(self.cls) - set(self.options))
-        if unset and (configuring or isinstance(exc, (TypeError, AttributeError, ValueError,
-                                                      KeyError))):
+        if unset and (configuring or isinstance(exc, _CRASHES)):
+            return self._unset_error(unset, detail)
+        if configuring:  # no network yet: the provider refused a value it was given
             return AutopilotError(
-                Code.PERMISSION_DENIED,
-                f"{self.label} needs {', '.join(map(_key, unset))}, not set in {self.where}",
-                f"set {', '.join(map(_key, unset))} in {self.where} ({OPTIONS_HELP}){hint}",
-                evidence=detail)
-        fix = (f"check {self._keys_to_check()} in {self.where}: the credential must be valid "
-               f"and allowed to change TXT records in {zone}{hint}")
-        if unset:
-            fix = (f"set {', '.join(map(_key, unset))} if the provider needs it (asked for, not "
-                   f"set), and {fix}")
-        if status in (401, 403) or isinstance(exc, (AuthenticationError, *_TSIG_REJECTIONS)):
-            return AutopilotError(Code.PERMISSION_DENIED, problem, fix)
-        if status == 404:
+                Code.BAD_CONFIG, f"{self.label} failed {what} in zone {zone}: {detail}",
+                f"check the form of {', '.join(map(_key, sorted(self.options))) or 'the keys'} "
+                f"in {self.where} ({OPTIONS_HELP}){self._hint()}")
+        return self._call_error(exc, zone, what, detail, unset)
+
+    def _unset_error(self, unset: list[str], detail: str) -> AutopilotError:
+        keys = ", ".join(map(_key, unset))
+        return AutopilotError(
+            Code.BAD_CONFIG, f"{self.label} needs {keys}, not set in {self.where}",
+            f"set {keys} in {self.where} ({OPTIONS_HELP}){self._hint()}", evidence=detail)
+
+    def _call_error(self, exc: BaseException, zone: str, what: str, detail: str,
+                    unset: list[str]) -> AutopilotError:
+        """A call to the provider failed: the credential refused, no such zone, the API out
+        of reach; anything else is taken as a credential the provider would not serve."""
+        problem = f"{self.label} failed {what} in zone {zone}: {detail}"
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        refused = status in (401, 403) or isinstance(exc, (AuthenticationError,
+                                                           *_TSIG_REJECTIONS))
+        if status == 404 and not refused:
             return AutopilotError(
                 Code.ZONE_NOT_FOUND, problem,
                 f"check that {zone} exists at {self.provider} in the account of "
                 f"{self._keys_to_check()}, spelled as in dns_autopilot_{ZONES_KEY}")
-        if isinstance(exc, _UNREACHABLE):
+        if isinstance(exc, _UNREACHABLE) and not refused:
             return AutopilotError(
                 Code.PROVIDER_UNREACHABLE, f"{self.label} could not reach its API {what}: {detail}",
                 f"check this host reaches the provider's API (proxy, firewall) and the "
-                f"endpoint options in {self.where}{hint}")
+                f"endpoint options in {self.where}{self._hint()}")
+        fix = (f"check {self._keys_to_check()} in {self.where}: the credential must be valid "
+               f"and allowed to change TXT records in {zone}{self._hint()}")
+        if unset:
+            fix = (f"set {', '.join(map(_key, unset))} if the provider needs it (asked for, not "
+                   f"set), and {fix}")
         return AutopilotError(Code.PERMISSION_DENIED, problem, fix)
 
     # -- reading ---------------------------------------------------------------------
@@ -288,18 +338,7 @@ class LexiconWriter(Writer):
         """TXT values at ``name`` (value -> ttl, where the provider says)."""
         if self.provider == "ddns":
             return _ddns_listed(provider, name)
-        found: dict[str, int | None] = {}
-        for record in provider.list_records("TXT", name) or []:
-            if str(record.get("type", "TXT")).upper() != "TXT":
-                continue
-            if _absolute(str(record.get("name") or name), zone) != name:
-                continue
-            content = str(record.get("content", ""))
-            if len(content) >= 2 and content[0] == content[-1] == '"':
-                content = content[1:-1]  # some providers return the zone-file form
-            ttl = record.get("ttl")
-            found[content] = int(ttl) if str(ttl).isdigit() else None
-        return found
+        return _txt_values(provider.list_records("TXT", name) or [], zone, name)
 
     def find_zone(self, name: str) -> str:
         name = names.normalize(name)
@@ -316,59 +355,108 @@ class LexiconWriter(Writer):
 
     # -- writing ---------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _exclusive(self, zone: str, what: str) -> Iterator[tuple[Provider, _Config]]:
+        """A session holding the zone's lock: a read-modify-write of a TXT set (read,
+        change, read back, put back what the provider dropped) must not interleave with
+        another run's in the same zone, or each takes the other's change for damage."""
+        with locks.held(f"lexicon-{zone}", f"{self.label} in zone {zone}"), \
+                self._session(zone, what) as session:
+            yield session
+
     def add(self, zone: str, records: Records, ttl: int) -> None:
         """One create per value; a value already there is fine. Then read back: some
         providers (ddns) report success for a change the server refused."""
         with self.rolled_back(zone, records), \
-                self._session(zone, "creating TXT records") as (provider, config):
-            config.runtime["ttl"] = ttl
+                self._exclusive(zone, "creating TXT records") as (provider, config):
             for name, values in sorted(records.items()):
-                for value in sorted(values):
-                    try:
-                        provider.create_record("TXT", name, value)
-                    except Exception:
-                        with contextlib.suppress(Exception):
-                            if value in self._listed(provider, zone, name):
-                                continue  # "already exists": what we wanted
-                        raise
-                missing = set(values) - set(self._listed(provider, zone, name))
-                if missing:
-                    raise AutopilotError(
-                        Code.PERMISSION_DENIED,
-                        f"{self.label} accepted {len(missing)} TXT value(s) at {name} but does "
-                        "not list them afterwards: the provider reported success for a change "
-                        "that was not made (lexicon's ddns provider ignores a REFUSED answer)",
-                        f"check {self._keys_to_check()} in {self.where} may change records in "
-                        f"{zone}, and that {zone} is the zone the provider serves"
-                        + (f" ({_HINTS[self.provider]})" if self.provider in _HINTS else ""))
+                self._add_at(provider, config, zone, name, set(values), ttl)
         logger.debug("dns-autopilot: added %d TXT value(s) in %s via %s",
                      sum(len(v) for v in records.values()), zone, self.label)
+
+    def _add_at(self, provider: Provider, config: _Config, zone: str, name: str,
+                values: set[str], ttl: int) -> None:
+        config.runtime["ttl"] = ttl
+        for value in sorted(values):
+            self._create(provider, zone, name, value)
+        missing = values - set(self._listed(provider, zone, name))
+        if missing:
+            raise AutopilotError(
+                Code.PERMISSION_DENIED,
+                f"{self.label} accepted {len(missing)} TXT value(s) at {name} but does "
+                "not list them afterwards: the provider reported success for a change "
+                "that was not made (lexicon's ddns provider ignores a REFUSED answer)",
+                f"check {self._keys_to_check()} in {self.where} may change records in "
+                f"{zone}, and that {zone} is the zone the provider serves{self._hint()}")
+
+    def _create(self, provider: Provider, zone: str, name: str, value: str) -> None:
+        """Create one value; a provider refusing it because it is there already is fine."""
+        try:
+            provider.create_record("TXT", name, value)
+        except Exception:
+            with contextlib.suppress(Exception):
+                if value in self._listed(provider, zone, name):
+                    return  # "already exists": what we wanted
+            raise
 
     def remove(self, zone: str, records: Records) -> None:
         """Delete by name and content; values that vanished with ours (a provider that deletes
         whole record sets) are put back, and ours must be gone afterwards."""
-        with self._session(zone, "deleting TXT records") as (provider, config):
+        with self._exclusive(zone, "deleting TXT records") as (provider, config):
             for name, values in sorted(records.items()):
-                before = self._listed(provider, zone, name)
-                for value in sorted(set(values) & set(before)):
-                    provider.delete_record(None, "TXT", name, value)
-                after = self._listed(provider, zone, name)
-                lost = {v: t for v, t in before.items() if v not in values and v not in after}
-                for value, ttl in sorted(lost.items()):
-                    logger.warning("dns-autopilot: %s deleted %s's other TXT value %r with "
-                                   "ours; putting it back", self.label, name, value)
-                    config.runtime["ttl"] = ttl or 300
-                    provider.create_record("TXT", name, value)
-                left = set(values) & set(after)
-                if left:
-                    raise AutopilotError(
-                        Code.PERMISSION_DENIED,
-                        f"{self.label} accepted the deletion of {len(left)} TXT value(s) at "
-                        f"{name} but still lists them",
-                        f"check {self._keys_to_check()} in {self.where} may delete records in "
-                        f"{zone}; remove the values by hand meanwhile")
+                self._remove_at(provider, config, zone, name, set(values))
         logger.debug("dns-autopilot: removed %d TXT value(s) in %s via %s",
                      sum(len(v) for v in records.values()), zone, self.label)
+
+    def _remove_at(self, provider: Provider, config: _Config, zone: str, name: str,
+                   values: set[str]) -> None:
+        before = self._listed(provider, zone, name)
+        for value in sorted(values & set(before)):
+            provider.delete_record(None, "TXT", name, value)
+        after = self._listed(provider, zone, name)
+        self._put_back(provider, config, name, before, after, values)
+        left = values & set(after)
+        if left:
+            raise AutopilotError(
+                Code.PERMISSION_DENIED,
+                f"{self.label} accepted the deletion of {len(left)} TXT value(s) at "
+                f"{name} but still lists them",
+                f"check {self._keys_to_check()} in {self.where} may delete records in "
+                f"{zone}; remove the values by hand meanwhile")
+
+    def _put_back(self, provider: Provider, config: _Config, name: str,
+                  before: dict[str, int | None], after: dict[str, int | None],
+                  ours: set[str]) -> None:
+        """Values other than ours that our delete took with it (a provider deleting the
+        whole set) are created again, with their TTL. Never for providers that
+        change single values: there a vanished value was removed by someone else."""
+        if self.provider in EXACT_DELETES:
+            return
+        for value, ttl in sorted((v, t) for v, t in before.items()
+                                 if v not in ours and v not in after):
+            logger.warning("dns-autopilot: %s deleted %s's other TXT value %r with "
+                           "ours; putting it back", self.label, name, value)
+            config.runtime["ttl"] = ttl or 300
+            provider.create_record("TXT", name, value)
+
+    def _hint(self) -> str:
+        return f" ({_HINTS[self.provider]})" if self.provider in _HINTS else ""
+
+
+def _txt_values(records: list[dict[str, Any]], zone: str, name: str) -> dict[str, int | None]:
+    """The TXT values at ``name`` among records as lexicon returns them (value -> ttl)."""
+    found: dict[str, int | None] = {}
+    for record in records:
+        if str(record.get("type", "TXT")).upper() != "TXT":
+            continue
+        if _absolute(str(record.get("name") or name), zone) != name:
+            continue
+        content = str(record.get("content", ""))
+        if len(content) >= 2 and content[0] == content[-1] == '"':
+            content = content[1:-1]  # some providers return the zone-file form
+        ttl = record.get("ttl")
+        found[content] = int(ttl) if str(ttl).isdigit() else None
+    return found
 
 
 def _absolute(record_name: str, zone: str) -> str:

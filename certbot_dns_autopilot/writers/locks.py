@@ -1,5 +1,5 @@
 """A lock between certbot processes on one host, for writers that read, modify and write
-a whole record set (Route 53): two renewals at once must not drop each other's value.
+a whole record set (Route 53, lexicon): two renewals at once must not drop each other's value.
 
 The locks live in ``<certbot work dir>/dns-autopilot/locks`` (certbot's own directory, so no
 other user can plant anything there); without a work dir, in a directory of the temp dir

@@ -363,6 +363,25 @@ def test_two_concurrent_runs_on_one_name_through_route53(lab: Lab, tmp_path: Pat
         case.planted.append(("autopilot.test", name))  # the colleague's value, in BIND
 
 
+def test_two_concurrent_runs_on_one_name_through_lexicon(lab: Lab, tmp_path: Path,
+                                                        fresh_name: str, case: Case) -> None:
+    # lexicon's ddns deletes one value per call: neither run's cleanup may take the value the
+    # other run removed meanwhile for one it dropped, and put it back.
+    name = f"_acme-challenge.{fresh_name}"
+    case.plant("autopilot.test", name)
+    keys = ini_keys(lab.credentials)
+    path = tmp_path / "lexicon.ini"
+    path.write_text("dns_autopilot_lexicon_provider = ddns\n"
+                    "dns_autopilot_lexicon_auth_token = hmac-sha512:"
+                    f"{keys['dns_autopilot_rfc2136_name']}:{keys['dns_autopilot_rfc2136_secret']}\n"
+                    f"dns_autopilot_lexicon_ddns_server = {lab.primary}\n"
+                    "dns_autopilot_zones = autopilot.test\n")
+    path.chmod(0o600)
+    runs = apex_and_wildcard_at_once(lab, tmp_path, fresh_name, path)
+    case.check([name], *runs, foreign=[name])
+    assert not [run for run in runs if "putting it back" in run.log]
+
+
 def test_a_resolver_dropping_packets(lab: Lab, certbot: Certbot, fresh_name: str,
                                      case: Case) -> None:
     # Two resolvers; the second answers nothing (queries dropped) until the public phase has

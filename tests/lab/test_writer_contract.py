@@ -578,13 +578,8 @@ def test_an_add_failing_at_the_second_name_leaves_nothing(case: Case, fresh_name
         assert case.served(second, set()) == set()
 
 
-def test_two_runs_at_one_name_both_succeed_and_both_clean_up(case: Case, fresh_name: str,
-                                                             request: pytest.FixtureRequest
+def test_two_runs_at_one_name_both_succeed_and_both_clean_up(case: Case, fresh_name: str
                                                              ) -> None:
-    if case.kind == "lexicon":
-        request.applymarker(pytest.mark.xfail(reason=(
-            "found by this contract: lexicon's ddns provider deletes the whole TXT set, and the "
-            "writer puts back the other run's value while that run removes it"), strict=False))
     name = case.name(fresh_name)
     runs = {value("run-one"): case.writer(), value("run-two"): case.writer()}
     with ThreadPoolExecutor(max_workers=2) as pool:

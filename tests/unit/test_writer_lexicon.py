@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
+import time
 import types
 from argparse import ArgumentParser
 from pathlib import Path
@@ -17,7 +19,7 @@ from lexicon.interfaces import Provider
 
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import lexicon as lexicon_writer
-from certbot_dns_autopilot.writers import writers_from_credentials
+from certbot_dns_autopilot.writers import locks, writers_from_credentials
 from certbot_dns_autopilot.writers.lexicon import LexiconWriter
 
 TOKEN = "tok-3f9a8b7c6d5e4f3a2b1c"
@@ -55,7 +57,7 @@ def test_an_unknown_provider_lists_close_matches(tmp_path: Path, typo: str,
                                                  suggestion: str) -> None:
     exc = failure(tmp_path, f"dns_autopilot_lexicon_provider = {typo}\n"
                             "dns_autopilot_zones = example.com\n")
-    assert exc.code == "zone-not-found"
+    assert exc.code == "bad-config"
     assert f"did you mean {suggestion}" in str(exc) and "lexicon --help" in exc.fix
 
 
@@ -67,6 +69,7 @@ def test_the_provider_name_ignores_case(tmp_path: Path) -> None:
 def test_a_cloud_providers_missing_option_is_named_by_its_key(tmp_path: Path) -> None:
     exc = failure(tmp_path, OVH.replace("dns_autopilot_lexicon_auth_consumer_key = "
                                         "consumer-key\n", ""))
+    assert exc.code == "bad-config"
     assert exc.problem.endswith("needs dns_autopilot_lexicon_auth_consumer_key, not set in "
                                 f"{tmp_path / 'credentials.ini'}")
     assert "app-secret-123456" not in str(exc)
@@ -75,7 +78,31 @@ def test_a_cloud_providers_missing_option_is_named_by_its_key(tmp_path: Path) ->
 def test_auto_is_refused_it_looks_providers_up_on_the_network(tmp_path: Path) -> None:
     exc = failure(tmp_path, "dns_autopilot_lexicon_provider = auto\n"
                             "dns_autopilot_zones = example.com\n")
+    assert exc.code == "bad-config"
     assert "auto" in exc.problem and "name the provider" in exc.fix
+
+
+def test_an_unset_provider_is_bad_config(tmp_path: Path) -> None:
+    exc = failure(tmp_path, "dns_autopilot_lexicon_auth_token = x\n"
+                            "dns_autopilot_zones = example.com\n")
+    assert exc.code == "bad-config"
+    assert "dns_autopilot_lexicon_provider is not set" in exc.problem
+
+
+def test_a_provider_whose_packages_are_missing_is_bad_config(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lexicon_writer, "find_providers",
+                        lambda: {"ovh": True, "route53": False})
+    exc = failure(tmp_path, "dns_autopilot_lexicon_provider = route53\n"
+                            "dns_autopilot_zones = example.com\n")
+    assert exc.code == "bad-config"
+    assert "pip install 'dns-lexicon[route53]'" in exc.fix
+
+
+def test_an_http_endpoint_off_loopback_is_bad_config(tmp_path: Path) -> None:
+    exc = failure(tmp_path, OVH + "dns_autopilot_lexicon_auth_entrypoint_url = "
+                                  "http://api.example.net/1.0\n")
+    assert exc.code == "bad-config" and "https://" in exc.fix
 
 
 def test_the_zones_are_required(tmp_path: Path) -> None:
@@ -90,6 +117,7 @@ def test_a_missing_option_is_named_by_its_key_at_configuration_time(tmp_path: Pa
     exc = failure(tmp_path, "dns_autopilot_lexicon_provider = ddns\n"
                             "dns_autopilot_lexicon_ddns_server = 192.0.2.1\n"
                             "dns_autopilot_zones = example.com\n")
+    assert exc.code == "bad-config"
     assert "dns_autopilot_lexicon_auth_token" in exc.problem
     assert "dns_autopilot_lexicon_auth_token" in exc.fix
 
@@ -99,7 +127,7 @@ def test_a_malformed_ddns_token_is_one_error_without_the_secret(tmp_path: Path) 
                             f"dns_autopilot_lexicon_auth_token = {TSIG}\n"
                             "dns_autopilot_lexicon_ddns_server = 192.0.2.1\n"
                             "dns_autopilot_zones = example.com\n")
-    assert exc.code == "permission-denied"
+    assert exc.code == "bad-config"
     assert "dns_autopilot_lexicon_auth_token" in exc.fix and "<algorithm>:<key name>" in exc.fix
     assert TSIG not in str(exc)
 
@@ -109,7 +137,7 @@ def test_options_the_writer_sets_itself_are_refused(tmp_path: Path, option: str)
     exc = failure(tmp_path, "dns_autopilot_lexicon_provider = ovh\n"
                             f"dns_autopilot_lexicon_{option} = x\n"
                             "dns_autopilot_zones = example.com\n")
-    assert f"dns_autopilot_lexicon_{option}" in exc.problem
+    assert exc.code == "bad-config" and f"dns_autopilot_lexicon_{option}" in exc.problem
 
 
 def test_an_undeclared_option_is_warned_with_its_close_match(
@@ -203,7 +231,8 @@ class FakeProvider(Provider):
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> type[FakeProvider]:
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> type[FakeProvider]:
+    monkeypatch.setattr(locks, "_work_dir", str(tmp_path / "work"))
     real_find, real_load = lexicon_writer.find_providers, lexicon_writer.load_provider_module
     monkeypatch.setattr(lexicon_writer, "find_providers", lambda: {**real_find(), "fake": True})
     monkeypatch.setattr(lexicon_writer, "load_provider_module", lambda name: (
@@ -281,6 +310,38 @@ def test_a_provider_that_deletes_the_record_set_gets_the_others_back(
     assert writer.values("example.com", name) == {"theirs"}
     assert "putting it back" in caplog.text
     assert fake.calls[-2][:4] == ("create", "TXT", name, "theirs") and fake.calls[-2][4] == "120"
+
+
+def test_a_provider_deleting_single_values_never_puts_back_what_another_run_removed(
+        tmp_path: Path, fake: type[FakeProvider], caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # As ddns: its delete takes one value, so a value gone meanwhile was another run's own
+    # removal (simulated here by the fake dropping it with ours), which must stay done.
+    monkeypatch.setattr(lexicon_writer, "EXACT_DELETES", frozenset({"fake"}))
+    writer = load(tmp_path, FAKE_INI)
+    name = "_acme-challenge.example.com"
+    writer.add("example.com", {name: {"other-run", "ours"}}, 60)
+    fake.deletes_rrset = True
+    with caplog.at_level(logging.WARNING):
+        writer.remove("example.com", {name: {"ours"}})
+    assert writer.values("example.com", name) == set()
+    assert "putting it back" not in caplog.text
+
+
+def test_add_and_remove_wait_for_the_zones_lock(tmp_path: Path,
+                                                fake: type[FakeProvider]) -> None:
+    writer = load(tmp_path, FAKE_INI)
+    name = "_acme-challenge.example.com"
+    with locks.held("lexicon-example.com", "another run"):
+        adding = threading.Thread(target=writer.add, args=("example.com", {name: {"v"}}, 60))
+        adding.start()
+        time.sleep(0.3)
+        assert fake.calls == [] and adding.is_alive()  # nothing read or written meanwhile
+    adding.join(10)
+    assert writer.values("example.com", name) == {"v"}
+    with locks.held("lexicon-sub.example.com", "a run in another zone"):
+        writer.remove("example.com", {name: {"v"}})  # another zone's lock: no wait
+    assert writer.values("example.com", name) == set()
 
 
 @pytest.mark.parametrize("error, code", [
