@@ -79,7 +79,8 @@ _INFO: dict[Code, _Info] = {
                                "enclosing the name"),
     Code.BAD_CONFIG: _Info(ERROR, "a value in the credentials file is not what its key takes "
                            "(a region, a URL, an ID, a name)"),
-    Code.PROVIDER_UNREACHABLE: _Info(ERROR, "the provider's API could not be reached, or kept "
+    Code.PROVIDER_UNREACHABLE: _Info(ERROR, "the writer's endpoint (a provider's API, an RFC "
+                                     "2136 primary, an exec hook) did not answer, or kept "
                                      "failing, so nothing could be written or checked"),
     Code.LAME_DELEGATION: _Info(ERROR, "a nameserver of the zone refused, failed or answered "
                                 "without authority"),

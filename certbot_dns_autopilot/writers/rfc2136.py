@@ -153,7 +153,7 @@ class RFC2136Writer(Writer):
             return retry.call(once, lost, what, self.on_retry, RETRIES)
         except dns.exception.Timeout:
             raise AutopilotError(
-                Code.LAME_DELEGATION,
+                Code.PROVIDER_UNREACHABLE,
                 f"{self.label} did not answer {what} ({RETRIES.attempts} tries of "
                 f"{TIMEOUT:.0f} s)",
                 f"check {_key('server')}/{_key('port')} point at the primary and that it "
@@ -166,7 +166,7 @@ class RFC2136Writer(Writer):
                 "configured on the server (and check this host's clock)") from None
         except (OSError, dns.exception.DNSException) as exc:
             raise AutopilotError(
-                Code.LAME_DELEGATION, f"{self.label}: {what} failed: {exc}",
+                Code.PROVIDER_UNREACHABLE, f"{self.label}: {what} failed: {exc}",
                 f"check {_key('server')}/{_key('port')} and that the server is running") from None
 
     def find_zone(self, name: str) -> str:
@@ -202,7 +202,7 @@ class RFC2136Writer(Writer):
         except AutopilotError as exc:
             # The server's own refusal (an error rcode, a TSIG rejection) of the only try:
             # an UPDATE is atomic, none of it applied. After a lost try, it may have been.
-            exc.left_nothing = len(attempts) == 1 and exc.code != Code.LAME_DELEGATION
+            exc.left_nothing = len(attempts) == 1 and exc.code != Code.PROVIDER_UNREACHABLE
             raise
 
     def _refused(self, zone: str, rcode: int, what: str) -> None:
