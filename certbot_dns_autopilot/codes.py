@@ -49,6 +49,7 @@ class Code(str, enum.Enum):
     RENEWAL_CONFIG = "renewal-config"
     DNSSEC_BROKEN = "dnssec-broken"
     LOCK_TIMEOUT = "lock-timeout"
+    WRITE_CONFLICT = "write-conflict"
     UNSAFE_STATE = "unsafe-state"
 
     def __str__(self) -> str:
@@ -110,6 +111,9 @@ _INFO: dict[Code, _Info] = {
                               "signature does not validate"),
     Code.LOCK_TIMEOUT: _Info(ERROR, "another certbot process held a record set's lock too "
                              "long"),
+    Code.WRITE_CONFLICT: _Info(ERROR, "the record set kept changing under the writer (another "
+                               "run or tool writing at the same name); it gave up after its "
+                               "re-reads"),
     Code.UNSAFE_STATE: _Info(ERROR, "a state file or directory is a link, not ours, or not "
                              "what it should be"),
 }
