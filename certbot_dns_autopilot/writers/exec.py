@@ -66,7 +66,8 @@ class ExecWriter(Writer):
 
     def __init__(self, auth_hook: str, cleanup_hook: str, timeout: float = TIMEOUT) -> None:
         self.auth_hook, self.cleanup_hook, self.timeout = auth_hook, cleanup_hook, timeout
-        self.label = f"exec hook {hook.label(auth_hook)}"
+        # both hooks: a message then names the one it is about (`_who`)
+        self.label = f"exec hooks {hook.label(auth_hook)} / {hook.label(cleanup_hook)}"
         self._lock = threading.Lock()  # one hook at a time, as certbot's manual plugin runs them
         self._calls = 0  # auth calls made in this run: CERTBOT_REMAINING_CHALLENGES counts down
         self._auth_output: dict[tuple[str, str], str] = {}
@@ -147,10 +148,10 @@ class ExecWriter(Writer):
         return outcome.stdout.decode("utf-8", "replace").strip()
 
     def _who(self, which: str) -> str:
-        """How a message names the hook it is about: the one that failed, not the writer's
-        label (which names the auth hook), so a failed cleanup hook is named as such."""
+        """How a message names the hook it is about, after the writer's label (which names
+        both): the one that failed, so a failed cleanup hook is named as such."""
         command = self.auth_hook if which == "auth" else self.cleanup_hook
-        return f"exec {which} hook {hook.label(command)}"
+        return f"{self.label}: the {which} hook {hook.label(command)}"
 
     @contextlib.contextmanager
     def _step(self, which: str, name: str, zone: str) -> Iterator[dict[str, Any]]:

@@ -164,7 +164,7 @@ def test_exec_a_hook_that_cannot_be_run_is_bad_config_naming_its_key(tmp_path: P
     with pytest.raises(AutopilotError) as exc:
         writer.probe("example.com", "_acme-challenge.example.com")
     assert exc.value.code == "bad-config"
-    assert exc.value.problem.startswith("exec auth hook 'auth.sh'")
+    assert exc.value.problem.startswith(f"{writer.label}: the auth hook 'auth.sh' (sha256 ")
     assert "could not be run" in exc.value.problem
     assert "dns_autopilot_exec_auth_hook" in exc.value.fix
     assert str(hook) in exc.value.evidence
@@ -177,8 +177,9 @@ def test_exec_a_failing_cleanup_hook_is_named_not_the_auth_hook(tmp_path: Path) 
     writer = exec_writer(tmp_path, "true", str(cleanup))
     with pytest.raises(AutopilotError) as exc:
         writer.remove("example.com", {"_acme-challenge.example.com": {"v"}})
-    assert exc.value.problem.startswith("exec cleanup hook 'cleanup.sh' (sha256 ")
-    assert "exited with status 5" in exc.value.problem and "'true'" not in exc.value.problem
+    assert writer.label.startswith("exec hooks 'true' (sha256 ") and "'cleanup.sh'" in writer.label
+    assert exc.value.problem.startswith(f"{writer.label}: the cleanup hook 'cleanup.sh' (sha256 ")
+    assert "exited with status 5" in exc.value.problem
     assert "registrar: no such record" in exc.value.evidence
 
 
@@ -187,7 +188,7 @@ def test_exec_a_hook_that_does_not_finish_is_provider_unreachable(tmp_path: Path
     with pytest.raises(AutopilotError) as exc:
         writer.add("example.com", {"_acme-challenge.example.com": {"v"}}, 60)
     assert exc.value.code == "provider-unreachable"
-    assert exc.value.problem.startswith("exec auth hook 'sleep' (sha256 ")
+    assert exc.value.problem.startswith(f"{writer.label}: the auth hook 'sleep' (sha256 ")
     assert "did not finish within 1 s" in exc.value.problem
     assert "dns_autopilot_exec_timeout" in exc.value.fix
 
