@@ -49,6 +49,7 @@ class Code(str, enum.Enum):
     RENEWAL_CONFIG = "renewal-config"
     DNSSEC_BROKEN = "dnssec-broken"
     LOCK_TIMEOUT = "lock-timeout"
+    WRITE_CONFLICT = "write-conflict"
     UNSAFE_STATE = "unsafe-state"
 
     def __str__(self) -> str:
@@ -79,7 +80,8 @@ _INFO: dict[Code, _Info] = {
                                "enclosing the name"),
     Code.BAD_CONFIG: _Info(ERROR, "a value in the credentials file is not what its key takes "
                            "(a region, a URL, an ID, a name)"),
-    Code.PROVIDER_UNREACHABLE: _Info(ERROR, "the provider's API could not be reached, or kept "
+    Code.PROVIDER_UNREACHABLE: _Info(ERROR, "the writer's endpoint (a provider's API, an RFC "
+                                     "2136 primary, an exec hook) did not answer, or kept "
                                      "failing, so nothing could be written or checked"),
     Code.LAME_DELEGATION: _Info(ERROR, "a nameserver of the zone refused, failed or answered "
                                 "without authority"),
@@ -109,6 +111,9 @@ _INFO: dict[Code, _Info] = {
                               "signature does not validate"),
     Code.LOCK_TIMEOUT: _Info(ERROR, "another certbot process held a record set's lock too "
                              "long"),
+    Code.WRITE_CONFLICT: _Info(ERROR, "the record set kept changing under the writer (another "
+                               "run or tool writing at the same name); it gave up after its "
+                               "re-reads"),
     Code.UNSAFE_STATE: _Info(ERROR, "a state file or directory is a link, not ours, or not "
                              "what it should be"),
 }

@@ -159,18 +159,11 @@ def _said(exc: Exception) -> apierrors.Said | None:
         return apierrors.Said(status=exc.status, message=exc.error, retry_after=exc.retry_after)
     if isinstance(exc, requests.ConnectTimeout):
         return apierrors.Said(failure=apierrors.TIMEOUT, message=type(exc).__name__)
-    if isinstance(exc, requests.ConnectionError) and _never_connected(exc):
+    if isinstance(exc, requests.ConnectionError) and apierrors.never_connected(exc):
         return apierrors.Said(failure=apierrors.CONNECTION, message=type(exc).__name__)
     if isinstance(exc, requests.RequestException):  # sent: it may have been applied
         return apierrors.Said(failure="no answer", message=type(exc).__name__)
     return None
-
-
-def _never_connected(exc: Exception) -> bool:
-    import urllib3.exceptions
-
-    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
-    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 class AcmeDnsWriter(Writer):

@@ -74,6 +74,20 @@ class Fixes:
     other: str = "the provider refused the request as shown; check the message above"
 
 
+def never_connected(exc: BaseException) -> bool:
+    """Whether a ``requests`` error happened before any byte of the request was sent (the
+    connection refused, no route, the name not resolved, the connect timed out): the server
+    certainly did not apply it, so even a write may be sent again."""
+    import requests
+    import urllib3.exceptions
+
+    if isinstance(exc, (requests.ConnectTimeout, ConnectionRefusedError)):
+        return True
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    return isinstance(exc, requests.ConnectionError) and isinstance(
+        reason, urllib3.exceptions.NewConnectionError)
+
+
 def code_for(said: Said) -> Code:
     """The diagnosis code what the API said deserves."""
     if said.failure or said.status == 429 or said.status >= 500:

@@ -38,7 +38,7 @@ from .. import names
 from ..codes import Code
 from ..errors import AutopilotError
 from . import apierrors, schema
-from .base import Key, Keys, Records, Writer
+from .base import Key, Keys, Records, Writer, kept_changing
 
 #: The keys this writer reads (``dns_autopilot_azure_<key>``): what INI validation,
 #: secret scrubbing and the docs' key table (checked by the docs test) come from.
@@ -383,18 +383,16 @@ class AzureWriter(Writer):
                 return
             except HttpResponseError as exc:
                 if exc.status_code == 412:  # changed meanwhile: read it again at once
-                    self.on_retry(f"{what} the TXT record set {relative}", attempt, 0.0,
-                                  "HTTP 412 (the set changed meanwhile)")
+                    if attempt < ETAG_ATTEMPTS:  # the last one gives up: no retry to report
+                        self.on_retry(f"{what} the TXT record set {relative}", attempt,
+                                      0.0, "HTTP 412 (the set changed meanwhile)")
                     continue
                 self._fail(exc, f"{what} the TXT record set {relative} in zone {zone}", zone)
             except (ClientAuthenticationError, ServiceRequestError, ServiceResponseError,
                     CredentialUnavailableError) as exc:
                 self._fail(exc, f"{what} the TXT record set {relative} in zone {zone}", zone)
-        raise AutopilotError(
-            Code.PERMISSION_DENIED,
-            f"{self.label}: the TXT record set {relative} in zone {zone} changed under every "
-            f"one of {ETAG_ATTEMPTS} attempts to {what} it",
-            "another process keeps changing it: run again when it is done")
+        raise kept_changing(self.label, f"the TXT record set {relative} in zone {zone}",
+                            f"trying to {what} it", ETAG_ATTEMPTS)
 
     def _write(self, zone: str, relative: str, current: Any, after: set[str], ttl: int) -> None:
         """Replace the record set read as ``current`` by ``after`` (none left: delete it),

@@ -76,6 +76,19 @@ def check_endpoint(url: str, key: str, where: str, code: str = Code.BAD_CONFIG) 
             "such as a local proxy or emulator)")
 
 
+def kept_changing(label: str, what: str, doing: str, tries: int) -> AutopilotError:
+    """``write-conflict``: a conditional write (an etag, a batch that must find the set as
+    read) lost to another writer's change on every one of ``tries`` re-reads. Nothing of
+    this write was applied; the other writer is outside this run, so only finding it helps."""
+    return AutopilotError(
+        Code.WRITE_CONFLICT,
+        f"{label}: {what} kept changing while {doing}: another writer's change landed "
+        f"between each read and write ({tries} reads), so the writer gave up",
+        "find the other writer at the same name (another certbot, lego or acme.sh, often on "
+        "a second host renewing the same names, or a tool syncing the zone) and serialize "
+        "them: one issuance at a time per name; then run again")
+
+
 class Writer(abc.ABC):
     """Adds and removes TXT values at one DNS provider.
 

@@ -66,7 +66,8 @@ class ExecWriter(Writer):
 
     def __init__(self, auth_hook: str, cleanup_hook: str, timeout: float = TIMEOUT) -> None:
         self.auth_hook, self.cleanup_hook, self.timeout = auth_hook, cleanup_hook, timeout
-        self.label = f"exec hook {hook.label(auth_hook)}"
+        # both hooks: a message then names the one it is about (`_who`)
+        self.label = f"exec hooks {hook.label(auth_hook)} / {hook.label(cleanup_hook)}"
         self._lock = threading.Lock()  # one hook at a time, as certbot's manual plugin runs them
         self._calls = 0  # auth calls made in this run: CERTBOT_REMAINING_CHALLENGES counts down
         self._auth_output: dict[tuple[str, str], str] = {}
@@ -109,18 +110,19 @@ class ExecWriter(Writer):
     def _call(self, which: str, zone: str, name: str, value: str, env: dict[str, str]) -> str:
         """Run one hook for one value; its stdout, or one AutopilotError with its stderr."""
         command = self.auth_hook if which == "auth" else self.cleanup_hook
+        who = self._who(which)
         with self._step(which, name, zone) as step:
             try:
                 outcome = hook.execute(command, timeout=self.timeout, env=env)
             except OSError as exc:
                 raise AutopilotError(
-                    Code.PERMISSION_DENIED, f"{self.label}: the {which} hook could not be started "
+                    Code.PERMISSION_DENIED, f"{who} could not be started "
                     f"({shown(exc.strerror)})", f"check {_key(which + '_hook')}") from None
             if outcome.status is None:
                 step["status"] = "timeout"
                 raise AutopilotError(
-                    Code.LAME_DELEGATION,
-                    f"{self.label}: the {which} hook for {name} did not finish within "
+                    Code.PROVIDER_UNREACHABLE,
+                    f"{who} for {name} did not finish within "
                     f"{self.timeout:.0f} s and was stopped (with every process it started)",
                     f"make the hook return once the provider accepted the value (the waiter "
                     f"checks the nameservers: delete any sleep), or raise {_key('timeout')}")
@@ -129,7 +131,7 @@ class ExecWriter(Writer):
                 tail = outcome.stderr.decode("utf-8", "replace").strip()[-TAIL:]
                 if _not_runnable(command, outcome.status, tail):
                     raise AutopilotError(
-                        Code.BAD_CONFIG, f"{self.label}: the {which} hook could not be run "
+                        Code.BAD_CONFIG, f"{who} could not be run "
                         f"(status {outcome.status}: its program is missing or not executable)",
                         f"set {_key(which + '_hook')} to a command that exists for the user "
                         "certbot runs as (root under cron/systemd): an absolute path, and "
@@ -137,13 +139,19 @@ class ExecWriter(Writer):
                             tail.splitlines()[0], limit=200))
                 raise AutopilotError(
                     Code.PERMISSION_DENIED,
-                    f"{self.label}: the {which} hook for {name} exited with status "
+                    f"{who} for {name} exited with status "
                     f"{outcome.status}",
                     f"fix what its output says, and run it by hand with the same environment "
                     f"(CERTBOT_DOMAIN, CERTBOT_VALIDATION, DNS_AUTOPILOT_RECORD={name})",
                     evidence="Its stderr (last lines): " + (shown(tail, limit=TAIL + 40)
                                                              or "(empty)"))
         return outcome.stdout.decode("utf-8", "replace").strip()
+
+    def _who(self, which: str) -> str:
+        """How a message names the hook it is about, after the writer's label (which names
+        both): the one that failed, so a failed cleanup hook is named as such."""
+        command = self.auth_hook if which == "auth" else self.cleanup_hook
+        return f"{self.label}: the {which} hook {hook.label(command)}"
 
     @contextlib.contextmanager
     def _step(self, which: str, name: str, zone: str) -> Iterator[dict[str, Any]]:

@@ -1,6 +1,8 @@
 """The dns-lexicon writer: the long tail of DNS providers (OVH, Gandi, PowerDNS, …) by name.
 
-The credentials name the provider and pass its options through unchanged:
+The credentials name the provider (the one key of the writer's schema, read with
+`schema.read`) and pass its options through unchanged (the provider's own declaration is
+their schema: an option it does not declare is kept, and warned about):
 
     dns_autopilot_lexicon_provider = ovh
     dns_autopilot_lexicon_auth_entrypoint = ovh-eu
@@ -12,6 +14,11 @@ as lexicon's own ConfigResolver names it. The zone always comes from
 ``dns_autopilot_zones`` (longest suffix): lexicon's Client would otherwise guess it with
 tldextract (which downloads the Public Suffix List) or a recursive DNS lookup, so the
 writer builds the provider itself, exactly as Client does once it knows the zone.
+
+What a provider's API answers is read into an `apierrors.Said` and mapped as for every API
+writer. Reads (``authenticate``, the listings) are retried with the shared policy; a create
+or delete only when the provider certainly did not apply it (HTTP 429, or a connection that
+was never made): an answer lost after the request went out may have been applied.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import logging
 import re
 import types
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import dns.exception
 import dns.message
@@ -39,8 +46,10 @@ from lexicon.interfaces import Provider
 from .. import dnsio, names
 from ..codes import Code
 from ..errors import AutopilotError
-from . import locks
+from . import apierrors, locks, schema
 from .base import ZONES_KEY, Key, Keys, Records, Writer, check_endpoint, parse_zones, present_keys
+
+T = TypeVar("T")
 
 #: The keys this writer reads (``dns_autopilot_lexicon_<key>``): what INI validation,
 #: secret scrubbing and the docs' key table (checked by the docs test) come from.
@@ -51,7 +60,7 @@ KEYS: tuple[Key, ...] = (
 
 logger = logging.getLogger(__name__)
 
-PREFIX = "dns_autopilot_lexicon_"
+PREFIX = schema.key_name("lexicon", "")
 OPTIONS_HELP = ("`lexicon <provider> --help` lists a provider's options: --auth-token is "
                 "dns_autopilot_lexicon_auth_token")
 #: Options the writer sets itself, per zone and per call: never taken from the file.
@@ -71,7 +80,8 @@ _TSIG_REJECTIONS = (dns.tsig.PeerError, dns.tsig.BadSignature, dns.tsig.BadTime,
                     dns.tsig.BadKey, dns.tsig.BadAlgorithm)
 #: What a provider raises when it crashed on an option it did not get (None.split …).
 _CRASHES = (TypeError, AttributeError, ValueError, KeyError)
-_UNREACHABLE = (requests.ConnectionError, requests.Timeout, dns.exception.Timeout, OSError)
+#: A credential the provider refused without an HTTP status to say so.
+_REFUSALS = (AuthenticationError, *_TSIG_REJECTIONS)
 _HINTS = {
     "ddns": "for ddns, auth_token is <algorithm>:<key name>:<secret> (e.g. "
             "hmac-sha512:acme-key:<base64>) of a TSIG key the server grants updates in the "
@@ -80,12 +90,7 @@ _HINTS = {
 
 
 def _key(option: str) -> str:
-    return PREFIX + option
-
-
-def _text(value: Any) -> str:
-    """An INI value as text; configobj splits unquoted values at commas into lists."""
-    return ",".join(map(str, value)) if isinstance(value, list) else str(value).strip()
+    return schema.key_name("lexicon", option)
 
 
 def _present_options(keys: Keys) -> list[str]:
@@ -94,12 +99,17 @@ def _present_options(keys: Keys) -> list[str]:
                   if k.startswith(PREFIX) and k != _key("provider"))
 
 
+def _is_option(name: str) -> bool:
+    """For `schema.read`: every key but the schema's own is a provider option (checked
+    against the provider's declaration later), except a near miss of a schema key
+    (``provder``), which is the schema key misspelt."""
+    return not difflib.get_close_matches(name, [key.name for key in KEYS], n=1, cutoff=0.8)
+
+
 def _provider_name(keys: Keys, where: str) -> str:
-    name = _text(keys.conf("lexicon_provider") or "").lower()
-    if not name:
-        raise AutopilotError(Code.BAD_CONFIG, f"{_key('provider')} is not set in {where}",
-                             "name a dns-lexicon provider (`lexicon --help` lists them)")
-    return name
+    """The provider's name: the writer's one schema key, read as every writer's are."""
+    settings = schema.read(keys, "lexicon", KEYS, where, title="dns-lexicon", extra=_is_option)
+    return (settings["provider"] or "").lower()
 
 
 def _read_options(keys: Keys, where: str) -> dict[str, str]:
@@ -111,9 +121,9 @@ def _read_options(keys: Keys, where: str) -> dict[str, str]:
                 Code.BAD_CONFIG, f"{_key(option)} in {where} cannot be set",
                 f"remove it: the writer sets lexicon's {option} itself (the zone comes from "
                 f"dns_autopilot_{ZONES_KEY})")
-        value = keys.conf(f"lexicon_{option}")
-        if value is not None and _text(value):
-            options[option] = _text(value)
+        value = schema.value(keys.conf(f"lexicon_{option}"))
+        if value is not None:
+            options[option] = value
     return options
 
 
@@ -215,6 +225,9 @@ class _Config(ConfigResolver):
 class LexiconWriter(Writer):
     """Writes through one dns-lexicon provider, in the zones the credentials list."""
 
+    #: The retries of every read, and of the writes the provider certainly did not apply.
+    policy = apierrors.POLICY
+
     def __init__(self, provider: str, cls: type[Provider], options: dict[str, str],
                  zones: tuple[str, ...], where: str) -> None:
         self.provider = provider
@@ -262,7 +275,7 @@ class LexiconWriter(Writer):
         config = self._config(zone)
         try:
             provider = self.cls(config)
-            provider.authenticate()
+            self._read(provider.authenticate, f"authenticating in zone {zone}")
             try:
                 yield provider, config
             finally:
@@ -287,9 +300,11 @@ class LexiconWriter(Writer):
 
     def _error(self, exc: BaseException, config: _Config, zone: str, what: str,
                configuring: bool = False) -> AutopilotError:
-        """Map what lexicon, requests or dnspython raised to a code and a fix. While the
-        provider is only being built (no network yet), an option it asked for and did not
-        get is the cause; later, only when the provider crashed on it (None.split …)."""
+        """Map what lexicon, requests or dnspython raised to a code and a fix. The provider's
+        texts are scrubbed here (`_scrub` masks every option value; the fixes, which hold
+        none, are left readable). While the provider is only being built (no network yet),
+        an option it asked for and did not get is the cause; later, only when the provider
+        crashed on it (None.split …)."""
         detail = self._scrub(f"{type(exc).__name__}: {exc}")
         unset = sorted(config.asked_unset & declared_options(self.cls) - set(self.options))
         if unset and (configuring or isinstance(exc, _CRASHES)):
@@ -309,36 +324,90 @@ class LexiconWriter(Writer):
 
     def _call_error(self, exc: BaseException, zone: str, what: str, detail: str,
                     unset: list[str]) -> AutopilotError:
-        """A call to the provider failed: the credential refused, no such zone, the API out
-        of reach; anything else is taken as a credential the provider would not serve."""
+        """A call to the provider failed: mapped by `apierrors` from what the API said (the
+        credential refused, no such zone, out of reach or failing after the retries); a
+        refusal without an HTTP status (lexicon's AuthenticationError, a TSIG rejection)
+        counts as a refused credential; anything else as one the provider would not serve."""
+        said = self._said(exc) if isinstance(exc, Exception) else None
         problem = f"{self.label} failed {what} in zone {zone}: {detail}"
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-        refused = status in (401, 403) or isinstance(exc, (AuthenticationError,
-                                                           *_TSIG_REJECTIONS))
-        if status == 404 and not refused:
-            return AutopilotError(
-                Code.ZONE_NOT_FOUND, problem,
-                f"check that {zone} exists at {self.provider} in the account of "
-                f"{self._keys_to_check()}, spelled as in dns_autopilot_{ZONES_KEY}")
-        if isinstance(exc, _UNREACHABLE) and not refused:
-            return AutopilotError(
-                Code.PROVIDER_UNREACHABLE, f"{self.label} could not reach its API {what}: {detail}",
-                f"check this host reaches the provider's API (proxy, firewall) and the "
-                f"endpoint options in {self.where}{self._hint()}")
-        fix = (f"check {self._keys_to_check()} in {self.where}: the credential must be valid "
-               f"and allowed to change TXT records in {zone}{self._hint()}")
+        fixes = self._fixes(zone, unset)
+        if said is None:  # neither an HTTP answer nor a failure to get one: a refusal
+            said = apierrors.Said(status=401 if isinstance(exc, _REFUSALS) else 0,
+                                  message=detail)
+            return apierrors.error(self.label, what, said, fixes, problem=problem,
+                                   evidence=detail)
+        if said.status and not said.transient:
+            return apierrors.error(self.label, what, said, fixes, problem=problem,
+                                   api=self._api())
+        return apierrors.error(self.label, f"{what} in zone {zone}", said, fixes,
+                               api=self._api())
+
+    def _fixes(self, zone: str, unset: list[str]) -> apierrors.Fixes:
+        credential = (f"check {self._keys_to_check()} in {self.where}: the credential must be "
+                      f"valid and allowed to change TXT records in {zone}{self._hint()}")
+        other = credential
         if unset:
-            fix = (f"set {', '.join(map(_key, unset))} if the provider needs it (asked for, not "
-                   f"set), and {fix}")
-        return AutopilotError(Code.PERMISSION_DENIED, problem, fix)
+            other = (f"set {', '.join(map(_key, unset))} if the provider needs it (asked for, "
+                     f"not set), and {credential}")
+        return apierrors.Fixes(
+            refused=credential, denied=credential,
+            zone=(f"check that {zone} exists at {self.provider} in the account of "
+                  f"{self._keys_to_check()}, spelled as in dns_autopilot_{ZONES_KEY}"),
+            unreachable=(f"check this host reaches {self._api()} (proxy, firewall) and the "
+                         f"endpoint options in {self.where}; run again later if it is "
+                         f"limiting or failing requests{self._hint()}"),
+            other=other)
+
+    def _api(self) -> str:
+        """How messages name the endpoint: ddns's server, or the provider's API."""
+        server = self.options.get("ddns_server") if self.provider == "ddns" else None
+        return f"the ddns server {server}" if server else f"{self.provider}'s API"
+
+    # -- calls to the provider -------------------------------------------------------
+
+    def _said(self, exc: Exception) -> apierrors.Said | None:
+        """What the provider's API said (through requests or, for ddns, dnspython); None
+        for anything else (a refusal without a status, the provider's own exceptions)."""
+        response = getattr(exc, "response", None)
+        status = getattr(response, "status_code", None)
+        if isinstance(status, int) and status:
+            try:
+                retry_after = float(response.headers.get("Retry-After") or "")
+            except (ValueError, AttributeError, TypeError):
+                retry_after = None
+            return apierrors.Said(status=status, message=self._scrub(str(exc)),
+                                  retry_after=retry_after)
+        detail = self._scrub(f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, (requests.Timeout, dns.exception.Timeout)):
+            return apierrors.Said(failure=apierrors.TIMEOUT, message=detail)
+        if isinstance(exc, OSError):
+            return apierrors.Said(failure=apierrors.CONNECTION, message=detail)
+        return None
+
+    def _unapplied(self, exc: Exception) -> apierrors.Said | None:
+        """`_said` for a create or delete, only when the provider certainly did not apply
+        it (a limit, or no connection made): anything else must not be sent again."""
+        said = self._said(exc)
+        if said is not None and (said.status == 429 or apierrors.never_connected(exc)):
+            return said
+        return None
+
+    def _read(self, fn: Callable[[], T], what: str) -> T:
+        """A call that changes nothing: tried again on every transient answer."""
+        return apierrors.call(fn, self._said, what, self.on_retry, self.policy)
+
+    def _write(self, fn: Callable[[], T], what: str) -> T:
+        """A create or delete: tried again only when it certainly was not applied."""
+        return apierrors.call(fn, self._unapplied, what, self.on_retry, self.policy)
 
     # -- reading ---------------------------------------------------------------------
 
     def _listed(self, provider: Provider, zone: str, name: str) -> dict[str, int | None]:
         """TXT values at ``name`` (value -> ttl, where the provider says)."""
         if self.provider == "ddns":
-            return _ddns_listed(provider, name)
-        return _txt_values(provider.list_records("TXT", name) or [], zone, name)
+            return self._read(lambda: _ddns_listed(provider, name), f"listing TXT at {name}")
+        return _txt_values(self._read(lambda: provider.list_records("TXT", name),
+                                      f"listing TXT at {name}") or [], zone, name)
 
     def find_zone(self, name: str) -> str:
         name = names.normalize(name)
@@ -392,7 +461,8 @@ class LexiconWriter(Writer):
     def _create(self, provider: Provider, zone: str, name: str, value: str) -> None:
         """Create one value; a provider refusing it because it is there already is fine."""
         try:
-            provider.create_record("TXT", name, value)
+            self._write(lambda: provider.create_record("TXT", name, value),
+                        f"creating a TXT value at {name}")
         except Exception:
             with contextlib.suppress(Exception):
                 if value in self._listed(provider, zone, name):
@@ -412,7 +482,8 @@ class LexiconWriter(Writer):
                    values: set[str]) -> None:
         before = self._listed(provider, zone, name)
         for value in sorted(values & set(before)):
-            provider.delete_record(None, "TXT", name, value)
+            self._write(lambda v=value: provider.delete_record(None, "TXT", name, v),
+                        f"deleting a TXT value at {name}")
         after = self._listed(provider, zone, name)
         self._put_back(provider, config, name, before, after, values)
         left = values & set(after)
@@ -437,7 +508,8 @@ class LexiconWriter(Writer):
             logger.warning("dns-autopilot: %s deleted %s's other TXT value %r with "
                            "ours; putting it back", self.label, name, value)
             config.runtime["ttl"] = ttl or 300
-            provider.create_record("TXT", name, value)
+            self._write(lambda v=value: provider.create_record("TXT", name, v),
+                        f"putting back a TXT value at {name}")
 
     def _hint(self) -> str:
         return f" ({_HINTS[self.provider]})" if self.provider in _HINTS else ""

@@ -2,6 +2,11 @@
 
 Key names match certbot-dns-rfc2136's under our prefix, so a user migrates by renaming
 ``dns_rfc2136_*`` to ``dns_autopilot_rfc2136_*``.
+
+Every message goes through the DNS door, by functions the writer is given: its questions
+(the SOA that names the zone, the TXT read back) through ``exchange``, as the probes'; its
+UPDATEs through ``send`` (which can insist on TCP for a large batch). Tests hand it recorded
+answers in their place.
 """
 
 from __future__ import annotations
@@ -9,11 +14,13 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from collections.abc import Callable
 
 import dns.exception
 import dns.flags
 import dns.message
 import dns.name
+import dns.opcode
 import dns.rcode
 import dns.rdatatype
 import dns.tsig
@@ -116,8 +123,11 @@ def _key_name(settings: schema.Settings, path: str) -> str:
 class RFC2136Writer(Writer):
     """Writes through one primary server with one TSIG key."""
 
-    def __init__(self, server: dnsio.Server, key_name: str, secret: str, algorithm: str) -> None:
+    def __init__(self, server: dnsio.Server, key_name: str, secret: str, algorithm: str, *,
+                 exchange: dnsio.Exchange = dnsio.exchange,
+                 send: Callable[..., dns.message.Message] = dnsio.send) -> None:
         self.server = server
+        self.exchange, self.send = exchange, send
         self.key_name = key_name
         self.algorithm = algorithm
         self._keyring = {dns.name.from_text(key_name): dns.tsig.Key(
@@ -136,26 +146,31 @@ class RFC2136Writer(Writer):
 
     def _send(self, message: dns.message.Message, what: str,
               attempts: list[int] | None = None) -> dns.message.Message:
-        """Send with bounded retries; ``attempts``, when given, gets one item per try."""
+        """Send with bounded retries (a question through ``exchange``, an UPDATE through
+        ``send``); ``attempts``, when given, gets one item per try."""
         def once() -> dns.message.Message:
             if attempts is not None:
                 attempts.append(1)
+            if message.opcode() != dns.opcode.UPDATE:
+                return self.exchange(self.server, message, TIMEOUT)
             large = len(message.to_wire()) > MAX_UDP_REQUEST  # a large batch: TCP, no fragments
-            return dnsio.send(message, self.server.address, self.server.port, TIMEOUT,
-                              tcp=large)
+            return self.send(message, self.server.address, self.server.port, TIMEOUT,
+                             tcp=large)
 
         def lost(exc: Exception) -> tuple[bool, float | None]:
             # A lost datagram or a dropped connection; re-sending is safe: adding a record
             # that exists, or deleting one that is gone, changes nothing (RFC 2136).
-            return isinstance(exc, (dns.exception.Timeout, ConnectionError)), None
+            return isinstance(exc, (dns.exception.Timeout, ConnectionError,
+                                    dnsio.Unreachable)), None
 
         try:
             return retry.call(once, lost, what, self.on_retry, RETRIES)
-        except dns.exception.Timeout:
+        except (dns.exception.Timeout, dnsio.Unreachable) as exc:
+            how = f": {exc.how}" if isinstance(exc, dnsio.Unreachable) else ""
             raise AutopilotError(
-                Code.LAME_DELEGATION,
+                Code.PROVIDER_UNREACHABLE,
                 f"{self.label} did not answer {what} ({RETRIES.attempts} tries of "
-                f"{TIMEOUT:.0f} s)",
+                f"{TIMEOUT:.0f} s{how})",
                 f"check {_key('server')}/{_key('port')} point at the primary and that it "
                 "accepts queries and updates from this host (firewall, listen-on)") from None
         except _TSIG_REJECTIONS as exc:
@@ -166,7 +181,7 @@ class RFC2136Writer(Writer):
                 "configured on the server (and check this host's clock)") from None
         except (OSError, dns.exception.DNSException) as exc:
             raise AutopilotError(
-                Code.LAME_DELEGATION, f"{self.label}: {what} failed: {exc}",
+                Code.PROVIDER_UNREACHABLE, f"{self.label}: {what} failed: {exc}",
                 f"check {_key('server')}/{_key('port')} and that the server is running") from None
 
     def find_zone(self, name: str) -> str:
@@ -202,7 +217,7 @@ class RFC2136Writer(Writer):
         except AutopilotError as exc:
             # The server's own refusal (an error rcode, a TSIG rejection) of the only try:
             # an UPDATE is atomic, none of it applied. After a lost try, it may have been.
-            exc.left_nothing = len(attempts) == 1 and exc.code != Code.LAME_DELEGATION
+            exc.left_nothing = len(attempts) == 1 and exc.code != Code.PROVIDER_UNREACHABLE
             raise
 
     def _refused(self, zone: str, rcode: int, what: str) -> None:
@@ -238,6 +253,6 @@ class RFC2136Writer(Writer):
         logger.debug("dns-autopilot: removed %d TXT value(s) in %s via %s", count, zone, self.label)
 
     def values(self, zone: str, name: str) -> set[str]:
-        return set(dnsio.ask(self.server, name, "TXT").values)
+        return set(dnsio.ask(self.server, name, "TXT", exchange=self.exchange).values)
 
 

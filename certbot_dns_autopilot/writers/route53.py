@@ -31,7 +31,7 @@ from .. import links, names, scrub
 from ..codes import Code
 from ..errors import AutopilotError
 from . import apierrors, locks, schema
-from .base import Key, Keys, Records, Writer, check_endpoint, quote_txt
+from .base import Key, Keys, Records, Writer, check_endpoint, kept_changing, quote_txt
 
 #: The keys this writer reads (``dns_autopilot_route53_<key>``): what INI validation,
 #: secret scrubbing and the docs' key table (checked by the docs test) come from.
@@ -549,13 +549,15 @@ class Route53Writer(Writer):
                 try:
                     return self._change(zone, zone_id, changes, what), touched
                 except _Conflict:  # another process's change landed first: read again
+                    if attempt == CONFLICT_TRIES:
+                        break  # no retry left to report or wait for
                     pause = random.random()
                     self.on_retry(what, attempt, pause, "the set changed meanwhile")
                     time.sleep(pause)
-        raise AutopilotError(
-            Code.PROPAGATION_TIMEOUT, f"{self.label}: the TXT sets in {zone} kept changing under "
-            f"this run ({CONFLICT_TRIES} tries)", "another process keeps rewriting the same "
-            "names: let one issuance at a time own them")
+        conflict = kept_changing(self.label, f"the TXT sets of {', '.join(sorted(records))} "
+                                 f"in {zone}", what, CONFLICT_TRIES)
+        conflict.left_nothing = True  # one batch, refused every time: none of it applied
+        raise conflict
 
     def add(self, zone: str, records: Records, ttl: int) -> None:
         zone_id = self.zone_id(zone)

@@ -188,6 +188,31 @@ def test_doctor_reports_the_scope_fix_and_probes_a_good_principal(
     assert lab.txt(lab.primary, f"_acme-challenge.{fresh_name}") == set()
 
 
+def test_a_set_that_keeps_changing_is_a_write_conflict(
+        lab: Lab, azure: AzureEmulator, fresh_name: str, tmp_path: Path) -> None:
+    # Another writer changes the set before each of the writer's five conditional writes:
+    # Azure answers 412 each time, and the writer gives up with write-conflict, having
+    # written nothing and overwritten none of the other writer's values.
+    label = fresh_name.removesuffix(f".{ZONE}")
+    relative, name = f"_acme-challenge.{label}", f"_acme-challenge.{fresh_name}"
+    az = writer(ini(tmp_path / "azure.ini", azure, contributor(azure, azure.group_scope(GROUP))))
+    assert az.find_zone(name) == ZONE
+    azure.interfere, azure.interfere_times = (GROUP, ZONE, relative, "another-host"), 5
+    try:
+        with pytest.raises(AutopilotError) as conflict:
+            az.add(ZONE, {name: {"ours"}}, 60)
+        assert conflict.value.code == "write-conflict", conflict.value
+        assert f"{relative} in zone {ZONE} kept changing" in conflict.value.problem
+        assert "serialize" in conflict.value.fix
+        assert [m for m, p, s in azure.log if s == 412 and p.endswith(relative)] == ["PUT"] * 5
+        others = {"another-host", *(f"another-host-{n}" for n in range(2, 6))}
+        assert set(azure.txt(GROUP, ZONE, relative) or []) == others
+        assert conflict.value.left_nothing
+    finally:
+        azure.interfere, azure.interfere_times = None, 1
+        azure.seed(GROUP, ZONE, relative, [])
+
+
 def test_a_concurrent_change_is_merged_not_overwritten(
         lab: Lab, azure: AzureEmulator, fresh_name: str, tmp_path: Path) -> None:
     label = fresh_name.removesuffix(f".{ZONE}")

@@ -10,6 +10,7 @@ import pytest
 from certbot.plugins.dns_common import CredentialsConfiguration
 from conftest import Certbot, Lab, lab_keys, nsupdate, wait_absent
 
+from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import writers_from_credentials
 from certbot_dns_autopilot.writers.lexicon import LexiconWriter
 
@@ -139,3 +140,32 @@ def _credentials_of(path: Path) -> tuple[str, str]:
     keys = dict(line.split(" = ", 1) for line in path.read_text().splitlines()
                 if line.startswith("dns_autopilot_"))
     return keys["dns_autopilot_rfc2136_name"], keys["dns_autopilot_rfc2136_secret"]
+
+
+def test_a_ddns_server_that_does_not_answer_is_provider_unreachable(
+        lab: Lab, tmp_path: Path, fresh_name: str) -> None:
+    # Nothing listens at this lab address: each TCP connection is refused before anything
+    # is sent, so the create is tried again (each retry an event) and then named as the
+    # writer's server out of reach, not as a lame nameserver of the zone.
+    silent = "127.0.53.250"
+    ini = ddns_ini(lab, tmp_path / "silent.ini")
+    ini.write_text(ini.read_text().replace(f"ddns_server = {lab.primary}",
+                                           f"ddns_server = {silent}"))
+    only = writer(ini)
+
+    class Events:
+        retries: list[dict] = []
+
+        def emit(self, step: str, outcome: str, *args: object, **fields: object) -> None:
+            self.retries.append(fields)
+
+    only.events = Events()
+    name = f"_acme-challenge.{fresh_name}"
+    with pytest.raises(AutopilotError) as failed:
+        only.add(ZONE, {name: {"v" * 43}}, 60)
+    assert failed.value.code == "provider-unreachable", failed.value
+    assert f"the ddns server {silent} could not be reached" in failed.value.problem
+    assert WRITER in failed.value.problem and silent in failed.value.fix
+    creates = [e for e in only.events.retries if e["what"] == f"creating a TXT value at {name}"]
+    assert [e["attempt"] for e in creates] == [1, 2, 3]
+    assert lab.txt(lab.primary, name) == set()

@@ -214,6 +214,37 @@ class Events:
         self.retries.append({"step": step, "outcome": outcome, **fields})
 
 
+def test_sets_that_keep_changing_are_a_write_conflict(
+        lab: Lab, route53: Route53Emulator, fresh_name: str) -> None:
+    # Another writer adds a value between each of the writer's reads and its batch: Route 53
+    # refuses each batch (its DELETE no longer matches), and after five reads the writer
+    # gives up with write-conflict; none of ours was written, the other values stay.
+    name = f"_acme-challenge.{fresh_name}"
+    r53 = writer(route53, "acme")
+    r53.events = Events()
+    zone = r53.find_zone(name)
+    route53.interfere, route53.interfere_times = (ZONE, name, "another-host"), 5
+    try:
+        with pytest.raises(AutopilotError) as conflict:
+            r53.add(zone, {name: {"ours"}}, 60)
+        assert conflict.value.code == "write-conflict", conflict.value
+        assert f"the TXT sets of {name} in {ZONE} kept changing" in conflict.value.problem
+        assert "serialize" in conflict.value.fix and conflict.value.left_nothing
+        assert [e["reason"] for e in r53.events.retries] == ["the set changed meanwhile"] * 4
+        others = {f"another-host-{n}" for n in range(1, 6)}
+        assert route53.txt(ZONE, name) == {"TTL": 60, "values": others}
+    finally:
+        route53.interfere, route53.interfere_times = None, 0
+        current = route53.txt(ZONE, name)
+        if current:
+            route53.client().change_resource_record_sets(
+                HostedZoneId=route53.zone_id(ZONE), ChangeBatch={"Changes": [{
+                    "Action": "DELETE", "ResourceRecordSet": {
+                        "Name": name + ".", "Type": "TXT", "TTL": current["TTL"],
+                        "ResourceRecords": [{"Value": f'"{v}"'}
+                                            for v in sorted(current["values"])]}}]})
+
+
 def test_throttling_then_service_is_retried_once_each_as_a_retry_event(
         lab: Lab, route53: Route53Emulator, fresh_name: str) -> None:
     name = f"_acme-challenge.{fresh_name}"

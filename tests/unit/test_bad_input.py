@@ -148,7 +148,7 @@ FILES = [
          f"dns_autopilot_azure_client_id = {GUID}\n",
          "dns_autopilot_azure_client_secret", "set exactly one"),
     case("lexicon without its provider", f"dns_autopilot_lexicon_auth_token = {TOKEN}\n",
-         "dns_autopilot_lexicon_provider", "name a dns-lexicon provider"),
+         "dns_autopilot_lexicon_provider", "lexicon's provider name"),
     case("lexicon without its zones",
          "dns_autopilot_lexicon_provider = cloudflare\n"
          f"dns_autopilot_lexicon_auth_token = {TOKEN}\n",

@@ -1,6 +1,6 @@
-"""Every DNS message goes through dnsio: the writers' UPDATEs and queries (a test hands the
-writer recorded answers by replacing `dnsio.send`), and every probe's questions (a test
-hands them recorded answers through the door's injectable exchange)."""
+"""Every DNS message goes through dnsio: the RFC 2136 writer's UPDATEs and questions, and
+every probe's questions; tests hand each recorded answers through the functions they are
+given (the door's ``exchange``, and the writer's ``send`` for UPDATEs)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import ast
 import base64
 from pathlib import Path
 
+import dns.exception
 import dns.message
 import dns.opcode
 import dns.rcode
@@ -129,32 +130,95 @@ class Recorded:
         return response
 
 
-def writer() -> RFC2136Writer:
-    return RFC2136Writer(dnsio.Server("192.0.2.53", 5353), "acme-key", SECRET, "HMAC-SHA512")
+def writer(send=None, exchange=None) -> RFC2136Writer:
+    def nothing_else(*args, **kwargs):
+        raise AssertionError("a message left through a function the test did not give")
+
+    return RFC2136Writer(dnsio.Server("192.0.2.53", 5353), "acme-key", SECRET, "HMAC-SHA512",
+                         send=send or nothing_else, exchange=exchange or nothing_else)
 
 
-def test_an_add_is_one_signed_update_with_the_values_quoted(monkeypatch) -> None:
+def test_an_add_is_one_signed_update_with_the_values_quoted() -> None:
     server = Recorded()
-    monkeypatch.setattr(dnsio, "send", server)
-    writer().add("example.com", {"_acme-challenge.example.com": {"a", 'b"c'}}, 60)
+    writer(server).add("example.com", {"_acme-challenge.example.com": {"a", 'b"c'}}, 60)
     [(message, address, port, tcp)] = server.sent
     assert (address, port, tcp) == ("192.0.2.53", 5353, False)
     assert message.opcode() == dns.opcode.UPDATE and message.had_tsig
     assert sorted(r.to_text() for rrset in message.update for r in rrset) == ['"a"', '"b\\"c"']
 
 
-def test_a_batch_too_large_for_one_datagram_goes_over_tcp(monkeypatch) -> None:
+def test_a_batch_too_large_for_one_datagram_goes_over_tcp() -> None:
     server = Recorded()
-    monkeypatch.setattr(dnsio, "send", server)
     names = {f"_acme-challenge.n{i}.example.com": {"v" * 43} for i in range(40)}
-    writer().add("example.com", names, 60)
+    writer(server).add("example.com", names, 60)
     assert [tcp for *_, tcp in server.sent] == [True]
 
 
 @pytest.mark.parametrize(("rcode", "code"), [(dns.rcode.REFUSED, "permission-denied"),
                                              (dns.rcode.NOTZONE, "zone-not-found")])
-def test_a_refused_update_is_one_error_with_its_code(monkeypatch, rcode, code) -> None:
-    monkeypatch.setattr(dnsio, "send", Recorded(rcode))
+def test_a_refused_update_is_one_error_with_its_code(rcode, code) -> None:
     with pytest.raises(AutopilotError) as refused:
-        writer().add("example.com", {"_acme-challenge.example.com": {"a"}}, 60)
+        writer(Recorded(rcode)).add("example.com", {"_acme-challenge.example.com": {"a"}}, 60)
     assert refused.value.code == code and SECRET not in str(refused.value)
+
+
+ZONE_TEXT = """
+@ 3600 IN SOA ns1.example.com. h.example.com. 7 3600 600 86400 300
+@ 3600 IN NS ns1.example.com.
+ns1 3600 IN A 192.0.2.53
+_acme-challenge.www 60 IN TXT "theirs" "-joined"
+"""
+
+
+def test_the_writers_questions_go_through_the_exchange_it_is_given() -> None:
+    """The SOA that names the zone (signed, its answer checked with the key; recursion off)
+    and the TXT read back, on recorded answers: below the apex, the first answer's
+    authority section names the zone."""
+    from unit_helpers import DNSWorld
+
+    world = DNSWorld()
+    world.serve("192.0.2.53", "example.com", ZONE_TEXT)
+    primary = writer(exchange=world)
+    assert primary.find_zone("_acme-challenge.www.example.com") == "example.com"
+    assert primary.values("example.com", "_acme-challenge.www.example.com") == {"theirs-joined"}
+    assert [(a, n, t, rd) for a, n, t, rd in world.asked] == [
+        ("192.0.2.53", "_acme-challenge.www.example.com", "SOA", False),
+        ("192.0.2.53", "_acme-challenge.www.example.com", "TXT", False)]
+
+
+def test_a_primary_that_does_not_answer_is_provider_unreachable(monkeypatch) -> None:
+    """Its own server silent is the writer's endpoint not answering, not a lame nameserver
+    of the zone: each lost try a retry event, then provider-unreachable naming the key."""
+    from unit_helpers import DNSWorld, RecordedEvents
+
+    from certbot_dns_autopilot.writers import retry, rfc2136
+
+    monkeypatch.setattr(rfc2136, "RETRIES", retry.Policy(attempts=3, base=0.0, cap=0.0))
+    world = DNSWorld()
+    world.script("192.0.2.53", "silent")
+    primary = writer(exchange=world)
+    primary.events = RecordedEvents()
+    with pytest.raises(AutopilotError) as silent:
+        primary.find_zone("_acme-challenge.example.com")
+    assert silent.value.code == "provider-unreachable"
+    assert "did not answer the SOA query for _acme-challenge.example.com" in silent.value.problem
+    assert "UDP: no answer" in silent.value.problem
+    assert "dns_autopilot_rfc2136_server" in silent.value.fix
+    assert len(primary.events.retries) == 2 and len(world.asked) == 3
+
+
+def test_an_update_whose_answer_never_came_may_have_been_applied(monkeypatch) -> None:
+    from certbot_dns_autopilot.writers import retry, rfc2136
+
+    class Lost(Recorded):
+        def __call__(self, message, address, port=53, timeout=0.0, tcp=False):
+            self.sent.append((message, address, port, tcp))
+            raise dns.exception.Timeout
+
+    monkeypatch.setattr(rfc2136, "RETRIES", retry.Policy(attempts=2, base=0.0, cap=0.0))
+    server = Lost()
+    with pytest.raises(AutopilotError) as lost:
+        writer(server).add("example.com", {"_acme-challenge.example.com": {"a"}}, 60)
+    assert lost.value.code == "provider-unreachable" and len(server.sent) == 2
+    assert "did not answer the update adding 1 TXT value(s)" in lost.value.problem
+    assert not lost.value.left_nothing, "a lost answer's UPDATE may have been applied"

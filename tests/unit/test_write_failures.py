@@ -37,12 +37,12 @@ class AppliedThenLost(Writer):
     def add(self, zone: str, records: Records, ttl: int) -> None:
         for name, values in records.items():
             self.zone.setdefault(name, set()).update(values)
-        raise AutopilotError("lame-delegation", "test writer: no answer", "retry")
+        raise AutopilotError("provider-unreachable", "test writer: no answer", "retry")
 
     def remove(self, zone: str, records: Records) -> None:
         if self.removals_fail:
             self.removals_fail -= 1
-            raise AutopilotError("lame-delegation", "test writer: no answer", "retry")
+            raise AutopilotError("provider-unreachable", "test writer: no answer", "retry")
         for name, values in records.items():
             self.zone[name] = self.zone.get(name, set()) - set(values)
 

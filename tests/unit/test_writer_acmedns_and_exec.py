@@ -164,9 +164,33 @@ def test_exec_a_hook_that_cannot_be_run_is_bad_config_naming_its_key(tmp_path: P
     with pytest.raises(AutopilotError) as exc:
         writer.probe("example.com", "_acme-challenge.example.com")
     assert exc.value.code == "bad-config"
-    assert exc.value.problem.startswith(writer.label) and "could not be run" in exc.value.problem
+    assert exc.value.problem.startswith(f"{writer.label}: the auth hook 'auth.sh' (sha256 ")
+    assert "could not be run" in exc.value.problem
     assert "dns_autopilot_exec_auth_hook" in exc.value.fix
     assert str(hook) in exc.value.evidence
+
+
+def test_exec_a_failing_cleanup_hook_is_named_not_the_auth_hook(tmp_path: Path) -> None:
+    cleanup = tmp_path / "cleanup.sh"
+    cleanup.write_text("#!/bin/sh\necho 'registrar: no such record' >&2\nexit 5\n")
+    cleanup.chmod(0o700)
+    writer = exec_writer(tmp_path, "true", str(cleanup))
+    with pytest.raises(AutopilotError) as exc:
+        writer.remove("example.com", {"_acme-challenge.example.com": {"v"}})
+    assert writer.label.startswith("exec hooks 'true' (sha256 ") and "'cleanup.sh'" in writer.label
+    assert exc.value.problem.startswith(f"{writer.label}: the cleanup hook 'cleanup.sh' (sha256 ")
+    assert "exited with status 5" in exc.value.problem
+    assert "registrar: no such record" in exc.value.evidence
+
+
+def test_exec_a_hook_that_does_not_finish_is_provider_unreachable(tmp_path: Path) -> None:
+    writer = exec_writer(tmp_path, "sleep 30", timeout="1")
+    with pytest.raises(AutopilotError) as exc:
+        writer.add("example.com", {"_acme-challenge.example.com": {"v"}}, 60)
+    assert exc.value.code == "provider-unreachable"
+    assert exc.value.problem.startswith(f"{writer.label}: the auth hook 'sleep' (sha256 ")
+    assert "did not finish within 1 s" in exc.value.problem
+    assert "dns_autopilot_exec_timeout" in exc.value.fix
 
 
 def test_exec_a_command_missing_inside_the_hook_is_the_hooks_own_failure(tmp_path: Path

@@ -228,3 +228,29 @@ def test_each_azure_answer_has_its_code(status: int, error: str, code: str, trie
     assert caught.value.code == code, caught.value
     assert len(transport.asked) >= tries and len(writer.events.retries) == tries - 1
     assert SECRET not in str(caught.value)
+
+
+def record_set(etag: str, *values: str) -> dict:
+    return {"id": f"/subscriptions/{SUB}/resourceGroups/rg-dns/providers/Microsoft.Network/"
+                  "dnszones/example.com/TXT/_acme-challenge", "name": "_acme-challenge",
+            "etag": etag, "properties": {"TTL": 60, "TXTRecords": [
+                {"value": [value]} for value in values]}}
+
+
+def test_a_set_another_writer_keeps_changing_is_a_write_conflict() -> None:
+    # Every read finds a new etag (another writer's value), every conditional PUT loses
+    # (412): after its re-reads the writer gives up with write-conflict, nothing of ours left.
+    lost = {"error": {"code": "PreconditionFailed", "message": "etag mismatch"}}
+    answers = [answer for n in range(5) for answer in (
+        (200, record_set(f"e{n}", f"theirs-{n}"), {}), (412, lost, {}))]
+    writer, transport = scripted_writer(answers + [(200, record_set("e9", "theirs-9"), {})])
+    with pytest.raises(AutopilotError) as caught:
+        writer.add("example.com", {"_acme-challenge.example.com": {"ours"}}, 60)
+    error = caught.value
+    assert error.code == "write-conflict", error
+    assert "_acme-challenge in zone example.com kept changing" in error.problem
+    assert "(5 reads)" in error.problem and "serialize" in error.fix
+    assert transport.asked == ["GET", "PUT"] * 5 + ["GET"]  # the last GET: the take-back
+    assert [e["reason"] for e in writer.events.retries] == [
+        "HTTP 412 (the set changed meanwhile)"] * 4  # the fifth loss gives up
+    assert error.left_nothing

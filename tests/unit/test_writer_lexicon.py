@@ -12,14 +12,17 @@ from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
 
+import dns.exception
 import pytest
 import requests
 from certbot.plugins.dns_common import CredentialsConfiguration
+from lexicon.exceptions import AuthenticationError
 from lexicon.interfaces import Provider
+from unit_helpers import RecordedEvents
 
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import lexicon as lexicon_writer
-from certbot_dns_autopilot.writers import locks, writers_from_credentials
+from certbot_dns_autopilot.writers import locks, retry, writers_from_credentials
 from certbot_dns_autopilot.writers.lexicon import LexiconWriter
 
 TOKEN = "tok-3f9a8b7c6d5e4f3a2b1c"
@@ -86,7 +89,19 @@ def test_an_unset_provider_is_bad_config(tmp_path: Path) -> None:
     exc = failure(tmp_path, "dns_autopilot_lexicon_auth_token = x\n"
                             "dns_autopilot_zones = example.com\n")
     assert exc.code == "bad-config"
-    assert "dns_autopilot_lexicon_provider is not set" in exc.problem
+    assert exc.problem.endswith("does not set dns_autopilot_lexicon_provider")
+    assert "lexicon's provider name" in exc.fix
+
+
+def test_a_misspelt_provider_key_names_the_key_meant(tmp_path: Path) -> None:
+    # Read with the shared schema reader: a near miss of the writer's own key is that key
+    # misspelt, not a provider option.
+    exc = failure(tmp_path, "dns_autopilot_lexicon_provder = ovh\n"
+                            "dns_autopilot_zones = example.com\n")
+    assert exc.code == "bad-config"
+    assert ("dns_autopilot_lexicon_provder (probably dns_autopilot_lexicon_provider)"
+            in exc.problem)
+    assert "rename dns_autopilot_lexicon_provder to dns_autopilot_lexicon_provider" in exc.fix
 
 
 def test_a_provider_whose_packages_are_missing_is_bad_config(
@@ -164,11 +179,16 @@ def test_providers_that_call_tldextract_never_fetch_the_suffix_list(
 
 # -- a fake provider: option mapping, names, failures ----------------------------------
 
-def http_error(status: int) -> requests.HTTPError:
+def http_error(status: int, retry_after: str | None = None) -> requests.HTTPError:
+    """What a lexicon provider raises for an HTTP error: requests' raise_for_status on a
+    real `requests.Response` (the URL with the token in its query, as some APIs take it)."""
     response = requests.Response()
     response.status_code = status
-    response.reason = "Forbidden" if status == 403 else "Not Found"
+    response.reason = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+                       429: "Too Many Requests", 503: "Service Unavailable"}.get(status, "Bad")
     response.url = f"https://api.fake.example/v1/zones/example.com?token={TOKEN}"
+    if retry_after is not None:
+        response.headers["Retry-After"] = retry_after
     try:
         response.raise_for_status()
     except requests.HTTPError as exc:
@@ -185,6 +205,13 @@ class FakeProvider(Provider):
     fail: BaseException | None = None
     deletes_rrset = False
     refuse: str | None = None  # a name whose creates the API refuses (403)
+    script: dict[str, list[BaseException]] = {}  # operation -> errors raised first, in order
+
+    @staticmethod
+    def scripted(operation: str) -> None:
+        """Raise the next error scripted for ``operation``, if any (before doing it)."""
+        if FakeProvider.script.get(operation):
+            raise FakeProvider.script[operation].pop(0)
 
     @staticmethod
     def get_nameservers() -> list[str]:
@@ -200,9 +227,11 @@ class FakeProvider(Provider):
             "auth_token"), "region": self._get_provider_option("auth_region")}
         if FakeProvider.fail:
             raise FakeProvider.fail
+        FakeProvider.scripted("authenticate")
 
     def create_record(self, rtype: str, name: str, content: str) -> bool:
         self.calls.append(("create", rtype, name, content, str(self._get_lexicon_option("ttl"))))
+        FakeProvider.scripted("create")
         rel = self._relative_name(name)
         if name == FakeProvider.refuse:
             raise http_error(403)
@@ -214,6 +243,7 @@ class FakeProvider(Provider):
     def list_records(self, rtype: str | None = None, name: str | None = None,
                      content: str | None = None) -> list[dict[str, Any]]:
         self.calls.append(("list", str(rtype), str(name)))
+        FakeProvider.scripted("list")
         rel = self._relative_name(name) if name else None
         return [dict(r, id=str(i)) for i, r in enumerate(self.records)
                 if (rel is None or r["name"] == rel) and (rtype is None or r["type"] == rtype)]
@@ -221,6 +251,7 @@ class FakeProvider(Provider):
     def delete_record(self, identifier: str | None = None, rtype: str | None = None,
                       name: str | None = None, content: str | None = None) -> bool:
         self.calls.append(("delete", str(rtype), str(name), str(content)))
+        FakeProvider.scripted("delete")
         rel = self._relative_name(str(name))
         FakeProvider.records = [r for r in self.records if not (
             r["name"] == rel and (self.deletes_rrset or r["content"] == content))]
@@ -239,6 +270,8 @@ def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> type[FakeProvider]:
         types.SimpleNamespace(Provider=FakeProvider) if name == "fake" else real_load(name)))
     FakeProvider.records, FakeProvider.calls, FakeProvider.seen = [], [], {}
     FakeProvider.fail, FakeProvider.deletes_rrset, FakeProvider.refuse = None, False, None
+    FakeProvider.script = {}
+    monkeypatch.setattr(LexiconWriter, "policy", retry.Policy(attempts=3, base=0.0, cap=0.0))
     return FakeProvider
 
 
@@ -384,3 +417,95 @@ def test_an_add_failing_at_the_second_name_leaves_nothing_and_keeps_foreign_valu
         writer.add("example.com", {first: {"v1"}, second: {"v2"}}, 60)
     assert writer.values("example.com", first) == {"foreign"}
     assert writer.values("example.com", second) == set()
+
+
+# -- what the provider's API said, mapped and retried as for every API writer -----------
+
+def never_connected() -> requests.ConnectionError:
+    """requests' error for a connection refused before any byte was sent."""
+    import urllib3.exceptions
+
+    reason = urllib3.exceptions.NewConnectionError(None, "Connection refused")
+    return requests.ConnectionError(urllib3.exceptions.MaxRetryError(
+        None, f"/v1?token={TOKEN}", reason))
+
+
+def writer_with_events(tmp_path: Path) -> LexiconWriter:
+    writer = load(tmp_path, FAKE_INI)
+    writer.events = RecordedEvents()
+    return writer
+
+
+@pytest.mark.parametrize(("error", "code", "retried"), [
+    (http_error(401), "permission-denied", 0),
+    (http_error(403), "permission-denied", 0),
+    (AuthenticationError("token refused"), "permission-denied", 0),
+    (http_error(404), "zone-not-found", 0),
+    (http_error(429, retry_after="0"), "provider-unreachable", 2),
+    (http_error(503), "provider-unreachable", 2),
+    (requests.ReadTimeout(f"read timed out ?token={TOKEN}"), "provider-unreachable", 2),
+    (never_connected(), "provider-unreachable", 2),
+    (dns.exception.Timeout(), "provider-unreachable", 2),  # ddns: the server is silent
+    (ConnectionRefusedError(111, "Connection refused"), "provider-unreachable", 2),
+], ids=["401", "403", "AuthenticationError", "404", "429", "503", "read-timeout",
+        "never-connected", "ddns-silent", "ddns-refused"])
+def test_a_read_maps_what_the_api_said_and_retries_only_transient_answers(
+        tmp_path: Path, fake: type[FakeProvider], error: Exception, code: str,
+        retried: int) -> None:
+    # authenticate is a read: any transient answer is worth another try (3 in all here).
+    writer = writer_with_events(tmp_path)
+    fake.script = {"authenticate": [error] * 3}
+    with pytest.raises(AutopilotError) as info:
+        writer.values("example.com", "_acme-challenge.example.com")
+    assert info.value.code == code, info.value
+    assert len(writer.events.retries) == retried
+    assert all(e["writer"] == writer.label for e in writer.events.retries)
+    text = str(info.value)
+    assert "lexicon provider 'fake'" in text and TOKEN not in text
+    if code == "provider-unreachable":
+        assert "fake's API" in info.value.fix and "run again later" in info.value.fix
+        assert "permission-denied" not in text
+
+
+def test_a_create_limited_once_is_retried_with_one_retry_event(
+        tmp_path: Path, fake: type[FakeProvider]) -> None:
+    # A 429 is an answer the provider gives before doing anything: the create is sent again.
+    writer = writer_with_events(tmp_path)
+    name = "_acme-challenge.example.com"
+    fake.script = {"create": [http_error(429, retry_after="0")]}
+    writer.add("example.com", {name: {"v1"}}, 60)
+    [event] = writer.events.retries
+    assert (event["attempt"], event["reason"]) == (1, "HTTP 429")
+    assert event["what"] == f"creating a TXT value at {name}"
+    assert [c[:4] for c in fake.calls if c[0] == "create"] == [("create", "TXT", name, "v1")] * 2
+    assert writer.values("example.com", name) == {"v1"}
+
+
+def test_a_create_or_delete_whose_connection_was_never_made_is_retried(
+        tmp_path: Path, fake: type[FakeProvider]) -> None:
+    writer = writer_with_events(tmp_path)
+    name = "_acme-challenge.example.com"
+    fake.script = {"create": [never_connected()], "delete": [never_connected()]}
+    writer.add("example.com", {name: {"v1"}}, 60)
+    writer.remove("example.com", {name: {"v1"}})
+    assert [e["what"] for e in writer.events.retries] == [
+        f"creating a TXT value at {name}", f"deleting a TXT value at {name}"]
+    assert writer.values("example.com", name) == set()
+
+
+@pytest.mark.parametrize("error", [http_error(503), requests.ReadTimeout("read timed out")],
+                         ids=["503", "read-timeout"])
+def test_a_create_the_provider_may_have_applied_is_not_sent_again(
+        tmp_path: Path, fake: type[FakeProvider], error: Exception) -> None:
+    # A 5xx or a timeout after the request went out: the provider may have created the
+    # value; sending it again could duplicate it. The add fails, unreachable, and takes
+    # back what it may have written.
+    writer = writer_with_events(tmp_path)
+    name = "_acme-challenge.example.com"
+    fake.script = {"create": [error]}
+    with pytest.raises(AutopilotError) as info:
+        writer.add("example.com", {name: {"v1"}}, 60)
+    assert info.value.code == "provider-unreachable"
+    assert writer.events.retries == []
+    assert len([c for c in fake.calls if c[0] == "create"]) == 1
+    assert info.value.left_nothing and writer.values("example.com", name) == set()

@@ -187,3 +187,34 @@ def test_each_aws_answer_has_its_code(monkeypatch: pytest.MonkeyPatch, error: st
     assert caught.value.code == code, caught.value
     assert len(writer.events.retries) == retried
     assert SECRET not in str(caught.value)
+
+
+def test_sets_another_writer_keeps_changing_are_a_write_conflict(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Each read finds another writer's newer value, each conditional batch is refused as
+    # no longer matching: after its re-reads the writer gives up with write-conflict.
+    from certbot_dns_autopilot.writers import locks
+    from certbot_dns_autopilot.writers import route53 as route53_writer
+
+    monkeypatch.setattr(locks, "_work_dir", str(tmp_path / "work"))
+    monkeypatch.setattr(route53_writer.random, "random", lambda: 0.0)
+    writer, stub = stubbed(monkeypatch)
+    writer._zone_ids["example.com"] = "Z1"
+    name = "_acme-challenge.example.com"
+    for n in range(5):
+        stub.add_response("list_resource_record_sets", {
+            "ResourceRecordSets": [{"Name": f"{name}.", "Type": "TXT", "TTL": 60,
+                                    "ResourceRecords": [{"Value": f'"theirs-{n}"'}]}],
+            "IsTruncated": False, "MaxItems": "10"})
+        stub.add_client_error("change_resource_record_sets", "InvalidChangeBatch",
+                              "Tried to delete resource record set but the values provided "
+                              "do not match the current values", 400)
+    with stub, pytest.raises(AutopilotError) as caught:
+        writer.add("example.com", {name: {"ours"}}, 60)
+    error = caught.value
+    assert error.code == "write-conflict", error
+    assert f"the TXT sets of {name} in example.com kept changing while adding" in error.problem
+    assert "(5 reads)" in error.problem and "serialize" in error.fix and error.left_nothing
+    assert [(e["attempt"], e["reason"]) for e in writer.events.retries] == [
+        (n, "the set changed meanwhile") for n in range(1, 5)]
+    assert SECRET not in str(error)

@@ -176,6 +176,8 @@ class DNSWorld:
         rdtype = dns.rdatatype.to_text(question.rdtype)
         recurse = bool(request.flags & dns.flags.RD)
         self.asked.append((server.address, name, rdtype, recurse))
+        if request.had_tsig:
+            request.to_wire()  # signed as a client sends it: the response signs over its MAC
         response = dns.message.make_response(request)
         response.want_dnssec(bool(request.ednsflags & dns.flags.DO))  # a server echoes DO
         for address, sname, stype, answer, flags in self.scripts:
@@ -189,14 +191,23 @@ class DNSWorld:
                                         True)
             if answer != "lame":
                 response.set_rcode(dns.rcode.from_text(answer))
-                return dns.message.from_wire(response.to_wire())
+                return self._wire(request, response)
             self._answer(response, server.address, question, recurse)
             response.flags &= ~dns.flags.AA
-            return dns.message.from_wire(response.to_wire())
+            return self._wire(request, response)
         if server.address not in self.served and server.address not in self.resolvers:
             raise dnsio.Unreachable("UDP: no answer in 1.3 s; TCP: no answer in 0.7 s", True)
         self._answer(response, server.address, question, recurse)
-        return dns.message.from_wire(response.to_wire())  # as it comes off the wire
+        return self._wire(request, response)  # as it comes off the wire
+
+    @staticmethod
+    def _wire(request, response):
+        """The response as it comes off the wire; a signed request gets a signed response,
+        checked with the request's key as a client checks it."""
+        import dns.message
+
+        return dns.message.from_wire(response.to_wire(), keyring=request.keyring,
+                                     request_mac=request.mac if request.had_tsig else b"")
 
     def _zone_for(self, zones, name, rdtype):
         """The deepest zone holding ``name`` (for DS: strictly above it, at the parent)."""

@@ -96,8 +96,10 @@ class AzureEmulator:
         self.record_sets: dict[tuple[str, str, str], RecordSet] = {}  # (group, zone, rel)
         self.log: list[tuple[str, str, int]] = []  # (method, path, status) per ARM request
         #: (group, zone, relative, value): just before the next write to that record set,
-        #: someone else adds the value (a new etag), so the writer's If-Match fails once.
+        #: someone else adds the value (a new etag), so the writer's If-Match fails once;
+        #: before each of the next ``interfere_times`` writes when more (value-2, value-3…).
         self.interfere: tuple[str, str, str, str] | None = None
+        self.interfere_times = 1
         #: a relative record-set name whose writes are refused (HTTP 400): a batch that
         #: fails midway.
         self.refuse: str | None = None
@@ -457,8 +459,13 @@ class _Handler(BaseHTTPRequestHandler):
         if method != "GET" and emulator.interfere and tuple(
                 p.lower() for p in emulator.interfere[:3]) == key:
             value = emulator.interfere[3]
-            emulator.interfere = None
-            values = (current.values if current else []) + [value]
+            values = current.values if current else []
+            if value in values:
+                value = f"{value}-{len(values) + 1}"
+            emulator.interfere_times -= 1
+            if emulator.interfere_times <= 0:
+                emulator.interfere, emulator.interfere_times = None, 1
+            values = values + [value]
             emulator._store(group, zone, relative, RecordSet(values, current.ttl if current
                                                              else 300))
             current = emulator.record_sets[key]

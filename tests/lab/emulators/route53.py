@@ -156,6 +156,12 @@ class Route53Emulator:
         #: the next Route 53 calls' answers, in turn: (HTTP status, error code), e.g.
         #: (400, "Throttling") as Route 53 answers a burst, (503, "ServiceUnavailable")
         self.fail_next: list[tuple[int, str]] = []
+        #: (zone, name, value): just before each of the next ``interfere_times`` change
+        #: batches touching that name is checked, another writer adds a value to its TXT set
+        #: (value-1, value-2, …; in moto only), so a batch that deletes the set as it was
+        #: read is refused
+        self.interfere: tuple[str, str, str] | None = None
+        self.interfere_times = 0
         self.public_zones: dict[str, str] = {}  # zone id -> name (written through)
         self.private_zones: dict[str, str] = {}
         self.keys: dict[str, tuple[str, str]] = {}  # IAM user -> (key id, secret)
@@ -297,6 +303,7 @@ class Route53Emulator:
         rrset = RRSET_PATH.match(path)
         if method == "POST" and rrset:
             with self._lock:  # Route 53 applies one batch at a time, atomically
+                self._interfering(rrset.group(1), body)
                 refused = self._transactional(rrset.group(1), body)
             if isinstance(refused, str):
                 self._mirror(rrset.group(1), body)
@@ -345,6 +352,27 @@ class Route53Emulator:
         headers.append(("Content-Length", str(len(payload))))
         start_response(answered["status"], headers)
         return [payload]
+
+    def _interfering(self, zone_id: str, body: bytes) -> None:
+        """Another writer's change landing between a writer's read and its batch (see
+        ``interfere``), made in moto directly."""
+        if not self.interfere or self.interfere_times <= 0:
+            return
+        zone, name, value = self.interfere
+        if self.public_zones.get(zone_id) != zone or f"<Name>{name}.".encode() not in body:
+            return
+        from moto.route53.models import route53_backends
+
+        backend = route53_backends[ACCOUNT]["global"]
+        current = next((r for r in backend.get_hosted_zone(zone_id).get_record_sets(
+            start_type="TXT", start_name=name + ".") if r.name == name + "." and
+            r.type == "TXT"), None)
+        values = list(current.records) if current else []
+        self.interfere_times -= 1
+        backend.change_resource_record_sets(zone_id, [{"Action": "UPSERT", "ResourceRecordSet": {
+            "Name": name + ".", "Type": "TXT", "TTL": int(current.ttl) if current else 60,
+            "ResourceRecords": [{"Value": v} for v in [
+                *values, f'"{value}-{len(values) + 1}"']]}}])
 
     def _transactional(self, zone_id: str, body: bytes) -> bytes | str:
         """Route 53's batch semantics, which moto lacks: a DELETE must name the current set
