@@ -16,11 +16,8 @@ import dns.name
 import dns.rdataset
 import dns.rrset
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from unit_helpers import DNSWorld
+from unit_helpers import DNSWorld, write_cert
 
 from certbot_dns_autopilot import dnsio
 from certbot_dns_autopilot.plan.chain import Follower
@@ -281,24 +278,12 @@ def test_a_public_suffix_is_refused_and_a_registered_name_is_not() -> None:
     assert "yourname.co.uk" in found[0].fix
 
 
-def _certificate(path: Path, names: list[str], not_before: datetime) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(not_before).not_valid_after(not_before + timedelta(days=90))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-
 
 def test_rate_limits_count_only_production_from_the_local_archive(tmp_path: Path) -> None:
     names = ["shop.example.co.uk"]
     recent = datetime.now(timezone.utc) - timedelta(hours=2)
     for i in range(4):
-        _certificate(tmp_path / "archive" / "shop" / f"cert{i}.pem", names, recent)
+        write_cert(tmp_path / "archive" / "shop" / f"cert{i}.pem", names, recent)
     production = "https://acme-v02.api.letsencrypt.org/directory"
     [finding] = rate_limits(names, production, str(tmp_path))
     assert (finding.code, finding.severity) == ("rate-limited", WARNING)

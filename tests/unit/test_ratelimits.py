@@ -5,10 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from unit_helpers import write_cert
 
 from certbot_dns_autopilot.preflight import ratelimits
 
@@ -18,18 +15,6 @@ NOW = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
 def registered(name: str) -> str:
     return ".".join(name.split(".")[-2:])
 
-
-def write_cert(path: Path, names: list[str], not_before: datetime) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(not_before).not_valid_after(not_before + timedelta(days=90))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
 def test_only_production_lets_encrypt_counts() -> None:

@@ -9,11 +9,16 @@ import subprocess
 import sys
 import textwrap
 import types
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from acme import challenges
 from certbot.plugins.dns_common import CredentialsConfiguration
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from certbot_dns_autopilot.writers import Records, Writer, WriterMap, writers_from_credentials
 
@@ -277,3 +282,18 @@ class DNSWorld:
                 return cut
             cut = cut.parent()
         return None
+
+
+def write_cert(path: Path, names: list[str], not_before: datetime) -> None:
+    """A self-signed certificate for ``names``, valid 90 days from ``not_before``, as a
+    lineage's archive holds one (the rate-limit probe reads them)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(not_before).not_valid_after(not_before + timedelta(days=90))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
