@@ -306,8 +306,10 @@ def run(bench: Bench, args: argparse.Namespace, cases: list[int], tools: list[st
 
     table: dict[tuple[str, int], Series] = {}
     for case in cases:
-        for _ in range(args.runs):
-            for tool in tools:  # interleaved, so drift in the lab hits every tool alike
+        for i in range(args.runs):
+            # Interleaved, so drift in the lab hits every tool alike; every other run in
+            # reverse order, so no tool always comes first after the quiet gap.
+            for tool in tools if i % 2 == 0 else tools[::-1]:
                 if tool == "lego" and case >= 100 and not args.lego_100:
                     continue
                 table.setdefault((tool, case), Series()).results.append(
