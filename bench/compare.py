@@ -12,10 +12,11 @@ In one run of the lab, the same certificates are issued by
 for three cases: 1 name, apex + wildcard + www, and 100 names. Each run uses fresh names
 (no resolver has them cached) and starts after a quiet gap, as a cron run would.
 
-Prints medians, success counts, the ratios to the floor and to each peer, and the DNS
-messages each tool sent per name, counted on the wire (tcpdump on lo): a client query is a
-packet to port 53 whose source and destination are the same lab address (the kernel's
-choice for a /32 on lo), except the address Pebble validates through.
+Prints medians (wall time, and the CPU time the tool used), success counts, the ratios to
+the floor and to each peer, and the DNS messages each tool sent per name, counted on the
+wire (tcpdump on lo): a client query is a packet to port 53 whose source and destination
+are the same lab address (the kernel's choice for a /32 on lo), except the address Pebble
+validates through.
 
 With autopilot@REV among the tools, it also prints this tree's autopilot against REV's:
 the ratio of their medians and the median of the per-run ratios (the runs alternate, so
@@ -30,6 +31,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shlex
 import shutil
 import signal
@@ -81,6 +83,7 @@ class Result:
     ok: bool
     messages: int
     names: int
+    cpu: float = 0.0  # the tool's own CPU seconds (user + system), its children included
 
 
 @dataclass
@@ -100,6 +103,14 @@ class Series:
 
     def per_name(self) -> float:
         return statistics.median(r.messages / r.names for r in self.results)
+
+    def cpu(self) -> float:
+        return statistics.median(r.cpu for r in self.results)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def is_revision(tool: str) -> bool:
@@ -173,14 +184,15 @@ class Bench:
                                  "tcp[tcpflags] & tcp-push != 0)"], stdout=capture.open("w"),
                                 stderr=subprocess.DEVNULL)
         time.sleep(0.5)
-        started = time.monotonic()
+        started, used = time.monotonic(), _children_cpu()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
         seconds_taken = time.monotonic() - started
+        cpu = _children_cpu() - used  # tcpdump, still running, is not counted yet
         time.sleep(0.3)
         dump.terminate()
         dump.wait()
         return Result(seconds_taken, proc.returncode == 0, self.count(capture),
-                      validation_names(domains))
+                      validation_names(domains), cpu)
 
     def count(self, capture: Path) -> int:
         messages = 0
@@ -260,7 +272,8 @@ def main() -> None:
     env = lab_env()
     # SIGTERM (a killed benchmark) unwinds like Ctrl-C, so /etc/hosts is restored.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    with lab_hosts(env):
+    # Only lego needs /etc/hosts (shared with every other namespace): left alone without it.
+    with lab_hosts(env) if "lego" in tools else contextlib.nullcontext():
         run(Bench(env, args.gap, revisions), args, cases, tools)
 
 
@@ -277,20 +290,23 @@ def print_revision(table: dict[tuple[str, int], Series], cases: list[int], tool:
           "median and range of the ratios of runs made one after the other, issued runs "
           "only)")
     print(f"{'case':<24}{'ok now/then':>12}{'wall ÷':>8}{'per-run':>9}{'range':>14}"
-          f"{'msgs/name ÷':>13}{'per-run':>9}")
+          f"{'msgs/name ÷':>13}{'per-run':>9}{'cpu ÷':>8}{'per-run':>9}")
     for case in cases:
         now, then = table.get(("autopilot", case)), table.get((tool, case))
         if not now or not then:
             continue
         wall = paired(now, then, lambda r: r.seconds)
         msgs = paired(now, then, lambda r: r.messages)
+        cpu = paired(now, then, lambda r: r.cpu)
         spread = f"{min(wall):.2f}-{max(wall):.2f}" if wall else "n/a"
         msgs_then = then.per_name()
         print(f"{CASE_NAMES.get(case, str(case)):<24}{now.ok() + ' ' + then.ok():>12}"
               f"{now.median() / then.median():>8.2f}"
               f"{statistics.median(wall) if wall else float('nan'):>9.2f}{spread:>14}"
               f"{now.per_name() / msgs_then if msgs_then else float('nan'):>13.2f}"
-              f"{statistics.median(msgs) if msgs else float('nan'):>9.2f}")
+              f"{statistics.median(msgs) if msgs else float('nan'):>9.2f}"
+              f"{now.cpu() / then.cpu() if then.cpu() else float('nan'):>8.2f}"
+              f"{statistics.median(cpu) if cpu else float('nan'):>9.2f}")
 
 
 def run(bench: Bench, args: argparse.Namespace, cases: list[int], tools: list[str]) -> None:
@@ -316,11 +332,12 @@ def run(bench: Bench, args: argparse.Namespace, cases: list[int], tools: list[st
                     bench.once(tool, case, rfc2136_min))
         print(f"done: {CASE_NAMES.get(case, case)}", flush=True)
 
-    print(f"\nmedian wall time over {args.runs} runs (rfc2136-min = {rfc2136_min} s); "
-          "÷ floor divides by the median of the floor's runs that issued (a run that fails "
-          "ends early: it is no floor)\n")
+    print(f"\nmedian wall time over {args.runs} runs (rfc2136-min = {rfc2136_min} s), and "
+          "CPU seconds the tool used (user + system); ÷ floor divides by the median of the "
+          "floor's runs that issued (a run that fails ends early: it is no floor)\n")
     width = max(14, *(len(t) + 2 for t in tools))
-    head = f"{'case':<24}{'tool':<{width}}{'median s':>9}{'ok':>7}{'msgs/name':>11}"
+    head = (f"{'case':<24}{'tool':<{width}}{'median s':>9}{'ok':>7}{'msgs/name':>11}"
+            f"{'cpu s':>7}")
     peers = [t for t in tools if t not in ("autopilot", "floor")]
     if "floor" in tools:
         head += f"{'÷ floor':>9}"
@@ -336,7 +353,7 @@ def run(bench: Bench, args: argparse.Namespace, cases: list[int], tools: list[st
                 continue
             series = table[(tool, case)]
             row = (f"{CASE_NAMES.get(case, str(case)):<24}{tool:<{width}}{series.median():>9.2f}"
-                   f"{series.ok():>7}{series.per_name():>11.1f}")
+                   f"{series.ok():>7}{series.per_name():>11.1f}{series.cpu():>7.2f}")
             floor = table[("floor", case)].ok_median() if "floor" in tools else None
             if "floor" in tools:
                 row += (f"{series.median() / floor:>9.2f}" if floor else f"{'n/a':>9}")
@@ -345,6 +362,7 @@ def run(bench: Bench, args: argparse.Namespace, cases: list[int], tools: list[st
             print(row)
             figures.append({"case": case, "tool": tool, "median_s": series.median(),
                             "ok": series.ok(), "messages_per_name": series.per_name(),
+                            "cpu_s": series.cpu(),
                             "runs": [r.__dict__ for r in series.results]})
     if "autopilot" in tools and 1 in cases and 100 in cases:
         ratio = table[("autopilot", 100)].median() / table[("autopilot", 1)].median()
