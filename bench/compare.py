@@ -7,13 +7,20 @@ In one run of the lab, the same certificates are issued by
                    every run of a search (or --rfc2136-min N)
   lego             lego's rfc2136 provider (Debian package `lego`), its own propagation check
   floor            the same ACME flow with the DNS wait removed (certbot-dns-rfc2136 at 0 s)
+  autopilot@REV    dns-autopilot as it was at git revision REV (bench/revision.py: its own
+                   venv, made the way lab/bootstrap.sh makes .venv), to compare two revisions
 for three cases: 1 name, apex + wildcard + www, and 100 names. Each run uses fresh names
 (no resolver has them cached) and starts after a quiet gap, as a cron run would.
 
-Prints medians, success counts, the ratios to the floor and to each peer, and the DNS
-messages each tool sent per name, counted on the wire (tcpdump on lo): a client query is a
-packet to port 53 whose source and destination are the same lab address (the kernel's
-choice for a /32 on lo), except the address Pebble validates through.
+Prints medians (wall time, and the CPU time the tool used), success counts, the ratios to
+the floor and to each peer, and the DNS messages each tool sent per name, counted on the
+wire (tcpdump on lo): a client query is a packet to port 53 whose source and destination
+are the same lab address (the kernel's choice for a /32 on lo), except the address Pebble
+validates through.
+
+With autopilot@REV among the tools, it also prints this tree's autopilot against REV's:
+the ratio of their medians and the median of the per-run ratios (the runs alternate, so
+a busy moment on the machine hits both alike), for wall time and DNS messages per name.
 
 Run as root:  .venv/bin/python bench/compare.py [--runs 5] [--cases 1,3,100] [--tools ...]
 """
@@ -24,6 +31,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shlex
 import shutil
 import signal
@@ -36,6 +44,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import revision
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -73,6 +83,7 @@ class Result:
     ok: bool
     messages: int
     names: int
+    cpu: float = 0.0  # the tool's own CPU seconds (user + system), its children included
 
 
 @dataclass
@@ -93,11 +104,25 @@ class Series:
     def per_name(self) -> float:
         return statistics.median(r.messages / r.names for r in self.results)
 
+    def cpu(self) -> float:
+        return statistics.median(r.cpu for r in self.results)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def is_revision(tool: str) -> bool:
+    return tool.startswith("autopilot@")
+
 
 class Bench:
-    def __init__(self, env: dict[str, str], gap: float) -> None:
+    def __init__(self, env: dict[str, str], gap: float,
+                 revisions: dict[str, Path] | None = None) -> None:
         self.env = env
         self.gap = gap
+        self.revisions = revisions or {}  # autopilot@REV -> the bin directory of REV's venv
         self.home = Path(tempfile.mkdtemp(prefix="dns-autopilot-bench-"))
         creds = {}
         for line in Path(env["LAB_CREDENTIALS"]).read_text().splitlines():
@@ -112,11 +137,12 @@ class Bench:
 
     def certbot(self, tool: str, domains: list[str], seconds: int) -> list[str]:
         run = self.home / uuid.uuid4().hex[:8]
-        cmd = [str(BIN / "certbot"), "certonly", "--non-interactive", "--agree-tos",
-               "--register-unsafely-without-email", "--server", self.env["LAB_ACME_DIRECTORY"],
+        cmd = [str(self.revisions.get(tool, BIN) / "certbot"), "certonly", "--non-interactive",
+               "--agree-tos", "--register-unsafely-without-email",
+               "--server", self.env["LAB_ACME_DIRECTORY"],
                "--config-dir", str(run / "c"), "--work-dir", str(run / "w"),
                "--logs-dir", str(run / "l"), "-q"]
-        if tool == "autopilot":
+        if tool == "autopilot" or is_revision(tool):
             cmd += ["--authenticator", "dns-autopilot",
                     "--dns-autopilot-credentials", self.env["LAB_CREDENTIALS"],
                     "--dns-autopilot-resolvers", self.env["LAB_RESOLVER"]]
@@ -158,14 +184,15 @@ class Bench:
                                  "tcp[tcpflags] & tcp-push != 0)"], stdout=capture.open("w"),
                                 stderr=subprocess.DEVNULL)
         time.sleep(0.5)
-        started = time.monotonic()
+        started, used = time.monotonic(), _children_cpu()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
         seconds_taken = time.monotonic() - started
+        cpu = _children_cpu() - used  # tcpdump, still running, is not counted yet
         time.sleep(0.3)
         dump.terminate()
         dump.wait()
         return Result(seconds_taken, proc.returncode == 0, self.count(capture),
-                      validation_names(domains))
+                      validation_names(domains), cpu)
 
     def count(self, capture: Path) -> int:
         messages = 0
@@ -216,7 +243,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--cases", default="1,3,100")
-    parser.add_argument("--tools", default=",".join(ALL_TOOLS))
+    parser.add_argument("--tools", default=",".join(ALL_TOOLS),
+                        help=f"among {', '.join(ALL_TOOLS)} and autopilot@REV (the plugin at "
+                        "git revision REV, e.g. autopilot@main)")
     parser.add_argument("--rfc2136-min", default="auto",
                         help="propagation-seconds for rfc2136-min, or 'auto' to search")
     parser.add_argument("--gap", type=float, default=11.0,
@@ -232,11 +261,52 @@ def main() -> None:
         sys.exit("run as root, with tcpdump and lego installed (apt-get install tcpdump lego)")
     cases = [int(c) for c in args.cases.split(",")]
     tools = args.tools.split(",")
+    unknown = [t for t in tools if t not in ALL_TOOLS and not is_revision(t)]
+    if unknown:
+        sys.exit(f"unknown tool {', '.join(unknown)}: use {', '.join(ALL_TOOLS)} or "
+                 "autopilot@REV")
+    revisions = {t: revision.venv(t.partition("@")[2]) for t in tools if is_revision(t)}
+    for tool, bin_dir in revisions.items():
+        print(f"{tool}: commit {revision.commit(tool.partition('@')[2])[:12]}, "
+              f"{bin_dir.parent}", flush=True)
     env = lab_env()
     # SIGTERM (a killed benchmark) unwinds like Ctrl-C, so /etc/hosts is restored.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    with lab_hosts(env):
-        run(Bench(env, args.gap), args, cases, tools)
+    # Only lego needs /etc/hosts (shared with every other namespace): left alone without it.
+    with lab_hosts(env) if "lego" in tools else contextlib.nullcontext():
+        run(Bench(env, args.gap, revisions), args, cases, tools)
+
+
+def paired(now: Series, then: Series, measure) -> list[float]:
+    """This tree's figure ÷ REV's, run by run: run i of each came one after the other."""
+    return [measure(a) / measure(b) for a, b in zip(now.results, then.results, strict=True)
+            if a.ok and b.ok and measure(b)]
+
+
+def print_revision(table: dict[tuple[str, int], Series], cases: list[int], tool: str) -> None:
+    """This tree's autopilot against the plugin at REV: above 1 means this tree is slower."""
+    print(f"\nthis tree's autopilot ÷ {tool} (above 1: this tree is slower or sends more; "
+          "the runs alternate, so a busy moment on the machine hits both alike; per-run: "
+          "median and range of the ratios of runs made one after the other, issued runs "
+          "only)")
+    print(f"{'case':<24}{'ok now/then':>12}{'wall ÷':>8}{'per-run':>9}{'range':>14}"
+          f"{'msgs/name ÷':>13}{'per-run':>9}{'cpu ÷':>8}{'per-run':>9}")
+    for case in cases:
+        now, then = table.get(("autopilot", case)), table.get((tool, case))
+        if not now or not then:
+            continue
+        wall = paired(now, then, lambda r: r.seconds)
+        msgs = paired(now, then, lambda r: r.messages)
+        cpu = paired(now, then, lambda r: r.cpu)
+        spread = f"{min(wall):.2f}-{max(wall):.2f}" if wall else "n/a"
+        msgs_then = then.per_name()
+        print(f"{CASE_NAMES.get(case, str(case)):<24}{now.ok() + ' ' + then.ok():>12}"
+              f"{now.median() / then.median():>8.2f}"
+              f"{statistics.median(wall) if wall else float('nan'):>9.2f}{spread:>14}"
+              f"{now.per_name() / msgs_then if msgs_then else float('nan'):>13.2f}"
+              f"{statistics.median(msgs) if msgs else float('nan'):>9.2f}"
+              f"{now.cpu() / then.cpu() if then.cpu() else float('nan'):>8.2f}"
+              f"{statistics.median(cpu) if cpu else float('nan'):>9.2f}")
 
 
 def run(bench: Bench, args: argparse.Namespace, cases: list[int], tools: list[str]) -> None:
@@ -252,18 +322,22 @@ def run(bench: Bench, args: argparse.Namespace, cases: list[int], tools: list[st
 
     table: dict[tuple[str, int], Series] = {}
     for case in cases:
-        for _ in range(args.runs):
-            for tool in tools:  # interleaved, so drift in the lab hits every tool alike
+        for i in range(args.runs):
+            # Interleaved, so drift in the lab hits every tool alike; every other run in
+            # reverse order, so no tool always comes first after the quiet gap.
+            for tool in tools if i % 2 == 0 else tools[::-1]:
                 if tool == "lego" and case >= 100 and not args.lego_100:
                     continue
                 table.setdefault((tool, case), Series()).results.append(
                     bench.once(tool, case, rfc2136_min))
         print(f"done: {CASE_NAMES.get(case, case)}", flush=True)
 
-    print(f"\nmedian wall time over {args.runs} runs (rfc2136-min = {rfc2136_min} s); "
-          "÷ floor divides by the median of the floor's runs that issued (a run that fails "
-          "ends early: it is no floor)\n")
-    head = f"{'case':<24}{'tool':<14}{'median s':>9}{'ok':>7}{'msgs/name':>11}"
+    print(f"\nmedian wall time over {args.runs} runs (rfc2136-min = {rfc2136_min} s), and "
+          "CPU seconds the tool used (user + system); ÷ floor divides by the median of the "
+          "floor's runs that issued (a run that fails ends early: it is no floor)\n")
+    width = max(14, *(len(t) + 2 for t in tools))
+    head = (f"{'case':<24}{'tool':<{width}}{'median s':>9}{'ok':>7}{'msgs/name':>11}"
+            f"{'cpu s':>7}")
     peers = [t for t in tools if t not in ("autopilot", "floor")]
     if "floor" in tools:
         head += f"{'÷ floor':>9}"
@@ -274,12 +348,12 @@ def run(bench: Bench, args: argparse.Namespace, cases: list[int], tools: list[st
     for case in cases:
         for tool in tools:
             if (tool, case) not in table:
-                print(f"{CASE_NAMES.get(case, str(case)):<24}{tool:<14}  skipped: sequential, "
+                print(f"{CASE_NAMES.get(case, str(case)):<24}{tool:<{width}}  skipped: sequential, "
                       "60 s per name (RFC2136_SEQUENCE_INTERVAL); pass --lego-100")
                 continue
             series = table[(tool, case)]
-            row = (f"{CASE_NAMES.get(case, str(case)):<24}{tool:<14}{series.median():>9.2f}"
-                   f"{series.ok():>7}{series.per_name():>11.1f}")
+            row = (f"{CASE_NAMES.get(case, str(case)):<24}{tool:<{width}}{series.median():>9.2f}"
+                   f"{series.ok():>7}{series.per_name():>11.1f}{series.cpu():>7.2f}")
             floor = table[("floor", case)].ok_median() if "floor" in tools else None
             if "floor" in tools:
                 row += (f"{series.median() / floor:>9.2f}" if floor else f"{'n/a':>9}")
@@ -288,10 +362,14 @@ def run(bench: Bench, args: argparse.Namespace, cases: list[int], tools: list[st
             print(row)
             figures.append({"case": case, "tool": tool, "median_s": series.median(),
                             "ok": series.ok(), "messages_per_name": series.per_name(),
+                            "cpu_s": series.cpu(),
                             "runs": [r.__dict__ for r in series.results]})
     if "autopilot" in tools and 1 in cases and 100 in cases:
         ratio = table[("autopilot", 100)].median() / table[("autopilot", 1)].median()
         print(f"\nautopilot: 100 names ÷ 1 name = {ratio:.2f}")
+    if "autopilot" in tools:
+        for tool in filter(is_revision, tools):
+            print_revision(table, cases, tool)
     if args.json:
         Path(args.json).write_text(json.dumps({"rfc2136_min": rfc2136_min,
                                                "figures": figures}, indent=1))

@@ -22,7 +22,6 @@ import subprocess
 import time
 from typing import Any
 
-from . import scrub
 from .shown import shown
 
 logger = logging.getLogger(__name__)
@@ -134,6 +133,8 @@ def execute(command: str, body: bytes = b"", timeout: float = TIMEOUT,
 def run(command: str, payload: dict[str, Any], timeout: float = TIMEOUT) -> str:
     """Run ``command`` through the shell (as certbot runs its own hooks) with ``payload`` on
     stdin; returns how it went, in words, for the event log. Never raises."""
+    from . import scrub  # its patterns take 2 ms to compile: not at every certbot start-up
+
     name = label(command)
     body = scrub.scrub(json.dumps({"version": VERSION, **payload}, indent=1, default=str),
                        patterns=False).encode()

@@ -16,7 +16,6 @@ from acme import challenges
 from certbot import achallenges, interfaces
 from certbot.plugins import common
 
-from ..errors import AutopilotError
 from ..options import OPTIONS
 
 if TYPE_CHECKING:
@@ -78,4 +77,4 @@ class Authenticator(common.Plugin, interfaces.Authenticator):
             return "dns-autopilot could not build a hint; see the log for the run's steps."
 
 
-__all__ = ["Authenticator", "AutopilotError"]
+__all__ = ["Authenticator"]

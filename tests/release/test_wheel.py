@@ -153,6 +153,21 @@ def test_start_up_imports_no_sdk():
     assert result.stdout.strip() == "[]"
 
 
+def test_start_up_loads_what_the_options_need_only():
+    """certbot imports the plugin's module on every invocation (every cron renewal, `certbot
+    certificates`): that loads the options, not the codes, the errors, the log scrubber nor
+    any step of a run (bench/startup.sh measures what it costs)."""
+    code = ("import sys, certbot_dns_autopilot.plugin.authenticator\n"
+            "print(' '.join(m for m in sys.modules if m.startswith('certbot_dns_autopilot')))\n")
+    result = run(DEV_BIN / "python", "-c", code)
+    assert result.returncode == 0, result.stderr
+    loaded = set(result.stdout.split())
+    assert "certbot_dns_autopilot.options" in loaded
+    for later in ("codes", "errors", "scrub", "dnsio", "plugin.run", "plan", "preflight",
+                  "writers", "wait", "diagnose", "cleanup"):
+        assert f"certbot_dns_autopilot.{later}" not in loaded, later
+
+
 def test_sdist_carries_the_docs_and_tests():
     import tarfile
 
