@@ -27,12 +27,10 @@ from ..plan.routing import Route, Router
 from ..preflight import account, caa
 from ..preflight.findings import ERROR, Finding, as_error
 from ..wait import Waiter, propagation
-from ..writers import Writer, locks
+from ..writers import RECORD_TTL, Writer, locks
 from .state import RunState
 
 logger = logging.getLogger("certbot_dns_autopilot.authenticator")
-
-RECORD_TTL = 60
 
 
 def _one_writer_per_zone(routes: list[Route]) -> None:

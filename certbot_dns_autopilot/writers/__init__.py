@@ -20,6 +20,7 @@ serve every zone) and any number of further writers in sections, each listing it
 
 from .base import (
     PROBE_PREFIX,
+    RECORD_TTL,
     ZONES_KEY,
     Keys,
     Records,
@@ -31,6 +32,6 @@ from .base import (
 )
 from .registry import WRITERS, WriterMap, writers_from_credentials
 
-__all__ = ["PROBE_PREFIX", "WRITERS", "ZONES_KEY", "Keys", "Records", "SectionKeys", "Writer",
-           "WriterMap", "check_endpoint", "parse_zones", "present_keys",
-           "writers_from_credentials"]
+__all__ = ["PROBE_PREFIX", "RECORD_TTL", "WRITERS", "ZONES_KEY", "Keys", "Records",
+           "SectionKeys", "Writer", "WriterMap", "check_endpoint", "parse_zones",
+           "present_keys", "writers_from_credentials"]

@@ -50,6 +50,10 @@ ZONES_KEY = "zones"
 
 
 PROBE_PREFIX = "dns-autopilot-permission-probe-"
+#: The TTL of every value written, the probe's included. A TXT set has one TTL (RFC 2181
+#: 5.2): an RFC 2136 server gives the values already at the name the TTL of the one added,
+#: so a probe written with a TTL of 1 s would leave someone else's values at 1 s.
+RECORD_TTL = 60
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +171,7 @@ class Writer(abc.ABC):
         (e.g. Route 53's GetChange, which a write alone does not exercise)."""
         value = PROBE_PREFIX + uuid.uuid4().hex[:12]
         records = {name: {value}}
-        self.add(zone, records, 1)
+        self.add(zone, records, RECORD_TTL)
         try:
             if value not in self.values(zone, name):
                 raise AutopilotError(

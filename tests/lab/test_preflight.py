@@ -82,19 +82,20 @@ def test_parent_and_apex_disagree_and_a_listed_server_is_lame(lab: Lab) -> None:
     assert "ns3.alias.test" in found["ns-mismatch"]["evidence"]
 
 
-def test_an_old_value_with_a_long_ttl_is_a_stale_record_warning(lab: Lab, certbot: Certbot
-                                                                ) -> None:
-    status, report = lab.doctor("stale.autopilot.test", extra=LE)
+def test_an_old_value_with_a_long_ttl_is_a_stale_record_warning(lab: Lab, certbot: Certbot,
+                                                                fresh_name: str) -> None:
+    name = f"_acme-challenge.{fresh_name}"
+    nsupdate(lab, "autopilot.test", name, "old-token-from-a-failed-run", ttl=3600)
+    status, report = lab.doctor(fresh_name, extra=LE)
     assert status == 1
     [finding] = report["findings"]
     assert finding["code"] == "stale-record" and "3600 s" in finding["problem"]
     assert "old-token-from-a-failed-run" in finding["evidence"]
     # A warning does not stop issuance; the old value is left alone.
-    run = certbot.certonly("stale.autopilot.test")
+    run = certbot.certonly(fresh_name)
     assert run.returncode == 0, run.output
     assert "dns-autopilot warning: [stale-record]" in run.output
-    assert lab.txt(lab.primary, "_acme-challenge.stale.autopilot.test") == {
-        "old-token-from-a-failed-run"}
+    assert lab.txt(lab.primary, name) == {"old-token-from-a-failed-run"}
 
 
 def test_remove_stale_drops_the_old_value_before_writing(lab: Lab, certbot: Certbot,
