@@ -126,8 +126,9 @@ class Follower:
             servers = self.servers(zone)
             answers = self._ask_each(servers, name)
             tried = [f"{server}: {answer.describe()}" for server, answer in answers]
-            referral = next((a.referral for _, a in answers
-                             if a.referral and a.referral != zone), None)
+            referral = next((a.referral for _, a in answers  # a delegation below the zone
+                             if a.referral and a.referral != zone
+                             and (not zone or a.referral.endswith(f".{zone}"))), None)
             if referral:
                 zone = referral
                 continue
