@@ -142,3 +142,25 @@ def test_a_cname_one_server_never_serves_stops_the_run_before_the_ca_is_asked(
     assert not [q for q in world.asked if q[0] == RESOLVER and q[1] == ORIGIN]
     auth.cleanup([Challenge("example.com")])
     assert calls[-1] == ("remove", "example.org", {TARGET: {"value-for-example.com"}})
+
+
+def test_with_the_wait_off_the_hint_names_the_server_without_the_cname(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--dns-autopilot-propagation-timeout 0: the CA asked too early, met the secondary
+    without the CNAME; the hint (gathered on recorded answers) says which server and how to
+    see it."""
+    import types
+
+    world = aliased(secondary_has_cname=False)
+    auth, _ = aliased_plugin(tmp_path, monkeypatch, world, propagation_timeout=0)
+    auth.prepare()
+    auth.perform([Challenge("example.com")])
+    error = types.SimpleNamespace(
+        typ="urn:ietf:params:acme:error:dns",
+        detail=f"DNS problem: NXDOMAIN looking up TXT for {ORIGIN} - check that a DNS record "
+               "exists for this domain")
+    hint = auth.auth_hint([Challenge("example.com", error=error)])
+    assert "[secondary-lag] example.com: 1 nameserver address(es) of example.com do not " \
+           f"serve the CNAME {ORIGIN} -> {TARGET}" in hint
+    assert "ns2.example.com (192.0.2.2): NXDOMAIN serial=7" in hint
+    assert f"dig @192.0.2.2 {ORIGIN} CNAME +norecurse" in hint
