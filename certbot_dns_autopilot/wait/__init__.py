@@ -252,9 +252,9 @@ class Waiter:
                          for obs in behind)
         links = sorted({f"{o.name} CNAME {', '.join(sorted(o.expected))} (zone {o.zone})"
                         for o in behind if o.rdtype == "CNAME"})
-        what = "the CNAME(s) of the chain" if links and len(links) == len(behind) else \
-            "the CNAME(s) of the chain and the challenge value(s)" if links else \
-            "the challenge value(s)"
+        values = any(o.rdtype != "CNAME" for o in behind)
+        what = " and ".join((["the CNAME(s) of the chain"] if links else [])
+                            + (["the challenge value(s)"] if values else []))
         fixes = {
             Code.LAME_DELEGATION: "make every listed nameserver answer authoritatively for the "
                                "zone, or remove it from the NS set",

@@ -144,6 +144,7 @@ def test_a_secondary_that_never_serves_the_cname_is_secondary_lag_with_the_dig_l
     err = lag.value
     assert err.code == "secondary-lag"
     assert f"{ORIGIN} CNAME {ALIAS} (zone example.test)" in err.problem
+    assert "served the CNAME(s) of the chain within 10 s" in err.problem
     assert "ns2.example.test (192.0.2.2): NXDOMAIN" in err.evidence
     assert f"dig @192.0.2.2 {ORIGIN} CNAME +norecurse" in err.evidence
     assert "Zone SOA serials (example.test): ns1.example.test (192.0.2.1): 8, " \
@@ -174,3 +175,14 @@ def test_without_cnames_no_cname_question_is_asked() -> None:
     waiter(recorded).wait([TARGET], links=[])
     assert not [q for q in recorded.asked if q[2] == "CNAME"]
     assert sum(1 for q in recorded.asked if q[1] == NAME) == 3
+
+
+def test_a_timeout_with_a_cname_and_a_value_behind_names_both() -> None:
+    recorded = aliased_world(secondary_has_cname=False)
+    recorded.served.pop("192.0.2.3")
+    recorded.serve("192.0.2.3", "alias.test", ALIAS_ZONE.replace('"token-1"', '"other"'))
+    with pytest.raises(AutopilotError) as late:
+        waiter(recorded, timeout=5).wait([ALIASED], links=[LINK])
+    assert "served the CNAME(s) of the chain and the challenge value(s) within" in \
+        late.value.problem
+    assert late.value.code == "secondary-lag", "the secondary of example.test is behind"
