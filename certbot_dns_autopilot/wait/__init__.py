@@ -266,9 +266,9 @@ class Waiter:
         }
         fix = fixes[code]
         if links:
-            fix += ("; the CNAME must be served by every nameserver of its zone before the CA "
-                    "asks (a resolver that meets one without it caches NXDOMAIN for the "
-                    "zone's negative TTL): publish it there, then run again")
+            fix += ("; every nameserver of the CNAME's zone must serve it before the CA asks "
+                    "(a resolver that meets one without it caches NXDOMAIN for the zone's "
+                    "negative TTL): once they all do, run again")
         self.events.emit("wait-done", "timeout", code=code, phase="authoritative",
                          behind=[f"{o.name} @ {o.server}" for o in behind],
                          unverified=[f"{s}: {why}" for s, why in sorted(self.unverified.items())])
