@@ -92,7 +92,9 @@ _acme-challenge.example.com.alias 60 IN TXT "value-for-example.com"
 
 
 def aliased_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, world, **options):
+    """The plugin on a recording writer, every DNS message to ``world``; no socket at all."""
     import functools
+    import socket
 
     from unit_helpers import Recording
 
@@ -102,6 +104,10 @@ def aliased_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, world, **opt
         def find_zone(self, name: str) -> str:
             return ""
 
+    def no_socket(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a test message left through a socket, not the DNS door")
+
+    monkeypatch.setattr(socket, "socket", no_socket)
     monkeypatch.setattr(dnsio, "Recursive", functools.partial(dnsio.Recursive, exchange=world))
     monkeypatch.setattr(dnsio, "Reach", functools.partial(dnsio.Reach, exchange=world))
     calls: list[tuple] = []
