@@ -19,7 +19,7 @@ from typing import Any
 from .. import dnsio, preflight
 from ..errors import AutopilotError
 from ..plan.chain import Chain, Follower
-from ..preflight import caa
+from ..preflight import caa, links
 from ..preflight.findings import Finding
 from ..wait.propagation import Observation
 from .ca_errors import CaReading
@@ -124,9 +124,7 @@ def _chain_and_links(origin: str, follower: Follower, query: Callable[..., dnsio
     """The chain as it is now, and each of its CNAMEs asked of every server of its zone: one
     without it answered the CA's resolver with no CNAME (cached for the negative TTL)."""
     chain = follower.follow(origin)
-    return chain, tuple(Observation(s, link.name, link.values, query(s, link.name, "CNAME"),
-                                    rdtype="CNAME", zone=link.zone)
-                        for link in chain.links() for s in follower.servers(link.zone))
+    return chain, links.observe(chain, follower, query)
 
 
 def _collect(pool: ThreadPoolExecutor, jobs: dict[str, Callable[[], Any]], deadline: float

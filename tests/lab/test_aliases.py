@@ -164,3 +164,17 @@ def test_a_cname_the_secondary_never_serves_ends_in_the_diagnosis_leaving_nothin
     assert lab.resolver_log_times(origin) == [], "no resolver was asked for the CA's name"
     assert run.steps("cleanup")
     assert lab.txt(lab.alias_primary, target) == set(), "no record left behind"
+
+
+def test_doctor_warns_while_the_secondary_does_not_serve_a_new_cname(
+        lab: Lab, new_cname: tuple[str, str, str]) -> None:
+    domain, origin, target = new_cname
+    with transfers_held(lab):
+        zone_update(lab, "autopilot.test", origin, "CNAME", f"{target}.")
+        status, report = lab.doctor(domain, credentials=lab.credentials_map)
+    [route] = report["routes"]
+    assert route["target"] == target, "followed although only the primary serves it"
+    [lag] = [f for f in report["findings"] if f["code"] == "secondary-lag"]
+    assert lag["severity"] == "warning" and status == 1
+    assert f"ns2.autopilot.test ({lab.secondary}): NXDOMAIN" in lag["evidence"]
+    assert f"dig @{lab.secondary} {origin} CNAME +norecurse" in lag["evidence"]
