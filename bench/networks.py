@@ -11,6 +11,8 @@ In the lab, one name per run, fresh each time, with certbot --authenticator dns-
   authoritative-check false  resolvers only, on purpose
   port 53 filtered           DNS allowed to the resolver only (nftables): resolvers only
   doh only                   no DNS over port 53 at all; the resolver over DNS over HTTPS
+  cname served everywhere    _acme-challenge.<name> a CNAME into alias.test (the writer map),
+                             served by both nameservers before the quiet gap
 The conditions are the lab tests' own (tests/lab/netconditions.py), made before the timed
 run and after a quiet gap. Each figure is the median wall time of certbot certonly alone,
 with the difference to its plain case (the same writer) and the run's own step times from
@@ -38,7 +40,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 
-from conftest import LAB_SH, Certbot, Lab, Run, _parse_env  # noqa: E402
+from conftest import (  # noqa: E402
+    LAB_SH,
+    Certbot,
+    Lab,
+    Run,
+    _parse_env,
+    served_everywhere,
+    zone_update,
+)
 from netconditions import (  # noqa: E402
     certonly_in_group,
     cloudflare_writer,
@@ -114,6 +124,20 @@ def doh_only(lab: Lab, certbot: Certbot, home: Path) -> Iterator[Call]:
             extra=("--dns-autopilot-resolvers", lab.env["LAB_DOH"]))
 
 
+@contextlib.contextmanager
+def cname(lab: Lab, certbot: Certbot, home: Path) -> Iterator[Call]:
+    """Its own fresh name, whose _acme-challenge is a CNAME every nameserver already serves
+    (the timed run's name is not used: the CNAME must exist before the quiet gap)."""
+    own = f"b{uuid.uuid4().hex[:8]}.autopilot.test"
+    origin, target = f"_acme-challenge.{own}", f"_acme-challenge.{own}.alias.test"
+    zone_update(lab, "autopilot.test", origin, "CNAME", f"{target}.")
+    try:
+        served_everywhere(lab, origin, lambda server, at: target in lab.cnames(server, at))
+        yield lambda name: certbot.certonly(own, credentials=lab.credentials_map)
+    finally:
+        zone_update(lab, "autopilot.test", origin, "CNAME", f"{target}.", add=False)
+
+
 #: case -> (condition, the plain case it is compared with)
 CASES: dict[str, tuple[Condition, str]] = {
     "plain": (plain, "plain"),
@@ -125,6 +149,7 @@ CASES: dict[str, tuple[Condition, str]] = {
     "authoritative-check false": (check_off, "plain (api writer)"),
     "port 53 filtered": (filtered, "plain (api writer)"),
     "doh only": (doh_only, "plain (api writer)"),
+    "cname served everywhere": (cname, "plain"),
 }
 
 

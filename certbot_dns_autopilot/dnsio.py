@@ -96,10 +96,13 @@ class Answer:
                 "aa": self.authoritative, "serial": self.serial, "error": self.error or None}
 
     def describe(self) -> str:
-        """A short human reading: ``NOERROR "v1" "v2"``, ``NXDOMAIN``, ``TIMEOUT``."""
+        """A short human reading: ``NOERROR "v1" "v2"``, ``NOERROR CNAME t``, ``NXDOMAIN``,
+        ``TIMEOUT``."""
         text = self.rcode
         if self.values:
             text += " " + " ".join(f'"{shown(v, limit=300)}"' for v in sorted(self.values))
+        elif self.cname:
+            text += f" CNAME {shown(self.cname)}"
         elif self.rcode == "NOERROR":
             text += " (no TXT)"
         if self.serial is not None:

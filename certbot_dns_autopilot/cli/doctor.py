@@ -19,7 +19,7 @@ from ..errors import AutopilotError
 from ..options import OPTIONS, parse_resolvers
 from ..plan.chain import Follower
 from ..plan.routing import Router
-from ..preflight import account, caa
+from ..preflight import account, caa, links
 from ..preflight.findings import ERROR, Finding, exit_status
 from ..shown import LONG, shown
 
@@ -118,6 +118,8 @@ def diagnose(args: argparse.Namespace) -> tuple[list[dict], list[Finding]]:
     found += preflight.run(routes, args.domains, follower, identities,
                            probe_permission=not args.no_permission_probe, requester=requester)
     found += preflight.rate_limits(args.domains, args.server, args.config_dir)
+    for route in routes:  # a run waits for these; a check made before one says so
+        found += links.cname_links(route.origin, route.chain, follower)
     return described, found
 
 

@@ -4,9 +4,9 @@
 live (certbot calls it before cleanup) and `diagnose` reads it beside the CA's error: one
 stable code, one sentence, the answers that prove it, the fix, and a dig line. The rules
 (`RULES`, one small function per cause) go from the most specific cause to the least: a CAA
-refusal, a broken DNSSEC chain, a CNAME that moved, a nameserver that does not answer, a
-value that is not ours, a server behind, and only when every server we can ask is right, a
-resolver's (or the CA's) cached view.
+refusal, a broken DNSSEC chain, a CNAME that moved or that not every nameserver of its zone
+serves, a nameserver that does not answer, a value that is not ours, a server behind, and
+only when every server we can ask is right, a resolver's (or the CA's) cached view.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from ..codes import Code
 from ..shown import LONG, quoted, shown
-from ..wait.propagation import UNREACHABLE, Observation, is_lame, unverified_line
+from ..wait.propagation import BEHIND, UNREACHABLE, Observation, is_lame, unverified_line
 from .ca_errors import CaReading
 from .evidence import Evidence
 
@@ -202,6 +202,26 @@ def _cname_moved(c: _Case) -> Diagnosis | None:
                   f"dig {quoted(ev.origin)} CNAME +trace")
 
 
+# 2b. A CNAME of the chain that some nameservers of its zone do not serve (not transferred
+# yet): a resolver that asked one of them met no CNAME, and keeps that for the negative TTL.
+def _cname_not_everywhere(c: _Case) -> Diagnosis | None:
+    behind = [obs for obs in c.ev.links if obs.status == BEHIND]
+    if not behind:
+        return None
+    first = behind[0]
+    target = ", ".join(sorted(first.expected))
+    return c.make(Code.SECONDARY_LAG,
+                  f"{len(behind)} nameserver address(es) of {first.zone or 'the zone'} do not "
+                  f"serve the CNAME {first.name} -> {target} that the others serve: a resolver "
+                  "that asked one of them met no CNAME and keeps that answer for the zone's "
+                  "negative TTL",
+                  "check NOTIFY (also-notify) and zone transfers from the primary of the "
+                  "CNAME's zone (allow-transfer, TSIG for XFR, firewall); let dns-autopilot "
+                  "wait (it waits for every nameserver of each CNAME's zone)",
+                  [row.strip() for obs in behind for row in obs.row().splitlines()],
+                  first.server.dig(first.name, "CNAME"))
+
+
 # 3. A nameserver that does not answer with authority.
 def _lame(c: _Case) -> Diagnosis | None:
     lame = [obs for obs in c.auth if is_lame(obs.answer)]
@@ -367,8 +387,8 @@ def _another_view(c: _Case) -> Diagnosis:
 #: The rules in order, from the most specific cause to the least; the first that names a
 #: cause wins, and the last always does.
 RULES: tuple[Rule, ...] = (
-    _probe_refusal, _caa_since_changed, _cname_moved, _lame, _altered, _lagging,
-    _doubled_name, _values_replaced_by_ours, _values_replaced, _served_nowhere,
+    _probe_refusal, _caa_since_changed, _cname_moved, _cname_not_everywhere, _lame, _altered,
+    _lagging, _doubled_name, _values_replaced_by_ours, _values_replaced, _served_nowhere,
     _served_by_some, _stale_cache, _cached_negative, _ca_cached_negative, _another_view)
 
 

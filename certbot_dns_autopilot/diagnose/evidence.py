@@ -2,10 +2,10 @@
 
 certbot calls ``auth_hint`` before cleanup, so this is the moment to ask: every address of
 every nameserver of the zone we wrote (recursion off), the zone's serials (its SOA primary
-included), the configured resolvers for the name the CA asked, the CNAME chain as it is
-now, the doubled name, and CAA or DNSSEC where the CA's words point there. All questions go
-out at once and the whole gathering is bounded in time; what did not come back in time is
-named, never waited for.
+included), the configured resolvers for the name the CA asked, the CNAME chain as it is now
+with each of its CNAMEs at every server of its zone, the doubled name, and CAA or DNSSEC
+where the CA's words point there. All questions go out at once and the whole gathering is
+bounded in time; what did not come back in time is named, never waited for.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 
 from .. import dnsio, preflight
 from ..errors import AutopilotError
-from ..plan.chain import Follower
-from ..preflight import caa
+from ..plan.chain import Chain, Follower
+from ..preflight import caa, links
 from ..preflight.findings import Finding
 from ..wait.propagation import Observation
 from .ca_errors import CaReading
@@ -41,6 +41,7 @@ class Evidence:
     chain_target: str | None = None
     chain_text: str = ""
     chain_error: str = ""
+    links: tuple[Observation, ...] = ()  # each CNAME of the chain, at every server of its zone
     doubled: Observation | None = None
     negative_ttl: int | None = None
     findings: tuple[Finding, ...] = ()
@@ -56,6 +57,7 @@ class Evidence:
             "serials": {str(s): n for s, n in self.serials},
             "resolvers": [obs(o) for o in self.resolvers],
             "chain": self.chain_text, "chain_error": self.chain_error or None,
+            "links": [obs(o) | {"cname": o.answer.cname} for o in self.links],
             "doubled": obs(self.doubled) if self.doubled else None,
             "negative_ttl": self.negative_ttl,
             "findings": [f.as_dict() for f in self.findings],
@@ -83,14 +85,14 @@ def gather(origin: str, target: str, zone: str, run_values: frozenset[str], doma
         results, late, chain_error = _collect(pool, jobs, deadline)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    chain = results.get("chain")
+    chain, links = results.get("chain") or (None, ())
     soa = next((o.answer for o in results.get("authoritative", ()) if o.answer.minimum), None)
     return Evidence(
         origin=origin, target=target, zone=zone, run_values=run_values,
         authoritative=results.get("authoritative", ()), serials=results.get("serials", ()),
         resolvers=results.get("resolvers", ()),
         chain_target=chain.final if chain else None,
-        chain_text=chain.describe() if chain else "", chain_error=chain_error,
+        chain_text=chain.describe() if chain else "", chain_error=chain_error, links=links,
         doubled=results.get("doubled"),
         negative_ttl=_negative_ttl(soa, servers, zone, query),
         findings=results.get("caa", ()) + results.get("dnssec", ()),
@@ -110,11 +112,19 @@ def _jobs(origin: str, target: str, zone: str, run_values: frozenset[str],
         "resolvers": lambda: tuple(
             Observation(r, origin, run_values, query(r, origin, "TXT", recurse=True), True)
             for r in recursive.servers),
-        "chain": lambda: follower.follow(origin),
+        "chain": lambda: _chain_and_links(origin, follower, query),
         "doubled": lambda: next((Observation(s, f"{target}.{zone}", run_values,
                                              query(s, f"{target}.{zone}", "TXT"))
                                  for s in servers if follower.reach.usable(s)), None),
     }
+
+
+def _chain_and_links(origin: str, follower: Follower, query: Callable[..., dnsio.Answer]
+                     ) -> tuple[Chain, tuple[Observation, ...]]:
+    """The chain as it is now, and each of its CNAMEs asked of every server of its zone: one
+    without it answered the CA's resolver with no CNAME (cached for the negative TTL)."""
+    chain = follower.follow(origin)
+    return chain, links.observe(chain, follower, query)
 
 
 def _collect(pool: ThreadPoolExecutor, jobs: dict[str, Callable[[], Any]], deadline: float

@@ -50,11 +50,13 @@ def requested_names(identifiers: Sequence[str], requested: Iterable[str]) -> lis
 @dataclass(frozen=True)
 class Target:
     """A name whose TXT set must hold ``values``; ``zone`` is "" where it is only read
-    (the original names, asked of resolvers)."""
+    (the original names, asked of resolvers). With ``rdtype`` CNAME, a link of a CNAME
+    chain that every server of ``zone`` must serve: ``values`` holds its target."""
 
     zone: str
     name: str
     values: frozenset[str]
+    rdtype: str = "TXT"
 
 
 def group(challenges: Iterable[Challenge], route: Callable[[Challenge], tuple[str, str]]

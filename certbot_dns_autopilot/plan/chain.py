@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import dns.exception
@@ -19,6 +20,8 @@ import dns.exception
 from .. import dnsio, names
 from ..codes import Code
 from ..errors import AutopilotError
+from ..wait import propagation
+from . import Target
 
 MAX_HOPS = 8
 
@@ -55,6 +58,13 @@ class Chain:
     def describe(self) -> str:
         return " -> ".join(f"{hop.name} (zone {hop.zone or '.'}, said {hop.server})"
                            for hop in self.hops)
+
+    def links(self) -> list[Target]:
+        """Each CNAME of the chain, as something every server of its zone must serve
+        before the CA asks: a server without it answers NXDOMAIN, which the CA's resolver
+        caches for the zone's negative TTL."""
+        return [Target(hop.zone, hop.name, frozenset({hop.cname}), "CNAME")
+                for hop in self.hops if hop.cname]
 
 
 class _NoneReachable(Exception):
@@ -104,31 +114,55 @@ class Follower:
         threading.Thread(target=find, name=f"parent of {zone}", daemon=True).start()
 
     def _ask(self, name: str, zone: str) -> tuple[dnsio.Answer, dnsio.Server, str]:
-        """The first authoritative answer for ``name`` from ``zone``'s servers, following
-        referrals into child zones; returns the answer, who gave it, and the zone. Raises
-        `_NoneReachable` when no server of the zone answered anything from this host."""
+        """The zone's authoritative answer for ``name``, following referrals into child
+        zones; returns the answer, who gave it, and the zone. Every server of the zone is
+        asked (at once): a CNAME only some of them serve yet (just added, not yet
+        transferred to a secondary) is still the chain's link, which the wait then holds
+        until all serve it. Raises `_NoneReachable` when no server of the zone answered
+        anything from this host."""
         for _ in range(MAX_HOPS):
-            tried, answered, why = [], False, ""
-            for server in self.servers(zone):
-                answer = self._query(server, name, "CNAME")
-                tried.append(f"{server}: {answer.describe()}")
-                answered = answered or answer.answered
-                why = why or answer.error
-                if answer.referral and answer.referral != zone:
-                    zone = answer.referral
-                    break
-                if answer.authoritative and answer.rcode in ("NOERROR", "NXDOMAIN"):
-                    return answer, server, zone
-            else:
-                if tried and not answered:
-                    raise _NoneReachable(why)
+            servers = self.servers(zone)
+            answers = self._ask_each(servers, name)
+            tried = [f"{server}: {answer.describe()}" for server, answer in answers]
+            referral = next((a.referral for _, a in answers  # a delegation below the zone
+                             if a.referral and a.referral != zone
+                             and (not zone or a.referral.endswith(f".{zone}"))), None)
+            if referral:
+                zone = referral
+                continue
+            said = [(s, a) for s, a in answers if a.authoritative
+                    and a.rcode in ("NOERROR", "NXDOMAIN")]
+            targets = propagation.cname_targets(a for _, a in said)
+            if len(targets) > 1:
                 raise AutopilotError(
-                    Code.LAME_DELEGATION,
-                    f"no nameserver of {zone or 'the root'} answered authoritatively for {name}",
-                    "make every nameserver in the zone's NS set answer for it",
-                    evidence="\n".join(f"  {row}" for row in tried) or "  (no nameservers)")
+                    Code.CNAME_ALIAS,
+                    f"the nameservers of {zone} disagree on the CNAME at {name}: "
+                    + "; ".join(sorted(targets)),
+                    "wait until the change reached every nameserver of the zone (or repair "
+                    "the transfers to the one that differs), then run again",
+                    evidence="\n".join(f"  {row}\n      {s.dig(name, 'CNAME')}"
+                                       for (s, _), row in zip(answers, tried, strict=True)))
+            for server, answer in said:
+                if answer.cname in targets or not targets:
+                    return answer, server, zone
+            if tried and not any(a.answered for _, a in answers):
+                raise _NoneReachable(next((a.error for _, a in answers if a.error), ""))
+            raise AutopilotError(
+                Code.LAME_DELEGATION,
+                f"no nameserver of {zone or 'the root'} answered authoritatively for {name}",
+                "make every nameserver in the zone's NS set answer for it",
+                evidence="\n".join(f"  {row}" for row in tried) or "  (no nameservers)")
         raise AutopilotError(Code.LAME_DELEGATION, f"too many referrals below {zone} for {name}",
                              "check the delegations of the zone")
+
+    def _ask_each(self, servers: list[dnsio.Server], name: str
+                  ) -> list[tuple[dnsio.Server, dnsio.Answer]]:
+        """``name``'s CNAME asked of every server at once (one round, not one per server)."""
+        if len(servers) < 2:
+            return [(s, self._query(s, name, "CNAME")) for s in servers]
+        with ThreadPoolExecutor(max_workers=min(len(servers), 16)) as pool:
+            return list(zip(servers, pool.map(lambda s: self._query(s, name, "CNAME"),
+                                              servers), strict=True))
 
     def _zone_of(self, name: str, chain: list[Hop], origin: str) -> str:
         """The zone of a hop; for a CNAME target, no zone below a TLD means dangling."""

@@ -228,7 +228,10 @@ class Run:
                            "the CA may ask before every nameserver serves the values")
             self._events.emit("wait-done", "off")
         else:
-            timings = waiter.wait(targets, asked=plan.origins(wanted))
+            links = {(t.name, t.zone): t for r in routes.values() if r.chain
+                     for t in r.chain.links()}  # every CNAME on the way, at all its servers
+            timings = waiter.wait(targets, asked=plan.origins(wanted),
+                                  links=list(links.values()))
             unverified = propagation.unverified_line(waiter.unverified)
             if not timings:
                 logger.warning("dns-autopilot: nothing was checked (--dns-autopilot-"

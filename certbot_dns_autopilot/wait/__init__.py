@@ -7,6 +7,11 @@ asked only after the authoritative phase passed, so a negative answer is never c
 where the CA looks next; a resolver that still holds an old answer is waited out for the
 TTL it reports, and the wait is said, not silent.
 
+Each CNAME on the way from the CA's name to the written one is a link every server of its
+zone must serve too (``links``): a secondary that has not transferred a CNAME just added
+answers NXDOMAIN, which the CA's resolver would cache for the zone's negative TTL. Links are
+polled beside the values, in the same rounds; a run without CNAMEs has none.
+
 An address this host cannot reach (no route, an address family it cannot use, nothing
 answering over UDP nor TCP) is not the zone's fault: it is asked once, named as not
 checked, and the wait goes on without it. When no address of a zone answers at all (port 53
@@ -64,20 +69,23 @@ class Waiter:
         self._clock = clock
         self._sleep = sleep
         self._stopping = stopping  # a termination signal arrived: stop waiting at once
+        self._said: set[tuple[dnsio.Server, str]] = set()  # CNAME links said to be behind
 
-    def wait(self, targets: Sequence[Target], asked: Sequence[Target] | None = None
-             ) -> dict[str, float]:
-        """Block until every target is served at its zone's servers, then (public check)
-        until the resolvers answer ``asked`` (the CA's names; default: the targets) with
-        their values. Returns seconds spent per phase; raises AutopilotError."""
+    def wait(self, targets: Sequence[Target], asked: Sequence[Target] | None = None,
+             links: Sequence[Target] = ()) -> dict[str, float]:
+        """Block until every target, and every CNAME link of the chains (``links``), is
+        served at its zone's servers, then (public check) until the resolvers answer
+        ``asked`` (the CA's names; default: the targets) with their values. Returns seconds
+        spent per phase; raises AutopilotError."""
         start = self._clock()
         deadline = start + self.timeout
         timings: dict[str, float] = {}
         if self.authoritative_check:
+            polled = [*targets, *links]
             servers = {zone: self.nameserver_addresses(zone)
-                       for zone in sorted({t.zone for t in targets})}
+                       for zone in sorted({t.zone for t in polled})}
             self._skip_unusable(servers)
-            pairs = [(server, t) for t in targets for server in servers[t.zone]
+            pairs = [(server, t) for t in polled for server in servers[t.zone]
                      if server not in self.unverified]
             behind = self._poll("authoritative", pairs, deadline, recurse=False)
             if behind:
@@ -153,11 +161,13 @@ class Waiter:
             server, target = pair
             started = self._clock()
             ask = self._query if recurse else self.reach.ask
-            answer = ask(server, target.name, "TXT", recurse=recurse)
-            obs = Observation(server, target.name, target.values, answer, recurse)
+            answer = ask(server, target.name, target.rdtype, recurse=recurse)
+            obs = Observation(server, target.name, target.values, answer, recurse,
+                              target.rdtype, target.zone)
+            link = {"rdtype": "CNAME", "cname": answer.cname} if target.rdtype == "CNAME" else {}
             self.events.emit("query", "served" if obs.served else "missing", target.name,
                              (self._clock() - started) * 1000, phase=phase, server=str(server),
-                             answer=answer.as_dict())
+                             answer=answer.as_dict(), **link)
             return obs
         with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, max(len(pairs), 1))) as pool:
             return list(pool.map(one, pairs))
@@ -166,7 +176,7 @@ class Waiter:
               ) -> list[Observation]:
         """Re-ask only what is behind until nothing is, or the deadline; returns what is."""
         total, interval, rounds, all_pairs = len(pairs), FIRST_INTERVAL, 0, list(pairs)
-        targets = {t.name: t for _, t in pairs}
+        targets = {(t.name, t.rdtype): t for _, t in pairs}
         last_progress = self._clock()
         while True:
             if self._stopping():
@@ -176,6 +186,7 @@ class Waiter:
             behind = propagation.pending(self._ask_all(phase, pairs, recurse))
             if not recurse:
                 behind = self._drop_unreachable(behind)
+                self._links_behind(behind)
             unverified = sum(1 for server, _ in all_pairs if server in self.unverified)
             self.events.emit(f"{phase}-round", "done" if not behind else "waiting",
                              duration_ms=(self._clock() - started) * 1000, round=rounds,
@@ -199,7 +210,23 @@ class Waiter:
                 self._progress(_progress_line(phase, behind, total))
                 last_progress = self._clock()
             self._sleep(min(pause, remaining))
-            pairs = [(obs.server, targets[obs.name]) for obs in behind]
+            pairs = [(obs.server, targets[(obs.name, obs.rdtype)]) for obs in behind]
+
+    def _links_behind(self, behind: list[Observation]) -> None:
+        """Say once per server and link that a nameserver does not serve a CNAME of the
+        chain yet, and that it is waited for (the CA is not told to validate before)."""
+        for obs in behind:
+            if obs.rdtype != "CNAME" or (obs.server, obs.name) in self._said:
+                continue
+            self._said.add((obs.server, obs.name))
+            target = ", ".join(sorted(obs.expected))
+            self.events.emit("cname-behind", "waiting", obs.name, server=str(obs.server),
+                             zone=obs.zone, cname=target, answer=obs.answer.as_dict(),
+                             reason="this nameserver does not serve the CNAME yet; a resolver "
+                                    "asking it would cache the answer for the zone's negative "
+                                    "TTL: waiting for it")
+            self._progress(f"dns-autopilot: {obs.server} does not serve {obs.name} CNAME "
+                           f"{target} yet ({obs.answer.describe()}): waiting for it")
 
     def _drop_unreachable(self, behind: list[Observation]) -> list[Observation]:
         """Addresses that answered nothing (over UDP nor TCP) leave the wait: named once, in
@@ -216,13 +243,18 @@ class Waiter:
 
     def _authoritative_timeout(self, behind: list[Observation],
                                servers: dict[str, list[dnsio.Server]]) -> AutopilotError:
-        serials: dict[dnsio.Server, int | None] = {}
-        for zone, zone_servers in servers.items():
-            serials.update(dnsio.zone_serials(zone, zone_servers, self.recursive,
-                                              self.reach.ask))
-        code = propagation.authoritative_code(behind, serials)
+        serials = {zone: dnsio.zone_serials(zone, zone_servers, self.recursive, self.reach.ask)
+                   for zone, zone_servers in servers.items()
+                   if any(obs.zone == zone for obs in behind)}
+        code = propagation.zones_code(behind, serials)
         unverified = propagation.unverified_line(self.unverified)
-        rows = "\n".join(obs.row() + _serial_note(serials.get(obs.server)) for obs in behind)
+        rows = "\n".join(obs.row() + _serial_note(serials.get(obs.zone, {}).get(obs.server))
+                         for obs in behind)
+        links = sorted({f"{o.name} CNAME {', '.join(sorted(o.expected))} (zone {o.zone})"
+                        for o in behind if o.rdtype == "CNAME"})
+        values = any(o.rdtype != "CNAME" for o in behind)
+        what = " and ".join((["the CNAME(s) of the chain"] if links else [])
+                            + (["the challenge value(s)"] if values else []))
         fixes = {
             Code.LAME_DELEGATION: "make every listed nameserver answer authoritatively for the "
                                "zone, or remove it from the NS set",
@@ -232,17 +264,24 @@ class Waiter:
                                    "and that the others transfer from it; or raise "
                                    "--dns-autopilot-propagation-timeout",
         }
+        fix = fixes[code]
+        if links:
+            fix += ("; every nameserver of the CNAME's zone must serve it before the CA asks "
+                    "(a resolver that meets one without it caches NXDOMAIN for the zone's "
+                    "negative TTL): once they all do, run again")
         self.events.emit("wait-done", "timeout", code=code, phase="authoritative",
                          behind=[f"{o.name} @ {o.server}" for o in behind],
                          unverified=[f"{s}: {why}" for s, why in sorted(self.unverified.items())])
         return AutopilotError(
             code,
-            f"not every authoritative server served the challenge value(s) within "
-            f"{self.timeout:.0f} s",
-            fixes[code], evidence="Servers still behind (server: answer, then a dig to "
-                                  "repeat it):\n" + rows + "\nZone SOA serials: "
-                                  + ", ".join(f"{s}: {n}" for s, n in sorted(serials.items()))
-                                  + (f"\n{unverified}" if unverified else ""))
+            f"not every authoritative server served {what} within {self.timeout:.0f} s"
+            + (f": {'; '.join(links)}" if links else ""),
+            fix, evidence="Servers still behind (server: answer, then a dig to "
+                          "repeat it):\n" + rows + "\n" + "\n".join(
+                              f"Zone SOA serials ({zone}): "
+                              + ", ".join(f"{s}: {n}" for s, n in sorted(by_server.items()))
+                              for zone, by_server in serials.items())
+                          + (f"\n{unverified}" if unverified else ""))
 
     def _public_timeout(self, behind: list[Observation]) -> AutopilotError:
         self.events.emit("wait-done", "timeout", code=Code.RESOLVER_DISAGREEMENT, phase="public",

@@ -18,19 +18,35 @@ from ..dnsio import Answer, Server
 SERVING, BEHIND, LAME, UNREACHABLE = "serving", "behind", "lame", "unreachable"
 
 
-def classify(answer: Answer, expected: frozenset[str] = frozenset()) -> str:
+def found(answer: Answer, rdtype: str = "TXT") -> frozenset[str]:
+    """What an answer holds of the type asked: its TXT values, or a CNAME's target."""
+    if rdtype == "CNAME":
+        return frozenset({answer.cname}) if answer.cname else frozenset()
+    return answer.values
+
+
+def classify(answer: Answer, expected: frozenset[str] = frozenset(), rdtype: str = "TXT"
+             ) -> str:
     """One authoritative answer, read the one way pre-flight, the waiter and the hint share:
-    *serving* (with authority, every expected value), *behind* (with authority, without
-    them: NXDOMAIN, an old serial, other values), *lame* (REFUSED, SERVFAIL, NOTAUTH, an
-    unreadable answer, or no AA bit) or *unreachable* from this host (no route, an unusable
-    address family, refused at the network level, no answer over UDP nor TCP)."""
+    *serving* (with authority, every expected value; for a CNAME link, its target), *behind*
+    (with authority, without them: NXDOMAIN, an old serial, other values), *lame* (REFUSED,
+    SERVFAIL, NOTAUTH, an unreadable answer, or no AA bit) or *unreachable* from this host
+    (no route, an unusable address family, refused at the network level, no answer over UDP
+    nor TCP)."""
     if not answer.answered:
         return UNREACHABLE
     if answer.rcode not in ("NOERROR", "NXDOMAIN") or not answer.authoritative:
         return LAME
-    if answer.rcode == "NOERROR" and expected <= answer.values:
+    if answer.rcode == "NOERROR" and expected <= found(answer, rdtype):
         return SERVING
     return BEHIND
+
+
+def cname_targets(answers: Iterable[Answer]) -> set[str]:
+    """The CNAME targets a zone's servers publish at one name, read from every answer with
+    authority. A server without the CNAME is behind (a secondary that has not transferred it
+    yet), not a vote against it: it is waited for. More than one target: they disagree."""
+    return {a.cname for a in answers if a.cname and classify(a) == SERVING}
 
 
 @dataclass(frozen=True)
@@ -42,22 +58,33 @@ class Observation:
     expected: frozenset[str]
     answer: Answer
     recurse: bool = False
+    rdtype: str = "TXT"  # CNAME: a link of a CNAME chain, ``expected`` holding its target
+    zone: str = ""
 
     @property
     def served(self) -> bool:
-        return self.answer.rcode == "NOERROR" and self.expected <= self.answer.values
+        return self.answer.rcode == "NOERROR" and self.expected <= found(self.answer,
+                                                                         self.rdtype)
 
     @property
     def status(self) -> str:
         """`classify` of this answer (for authoritative servers)."""
-        return classify(self.answer, self.expected)
+        return classify(self.answer, self.expected, self.rdtype)
 
     def row(self) -> str:
         """``server → answer → dig`` for the timeout table."""
-        missing = self.expected - self.answer.values
-        verdict = "ok" if self.served else f"missing {len(missing)} of {len(self.expected)}"
-        return (f"  {self.server}: {self.answer.describe()} [{verdict}]\n"
-                f"      {self.server.dig(self.name, 'TXT', recurse=self.recurse)}")
+        missing = self.expected - found(self.answer, self.rdtype)
+        if self.served:
+            verdict = "ok"
+        elif self.rdtype == "CNAME":
+            verdict = f"not the CNAME to {', '.join(sorted(self.expected))}"
+        else:
+            verdict = f"missing {len(missing)} of {len(self.expected)}"
+        said = self.answer.describe()
+        if self.rdtype == "CNAME":
+            said = said.replace("NOERROR (no TXT)", "NOERROR (no CNAME)", 1)
+        return (f"  {self.server}: {said} [{verdict}]\n"
+                f"      {self.server.dig(self.name, self.rdtype, recurse=self.recurse)}")
 
 
 def pending(observations: Iterable[Observation]) -> list[Observation]:
@@ -94,6 +121,18 @@ def authoritative_code(observations: Sequence[Observation], serials: dict[Server
                      for obs in missing):
         return Code.SECONDARY_LAG
     return Code.PROPAGATION_TIMEOUT
+
+
+def zones_code(observations: Sequence[Observation],
+               serials: dict[str, dict[Server, int | None]]) -> str:
+    """`authoritative_code` zone by zone (a serial is compared with the same zone's only:
+    a CNAME's zone and its target's zone have serials of their own), the most specific
+    code of them: lame before a lagging secondary before a plain timeout."""
+    found_codes = {authoritative_code([o for o in observations if o.zone == zone], by_server)
+                   for zone, by_server in serials.items()
+                   if any(o.zone == zone for o in observations)}
+    return next((code for code in (Code.LAME_DELEGATION, Code.SECONDARY_LAG)
+                 if code in found_codes), Code.PROPAGATION_TIMEOUT)
 
 
 def cached_wait(answer: Answer) -> float:

@@ -1,7 +1,8 @@
 """Network conditions made on this machine for one run, shared by the lab tests
 (tests/lab/test_networks.py) and the benchmark (bench/networks.py): an extra IPv6 address on
 ``lo`` where nothing answers or where a socket swallows queries, a namespace without IPv6,
-and nftables dropping port 53 for the plugin's process. Each undoes itself and checks that
+nftables dropping port 53 for the plugin's process, and nftables holding the secondary back
+(no NOTIFY, no transfer) while the primary changes. Each undoes itself and checks that
 nothing is left behind.
 """
 
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import os
 import secrets
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dns.message
@@ -132,6 +135,64 @@ def port53_blocked(allow: tuple[str, ...]) -> Iterator[str]:
         subprocess.run(["nft", "delete", "table", "inet", table], check=True)
     listed = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
     assert table not in listed
+
+
+#: the zones whose primary sends NOTIFYs (slow.test and lag.test send none on purpose)
+NOTIFIED = ("autopilot.test", "example.test", "mismatch.test", "signed.test", "badds.test",
+            "caafail.test")
+
+
+@contextlib.contextmanager
+def transfers_held(lab: Lab) -> Iterator[Callable[[], None]]:
+    """The secondary is held back: nftables drops every DNS message between the primary and
+    the secondary (the primary's NOTIFYs, the secondary's SOA queries and transfers), so a
+    change made at the primary is not served by the secondary; clients still reach both.
+    Yields ``release``: the messages flow again and the secondary is told of every notified
+    zone (the NOTIFYs dropped meanwhile are not sent again). Released at the end in any case."""
+    table = f"autopilot_{secrets.token_hex(4)}"
+    between = (f"ip saddr {lab.primary} ip daddr {lab.secondary}",
+               f"ip saddr {lab.secondary} ip daddr {lab.primary}")
+    rules = (f"table inet {table} {{\n chain out {{\n  type filter hook output priority 0;\n"
+             + "".join(f"  {pair} meta l4proto {{ tcp, udp }} th dport 53 drop\n"
+                       for pair in between) + " }\n}\n")
+    subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
+    lock, held = threading.Lock(), [True]
+
+    def release() -> None:  # once, from a watching thread or at the end
+        with lock:
+            if not held:
+                return
+            held.clear()
+            subprocess.run(["nft", "delete", "table", "inet", table], check=True)
+            for zone in NOTIFIED:
+                lab.notify_secondary(zone)
+
+    try:
+        yield release
+    finally:
+        release()
+    listed = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert table not in listed
+
+
+def when_logged(certbot: Certbot, step: str, then: Callable[[], None],
+                seconds: float = 120) -> threading.Thread:
+    """A thread that runs ``then`` once the running certbot's event log has a ``step``
+    event (or after ``seconds``): to act at the moment the plugin says it waits."""
+    path = certbot.logs_dir / "dns-autopilot.jsonl"
+
+    def watch() -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            lines = path.read_text().splitlines() if path.exists() else []
+            if any(json.loads(line).get("step") == step for line in lines if line.strip()):
+                break
+            time.sleep(0.05)
+        then()
+
+    thread = threading.Thread(target=watch, name=f"when {step}", daemon=True)
+    thread.start()
+    return thread
 
 
 def certonly_in_group(certbot: Certbot, *domains: str, credentials: Path,

@@ -4,10 +4,13 @@ primaries with two TSIG keys, one credentials file."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import Certbot, Lab, wait_absent
+from conftest import Certbot, Lab, wait_absent, zone_update
+from netconditions import transfers_held, when_logged
 
 pytestmark = pytest.mark.lab
 
@@ -101,3 +104,77 @@ def test_a_zone_no_writer_serves_is_zone_not_found(lab: Lab, certbot: Certbot) -
     out = _refused(certbot.certonly(f"t{uuid.uuid4().hex[:8]}.slow.test",
                                     credentials=lab.credentials_map), "zone-not-found")
     assert "dns_autopilot_zones" in out
+
+
+@pytest.fixture
+def new_cname(lab: Lab) -> Iterator[tuple[str, str, str]]:
+    """A fresh name whose _acme-challenge CNAME into alias.test is about to be created (by
+    the test, at the primary): (domain, origin, target). Removed again afterwards."""
+    domain = f"t{uuid.uuid4().hex[:10]}.autopilot.test"
+    origin, target = f"_acme-challenge.{domain}", f"_acme-challenge.{domain}.alias.test"
+    yield domain, origin, target
+    zone_update(lab, "autopilot.test", origin, "CNAME", f"{target}.", add=False)
+
+
+def test_a_cname_the_secondary_does_not_serve_yet_is_waited_for_before_the_ca_asks(
+        lab: Lab, certbot: Certbot, new_cname: tuple[str, str, str]) -> None:
+    """The documented flow: add the CNAME, run certbot at once. The secondary is held back
+    (no NOTIFY, no transfer) until the plugin says it waits for it; only then does it get
+    the CNAME, and the certificate is issued."""
+    domain, origin, target = new_cname
+    with transfers_held(lab) as release:
+        zone_update(lab, "autopilot.test", origin, "CNAME", f"{target}.")
+        assert lab.cnames(lab.primary, origin) == {target}
+        assert lab.cnames(lab.secondary, origin) == set(), "the secondary is held back"
+        watcher = when_logged(certbot, "cname-behind", release)
+        run = certbot.certonly(domain, credentials=lab.credentials_map)
+        watcher.join(timeout=5)
+    assert run.returncode == 0, run.output
+    assert certbot.cert_names(domain) == {domain}
+
+    [behind] = run.steps("cname-behind", name=origin)
+    assert lab.secondary in behind["server"] and behind["cname"] == target
+    assert behind["answer"]["rcode"] == "NXDOMAIN"
+    asked = [e for e in run.steps("query", phase="authoritative", name=origin)
+             if lab.secondary in e["server"]]
+    assert asked[0]["outcome"] == "missing" and asked[-1]["outcome"] == "served"
+    assert asked[-1]["cname"] == target
+    # No resolver was asked for the CA's name before every nameserver served the CNAME.
+    [done] = run.steps("authoritative-round", outcome="done")
+    resolved = lab.resolver_log_times(origin)
+    assert resolved and min(resolved) >= int(
+        datetime.fromisoformat(done["ts"]).timestamp() - 0.001)
+    wait_absent(lab, target, seconds=5)
+
+
+def test_a_cname_the_secondary_never_serves_ends_in_the_diagnosis_leaving_nothing(
+        lab: Lab, certbot: Certbot, new_cname: tuple[str, str, str]) -> None:
+    domain, origin, target = new_cname
+    with transfers_held(lab):
+        zone_update(lab, "autopilot.test", origin, "CNAME", f"{target}.")
+        run = certbot.certonly(domain, credentials=lab.credentials_map,
+                               extra=("--dns-autopilot-propagation-timeout", "6"))
+    assert run.returncode != 0
+    assert "dns-autopilot [secondary-lag]" in run.output, run.output
+    assert f"{origin} CNAME {target} (zone autopilot.test)" in run.output
+    assert f"ns2.autopilot.test ({lab.secondary}): NXDOMAIN" in run.output
+    assert f"dig @{lab.secondary} {origin} CNAME +norecurse" in run.output
+    assert "Traceback" not in run.output
+    assert run.steps("cname-behind", name=origin)
+    assert lab.resolver_log_times(origin) == [], "no resolver was asked for the CA's name"
+    assert run.steps("cleanup")
+    assert lab.txt(lab.alias_primary, target) == set(), "no record left behind"
+
+
+def test_doctor_warns_while_the_secondary_does_not_serve_a_new_cname(
+        lab: Lab, new_cname: tuple[str, str, str]) -> None:
+    domain, origin, target = new_cname
+    with transfers_held(lab):
+        zone_update(lab, "autopilot.test", origin, "CNAME", f"{target}.")
+        status, report = lab.doctor(domain, credentials=lab.credentials_map)
+    [route] = report["routes"]
+    assert route["target"] == target, "followed although only the primary serves it"
+    [lag] = [f for f in report["findings"] if f["code"] == "secondary-lag"]
+    assert lag["severity"] == "warning" and status == 1
+    assert f"ns2.autopilot.test ({lab.secondary}): NXDOMAIN" in lag["evidence"]
+    assert f"dig @{lab.secondary} {origin} CNAME +norecurse" in lag["evidence"]

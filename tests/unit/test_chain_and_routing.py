@@ -180,3 +180,24 @@ def test_a_missing_cname_to_a_fixed_name_gives_the_exact_record(follow: bool, fo
             "plain.example.com")
     assert exc.value.code == "cname-alias" and found in exc.value.problem
     assert "`_acme-challenge.plain.example.com. CNAME reg.acme.example.org.`" in exc.value.fix
+
+
+def test_an_upward_referral_from_one_server_does_not_move_the_chain_out_of_the_zone() -> None:
+    """Every server of the zone is asked; one that is not authoritative and refers upward
+    (to the TLD) is lame, not a delegation: the other's CNAME is the chain's link."""
+    class TwoServers(FakeRecursive):
+        def nameservers(self, zone: str) -> list[str]:
+            return [f"ns.{zone}", f"old.{zone}"]
+
+        def addresses(self, host: str) -> list[str]:
+            return ["192.0.2.9" if host.startswith("old.") else "192.0.2.1"]
+
+    def query(server: Server, name: str, rdtype: str, recurse: bool = False) -> Answer:
+        if server.name.startswith("old."):
+            return Answer("NOERROR", referral="com")
+        return fake_query(server, name, rdtype, recurse)
+
+    chain = Follower(TwoServers(), query=query).follow(  # type: ignore[arg-type]
+        "_acme-challenge.example.com")
+    assert chain.final == "_acme-challenge.example.com.acme.example.org"
+    assert [link.name for link in chain.links()] == ["_acme-challenge.example.com"]

@@ -87,3 +87,66 @@ def test_a_server_without_authority_is_lame_delegation() -> None:
         follower(recorded).follow("_acme-challenge.www.example.com")
     assert lame.value.code == "lame-delegation"
     assert "ns1.example.com (192.0.2.1): NXDOMAIN" in lame.value.evidence
+
+
+def two_server_world(first: str, second: str) -> DNSWorld:
+    """example.com on two nameservers, ns1 (192.0.2.1) answering with ``first`` added to the
+    zone and ns5 (192.0.2.5) with ``second``; example.org as in `world`."""
+    recorded = world()
+    recorded.served.pop("192.0.2.1")
+    recorded.served.pop("192.0.2.10")
+    recorded.serve("192.0.2.10", "com", TOP.format(tld="com", address="192.0.2.10",
+                                                   label="example", child="192.0.2.1")
+                   + "example 3600 IN NS ns5.example.com.\nns5.example 3600 IN A 192.0.2.5\n")
+    zone = ZONE.format(origin="example.com", address="192.0.2.1") + \
+        "@ 3600 IN NS ns5.example.com.\nns5 3600 IN A 192.0.2.5\n"
+    recorded.serve("192.0.2.1", "example.com", zone + first)
+    recorded.serve("192.0.2.5", "example.com", zone + second)
+    return recorded
+
+
+def test_a_cname_only_some_servers_serve_yet_is_still_the_chains_link() -> None:
+    """Just added at the primary, not yet transferred: the first server asked (ns1) has no
+    CNAME, the other has it. The chain follows it (the wait then holds for ns1)."""
+    recorded = two_server_world("", "_acme-challenge.www 300 IN CNAME www.acme.example.org.\n")
+    chain = follower(recorded).follow("_acme-challenge.www.example.com")
+    assert (chain.final, chain.zone) == ("www.acme.example.org", "example.org")
+    assert "said ns5.example.com (192.0.2.5)" in chain.describe()
+    [link] = chain.links()
+    assert (link.zone, link.name, link.values, link.rdtype) == (
+        "example.com", "_acme-challenge.www.example.com",
+        frozenset({"www.acme.example.org"}), "CNAME")
+
+
+def test_a_name_without_cname_has_no_links() -> None:
+    chain = follower(two_server_world("", "")).follow("_acme-challenge.www.example.com")
+    assert not chain.aliased and chain.links() == []
+
+
+def test_servers_publishing_different_cnames_stop_the_run_with_both() -> None:
+    recorded = two_server_world("_acme-challenge.www 300 IN CNAME old.example.org.\n",
+                                "_acme-challenge.www 300 IN CNAME new.example.org.\n")
+    with pytest.raises(AutopilotError) as split:
+        follower(recorded).follow("_acme-challenge.www.example.com")
+    assert split.value.code == "cname-alias"
+    assert "disagree on the CNAME" in split.value.problem
+    assert "new.example.org; old.example.org" in split.value.problem
+    assert "ns1.example.com (192.0.2.1): NOERROR CNAME old.example.org" in split.value.evidence
+    assert "dig @192.0.2.5 _acme-challenge.www.example.com CNAME +norecurse" in \
+        split.value.evidence
+
+
+def test_doctor_warns_of_a_cname_one_nameserver_does_not_serve_yet() -> None:
+    from certbot_dns_autopilot.preflight import links
+
+    cname = "_acme-challenge.www 300 IN CNAME www.acme.example.org.\n"
+    recorded = two_server_world("", cname)
+    chased = follower(recorded)
+    origin = "_acme-challenge.www.example.com"
+    [finding] = links.cname_links(origin, chased.follow(origin), chased)
+    assert (finding.code, finding.severity, finding.name) == ("secondary-lag", "warning", origin)
+    assert f"do not serve the CNAME {origin} -> www.acme.example.org yet" in finding.problem
+    assert "ns1.example.com (192.0.2.1): NXDOMAIN" in finding.evidence
+    assert f"dig @192.0.2.1 {origin} CNAME +norecurse" in finding.evidence
+    everywhere = follower(two_server_world(cname, cname))
+    assert links.cname_links(origin, everywhere.follow(origin), everywhere) == []

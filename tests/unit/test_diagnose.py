@@ -83,6 +83,22 @@ CASES = [
     ("no nameserver reachable from here", "unreachable", NXDOMAIN,
      evidence(authoritative=auth(Answer("TIMEOUT"), Answer("UNREACHABLE", error="no route")))),
 ]
+ALIAS = "_acme-challenge.www.acme.example.net"
+
+
+def links(*answers: Answer) -> tuple[Observation, ...]:
+    """The CNAME ORIGIN -> ALIAS asked of NS1, NS2 (the value itself written at ALIAS)."""
+    return tuple(Observation(s, ORIGIN, frozenset({ALIAS}), a, rdtype="CNAME",
+                             zone="example.com")
+                 for s, a in zip((NS1, NS2), answers, strict=False))
+
+
+CNAMED = Answer("NOERROR", authoritative=True, cname=ALIAS)
+CASES.append(("a secondary without the chain's CNAME", "secondary-lag", NXDOMAIN,
+              evidence(target=ALIAS, chain_target=ALIAS, zone="example.net",
+                       authoritative=auth(served(V), served(V), name=ALIAS),
+                       links=links(CNAMED, Answer("NXDOMAIN", ttl=60, authoritative=True,
+                                                  serial=6)))))
 
 
 @pytest.mark.parametrize(("desc", "code", "reading", "ev"), CASES, ids=[c[0] for c in CASES])
@@ -141,3 +157,17 @@ def test_a_refusing_server_beside_a_silent_one_is_still_lame() -> None:
                      evidence(authoritative=auth(Answer("REFUSED"), Answer("TIMEOUT"))))
     assert found.code == "lame-delegation"
     assert "ns1.example.com (192.0.2.1): REFUSED" in found.evidence
+
+
+def test_a_secondary_without_the_chains_cname_is_named_with_the_cname_and_a_dig_line() -> None:
+    _, _, reading, ev = CASES[-1]
+    diagnosis = diagnose("www.example.com", V, reading, ev)
+    assert f"do not serve the CNAME {ORIGIN} -> {ALIAS}" in diagnosis.problem
+    assert "ns2.example.com (192.0.2.2): NXDOMAIN serial=6 [not the CNAME to " \
+        f"{ALIAS}]" in diagnosis.evidence
+    assert diagnosis.dig == f"dig @192.0.2.2 {ORIGIN} CNAME +norecurse"
+    everywhere = diagnose("www.example.com", V, reading,
+                          evidence(target=ALIAS, chain_target=ALIAS, zone="example.net",
+                                   authoritative=auth(served(V), served(V), name=ALIAS),
+                                   links=links(CNAMED, CNAMED)))
+    assert everywhere.code == "resolver-disagreement", "served everywhere: not this cause"

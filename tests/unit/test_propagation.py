@@ -14,9 +14,11 @@ from certbot_dns_autopilot.wait.propagation import (
     authoritative_code,
     cached_wait,
     classify,
+    cname_targets,
     is_lame,
     pending,
     unverified_line,
+    zones_code,
 )
 
 NS1 = Server("192.0.2.1", name="ns1.example")
@@ -104,3 +106,43 @@ def test_row_gives_the_answer_and_a_dig_line() -> None:
     assert 'ns2.example (192.0.2.2): NOERROR "old"' in row
     assert "missing 2 of 2" in row
     assert "dig @192.0.2.2 _acme-challenge.example TXT +norecurse" in row
+
+
+TO = frozenset({"x.acme.example"})
+
+
+def test_a_cname_link_is_served_only_with_its_target_and_authority() -> None:
+    assert classify(Answer("NOERROR", authoritative=True, cname="x.acme.example"), TO,
+                    "CNAME") == SERVING
+    assert classify(Answer("NXDOMAIN", authoritative=True), TO, "CNAME") == BEHIND
+    assert classify(Answer("NOERROR", authoritative=True, cname="y.acme.example"), TO,
+                    "CNAME") == BEHIND
+    assert classify(Answer("NOERROR", frozenset({"x.acme.example"}), authoritative=True), TO,
+                    "CNAME") == BEHIND, "a TXT holding the name is not the CNAME"
+    assert classify(Answer("NOERROR", cname="x.acme.example"), TO, "CNAME") == LAME
+    link = Observation(NS2, "_acme-challenge.example", TO, Answer("NXDOMAIN",
+                       authoritative=True), rdtype="CNAME")
+    assert not link.served
+    assert "[not the CNAME to x.acme.example]" in link.row()
+    assert "dig @192.0.2.2 _acme-challenge.example CNAME +norecurse" in link.row()
+
+
+def test_cname_targets_a_server_without_it_is_behind_not_a_vote() -> None:
+    with_it = Answer("NOERROR", authoritative=True, cname="x.acme.example")
+    assert cname_targets([with_it, Answer("NXDOMAIN", authoritative=True)]) == {"x.acme.example"}
+    assert cname_targets([Answer("NXDOMAIN", authoritative=True), Answer("TIMEOUT")]) == set()
+    assert cname_targets([Answer("NOERROR", cname="z.example")]) == set(), "no authority"
+    assert cname_targets([with_it, Answer("NOERROR", authoritative=True, cname="y.example")]
+                         ) == {"x.acme.example", "y.example"}
+
+
+def test_zones_code_compares_serials_within_each_zone() -> None:
+    ns3 = Server("192.0.2.3", name="ns3.alias")
+    late = Observation(ns3, "_acme-challenge.x.alias", WANT, Answer("NXDOMAIN",
+                       authoritative=True), zone="alias")
+    link = Observation(NS2, "_acme-challenge.example", TO, Answer("NXDOMAIN",
+                       authoritative=True), rdtype="CNAME", zone="example")
+    assert zones_code([late], {"alias": {ns3: 3}, "example": {NS1: 8, NS2: 8}}) == \
+        "propagation-timeout"
+    assert zones_code([late, link], {"alias": {ns3: 3}, "example": {NS1: 8, NS2: 7}}) == \
+        "secondary-lag"

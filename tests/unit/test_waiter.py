@@ -98,7 +98,7 @@ def test_timeout_reports_the_server_behind_with_its_serial() -> None:
     assert "ns2.example (192.0.2.2): NXDOMAIN" in str(err)
     assert "serial there: 6" in str(err)
     assert "ns1.example (192.0.2.1): NOERROR" not in err.evidence  # only servers behind
-    assert "Zone SOA serials: ns1.example (192.0.2.1): 7, ns2.example (192.0.2.2): 6" in \
+    assert "Zone SOA serials (example): ns1.example (192.0.2.1): 7, ns2.example (192.0.2.2): 6" in \
         err.evidence
 
 
