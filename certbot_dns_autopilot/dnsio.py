@@ -95,16 +95,16 @@ class Answer:
         return {"rcode": self.rcode, "values": sorted(self.values), "ttl": self.ttl,
                 "aa": self.authoritative, "serial": self.serial, "error": self.error or None}
 
-    def describe(self) -> str:
-        """A short human reading: ``NOERROR "v1" "v2"``, ``NOERROR CNAME t``, ``NXDOMAIN``,
-        ``TIMEOUT``."""
+    def describe(self, rdtype: str = "TXT") -> str:
+        """A short human reading of an answer to a ``rdtype`` question: ``NOERROR "v1"
+        "v2"``, ``NOERROR CNAME t``, ``NOERROR (no TXT)``, ``NXDOMAIN``, ``TIMEOUT``."""
         text = self.rcode
         if self.values:
             text += " " + " ".join(f'"{shown(v, limit=300)}"' for v in sorted(self.values))
         elif self.cname:
             text += f" CNAME {shown(self.cname)}"
         elif self.rcode == "NOERROR":
-            text += " (no TXT)"
+            text += f" (no {rdtype})"
         if self.serial is not None:
             text += f" serial={self.serial}"
         if self.error:

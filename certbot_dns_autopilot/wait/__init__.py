@@ -226,7 +226,7 @@ class Waiter:
                                     "asking it would cache the answer for the zone's negative "
                                     "TTL: waiting for it")
             self._progress(f"dns-autopilot: {obs.server} does not serve {obs.name} CNAME "
-                           f"{target} yet ({obs.answer.describe()}): waiting for it")
+                           f"{target} yet ({obs.answer.describe(obs.rdtype)}): waiting for it")
 
     def _drop_unreachable(self, behind: list[Observation]) -> list[Observation]:
         """Addresses that answered nothing (over UDP nor TCP) leave the wait: named once, in

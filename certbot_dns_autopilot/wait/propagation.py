@@ -80,10 +80,7 @@ class Observation:
             verdict = f"not the CNAME to {', '.join(sorted(self.expected))}"
         else:
             verdict = f"missing {len(missing)} of {len(self.expected)}"
-        said = self.answer.describe()
-        if self.rdtype == "CNAME":
-            said = said.replace("NOERROR (no TXT)", "NOERROR (no CNAME)", 1)
-        return (f"  {self.server}: {said} [{verdict}]\n"
+        return (f"  {self.server}: {self.answer.describe(self.rdtype)} [{verdict}]\n"
                 f"      {self.server.dig(self.name, self.rdtype, recurse=self.recurse)}")
 
 

@@ -32,9 +32,10 @@ T = TypeVar("T")
 
 CONNECTION, TIMEOUT, MALFORMED = "connection", "timeout", "malformed"
 
-#: One policy for every API writer's calls: a provider limiting or failing briefly is
-#: waited out, a provider that stays down fails the run within about half a minute.
-POLICY = retry.Policy(attempts=4, base=0.5, cap=10.0, budget=30.0)
+#: One policy for every API writer's calls (`retry.DEFAULT`: 4 tries, 30 s of pauses at most):
+#: a provider limiting or failing briefly is waited out, a provider that stays down fails
+#: the run within about half a minute.
+POLICY = retry.DEFAULT
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,8 @@ def _fix(said: Said, fixes: Fixes) -> str:
                                                                         fixes.other)
 
 
-def _clean(text: str, secrets: Iterable[str | None]) -> str:
+def masked(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` with ``secrets`` (a writer's own) and whatever the scrubber knows masked."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, scrub.MASK)
@@ -130,8 +132,8 @@ def error(label: str, what: str, said: Said, fixes: Fixes, *, api: str = "the AP
         default = f"{label}: {what} was refused: HTTP {said.status} ({said.detail})"
     evidence = evidence or (f"{api} answered HTTP {said.status}: {said.detail}" if said.status
                             else (f"{said.reason}: {said.message}" if said.message else ""))
-    return AutopilotError(code_for(said), _clean(problem or default, secrets),
-                          _clean(_fix(said, fixes), secrets), _clean(evidence, secrets))
+    return AutopilotError(code_for(said), masked(problem or default, secrets),
+                          masked(_fix(said, fixes), secrets), masked(evidence, secrets))
 
 
 def call(fn: Callable[[], T], read: Callable[[Exception], Said | None], what: str,

@@ -205,11 +205,6 @@ class AzureWriter(Writer):
 
     # -- errors ----------------------------------------------------------------------------
 
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
     def _fail(self, exc: Exception, what: str, zone: str | None = None) -> NoReturn:
         """One AutopilotError for an SDK exception: which right is missing where, and the fix."""
         scope = (_zone_scope(self.subscription, self.group, zone) if zone else
@@ -222,7 +217,7 @@ class AzureWriter(Writer):
                 f"{_key('client_id')} to a user-assigned identity's client ID), or use a "
                 f"service principal ({_key('tenant_id')}, {_key('client_id')}, "
                 f"{_key('client_secret')})",
-                evidence=self._redact(_first_line(str(exc)))) from None
+                evidence=apierrors.masked(_first_line(str(exc)), self._secrets)) from None
         said = _said(exc)
         if said is None:
             raise exc
@@ -332,7 +327,8 @@ class AzureWriter(Writer):
                     self._fail(exc, f"read the DNS zone {candidate}", candidate)
             except (ClientAuthenticationError, ServiceRequestError, ServiceResponseError) as exc:
                 self._fail(exc, f"read the DNS zone {candidate}", candidate)
-        message = self._redact(getattr(listing.error, "message", None) or str(listing))
+        message = apierrors.masked(getattr(listing.error, "message", None) or str(listing),
+                                   self._secrets)
         if denied:
             zone = likely_zone(name)
             others = [c for c in candidates[1:] if c != zone]
@@ -564,7 +560,7 @@ def _certificate(settings: schema.Settings, where: str, tenant: str, client_id: 
             "holds no usable certificate and private key",
             "use a PEM (or PKCS#12) file with the certificate and its unencrypted private key, "
             f"or set {_key('client_certificate_password')}",
-            evidence=_first_line(str(exc)).replace(password or "\0", "***")) from None
+            evidence=apierrors.masked(_first_line(str(exc)), [password])) from None
 
 
 # -- Microsoft Entra ID errors ------------------------------------------------------------------

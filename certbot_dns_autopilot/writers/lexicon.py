@@ -287,8 +287,7 @@ class LexiconWriter(Writer):
 
     def _scrub(self, text: str) -> str:
         """An exception's text without option values (secrets) or URL query strings."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
+        text = apierrors.masked(text, self._secrets)
         text = re.sub(r"(https?://[^\s?'\"]+)\?[^\s'\"]*", r"\1?…", text)
         first = text.splitlines()[0] if text else ""
         return first[:300]

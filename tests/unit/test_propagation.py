@@ -125,6 +125,9 @@ def test_a_cname_link_is_served_only_with_its_target_and_authority() -> None:
     assert not link.served
     assert "[not the CNAME to x.acme.example]" in link.row()
     assert "dig @192.0.2.2 _acme-challenge.example CNAME +norecurse" in link.row()
+    empty = Observation(NS2, "_acme-challenge.example", TO, Answer("NOERROR",
+                        authoritative=True), rdtype="CNAME")
+    assert "NOERROR (no CNAME) [not the CNAME to x.acme.example]" in empty.row()
 
 
 def test_cname_targets_a_server_without_it_is_behind_not_a_vote() -> None:
