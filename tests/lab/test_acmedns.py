@@ -84,6 +84,18 @@ def publish(lab: Lab, made: list[tuple[str, str]], record: str) -> None:
     made.append((name.rstrip("."), target.rstrip(".")))
 
 
+def registered(acmedns: AcmeDnsEmulator, lab: Lab, made: list[tuple[str, str]], path: Path,
+               *domains: str, allow_from: tuple[str, ...] = ()) -> list[str]:
+    """``domains`` registered into ``path`` and the CNAME lines `register` printed published:
+    the documented flow up to the certbot run. Returns those lines."""
+    proc = register(acmedns, path, *domains, allow_from=allow_from)
+    assert proc.returncode == 0, proc.stderr
+    records = cname_lines(proc)
+    for record in records:
+        publish(lab, made, record)
+    return records
+
+
 def test_acmedns_register_then_issue_apex_wildcard_www(
         lab: Lab, certbot: Certbot, tmp_path: Path, fresh_name: str,
         acmedns: AcmeDnsEmulator, cnames: list[tuple[str, str]]) -> None:
@@ -150,10 +162,7 @@ def test_acmedns_refusals_allowfrom_and_credentials_are_told_apart(
         lab: Lab, tmp_path: Path, fresh_name: str, acmedns: AcmeDnsEmulator,
         cnames: list[tuple[str, str]]) -> None:
     file = tmp_path / "acmedns.json"
-    proc = register(acmedns, file, fresh_name, allow_from=("192.0.2.0/24",))
-    assert proc.returncode == 0, proc.stderr
-    for record in cname_lines(proc):
-        publish(lab, cnames, record)
+    registered(acmedns, lab, cnames, file, fresh_name, allow_from=("192.0.2.0/24",))
     ini = acmedns_ini(tmp_path, acmedns, file)
     status, report = lab.doctor(fresh_name, credentials=ini)
     assert status == 2
@@ -179,9 +188,7 @@ def test_acmedns_three_values_for_one_registration_stop_before_writing(
         lab: Lab, certbot: Certbot, tmp_path: Path, fresh_name: str,
         acmedns: AcmeDnsEmulator, cnames: list[tuple[str, str]]) -> None:
     file = tmp_path / "acmedns.json"
-    proc = register(acmedns, file, fresh_name)
-    [record] = cname_lines(proc)
-    publish(lab, cnames, record)
+    [record] = registered(acmedns, lab, cnames, file, fresh_name)
     saved = json.loads(file.read_text())
     saved[f"www.{fresh_name}"] = saved[fresh_name]  # one registration shared by www too
     file.write_text(json.dumps(saved))
@@ -218,9 +225,7 @@ def test_one_certificate_three_writers(lab: Lab, certbot: Certbot, tmp_path: Pat
     """exec for autopilot.test (the apex), acme-dns for www (its CNAME into example.test),
     RFC 2136 (the top level, any other zone) for a signed.test name."""
     file = tmp_path / "acmedns.json"
-    proc = register(acmedns, file, f"www.{fresh_name}")
-    [record] = cname_lines(proc)
-    publish(lab, cnames, record)
+    registered(acmedns, lab, cnames, file, f"www.{fresh_name}")
     exec_ini = hooks_ini(lab, tmp_path, zones=ZONE).read_text()
     ini = tmp_path / "mixed.ini"
     other = fresh_name.replace(ZONE, "signed.test")
@@ -248,9 +253,7 @@ def test_two_writers_for_one_zone_in_one_run_stop_before_writing(
         acmedns: AcmeDnsEmulator, cnames: list[tuple[str, str]]) -> None:
     """acme-dns's fulldomains in example.test, and exec serving example.test too."""
     file = tmp_path / "acmedns.json"
-    proc = register(acmedns, file, fresh_name)
-    [record] = cname_lines(proc)
-    publish(lab, cnames, record)
+    [record] = registered(acmedns, lab, cnames, file, fresh_name)
     ini = tmp_path / "mixed.ini"
     ini.write_text(f"dns_autopilot_acmedns_api_url = {acmedns.url}\n"
                    f"dns_autopilot_acmedns_registration_file = {file}\n\n[internal]\n"
