@@ -212,7 +212,7 @@ configure() {
     case " ${SIGNED_ZONES[*]} " in *" $zone "*) signing="dnssec-policy default;" ;; esac
     if [ "$zone" = "$SLOW_ZONE" ]; then
       notify="notify no;"
-      refresh="min-refresh-time 4; max-refresh-time 6;"
+      refresh="min-refresh-time 4; max-refresh-time 6; min-retry-time 2; max-retry-time 3;"
     fi
     [ "$zone" = "$LAG_ZONE" ] && notify="notify no;"
     local grants="grant $KEY_NAME zonesub ANY;"

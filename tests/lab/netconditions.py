@@ -176,16 +176,17 @@ def transfers_held(lab: Lab) -> Iterator[Callable[[], None]]:
 
 
 def when_logged(certbot: Certbot, step: str, then: Callable[[], None],
-                seconds: float = 120) -> threading.Thread:
-    """A thread that runs ``then`` once the running certbot's event log has a ``step``
-    event (or after ``seconds``): to act at the moment the plugin says it waits."""
+                seconds: float = 120, times: int = 1) -> threading.Thread:
+    """A thread that runs ``then`` once the running certbot's event log has ``times``
+    ``step`` events (or after ``seconds``): to act at the moment the plugin says it waits."""
     path = certbot.logs_dir / "dns-autopilot.jsonl"
 
     def watch() -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             lines = path.read_text().splitlines() if path.exists() else []
-            if any(json.loads(line).get("step") == step for line in lines if line.strip()):
+            if sum(json.loads(line).get("step") == step for line in lines
+                   if line.strip()) >= times:
                 break
             time.sleep(0.05)
         then()
