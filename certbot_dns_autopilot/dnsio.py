@@ -210,6 +210,36 @@ def _how(exc: OSError, refused: str = "refused") -> str:
                 exc.errno or 0, exc.strerror or type(exc).__name__)
 
 
+def reason(exc: BaseException) -> str:
+    """A DNS failure in the user's words: what failed, never dnspython's own sentences
+    ("There is no SOA RR at the DNS root name. This should never happen!")."""
+    if isinstance(exc, dns.resolver.NXDOMAIN):
+        return "the name does not exist (NXDOMAIN)"
+    if isinstance(exc, dns.resolver.NoAnswer):
+        return "no record of that type (NOERROR, no answer)"
+    if isinstance(exc, dns.resolver.NoRootSOA):
+        return "the resolvers deny that even the root exists (NXDOMAIN for '.')"
+    if isinstance(exc, dns.resolver.LifetimeTimeout):
+        return "no resolver answered in time"
+    if isinstance(exc, dns.resolver.NoNameservers):
+        failed = sorted({f"{server}: {_rcode_of(error)}" for server, _, _, error, *_ in
+                         getattr(exc, "kwargs", {}).get("errors", [])})
+        return "every resolver failed the question" + (f" ({'; '.join(failed)})"
+                                                       if failed else "")
+    if isinstance(exc, dns.exception.Timeout):
+        return "no answer in time"
+    return type(exc).__name__
+
+
+def _rcode_of(error: object) -> str:
+    """How one nameserver failed in dnspython's NoNameservers list, as an rcode or a word."""
+    text = str(error)
+    for rcode in ("SERVFAIL", "REFUSED", "NOTAUTH", "FORMERR", "NOTIMP"):
+        if rcode in text:
+            return rcode
+    return "no answer" if "timed out" in text.lower() else type(error).__name__
+
+
 def route_error(address: str, port: int = 53) -> str:
     """Why this host cannot send to ``address`` at all ("" if it can). A UDP connect only
     asks the kernel for a route: no packet leaves."""

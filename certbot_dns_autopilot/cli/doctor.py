@@ -22,6 +22,7 @@ from ..plan.routing import Router
 from ..preflight import account, caa, links
 from ..preflight.findings import ERROR, Finding, exit_status
 from ..shown import LONG, shown
+from ..zones import Zones
 
 #: lineages `doctor --all` checks at once: each check already asks its servers concurrently
 DEFAULT_JOBS = 4
@@ -97,8 +98,9 @@ def _check_names(domains: list[str]) -> None:
 def diagnose(args: argparse.Namespace) -> tuple[list[dict], list[Finding]]:
     _check_names(args.domains)
     _, writers, alias_list = credentials.load(args.credentials)
-    follower = Follower(dnsio.Recursive(parse_resolvers(args.resolvers)),
-                        reach=dnsio.Reach(args.address_family))
+    zones = Zones(dnsio.Recursive(parse_resolvers(args.resolvers)),
+                  dnsio.Reach(args.address_family))
+    follower = Follower(zones)
     router = Router(writers, follower, alias_list, follow_cnames=args.follow_cnames)
     routes, found, described = [], [], []
     for domain in args.domains:
@@ -115,11 +117,11 @@ def diagnose(args: argparse.Namespace) -> tuple[list[dict], list[Finding]]:
                               else None})
     identities = preflight.ca_identities(args.caa_identities, args.server)
     requester = caa.Requester(find_account(args), args.server, account.is_staging(args.server))
-    found += preflight.run(routes, args.domains, follower, identities,
+    found += preflight.run(routes, args.domains, zones, identities,
                            probe_permission=not args.no_permission_probe, requester=requester)
     found += preflight.rate_limits(args.domains, args.server, args.config_dir)
     for route in routes:  # a run waits for these; a check made before one says so
-        found += links.cname_links(route.origin, route.chain, follower)
+        found += links.cname_links(route.origin, route.chain, zones)
     return described, found
 
 

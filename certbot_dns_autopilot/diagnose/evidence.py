@@ -71,17 +71,18 @@ def gather(origin: str, target: str, zone: str, run_values: frozenset[str], doma
     """Ask everything about one failed name at once; give up on what exceeds ``budget``.
     Addresses the run found unreachable are not asked again (the default ``query`` is the
     run's `dnsio.Reach`): they come back as unreachable, named as not checked."""
-    query = query or follower.reach.ask
+    zones = follower.zones
+    query = query or zones.reach.ask
     deadline = time.monotonic() + budget
     pool = ThreadPoolExecutor(max_workers=16)
     try:
-        servers = _bounded(pool, lambda: follower.servers(zone), deadline) or []
+        servers = _bounded(pool, lambda: zones.servers(zone), deadline) or []
         jobs = _jobs(origin, target, zone, run_values, servers, follower, query)
         if reading.kind == "caa" or reading.typ == "caa":
-            jobs["caa"] = lambda: tuple(preflight.caa_findings(domain, follower, identities,
+            jobs["caa"] = lambda: tuple(preflight.caa_findings(domain, zones, identities,
                                                                   requester))
         if reading.kind in ("dnssec", "servfail"):
-            jobs["dnssec"] = lambda: tuple(preflight.dnssec_findings(zone, follower))
+            jobs["dnssec"] = lambda: tuple(preflight.dnssec_findings(zone, zones))
         results, late, chain_error = _collect(pool, jobs, deadline)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -104,7 +105,7 @@ def _jobs(origin: str, target: str, zone: str, run_values: frozenset[str],
           query: Callable[..., dnsio.Answer]) -> dict[str, Callable[[], Any]]:
     """The questions every failed name gets: each server for the target, the serials, the
     resolvers for the name the CA asked, the chain as it is now, the doubled name."""
-    recursive = follower.recursive
+    recursive = follower.zones.recursive
     return {
         "authoritative": lambda: tuple(
             Observation(s, target, run_values, query(s, target, "TXT")) for s in servers),
@@ -115,7 +116,7 @@ def _jobs(origin: str, target: str, zone: str, run_values: frozenset[str],
         "chain": lambda: _chain_and_links(origin, follower, query),
         "doubled": lambda: next((Observation(s, f"{target}.{zone}", run_values,
                                              query(s, f"{target}.{zone}", "TXT"))
-                                 for s in servers if follower.reach.usable(s)), None),
+                                 for s in servers if follower.zones.reach.usable(s)), None),
     }
 
 
@@ -124,7 +125,7 @@ def _chain_and_links(origin: str, follower: Follower, query: Callable[..., dnsio
     """The chain as it is now, and each of its CNAMEs asked of every server of its zone: one
     without it answered the CA's resolver with no CNAME (cached for the negative TTL)."""
     chain = follower.follow(origin)
-    return chain, links.observe(chain, follower, query)
+    return chain, links.observe(chain, follower.zones, query)
 
 
 def _collect(pool: ThreadPoolExecutor, jobs: dict[str, Callable[[], Any]], deadline: float

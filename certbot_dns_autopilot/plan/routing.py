@@ -119,7 +119,7 @@ class Router:
         if chain and chain.final == name:
             return chain.zone
         try:
-            return self.follower.recursive.zone_of(name.split(".", 1)[1] if "." in name else name)
+            return self.follower.zones.zone_of(name)
         except dns.exception.DNSException as exc:
             raise AutopilotError(
                 Code.ZONE_NOT_FOUND, f"no zone encloses {name} ({exc})",

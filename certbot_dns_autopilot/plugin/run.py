@@ -28,6 +28,7 @@ from ..preflight import account, caa
 from ..preflight.findings import ERROR, Finding, as_error
 from ..wait import Waiter, propagation
 from ..writers import RECORD_TTL, Writer, locks
+from ..zones import Zones
 from .state import RunState
 
 logger = logging.getLogger("certbot_dns_autopilot.authenticator")
@@ -145,18 +146,17 @@ class Run:
         recursive = dnsio.Recursive(self.option("resolvers"))
         family = self.option("address-family")
         authoritative = self.option("authoritative-check")
-        reach = dnsio.Reach(family, authoritative=authoritative)
-        follower = Follower(recursive, reach=reach)
+        zones = Zones(recursive, dnsio.Reach(family, authoritative=authoritative))
+        follower = Follower(zones)
         self._state = RunState(run_journal, follower, wait_off=timeout == 0)
         for writer in writers.writers:
             writer.events = self._events  # retries are reported in the event log
         router = Router(writers, follower, alias_list,
                         follow_cnames=self.option("follow-cnames"))
-        waiter = Waiter(recursive, timeout=float(timeout),
+        waiter = Waiter(zones, timeout=float(timeout),
                         public_check=self.option("public-check"),
                         events=self._events, progress=display_util.notify,
-                        stopping=self._signalled.is_set, reach=reach,
-                        authoritative_check=authoritative)
+                        stopping=self._signalled.is_set, authoritative_check=authoritative)
         return router, waiter
 
     def perform(self, achalls: list[achallenges.AnnotatedChallenge]
@@ -267,7 +267,7 @@ class Run:
                                                  getattr(self.config, "server", None))
             requester = self.requester(key)
             step["account"] = requester.account
-            found = preflight.run(routes, domains, self.state.follower, identities,
+            found = preflight.run(routes, domains, self.state.follower.zones, identities,
                                   requester=requester)
             found += preflight.rate_limits(domains, getattr(self.config, "server", None),
                                            getattr(self.config, "config_dir", None))
@@ -394,8 +394,7 @@ class Run:
         def gather(origin: str, domain: str, reading: ca_errors.CaReading) -> evidence.Evidence:
             route = state.routes.get(origin)
             target = route.name if route else origin
-            zone = route.zone if route else state.follower.recursive.zone_of(
-                origin.split(".", 1)[1])
+            zone = route.zone if route else state.follower.zones.zone_of(origin)
             found = evidence.gather(origin, target, zone,
                                     frozenset(state.targets.get(target, ())), domain, reading,
                                     state.follower, identities,

@@ -5,8 +5,10 @@ functions (`caa`, `dnssec`, `findings`); one module per probe gathers the answer
 `caa_probe`, `delegation`, `dnssec_probe`, `existing`, `permissions`, `ratelimits`), and
 `run` asks them all; `links` (the chain's CNAMEs at every server) is doctor's and the hint's,
 as a run waits for them instead.
-Nothing here asks a recursive resolver about an ``_acme-challenge`` name: TXT lookups go to
-the authoritative servers of the target zone, so no negative answer is cached for the CA.
+Nothing here asks a recursive resolver a question whose answer could deny an
+``_acme-challenge`` name: TXT and CAA lookups and zone cuts go to the authoritative servers
+(`zones.Zones`), so no negative answer, nor an NSEC proof a resolver could deny a name from
+(RFC 8198), is cached where this run or the CA looks next.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from ..codes import Code
-from ..plan.chain import Follower
 from ..plan.routing import Route
+from ..zones import Zones
 from . import caa
 from .caa_probe import caa_findings
 from .delegation import delegation
@@ -45,22 +47,22 @@ def ca_identities(configured: str | None, directory_url: str | None) -> set[str]
     return {str(i).lower() for i in meta.get("caaIdentities", [])}
 
 
-def run(routes: list[Route], domains: list[str], follower: Follower, identities: set[str],
+def run(routes: list[Route], domains: list[str], zones: Zones, identities: set[str],
         probe_permission: bool = False, requester: caa.Requester | None = None
         ) -> list[Finding]:
     """Every probe, for every name and zone of a run, before anything is written."""
     found = public_suffix(domains)
-    zones = {r.zone for r in routes} | {h.zone for r in routes if r.chain
-                                         for h in r.chain.hops if h.zone}
+    written = {r.zone for r in routes} | {h.zone for r in routes if r.chain
+                                           for h in r.chain.hops if h.zone}
     with ThreadPoolExecutor(max_workers=16) as pool:  # names are independent: ask at once
-        for result in pool.map(lambda d: caa_findings(d, follower, identities, requester),
+        for result in pool.map(lambda d: caa_findings(d, zones, identities, requester),
                                domains):
             found += result
-        for result in pool.map(lambda z: delegation(z, follower), sorted(zones)):
+        for result in pool.map(lambda z: delegation(z, zones), sorted(written)):
             found += result
-        for result in pool.map(lambda z: dnssec_findings(z, follower), sorted(zones)):
+        for result in pool.map(lambda z: dnssec_findings(z, zones), sorted(written)):
             found += result
-        for result in pool.map(lambda r: existing_values(r, follower, ours=set()), routes):
+        for result in pool.map(lambda r: existing_values(r, zones, ours=set()), routes):
             found += result
     # A bogus CAA answer in a zone whose DS is already reported broken is that same cause.
     broken = {f.name for f in found if f.code == Code.DNSSEC_BROKEN}

@@ -4,20 +4,20 @@ mistyped names), asked of the target zone's authoritative servers."""
 from __future__ import annotations
 
 from ..codes import Code
-from ..plan.chain import Follower
 from ..plan.routing import Route
+from ..zones import Zones
 from .findings import WARNING, Finding
 
 
-def existing_values(route: Route, follower: Follower, ours: set[str]) -> list[Finding]:
+def existing_values(route: Route, zones: Zones, ours: set[str]) -> list[Finding]:
     """Values already at the target (stale-record) and records at a doubled name (wrong-name),
     asked of the target zone's authoritative servers only."""
     found = []
-    servers = follower.servers(route.zone)
+    servers = zones.servers(route.zone)
     seen: dict[str, int | None] = {}
     rows = []
     for server in servers:
-        answer = follower.reach.ask(server, route.name, "TXT")
+        answer = zones.reach.ask(server, route.name, "TXT")
         rows.append(f"{server}: {answer.describe()}")
         for value in answer.values - ours:
             seen[value] = answer.ttl
@@ -32,8 +32,8 @@ def existing_values(route: Route, follower: Follower, ours: set[str]) -> list[Fi
             "--dns-autopilot-remove-stale true), and keep their TTL short",
             values=tuple(sorted(seen)), where=(route.zone, route.name), ttl=ttl))
     doubled = f"{route.name}.{route.zone}"
-    for server in [s for s in servers if follower.reach.usable(s)][:1]:
-        answer = follower.reach.ask(server, doubled, "TXT")
+    for server in [s for s in servers if zones.reach.usable(s)][:1]:
+        answer = zones.reach.ask(server, doubled, "TXT")
         if answer.values:
             found.append(Finding(
                 Code.WRONG_NAME, WARNING, route.origin,

@@ -33,6 +33,7 @@ from ..codes import Code
 from ..errors import AutopilotError
 from ..events import EventLog
 from ..plan import Target
+from ..zones import Zones
 from . import propagation
 from .propagation import Observation
 
@@ -50,17 +51,21 @@ Pair = tuple[dnsio.Server, Target]
 class Waiter:
     """Polls until the evidence says the CA will find the values, or the timeout passes."""
 
-    def __init__(self, recursive: dnsio.Recursive, timeout: float, public_check: bool = True,
+    def __init__(self, zones: Zones, timeout: float, public_check: bool = True,
                  events: EventLog | None = None, progress: Callable[[str], None] | None = None,
                  query: Query | None = None, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  stopping: Callable[[], bool] = lambda: False,
-                 reach: dnsio.Reach | None = None, authoritative_check: bool = True) -> None:
-        self.recursive = recursive
+                 authoritative_check: bool = True) -> None:
+        """``zones``: the run's zones (their servers as the parents delegate them, and the
+        run's reach and resolvers); ``query``: how the resolvers are asked (default: the
+        reach's own, past its filter)."""
+        self.zones = zones
+        self.recursive = zones.recursive
         self.timeout = timeout
         self.public_check = public_check
         self.authoritative_check = authoritative_check
-        self.reach = reach or dnsio.Reach(query=query)
+        self.reach = zones.reach
         #: addresses not verified from this host, with why (set by `wait`)
         self.unverified: dict[dnsio.Server, str] = {}
         self.events = events or EventLog()
@@ -139,20 +144,22 @@ class Waiter:
                                f"{decides}")
 
     def nameserver_addresses(self, zone: str) -> list[dnsio.Server]:
-        """Every address of every nameserver of ``zone``, as the resolvers see the NS set."""
+        """Every address of every nameserver of ``zone``: the hosts its parent delegates
+        to and those its apex lists (`zones.Zones.servers`, found once per run)."""
         with self.events.step("nameservers", zone) as step:
             try:
-                hosts, servers = dnsio.nameserver_addresses(self.recursive, zone)
+                servers = self.zones.servers(zone)
+                hosts = self.zones.delegation(zone).hosts
             except dns.exception.DNSException as exc:
                 raise AutopilotError(
-                    Code.LAME_DELEGATION, f"the NS set of {zone} could not be resolved: {exc}",
-                    "check the zone's delegation (dig NS at the parent) and "
-                    "--dns-autopilot-resolvers") from None
+                    Code.LAME_DELEGATION, f"the NS set of {zone} could not be resolved: "
+                    f"{dnsio.reason(exc)}", "check the zone's delegation (dig NS at the "
+                    "parent) and --dns-autopilot-resolvers") from None
             step["servers"] = [str(s) for s in servers]
         if not servers:
             raise AutopilotError(
                 Code.LAME_DELEGATION,
-                f"no nameserver of {zone} ({', '.join(hosts)}) has an address",
+                f"no nameserver of {zone} ({', '.join(hosts) or 'none found'}) has an address",
                 "publish A/AAAA records (and glue) for the zone's nameservers")
         return servers
 

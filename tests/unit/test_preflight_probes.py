@@ -17,10 +17,9 @@ import dns.rdataset
 import dns.rrset
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from unit_helpers import DNSWorld, write_cert
+from unit_helpers import DNSWorld, write_cert, zones_of
 
 from certbot_dns_autopilot import dnsio
-from certbot_dns_autopilot.plan.chain import Follower
 from certbot_dns_autopilot.plan.routing import Route
 from certbot_dns_autopilot.preflight import (
     caa_findings,
@@ -31,6 +30,7 @@ from certbot_dns_autopilot.preflight import (
     rate_limits,
 )
 from certbot_dns_autopilot.preflight.findings import ERROR, WARNING
+from certbot_dns_autopilot.zones import Zones
 
 ZONE = "example.test"
 NAME = f"_acme-challenge.{ZONE}"
@@ -64,10 +64,9 @@ def world(parent: str = PARENT, apex: str = APEX, servers: tuple[str, ...] = (NS
     return recorded
 
 
-def follower(recorded: DNSWorld) -> Follower:
+def follower(recorded: DNSWorld) -> Zones:
     """The probes' view of the DNS, every message through the door to ``recorded``."""
-    return Follower(dnsio.Recursive([RESOLVER], exchange=recorded),
-                    reach=dnsio.Reach(exchange=recorded))
+    return zones_of(recorded, RESOLVER.address)
 
 
 def route(writer: object = None) -> Route:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from unit_helpers import FixedZones
 
 from certbot_dns_autopilot.dnsio import Answer, Reach, Server
 from certbot_dns_autopilot.errors import AutopilotError
@@ -17,12 +18,14 @@ TARGET = Target("example", "_acme-challenge.example", frozenset({"v"}))
 
 class FakeRecursive:
     servers = [RESOLVER]
-
-    def nameservers(self, zone: str) -> list[str]:
-        return ["ns1.example", "ns2.example"]
+    hosts = ["ns1.example", "ns2.example"]
 
     def addresses(self, host: str) -> list[str]:
         return [{"ns1.example": NS1.address, "ns2.example": NS2.address}[host]]
+
+
+def zones(recursive: FakeRecursive, reach: Reach) -> FixedZones:
+    return FixedZones(recursive, reach, {"example": recursive.hosts})
 
 
 class Script:
@@ -62,8 +65,8 @@ def waiter(script: Script, timeout: float = 60, **options: object) -> Waiter:
     reach = Reach(str(options.pop("family", "any")), query=script.query,
                   route=options.pop("route", routed),  # type: ignore[arg-type]
                   authoritative=bool(options.get("authoritative_check", True)))
-    return Waiter(FakeRecursive(), timeout=timeout, query=script.query,  # type: ignore[arg-type]
-                  clock=script.clock, sleep=script.sleep, reach=reach,
+    return Waiter(zones(FakeRecursive(), reach), timeout=timeout,  # type: ignore[arg-type]
+                  query=script.query, clock=script.clock, sleep=script.sleep,
                   **options)  # type: ignore[arg-type]
 
 
@@ -107,9 +110,9 @@ def test_a_termination_signal_noted_during_the_wait_ends_it_at_once() -> None:
 
     script = Script(ns2_ready_at=1e9)
     stopping = iter([False, False, True])
-    waiter = Waiter(FakeRecursive(), timeout=60, query=script.query,  # type: ignore[arg-type]
-                    clock=script.clock, sleep=script.sleep, stopping=lambda: next(stopping),
-                    reach=Reach(query=script.query, route=routed))
+    waiter = Waiter(zones(FakeRecursive(), Reach(query=script.query, route=routed)),
+                    timeout=60, query=script.query,  # type: ignore[arg-type]
+                    clock=script.clock, sleep=script.sleep, stopping=lambda: next(stopping))
     with pytest.raises(errors.SignalExit):
         waiter.wait([TARGET])
     assert script.now < 5, "stopped after two rounds, not at the timeout"
@@ -151,16 +154,15 @@ def test_a_lagging_server_is_still_waited_for_beside_a_silent_one() -> None:
     three = Server("192.0.2.3", name="ns3.example")
 
     class Three(FakeRecursive):
-        def nameservers(self, zone: str) -> list[str]:
-            return ["ns1.example", "ns2.example", "ns3.example"]
+        hosts = ["ns1.example", "ns2.example", "ns3.example"]
 
         def addresses(self, host: str) -> list[str]:
             return [three.address] if host == "ns3.example" else super().addresses(host)
 
     script = Silent(three.address, ns2_ready_at=6.0)
     reach = Reach(query=script.query, route=routed)
-    wait = Waiter(Three(), timeout=60, query=script.query,  # type: ignore[arg-type]
-                  clock=script.clock, sleep=script.sleep, reach=reach)
+    wait = Waiter(zones(Three(), reach), timeout=60, query=script.query,  # type: ignore[arg-type]
+                  clock=script.clock, sleep=script.sleep)
     timings = wait.wait([TARGET])
     assert timings["authoritative"] >= 6.0, "ns2 was waited for until it served"
     assert list(wait.unverified) == [three]

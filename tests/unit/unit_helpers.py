@@ -149,6 +149,7 @@ class DNSWorld:
         self.served: dict[str, list[object]] = {}  # address -> zones
         self.scripts: list[tuple[str, str | None, str | None, str, dict[str, object]]] = []
         self.asked: list[tuple[str, str, str, bool]] = []  # address, name, type, recursion
+        self.cache: list[object] = []  # zones the resolvers answer from first (`remember`)
 
     def serve(self, addresses: tuple[str, ...] | str, origin: str, text: str) -> object:
         """``addresses`` serve the zone ``origin`` made of ``text`` (relative names allowed);
@@ -159,6 +160,14 @@ class DNSWorld:
         for address in (addresses,) if isinstance(addresses, str) else addresses:
             self.served.setdefault(address, []).append(zone)
         return zone
+
+    def remember(self, origin: str, text: str) -> None:
+        """The resolvers hold this copy of the zone ``origin`` in their cache (an old
+        delegation, an old value): they answer from it before any zone a server serves."""
+        import dns.zone
+
+        self.cache.insert(0, dns.zone.from_text(text, origin=origin, relativize=False,
+                                                check_origin=False))
 
     def script(self, address: str, answer: str, name: str | None = None,
                rdtype: str | None = None, **flags: object) -> None:
@@ -230,7 +239,8 @@ class DNSWorld:
         import dns.rrset
 
         resolver = address in self.resolvers and recurse
-        zones = [z for zs in self.served.values() for z in zs] if resolver else \
+        # A resolver answers from what it cached first (`remember`), then from every zone.
+        zones = self.cache + [z for zs in self.served.values() for z in zs] if resolver else \
             self.served.get(address, [])
         name, rdtype = question.name, question.rdtype
         want_sigs = bool(response.ednsflags & dns.flags.DO) or resolver
@@ -244,8 +254,16 @@ class DNSWorld:
             cut = self._cut(zone, name, rdtype)
             if cut is not None:  # a delegation below this zone: refer, without authority
                 response.flags &= ~dns.flags.AA
-                response.authority.append(dns.rrset.from_rdata_list(
-                    cut, zone.get_rdataset(cut, "NS").ttl, zone.get_rdataset(cut, "NS")))
+                delegated = zone.get_rdataset(cut, "NS")
+                response.authority.append(dns.rrset.from_rdata_list(cut, delegated.ttl,
+                                                                    delegated))
+                for host in (r.target for r in delegated):  # glue, as a parent sends it
+                    for kind in ("A", "AAAA"):
+                        glue = zone.get_rdataset(host, kind) if host.is_subdomain(
+                            zone.origin) else None
+                        if glue is not None:
+                            response.additional.append(
+                                dns.rrset.from_rdata_list(host, glue.ttl, glue))
                 return
             node = zone.get_node(name)
             found = node.get_rdataset(dns.rdataclass.IN, rdtype) if node else None
@@ -282,6 +300,46 @@ class DNSWorld:
                 return cut
             cut = cut.parent()
         return None
+
+
+def zones_of(recorded: DNSWorld, resolver: str = "198.51.100.53") -> Any:
+    """The run's `zones.Zones` on recorded answers: the resolver at ``resolver`` and every
+    authoritative address answer through ``recorded`` (nothing reaches the network)."""
+    from certbot_dns_autopilot import dnsio
+    from certbot_dns_autopilot.zones import Zones
+
+    return Zones(dnsio.Recursive([dnsio.Server(resolver)], exchange=recorded),
+                 dnsio.Reach(exchange=recorded))
+
+
+class FixedZones:
+    """`zones.Zones` for tests on scripted `Answer` values (which have no whole responses
+    to walk delegations in): each zone's nameserver hosts are given, their addresses come
+    from ``recursive.addresses``, the zone of a name is the longest listed zone enclosing
+    it; the reach and resolvers are the test's."""
+
+    def __init__(self, recursive: Any, reach: Any, hosts: dict[str, list[str]]) -> None:
+        self.recursive, self.reach, self.hosts = recursive, reach, hosts
+        self.extra: dict[str, list[Any]] = {}
+
+    def zone_of(self, name: str) -> str:
+        found = [z for z in self.hosts if name == z or name.endswith("." + z) or not z]
+        return max(found, key=len, default="")
+
+    def delegation(self, zone: str) -> Any:
+        from certbot_dns_autopilot import dnsio
+        from certbot_dns_autopilot.zones import Delegation
+
+        hosts = tuple(self.hosts.get(zone, ()))
+        servers = tuple(sorted(dnsio.Server(address=a, name=h) for h in hosts
+                               for a in self.recursive.addresses(h)))
+        return Delegation(zone, None, hosts, hosts, servers, via="given by the test")
+
+    def servers(self, zone: str) -> list[Any]:
+        return sorted(set(self.delegation(zone).servers) | set(self.extra.get(zone, ())))
+
+    def also_serving(self, zone: str, servers: Any) -> None:
+        self.extra.setdefault(zone, []).extend(servers)
 
 
 def write_cert(path: Path, names: list[str], not_before: datetime) -> None:
