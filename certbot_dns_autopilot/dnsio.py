@@ -82,8 +82,13 @@ class Answer:
     cname: str | None = None  # target of a CNAME owned by the query name
     ns: tuple[str, ...] = ()  # NS targets at the query name (answer, or a referral)
     referral: str | None = None  # a delegation below the server's zone (NS, no AA)
+    #: an NSEC/NSEC3 record of the authority section whose range covers the query name
+    #: (the proof a denial came from, with its TTL: how long a resolver keeps denying)
+    denial: str = ""
+    denial_ttl: int | None = None
     mname: str | None = None  # the SOA's primary nameserver, when an SOA was in the answer
     minimum: int | None = None  # the SOA's minimum: the zone's negative-caching TTL
+    recursion: bool = False  # the RA bit: the server offers recursion (a resolver)
 
     @property
     def answered(self) -> bool:
@@ -228,6 +233,8 @@ def reason(exc: BaseException) -> str:
                                                        if failed else "")
     if isinstance(exc, dns.exception.Timeout):
         return "no answer in time"
+    if isinstance(exc, Unanswerable):
+        return str(exc)
     return type(exc).__name__
 
 
@@ -254,6 +261,11 @@ def route_error(address: str, port: int = 53) -> str:
 #: One request to one server and its response: the wire (`exchange`), or recorded answers.
 #: Raises `Unreachable` when nothing answered, dns exceptions for answers it cannot read.
 Exchange = Callable[["Server", dns.message.Message, float], dns.message.Message]
+
+
+class Unanswerable(dns.exception.DNSException):
+    """A question no server could answer, in our own words (`reason` shows them as they
+    are; dnspython's own texts never reach the user)."""
 
 
 class Unreachable(OSError):
@@ -391,11 +403,14 @@ def _fetch_https(server: Server, query: dns.message.Message, timeout: float
 
 
 def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
-        timeout: float = DEFAULT_QUERY_TIMEOUT, exchange: Exchange = exchange) -> Answer:
-    """One query to one server, read into an `Answer`; never raises for DNS failures."""
+        timeout: float = DEFAULT_QUERY_TIMEOUT, exchange: Exchange = exchange,
+        dnssec: bool = False) -> Answer:
+    """One query to one server, read into an `Answer`; never raises for DNS failures.
+    ``dnssec`` sets the DO bit: a denial then comes with its NSEC/NSEC3 proof
+    (`Answer.denial`)."""
     try:
         response = fetch(server, qname, rdtype, recurse=recurse, timeout=timeout,
-                         exchange=exchange)
+                         exchange=exchange, dnssec=dnssec)
     except Unreachable as exc:
         return Answer(rcode="TIMEOUT" if exc.timed_out else "UNREACHABLE", error=exc.how)
     except dns.exception.Timeout:
@@ -405,6 +420,49 @@ def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
     except dns.exception.DNSException as exc:
         return Answer(rcode="ERROR", error=str(exc) or type(exc).__name__)
     return read(response, qname, rdtype)
+
+
+def _between(low: object, name: object, high: object) -> bool:
+    """``low < name < high`` in a ring (the last record of a chain points back to the
+    first): the range an NSEC or NSEC3 record proves empty."""
+    if low < high:  # type: ignore[operator]
+        return low < name < high  # type: ignore[operator]
+    return name > low or name < high  # type: ignore[operator]
+
+
+def covering(response: dns.message.Message, name: dns.name.Name) -> tuple[str, int | None]:
+    """The NSEC or NSEC3 record of a response's authority section that proves ``name``
+    (or a name above it, for NSEC3's closest encloser) does not exist, and its TTL; ("",
+    None) when none does (pure). NSEC ranges are in canonical order (RFC 4034 6.1, which
+    dnspython's name comparison follows); NSEC3 ranges over the hashes (RFC 5155)."""
+    import base64
+
+    import dns.dnssec
+
+    for rrset in response.authority:
+        if rrset.rdtype == dns.rdatatype.NSEC:
+            for rdata in rrset:
+                if name != rrset.name and _between(rrset.name, name, rdata.next):
+                    return rrset.to_text().splitlines()[0], rrset.ttl
+        elif rrset.rdtype == dns.rdatatype.NSEC3:
+            zone = rrset.name.parent()
+            owner = rrset.name.labels[0].decode().upper()
+            for rdata in rrset:
+                following = base64.b32hexencode(rdata.next).decode().rstrip("=").upper()
+                for above in _ancestors_within(name, zone):
+                    hashed = dns.dnssec.nsec3_hash(above, rdata.salt, rdata.iterations,
+                                                   rdata.algorithm)
+                    if _between(owner, hashed, following):
+                        return rrset.to_text().splitlines()[0], rrset.ttl
+    return "", None
+
+
+def _ancestors_within(name: dns.name.Name, zone: dns.name.Name) -> list[dns.name.Name]:
+    found = []
+    while name != zone and name.is_subdomain(zone) and len(name) > 1:
+        found.append(name)
+        name = name.parent()
+    return found
 
 
 def read(response: dns.message.Message, qname: str, rdtype: str = "TXT") -> Answer:
@@ -428,8 +486,11 @@ def read(response: dns.message.Message, qname: str, rdtype: str = "TXT") -> Answ
         referral = next((rrset.name.to_text(omit_final_dot=True).lower()
                          for rrset in response.authority if rrset.rdtype == dns.rdatatype.NS),
                         None)
+    denial, denial_ttl = covering(response, name) if not response.answer else ("", None)
     return Answer(
         rcode=dns.rcode.to_text(response.rcode()),
+        denial=denial,
+        denial_ttl=denial_ttl,
         values=_txt_values(response) if rdtype_value == dns.rdatatype.TXT else frozenset(),
         ttl=_answer_ttl(response, rdtype_value),
         authoritative=bool(response.flags & dns.flags.AA),
@@ -439,6 +500,7 @@ def read(response: dns.message.Message, qname: str, rdtype: str = "TXT") -> Answ
         referral=referral,
         mname=mname,
         minimum=minimum,
+        recursion=bool(response.flags & dns.flags.RA),
     )
 
 
@@ -546,22 +608,42 @@ class Recursive:
         """``exchange``: where the resolver's messages go instead of the network (recorded
         answers); dnspython's resolver logic (CNAMEs, zone cuts, retries) runs on them."""
         self.servers = list(servers or [])
+        #: the servers come from /etc/resolv.conf (no --dns-autopilot-resolvers)
+        self.from_system = not self.servers
+        self._exchange = exchange
         if self.servers:
             self._resolver = dns.resolver.Resolver(configure=False)
-            self._resolver.nameservers = [
-                _DoHNameserver(s.url) if s.url
-                else dns.nameserver.Do53Nameserver(s.address, s.port) for s in self.servers]
         else:
-            self._resolver = dns.resolver.Resolver()
+            try:
+                self._resolver = dns.resolver.Resolver()
+            except dns.exception.DNSException:  # no usable /etc/resolv.conf: none to ask
+                self._resolver = dns.resolver.Resolver(configure=False)
             self.servers = [Server(address=str(ns)) for ns in self._resolver.nameservers]
-        if exchange is not None:
-            self._resolver.nameservers = [_ExchangeNameserver(s, exchange) for s in self.servers]
+        self.keep(self.servers)
         self._resolver.lifetime = timeout
         self._resolver.cache = None
         self._caa: dict[str, list[tuple[int, str, str]]] = {}
         # Checking Disabled: finding zones, nameservers and CAA must work even where a stale
         # DS makes validating resolvers answer SERVFAIL; the DNSSEC probe reports that itself.
         self._resolver.flags = dns.flags.RD | dns.flags.CD
+
+    def keep(self, servers: list[Server]) -> None:
+        """Ask only ``servers`` from now on (the resolvers that answer)."""
+        self.servers = list(servers)
+        self._resolver.nameservers = [
+            _ExchangeNameserver(s, self._exchange) if self._exchange is not None
+            else _DoHNameserver(s.url) if s.url
+            else dns.nameserver.Do53Nameserver(s.address, s.port) for s in self.servers]
+
+    def probe(self, timeout: float = DEFAULT_QUERY_TIMEOUT) -> dict[Server, Answer]:
+        """Each resolver's answer to one question about the root (`. SOA`, recursion
+        desired), asked at once: what a working resolver always answers, and what says
+        nothing about any zone of ours."""
+        ask_one = partial(ask, exchange=self._exchange) if self._exchange else ask
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(self.servers)))) as pool:
+            answers = pool.map(lambda s: ask_one(s, ".", "SOA", recurse=True,
+                                                 timeout=timeout), self.servers)
+            return dict(zip(self.servers, answers, strict=True))
 
     def zone_of(self, name: str) -> str:
         """The zone cut enclosing ``name`` as the resolvers see it ("" for the root).

@@ -19,7 +19,7 @@ from ..errors import AutopilotError
 from ..options import OPTIONS, parse_resolvers
 from ..plan.chain import Follower
 from ..plan.routing import Router
-from ..preflight import account, caa, links
+from ..preflight import account, caa, links, resolvers
 from ..preflight.findings import ERROR, Finding, exit_status
 from ..shown import LONG, shown
 from ..zones import Zones
@@ -98,11 +98,14 @@ def _check_names(domains: list[str]) -> None:
 def diagnose(args: argparse.Namespace) -> tuple[list[dict], list[Finding]]:
     _check_names(args.domains)
     _, writers, alias_list = credentials.load(args.credentials)
-    zones = Zones(dnsio.Recursive(parse_resolvers(args.resolvers)),
-                  dnsio.Reach(args.address_family))
+    recursive = dnsio.Recursive(parse_resolvers(args.resolvers))
+    found = resolvers.check(recursive)
+    if any(f.severity == ERROR for f in found):  # nothing else can be known from here
+        return [], found
+    zones = Zones(recursive, dnsio.Reach(args.address_family))
     follower = Follower(zones)
     router = Router(writers, follower, alias_list, follow_cnames=args.follow_cnames)
-    routes, found, described = [], [], []
+    routes, described = [], []
     for domain in args.domains:
         try:
             route = router.route(domain)

@@ -24,7 +24,7 @@ from ..errors import AutopilotError
 from ..events import EventLog
 from ..plan.chain import Follower
 from ..plan.routing import Route, Router
-from ..preflight import account, caa
+from ..preflight import account, caa, resolvers
 from ..preflight.findings import ERROR, Finding, as_error
 from ..wait import Waiter, propagation
 from ..writers import RECORD_TTL, Writer, locks
@@ -143,21 +143,40 @@ class Run:
         run_journal = journal.Journal(getattr(self.config, "work_dir", None),
                                         self._events.run, path)
         timeout = self.option("propagation-timeout")
-        recursive = dnsio.Recursive(self.option("resolvers"))
+        servers = self.option("resolvers")
         family = self.option("address-family")
         authoritative = self.option("authoritative-check")
+        follow_cnames, public_check = self.option("follow-cnames"), self.option("public-check")
+        recursive = dnsio.Recursive(servers)  # every option read: now the first question
+        working = self._check_resolvers(recursive)
         zones = Zones(recursive, dnsio.Reach(family, authoritative=authoritative))
         follower = Follower(zones)
-        self._state = RunState(run_journal, follower, wait_off=timeout == 0)
+        self._state = RunState(run_journal, follower, wait_off=timeout == 0,
+                               warnings=working)
         for writer in writers.writers:
             writer.events = self._events  # retries are reported in the event log
-        router = Router(writers, follower, alias_list,
-                        follow_cnames=self.option("follow-cnames"))
-        waiter = Waiter(zones, timeout=float(timeout),
-                        public_check=self.option("public-check"),
+        router = Router(writers, follower, alias_list, follow_cnames=follow_cnames)
+        waiter = Waiter(zones, timeout=float(timeout), public_check=public_check,
                         events=self._events, progress=display_util.notify,
                         stopping=self._signalled.is_set, authoritative_check=authoritative)
         return router, waiter
+
+    def _check_resolvers(self, recursive: dnsio.Recursive) -> list[Finding]:
+        """Before any other question: each resolver asked about the root. None working stops
+        the run (every later question would fail as if the zone were at fault); one failing
+        beside others is a warning, and only the others are asked."""
+        with self._events.step("resolvers", servers=[str(s) for s in recursive.servers]
+                               ) as step:
+            found = resolvers.check(recursive)
+            step["findings"] = [f.as_dict() for f in found]
+            step["outcome"] = "error" if any(f.severity == ERROR for f in found) else "ok"
+        error = as_error(found)
+        if error:
+            raise error
+        for finding in found:
+            logger.info("dns-autopilot: %s", finding.text())
+            display_util.notify(f"dns-autopilot warning: {finding.text()}")
+        return found
 
     def perform(self, achalls: list[achallenges.AnnotatedChallenge]
                 ) -> list[challenges.ChallengeResponse]:
@@ -275,8 +294,9 @@ class Run:
             step["outcome"] = "error" if any(f.severity == ERROR for f in found) else "ok"
         # Each cause once (pre-flight merged the names it rules), on the terminal once; the
         # log file keeps it too. A failed run repeats them at its end (`_earlier_warnings`).
-        self.state.warnings = [f for f in found if f.severity != ERROR]
-        for finding in self.state.warnings:
+        warnings = [f for f in found if f.severity != ERROR]
+        self.state.warnings += warnings
+        for finding in warnings:
             logger.info("dns-autopilot: %s", finding.text())
             display_util.notify(f"dns-autopilot warning: {finding.text()}")
         error = as_error(found)

@@ -43,6 +43,7 @@ FIRST_INTERVAL = 0.25
 MAX_INTERVAL = 5.0
 MAX_PARALLEL = 32
 PROGRESS_EVERY = 5.0
+RESOLVER_STRIKES = 2  # rounds in a row a resolver answers nothing before it is left out
 
 Query = Callable[..., dnsio.Answer]
 Pair = tuple[dnsio.Server, Target]
@@ -75,6 +76,11 @@ class Waiter:
         self._sleep = sleep
         self._stopping = stopping  # a termination signal arrived: stop waiting at once
         self._said: set[tuple[dnsio.Server, str]] = set()  # CNAME links said to be behind
+        self._strikes: dict[dnsio.Server, int] = {}  # rounds in a row a resolver failed
+        self._silent: dict[dnsio.Server, str] = {}  # resolvers left out, with why
+        self._verified = False  # every authoritative address asked served the values
+        #: resolvers that denied a name from a proof cached before the write
+        self.denials: dict[tuple[dnsio.Server, str], dnsio.Answer] = {}
 
     def wait(self, targets: Sequence[Target], asked: Sequence[Target] | None = None,
              links: Sequence[Target] = ()) -> dict[str, float]:
@@ -95,6 +101,7 @@ class Waiter:
             behind = self._poll("authoritative", pairs, deadline, recurse=False)
             if behind:
                 raise self._authoritative_timeout(behind, servers)
+            self._verified = any(server not in self.unverified for server, _ in pairs)
             self._resolvers_only(servers)
             timings["authoritative"] = self._clock() - start
         else:
@@ -110,6 +117,10 @@ class Waiter:
             timings["public"] = self._clock() - public_start
         self.events.emit("wait-done", "ok", duration_ms=(self._clock() - start) * 1000,
                          unverified=[f"{s}: {why}" for s, why in sorted(self.unverified.items())],
+                         resolvers_left_out=[f"{s}: {why}" for s, why in
+                                             sorted(self._silent.items())],
+                         cached_denials=[f"{name} @ {s}: {a.denial}" for (s, name), a in
+                                         sorted(self.denials.items())],
                          **{f"{k}_s": round(v, 3) for k, v in timings.items()})
         return timings
 
@@ -167,8 +178,11 @@ class Waiter:
         def one(pair: Pair) -> Observation:
             server, target = pair
             started = self._clock()
-            ask = self._query if recurse else self.reach.ask
-            answer = ask(server, target.name, target.rdtype, recurse=recurse)
+            if recurse:  # with DO: a denial comes with the NSEC it was proven from
+                answer = self._query(server, target.name, target.rdtype, recurse=True,
+                                     dnssec=True)
+            else:
+                answer = self.reach.ask(server, target.name, target.rdtype)
             obs = Observation(server, target.name, target.values, answer, recurse,
                               target.rdtype, target.zone)
             link = {"rdtype": "CNAME", "cname": answer.cname} if target.rdtype == "CNAME" else {}
@@ -194,6 +208,9 @@ class Waiter:
             if not recurse:
                 behind = self._drop_unreachable(behind)
                 self._links_behind(behind)
+            else:
+                behind = self._drop_silent_resolvers(behind, pairs)
+                behind = self._drop_cached_denials(behind)
             unverified = sum(1 for server, _ in all_pairs if server in self.unverified)
             self.events.emit(f"{phase}-round", "done" if not behind else "waiting",
                              duration_ms=(self._clock() - started) * 1000, round=rounds,
@@ -218,6 +235,58 @@ class Waiter:
                 last_progress = self._clock()
             self._sleep(min(pause, remaining))
             pairs = [(obs.server, targets[(obs.name, obs.rdtype)]) for obs in behind]
+
+    def _drop_silent_resolvers(self, behind: list[Observation], pairs: Sequence[Pair]
+                               ) -> list[Observation]:
+        """A resolver that answered nothing, or refused, in `RESOLVER_STRIKES` rounds in a
+        row is the resolver's fault, not the zone's: named once and left out while another
+        resolver answers; with none left, the wait stops (``resolver-unreachable``)."""
+        failing = {obs.server: obs for obs in behind if not obs.answer.answered
+                   or obs.answer.rcode == "REFUSED"}
+        for server in {server for server, _ in pairs}:
+            self._strikes[server] = self._strikes.get(server, 0) + 1 \
+                if server in failing else 0
+        for server, obs in failing.items():
+            if self._strikes[server] == RESOLVER_STRIKES:
+                self._silent[server] = obs.answer.describe()
+                self.events.emit("resolver-dropped", "warning", obs.name, server=str(server),
+                                 answer=obs.answer.as_dict(), code=Code.RESOLVER_UNREACHABLE)
+                self._progress(f"dns-autopilot warning: [{Code.RESOLVER_UNREACHABLE}] resolver "
+                               f"{server} {obs.answer.describe()} in {RESOLVER_STRIKES} rounds "
+                               "in a row: no longer asked")
+        if self._silent and set(self._silent) >= set(self.recursive.servers):
+            rows = "\n".join(f"resolver {s}: {why}\n      {s.dig('.', 'SOA', recurse=True)}"
+                             for s, why in sorted(self._silent.items()))
+            raise AutopilotError(
+                Code.RESOLVER_UNREACHABLE, "every resolver stopped answering during the wait: "
+                "whether the resolvers serve the values cannot be known from this host",
+                propagation.resolver_fix(self.recursive.from_system), evidence=rows)
+        return [obs for obs in behind if obs.server not in self._silent]
+
+    def _drop_cached_denials(self, behind: list[Observation]) -> list[Observation]:
+        """A resolver denying a name from an NSEC record it cached before the value was
+        written (aggressive negative caching, RFC 8198) would deny it until the record's
+        TTL runs out, whatever the servers serve. Once every authoritative server was seen
+        serving the value, that is this host's resolver cache, not the CA's: named, and not
+        waited out. Without the authoritative evidence it is waited for like any cache."""
+        if not self._verified:
+            return behind
+        kept = []
+        for obs in behind:
+            if not obs.answer.denial or obs.answer.values:
+                kept.append(obs)
+                continue
+            if (obs.server, obs.name) not in self.denials:
+                self.denials[(obs.server, obs.name)] = obs.answer
+                self.events.emit("cached-denial", "warning", obs.name, server=str(obs.server),
+                                 answer=obs.answer.as_dict(), covering=obs.answer.denial,
+                                 seconds=obs.answer.denial_ttl, code=Code.CACHED_DENIAL)
+                self._progress(
+                    f"dns-autopilot warning: [{Code.CACHED_DENIAL}] resolver {obs.server} "
+                    f"denies {obs.name} from a proof it cached before the value was written "
+                    f"({obs.answer.denial}; {obs.answer.denial_ttl} s left), while every "
+                    "nameserver serves it: this host's cache, not the CA's; not waited out")
+        return kept
 
     def _links_behind(self, behind: list[Observation]) -> None:
         """Say once per server and link that a nameserver does not serve a CNAME of the

@@ -135,3 +135,31 @@ def zones_code(observations: Sequence[Observation],
 def cached_wait(answer: Answer) -> float:
     """How long a resolver may keep serving what it has now: the TTL it reports (≥ 1 s)."""
     return float(max(answer.ttl or 0, 0) + 1)
+
+
+def resolver_problem(answer: Answer) -> str:
+    """What is wrong with a resolver, from its answer to ``. SOA`` with recursion desired
+    ("" when it works): silence, a refusal or failure, a denied root, or no recursion."""
+    if not answer.answered:
+        return f"does not answer ({answer.error})" if answer.error else "does not answer"
+    if answer.rcode == "REFUSED":
+        return "refuses (REFUSED): it does not serve this host, or is not a resolver"
+    if answer.rcode == "SERVFAIL":
+        return "fails (SERVFAIL) even for the root: it cannot resolve anything"
+    if answer.rcode == "NXDOMAIN":
+        return "answers NXDOMAIN for the root: it denies every name"
+    if answer.rcode != "NOERROR":
+        return f"answers {answer.rcode} for the root"
+    if not answer.recursion:
+        return "does not recurse (no RA bit): an authoritative server, not a resolver"
+    return ""
+
+
+def resolver_fix(from_system: bool) -> str:
+    """How to repair the resolvers this host asks (the option, or /etc/resolv.conf)."""
+    where = ("/etc/resolv.conf (read because --dns-autopilot-resolvers is not given)"
+             if from_system else "--dns-autopilot-resolvers")
+    return (f"correct {where}: list recursive resolvers this host may query (IP, IP:PORT, "
+            "[IPv6]:PORT or https://host/dns-query); start the local cache "
+            "(systemd-resolved, unbound) if one should answer there, or let this host "
+            "query it (firewall, access-control)")

@@ -45,7 +45,8 @@ class Script:
     def sleep(self, seconds: float) -> None:
         self.now += seconds
 
-    def query(self, server: Server, name: str, rdtype: str, recurse: bool = False) -> Answer:
+    def query(self, server: Server, name: str, rdtype: str, recurse: bool = False,
+              **_: object) -> Answer:
         self.log.append((self.now, server.address, recurse))
         if rdtype == "SOA":
             return Answer("NOERROR", authoritative=True, serial=7 if server == NS1 else 6)
@@ -126,7 +127,8 @@ class Silent(Script):
         self.silent = set(silent)
         self.query_timeout = query_timeout
 
-    def query(self, server: Server, name: str, rdtype: str, recurse: bool = False) -> Answer:
+    def query(self, server: Server, name: str, rdtype: str, recurse: bool = False,
+              **_: object) -> Answer:
         if server.address in self.silent and not recurse:
             self.log.append((self.now, server.address, recurse))
             self.now += self.query_timeout
@@ -170,8 +172,8 @@ def test_a_lagging_server_is_still_waited_for_beside_a_silent_one() -> None:
 
 def test_a_silent_address_never_makes_the_timeout_lame() -> None:
     class Lagging(Silent):
-        def query(self, server: Server, name: str, rdtype: str, recurse: bool = False
-                  ) -> Answer:
+        def query(self, server: Server, name: str, rdtype: str, recurse: bool = False,
+                  **_: object) -> Answer:
             if server == NS1 and rdtype == "TXT" and not recurse:
                 return Answer("NXDOMAIN", authoritative=True)
             return super().query(server, name, rdtype, recurse)

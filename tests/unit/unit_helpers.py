@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from certbot_dns_autopilot.dnsio import Recursive as _RECURSIVE
 from certbot_dns_autopilot.writers import Records, Writer, WriterMap, writers_from_credentials
 
 
@@ -48,6 +50,7 @@ class RecordedEvents:
 
 
 NOBODY = 65534
+RESOLVER = "198.51.100.53"  # the recorded worlds' resolver (`DNSWorld`), unless a test says
 
 ZONE = "example.com"
 
@@ -94,7 +97,7 @@ def make_plugin(tmp_path: Path, monkeypatch: Any, writer: Writer | None = None,
                 **options: object) -> tuple[Any, list[tuple]]:
     """The plugin as certbot builds it, on a recording writer (its calls returned) for
     example.com and *.example.com; ``options`` override the defaults (preflight off, no
-    wait, no resolvers)."""
+    wait, the recorded resolver `RESOLVER`)."""
     from certbot.display import util as display_util
 
     from certbot_dns_autopilot import credentials
@@ -106,7 +109,12 @@ def make_plugin(tmp_path: Path, monkeypatch: Any, writer: Writer | None = None,
     monkeypatch.setattr(display_util, "notify", notes.append)
     monkeypatch.setattr(credentials, "load",
                         lambda path: (str(tmp_path / "c.ini"), WriterMap([(writer, None)]), []))
-    settings = {"credentials": "c.ini", "resolvers": "", "propagation_timeout": 0,
+    from certbot_dns_autopilot import dnsio
+
+    if dnsio.Recursive is _RECURSIVE:  # a test's own recorded world stays; else the
+        world = DNSWorld(resolvers=(RESOLVER,))  # resolver answers (the run asks it first)
+        monkeypatch.setattr(dnsio, "Recursive", functools.partial(_RECURSIVE, exchange=world))
+    settings = {"credentials": "c.ini", "resolvers": RESOLVER, "propagation_timeout": 0,
                 "failure_hook": "", "follow_cnames": False, "preflight": False,
                 "caa_identities": "letsencrypt.org", "remove_stale": False,
                 "authoritative_check": True, "address_family": "any", "public_check": True}
@@ -161,6 +169,16 @@ class DNSWorld:
             self.served.setdefault(address, []).append(zone)
         return zone
 
+    @staticmethod
+    def root() -> object:
+        """The root zone as a primed resolver knows it (its SOA), for a world that serves
+        none: the one question every run asks each resolver first."""
+        import dns.zone
+
+        return dns.zone.from_text("@ 86400 IN SOA a.root-servers.net. nstld.verisign-grs.com. "
+                                  "1 1800 900 604800 86400\n@ 518400 IN NS a.root-servers.net.\n",
+                                  origin=".", relativize=False, check_origin=False)
+
     def remember(self, origin: str, text: str) -> None:
         """The resolvers hold this copy of the zone ``origin`` in their cache (an old
         delegation, an old value): they answer from it before any zone a server serves."""
@@ -211,6 +229,8 @@ class DNSWorld:
             return self._wire(request, response)
         if server.address not in self.served and server.address not in self.resolvers:
             raise dnsio.Unreachable("UDP: no answer in 1.3 s; TCP: no answer in 0.7 s", True)
+        if server.address in self.resolvers and recurse:
+            response.flags |= dns.flags.RA
         self._answer(response, server.address, question, recurse)
         return self._wire(request, response)  # as it comes off the wire
 
@@ -239,9 +259,10 @@ class DNSWorld:
         import dns.rrset
 
         resolver = address in self.resolvers and recurse
-        # A resolver answers from what it cached first (`remember`), then from every zone.
-        zones = self.cache + [z for zs in self.served.values() for z in zs] if resolver else \
-            self.served.get(address, [])
+        # A resolver answers from what it cached first (`remember`), then from every zone,
+        # then from the root it was primed with.
+        zones = self.cache + [z for zs in self.served.values() for z in zs] + [self.root()] \
+            if resolver else self.served.get(address, [])
         name, rdtype = question.name, question.rdtype
         want_sigs = bool(response.ednsflags & dns.flags.DO) or resolver
         for _ in range(8):  # a resolver follows CNAMEs; an authoritative server does not
@@ -285,7 +306,28 @@ class DNSWorld:
                 response.set_rcode(dns.rcode.NXDOMAIN)
             soa = zone.get_rdataset(zone.origin, "SOA")
             response.authority.append(dns.rrset.from_rdata_list(zone.origin, soa.ttl, soa))
+            if want_sigs:  # the denial's proof: the NSEC records whose range holds the name
+                for owner, proof in self._proofs(zone, name):
+                    response.authority.append(dns.rrset.from_rdata_list(owner, proof.ttl,
+                                                                        proof))
             return
+
+    @staticmethod
+    def _proofs(zone, name):
+        """The zone's NSEC records at ``name`` (NODATA) or whose range covers it."""
+        import dns.rdataclass
+        import dns.rdatatype
+
+        for owner, node in zone.nodes.items():
+            owner = owner if owner.is_absolute() else owner.derelativize(zone.origin)
+            nsec = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.NSEC)
+            if nsec is None:
+                continue
+            following = nsec[0].next
+            inside = owner < name < following if owner < following else \
+                (name > owner or name < following)
+            if owner == name or inside:
+                yield owner, nsec
 
     @staticmethod
     def _cut(zone, name, rdtype):
