@@ -311,11 +311,11 @@ class Zones:
         with self._lock:
             if step.zone in self._delegations:
                 return
-        parent_servers = self._addresses(step.ns, step.glue, step.zone)
-        apex = self._apex_ns(step.zone, parent_servers)
-        servers = set(parent_servers) | set(
-            self._addresses(tuple(h for h in apex if h not in step.ns), {}, step.zone,
-                            parent_servers))
+        glued = self._addresses(step.ns, step.glue, step.zone)
+        apex = self._apex_ns(step.zone, glued)
+        # Resolvers take a host's addresses from the glue and from its own zone: both count.
+        servers = set(glued) | set(self._addresses(sorted(set(step.ns) | set(apex)), {},
+                                                   step.zone, glued))
         self.reach.probe(step.zone, sorted(servers))  # silent ones cost one timeout, at once
         with self._lock:
             self._delegations.setdefault(step.zone, Delegation(
@@ -345,13 +345,13 @@ class Zones:
 
     def _addresses(self, hosts: Iterable[str], glue: dict[str, tuple[str, ...]], zone: str,
                    servers: list[dnsio.Server] | None = None) -> list[dnsio.Server]:
-        """Each host's addresses: the glue, else (a host inside ``zone``) its A and AAAA at
-        ``servers`` with authority, else the resolvers' (a host outside the zones written)."""
+        """Each host's addresses: the glue, and (a host inside ``zone``) its A and AAAA at
+        ``servers`` with authority; else the resolvers' (a host outside the zone)."""
         found: list[dnsio.Server] = []
         for host in hosts:
             addresses = list(glue.get(host, ()))
-            if not addresses and servers and _inside(host, zone):
-                addresses = self._asked_addresses(host, servers)
+            if servers and _inside(host, zone):
+                addresses += self._asked_addresses(host, servers)
             if not addresses:
                 try:
                     addresses = self.recursive.addresses(host)
