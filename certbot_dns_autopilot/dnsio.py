@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -36,6 +36,13 @@ from .shown import quoted, shown
 DEFAULT_QUERY_TIMEOUT = 2.0
 UDP_SHARE = 2 / 3  # of a query's timeout for UDP; the rest is for a TCP retry when UDP is lost
 NO_ANSWER = ("TIMEOUT", "UNREACHABLE")  # pseudo-rcodes: nothing answered from this host
+#: The EDNS UDP payload size every question offers, as resolvers do since DNS Flag Day 2020
+#: (RFC 9715 recommends staying below it: larger UDP answers risk IP fragmentation). An
+#: answer larger than this is truncated over UDP (TC) and complete only over TCP (RFC 7766),
+#: for the CA's resolvers as for us.
+UDP_SIZE = 1232
+#: pseudo-rcode: the server answered over UDP truncated (TC) and not over TCP
+TRUNCATED = "TRUNCATED"
 
 
 @dataclass(frozen=True, order=True)
@@ -89,6 +96,7 @@ class Answer:
     mname: str | None = None  # the SOA's primary nameserver, when an SOA was in the answer
     minimum: int | None = None  # the SOA's minimum: the zone's negative-caching TTL
     recursion: bool = False  # the RA bit: the server offers recursion (a resolver)
+    size: int = 0  # the response's length on the wire, in bytes (UDP carries `UDP_SIZE`)
 
     @property
     def answered(self) -> bool:
@@ -269,12 +277,15 @@ class Unanswerable(dns.exception.DNSException):
 
 
 class Unreachable(OSError):
-    """Nothing answered over UDP nor TCP: ``how`` says what each attempt met."""
+    """Nothing answered over UDP nor TCP: ``how`` says what each attempt met.
+    ``truncated``: UDP did answer, truncated (TC), and TCP did not: the whole answer cannot
+    be had from there (a firewall dropping TCP port 53)."""
 
-    def __init__(self, how: str, timed_out: bool) -> None:
+    def __init__(self, how: str, timed_out: bool, truncated: bool = False) -> None:
         super().__init__(how)
         self.how = how
         self.timed_out = timed_out
+        self.truncated = truncated
 
 
 def exchange(server: Server, request: dns.message.Message,
@@ -292,13 +303,14 @@ def exchange(server: Server, request: dns.message.Message,
             sock.connect((server.address, server.port))
             response = dns.query.udp(request, server.address, timeout=timeout * UDP_SHARE,
                                      port=server.port, sock=sock, ignore_unexpected=True)
-        if not response.flags & dns.flags.TC:
-            return response
-        return dns.query.tcp(request, server.address, timeout=timeout, port=server.port)
     except dns.exception.Timeout:
         udp, timed_out = f"UDP: no answer in {timeout * UDP_SHARE:.1f} s", True
     except OSError as exc:
         udp, timed_out = f"UDP: {_how(exc, 'refused (ICMP port unreachable)')}", False
+    else:
+        if not response.flags & dns.flags.TC:
+            return response
+        return _whole(server, request, max(deadline - time.monotonic(), 0.2))
     left = max(deadline - time.monotonic(), 0.2)
     try:
         return dns.query.tcp(request, server.address, timeout=left, port=server.port)
@@ -309,13 +321,26 @@ def exchange(server: Server, request: dns.message.Message,
         raise Unreachable(f"{udp}; TCP: {how}", timed_out) from None
 
 
+def _whole(server: Server, request: dns.message.Message, timeout: float
+           ) -> dns.message.Message:
+    """The whole answer over TCP, after UDP said it was truncated."""
+    try:
+        return dns.query.tcp(request, server.address, timeout=timeout, port=server.port)
+    except dns.exception.Timeout:
+        how = f"no answer in {timeout:.1f} s"
+    except (OSError, EOFError) as exc:
+        how = _how(exc, "refused (reset)") if isinstance(exc, OSError) else "connection closed"
+    raise Unreachable(f"UDP: truncated (TC, larger than {UDP_SIZE} bytes); TCP: {how}", False,
+                      truncated=True) from None
+
+
 def fetch(server: Server, qname: str, rdtype: str, recurse: bool = False, dnssec: bool = False,
           timeout: float = DEFAULT_QUERY_TIMEOUT, exchange: Exchange = exchange
           ) -> dns.message.Message:
     """One query (recursion desired only when ``recurse``), the whole response, through
     ``exchange``. Raises what ``exchange`` raises."""
     query = dns.message.make_query(dns.name.from_text(qname), dns.rdatatype.from_text(rdtype),
-                                   want_dnssec=dnssec)
+                                   use_edns=0, payload=UDP_SIZE, want_dnssec=dnssec)
     if not recurse:
         query.flags &= ~dns.flags.RD
     return exchange(server, query, timeout)
@@ -412,7 +437,8 @@ def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
         response = fetch(server, qname, rdtype, recurse=recurse, timeout=timeout,
                          exchange=exchange, dnssec=dnssec)
     except Unreachable as exc:
-        return Answer(rcode="TIMEOUT" if exc.timed_out else "UNREACHABLE", error=exc.how)
+        rcode = TRUNCATED if exc.truncated else "TIMEOUT" if exc.timed_out else "UNREACHABLE"
+        return Answer(rcode=rcode, error=exc.how)
     except dns.exception.Timeout:
         return Answer(rcode="TIMEOUT")
     except OSError as exc:
@@ -465,6 +491,47 @@ def _ancestors_within(name: dns.name.Name, zone: dns.name.Name) -> list[dns.name
     return found
 
 
+def wire_size(response: dns.message.Message) -> int:
+    """A response's length on the wire, as its server sent it (0 if it cannot be rendered)."""
+    try:
+        return len(response.to_wire(max_size=65535))
+    except dns.exception.DNSException:
+        return 0
+
+
+def predicted_size(response: dns.message.Message, qname: str, values: Iterable[str]) -> int:
+    """How large the TXT answer at ``qname`` becomes once ``values`` join the set in
+    ``response`` (an answer to that question, with the DO bit: a signed zone's RRSIG is
+    counted, or, where there was no set yet, one of the denial's as a stand-in), with EDNS:
+    the size the CA's validating resolver receives (pure)."""
+    import dns.rdata
+    import dns.rdataclass
+    import dns.rrset
+
+    name = dns.name.from_text(qname)
+    query = dns.message.make_query(name, dns.rdatatype.TXT, use_edns=0, payload=UDP_SIZE,
+                                   want_dnssec=True)
+    predicted = dns.message.make_response(query)
+    ttl = next((r.ttl for r in response.answer if r.rdtype == dns.rdatatype.TXT), 60)
+    texts = set(_txt_values(response)) | set(values)
+    txt = dns.rrset.from_rdata_list(name, ttl, [
+        dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.TXT, _txt_wire(v), 0,
+                            len(_txt_wire(v))) for v in sorted(texts)])
+    predicted.answer.append(txt)
+    signature = next((r for r in response.answer + response.authority
+                      if r.rdtype == dns.rdatatype.RRSIG), None)
+    if signature is not None:
+        predicted.answer.append(dns.rrset.from_rdata_list(name, ttl, [signature[0]]))
+    return wire_size(predicted)
+
+
+def _txt_wire(value: str) -> bytes:
+    """One TXT value as its rdata on the wire: character-strings of at most 255 bytes."""
+    raw = value.encode("utf-8")
+    chunks = [raw[i:i + 255] for i in range(0, len(raw), 255)] or [b""]
+    return b"".join(bytes([len(c)]) + c for c in chunks)
+
+
 def read(response: dns.message.Message, qname: str, rdtype: str = "TXT") -> Answer:
     """What a response to a question for ``qname``/``rdtype`` says, as an `Answer` (pure)."""
     name = dns.name.from_text(qname)
@@ -501,6 +568,7 @@ def read(response: dns.message.Message, qname: str, rdtype: str = "TXT") -> Answ
         mname=mname,
         minimum=minimum,
         recursion=bool(response.flags & dns.flags.RA),
+        size=wire_size(response),
     )
 
 

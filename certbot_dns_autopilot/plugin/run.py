@@ -158,6 +158,7 @@ class Run:
         router = Router(writers, follower, alias_list, follow_cnames=follow_cnames)
         waiter = Waiter(zones, timeout=float(timeout), public_check=public_check,
                         events=self._events, progress=display_util.notify,
+                        republish=self._rewrite,
                         stopping=self._signalled.is_set, authoritative_check=authoritative)
         return router, waiter
 
@@ -344,6 +345,13 @@ class Run:
             failures = [exc for exc in pool.map(one, sorted(batches)) if exc is not None]
         if failures:
             raise failures[0]
+
+    def _rewrite(self, target: plan.Target) -> None:
+        """The values of one name again, after another writer removed them during the wait
+        (the journal still holds them: cleanup and recovery stay as they were)."""
+        writer, _ = self.state.written[target.zone]
+        with self._events.step("rewrite", target.name, zone=target.zone, writer=writer.label):
+            writer.add(target.zone, {target.name: target.values}, RECORD_TTL)
 
     def _take_back(self, zone: str, writer: Writer, records: dict[str, frozenset[str]]
                    ) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from .. import names
 from ..codes import Code
 from ..plan.routing import Route
 from ..zones import Zones
@@ -62,7 +63,10 @@ def run(routes: list[Route], domains: list[str], zones: Zones, identities: set[s
             found += result
         for result in pool.map(lambda z: dnssec_findings(z, zones), sorted(written)):
             found += result
-        for result in pool.map(lambda r: existing_values(r, zones, ours=set()), routes):
+        adding = {r.origin: sum(names.validation_name(d) == r.origin for d in domains) or 1
+                  for r in routes}
+        for result in pool.map(lambda r: existing_values(r, zones, set(), adding[r.origin]),
+                               routes):
             found += result
     # A bogus CAA answer in a zone whose DS is already reported broken is that same cause.
     broken = {f.name for f in found if f.code == Code.DNSSEC_BROKEN}

@@ -44,6 +44,7 @@ MAX_INTERVAL = 5.0
 MAX_PARALLEL = 32
 PROGRESS_EVERY = 5.0
 RESOLVER_STRIKES = 2  # rounds in a row a resolver answers nothing before it is left out
+MAX_REPUBLISH = 2  # rewrites of values another writer removed, per run (once per name)
 
 Query = Callable[..., dnsio.Answer]
 Pair = tuple[dnsio.Server, Target]
@@ -57,10 +58,12 @@ class Waiter:
                  query: Query | None = None, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  stopping: Callable[[], bool] = lambda: False,
-                 authoritative_check: bool = True) -> None:
+                 authoritative_check: bool = True,
+                 republish: Callable[[Target], None] | None = None) -> None:
         """``zones``: the run's zones (their servers as the parents delegate them, and the
         run's reach and resolvers); ``query``: how the resolvers are asked (default: the
-        reach's own, past its filter)."""
+        reach's own, past its filter); ``republish``: writes a target's values again, when
+        another writer removed them during the wait (None: such a run stops)."""
         self.zones = zones
         self.recursive = zones.recursive
         self.timeout = timeout
@@ -79,6 +82,12 @@ class Waiter:
         self._strikes: dict[dnsio.Server, int] = {}  # rounds in a row a resolver failed
         self._silent: dict[dnsio.Server, str] = {}  # resolvers left out, with why
         self._verified = False  # every authoritative address asked served the values
+        #: addresses whose answer came truncated over UDP and not over TCP
+        self.truncated: dict[dnsio.Server, str] = {}
+        self._republish = republish
+        self.republished: list[str] = []  # names whose values were written again
+        self._serving: set[Pair] = set()  # seen serving this run's values
+        self._targets: dict[tuple[str, str], Target] = {}
         #: resolvers that denied a name from a proof cached before the write
         self.denials: dict[tuple[dnsio.Server, str], dnsio.Answer] = {}
 
@@ -101,7 +110,9 @@ class Waiter:
             behind = self._poll("authoritative", pairs, deadline, recurse=False)
             if behind:
                 raise self._authoritative_timeout(behind, servers)
-            self._verified = any(server not in self.unverified for server, _ in pairs)
+            self._whole_answers(pairs)
+            self._verified = any(server not in self.unverified and server not in self.truncated
+                                 for server, _ in pairs)
             self._resolvers_only(servers)
             timings["authoritative"] = self._clock() - start
         else:
@@ -198,15 +209,19 @@ class Waiter:
         """Re-ask only what is behind until nothing is, or the deadline; returns what is."""
         total, interval, rounds, all_pairs = len(pairs), FIRST_INTERVAL, 0, list(pairs)
         targets = {(t.name, t.rdtype): t for _, t in pairs}
+        self._targets.update(targets)
         last_progress = self._clock()
         while True:
             if self._stopping():
                 raise errors.SignalExit("a termination signal arrived during the wait")
             rounds += 1
             started = self._clock()
-            behind = propagation.pending(self._ask_all(phase, pairs, recurse))
+            watched = [] if recurse else self._watched(pairs)
+            observed = self._ask_all(phase, list(pairs) + watched, recurse)
+            behind = propagation.pending(observed[:len(pairs)])
             if not recurse:
-                behind = self._drop_unreachable(behind)
+                behind += self._regressions(observed)
+                behind = self._drop_truncated(self._drop_unreachable(behind))
                 self._links_behind(behind)
             else:
                 behind = self._drop_silent_resolvers(behind, pairs)
@@ -235,6 +250,93 @@ class Waiter:
                 last_progress = self._clock()
             self._sleep(min(pause, remaining))
             pairs = [(obs.server, targets[(obs.name, obs.rdtype)]) for obs in behind]
+
+    def _watched(self, asking: Sequence[Pair]) -> list[Pair]:
+        """Every pair already seen serving this run's values and not asked this round:
+        asked again, since another writer may remove the values while others lag."""
+        now = set(asking)
+        return [pair for pair in self._serving if pair not in now]
+
+    def _regressions(self, observed: list[Observation]) -> list[Observation]:
+        """Note what serves the values now, and find what served them and no longer does:
+        another writer removed them (the set replaced, the value deleted). The first time
+        for a name, its values are written again (`republish`, at most `MAX_REPUBLISH` per
+        run) and waited for anew; a second time, the run stops (``write-conflict``)."""
+        regressed: list[Observation] = []
+        for obs in observed:
+            pair = (obs.server, self._targets[(obs.name, obs.rdtype)])
+            if obs.served:
+                self._serving.add(pair)
+            elif pair in self._serving and obs.status == propagation.BEHIND and \
+                    obs.rdtype == "TXT":
+                self._serving.discard(pair)
+                regressed.append(obs)
+        for target in {self._targets[(o.name, o.rdtype)] for o in regressed}:
+            gone = [o for o in regressed if o.name == target.name]
+            self._republish_or_stop(target, gone)
+        return regressed
+
+    def _republish_or_stop(self, target: Target, gone: list[Observation]) -> None:
+        serial = self.reach.ask(gone[0].server, target.zone, "SOA").serial
+        rows = [f"{o.server}: {o.answer.describe()}" for o in gone]
+        where = f"at serial {serial} of {target.zone}" if serial is not None else "now"
+        self.events.emit("values-removed", "regression", target.name, serial=serial,
+                         servers=[str(o.server) for o in gone],
+                         answers=[o.answer.as_dict() for o in gone])
+        if self._republish is None or target.name in self.republished or \
+                len(self.republished) >= MAX_REPUBLISH:
+            raise AutopilotError(
+                Code.WRITE_CONFLICT,
+                f"this run's value(s) at {target.name} were served, then removed {where}"
+                + (" again, after being written again" if target.name in self.republished
+                   else "") + ": another writer keeps replacing the TXT set there",
+                "find the other writer at that name (another host's certbot, acme.sh or "
+                "lego, a script, a DNS provider's UI) and serialize them: one issuance at a "
+                "time per name; or give each client its own _acme-challenge CNAME target "
+                "(dns_autopilot_aliases, see the CNAME aliases page)",
+                evidence="Served before, gone now (server: what it serves now):\n" +
+                "\n".join(f"  {row}" for row in rows)
+                + f"\n  {gone[0].server.dig(target.name, 'TXT')}")
+        self.republished.append(target.name)
+        self.events.emit("republish", "rewriting", target.name, zone=target.zone,
+                         serial=serial, count=len(self.republished), limit=MAX_REPUBLISH)
+        self._progress(f"dns-autopilot warning: [{Code.WRITE_CONFLICT}] this run's value(s) "
+                       f"at {target.name} were removed {where} by another writer "
+                       f"({'; '.join(rows)}): writing them again and waiting on")
+        self._republish(target)
+
+    def _drop_truncated(self, behind: list[Observation]) -> list[Observation]:
+        """Addresses whose answer came truncated over UDP and not over TCP cannot hand the
+        whole set to anyone: named once (the CA's resolvers fall back to TCP, and fail
+        there), not asked again; `wait` stops when no address of a name gives the whole
+        answer."""
+        for obs in behind:
+            if obs.status != propagation.TRUNCATED or obs.server in self.truncated:
+                continue
+            self.truncated[obs.server] = obs.answer.describe()
+            self.events.emit("truncated", "warning", obs.name, server=str(obs.server),
+                             answer=obs.answer.as_dict(), code=Code.OVERSIZED_ANSWER)
+            self._progress(f"dns-autopilot warning: [{Code.OVERSIZED_ANSWER}] {obs.server} "
+                           f"does not give the whole answer for {obs.name} "
+                           f"({obs.answer.error}): a CA resolver asking it fails over TCP")
+        return [obs for obs in behind if obs.status != propagation.TRUNCATED]
+
+    def _whole_answers(self, pairs: Sequence[Pair]) -> None:
+        """After the authoritative phase: a name for which every address that answered gave
+        a truncated answer and none the whole one is lost to every resolver (stops the run
+        before the CA is told)."""
+        for target in {t for _, t in pairs if t.rdtype == "TXT"}:
+            asked = [s for s, t in pairs if t == target and s not in self.unverified]
+            if asked and all(s in self.truncated for s in asked):
+                rows = "\n".join(f"  {s}: {self.truncated[s]}\n      "
+                                 f"{s.dig(target.name, 'TXT')} +tcp" for s in asked)
+                raise AutopilotError(
+                    Code.OVERSIZED_ANSWER,
+                    f"no nameserver address gives the whole TXT answer at {target.name}: it "
+                    f"is larger than {dnsio.UDP_SIZE} bytes, truncated over UDP, and TCP port "
+                    "53 does not answer", "allow TCP port 53 to every nameserver (RFC 7766 "
+                    "makes TCP mandatory), and remove the stale values at the name (or run "
+                    "with --dns-autopilot-remove-stale true)", evidence=rows)
 
     def _drop_silent_resolvers(self, behind: list[Observation], pairs: Sequence[Pair]
                                ) -> list[Observation]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .. import dnsio
 from ..codes import Code
 from ..dnsio import Answer, Server
 
@@ -16,6 +17,9 @@ from ..dnsio import Answer, Server
 #: server that answers nothing cannot hand the CA a wrong answer (its resolvers move on to
 #: another server), one that answers without the values can.
 SERVING, BEHIND, LAME, UNREACHABLE = "serving", "behind", "lame", "unreachable"
+#: An answer larger than a UDP answer may be, that came truncated over UDP and not over
+#: TCP: that address cannot hand the whole set to a resolver (a firewall dropping TCP 53).
+TRUNCATED = "truncated"
 
 
 def found(answer: Answer, rdtype: str = "TXT") -> frozenset[str]:
@@ -30,11 +34,13 @@ def classify(answer: Answer, expected: frozenset[str] = frozenset(), rdtype: str
     """One authoritative answer, read the one way pre-flight, the waiter and the hint share:
     *serving* (with authority, every expected value; for a CNAME link, its target), *behind*
     (with authority, without them: NXDOMAIN, an old serial, other values), *lame* (REFUSED,
-    SERVFAIL, NOTAUTH, an unreadable answer, or no AA bit) or *unreachable* from this host
+    SERVFAIL, NOTAUTH, an unreadable answer, or no AA bit), *unreachable* from this host
     (no route, an unusable address family, refused at the network level, no answer over UDP
-    nor TCP)."""
+    nor TCP) or *truncated* (too large for UDP, and no answer over TCP)."""
     if not answer.answered:
         return UNREACHABLE
+    if answer.rcode == dnsio.TRUNCATED:
+        return TRUNCATED
     if answer.rcode not in ("NOERROR", "NXDOMAIN") or not answer.authoritative:
         return LAME
     if answer.rcode == "NOERROR" and expected <= found(answer, rdtype):

@@ -154,3 +154,158 @@ def test_every_resolver_stopping_during_the_wait_is_resolver_unreachable() -> No
     assert stopped.value.code == "resolver-unreachable"
     assert f"resolver {RESOLVER}: TIMEOUT" in stopped.value.evidence
     assert now[0] < 30, "stopped after two rounds, not at the timeout"
+
+
+# --- another writer at the same name --------------------------------------------------------
+
+TWO = APEX.replace("ns1 3600 IN A 192.0.2.1", "ns1 3600 IN A 192.0.2.1\nns2 3600 IN A "
+                   "192.0.2.2\n@ 3600 IN NS ns2.example.test.")
+LAGGING = TWO.replace(" 7 3600", " 6 3600")
+
+
+def contested(removals: int) -> tuple[DNSWorld, object, list[str]]:
+    """ns1 serves the run's value, ns2 lags (an older serial, no value); another writer
+    replaces the set at ns1 ``removals`` times, each right after ns1 served ours. Returns the
+    world, ns1's zone, and a log of what happened."""
+    import dns.name
+    import dns.rdataset
+
+    world = DNSWorld(resolvers=(RESOLVER,))
+    world.serve("192.0.2.10", "test", PARENT.replace(
+        "ns1.example 3600 IN A 192.0.2.1",
+        "ns1.example 3600 IN A 192.0.2.1\nexample 3600 IN NS ns2.example.test.\n"
+        "ns2.example 3600 IN A 192.0.2.2"))
+    primary = world.serve("192.0.2.1", ZONE, TWO + f'{NAME} 60 IN TXT "token"\n'
+                          .replace(f"{NAME} ", f"{NAME}. "))
+    world.serve("192.0.2.2", ZONE, LAGGING)
+    log: list[str] = []
+    owner = dns.name.from_text(NAME)
+
+    def other_writer() -> None:
+        primary.replace_rdataset(owner, dns.rdataset.from_text("IN", "TXT", 60, '"theirs"'))
+        log.append("replaced")
+
+    def add_ours() -> None:
+        found = primary.get_rdataset(owner, "TXT")
+        values = {b"".join(r.strings).decode() for r in found} if found else set()
+        primary.replace_rdataset(owner, dns.rdataset.from_text(
+            "IN", "TXT", 60, *[f'"{v}"' for v in sorted(values | {"token"})]))
+        log.append("rewritten")
+
+    world.other_writer, world.add_ours = other_writer, add_ours  # type: ignore[attr-defined]
+    world.removals = removals  # type: ignore[attr-defined]
+    return world, primary, log
+
+
+def watching_waiter(world: DNSWorld, log: list[str], timeout: float = 60) -> Waiter:
+    now = [0.0]
+    sleeps = [0]
+
+    def sleep(seconds: float) -> None:  # the other writer acts after a round saw ours served
+        now[0] += seconds
+        sleeps[0] += 1
+        if sleeps[0] % 2 == 1 and log.count("replaced") < world.removals:  # type: ignore
+            world.other_writer()  # type: ignore[attr-defined]
+
+    def republish(target: Target) -> None:
+        world.add_ours()  # type: ignore[attr-defined]
+
+    return Waiter(zones_of(world, RESOLVER), timeout, clock=lambda: now[0], sleep=sleep,
+                  republish=republish, progress=log.append)
+
+
+def test_a_value_another_writer_removes_during_the_wait_is_written_again_once() -> None:
+    world, _, log = contested(removals=1)
+    waiter = watching_waiter(world, log, timeout=3)
+    with pytest.raises(AutopilotError) as late:  # ns2 never catches up: it lags on purpose
+        waiter.wait([Target(ZONE, NAME, frozenset({"token"}))])
+    assert late.value.code != "write-conflict"
+    assert log[0] == "replaced" and "rewritten" in log
+    assert waiter.republished == [NAME]
+    [note] = [line for line in log if "[write-conflict]" in line]
+    assert "removed at serial 7 of example.test by another writer" in note
+    assert '"theirs"' in note and "writing them again" in note
+    [event] = [e for e in waiter.events.events if e["step"] == "republish"]
+    assert (event["name"], event["count"], event["limit"]) == (NAME, 1, 2)
+
+
+def test_a_value_removed_again_after_its_rewrite_stops_before_the_ca_is_told() -> None:
+    world, _, log = contested(removals=2)
+    waiter = watching_waiter(world, log)
+    with pytest.raises(AutopilotError) as stopped:
+        waiter.wait([Target(ZONE, NAME, frozenset({"token"}))])
+    assert stopped.value.code == "write-conflict"
+    assert f"this run's value(s) at {NAME} were served, then removed at serial 7 of " \
+           f"{ZONE} again, after being written again" in stopped.value.problem
+    assert 'ns1.example.test (192.0.2.1): NOERROR "theirs"' in stopped.value.evidence
+    assert "serialize them" in stopped.value.fix and "CNAME target" in stopped.value.fix
+    assert not [q for q in world.asked if q[0] == RESOLVER and q[1] == NAME], \
+        "stopped before the resolvers (and the CA) were asked"
+
+
+# --- answers too large for UDP --------------------------------------------------------------
+
+
+def test_a_txt_set_past_1232_bytes_is_oversized_with_its_size_and_count() -> None:
+    from certbot_dns_autopilot.plan.routing import Route
+    from certbot_dns_autopilot.preflight import existing_values
+
+    world = DNSWorld(resolvers=(RESOLVER,))
+    world.serve("192.0.2.10", "test", PARENT)
+    stale = "".join(f'{NAME}. 300 IN TXT "{i:02d}{"x" * 41}"\n' for i in range(20))
+    world.serve("192.0.2.1", ZONE, APEX + stale)
+    route = Route(NAME, NAME, ZONE, writer=object(), chain=None)  # type: ignore[arg-type]
+    found = {f.code: f for f in existing_values(route, zones_of(world, RESOLVER), set(),
+                                               adding=2)}
+    big = found["oversized-answer"]
+    assert big.severity == WARNING and big.where == (ZONE, NAME)
+    assert "will be 1" in big.problem and "bytes with this run's 2 value(s) beside the 20 " \
+        "there now (22 in all)" in big.problem
+    size = int(big.problem.split("will be ")[1].split(" bytes")[0])
+    assert 1232 < size < 1500
+    assert "--dns-autopilot-remove-stale true" in big.fix and "TCP port 53" in big.fix
+    assert "stale-record" in found
+    world_small = DNSWorld(resolvers=(RESOLVER,))
+    world_small.serve("192.0.2.10", "test", PARENT)
+    world_small.serve("192.0.2.1", ZONE, APEX + stale.split("\n", 1)[0] + "\n")
+    assert "oversized-answer" not in {f.code for f in existing_values(
+        route, zones_of(world_small, RESOLVER), set(), adding=2)}
+
+
+def two_servers(truncating: tuple[str, ...]) -> DNSWorld:
+    world = DNSWorld(resolvers=(RESOLVER,))
+    world.serve("192.0.2.10", "test", PARENT.replace(
+        "ns1.example 3600 IN A 192.0.2.1",
+        "ns1.example 3600 IN A 192.0.2.1\nexample 3600 IN NS ns2.example.test.\n"
+        "ns2.example 3600 IN A 192.0.2.2"))
+    for address in ("192.0.2.1", "192.0.2.2"):
+        world.serve(address, ZONE, TWO + '_acme-challenge.www 60 IN TXT "token"\n')
+    for address in truncating:
+        world.script(address, "truncated", NAME, "TXT")
+    return world
+
+
+def test_an_address_that_truncates_and_drops_tcp_is_named_and_the_other_decides() -> None:
+    notes: list[str] = []
+    now = [0.0]
+    waiter = Waiter(zones_of(two_servers(("192.0.2.2",)), RESOLVER), 60,
+                    clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s),
+                    progress=notes.append)
+    waiter.wait([Target(ZONE, NAME, frozenset({"token"}))])
+    assert list(waiter.truncated) == [dnsio.Server("192.0.2.2", name="ns2.example.test")]
+    [note] = [n for n in notes if "[oversized-answer]" in n]
+    assert "ns2.example.test (192.0.2.2) does not give the whole answer" in note
+    assert "TCP: no answer" in note
+
+
+def test_no_address_giving_the_whole_answer_stops_before_the_ca_is_told() -> None:
+    now = [0.0]
+    world = two_servers(("192.0.2.1", "192.0.2.2"))
+    waiter = Waiter(zones_of(world, RESOLVER), 60, clock=lambda: now[0],
+                    sleep=lambda s: now.__setitem__(0, now[0] + s))
+    with pytest.raises(AutopilotError) as stopped:
+        waiter.wait([Target(ZONE, NAME, frozenset({"token"}))])
+    assert stopped.value.code == "oversized-answer"
+    assert "no nameserver address gives the whole TXT answer" in stopped.value.problem
+    assert f"dig @192.0.2.1 {NAME} TXT +norecurse +tcp" in stopped.value.evidence
+    assert not [q for q in world.asked if q[0] == RESOLVER and q[1] == NAME]

@@ -190,7 +190,8 @@ class DNSWorld:
     def script(self, address: str, answer: str, name: str | None = None,
                rdtype: str | None = None, **flags: object) -> None:
         """``answer``: an rcode (REFUSED, SERVFAIL…), ``silent`` (nothing comes back over UDP
-        nor TCP), or ``lame`` (the usual records without the AA bit). ``unless_cd``: only
+        nor TCP), ``truncated`` (UDP truncated, nothing over TCP) or ``lame`` (the usual
+        records without the AA bit). ``unless_cd``: only
         when the request does not set Checking Disabled (a validating resolver)."""
         self.scripts.insert(0, (address, name and name.lower().rstrip("."), rdtype, answer,
                                 flags))
@@ -221,6 +222,9 @@ class DNSWorld:
             if answer == "silent":
                 raise dnsio.Unreachable("UDP: no answer in 1.3 s; TCP: no answer in 0.7 s",
                                         True)
+            if answer == "truncated":  # UDP said TC, TCP port 53 dropped
+                raise dnsio.Unreachable("UDP: truncated (TC, larger than 1232 bytes); TCP: "
+                                        "no answer in 0.7 s", False, truncated=True)
             if answer != "lame":
                 response.set_rcode(dns.rcode.from_text(answer))
                 return self._wire(request, response)
