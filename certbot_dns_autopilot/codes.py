@@ -51,6 +51,9 @@ class Code(str, enum.Enum):
     LOCK_TIMEOUT = "lock-timeout"
     WRITE_CONFLICT = "write-conflict"
     UNSAFE_STATE = "unsafe-state"
+    MUST_STAPLE = "must-staple"
+    RENEWAL_WINDOW = "renewal-window"
+    RENEWAL_SCHEDULE = "renewal-schedule"
 
     def __str__(self) -> str:
         return self.value
@@ -116,4 +119,12 @@ _INFO: dict[Code, _Info] = {
                                "re-reads"),
     Code.UNSAFE_STATE: _Info(ERROR, "a state file or directory is a link, not ours, or not "
                              "what it should be"),
+    Code.MUST_STAPLE: _Info(ERROR, "a lineage asks for OCSP Must-Staple from a CA that "
+                            "refuses it (Let's Encrypt, since May 2025)"),
+    Code.RENEWAL_WINDOW: _Info(ERROR, "a lineage's fixed renew_before_expiry is its "
+                               "certificate's whole lifetime or more (renews on every run), or "
+                               "under a sixth of it (warning)"),
+    Code.RENEWAL_SCHEDULE: _Info(ERROR, "no enabled timer or cron entry runs certbot renew on "
+                                 "this machine, or it runs less than twice a day for a "
+                                 "short-lived lineage (warning)"),
 }

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ..codes import Code
 from ..plan.chain import Follower
 from ..plan.routing import Route
+from ..writers import PROBE_PREFIX
 from . import caa
 from .caa_probe import caa_findings
 from .delegation import delegation
@@ -31,7 +32,7 @@ __all__ = ["ca_identities", "caa_findings", "delegation", "dnssec_findings", "ex
 
 
 def ca_identities(configured: str | None, directory_url: str | None) -> set[str]:
-    """--dns-autopilot-caa-identities, else the ACME directory's meta.caaIdentities."""
+    """The ``caa-identities`` option, else the ACME directory's meta.caaIdentities."""
     if configured:
         return {item.strip().lower() for item in configured.split(",") if item.strip()}
     if not directory_url:
@@ -43,6 +44,17 @@ def ca_identities(configured: str | None, directory_url: str | None) -> set[str]
     except (requests.RequestException, ValueError):
         return set()
     return {str(i).lower() for i in meta.get("caaIdentities", [])}
+
+
+def _existing(route: Route, follower: Follower) -> list[Finding]:
+    """Values already at the route's name, except the plugin's own permission-probe values:
+    a probe removed seconds ago (by doctor, or an earlier run) is still served by a
+    secondary until the removal reaches it, and is nobody's stale record. Asked again, with
+    those values as ours, only when one is seen."""
+    found = existing_values(route, follower, ours=set())
+    probes = {value for finding in found if finding.code == Code.STALE_RECORD
+              for value in finding.values if value.startswith(PROBE_PREFIX)}
+    return existing_values(route, follower, ours=probes) if probes else found
 
 
 def run(routes: list[Route], domains: list[str], follower: Follower, identities: set[str],
@@ -60,7 +72,7 @@ def run(routes: list[Route], domains: list[str], follower: Follower, identities:
             found += result
         for result in pool.map(lambda z: dnssec_findings(z, follower), sorted(zones)):
             found += result
-        for result in pool.map(lambda r: existing_values(r, follower, ours=set()), routes):
+        for result in pool.map(lambda r: _existing(r, follower), routes):
             found += result
     # A bogus CAA answer in a zone whose DS is already reported broken is that same cause.
     broken = {f.name for f in found if f.code == Code.DNSSEC_BROKEN}

@@ -4,6 +4,7 @@ mistyped names), asked of the target zone's authoritative servers."""
 from __future__ import annotations
 
 from ..codes import Code
+from ..options import flag
 from ..plan.chain import Follower
 from ..plan.routing import Route
 from .findings import WARNING, Finding
@@ -29,7 +30,7 @@ def existing_values(route: Route, follower: Follower, ours: set[str]) -> list[Fi
             "accepts any matching value, but resolvers may keep serving the old set for "
             f"{ttl} s", "\n".join(rows),
             "remove old _acme-challenge values that no running issuance needs (or run with "
-            "--dns-autopilot-remove-stale true), and keep their TTL short",
+            f"{flag('remove-stale')} true), and keep their TTL short",
             values=tuple(sorted(seen)), where=(route.zone, route.name), ttl=ttl))
     doubled = f"{route.name}.{route.zone}"
     for server in [s for s in servers if follower.reach.usable(s)][:1]:

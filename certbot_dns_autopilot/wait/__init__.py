@@ -32,6 +32,7 @@ from .. import dnsio
 from ..codes import Code
 from ..errors import AutopilotError
 from ..events import EventLog
+from ..options import flag
 from ..plan import Target
 from . import propagation
 from .propagation import Observation
@@ -94,7 +95,7 @@ class Waiter:
             timings["authoritative"] = self._clock() - start
         else:
             self.events.emit("authoritative-skipped", "off",
-                             reason="--dns-autopilot-authoritative-check false")
+                             reason=f"{flag('authoritative-check')} false")
         if self.public_check:
             public_start = self._clock()
             pairs = [(resolver, t) for t in (asked or targets)
@@ -129,7 +130,7 @@ class Waiter:
         for zone, zone_servers in servers.items():
             if zone_servers and all(s in self.unverified for s in zone_servers):
                 decides = ("the resolvers decide" if self.public_check else
-                           "nothing was verified (--dns-autopilot-public-check false)")
+                           f"nothing was verified ({flag('public-check')} false)")
                 self.events.emit("resolvers-only", "warning", zone,
                                  servers=[str(s) for s in zone_servers])
                 logger.warning("dns-autopilot: resolvers only for %s: the authoritative "
@@ -147,7 +148,7 @@ class Waiter:
                 raise AutopilotError(
                     Code.LAME_DELEGATION, f"the NS set of {zone} could not be resolved: {exc}",
                     "check the zone's delegation (dig NS at the parent) and "
-                    "--dns-autopilot-resolvers") from None
+                    f"{flag('resolvers')}") from None
             step["servers"] = [str(s) for s in servers]
         if not servers:
             raise AutopilotError(
@@ -262,7 +263,7 @@ class Waiter:
                              "transfer (allow-transfer, TSIG for XFR, firewall)",
             Code.PROPAGATION_TIMEOUT: "check that the writer's server is a primary of this zone "
                                    "and that the others transfer from it; or raise "
-                                   "--dns-autopilot-propagation-timeout",
+                                   f"{flag('propagation-timeout')}",
         }
         fix = fixes[code]
         if links:
@@ -293,9 +294,9 @@ class Waiter:
             f"answer(s) still lacked them after {self.timeout:.0f} s (cached for up to "
             f"{cached} s more)",
             "a resolver holding an old answer serves it until its TTL runs out: raise "
-            "--dns-autopilot-propagation-timeout above that TTL, or lower the record's TTL "
+            f"{flag('propagation-timeout')} above that TTL, or lower the record's TTL "
             "next time; for split-horizon DNS, list resolvers that see the public view in "
-            "--dns-autopilot-resolvers or set --dns-autopilot-public-check false",
+            f"{flag('resolvers')} or set {flag('public-check')} false",
             evidence="Resolvers still behind:\n" + "\n".join(o.row() for o in behind))
 
 

@@ -210,7 +210,7 @@ def test_doctor_without_names_or_all_says_what_it_needs(capsys: pytest.CaptureFi
                                                         ) -> None:
     with pytest.raises(SystemExit) as exited:
         cli_main.main(["doctor"])
-    assert exited.value.code == 2
+    assert exited.value.code == 3  # UNKNOWN: a usage error is no finding
     assert "-d NAME and --credentials PATH (or --all" in capsys.readouterr().err
 
 
