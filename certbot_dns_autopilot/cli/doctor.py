@@ -67,17 +67,27 @@ def at_least_one(text: str) -> int:
 def network(text: str) -> str:
     """--allow-from: a network in CIDR notation (192.0.2.0/24, 2001:db8::/32), as acme-dns
     takes it; checked here so that a typo is not sent to the server."""
-    if "/" not in text:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a network in CIDR notation: give "
-                                         "the prefix length too, e.g. 192.0.2.0/24 or "
-                                         "192.0.2.7/32")
+    address, slash, length = text.strip().partition("/")
+    example = "e.g. 192.0.2.0/24, 192.0.2.7/32 or 2001:db8::/32"
+    if not slash:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no prefix length: give the network in CIDR notation, {example}")
     try:
-        ipaddress.ip_network(text.strip(), strict=False)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a network in CIDR notation "
-                                         f"({exc}): e.g. 192.0.2.0/24 or 2001:db8::/32"
-                                         ) from None
-    return text.strip()
+        bits = ipaddress.ip_address(address).max_prefixlen
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{address!r} in {text!r} is not an IP address: "
+                                         f"{example}") from None
+    if not (length.isdigit() and int(length) <= bits):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the prefix length must be a number from 0 to {bits} for an "
+            f"IPv{4 if bits == 32 else 6} address ({example})")
+    return f"{address}/{int(length)}"
+
+
+def subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """The parser of one sub-command (``doctor``), for its option list and its errors."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[name]
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -101,8 +101,7 @@ def doctor_argv(lineage: Lineage, domains: Iterable[str], config_dir: str,
 
 def _options(parser: argparse.ArgumentParser) -> set[str]:
     """Every option string of doctor's subcommand (argparse keeps them on its actions)."""
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return {s for a in sub.choices["doctor"]._actions for s in a.option_strings}
+    return {s for a in doctor.subcommand(parser, "doctor")._actions for s in a.option_strings}
 
 
 def _problem(lineage: Lineage, problem: str, fix: str) -> Finding:

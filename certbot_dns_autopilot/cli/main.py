@@ -48,6 +48,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         except errors.PluginError as exc:
             print(doctor.said("acme-dns", exc), file=sys.stderr)
             return 2
+    parser = doctor.subcommand(parser, "doctor")  # its usage, with its errors
     if args.prometheus and not args.all:
         parser.error("--prometheus writes the textfile of doctor --all: add --all")
     # doctor -d names doctor's flags; --all certbot's: a lineage's options are changed with

@@ -74,10 +74,10 @@ def renewal_window(lineage: Lineage, lifetime: datetime.timedelta,
     if verdict is None:
         return []
     setting = f"renew_before_expiry = {lineage.renew_before_expiry}"
-    evidence = (f"renewal configuration: {lineage.path}\n{setting} ({_days(before)}); the "
-                f"certificate is valid for {_days(lifetime)}")
+    evidence = (f"renewal configuration: {lineage.path}\n{setting} (read as "
+                f"{_days(before)}); the certificate is valid for {_days(lifetime)}")
     default = ("or delete the line: certbot then renews when the CA's renewal information "
-               "(ARI) says, else with a third of the lifetime left")
+               "(ARI) says, else after two thirds of the lifetime (half, under 10 days)")
     if verdict == EVERY_RUN:
         return [Finding(
             Code.RENEWAL_WINDOW, ERROR, lineage.name,
