@@ -103,3 +103,20 @@ def test_no_message_spells_a_plugin_flag_by_hand() -> None:
                     and "--dns-autopilot-" in node.value:
                 found.append(f"{path.relative_to(package)}:{node.lineno}")
     assert found == []
+
+
+def test_the_docs_spelling_table_is_the_options_table() -> None:
+    """docs/options.md's "How each option is spelt" rows are what `spellings` says."""
+    import re
+    from pathlib import Path
+
+    docs = (Path(__file__).parents[2] / "docs" / "options.md").read_text()
+    rows = {m[0]: m[1:] for m in re.findall(
+        r"^\| `([a-z-]+)` \| `(--[a-z-]+)` \| (`--[a-z-]+`|\(none\)) \| `([a-z_]+)` \| "
+        r"`([a-z-]+) = …` \|$", docs, re.M)}
+    assert list(rows) == [o.name for o in options.OPTIONS]
+    for option in options.OPTIONS:
+        spelt = option.spellings()
+        doctor = f"`{spelt[options.DOCTOR]}`" if spelt[options.DOCTOR] else "(none)"
+        assert rows[option.name] == (spelt[options.PLUGIN], doctor, spelt[options.RENEWAL],
+                                     spelt[options.INI]), option.name
