@@ -57,11 +57,6 @@ def speaking(surface: str) -> Iterator[None]:
         _surface = before
 
 
-def surface() -> str:
-    """The surface messages are rendered for now."""
-    return _surface
-
-
 def flag(name: str, on: str | None = None) -> str:
     """How the user on ``on`` (default: the current surface) gives option ``name``: doctor's
     short flag where doctor takes the option, else certbot's (a fix that only a certbot run

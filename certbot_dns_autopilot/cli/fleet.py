@@ -128,7 +128,7 @@ def check(lineage: Lineage, config_dir: str, no_permission_probe: bool,
     report.renew_now = renewal.would_renew(report.not_before, report.expires, now,
                                    lineage.renew_before_expiry, lineage.autorenew)
     report.findings += readiness.must_staple(lineage)
-    if lineage.renew_before_expiry:
+    if lineage.renew_before_expiry and lineage.autorenew:  # certbot renew reads it
         report.findings += readiness.renewal_window(
             lineage, report.expires - report.not_before,
             renewal.interval(lineage.renew_before_expiry, report.not_before))
