@@ -55,6 +55,9 @@ class Code(str, enum.Enum):
     STALE_DELEGATION = "stale-delegation"
     OVERSIZED_ANSWER = "oversized-answer"
     CACHED_DENIAL = "cached-denial"
+    MUST_STAPLE = "must-staple"
+    RENEWAL_WINDOW = "renewal-window"
+    RENEWAL_SCHEDULE = "renewal-schedule"
 
     def __str__(self) -> str:
         return self.value
@@ -132,4 +135,12 @@ _INFO: dict[Code, _Info] = {
     Code.CACHED_DENIAL: _Info(WARNING, "a resolver denies the name from an NSEC proof it "
                               "cached before the record existed (aggressive negative "
                               "caching), while every nameserver serves it"),
+    Code.MUST_STAPLE: _Info(ERROR, "a lineage asks for OCSP Must-Staple from a CA that "
+                            "refuses it (Let's Encrypt, since May 2025)"),
+    Code.RENEWAL_WINDOW: _Info(ERROR, "a lineage's fixed renew_before_expiry is its "
+                               "certificate's whole lifetime or more (renews on every run), or "
+                               "under a sixth of it (warning)"),
+    Code.RENEWAL_SCHEDULE: _Info(ERROR, "no enabled timer or cron entry runs certbot renew on "
+                                 "this machine, or it runs less than twice a day for a "
+                                 "short-lived lineage (warning)"),
 }

@@ -31,6 +31,7 @@ import dns.rdatatype
 import dns.resolver
 import dns.rrset
 
+from .options import flag
 from .shown import quoted, shown
 
 DEFAULT_QUERY_TIMEOUT = 2.0
@@ -575,7 +576,7 @@ def read(response: dns.message.Message, qname: str, rdtype: str = "TXT") -> Answ
 class Reach:
     """Which authoritative addresses this host can ask, learnt once per run.
 
-    An address of a family left out by ``--dns-autopilot-address-family``, or one this host
+    An address of a family left out by the ``address-family`` option, or one this host
     has no route to, is not asked at all; one that gave no answer over UDP nor TCP once is
     not asked again in the run (one unusable address costs one query timeout, not the whole
     wait). Only direct (non-recursive) questions are remembered: a resolver that missed one
@@ -599,8 +600,8 @@ class Reach:
         self._lock = threading.Lock()
 
     def left_out(self, server: Server) -> bool:
-        """Left out on purpose: of a family ``--dns-autopilot-address-family`` leaves out,
-        or every address (``--dns-autopilot-authoritative-check false``)."""
+        """Left out on purpose: of a family the ``address-family`` option leaves out, or
+        every address (``authoritative-check`` false)."""
         return not self.authoritative or (self.family != "any"
                                           and family(server.address) != self.family)
 
@@ -614,9 +615,9 @@ class Reach:
         """Why ``server`` is not asked from this host ("" when it is)."""
         kind = family(server.address)
         if not self.authoritative:
-            return "not checked (--dns-autopilot-authoritative-check false)"
+            return f"not checked ({flag('authoritative-check')} false)"
         if self.left_out(server):
-            return f"{kind} not checked (--dns-autopilot-address-family {self.family})"
+            return f"{kind} not checked ({flag('address-family')} {self.family})"
         if server.address not in self._skipped:
             error = self._route(server.address)
             label = "IPv6" if kind == "ipv6" else "IPv4"
@@ -676,7 +677,7 @@ class Recursive:
         """``exchange``: where the resolver's messages go instead of the network (recorded
         answers); dnspython's resolver logic (CNAMEs, zone cuts, retries) runs on them."""
         self.servers = list(servers or [])
-        #: the servers come from /etc/resolv.conf (no --dns-autopilot-resolvers)
+        #: the servers come from /etc/resolv.conf (the resolvers option not given)
         self.from_system = not self.servers
         self._exchange = exchange
         if self.servers:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 from ..codes import Code
+from ..options import flag
 from ..shown import LONG, quoted, shown
 from ..wait.propagation import BEHIND, UNREACHABLE, Observation, is_lame, unverified_line
 from .ca_errors import CaReading
@@ -104,7 +105,7 @@ def diagnose(domain: str, value: str, reading: CaReading, ev: Evidence,
             "serve is unknown here; the CA's resolvers asked them",
             "check the nameservers from a host that reaches them (the dig below); from this "
             "host allow DNS (port 53, UDP and TCP) out, or rely on the resolvers "
-            "(--dns-autopilot-authoritative-check false)",
+            f"({flag('authoritative-check')} false)",
             tuple(rows + _rows(ev.resolvers)), unchecked[0].server.dig(ev.target, "TXT"),
             reading.describe(), {"type": reading.typ, "detail": reading.detail})
     else:
@@ -119,10 +120,10 @@ def diagnose(domain: str, value: str, reading: CaReading, ev: Evidence,
             + found.evidence}))
     if wait_off:
         found = Diagnosis(**(asdict(found) | {
-            "problem": found.problem + " (the wait was off: --dns-autopilot-propagation-"
-                                       "timeout 0)",
+            "problem": found.problem + " (the wait was off: "
+                                       f"{flag('propagation-timeout')} 0)",
             "fix": found.fix + "; and let dns-autopilot wait: drop "
-                               "--dns-autopilot-propagation-timeout 0"}))
+                               f"{flag('propagation-timeout')} 0"}))
     if ev.incomplete:
         found = Diagnosis(**(asdict(found) | {
             "evidence": found.evidence + (f"(evidence incomplete: {ev.incomplete})",)}))
@@ -339,7 +340,7 @@ def _stale_cache(c: _Case) -> Diagnosis | None:
                   f"an old value set is still served from caches for up to {ttl} s: every "
                   "nameserver serves the new value, but the CA's resolver answered from "
                   "the old set", "remove old _acme-challenge values that no issuance needs "
-                  "(or run with --dns-autopilot-remove-stale true), keep their TTL short, "
+                  f"(or run with {flag('remove-stale')} true), keep their TTL short, "
                   f"and retry after {ttl} s",
                   _rows(tuple(stale_resolvers)) + [f"old value at the nameservers: \"{v}\" "
                                                    f"(TTL {t})" for v, t in foreign.items()],

@@ -18,6 +18,7 @@ import dns.exception
 from .. import dnsio, names
 from ..codes import Code
 from ..errors import AutopilotError
+from ..options import flag
 from ..wait import propagation
 from ..zones import Zones
 from . import Target
@@ -154,7 +155,7 @@ class Follower:
                 Code.ZONE_NOT_FOUND,
                 f"no zone encloses {origin}" + (f" ({error})" if error else ""),
                 "check the spelling, that the domain is registered and delegated, and that the "
-                "resolvers (--dns-autopilot-resolvers, or the system's) answer from this host")
+                f"resolvers ({flag('resolvers')}, or the system's) answer from this host")
         return zone
 
     def follow(self, origin: str) -> Chain:

@@ -14,6 +14,7 @@ import dns.exception
 from .. import names
 from ..codes import Code
 from ..errors import AutopilotError
+from ..options import flag
 from ..writers import Writer, WriterMap
 from . import aliases
 from .chain import Chain, Follower
@@ -105,7 +106,7 @@ class Router:
             if target and name != target:
                 found = (f"it is a CNAME to {chain.hops[0].cname}" if chain and chain.aliased
                          else "it has no CNAME" if chain
-                         else "CNAMEs are not followed (--dns-autopilot-follow-cnames false)")
+                         else f"CNAMEs are not followed ({flag('follow-cnames')} false)")
                 raise AutopilotError(
                     Code.CNAME_ALIAS,
                     f"{origin} must be a CNAME to {target} (its registration with "
@@ -123,5 +124,5 @@ class Router:
         except dns.exception.DNSException as exc:
             raise AutopilotError(
                 Code.ZONE_NOT_FOUND, f"no zone encloses {name} ({exc})",
-                "check the spelling, and that the resolvers (--dns-autopilot-resolvers, or "
+                f"check the spelling, and that the resolvers ({flag('resolvers')}, or "
                 "the system's) answer from this host") from None

@@ -16,7 +16,18 @@ from acme import challenges
 from certbot import achallenges, errors
 from certbot.display import util as display_util
 
-from .. import credentials, diagnose, dnsio, hook, names, options, plan, preflight, scrub
+from .. import (
+    credentials,
+    diagnose,
+    dnsio,
+    hook,
+    names,
+    options,
+    plan,
+    preflight,
+    resolvers,
+    scrub,
+)
 from ..cleanup import journal, signals
 from ..codes import Code
 from ..diagnose import ca_errors, evidence
@@ -24,7 +35,7 @@ from ..errors import AutopilotError
 from ..events import EventLog
 from ..plan.chain import Follower
 from ..plan.routing import Route, Router
-from ..preflight import account, caa, resolvers
+from ..preflight import account, caa
 from ..preflight.findings import ERROR, Finding, as_error
 from ..wait import Waiter, propagation
 from ..writers import RECORD_TTL, Writer, locks
@@ -134,7 +145,7 @@ class Run:
             from .. import links
 
             raise errors.PluginError(
-                "--dns-autopilot-credentials is required: the path to an INI file with the "
+                f"{options.flag('credentials')} is required: the path to an INI file with the "
                 "record writer's keys (see "
                 f"{links.page('options', 'credentials-file-keys-common-to-every-writer')})")
         path, writers, alias_list = credentials.load(path)
@@ -143,7 +154,7 @@ class Run:
         run_journal = journal.Journal(getattr(self.config, "work_dir", None),
                                         self._events.run, path)
         timeout = self.option("propagation-timeout")
-        servers = self.option("resolvers")
+        servers = resolvers.parse(self.option("resolvers"))
         family = self.option("address-family")
         authoritative = self.option("authoritative-check")
         follow_cnames, public_check = self.option("follow-cnames"), self.option("public-check")
@@ -244,8 +255,8 @@ class Run:
             f"{', '.join(sorted({w.label for w in writer_of.values()}))}; waiting until they "
             "are served")
         if waiter.timeout <= 0:
-            logger.warning("dns-autopilot: not waiting (--dns-autopilot-propagation-timeout 0): "
-                           "the CA may ask before every nameserver serves the values")
+            logger.warning("dns-autopilot: not waiting (%s 0): the CA may ask before every "
+                           "nameserver serves the values", options.flag("propagation-timeout"))
             self._events.emit("wait-done", "off")
         else:
             links = {(t.name, t.zone): t for r in routes.values() if r.chain
@@ -254,9 +265,9 @@ class Run:
                                   links=list(links.values()))
             unverified = propagation.unverified_line(waiter.unverified)
             if not timings:
-                logger.warning("dns-autopilot: nothing was checked (--dns-autopilot-"
-                               "authoritative-check false and --dns-autopilot-public-check "
-                               "false): the CA may ask before the values are served")
+                logger.warning("dns-autopilot: nothing was checked (%s false and %s false): "
+                               "the CA may ask before the values are served",
+                               options.flag("authoritative-check"), options.flag("public-check"))
             else:
                 display_util.notify(
                     f"dns-autopilot: served {'where checked' if unverified else 'everywhere'} "
@@ -306,7 +317,7 @@ class Run:
         return found
 
     def _remove_stale(self, found: list[Finding], writer_of: dict[str, Writer]) -> None:
-        """--dns-autopilot-remove-stale: drop the old values pre-flight found, before writing."""
+        """The remove-stale option: drop the old values pre-flight found, before writing."""
         for finding in found:
             if finding.code != Code.STALE_RECORD or not finding.where:
                 continue
@@ -314,7 +325,7 @@ class Run:
             with self._events.step("remove-stale", name, zone=zone, values=list(finding.values)):
                 writer_of[zone].remove(zone, {name: set(finding.values)})
             display_util.notify(f"dns-autopilot: removed {len(finding.values)} stale value(s) "
-                                f"at {name} (--dns-autopilot-remove-stale)")
+                                f"at {name} ({options.flag('remove-stale')})")
 
     def _write(self, writer_of: dict[str, Writer],
                batches: dict[str, dict[str, frozenset[str]]]) -> None:
@@ -449,7 +460,7 @@ class Run:
         return found
 
     def _failure_hook(self, stage: str, diagnoses: list[dict[str, object]]) -> None:
-        """--dns-autopilot-failure-hook, once per run; its own failure is only logged, and
+        """The failure-hook option's command, once per run; its own failure is only logged, and
         nothing in its path may replace certbot's error or the hint."""
         try:
             command = self.conf("failure-hook")

@@ -22,7 +22,7 @@ class RunState:
 
     journal: Journal  # every batch is noted here before its writer is called
     follower: Follower  # the run's resolvers and reach, for the hint's evidence too
-    wait_off: bool  # --dns-autopilot-propagation-timeout 0
+    wait_off: bool  # the propagation-timeout option is 0
     routes: dict[str, Route] = field(default_factory=dict)  # origin -> route
     targets: dict[str, frozenset[str]] = field(default_factory=dict)  # name -> our values
     written: dict[str, tuple[Writer, dict[str, frozenset[str]]]] = field(default_factory=dict)

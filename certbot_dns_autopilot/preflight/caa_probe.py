@@ -12,6 +12,7 @@ import dns.exception
 
 from .. import dnsio, names
 from ..codes import Code
+from ..options import flag
 from ..shown import quoted
 from ..zones import Zones
 from . import caa
@@ -50,10 +51,7 @@ def caa_findings(domain: str, zones: Zones, identities: set[str],
     owner, records = closest
     evidence = "\n".join(f"{owner}. CAA {r}" for r in records)
     if not identities:
-        return found + [Finding(
-            Code.CAA_BLOCKED, WARNING, domain, f"CAA records at {owner} restrict issuers, and this "
-            "CA's identity is unknown (its directory publishes no caaIdentities)", evidence,
-            "name the CA with --dns-autopilot-caa-identities (e.g. letsencrypt.org)")]
+        return found + [unknown_ca(domain, evidence, requester.server)]
     verdict = caa.evaluate(records, identities, wildcard, requester.account, requester.server,
                            requester.staging)
     if verdict.allowed and verdict.case_only:
@@ -67,6 +65,22 @@ def caa_findings(domain: str, zones: Zones, identities: set[str],
         return found
     return found + [caa_refusal(domain, owner, records, verdict, identities, wildcard,
                                 requester)]
+
+
+def unknown_ca(domain: str, evidence: str, directory: str | None) -> Finding:
+    """CAA records restrict issuers and the CA is not known: its directory was asked and
+    publishes no caaIdentities, or (doctor) no CA was named at all. One text for every name
+    and owner (the records are the evidence), so doctor says it once."""
+    if directory:
+        problem = (f"CAA records restrict issuers, and this CA's identity is unknown: its "
+                   f"directory ({directory}) publishes no caaIdentities")
+        fix = f"name the CA with {flag('caa-identities')} (e.g. letsencrypt.org)"
+    else:
+        problem = ("CAA records restrict issuers, and no CA was named: whether they let yours "
+                   "issue is not checked")
+        fix = (f"name the CA with {flag('caa-identities')} (e.g. letsencrypt.org), or give "
+               "its ACME directory with --server URL")
+    return Finding(Code.CAA_BLOCKED, WARNING, domain, problem, evidence, fix)
 
 
 def lowered(owner: str, records: list[caa.CAA], identities: set[str], wildcard: bool) -> str:

@@ -9,6 +9,7 @@ import dns.exception
 
 from .. import dnsio
 from ..codes import Code
+from ..options import flag
 from ..wait import propagation
 from ..zones import Zones
 from .findings import ERROR, WARNING, Finding
@@ -150,7 +151,7 @@ def _findings(zone: str, survey: _Survey) -> list[Finding]:
             "\n".join(survey.unreachable),
             "nothing to fix in the zone if the CA reaches them; from this host, allow DNS "
             "(port 53, UDP and TCP) out to them, or fix its IPv6 route, or set "
-            "--dns-autopilot-address-family ipv4 (or --dns-autopilot-authoritative-check "
+            f"{flag('address-family')} ipv4 (or {flag('authoritative-check')} "
             "false where port 53 is always filtered)"))
     if survey.parent_set and survey.apex_set and survey.parent_set != survey.apex_set:
         found.append(Finding(Code.NS_MISMATCH, WARNING, zone,

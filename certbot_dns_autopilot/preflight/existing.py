@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .. import dnsio
 from ..codes import Code
+from ..options import flag
 from ..plan.routing import Route
 from ..zones import Zones
 from .findings import WARNING, Finding
@@ -32,7 +33,7 @@ def existing_values(route: Route, zones: Zones, ours: set[str], adding: int = 1
             "accepts any matching value, but resolvers may keep serving the old set for "
             f"{ttl} s", "\n".join(rows),
             "remove old _acme-challenge values that no running issuance needs (or run with "
-            "--dns-autopilot-remove-stale true), and keep their TTL short",
+            f"{flag('remove-stale')} true), and keep their TTL short",
             values=tuple(sorted(seen)), where=(route.zone, route.name), ttl=ttl))
     doubled = f"{route.name}.{route.zone}"
     for server in [s for s in servers if zones.reach.usable(s)][:1]:
@@ -73,6 +74,6 @@ def oversized(route: Route, zones: Zones, adding: int) -> list[Finding]:
             f"{server}: {now.describe()} ({now.size} bytes now)\n"
             f"      {server.dig(route.name, 'TXT')} +dnssec +bufsize={dnsio.UDP_SIZE}",
             "remove the values no running issuance needs (or run with "
-            "--dns-autopilot-remove-stale true), and allow TCP port 53 to every nameserver",
+            f"{flag('remove-stale')} true), and allow TCP port 53 to every nameserver",
             where=(route.zone, route.name))]
     return []

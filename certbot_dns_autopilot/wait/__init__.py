@@ -32,6 +32,7 @@ from .. import dnsio
 from ..codes import Code
 from ..errors import AutopilotError
 from ..events import EventLog
+from ..options import flag
 from ..plan import Target
 from ..zones import Zones
 from . import propagation
@@ -117,7 +118,7 @@ class Waiter:
             timings["authoritative"] = self._clock() - start
         else:
             self.events.emit("authoritative-skipped", "off",
-                             reason="--dns-autopilot-authoritative-check false")
+                             reason=f"{flag('authoritative-check')} false")
         if self.public_check:
             public_start = self._clock()
             pairs = [(resolver, t) for t in (asked or targets)
@@ -156,7 +157,7 @@ class Waiter:
         for zone, zone_servers in servers.items():
             if zone_servers and all(s in self.unverified for s in zone_servers):
                 decides = ("the resolvers decide" if self.public_check else
-                           "nothing was verified (--dns-autopilot-public-check false)")
+                           f"nothing was verified ({flag('public-check')} false)")
                 self.events.emit("resolvers-only", "warning", zone,
                                  servers=[str(s) for s in zone_servers])
                 logger.warning("dns-autopilot: resolvers only for %s: the authoritative "
@@ -176,7 +177,7 @@ class Waiter:
                 raise AutopilotError(
                     Code.LAME_DELEGATION, f"the NS set of {zone} could not be resolved: "
                     f"{dnsio.reason(exc)}", "check the zone's delegation (dig NS at the "
-                    "parent) and --dns-autopilot-resolvers") from None
+                    f"parent) and {flag('resolvers')}") from None
             step["servers"] = [str(s) for s in servers]
         if not servers:
             raise AutopilotError(
@@ -336,7 +337,7 @@ class Waiter:
                     f"is larger than {dnsio.UDP_SIZE} bytes, truncated over UDP, and TCP port "
                     "53 does not answer", "allow TCP port 53 to every nameserver (RFC 7766 "
                     "makes TCP mandatory), and remove the stale values at the name (or run "
-                    "with --dns-autopilot-remove-stale true)", evidence=rows)
+                    f"with {flag('remove-stale')} true)", evidence=rows)
 
     def _drop_silent_resolvers(self, behind: list[Observation], pairs: Sequence[Pair]
                                ) -> list[Observation]:
@@ -440,7 +441,7 @@ class Waiter:
                              "transfer (allow-transfer, TSIG for XFR, firewall)",
             Code.PROPAGATION_TIMEOUT: "check that the writer's server is a primary of this zone "
                                    "and that the others transfer from it; or raise "
-                                   "--dns-autopilot-propagation-timeout",
+                                   f"{flag('propagation-timeout')}",
         }
         fix = fixes[code]
         if links:
@@ -471,9 +472,9 @@ class Waiter:
             f"answer(s) still lacked them after {self.timeout:.0f} s (cached for up to "
             f"{cached} s more)",
             "a resolver holding an old answer serves it until its TTL runs out: raise "
-            "--dns-autopilot-propagation-timeout above that TTL, or lower the record's TTL "
+            f"{flag('propagation-timeout')} above that TTL, or lower the record's TTL "
             "next time; for split-horizon DNS, list resolvers that see the public view in "
-            "--dns-autopilot-resolvers or set --dns-autopilot-public-check false",
+            f"{flag('resolvers')} or set {flag('public-check')} false",
             evidence="Resolvers still behind:\n" + "\n".join(o.row() for o in behind))
 
 

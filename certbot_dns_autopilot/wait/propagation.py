@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from .. import dnsio
 from ..codes import Code
 from ..dnsio import Answer, Server
+from ..options import flag
 
 #: What an authoritative address's answer is. Only BEHIND and LAME are the zone's fault: a
 #: server that answers nothing cannot hand the CA a wrong answer (its resolvers move on to
@@ -163,8 +164,8 @@ def resolver_problem(answer: Answer) -> str:
 
 def resolver_fix(from_system: bool) -> str:
     """How to repair the resolvers this host asks (the option, or /etc/resolv.conf)."""
-    where = ("/etc/resolv.conf (read because --dns-autopilot-resolvers is not given)"
-             if from_system else "--dns-autopilot-resolvers")
+    where = (f"/etc/resolv.conf (read because {flag('resolvers')} is not given)"
+             if from_system else flag("resolvers"))
     return (f"correct {where}: list recursive resolvers this host may query (IP, IP:PORT, "
             "[IPv6]:PORT or https://host/dns-query); start the local cache "
             "(systemd-resolved, unbound) if one should answer there, or let this host "

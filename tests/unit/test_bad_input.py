@@ -20,10 +20,11 @@ from unit_helpers import DNSWorld
 
 from certbot_dns_autopilot import credentials, dnsio, names
 from certbot_dns_autopilot.dnsio import Server
-from certbot_dns_autopilot.options import parse_bool, parse_resolvers
+from certbot_dns_autopilot.options import parse_bool
 from certbot_dns_autopilot.plan import aliases
 from certbot_dns_autopilot.plan.aliases import Alias
 from certbot_dns_autopilot.plugin.authenticator import Authenticator
+from certbot_dns_autopilot.resolvers import parse as parse_resolvers
 
 SECRET = "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1iZS1wcmludGVk"  # TSIG secret (base64)
 TOKEN = "Tok3n-that-must-never-be-printed_0123456789"     # API tokens, client secrets

@@ -7,10 +7,9 @@ from __future__ import annotations
 import pytest
 from unit_helpers import RESOLVER, Challenge, DNSWorld, make_plugin, zones_of
 
-from certbot_dns_autopilot import dnsio
+from certbot_dns_autopilot import dnsio, resolvers
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.plan import Target
-from certbot_dns_autopilot.preflight import resolvers
 from certbot_dns_autopilot.preflight.findings import ERROR, WARNING
 from certbot_dns_autopilot.wait import Waiter
 

@@ -388,14 +388,14 @@ class FixedZones:
         self.extra.setdefault(zone, []).extend(servers)
 
 
-def write_cert(path: Path, names: list[str], not_before: datetime) -> None:
-    """A self-signed certificate for ``names``, valid 90 days from ``not_before``, as a
-    lineage's archive holds one (the rate-limit probe reads them)."""
+def write_cert(path: Path, names: list[str], not_before: datetime, days: float = 90) -> None:
+    """A self-signed certificate for ``names``, valid ``days`` from ``not_before``, as a
+    lineage's archive holds one (the rate-limit probe and doctor --all read them)."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(not_before).not_valid_after(not_before + timedelta(days=90))
+            .not_valid_before(not_before).not_valid_after(not_before + timedelta(days=days))
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
                            critical=False)
             .sign(key, hashes.SHA256()))
