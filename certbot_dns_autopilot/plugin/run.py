@@ -239,7 +239,7 @@ class Run:
         if self.option("preflight"):
             found = self._preflight(list(routes.values()), [c.domain for c in wanted],
                                     achalls[0].account_key if achalls else None)
-            self.state.stale = [f for f in found if f.code == Code.STALE_RECORD and f.where]
+            self.state.before = [f for f in found if f.where]
             if self.option("remove-stale"):
                 self._remove_stale(found, {r.zone: r.writer for r in routes.values()})
         for route in routes.values():
@@ -263,6 +263,7 @@ class Run:
                      for t in r.chain.links()}  # every CNAME on the way, at all its servers
             timings = waiter.wait(targets, asked=plan.origins(wanted),
                                   links=list(links.values()))
+            self.state.served = waiter.serving()
             unverified = propagation.unverified_line(waiter.unverified)
             if not timings:
                 logger.warning("dns-autopilot: nothing was checked (%s false and %s false): "
@@ -438,9 +439,11 @@ class Run:
                                     frozenset(state.targets.get(target, ())), domain, reading,
                                     state.follower, identities,
                                     requester=self.requester(failed[0][2].account_key))
-            # What sat at the name before this run, with the TTL caches may still hold it for.
-            before = tuple(f for f in state.stale if f.where == (zone, target))
-            return dataclasses.replace(found, findings=found.findings + before)
+            # What sat at the name before this run (stale values with the TTL caches may
+            # still hold them for, an answer too large for UDP), and who served ours.
+            before = tuple(f for f in state.before if f.where == (zone, target))
+            return dataclasses.replace(found, findings=found.findings + before,
+                                       served=state.served.get(target, frozenset()))
 
         readings = {names.validation_name(domain): ca_errors.read_error(achall.error)
                     for domain, _, achall in failed}

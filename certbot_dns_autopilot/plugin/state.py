@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .. import dnsio
 from ..cleanup.journal import Journal
 from ..plan.chain import Follower
 from ..plan.routing import Route
@@ -26,5 +27,9 @@ class RunState:
     routes: dict[str, Route] = field(default_factory=dict)  # origin -> route
     targets: dict[str, frozenset[str]] = field(default_factory=dict)  # name -> our values
     written: dict[str, tuple[Writer, dict[str, frozenset[str]]]] = field(default_factory=dict)
-    stale: list[Finding] = field(default_factory=list)  # pre-flight's stale-record findings
+    #: pre-flight's findings about the records at a name (stale values, an oversized
+    #: answer), as they were before this run wrote: the hint reads them beside what it sees
+    before: list[Finding] = field(default_factory=list)
+    #: name -> the authoritative addresses the wait saw serving this run's values at its end
+    served: dict[str, frozenset[dnsio.Server]] = field(default_factory=dict)
     warnings: list[Finding] = field(default_factory=list)  # pre-flight's warnings, shown once

@@ -136,6 +136,15 @@ class Waiter:
                          **{f"{k}_s": round(v, 3) for k, v in timings.items()})
         return timings
 
+    def serving(self) -> dict[str, frozenset[dnsio.Server]]:
+        """Each name's authoritative addresses that served this run's values when the wait
+        ended (the hint tells a value removed afterwards from one never served)."""
+        found: dict[str, set[dnsio.Server]] = {}
+        for server, target in self._serving:
+            if target.rdtype == "TXT":
+                found.setdefault(target.name, set()).add(server)
+        return {name: frozenset(servers) for name, servers in found.items()}
+
     def _skip_unusable(self, servers: dict[str, list[dnsio.Server]]) -> None:
         """Addresses of a family left out, or this host has no route to: one notice per
         family, naming the nameservers, never an error."""
