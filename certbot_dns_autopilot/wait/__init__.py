@@ -112,6 +112,7 @@ class Waiter:
             if behind:
                 raise self._authoritative_timeout(behind, servers)
             self._whole_answers(pairs)
+            self._truncated_caught_up(pairs, deadline)
             self._verified = any(server not in self.unverified and server not in self.truncated
                                  for server, _ in pairs)
             self._resolvers_only(servers)
@@ -347,6 +348,25 @@ class Waiter:
                     "53 does not answer", "allow TCP port 53 to every nameserver (RFC 7766 "
                     "makes TCP mandatory), and remove the stale values at the name (or run "
                     f"with {flag('remove-stale')} true)", evidence=rows)
+
+    def _truncated_caught_up(self, pairs: Sequence[Pair], deadline: float) -> None:
+        """An address that gives the values truncated (TCP dropped) cannot show them, but
+        its SOA serial can show it holds the zone's version that does: wait until it reaches
+        the serial of an address seen serving them, before any resolver is asked (one
+        asking it before would cache the old set)."""
+        zones = {t.zone for s, t in pairs if s in self.truncated}
+        for zone in sorted(zones):
+            serving = sorted({s for s, t in self._serving if t.zone == zone})
+            late = sorted({s for s, t in pairs if t.zone == zone and s in self.truncated})
+            reference = max((self.reach.ask(s, zone, "SOA").serial or 0 for s in serving),
+                            default=0)
+            while late and self._clock() < deadline:
+                late = [s for s in late if (self.reach.ask(s, zone, "SOA").serial or 0)
+                        < reference]
+                if late:
+                    self._sleep(min(FIRST_INTERVAL, max(deadline - self._clock(), 0)))
+            self.events.emit("truncated-serial", "late" if late else "caught-up", zone,
+                             serial=reference, servers=[str(s) for s in late])
 
     def _drop_silent_resolvers(self, behind: list[Observation], pairs: Sequence[Pair]
                                ) -> list[Observation]:
