@@ -15,14 +15,13 @@ import datetime
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from certbot import errors
 
-from .. import options
+from .. import options, statefiles
 from ..codes import Code
 from ..errors import AutopilotError
 from ..preflight import account
@@ -275,17 +274,12 @@ def prometheus(reports: Sequence[Report], now: datetime.datetime) -> str:
 
 
 def write_atomically(path: str, content: str) -> None:
-    """Write beside ``path`` and rename over it: node-exporter never reads half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temp = tempfile.mkstemp(prefix=".dns-autopilot-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
+    """Write beside ``path`` and rename over it: node-exporter never reads half a file. The
+    textfile directory is often node-exporter's own: nothing there is changed by path.
+
+    :raises statefiles.Unsafe: another user swapped the file while it was written.
+    """
+    statefiles.write_replacing(path, content.encode("utf-8"), 0o644)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -300,7 +294,7 @@ def main(args: argparse.Namespace) -> int:
     if args.prometheus:
         try:
             write_atomically(args.prometheus, prometheus(reports, now))
-        except OSError as exc:
+        except (OSError, statefiles.Unsafe) as exc:
             print(f"dns-autopilot doctor: cannot write {args.prometheus}: {exc}. Fix: give "
                   "a writable path (node-exporter's --collector.textfile.directory)",
                   file=sys.stderr)

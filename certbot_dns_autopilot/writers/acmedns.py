@@ -360,13 +360,21 @@ def _load_raw(path: str) -> dict[str, Any]:
     return data
 
 
-def _save(path: str, data: dict[str, Any]) -> None:
-    """Write the file in place, mode 600, never through a symlink or into another's file."""
-    fd = statefiles.open_file(path, os.O_RDWR | os.O_CREAT)
-    with os.fdopen(fd, "r+b") as file:
-        os.fchmod(file.fileno(), 0o600)
-        file.truncate(0)
-        file.write(json.dumps(data, indent=2).encode() + b"\n")
+def _save(path: str, data: dict[str, Any], domain: str) -> None:
+    """Write the file anew beside itself and rename it into place, mode 600: a crash or a
+    full disk leaves the registrations stored before as they were.
+
+    :raises PluginError: it could not be written (the registration just made is not kept).
+    """
+    try:
+        statefiles.write_replacing(path, json.dumps(data, indent=2).encode() + b"\n", 0o600)
+    except (OSError, statefiles.Unsafe) as exc:
+        why = exc.why if isinstance(exc, statefiles.Unsafe) else exc.strerror
+        raise errors.PluginError(
+            f"the registration of {domain} could not be stored in {path} ({why}); the "
+            "registrations stored before are unchanged. Fix: make room (or correct the "
+            "directory's permissions) and register it again: the registration just made "
+            "at the server stays unused") from None
 
 
 def register(api_url: str, path: str, domains: list[str], allow_from: list[str],
@@ -410,7 +418,7 @@ def register(api_url: str, path: str, domains: list[str], allow_from: list[str],
                                      f"refused the registration of {domain} ({error})", fix)
             scrub.register([entry.get("password")])
             data[domain] = entry
-            _save(path, data)  # after each: a registration made is never lost
+            _save(path, data, domain)  # after each: a registration made is never lost
             say(f"registered {domain} at {api_url}; credentials stored in {path} (mode 600)")
         else:
             say(f"{domain} is already registered in {path}")

@@ -6,17 +6,15 @@ APIs and hooks against the lab: tests/lab/test_acmedns.py and tests/lab/test_exe
 from __future__ import annotations
 
 import contextlib
-import http.server
 import json
 import os
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from certbot import errors
-from unit_helpers import RecordedEvents, load_map
+from unit_helpers import RecordedEvents, Reply, Request, http_server, load_map
 
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import retry
@@ -220,31 +218,13 @@ def answering(answers: list[tuple[int, dict]]) -> Iterator[tuple[str, list[dict]
     """An HTTP server on 127.0.0.1 answering each POST with the next (status, JSON body)."""
     updates: list[dict] = []
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
+    def answer(request: Request) -> Reply:
+        updates.append(json.loads(request[3]))
+        status, body = answers.pop(0)
+        return status, {"Retry-After": "0"} if status == 429 else {}, json.dumps(body).encode()
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
-            length = int(self.headers.get("Content-Length") or 0)
-            updates.append(json.loads(self.rfile.read(length)))
-            status, body = answers.pop(0)
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            if status == 429:
-                self.send_header("Retry-After", "0")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", updates
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
+    with http_server(answer) as (url, _):
+        yield url, updates
 def test_an_update_acme_dns_did_not_apply_is_retried_each_as_an_event(tmp_path: Path) -> None:
     with answering([(429, {}), (503, {}), (200, {"txt": "v"})]) as (url, updates):
         writer = acmedns(tmp_path, url)

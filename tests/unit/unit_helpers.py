@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import http.server
 import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 import types
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -125,6 +129,47 @@ def as_nobody(code: str) -> subprocess.Popen[str]:
     return subprocess.Popen([SYSTEM_PYTHON, "-c", textwrap.dedent(code)], user=NOBODY,
                             group=NOBODY, extra_groups=[], stdout=subprocess.PIPE, text=True,
                             cwd="/")
+
+
+#: what a loopback HTTP server is handed per request (method, path, headers, body), and what
+#: it answers (status, headers, body)
+Request = tuple[str, str, dict[str, str], bytes]
+Reply = tuple[int, dict[str, str], bytes]
+
+
+@contextlib.contextmanager
+def http_server(answer: Callable[[Request], Reply], host: str = "127.0.0.1"
+                ) -> Iterator[tuple[str, list[Request]]]:
+    """A real HTTP server on a loopback address, answering each request with ``answer``;
+    yields its base URL and every request it received."""
+    received: list[Request] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            request = (self.command, self.path, dict(self.headers.items()),
+                       self.rfile.read(length))
+            received.append(request)
+            status, headers, body = answer(request)
+            self.send_response(status)
+            for name, text in headers.items():
+                self.send_header(name, text)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815
+
+    server = http.server.ThreadingHTTPServer((host, 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{host}:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def planted(code: str) -> subprocess.Popen[str]:
