@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import names, statefiles
+from ..plan import is_dns01_value
 
 PARTS = ("dns-autopilot", "journal")
 SUBDIR = os.path.join(*PARTS)
-VALUE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url(SHA-256), unpadded: every DNS-01 value
 MAX_SIZE = 1 << 20
 SEEN = ".refused"  # the refused journals already reported: {name: "inode:mtime"}
 CLAIMED = re.compile(r"\.recovering-(\d+)(?:-(\d+))?$")
@@ -151,7 +151,7 @@ def parse(data: Any) -> tuple[int, str | None, str, dict[str, dict[str, list[str
             if not (_str(name) and _within(names.normalize(name), names.normalize(zone))):
                 raise ValueError(f"name {name!r} is not in zone {zone!r}")
             if not (isinstance(values, list) and values
-                    and all(isinstance(v, str) and VALUE.fullmatch(v) for v in values)):
+                    and all(is_dns01_value(v) for v in values)):
                 raise ValueError(f"the values at {name!r} are not DNS-01 values "
                                  "(43 base64url characters each)")
     return pid, started, creds, zones

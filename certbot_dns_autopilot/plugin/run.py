@@ -26,6 +26,7 @@ from ..plan.chain import Follower
 from ..plan.routing import Route, Router
 from ..preflight import account, caa
 from ..preflight.findings import ERROR, Finding, as_error
+from ..shown import shown
 from ..wait import Waiter, propagation
 from ..writers import RECORD_TTL, Writer, locks
 from .state import RunState
@@ -285,15 +286,29 @@ class Run:
         return found
 
     def _remove_stale(self, found: list[Finding], writer_of: dict[str, Writer]) -> None:
-        """--dns-autopilot-remove-stale: drop the old values pre-flight found, before writing."""
+        """--dns-autopilot-remove-stale: drop the old values pre-flight found, before writing.
+        They were read over DNS, where anyone may have put anything: only values shaped as
+        a DNS-01 value are handed to the writer (and so to a cleanup hook run as root); the
+        others are reported and left where they are."""
         for finding in found:
             if finding.code != Code.STALE_RECORD or not finding.where:
                 continue
             zone, name = finding.where
-            with self._events.step("remove-stale", name, zone=zone, values=list(finding.values)):
-                writer_of[zone].remove(zone, {name: set(finding.values)})
-            display_util.notify(f"dns-autopilot: removed {len(finding.values)} stale value(s) "
-                                f"at {name} (--dns-autopilot-remove-stale)")
+            stale = sorted(v for v in finding.values if plan.is_dns01_value(v))
+            left = [shown(v, limit=80) for v in finding.values if not plan.is_dns01_value(v)]
+            with self._events.step("remove-stale", name, zone=zone, values=stale,
+                                   left=left):
+                if stale:
+                    writer_of[zone].remove(zone, {name: set(stale)})
+            if stale:
+                display_util.notify(f"dns-autopilot: removed {len(stale)} stale value(s) at "
+                                    f"{name} (--dns-autopilot-remove-stale)")
+            if left:
+                logger.warning(
+                    "dns-autopilot: --dns-autopilot-remove-stale left %d value(s) that are "
+                    "not DNS-01 values at %s: %s. Only values shaped as the CA's (43 "
+                    "base64url characters) are removed; remove these by hand if they are "
+                    "not someone's", len(left), name, ", ".join(left))
 
     def _write(self, writer_of: dict[str, Writer],
                batches: dict[str, dict[str, frozenset[str]]]) -> None:
@@ -353,12 +368,14 @@ class Run:
                 with self._events.step("cleanup", zone, names=sorted(records),
                                        values=sum(len(v) for v in records.values())):
                     writer.remove(zone, records)
-            except errors.PluginError as exc:
+            except Exception as exc:  # noqa: BLE001 - every other zone is still cleaned
                 leftovers = ", ".join(f"{name} TXT {sorted(vals)}"
                                       for name, vals in records.items())
                 logger.warning("dns-autopilot: could not remove %s from %s: %s. The next run "
                                "retries (journal %s), or remove them by hand.", leftovers, zone,
-                               exc, state.journal.path)
+                               exc if isinstance(exc, errors.PluginError)
+                               else type(exc).__name__, state.journal.path)
+                logger.debug("dns-autopilot: cleanup of %s failed", zone, exc_info=True)
                 continue
             state.journal.forget(zone)
 

@@ -361,7 +361,7 @@ server {server}
 update add $DNS_AUTOPILOT_RECORD 60 TXT "$CERTBOT_VALIDATION"
 send
 EOF
-echo "record-id-$n"
+printf 'record-id-%s{output_tail}\n' "$n"
 """
 
 
@@ -376,13 +376,15 @@ EOF
 
 
 def hooks_ini(lab: Lab, tmp: Path, fail_at: int | None = None, hang: bool = False,
-              timeout: float | None = None, zones: str = "") -> Path:
-    """Two hook scripts and the credentials file naming them (mode 600)."""
+              timeout: float | None = None, zones: str = "", output_tail: str = "") -> Path:
+    """Two hook scripts and the credentials file naming them (mode 600). The auth hook
+    prints ``record-id-<n>`` then ``output_tail`` (printf's escapes: ``\\0`` is a NUL)."""
     creds = lab_keys(lab)
     fields = {"log": tmp / "hooks.log", "count": tmp / "calls", "server": lab.primary,
               "key": creds["dns_autopilot_rfc2136_name"],
               "secret": creds["dns_autopilot_rfc2136_secret"],
-              "fail_at": fail_at or "", "hang": "yes" if hang else ""}
+              "fail_at": fail_at or "", "hang": "yes" if hang else "",
+              "output_tail": output_tail}
     for name, text in (("auth.sh", EXEC_AUTH_HOOK), ("cleanup.sh", EXEC_CLEANUP_HOOK)):
         (tmp / name).write_text(text.format(**fields))
         (tmp / name).chmod(0o700)
