@@ -96,7 +96,22 @@ def _resource(operation: str, zone_id: str | None) -> str:
     return "*"
 
 
-# -- TXT values in Route 53's presentation format ------------------------------------------
+# -- names and TXT values in Route 53's presentation format --------------------------------
+
+_OCTAL = re.compile(r"\\([0-7]{3})")
+
+
+def host_name(returned: str) -> str | None:
+    """A name as Route 53 returns it, normalized; None when it is not a host name. Route 53
+    writes every character other than a-z, 0-9, '-' and '_' as a backslash and three octal
+    digits (``\\052`` for ``*``, ``\\040`` for a space); dnspython reads three digits as
+    decimal, so each escape is rewritten as the decimal one before the name is read."""
+    decimal = _OCTAL.sub(lambda m: f"\\{int(m[1], 8):03d}", returned)
+    try:
+        return names.normalize(decimal)
+    except names.InvalidName:
+        return None  # a space, a dot inside a label…: a name no challenge is written at
+
 
 def quote(value: str) -> str:
     """One TXT value as Route 53 wants it: quoted, split into 255-character strings."""
@@ -444,7 +459,9 @@ class Route53Writer(Writer):
         name = names.normalize(name)
         public, private = [], []
         for zone in self._hosted_zones():
-            zone_name = names.normalize(zone["Name"])
+            zone_name = host_name(zone["Name"])
+            if zone_name is None:
+                continue
             zone_id = zone["Id"].rsplit("/", 1)[-1]
             is_private = bool(zone.get("Config", {}).get("PrivateZone"))
             (private if is_private else public).append((zone_name, zone_id))
@@ -494,7 +511,7 @@ class Route53Writer(Writer):
         page = self._call("ListResourceRecordSets", zone_id, HostedZoneId=zone_id,
                           StartRecordName=name + ".", StartRecordType="TXT", MaxItems="10")
         for rrset in page.get("ResourceRecordSets", []):
-            if (rrset["Type"] == "TXT" and names.normalize(rrset["Name"]) == name
+            if (rrset["Type"] == "TXT" and host_name(rrset["Name"]) == name
                     and "SetIdentifier" not in rrset and "ResourceRecords" in rrset):
                 return int(rrset["TTL"]), [r["Value"] for r in rrset["ResourceRecords"]]
         return None
