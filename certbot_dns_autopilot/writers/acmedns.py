@@ -138,6 +138,29 @@ def allowed(address: str | None, allowfrom: tuple[str, ...]) -> bool:
 _UNAPPLIED = (429, 502, 503, 504)
 
 
+class _Redirected(Exception):
+    """A redirect answered to a call carrying credentials: never followed."""
+
+    def __init__(self, status: int, location: str | None) -> None:
+        super().__init__(status)
+        self.status, self.location = status, location
+
+
+def _post(url: str, **kwargs: Any) -> Any:
+    """POST to the acme-dns API, never following a redirect: an update carries the
+    registration's key (X-Api-Key, which requests keeps on a redirect), a registration's
+    answer carries its new password.
+
+    :raises _Redirected: the API answered with a redirect.
+    """
+    import requests
+
+    response = requests.post(url, timeout=TIMEOUT, allow_redirects=False, **kwargs)
+    if response.is_redirect or 300 <= response.status_code < 400:
+        raise _Redirected(response.status_code, response.headers.get("Location"))
+    return response
+
+
 class _Unapplied(Exception):
     """An answer of `_UNAPPLIED`, raised inside the retried call."""
 
@@ -224,8 +247,8 @@ class AcmeDnsWriter(Writer):
         import requests  # imported on use: certbot loads every plugin at start
 
         def post() -> tuple[int, str]:
-            response = requests.post(
-                f"{self.api_url}/update", timeout=TIMEOUT,
+            response = _post(
+                f"{self.api_url}/update",
                 headers={"X-Api-User": registration.username,
                          "X-Api-Key": registration.password},
                 json={"subdomain": registration.subdomain, "txt": value})
@@ -243,6 +266,9 @@ class AcmeDnsWriter(Writer):
             return apierrors.call(post, _said, what, self.on_retry, self.policy)
         except _Unapplied as exc:
             return exc.status, exc.error
+        except _Redirected as exc:
+            raise apierrors.redirected(self.label, what, exc.status, exc.location,
+                                       _key("api_url")) from None
         except requests.RequestException as exc:
             said = _said(exc) or apierrors.Said(failure=apierrors.CONNECTION)
             raise apierrors.error(self.label, what, said, self._fixes(registration),
@@ -398,8 +424,11 @@ def register(api_url: str, path: str, domains: list[str], allow_from: list[str],
         if domain not in data:
             body = {"allowfrom": allow_from} if allow_from else None
             try:
-                response = requests.post(f"{api_url.rstrip('/')}/register", json=body,
-                                         timeout=TIMEOUT)
+                response = _post(f"{api_url.rstrip('/')}/register", json=body)
+            except _Redirected as exc:
+                raise apierrors.redirected(f"the acme-dns API at {api_url}",
+                                           f"the registration of {domain}", exc.status,
+                                           exc.location, "--api-url") from None
             except requests.RequestException as exc:
                 raise AutopilotError(
                     Code.PROVIDER_UNREACHABLE,

@@ -15,6 +15,7 @@ from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import cloudflare
+import httpx
 
 from .. import names
 from ..codes import Code
@@ -214,9 +215,12 @@ class CloudflareWriter(Writer):
         would otherwise also pick CLOUDFLARE_* variables from the environment). The SDK's
         own retries are off: `_call` retries, and reports each retry."""
         if self._client is None:
+            # No redirect is followed: httpx keeps X-Auth-Email/X-Auth-Key (the Global API
+            # Key) on a redirect, to http:// or to another host alike.
             client = cloudflare.Cloudflare(
                 api_token=self._token, api_email=self._email, api_key=self._api_key,
-                base_url=self.url, timeout=TIMEOUT, max_retries=0)
+                base_url=self.url, timeout=TIMEOUT, max_retries=0,
+                http_client=httpx.Client(follow_redirects=False, timeout=TIMEOUT))
             if self._token:
                 client.api_email = client.api_key = None
             else:
@@ -237,6 +241,11 @@ class CloudflareWriter(Writer):
         except cloudflare.APIError as exc:
             if ok_codes & {code for code, _ in _errors(exc)}:
                 return None
+            status = int(getattr(exc, "status_code", 0) or 0)
+            if 300 <= status < 400:
+                raise apierrors.redirected(self.label, what, status,
+                                           exc.response.headers.get("location"),
+                                           _key("api_url")) from None
             said = _said(exc)
             assert said is not None  # every APIError is read
             return self._raise(what, said, zone)

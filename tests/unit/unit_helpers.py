@@ -138,10 +138,13 @@ Reply = tuple[int, dict[str, str], bytes]
 
 
 @contextlib.contextmanager
-def http_server(answer: Callable[[Request], Reply], host: str = "127.0.0.1"
-                ) -> Iterator[tuple[str, list[Request]]]:
-    """A real HTTP server on a loopback address, answering each request with ``answer``;
-    yields its base URL and every request it received."""
+def http_server(answer: Callable[[Request], Reply], host: str = "127.0.0.1",
+                tls: Path | None = None) -> Iterator[tuple[str, list[Request]]]:
+    """A real HTTP server on a loopback address, answering each request with ``answer``
+    (over HTTPS with ``tls``, a PEM file of certificate and key: `loopback_tls`); yields its
+    base URL and every request it received."""
+    import ssl
+
     received: list[Request] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -164,9 +167,13 @@ def http_server(answer: Callable[[Request], Reply], host: str = "127.0.0.1"
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815
 
     server = http.server.ThreadingHTTPServer((host, 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     try:
-        yield f"http://{host}:{server.server_address[1]}", received
+        yield f"{'https' if tls else 'http'}://{host}:{server.server_address[1]}", received
     finally:
         server.shutdown()
         server.server_close()
@@ -342,3 +349,25 @@ def write_cert(path: Path, names: list[str], not_before: datetime) -> None:
             .sign(key, hashes.SHA256()))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def loopback_tls(path: Path) -> Path:
+    """A self-signed certificate for 127.0.0.1 and 127.0.0.2 and its key in one PEM file: for
+    `http_server`'s ``tls``, and for clients to trust (REQUESTS_CA_BUNDLE, SSL_CERT_FILE)."""
+    import ipaddress
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now().astimezone()
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(f"127.0.0.{i}")) for i in (1, 2)]),
+                critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return path
