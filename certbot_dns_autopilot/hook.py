@@ -4,7 +4,7 @@ So a cron `certbot renew` can page someone with the cause instead of a log file.
 bounded in time and its own failure is only logged: it must never hide certbot's error. It
 runs in its own process group (a pipeline's every command is stopped on timeout), its output
 is read as bytes and capped, and the command, which often carries a webhook token, is logged
-by its program name and a digest only.
+by its program name and a digest only; the payload is scrubbed before it is serialised.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import selectors
 import shlex
 import signal
@@ -34,12 +35,23 @@ CAP = 64 * 1024  # bytes of the hook's output kept; the rest is read and dropped
 GRACE = 1.0  # seconds to read on after the shell exits (a background child may hold stdout)
 
 
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+
 def label(command: str) -> str:
-    """The command as logs name it: its program and a digest, never its arguments."""
+    """The command as logs name it: its program and a digest, never its arguments, nor the
+    environment assignments before it (``WEBHOOK=https://…/TOKEN notify`` is ``notify``),
+    nor a program that is a URL."""
     try:
-        program = os.path.basename(shlex.split(command)[0])
-    except (ValueError, IndexError):
-        program = "?"
+        words = shlex.split(command)
+    except ValueError:
+        words = []
+    program = "?"
+    for word in words:
+        if _ASSIGNMENT.match(word) or os.path.basename(word) == "env" or word.startswith("-"):
+            continue  # VAR=value, env and its options: what runs comes after them
+        program = "?" if "://" in word or "@" in word else os.path.basename(word)
+        break
     digest = hashlib.sha256(command.encode("utf-8", "replace")).hexdigest()[:8]
     return f"{shown(program, limit=40)!r} (sha256 {digest})"
 
@@ -136,8 +148,7 @@ def run(command: str, payload: dict[str, Any], timeout: float = TIMEOUT) -> str:
     from . import scrub  # its patterns take 2 ms to compile: not at every certbot start-up
 
     name = label(command)
-    body = scrub.scrub(json.dumps({"version": VERSION, **payload}, indent=1, default=str),
-                       patterns=False).encode()
+    body = json.dumps(scrub.scrubbed({"version": VERSION, **payload}), indent=1).encode()
     try:
         outcome = execute(command, body, timeout, merge=True)
     except OSError as exc:

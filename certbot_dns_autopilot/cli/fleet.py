@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from certbot import errors
 
-from .. import options, statefiles
+from .. import options, scrub, statefiles
 from ..codes import Code
 from ..errors import AutopilotError
 from ..preflight import account
@@ -293,14 +293,15 @@ def main(args: argparse.Namespace) -> int:
     reports = check_all(lineages, args.config_dir, args.no_permission_probe, args.jobs, now)
     if args.prometheus:
         try:
-            write_atomically(args.prometheus, prometheus(reports, now))
+            write_atomically(args.prometheus, scrub.scrub(prometheus(reports, now),
+                                                          patterns=False))
         except (OSError, statefiles.Unsafe) as exc:
             print(f"dns-autopilot doctor: cannot write {args.prometheus}: {exc}. Fix: give "
                   "a writable path (node-exporter's --collector.textfile.directory)",
                   file=sys.stderr)
             return 2
     if args.json:
-        json.dump(as_json(reports, now), sys.stdout, indent=1, default=str)
+        json.dump(scrub.scrubbed(as_json(reports, now)), sys.stdout, indent=1)
         print()
     elif reports:
         print(text(reports, now))

@@ -6,6 +6,7 @@ import each other.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Sequence
 
@@ -16,6 +17,13 @@ from . import doctor
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Every word the command prints, on stdout and stderr, goes through the scrubber."""
+    with contextlib.redirect_stdout(scrub.Stream(sys.stdout)), \
+            contextlib.redirect_stderr(scrub.Stream(sys.stderr)):
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = doctor._parser()
     args = parser.parse_args(argv)
     scrub.install()

@@ -34,6 +34,12 @@ from .state import RunState
 logger = logging.getLogger("certbot_dns_autopilot.authenticator")
 
 
+def _notify(text: str) -> None:
+    """A line on certbot's display, which writes to the terminal past the logging filter:
+    scrubbed here, as every other output path is."""
+    display_util.notify(scrub.scrub(text, patterns=False))
+
+
 def _one_writer_per_zone(routes: list[Route]) -> None:
     """A batch is one zone's (the write, the journal, cleanup): two writers for one zone in
     one run would have one of them write the other's names. Stops before anything is done."""
@@ -125,7 +131,7 @@ class Run:
                 logger.debug("dns-autopilot: recovery of %s failed", left.path, exc_info=True)
                 continue
             journal.done(left)
-            display_util.notify(f"dns-autopilot: removed what an interrupted run had left: "
+            _notify(f"dns-autopilot: removed what an interrupted run had left: "
                                 f"{where}")
 
     def _setup(self) -> tuple[Router, Waiter]:
@@ -155,7 +161,7 @@ class Run:
                         follow_cnames=self.option("follow-cnames"))
         waiter = Waiter(recursive, timeout=float(timeout),
                         public_check=self.option("public-check"),
-                        events=self._events, progress=display_util.notify,
+                        events=self._events, progress=_notify,
                         stopping=self._signalled.is_set, reach=reach,
                         authoritative_check=authoritative)
         return router, waiter
@@ -214,13 +220,13 @@ class Run:
                 self._remove_stale(found, {r.zone: r.writer for r in routes.values()})
         for route in routes.values():
             if route.name != route.origin:
-                display_util.notify(f"dns-autopilot: {route.origin} is an alias: writing at "
+                _notify(f"dns-autopilot: {route.origin} is an alias: writing at "
                                     f"{route.name} (zone {route.zone})")
             if route.note:
                 logger.warning("dns-autopilot: %s", route.note)
         writer_of = {r.zone: r.writer for r in routes.values()}
         self._write(writer_of, plan.by_zone(targets))
-        display_util.notify(
+        _notify(
             f"dns-autopilot: wrote {len(wanted)} TXT value(s) at {len(targets)} name(s) via "
             f"{', '.join(sorted({w.label for w in writer_of.values()}))}; waiting until they "
             "are served")
@@ -239,7 +245,7 @@ class Run:
                                "authoritative-check false and --dns-autopilot-public-check "
                                "false): the CA may ask before the values are served")
             else:
-                display_util.notify(
+                _notify(
                     f"dns-autopilot: served {'where checked' if unverified else 'everywhere'} "
                     "after " + ", ".join(f"{phase} {secs:.1f} s"
                                          for phase, secs in timings.items())
@@ -279,7 +285,7 @@ class Run:
         self.state.warnings = [f for f in found if f.severity != ERROR]
         for finding in self.state.warnings:
             logger.info("dns-autopilot: %s", finding.text())
-            display_util.notify(f"dns-autopilot warning: {finding.text()}")
+            _notify(f"dns-autopilot warning: {finding.text()}")
         error = as_error(found)
         if error:
             raise error
@@ -301,7 +307,7 @@ class Run:
                 if stale:
                     writer_of[zone].remove(zone, {name: set(stale)})
             if stale:
-                display_util.notify(f"dns-autopilot: removed {len(stale)} stale value(s) at "
+                _notify(f"dns-autopilot: removed {len(stale)} stale value(s) at "
                                     f"{name} (--dns-autopilot-remove-stale)")
             if left:
                 logger.warning(

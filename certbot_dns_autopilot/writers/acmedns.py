@@ -29,7 +29,7 @@ from ..codes import Code
 from ..errors import AutopilotError
 from ..shown import shown
 from . import apierrors, schema
-from .base import Key, Keys, Records, Writer, check_endpoint, check_mode
+from .base import Key, Keys, Records, Writer, check_endpoint, check_mode, without_userinfo
 
 #: The keys this writer reads (``dns_autopilot_acmedns_<key>``): what INI validation,
 #: secret scrubbing and the docs' key table (checked by the docs test) come from.
@@ -199,7 +199,9 @@ class AcmeDnsWriter(Writer):
         self.registrations = registrations
         self._by_name = {r.fulldomain: r for r in registrations.values()}
         self.cname_targets = {d: r.fulldomain for d, r in registrations.items()}
-        self.label = f"acme-dns {urlsplit(self.api_url).netloc or self.api_url}"
+        #: how messages name the API: never with the userinfo's password
+        self.shown_url = without_userinfo(self.api_url)
+        self.label = f"acme-dns {urlsplit(self.shown_url).netloc or self.shown_url}"
         self._said_no_delete = False
 
     #: pre-flight runs the probe on every run, not only in doctor: it writes nothing
@@ -272,7 +274,7 @@ class AcmeDnsWriter(Writer):
         except requests.RequestException as exc:
             said = _said(exc) or apierrors.Said(failure=apierrors.CONNECTION)
             raise apierrors.error(self.label, what, said, self._fixes(registration),
-                                  api=f"the API at {self.api_url}") from None
+                                  api=f"the API at {self.shown_url}") from None
 
     def _fixes(self, registration: Registration) -> apierrors.Fixes:
         return apierrors.Fixes(
@@ -314,7 +316,7 @@ class AcmeDnsWriter(Writer):
             if status == 404:  # no /update there: the URL is not acme-dns's API
                 said = apierrors.Said(failure=apierrors.MALFORMED)
             return apierrors.error(self.label, f"the update for {who}", said,
-                                   self._fixes(registration), api=f"the API at {self.api_url}")
+                                   self._fixes(registration), api=f"the API at {self.shown_url}")
         return AutopilotError(
             Code.PERMISSION_DENIED, f"{self.label} answered HTTP {status} "
             f"({said.message}) to the update for {who}",

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from certbot import errors
 
-from .. import names
+from .. import names, scrub
 from ..codes import Code
 from ..errors import AutopilotError
 
@@ -58,12 +58,23 @@ RECORD_TTL = 60
 logger = logging.getLogger(__name__)
 
 
+def without_userinfo(url: str) -> str:
+    """``url`` as labels and messages show it: without ``user:password@``, a credential
+    (requests sends it as basic authentication)."""
+    parts = urlsplit(str(url).strip())
+    if "@" not in parts.netloc:
+        return str(url).strip()
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
 def check_endpoint(url: str, key: str, where: str, code: str = Code.BAD_CONFIG) -> None:
     """An API endpoint must be https://: an http:// one would send the credential across the
     network in clear text. Loopback addresses (a local proxy, an emulator) are the exception.
+    A password in its userinfo is a secret from now on (labels show `without_userinfo`).
 
     :raises AutopilotError: an http:// URL whose host is not a loopback address.
     """
+    scrub.register_userinfo(url)
     parts = urlsplit(str(url).strip())
     if parts.scheme.lower() != "http":
         return
@@ -74,8 +85,8 @@ def check_endpoint(url: str, key: str, where: str, code: str = Code.BAD_CONFIG) 
         loopback = False
     if not loopback:
         raise AutopilotError(
-            code, f"{key} = {url!r} in {where} is an http:// URL: the credential would cross "
-            "the network in clear text",
+            code, f"{key} = {without_userinfo(url)!r} in {where} is an http:// URL: the "
+            "credential would cross the network in clear text",
             "use the endpoint's https:// URL (http:// is accepted only on a loopback address, "
             "such as a local proxy or emulator)")
 

@@ -21,7 +21,7 @@ from .. import names
 from ..codes import Code
 from ..errors import AutopilotError
 from . import apierrors, schema
-from .base import Key, Keys, Records, Writer, check_endpoint, quote_txt
+from .base import Key, Keys, Records, Writer, check_endpoint, quote_txt, without_userinfo
 
 #: The keys this writer reads (``dns_autopilot_cloudflare_<key>``): what INI validation,
 #: secret scrubbing and the docs' key table (checked by the docs test) come from.
@@ -188,7 +188,9 @@ class CloudflareWriter(Writer):
         self.url = url or DEFAULT_URL
         self._client: Any = None
         self._zone_ids: dict[str, str] = {}
-        where = "" if self.url == DEFAULT_URL else f" at {self.url}"
+        #: how messages name the API: never with the userinfo's password
+        self.shown_url = without_userinfo(self.url)
+        where = "" if self.url == DEFAULT_URL else f" at {self.shown_url}"
         who = "API token" if token else f"Global API Key of {email}"
         self.label = f"Cloudflare{where} ({who})"
 
@@ -265,9 +267,9 @@ class CloudflareWriter(Writer):
             denied = (f"give the Cloudflare login {self._email} a role that may edit DNS "
                       f"{target}(e.g. DNS Administrator), or use an API token with {DNS_EDIT}")
         if said.failure:
-            unreachable = (f"check that this host reaches {self.url} over HTTPS (DNS, firewall, "
-                           f"HTTPS_PROXY) and that {_key('api_url')}, if set, is the API's base "
-                           f"URL of Cloudflare's API v4 (default {DEFAULT_URL})")
+            unreachable = (f"check that this host reaches {self.shown_url} over HTTPS (DNS, "
+                           f"firewall, HTTPS_PROXY) and that {_key('api_url')}, if set, is the "
+                           f"API's base URL of Cloudflare's API v4 (default {DEFAULT_URL})")
         else:
             unreachable = ("Cloudflare's API is limiting or failing requests: retry later "
                            "(see https://www.cloudflarestatus.com)")
@@ -280,7 +282,7 @@ class CloudflareWriter(Writer):
         if said.status == 401 and self._token:
             problem = f"{self.label}: {what}: token invalid or revoked: HTTP {said.status} " \
                       f"({said.detail})"
-        raise apierrors.error(self.label, what, said, fixes, api=f"the API at {self.url}",
+        raise apierrors.error(self.label, what, said, fixes, api=f"the API at {self.shown_url}",
                               problem=problem, secrets=(self._token, self._api_key))
 
     # -- zones -----------------------------------------------------------------------

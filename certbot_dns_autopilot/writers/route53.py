@@ -31,7 +31,16 @@ from .. import links, names, scrub
 from ..codes import Code
 from ..errors import AutopilotError
 from . import apierrors, locks, schema
-from .base import Key, Keys, Records, Writer, check_endpoint, kept_changing, quote_txt
+from .base import (
+    Key,
+    Keys,
+    Records,
+    Writer,
+    check_endpoint,
+    kept_changing,
+    quote_txt,
+    without_userinfo,
+)
 
 #: The keys this writer reads (``dns_autopilot_route53_<key>``): what INI validation,
 #: secret scrubbing and the docs' key table (checked by the docs test) come from.
@@ -305,7 +314,7 @@ class Route53Writer(Writer):
         label, session = _session(settings, path)
         role_arn, endpoint_url = settings["role_arn"], settings["endpoint_url"]
         label += f", role {role_arn}" if role_arn else ""
-        label += f", endpoint {endpoint_url}" if endpoint_url else ""
+        label += f", endpoint {without_userinfo(endpoint_url)}" if endpoint_url else ""
         return cls(session, label + ")", settings["region"] or DEFAULT_REGION, endpoint_url,
                    role_arn, settings["sts_endpoint_url"])
 
@@ -382,7 +391,7 @@ class Route53Writer(Writer):
             return AutopilotError(
                 Code.PERMISSION_DENIED, f"{self.label}: {action} failed ({type(exc).__name__})",
                 f"check the AWS credential settings (see {DOCS})")
-        where = self.endpoint_url or "the Route 53 API"
+        where = without_userinfo(self.endpoint_url) if self.endpoint_url else "the Route 53 API"
         expired = said.code in _EXPIRED
         fixes = apierrors.Fixes(
             refused=("refresh the temporary credential (or use a long-lived key or a role), "

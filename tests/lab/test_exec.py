@@ -181,3 +181,22 @@ def test_a_nul_byte_in_the_auth_hooks_output_still_cleans_up(
     assert all("auth-output=record-id-" in c and "after-the-nul" in c for c in cleanups)
     for name in (f"_acme-challenge.{fresh_name}", f"_acme-challenge.www.{fresh_name}"):
         wait_absent(lab, name)
+
+
+def test_a_token_assigned_before_the_hook_reaches_no_output(
+        lab: Lab, certbot: Certbot, tmp_path: Path, fresh_name: str) -> None:
+    """``WEBHOOK=https://…/TOKEN /path/hook.sh``: the hook is named by its program, never by
+    the assignment in front of it, in the display, certbot's log and the event log."""
+    token = "T0KEN-in-a-webhook-url-0123"
+    ini = hooks_ini(lab, tmp_path)
+    text = ini.read_text()
+    ini.write_text(text.replace(f"auth_hook = {tmp_path}",
+                                f"auth_hook = WEBHOOK=https://hooks.example/{token} {tmp_path}"))
+    run = certbot.certonly(fresh_name, credentials=ini)
+    assert run.returncode == 0, run.output
+    assert "via exec hooks 'auth.sh' (sha256 " in run.output
+    events = (certbot.logs_dir / "dns-autopilot.jsonl").read_text()
+    assert [e["command"] for e in run.steps("exec-hook", hook="auth")][0].startswith(
+        "'auth.sh' (sha256 ")
+    for output in (run.output, run.log, events):
+        assert token not in output and "hooks.example" not in output
