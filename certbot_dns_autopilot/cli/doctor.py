@@ -13,6 +13,7 @@ import json
 import sys
 
 from certbot import errors
+from certbot.compat import misc
 
 from .. import __version__, credentials, dnsio, names, preflight
 from ..errors import AutopilotError
@@ -22,6 +23,7 @@ from ..plan.routing import Router
 from ..preflight import account, caa, links
 from ..preflight.findings import ERROR, Finding, exit_status
 from ..shown import LONG, shown
+from ..writers import locks
 
 #: lineages `doctor --all` checks at once: each check already asks its servers concurrently
 DEFAULT_JOBS = 4
@@ -49,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
                         "issuance history (for the rate-limit check on production endpoints) "
                         "and whose accounts/ the ACME account of --server (for CAA "
                         "accounturi)")
+    doctor.add_argument("--work-dir", default=misc.get_default_folder("work"),
+                        help="certbot's work directory, under which renewals keep the locks of "
+                        "the writers that rewrite a whole record set (Route 53, lexicon): "
+                        "doctor's permission probe takes the same locks (default: certbot's, "
+                        "%(default)s; with --all, each lineage's saved work_dir)")
     doctor.add_argument("--account", default=None, metavar="URL",
                         help="the ACME account URL certbot uses (as in CAA accounturi); "
                         "default: the one account certbot stores in --config-dir for --server")
@@ -96,6 +103,7 @@ def _check_names(domains: list[str]) -> None:
 
 def diagnose(args: argparse.Namespace) -> tuple[list[dict], list[Finding]]:
     _check_names(args.domains)
+    locks.use(args.work_dir)  # the probe's writes and a renewal's exclude each other
     _, writers, alias_list = credentials.load(args.credentials)
     follower = Follower(dnsio.Recursive(parse_resolvers(args.resolvers)),
                         reach=dnsio.Reach(args.address_family))

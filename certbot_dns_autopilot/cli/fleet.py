@@ -72,8 +72,9 @@ class Report:
 
 def doctor_argv(lineage: Lineage, domains: Iterable[str], config_dir: str,
                 known: Callable[[str], bool], account_url: str | None = None,
-                no_permission_probe: bool = False) -> list[str]:
-    """doctor's command line for one lineage: its names and its saved options.
+                no_permission_probe: bool = False, work_dir: str | None = None) -> list[str]:
+    """doctor's command line for one lineage: its names and its saved options, and the work
+    dir its renewals lock under (`work_dir_of`).
 
     ``known`` says whether doctor has an option (e.g. ``--address-family``), so a saved
     option doctor does not know (a newer plugin's) is left out instead of failing."""
@@ -90,6 +91,8 @@ def doctor_argv(lineage: Lineage, domains: Iterable[str], config_dir: str,
     if account_url:
         argv += ["--account", account_url]
     argv += ["--config-dir", config_dir]
+    if work_dir:
+        argv += ["--work-dir", work_dir]
     if no_permission_probe:
         argv.append("--no-permission-probe")
     return argv
@@ -106,8 +109,14 @@ def _problem(lineage: Lineage, problem: str, fix: str) -> Finding:
                    fix)
 
 
+def work_dir_of(lineage: Lineage, default: str | None) -> str | None:
+    """Where `certbot renew` keeps this lineage's locks: its saved work_dir (certbot restores
+    it for the renewal), else the one certbot renew is given (``default``)."""
+    return lineage.work_dir or default
+
+
 def check(lineage: Lineage, config_dir: str, no_permission_probe: bool,
-          now: datetime.datetime) -> Report:
+          now: datetime.datetime, work_dir: str | None = None) -> Report:
     """One lineage: its certificate, and doctor's probes with its saved options."""
     report = Report(lineage)
     if lineage.problem:
@@ -130,7 +139,7 @@ def check(lineage: Lineage, config_dir: str, no_permission_probe: bool,
     parser = doctor._parser()
     argv = doctor_argv(lineage, report.domains, config_dir, _options(parser).__contains__,
                        account.url_for_id(config_dir, lineage.server, lineage.account),
-                       no_permission_probe)
+                       no_permission_probe, work_dir)
     try:
         args = parser.parse_args(argv)
     except SystemExit:
@@ -162,15 +171,22 @@ def check(lineage: Lineage, config_dir: str, no_permission_probe: bool,
 
 
 def check_all(lineages: Sequence[Lineage], config_dir: str, no_permission_probe: bool,
-              jobs: int = doctor.DEFAULT_JOBS, now: datetime.datetime | None = None
-              ) -> list[Report]:
-    """Every lineage, up to ``jobs`` at once, in the lineages' order."""
+              jobs: int = doctor.DEFAULT_JOBS, now: datetime.datetime | None = None,
+              work_dir: str | None = None) -> list[Report]:
+    """Every lineage, up to ``jobs`` at once, in the lineages' order. The lineages are
+    checked work dir by work dir (`work_dir_of`, ``work_dir`` the default): the writers' locks
+    live under one work dir per process at a time, the one their renewals use."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    if not lineages:
-        return []
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(lineages)))) as pool:
-        return list(pool.map(lambda lin: check(lin, config_dir, no_permission_probe, now),
-                             lineages))
+    groups: dict[str | None, list[Lineage]] = {}
+    for lineage in lineages:
+        groups.setdefault(work_dir_of(lineage, work_dir), []).append(lineage)
+    reports: dict[str, Report] = {}
+    for where, group in groups.items():
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(group)))) as pool:
+            done = pool.map(lambda lin, at=where: check(lin, config_dir, no_permission_probe,
+                                                        now, at), group)
+            reports.update((lin.path, report) for lin, report in zip(group, done, strict=True))
+    return [reports[lin.path] for lin in lineages]
 
 
 def summary(reports: Sequence[Report]) -> dict[str, object]:
@@ -290,7 +306,8 @@ def main(args: argparse.Namespace) -> int:
     except errors.PluginError as exc:
         print(f"dns-autopilot doctor: {exc}", file=sys.stderr)
         return 2
-    reports = check_all(lineages, args.config_dir, args.no_permission_probe, args.jobs, now)
+    reports = check_all(lineages, args.config_dir, args.no_permission_probe, args.jobs, now,
+                        args.work_dir)
     if args.prometheus:
         try:
             write_atomically(args.prometheus, scrub.scrub(prometheus(reports, now),

@@ -30,6 +30,8 @@ class Lineage:
     account: str | None = None
     renew_before_expiry: str | None = None
     autorenew: bool = True
+    #: certbot's work dir for this lineage's renewals, when saved (``--work-dir`` given)
+    work_dir: str | None = None
     #: the saved dns_autopilot_* options, without the prefix
     saved: dict[str, str] = field(default_factory=dict)
     #: why the file could not be read, if it could not
@@ -62,7 +64,9 @@ def read_lineage(path: str) -> Lineage:
                    cert=conf.get("cert"), server=params.get("server"),
                    account=params.get("account"),
                    renew_before_expiry=str(before) if before else None,
-                   autorenew=autorenew, saved=saved)
+                   autorenew=autorenew, saved=saved,
+                   work_dir=params.get("work_dir") if isinstance(params.get("work_dir"), str)
+                   else None)
 
 
 def read_lineages(config_dir: str) -> list[Lineage]:
