@@ -124,6 +124,57 @@ def open_file(path: str | os.PathLike[str], flags: int, mode: int | None = None)
     return fd
 
 
+def _trusted_owner(st: os.stat_result, path: str) -> None:
+    if st.st_uid not in (0, os.geteuid()):
+        raise Unsafe(path, f"it belongs to uid {st.st_uid}, neither to root nor to this user "
+                           f"(uid {os.geteuid()}): that user could change what root does")
+
+
+def _others_write(st: os.stat_result) -> str:
+    """Who besides the owner can write (as words), or "" for nobody: a group other than
+    root's, or every user (a directory with the sticky bit lets them add names only)."""
+    sticky = stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX
+    if st.st_mode & stat.S_IWOTH and not sticky:
+        return "every user"
+    if st.st_mode & stat.S_IWGRP and st.st_gid != 0 and not sticky:
+        return f"its group (gid {st.st_gid})"
+    return ""
+
+
+def check_trusted(path: str | os.PathLike[str]) -> None:
+    """``path`` (a file or a directory) is one root may act on: it names commands root runs
+    or holds the keys root writes with, so nobody but root or this user may change it. It
+    must belong to root or this user and be writable by nobody else, and so must every
+    directory above it (through a symlink: above the link and above its target), or that
+    directory's owner could put another file in its place.
+
+    :raises Unsafe: naming the first path that fails, and why.
+    :raises OSError: it does not exist or cannot be examined.
+    """
+    given = os.path.abspath(path)
+    real = os.path.realpath(given)
+    st = os.stat(real)
+    _trusted_owner(st, real)
+    if not stat.S_ISDIR(st.st_mode) and st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        who = "every user" if st.st_mode & stat.S_IWOTH else f"its group (gid {st.st_gid})"
+        raise Unsafe(real, f"{who} can write to it (mode {stat.S_IMODE(st.st_mode):04o})")
+    chains = [real] if given == real else [real, os.path.dirname(given)]
+    checked: set[str] = set()
+    for start in chains:
+        directory = start if start != real or stat.S_ISDIR(st.st_mode) else \
+            os.path.dirname(real)
+        while directory not in checked:
+            checked.add(directory)
+            dst = os.stat(directory)
+            _trusted_owner(dst, directory)
+            who = _others_write(dst)
+            if who:
+                raise Unsafe(directory, f"{who} can write to it (mode "
+                                        f"{stat.S_IMODE(dst.st_mode):04o}) and so replace "
+                                        "what it holds")
+            directory = os.path.dirname(directory)
+
+
 def write_replacing(path: str | os.PathLike[str], data: bytes, mode: int = 0o600) -> None:
     """Write ``data`` to a new file beside ``path`` and rename it over ``path``: a reader never
     sees half a file, and a crash or a full disk leaves the old one whole. The new file is

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from certbot import errors
 
-from .. import names, scrub
+from .. import names, scrub, statefiles
 from ..codes import Code
 from ..errors import AutopilotError
 
@@ -246,11 +246,24 @@ def parse_zones(value: Any, where: str) -> tuple[str, ...]:
 
 
 def check_mode(path: str) -> None:
-    """Secrets readable by every local user are refused; readable by the group, warned."""
+    """A file of secrets root acts on: one anybody but its owner (root or this user) can
+    change, or that sits where anybody else can replace it, is refused (with the exec writer
+    it names commands root runs); one every local user can read is refused; one its group
+    can read, warned about."""
     try:
         mode = os.stat(path).st_mode
     except OSError:
         return  # a missing file is reported by the reader, with its own message
+    try:
+        statefiles.check_trusted(path)
+    except statefiles.Unsafe as exc:
+        raise errors.PluginError(
+            f"refusing the file {path}: {exc.path}: {exc.why}. Fix: keep it in a directory "
+            "only root (or the user certbot runs as) can write, such as /etc/letsencrypt, "
+            "owned by that user, and chmod 600 it (directories above it: chmod go-w, chown "
+            "root)") from None
+    except OSError:
+        return
     if mode & stat.S_IROTH:
         raise errors.PluginError(
             f"the credentials file {path} is readable by every user of this machine "

@@ -71,10 +71,11 @@ class Lab:
 
     def doctor(self, *domains: str, credentials: Path | None = None, extra: tuple[str, ...] = ()
                ) -> tuple[int, dict]:
-        """`dns-autopilot doctor --json` against the lab; (exit status, parsed output)."""
+        """`dns-autopilot doctor --json` against the lab; (exit status, parsed output). Its
+        locks go under the lab's own work dir, not the host's certbot's."""
         cmd = [str(Path(sys.executable).parent / "dns-autopilot"), "doctor", "--json",
                "--credentials", str(credentials or self.credentials),
-               "--resolvers", self.resolver, *extra]
+               "--resolvers", self.resolver, "--work-dir", self.work_dir, *extra]
         for domain in domains:
             cmd += ["-d", domain]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -85,6 +86,11 @@ class Lab:
     @property
     def resolver(self) -> str:
         return self.env["LAB_RESOLVER"]
+
+    @property
+    def work_dir(self) -> str:
+        """A certbot work dir of the lab's own, for runs of doctor outside a lineage."""
+        return str(Path(self.env["LAB_RUN"]) / "work")
 
     @property
     def alias_primary(self) -> str:

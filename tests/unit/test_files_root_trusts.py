@@ -4,6 +4,7 @@ file, certbot's renewal configurations): raced and planted by a real second user
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
@@ -16,10 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from unit_helpers import NOBODY, http_server, planted
+from certbot import errors
+from unit_helpers import NOBODY, http_server, planted, write_cert
 
-from certbot_dns_autopilot import statefiles
+from certbot_dns_autopilot import credentials, statefiles
 from certbot_dns_autopilot.cli import fleet
+from certbot_dns_autopilot.cli import main as cli_main
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="a second user needs root to set up")
 
@@ -113,3 +116,115 @@ def test_a_full_disk_while_registering_loses_no_stored_registration(tmp_path: Pa
     assert child.returncode == 2, child.stdout + child.stderr
     assert "Traceback" not in child.stderr and "new.example" in child.stderr
     assert sorted(os.listdir(tmp_path)) == ["acmedns.json"]
+
+
+# -- the files root trusts -------------------------------------------------------------------
+
+RFC2136 = ("dns_autopilot_rfc2136_server = 192.0.2.1\ndns_autopilot_rfc2136_name = acme-key\n"
+           "dns_autopilot_rfc2136_secret = c2VjcmV0LXRoYXQtcm9vdC10cnVzdHM=\n")
+
+
+def credentials_file(directory: Path, mode: int = 0o600) -> Path:
+    path = directory / "autopilot.ini"
+    path.write_text(RFC2136)
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.parametrize("mode", [0o620, 0o602, 0o622, 0o660], ids=lambda m: f"{m:04o}")
+def test_a_credentials_file_others_can_write_is_refused(tmp_path: Path, mode: int) -> None:
+    """With the exec writer that file names the commands root runs."""
+    path = credentials_file(tmp_path, mode)
+    with pytest.raises(errors.PluginError) as refused:
+        credentials.load(str(path))
+    assert f"refusing the file {path}" in str(refused.value)
+    assert f"can write to it (mode {mode:04o})" in str(refused.value)
+    assert "Fix:" in str(refused.value)
+
+
+@as_root
+def test_a_credentials_file_of_another_user_is_refused(tmp_path: Path) -> None:
+    path = credentials_file(tmp_path)
+    os.chown(path, NOBODY, NOBODY)
+    with pytest.raises(errors.PluginError) as refused:
+        credentials.load(str(path))
+    assert f"belongs to uid {NOBODY}, neither to root nor to this user" in str(refused.value)
+
+
+@as_root
+@pytest.mark.parametrize("where", ["every-user-writes", "a-group-writes", "another-users",
+                                   "linked-from-another-users"])
+def test_a_credentials_file_someone_else_could_replace_is_refused(
+        theirs: Path, tmp_path: Path, where: str) -> None:
+    """The file is root's, mode 600; the directory holding it (or holding the link to it)
+    lets someone else put another file in its place."""
+    directory = theirs.parent / "certs"
+    directory.mkdir()
+    if where == "every-user-writes":
+        directory.chmod(0o777)
+    elif where == "a-group-writes":
+        os.chown(directory, 0, NOBODY)
+        directory.chmod(0o770)
+    elif where == "another-users":
+        os.chown(directory, NOBODY, NOBODY)
+    path = credentials_file(directory)
+    if where == "linked-from-another-users":
+        directory.chmod(0o700)
+        path = theirs / "autopilot.ini"
+        path.symlink_to(directory / "autopilot.ini")
+    with pytest.raises(errors.PluginError) as refused:
+        credentials.load(str(path))
+    assert "refusing the file" in str(refused.value)
+    assert str(theirs if where.startswith("linked") else directory) in str(refused.value)
+
+
+def test_a_credentials_file_in_root_s_own_directories_is_used(tmp_path: Path) -> None:
+    sticky = Path(tempfile.mkdtemp(dir="/tmp"))  # as /tmp is: others may only add names
+    try:
+        sticky.chmod(0o1777)
+        for directory in (tmp_path, sticky):
+            _, writers, _ = credentials.load(str(credentials_file(directory)))
+            assert writers.writers
+    finally:
+        shutil.rmtree(sticky)
+
+
+@as_root
+def test_doctor_all_refuses_a_config_dir_another_user_owns(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config"
+    (config / "renewal").mkdir(parents=True)
+    (config / "renewal" / "a.conf").write_text(
+        "cert = /nonexistent/cert.pem\n[renewalparams]\nauthenticator = dns-autopilot\n")
+    os.chown(config / "renewal", NOBODY, NOBODY)
+    assert cli_main.main(["doctor", "--all", "--config-dir", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert f"{config / 'renewal'}: it belongs to uid {NOBODY}" in err
+
+
+@as_root
+def test_doctor_all_refuses_renewal_configs_and_credentials_of_another_user(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """doctor --all as root acts on what each renewal config names: the credentials file
+    (and so the commands an exec writer runs). Another user's are findings, never used."""
+    config = tmp_path / "config"
+    (config / "renewal").mkdir(parents=True)
+    theirs_ini = credentials_file(tmp_path)
+    os.chown(theirs_ini, NOBODY, NOBODY)
+    write_cert(config / "live" / "x" / "cert.pem", ["x.example"],
+               datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1))
+    for name, owner in (("theirs", NOBODY), ("ours", 0)):
+        conf = config / "renewal" / f"{name}.conf"
+        conf.write_text(f"cert = {config / 'live' / 'x' / 'cert.pem'}\n[renewalparams]\n"
+                        "authenticator = dns-autopilot\n"
+                        f"dns_autopilot_credentials = {theirs_ini}\n")
+        os.chown(conf, owner, owner)
+    assert cli_main.main(["doctor", "--all", "--json", "--config-dir", str(config),
+                          "--no-permission-probe"]) == 2
+    by_name = {lin["name"]: lin for lin in json.loads(capsys.readouterr().out)["lineages"]}
+    [refused] = by_name["theirs"]["findings"]
+    assert refused["code"] == "renewal-config" and f"belongs to uid {NOBODY}" in refused["problem"]
+    assert not by_name["theirs"]["checked"]
+    [named] = by_name["ours"]["findings"]
+    assert named["code"] == "renewal-config" and f"refusing the file {theirs_ini}" in \
+        named["problem"]
