@@ -38,22 +38,27 @@ GRACE = 1.0  # seconds to read on after the shell exits (a background child may 
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
-def label(command: str) -> str:
-    """The command as logs name it: its program and a digest, never its arguments, nor the
-    environment assignments before it (``WEBHOOK=https://…/TOKEN notify`` is ``notify``),
-    nor a program that is a URL."""
+def program(command: str) -> str | None:
+    """The word of ``command`` the shell runs: the first one after any environment
+    assignments (``WEBHOOK=https://…/TOKEN notify``) and ``env`` with its options."""
     try:
         words = shlex.split(command)
     except ValueError:
-        words = []
-    program = "?"
+        return None
     for word in words:
-        if _ASSIGNMENT.match(word) or os.path.basename(word) == "env" or word.startswith("-"):
-            continue  # VAR=value, env and its options: what runs comes after them
-        program = "?" if "://" in word or "@" in word else os.path.basename(word)
-        break
+        if not (_ASSIGNMENT.match(word) or os.path.basename(word) == "env"
+                or word.startswith("-")):
+            return word
+    return None
+
+
+def label(command: str) -> str:
+    """The command as logs name it: its program and a digest, never its arguments, nor the
+    environment assignments before it, nor a program that is a URL."""
+    word = program(command) or "?"
+    name = "?" if "://" in word or "@" in word else os.path.basename(word)
     digest = hashlib.sha256(command.encode("utf-8", "replace")).hexdigest()[:8]
-    return f"{shown(program, limit=40)!r} (sha256 {digest})"
+    return f"{shown(name, limit=40)!r} (sha256 {digest})"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shlex
 import shutil
 import threading
 import uuid
@@ -53,9 +52,8 @@ def _key(suffix: str) -> str:
 def _not_runnable(command: str, status: int, stderr: str) -> bool:
     """The shell's own 126/127 for the hook's first word (not found, not executable), told
     from the same status of a command inside the hook by the shell naming that word."""
-    try:
-        program = shlex.split(command)[0]
-    except (ValueError, IndexError):
+    program = hook.program(command)
+    if program is None:
         return False
     first = stderr.splitlines()[0] if stderr else ""
     return status in (126, 127) and f": {program}: " in first and shutil.which(program) is None

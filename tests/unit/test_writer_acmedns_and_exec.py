@@ -152,14 +152,15 @@ def test_exec_failure_carries_the_escaped_bounded_stderr_tail(tmp_path: Path) ->
     assert exc.value.left_nothing
 
 
-@pytest.mark.parametrize("make", ["missing", "not executable"])
+@pytest.mark.parametrize("make", ["missing", "not executable", "after an assignment"])
 def test_exec_a_hook_that_cannot_be_run_is_bad_config_naming_its_key(tmp_path: Path,
                                                                      make: str) -> None:
     hook = tmp_path / "auth.sh"
     if make == "not executable":
         hook.write_text("#!/bin/sh\nexit 0\n")
         hook.chmod(0o600)
-    writer = exec_writer(tmp_path, str(hook))
+    prefix = "WEBHOOK=https://hooks.example/T0KEN " if make == "after an assignment" else ""
+    writer = exec_writer(tmp_path, prefix + str(hook))
     with pytest.raises(AutopilotError) as exc:
         writer.probe("example.com", "_acme-challenge.example.com")
     assert exc.value.code == "bad-config"
