@@ -158,11 +158,11 @@ def check_trusted(path: str | os.PathLike[str]) -> None:
     if not stat.S_ISDIR(st.st_mode) and st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         who = "every user" if st.st_mode & stat.S_IWOTH else f"its group (gid {st.st_gid})"
         raise Unsafe(real, f"{who} can write to it (mode {stat.S_IMODE(st.st_mode):04o})")
-    chains = [real] if given == real else [real, os.path.dirname(given)]
+    starts = [real if stat.S_ISDIR(st.st_mode) else os.path.dirname(real)]
+    if given != real:  # a symlink: the directories holding the link count too
+        starts.append(os.path.dirname(given))
     checked: set[str] = set()
-    for start in chains:
-        directory = start if start != real or stat.S_ISDIR(st.st_mode) else \
-            os.path.dirname(real)
+    for directory in starts:
         while directory not in checked:
             checked.add(directory)
             dst = os.stat(directory)
