@@ -20,6 +20,8 @@ from certbot import errors
 from .. import statefiles
 
 PREFIX = "dns_autopilot_"
+#: certbot renews a certificate this short-lived at half its lifetime, others at two thirds
+SHORT_LIVED = datetime.timedelta(days=10)
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Lineage:
     account: str | None = None
     renew_before_expiry: str | None = None
     autorenew: bool = True
+    must_staple: bool = False
     #: certbot's work dir for this lineage's renewals, when saved (``--work-dir`` given)
     work_dir: str | None = None
     #: the saved dns_autopilot_* options, without the prefix
@@ -70,16 +73,20 @@ def read_lineage(path: str) -> Lineage:
     saved = {key.removeprefix(PREFIX): ",".join(value) if isinstance(value, list) else value
              for key, value in params.items()
              if key.startswith(PREFIX) and isinstance(value, str | list)}
-    autorenew = str(params.get("autorenew", "True")).strip().lower() not in (
-        "false", "no", "off", "0")
+    autorenew = not _false(params.get("autorenew", "True"))
     before = conf.get("renew_before_expiry")
     return Lineage(name, path, authenticator=params.get("authenticator"),
                    cert=conf.get("cert"), server=params.get("server"),
                    account=params.get("account"),
                    renew_before_expiry=str(before) if before else None,
-                   autorenew=autorenew, saved=saved,
-                   work_dir=params.get("work_dir") if isinstance(params.get("work_dir"), str)
-                   else None)
+                   autorenew=autorenew, must_staple=not _false(params.get("must_staple", "")),
+                   saved=saved, work_dir=params.get("work_dir")
+                   if isinstance(params.get("work_dir"), str) else None)
+
+
+def _false(value: object) -> bool:
+    """A saved boolean that is off (certbot writes True/False; a hand edit may say no)."""
+    return str(value).strip().lower() in ("", "false", "no", "off", "0", "none")
 
 
 def read_lineages(config_dir: str) -> list[Lineage]:
@@ -122,6 +129,14 @@ def certificate(path: str) -> tuple[list[str], datetime.datetime, datetime.datet
     return names, cert.not_valid_before_utc, cert.not_valid_after_utc
 
 
+def interval(text: str, base: datetime.datetime) -> datetime.timedelta:
+    """A renew_before_expiry as certbot reads it ("30 days", "2 weeks", a bare number of
+    days); text it cannot read is no time at all, as for certbot."""
+    from certbot._internal.storage import add_time_interval
+
+    return add_time_interval(base, text) - base
+
+
 def would_renew(not_before: datetime.datetime, expires: datetime.datetime,
                 now: datetime.datetime, renew_before_expiry: str | None,
                 autorenew: bool = True) -> bool:
@@ -131,9 +146,7 @@ def would_renew(not_before: datetime.datetime, expires: datetime.datetime,
     if not autorenew:
         return False
     if renew_before_expiry:
-        from certbot._internal.storage import add_time_interval
-
-        return expires < add_time_interval(now, renew_before_expiry)
+        return expires < now + interval(renew_before_expiry, now)
     lifetime = expires - not_before
-    share = 1 / 2 if lifetime.total_seconds() < 10 * 86400 else 2 / 3
+    share = 1 / 2 if lifetime < SHORT_LIVED else 2 / 3
     return now > not_before + lifetime * share
