@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import names, statefiles
-from ..plan import is_dns01_value
+from ..names import is_dns01_value
 
 PARTS = ("dns-autopilot", "journal")
 SUBDIR = os.path.join(*PARTS)

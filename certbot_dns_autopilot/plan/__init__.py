@@ -7,22 +7,11 @@ carries every value of the certificate.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .. import names
-
-#: base64url(SHA-256), unpadded: the shape of every DNS-01 value (RFC 8555 8.4)
-DNS01_VALUE = re.compile(r"[A-Za-z0-9_-]{43}")
-
-
-def is_dns01_value(value: object) -> bool:
-    """Whether ``value`` has the shape of a DNS-01 value. Only such values are ever removed
-    on another run's behalf or handed to a hook: a TXT value read over DNS is whoever wrote
-    it's, and may hold quotes, backticks, line breaks or NUL bytes."""
-    return isinstance(value, str) and DNS01_VALUE.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)

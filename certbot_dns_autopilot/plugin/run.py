@@ -17,6 +17,7 @@ from certbot import achallenges, errors
 from certbot.display import util as display_util
 
 from .. import (
+    answers,
     credentials,
     diagnose,
     dnsio,
@@ -38,7 +39,7 @@ from ..plan.routing import Route, Router
 from ..preflight import account, caa
 from ..preflight.findings import ERROR, Finding, as_error
 from ..shown import shown
-from ..wait import Waiter, propagation
+from ..wait import Waiter
 from ..writers import RECORD_TTL, Writer, locks
 from ..zones import Zones
 from .state import RunState
@@ -271,7 +272,7 @@ class Run:
             timings = waiter.wait(targets, asked=plan.origins(wanted),
                                   links=list(links.values()))
             self.state.served = waiter.serving()
-            unverified = propagation.unverified_line(waiter.unverified)
+            unverified = answers.unverified_line(waiter.unverified)
             if not timings:
                 logger.warning("dns-autopilot: nothing was checked (%s false and %s false): "
                                "the CA may ask before the values are served",
@@ -333,8 +334,8 @@ class Run:
             if finding.code != Code.STALE_RECORD or not finding.where:
                 continue
             zone, name = finding.where
-            stale = sorted(v for v in finding.values if plan.is_dns01_value(v))
-            left = [shown(v, limit=80) for v in finding.values if not plan.is_dns01_value(v)]
+            stale = sorted(v for v in finding.values if names.is_dns01_value(v))
+            left = [shown(v, limit=80) for v in finding.values if not names.is_dns01_value(v)]
             with self._events.step("remove-stale", name, zone=zone, values=stale,
                                    left=left):
                 if stale:

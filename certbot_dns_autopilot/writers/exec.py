@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from .. import hook, names, plan
+from .. import hook, names
 from ..codes import Code
 from ..errors import AutopilotError
 from ..shown import shown
@@ -105,7 +105,7 @@ class ExecWriter(Writer):
         :raises AutopilotError: (``wrong-value``, ``wrong-name``) anything else; the hook
             is not run.
         """
-        if not plan.is_dns01_value(value):
+        if not names.is_dns01_value(value):
             raise AutopilotError(
                 Code.WRONG_VALUE, f"{self.label}: {shown(value, limit=80)!r} at {name} is not "
                 "a DNS-01 value (43 base64url characters): it is not handed to the hooks",
