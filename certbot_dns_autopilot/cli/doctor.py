@@ -18,16 +18,14 @@ import sys
 from certbot import errors
 from certbot.compat import misc
 
-from .. import __version__, credentials, dnsio, names, preflight, resolvers
+from .. import __version__, credentials, lookups, names, preflight, resolvers
 from ..errors import AutopilotError
 from ..options import DOCTOR, OPTIONS
-from ..plan.chain import Follower
-from ..plan.routing import Router
+from ..plan.routing import Route
 from ..preflight import account, caa, links
 from ..preflight.findings import ERROR, Finding, by_cause, exit_status
 from ..shown import LONG, shown
 from ..writers import locks
-from ..zones import Zones
 
 #: lineages `doctor --all` checks at once: each check already asks its servers concurrently
 DEFAULT_JOBS = 4
@@ -204,14 +202,13 @@ def diagnose(args: argparse.Namespace) -> tuple[list[dict], list[Finding]]:
     example.com and *.example.com is one finding naming both)."""
     locks.use(args.work_dir)  # the probe's writes and a renewal's exclude each other
     _, writers, alias_list = credentials.load(args.credentials)
-    recursive = dnsio.Recursive(resolvers.parse(args.resolvers))
-    found = resolvers.check(recursive)
-    if any(f.severity == ERROR for f in found):  # nothing else can be known from here
-        return [], found
-    zones = Zones(recursive, dnsio.Reach(args.address_family))
-    follower = Follower(zones)
-    router = Router(writers, follower, alias_list, follow_cnames=args.follow_cnames)
-    routes, described = [], []
+    built = lookups.build(writers, alias_list, args.resolvers, args.address_family,
+                          follow_cnames=args.follow_cnames)
+    found = list(built.findings)
+    if built.router is None or built.zones is None:  # no resolver works: nothing else can
+        return [], found                             # be known from here
+    zones, router = built.zones, built.router
+    routes: list[Route] = []
     for domain in args.domains:
         try:
             route = router.route(domain)
@@ -220,10 +217,6 @@ def diagnose(args: argparse.Namespace) -> tuple[list[dict], list[Finding]]:
             continue
         if route.origin not in {r.origin for r in routes}:
             routes.append(route)
-            described.append({"name": route.origin, "target": route.name, "zone": route.zone,
-                              "writer": route.writer.label,
-                              "chain": [h.name for h in route.chain.hops] if route.chain
-                              else None})
     identities = preflight.ca_identities(args.caa_identities, args.server)
     requester = caa.Requester(find_account(args), args.server, account.is_staging(args.server))
     found += preflight.run(routes, args.domains, zones, identities,
@@ -231,7 +224,7 @@ def diagnose(args: argparse.Namespace) -> tuple[list[dict], list[Finding]]:
     found += preflight.rate_limits(args.domains, args.server, config_dir(args))
     for route in routes:  # a run waits for these; a check made before one says so
         found += links.cname_links(route.origin, route.chain, zones)
-    return described, by_cause(found)
+    return [r.as_dict() for r in routes], by_cause(found)
 
 
 def find_account(args: argparse.Namespace) -> str | None:

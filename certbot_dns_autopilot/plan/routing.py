@@ -29,6 +29,12 @@ class Route:
     chain: Chain | None
     note: str = ""
 
+    def as_dict(self) -> dict[str, object]:
+        """The route as the event log and doctor's JSON show it."""
+        return {"name": self.origin, "target": self.name, "zone": self.zone,
+                "writer": self.writer.label,
+                "chain": [h.name for h in self.chain.hops] if self.chain else None}
+
 
 class Router:
     def __init__(self, writers: WriterMap, follower: Follower, alias_list: list[aliases.Alias],

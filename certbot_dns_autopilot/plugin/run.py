@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,13 +21,12 @@ from .. import (
     answers,
     credentials,
     diagnose,
-    dnsio,
     hook,
+    lookups,
     names,
     options,
     plan,
     preflight,
-    resolvers,
     scrub,
 )
 from ..cleanup import journal, signals
@@ -34,14 +34,12 @@ from ..codes import Code
 from ..diagnose import ca_errors, evidence
 from ..errors import AutopilotError
 from ..events import EventLog
-from ..plan.chain import Follower
 from ..plan.routing import Route, Router
 from ..preflight import account, caa
 from ..preflight.findings import ERROR, Finding, as_error
 from ..shown import shown
 from ..wait import Waiter
 from ..writers import RECORD_TTL, Writer, locks
-from ..zones import Zones
 from .state import RunState
 
 logger = logging.getLogger("certbot_dns_autopilot.authenticator")
@@ -148,6 +146,8 @@ class Run:
                                 f"{where}")
 
     def _setup(self) -> tuple[Router, Waiter]:
+        """The credentials file read, every option read, then (the first question) the
+        resolvers checked; the router and the waiter over the run's zones."""
         path = self.conf("credentials")
         if not path:
             from .. import links
@@ -162,41 +162,32 @@ class Run:
         run_journal = journal.Journal(getattr(self.config, "work_dir", None),
                                         self._events.run, path)
         timeout = self.option("propagation-timeout")
-        servers = resolvers.parse(self.option("resolvers"))
-        family = self.option("address-family")
         authoritative = self.option("authoritative-check")
-        follow_cnames, public_check = self.option("follow-cnames"), self.option("public-check")
-        recursive = dnsio.Recursive(servers)  # every option read: now the first question
-        working = self._check_resolvers(recursive)
-        zones = Zones(recursive, dnsio.Reach(family, authoritative=authoritative))
-        follower = Follower(zones)
-        self._state = RunState(run_journal, follower, wait_off=timeout == 0,
-                               warnings=working)
+        public_check = self.option("public-check")
+        with self._events.step("resolvers") as step:
+            built = lookups.build(writers, alias_list, self.option("resolvers"),
+                                  self.option("address-family"), authoritative,
+                                  self.option("follow-cnames"))
+            step["findings"] = [f.as_dict() for f in built.findings]
+            step["outcome"] = "error" if built.router is None else "ok"
+        error = as_error(built.findings)
+        if error or built.router is None or built.zones is None:
+            raise error or errors.PluginError("dns-autopilot: no resolver works")
+        self._warn(built.findings)
+        self._state = RunState(run_journal, built.router.follower, wait_off=timeout == 0,
+                               warnings=list(built.findings))
         for writer in writers.writers:
             writer.events = self._events  # retries are reported in the event log
-        router = Router(writers, follower, alias_list, follow_cnames=follow_cnames)
-        waiter = Waiter(zones, timeout=float(timeout), public_check=public_check,
-                        events=self._events, progress=_notify,
-                        republish=self._rewrite,
+        waiter = Waiter(built.zones, timeout=float(timeout), public_check=public_check,
+                        events=self._events, progress=_notify, republish=self._rewrite,
                         stopping=self._signalled.is_set, authoritative_check=authoritative)
-        return router, waiter
+        return built.router, waiter
 
-    def _check_resolvers(self, recursive: dnsio.Recursive) -> list[Finding]:
-        """Before any other question: each resolver asked about the root. None working stops
-        the run (every later question would fail as if the zone were at fault); one failing
-        beside others is a warning, and only the others are asked."""
-        with self._events.step("resolvers", servers=[str(s) for s in recursive.servers]
-                               ) as step:
-            found = resolvers.check(recursive)
-            step["findings"] = [f.as_dict() for f in found]
-            step["outcome"] = "error" if any(f.severity == ERROR for f in found) else "ok"
-        error = as_error(found)
-        if error:
-            raise error
-        for finding in found:
+    def _warn(self, findings: list[Finding]) -> None:
+        """Warnings on the terminal once, and in certbot's log."""
+        for finding in findings:
             logger.info("dns-autopilot: %s", finding.text())
             _notify(f"dns-autopilot warning: {finding.text()}")
-        return found
 
     def perform(self, achalls: list[achallenges.AnnotatedChallenge]
                 ) -> list[challenges.ChallengeResponse]:
@@ -220,18 +211,38 @@ class Run:
 
     def _perform(self, achalls: list[achallenges.AnnotatedChallenge]
                  ) -> list[challenges.ChallengeResponse]:
+        """The steps of one run, in order: plan, pre-flight, write, wait."""
         router, waiter = self._setup()
-        events = self._events
         requested = [str(d) for d in getattr(self.config, "domains", None) or []]
         domains = plan.requested_names([a.identifier.value for a in achalls], requested)
         wanted = [plan.Challenge.of(domain, a.validation(a.account_key))
                   for domain, a in zip(domains, achalls, strict=True)]
-        with events.step("plan", writers=router.writers.describe()) as step:
+        routes, targets = self._plan(router, wanted)
+        if self.option("preflight"):
+            found = self._preflight(list(routes.values()), [c.domain for c in wanted],
+                                    achalls[0].account_key if achalls else None)
+            self.state.before = [f for f in found if f.where]
+            if self.option("remove-stale"):
+                self._remove_stale(found, {r.zone: r.writer for r in routes.values()})
+        self._say_routes(routes.values())
+        writer_of = {r.zone: r.writer for r in routes.values()}
+        self._write(writer_of, plan.by_zone(targets))
+        _notify(
+            f"dns-autopilot: wrote {len(wanted)} TXT value(s) at {len(targets)} name(s) via "
+            f"{', '.join(sorted({w.label for w in writer_of.values()}))}; waiting until they "
+            "are served")
+        self._wait(waiter, routes, targets, wanted)
+        return [a.response(a.account_key) for a in achalls]
+
+    def _plan(self, router: Router, wanted: list[plan.Challenge]
+              ) -> tuple[dict[str, Route], list[plan.Target]]:
+        """Each validation name's route (CNAME chains followed at once: names are
+        independent), and the values grouped per written name."""
+        with self._events.step("plan", writers=router.writers.describe()) as step:
             first: dict[str, str] = {}  # one domain per validation name
             for challenge in wanted:
                 first.setdefault(challenge.name, challenge.domain)
             with ThreadPoolExecutor(max_workers=min(16, len(first))) as pool:
-                # names are independent: their CNAME chains are followed at once
                 routes = dict(zip(first, pool.map(router.route, first.values()), strict=True))
             targets = plan.group(wanted, lambda c: (routes[c.name].zone, routes[c.name].name))
             self.state.routes = routes
@@ -240,50 +251,40 @@ class Run:
             for writer in router.writers.writers:  # certbot's view, for the exec writer's hooks
                 writer.challenges = ordered
             self.state.targets = {t.name: t.values for t in targets}
-            step["routes"] = [{"name": r.origin, "target": r.name, "zone": r.zone,
-                               "writer": r.writer.label,
-                               "chain": [h.name for h in r.chain.hops] if r.chain else None}
-                              for r in routes.values()]
-        if self.option("preflight"):
-            found = self._preflight(list(routes.values()), [c.domain for c in wanted],
-                                    achalls[0].account_key if achalls else None)
-            self.state.before = [f for f in found if f.where]
-            if self.option("remove-stale"):
-                self._remove_stale(found, {r.zone: r.writer for r in routes.values()})
-        for route in routes.values():
+            step["routes"] = [r.as_dict() for r in routes.values()]
+        return routes, targets
+
+    @staticmethod
+    def _say_routes(routes: Iterable[Route]) -> None:
+        for route in routes:
             if route.name != route.origin:
                 _notify(f"dns-autopilot: {route.origin} is an alias: writing at "
-                                    f"{route.name} (zone {route.zone})")
+                        f"{route.name} (zone {route.zone})")
             if route.note:
                 logger.warning("dns-autopilot: %s", route.note)
-        writer_of = {r.zone: r.writer for r in routes.values()}
-        self._write(writer_of, plan.by_zone(targets))
-        _notify(
-            f"dns-autopilot: wrote {len(wanted)} TXT value(s) at {len(targets)} name(s) via "
-            f"{', '.join(sorted({w.label for w in writer_of.values()}))}; waiting until they "
-            "are served")
+
+    def _wait(self, waiter: Waiter, routes: dict[str, Route], targets: list[plan.Target],
+              wanted: list[plan.Challenge]) -> None:
+        """Until every authoritative address and every resolver serves the values (and each
+        CNAME on the way), or say that the wait is off."""
         if waiter.timeout <= 0:
             logger.warning("dns-autopilot: not waiting (%s 0): the CA may ask before every "
                            "nameserver serves the values", options.flag("propagation-timeout"))
             self._events.emit("wait-done", "off")
-        else:
-            links = {(t.name, t.zone): t for r in routes.values() if r.chain
-                     for t in r.chain.links()}  # every CNAME on the way, at all its servers
-            timings = waiter.wait(targets, asked=plan.origins(wanted),
-                                  links=list(links.values()))
-            self.state.served = waiter.serving()
-            unverified = answers.unverified_line(waiter.unverified)
-            if not timings:
-                logger.warning("dns-autopilot: nothing was checked (%s false and %s false): "
-                               "the CA may ask before the values are served",
-                               options.flag("authoritative-check"), options.flag("public-check"))
-            else:
-                _notify(
-                    f"dns-autopilot: served {'where checked' if unverified else 'everywhere'} "
-                    "after " + ", ".join(f"{phase} {secs:.1f} s"
-                                         for phase, secs in timings.items())
-                    + (f"; {unverified} (the CA may use them)" if unverified else ""))
-        return [a.response(a.account_key) for a in achalls]
+            return
+        links = {(t.name, t.zone): t for r in routes.values() if r.chain
+                 for t in r.chain.links()}  # every CNAME on the way, at all its servers
+        timings = waiter.wait(targets, asked=plan.origins(wanted), links=list(links.values()))
+        self.state.served = waiter.serving()
+        unverified = answers.unverified_line(waiter.unverified)
+        if not timings:
+            logger.warning("dns-autopilot: nothing was checked (%s false and %s false): "
+                           "the CA may ask before the values are served",
+                           options.flag("authoritative-check"), options.flag("public-check"))
+            return
+        _notify(f"dns-autopilot: served {'where checked' if unverified else 'everywhere'} "
+                "after " + ", ".join(f"{phase} {secs:.1f} s" for phase, secs in timings.items())
+                + (f"; {unverified} (the CA may use them)" if unverified else ""))
 
     def requester(self, key: Any) -> caa.Requester:
         """This run's ACME account (found in certbot's store by the key the challenges are
@@ -317,9 +318,7 @@ class Run:
         # log file keeps it too. A failed run repeats them at its end (`_earlier_warnings`).
         warnings = [f for f in found if f.severity != ERROR]
         self.state.warnings += warnings
-        for finding in warnings:
-            logger.info("dns-autopilot: %s", finding.text())
-            _notify(f"dns-autopilot warning: {finding.text()}")
+        self._warn(warnings)
         error = as_error(found)
         if error:
             raise error
