@@ -231,9 +231,3 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 BY_NAME = {option.name: option for option in OPTIONS}
-
-
-def saved_to_doctor() -> dict[str, str | None]:
-    """Each option's ``[renewalparams]`` key -> doctor's flag for it (None: doctor has none,
-    the option matters only while a run writes or waits)."""
-    return {o.dest: o.spellings()[DOCTOR] for o in OPTIONS}

@@ -18,7 +18,7 @@ import datetime
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -36,10 +36,6 @@ PLUGIN = "dns-autopilot"
 #: a lineage doctor cannot read or check (its file, its certificate, its saved credentials)
 CODE = Code.RENEWAL_CONFIG
 
-#: A saved ``dns_autopilot_<option>`` → doctor's option for it (None: the option only
-#: matters while a run writes and waits, doctor has nothing to check with it). An option
-#: missing here is still passed when doctor has an option of the same name.
-SAVED_OPTIONS: dict[str, str | None] = options.saved_to_doctor()
 
 
 @dataclass
@@ -73,37 +69,18 @@ class Report:
         return f"{first.severity} {first.code}" + (f" (+{more})" if more else "")
 
 
-def doctor_argv(lineage: Lineage, domains: Iterable[str], config_dir: str,
-                known: Callable[[str], bool], account_url: str | None = None,
-                no_permission_probe: bool = False, work_dir: str | None = None) -> list[str]:
-    """doctor's command line for one lineage: its names and its saved options, and the work
-    dir its renewals lock under (`work_dir_of`).
-
-    ``known`` says whether doctor has an option (e.g. ``--address-family``), so a saved
-    option doctor does not know (a newer plugin's) is left out instead of failing."""
-    argv = ["doctor"]
-    for domain in domains:
-        argv += ["-d", domain]
-    for option, value in sorted(lineage.saved.items()):
-        flag = SAVED_OPTIONS.get(option, "--" + option.replace("_", "-"))
-        if flag is None or not known(flag) or value.strip() in ("", "None"):
-            continue
-        argv += [flag, value]
-    if lineage.server:
-        argv += ["--server", lineage.server]
-    if account_url:
-        argv += ["--account", account_url]
-    argv += ["--config-dir", config_dir]
-    if work_dir:
-        argv += ["--work-dir", work_dir]
-    if no_permission_probe:
-        argv.append("--no-permission-probe")
-    return argv
-
-
-def _options(parser: argparse.ArgumentParser) -> set[str]:
-    """Every option string of doctor's subcommand (argparse keeps them on its actions)."""
-    return {s for a in doctor.subcommand(parser, "doctor")._actions for s in a.option_strings}
+def lineage_check(lineage: Lineage, domains: Iterable[str], config_dir: str,
+                  account_url: str | None = None, no_permission_probe: bool = False,
+                  work_dir: str | None = None) -> doctor.Check:
+    """doctor's check for one lineage: its names, and each option doctor takes as its
+    renewal configuration saved it, read by the options table as a renewal reads it (an
+    option only a run uses, such as the propagation timeout, does not matter to doctor), and
+    the work dir its renewals lock under (`work_dir_of`)."""
+    saved = {o.name: o.read(text) for o in options.OPTIONS if o.doctor
+             if (text := lineage.saved.get(o.dest, "")).strip() not in ("", "None")}
+    return doctor.Check(tuple(domains), saved, server=lineage.server, config_dir=config_dir,
+                        work_dir=work_dir, account=account_url,
+                        no_permission_probe=no_permission_probe)
 
 
 def _problem(lineage: Lineage, problem: str, fix: str) -> Finding:
@@ -143,29 +120,21 @@ def check(lineage: Lineage, config_dir: str, no_permission_probe: bool,
     if lineage.authenticator != PLUGIN:
         return report
     report.checked = True
-    parser = doctor._parser()
-    argv = doctor_argv(lineage, report.domains, config_dir, _options(parser).__contains__,
-                       account.url_for_id(config_dir, lineage.server, lineage.account),
-                       no_permission_probe, work_dir)
     unreadable = _unreadable_option(lineage)
     if unreadable:
         report.findings.append(unreadable)
         return report
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit:
-        report.findings.append(_problem(lineage, "a saved dns_autopilot option has a value "
-                                        "doctor cannot read", "correct it with `certbot "
-                                        f"reconfigure --cert-name {lineage.name} ...`"))
-        return report
-    if not args.credentials:
+    check_ = lineage_check(lineage, report.domains, config_dir,
+                           account.url_for_id(config_dir, lineage.server, lineage.account),
+                           no_permission_probe, work_dir)
+    if not check_.option("credentials"):
         report.findings.append(_problem(
             lineage, f"no {options.flag('credentials', options.RENEWAL)} is saved: the "
             "renewal cannot write records", f"certbot reconfigure --cert-name {lineage.name} "
             f"{options.flag('credentials', options.PLUGIN)} PATH"))
         return report
     try:
-        report.findings += doctor.diagnose(args)[1]
+        report.findings += doctor.diagnose(check_)[1]
     except AutopilotError as exc:
         report.findings.append(Finding(exc.code, ERROR, lineage.name, exc.problem,
                                        exc.evidence, exc.fix))
@@ -352,7 +321,7 @@ def main(args: argparse.Namespace) -> int:
     """`doctor --all`: prints the table (or JSON); exit 0 healthy, 1 warnings, 2 errors,
     3 when certbot's config dir cannot be read."""
     now = datetime.datetime.now(datetime.timezone.utc)
-    config_dir = doctor.config_dir(args)
+    config_dir = args.config_dir or doctor.CONFIG_DIR
     try:
         lineages = renewal.read_lineages(config_dir)
     except errors.PluginError as exc:

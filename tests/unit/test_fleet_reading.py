@@ -84,28 +84,25 @@ def test_a_missing_renewal_dir_is_one_clear_error(tmp_path: Path) -> None:
         renewal.read_lineages(str(tmp_path / "nowhere"))
 
 
-def test_doctor_argv_maps_saved_options_and_skips_run_only_and_unknown(tmp_path: Path) -> None:
+def test_a_lineage_check_reads_the_saved_options_doctor_takes(tmp_path: Path) -> None:
+    """Each option doctor takes, as the options table reads the renewal configuration's
+    text; options only a run uses (the propagation timeout), and options this version does
+    not know (a newer plugin's), are not doctor's business."""
     [lineage] = renewal.read_lineages(str(write(tmp_path, "x").parents[1]))
-    known = fleet._options(doctor._parser())
-    argv = fleet.doctor_argv(lineage, ["x.example", "*.x.example"], "/etc/letsencrypt",
-                             known.__contains__, "https://ca/acct/1", no_permission_probe=True)
-    assert argv[:5] == ["doctor", "-d", "x.example", "-d", "*.x.example"]
-    pairs = dict(zip(argv[5::2], argv[6::2], strict=False))
-    assert pairs["--credentials"] == "/etc/letsencrypt/autopilot.ini"
-    assert pairs["--resolvers"] == "9.9.9.9,149.112.112.112"
-    assert pairs["--caa-identities"] == "letsencrypt.org"
-    assert pairs["--follow-cnames"] == "False"
-    assert pairs["--server"] == "https://acme-v02.api.letsencrypt.org/directory"
-    assert pairs["--account"] == "https://ca/acct/1"
-    assert argv[-1] == "--no-permission-probe"
-    assert "600" not in argv  # propagation timeout: a run-only option
-    assert "--from-the-future" not in argv  # doctor has no such option
-    # An option doctor learns later slots in without a table line, by its own name.
-    with_it = fleet.doctor_argv(lineage, ["x.example"], "/c", lambda flag: True)
-    assert "--from-the-future" in with_it and "--address-family" in with_it
-    # And the command line parses as doctor's own.
-    args = doctor._parser().parse_args(argv)
-    assert args.domains == ["x.example", "*.x.example"] and args.follow_cnames is False
+    check = fleet.lineage_check(lineage, ["x.example", "*.x.example"], "/etc/letsencrypt",
+                                "https://ca/acct/1", no_permission_probe=True)
+    assert check.domains == ("x.example", "*.x.example")
+    assert check.options == {"credentials": "/etc/letsencrypt/autopilot.ini",
+                             "resolvers": "9.9.9.9,149.112.112.112",
+                             "caa-identities": "letsencrypt.org", "follow-cnames": False,
+                             "address-family": "ipv4"}
+    assert (check.server, check.account, check.no_permission_probe) == (
+        "https://acme-v02.api.letsencrypt.org/directory", "https://ca/acct/1", True)
+    assert check.option("follow-cnames") is False and check.certbot_config == \
+        "/etc/letsencrypt"
+    defaults = doctor.Check(("x.example",), {})
+    assert (defaults.option("follow-cnames"), defaults.option("address-family")) == (True,
+                                                                                     "any")
 
 
 def test_each_lineage_is_checked_with_the_work_dir_its_renewals_lock_under(
@@ -118,8 +115,8 @@ def test_each_lineage_is_checked_with_the_work_dir_its_renewals_lock_under(
     assert [lin.work_dir for lin in lineages] == [None, "/srv/le/work"]
     seen: dict[str, str | None] = {}
 
-    def probe(args: object) -> tuple[list, list]:
-        seen[args.domains[0]] = args.work_dir  # type: ignore[attr-defined]
+    def probe(check: doctor.Check) -> tuple[list, list]:
+        seen[check.domains[0]] = check.work_dir
         return [], []
 
     monkeypatch.setattr(doctor, "diagnose", probe)
@@ -127,15 +124,6 @@ def test_each_lineage_is_checked_with_the_work_dir_its_renewals_lock_under(
         [path.split("/")[-2] + ".example"], NOW, NOW + datetime.timedelta(days=90)))
     fleet.check_all(lineages, str(tmp_path), True, now=NOW, work_dir="/var/lib/letsencrypt")
     assert seen == {"default.example": "/var/lib/letsencrypt", "saved.example": "/srv/le/work"}
-
-
-def test_every_table_option_is_a_plugin_option() -> None:
-    from certbot_dns_autopilot.plugin.authenticator import Authenticator
-
-    defined: list[str] = []
-    Authenticator.add_parser_arguments(lambda name, **_: defined.append(name.replace("-", "_")))
-    assert set(defined) <= set(fleet.SAVED_OPTIONS), "map each new plugin option in " \
-        "fleet.SAVED_OPTIONS (to doctor's option, or None)"
 
 
 DAY = datetime.timedelta(days=1)

@@ -7,7 +7,7 @@ import pytest
 from certbot import errors
 
 from certbot_dns_autopilot import options
-from certbot_dns_autopilot.cli import doctor, fleet
+from certbot_dns_autopilot.cli import main as cli_main
 from certbot_dns_autopilot.plugin.authenticator import Authenticator
 
 
@@ -20,12 +20,11 @@ def test_certbot_gets_every_option_with_its_default_and_help() -> None:
         assert added[option.name]["help"] == option.help
 
 
-def test_doctor_takes_the_options_marked_for_it_and_fleet_passes_them_on() -> None:
-    doctor_flags = fleet._options(doctor._parser())
+def test_doctor_takes_the_options_marked_for_it() -> None:
+    doctor_flags = {flag for action in cli_main.subcommand(cli_main.parser(), "doctor")._actions
+                    for flag in action.option_strings}
     for option in options.OPTIONS:
         assert (f"--{option.name}" in doctor_flags) == option.doctor, option.name
-        assert fleet.SAVED_OPTIONS[option.dest] == (f"--{option.name}" if option.doctor
-                                                    else None)
 
 
 @pytest.mark.parametrize(("name", "saved", "value"), [
