@@ -19,6 +19,7 @@ from certbot.display import util as display_util
 
 from .. import (
     answers,
+    commands,
     credentials,
     diagnose,
     hook,
@@ -501,7 +502,7 @@ class Run:
                        "run": self._events.run, "event_log": self._events.path,
                        "diagnoses": diagnoses}
             with self._events.step("failure-hook", stage=stage,
-                                   command=hook.label(command)) as step:
+                                   command=commands.label(command)) as step:
                 step["outcome"] = hook.run(command, payload)
         except Exception:  # noqa: BLE001 - the hook must never hide the run's own error
             logger.warning("dns-autopilot: the failure hook could not be run (see the log)")

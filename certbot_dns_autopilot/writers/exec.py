@@ -6,7 +6,7 @@ Each call gets certbot's manual-hook environment (``CERTBOT_DOMAIN``, ``CERTBOT_
 ``CERTBOT_ALL_DOMAINS``, ``CERTBOT_REMAINING_CHALLENGES``, and ``CERTBOT_AUTH_OUTPUT`` for
 the cleanup), so such a script works unchanged; its ``sleep`` goes, the waiter does that
 part. ``DNS_AUTOPILOT_RECORD`` and ``DNS_AUTOPILOT_ZONE`` say where to write once CNAMEs are
-followed. Every call is bounded in time (`hook.execute`) and recorded in the event log.
+followed. Every call is bounded in time (`commands.execute`) and recorded in the event log.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from .. import hook, names
+from .. import commands, names
 from ..codes import Code
 from ..errors import AutopilotError
 from ..shown import shown
@@ -52,7 +52,7 @@ def _key(suffix: str) -> str:
 def _not_runnable(command: str, status: int, stderr: str) -> bool:
     """The shell's own 126/127 for the hook's first word (not found, not executable), told
     from the same status of a command inside the hook by the shell naming that word."""
-    program = hook.program(command)
+    program = commands.program(command)
     if program is None:
         return False
     first = stderr.splitlines()[0] if stderr else ""
@@ -65,7 +65,7 @@ class ExecWriter(Writer):
     def __init__(self, auth_hook: str, cleanup_hook: str, timeout: float = TIMEOUT) -> None:
         self.auth_hook, self.cleanup_hook, self.timeout = auth_hook, cleanup_hook, timeout
         # both hooks: a message then names the one it is about (`_who`)
-        self.label = f"exec hooks {hook.label(auth_hook)} / {hook.label(cleanup_hook)}"
+        self.label = f"exec hooks {commands.label(auth_hook)} / {commands.label(cleanup_hook)}"
         self._lock = threading.Lock()  # one hook at a time, as certbot's manual plugin runs them
         self._calls = 0  # auth calls made in this run: CERTBOT_REMAINING_CHALLENGES counts down
         self._auth_output: dict[tuple[str, str], str] = {}
@@ -130,7 +130,7 @@ class ExecWriter(Writer):
         who = self._who(which)
         with self._step(which, name, zone) as step:
             try:
-                outcome = hook.execute(command, timeout=self.timeout, env=env)
+                outcome = commands.execute(command, timeout=self.timeout, env=env)
             except (OSError, ValueError) as exc:  # ValueError: what Popen says of its env
                 raise AutopilotError(
                     Code.PERMISSION_DENIED, f"{who} could not be started "
@@ -170,7 +170,7 @@ class ExecWriter(Writer):
         """How a message names the hook it is about, after the writer's label (which names
         both): the one that failed, so a failed cleanup hook is named as such."""
         command = self.auth_hook if which == "auth" else self.cleanup_hook
-        return f"{self.label}: the {which} hook {hook.label(command)}"
+        return f"{self.label}: the {which} hook {commands.label(command)}"
 
     @contextlib.contextmanager
     def _step(self, which: str, name: str, zone: str) -> Iterator[dict[str, Any]]:
@@ -178,7 +178,7 @@ class ExecWriter(Writer):
             yield {}
             return
         with self.events.step("exec-hook", name, hook=which, zone=zone,
-                              command=hook.label(self.auth_hook if which == "auth"
+                              command=commands.label(self.auth_hook if which == "auth"
                                                  else self.cleanup_hook)) as step:
             yield step
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from certbot_dns_autopilot import hook
+from certbot_dns_autopilot import commands, hook
 
 PAYLOAD = {"stage": "validation", "diagnoses": [{"code": "permission-denied"}]}
 
@@ -79,8 +79,10 @@ def test_nothing_in_the_hooks_path_raises_into_the_run(
 
 
 def test_what_is_kept_of_the_output_is_capped_at_64_kib() -> None:
-    outcome = hook.execute("head -c 300000 /dev/zero; head -c 300000 /dev/zero >&2")
-    assert (outcome.status, len(outcome.stdout), len(outcome.stderr)) == (0, hook.CAP, hook.CAP)
+    outcome = commands.execute("head -c 300000 /dev/zero; head -c 300000 /dev/zero >&2",
+                               timeout=hook.TIMEOUT)
+    assert (outcome.status, len(outcome.stdout), len(outcome.stderr)) == (
+        0, commands.CAP, commands.CAP)
 
 
 def test_a_hook_that_closes_its_output_and_hangs_is_stopped_at_the_timeout(tmp_path: Path

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from unit_helpers import Challenge, Recording, load_map, make_plugin, write_cert
 
-from certbot_dns_autopilot import credentials, events, hook, scrub
+from certbot_dns_autopilot import commands, credentials, events, hook, scrub
 from certbot_dns_autopilot.cli import doctor
 from certbot_dns_autopilot.cli import main as cli_main
 from certbot_dns_autopilot.errors import AutopilotError
@@ -30,7 +30,7 @@ USERINFO_PASSWORD = "Us3rinfo-pa55w0rd-in-the-url"
     "https://user:SECRETPART@hooks.example/SECRETPART",
 ])
 def test_a_hook_label_carries_no_assignment_nor_url(command: str) -> None:
-    label = hook.label(command)
+    label = commands.label(command)
     assert "SECRETPART" not in label and "hooks.example" not in label
     assert "(sha256 " in label
 
