@@ -20,7 +20,7 @@ from .. import credentials, lookups, preflight
 from ..errors import AutopilotError
 from ..options import BY_NAME
 from ..plan.routing import Route
-from ..preflight import account, caa, links
+from ..preflight import account, caa, cnames
 from ..preflight.findings import ERROR, Finding, by_cause, exit_status
 from ..shown import LONG, shown
 from ..writers import locks
@@ -97,7 +97,7 @@ def diagnose(check: Check) -> tuple[list[dict], list[Finding]]:
                            probe_permission=not check.no_permission_probe, requester=requester)
     found += preflight.rate_limits(list(check.domains), check.server, check.certbot_config)
     for route in routes:  # a run waits for these; a check made before one says so
-        found += links.cname_links(route.origin, route.chain, zones)
+        found += cnames.cname_links(route.origin, route.chain, zones)
     return [r.as_dict() for r in routes], by_cause(found)
 
 

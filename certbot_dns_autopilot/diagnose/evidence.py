@@ -20,7 +20,7 @@ from .. import dnsio, preflight
 from ..answers import Observation
 from ..errors import AutopilotError
 from ..plan.chain import Chain, Follower
-from ..preflight import caa, links
+from ..preflight import caa, cnames
 from ..preflight.findings import Finding
 from .ca_errors import CaReading
 
@@ -136,7 +136,7 @@ def _chain_and_links(origin: str, follower: Follower, query: Callable[..., dnsio
     """The chain as it is now, and each of its CNAMEs asked of every server of its zone: one
     without it answered the CA's resolver with no CNAME (cached for the negative TTL)."""
     chain = follower.follow(origin)
-    return chain, links.observe(chain, follower.zones, query)
+    return chain, cnames.observe(chain, follower.zones, query)
 
 
 def _collect(pool: ThreadPoolExecutor, jobs: dict[str, Callable[[], Any]], deadline: float

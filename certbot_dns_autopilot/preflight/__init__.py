@@ -3,7 +3,7 @@
 Each probe returns findings (code, severity, evidence, fix). Decisions stay in small pure
 functions (`caa`, `dnssec`, `findings`); one module per probe gathers the answers (`psl`,
 `caa_probe`, `delegation`, `dnssec_probe`, `existing`, `permissions`, `ratelimits`), and
-`run` asks them all; `links` (the chain's CNAMEs at every server) is doctor's and the hint's,
+`run` asks them all; `cnames` (the chain's CNAMEs at every server) is doctor's and the hint's,
 as a run waits for them instead.
 Nothing here asks a recursive resolver a question whose answer could deny an
 ``_acme-challenge`` name: TXT and CAA lookups and zone cuts go to the authoritative servers

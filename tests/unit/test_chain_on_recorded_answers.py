@@ -135,16 +135,16 @@ def test_servers_publishing_different_cnames_stop_the_run_with_both() -> None:
 
 
 def test_doctor_warns_of_a_cname_one_nameserver_does_not_serve_yet() -> None:
-    from certbot_dns_autopilot.preflight import links
+    from certbot_dns_autopilot.preflight import cnames
 
     cname = "_acme-challenge.www 300 IN CNAME www.acme.example.org.\n"
     recorded = two_server_world("", cname)
     chased = follower(recorded)
     origin = "_acme-challenge.www.example.com"
-    [finding] = links.cname_links(origin, chased.follow(origin), chased.zones)
+    [finding] = cnames.cname_links(origin, chased.follow(origin), chased.zones)
     assert (finding.code, finding.severity, finding.name) == ("secondary-lag", "warning", origin)
     assert f"do not serve the CNAME {origin} -> www.acme.example.org yet" in finding.problem
     assert "ns1.example.com (192.0.2.1): NXDOMAIN" in finding.evidence
     assert f"dig @192.0.2.1 {origin} CNAME +norecurse" in finding.evidence
     everywhere = follower(two_server_world(cname, cname))
-    assert links.cname_links(origin, everywhere.follow(origin), everywhere.zones) == []
+    assert cnames.cname_links(origin, everywhere.follow(origin), everywhere.zones) == []
