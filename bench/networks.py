@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 
-from conftest import (  # noqa: E402
+from labkit import (  # noqa: E402
     LAB_SH,
     Certbot,
     Lab,

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import dns.message
 import dns.rdatatype
-from conftest import Certbot, Lab, Run, exchange, served_everywhere, zone_update
 from emulators.bind import ZoneBackend
 from emulators.cloudflare import CloudflareEmulator
+from labkit import Certbot, Lab, Run, exchange, served_everywhere, zone_update
 
 NS2 = "ns2.autopilot.test"
 GID = 53153  # the plugin's process runs with this group: nftables tells its packets apart

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 from certbot.plugins.dns_common import CredentialsConfiguration
-from conftest import (
+from emulators.acmedns import AcmeDnsEmulator
+from emulators.bind import ZoneBackend
+from labkit import (
     ACME_DOMAIN,
     ACME_ZONE,
     Certbot,
@@ -27,8 +29,6 @@ from conftest import (
     wait_absent,
     zone_update,
 )
-from emulators.acmedns import AcmeDnsEmulator
-from emulators.bind import ZoneBackend
 
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import writers_from_credentials

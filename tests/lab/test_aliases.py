@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import Certbot, Lab, wait_absent, zone_update
+from labkit import Certbot, Lab, wait_absent, zone_update
 from netconditions import transfers_held, when_logged
 
 pytestmark = pytest.mark.lab

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Certbot, Lab, Run
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from emulators.azure import AzureEmulator, Principal
 from emulators.bind import ZoneBackend
+from labkit import Certbot, Lab, Run
 
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import SectionKeys

@@ -15,7 +15,7 @@ from pathlib import Path
 import dns.message
 import dns.query
 import pytest
-from conftest import (
+from labkit import (
     Certbot,
     Lab,
     Run,

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Certbot, Lab, Run, wait_absent
 from emulators.bind import ZoneBackend
 from emulators.cloudflare import CloudflareEmulator
+from labkit import Certbot, Lab, Run, wait_absent
 
 pytestmark = pytest.mark.lab
 

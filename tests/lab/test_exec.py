@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from certbot.plugins.dns_common import CredentialsConfiguration
-from conftest import (
+from labkit import (
     Certbot,
     Lab,
     hook_log,

@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Certbot, Lab, Run, ini_keys, nsupdate, stopped
-from conftest import route53_ini as route53_credentials
 from emulators.bind import ZoneBackend
 from emulators.cloudflare import CloudflareEmulator
 from emulators.route53 import Route53Emulator
+from labkit import Certbot, Lab, Run, ini_keys, nsupdate, stopped
+from labkit import route53_ini as route53_credentials
 
 pytestmark = pytest.mark.lab
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import configobj
 import pytest
-from conftest import (
+from labkit import (
     DOCTOR,
     Certbot,
     Lab,

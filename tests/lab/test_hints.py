@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import (
+from labkit import (
     Certbot,
     Lab,
     Run,

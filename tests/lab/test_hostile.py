@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Certbot, Lab, zone_update
+from labkit import Certbot, Lab, zone_update
 
 pytestmark = pytest.mark.lab
 

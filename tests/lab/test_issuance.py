@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CERTBOT, Certbot, Lab, lab_keys, nsupdate, stopped, wait_absent
+from labkit import CERTBOT, Certbot, Lab, lab_keys, nsupdate, stopped, wait_absent
 
 pytestmark = pytest.mark.lab
 

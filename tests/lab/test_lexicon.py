@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from certbot.plugins.dns_common import CredentialsConfiguration
-from conftest import DOCTOR, Certbot, Lab, lab_keys, nsupdate, wait_absent
+from labkit import DOCTOR, Certbot, Lab, lab_keys, nsupdate, wait_absent
 
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import locks, writers_from_credentials

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import configobj
 import pytest
-from conftest import DOCTOR, Certbot, Lab, fresh_lineage, issue_with_rfc2136, rfc2136_credentials
+from labkit import DOCTOR, Certbot, Lab, fresh_lineage, issue_with_rfc2136, rfc2136_credentials
 
 pytestmark = pytest.mark.lab
 

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from conftest import (
+from labkit import (
     Certbot,
     Lab,
     exchange,

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Certbot, Lab, Run, wait_absent
+from labkit import Certbot, Lab, Run, wait_absent
 from netconditions import (
     NS2,
     certonly_in_group,

@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import Certbot, Lab, nsupdate, served_everywhere, wait_absent
+from labkit import Certbot, Lab, nsupdate, served_everywhere, wait_absent
 
 pytestmark = pytest.mark.lab
 

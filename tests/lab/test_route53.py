@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Certbot, Lab, route53_ini, wait_absent
 from emulators.bind import ZoneBackend
 from emulators.route53 import Route53Emulator
+from labkit import Certbot, Lab, route53_ini, wait_absent
 
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import SectionKeys

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 
 import pytest
-from conftest import Certbot, Lab, cache_old_value, stopped, wait_absent
+from labkit import Certbot, Lab, cache_old_value, stopped, wait_absent
 from netconditions import transfers_held, when_logged
 
 pytestmark = pytest.mark.lab

@@ -31,12 +31,12 @@ from pathlib import Path
 
 import pytest
 from certbot.plugins.dns_common import CredentialsConfiguration
-from conftest import ACME_DOMAIN, ACME_ZONE, Lab, acmedns_ini, lab_keys, nsupdate
 from emulators.acmedns import AcmeDnsEmulator
 from emulators.azure import AzureEmulator
 from emulators.bind import ZoneBackend
 from emulators.cloudflare import CloudflareEmulator
 from emulators.route53 import Route53Emulator
+from labkit import ACME_DOMAIN, ACME_ZONE, Lab, acmedns_ini, lab_keys, nsupdate
 
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import Writer, writers_from_credentials

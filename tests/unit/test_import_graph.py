@@ -190,3 +190,21 @@ def test_no_test_module_imports_another():
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             for name in names:
                 assert not name.split(".")[-1].startswith("test_"), f"{path.name} imports {name}"
+
+
+def test_every_test_directory_collects_beside_the_others():
+    """`pytest tests/` in any combination: the test directories are not packages, so pytest
+    puts each on sys.path and a module name may stand in one directory only, and nothing
+    imports from a conftest (another directory's conftest would answer instead)."""
+    tests = Path(__file__).resolve().parents[1]
+    seen: dict[str, Path] = {}
+    for path in sorted(tests.rglob("*.py")):
+        if path.name == "conftest.py" or "emulators" in path.parts:
+            continue
+        assert path.stem not in seen, f"{path} and {seen[path.stem]} share a module name"
+        seen[path.stem] = path
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module == "conftest" or \
+                    isinstance(node, ast.Import) and "conftest" in [a.name for a in node.names]:
+                raise AssertionError(f"{path} imports from conftest: import from the "
+                                     "directory's helper module instead")
