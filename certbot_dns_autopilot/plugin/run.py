@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -77,6 +78,9 @@ class Run:
         self._hook_ran = False
         self._signalled = threading.Event()  # a termination signal during perform
         self._requester: caa.Requester | None = None  # the run's ACME account, for CAA
+        #: the wait's time: tests give a clock that moves only when the wait sleeps
+        self.clock: Callable[[], float] = time.monotonic
+        self.sleep: Callable[[float], None] = time.sleep
 
     @property
     def state(self) -> RunState:
@@ -181,7 +185,8 @@ class Run:
             writer.events = self._events  # retries are reported in the event log
         waiter = Waiter(built.zones, timeout=float(timeout), public_check=public_check,
                         events=self._events, progress=_notify, republish=self._rewrite,
-                        stopping=self._signalled.is_set, authoritative_check=authoritative)
+                        stopping=self._signalled.is_set, authoritative_check=authoritative,
+                        clock=self.clock, sleep=self.sleep)
         return built.router, waiter
 
     def _warn(self, findings: list[Finding]) -> None:

@@ -23,11 +23,27 @@ def test_output_that_is_not_utf8_is_decoded_with_replacement(
     assert "\ufffd\ufffd denied\\x1b[2J" in caplog.text
 
 
+def killed(pid_file: Path) -> bool:
+    """The process whose pid the command wrote is gone (or a zombie no one waited for yet:
+    killed), asked again for up to a second while the kernel delivers the signal."""
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 1
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def test_a_timeout_stops_every_command_of_the_pipeline(tmp_path: Path) -> None:
-    mark = tmp_path / "late"
-    assert hook.run(f"(sleep 2; touch {mark}) | cat", PAYLOAD, timeout=0.5) == "timeout"
-    time.sleep(2.5)
-    assert not mark.exists()
+    pid = tmp_path / "pid"
+    assert hook.run(f"sh -c 'echo $$ > {pid}; exec sleep 30' | cat", PAYLOAD,
+                    timeout=0.5) == "timeout"
+    assert killed(pid), "the pipeline's first command outlived the timeout"
 
 
 def test_a_background_child_holding_stdout_does_not_make_success_a_timeout() -> None:
@@ -87,10 +103,10 @@ def test_what_is_kept_of_the_output_is_capped_at_64_kib() -> None:
 
 def test_a_hook_that_closes_its_output_and_hangs_is_stopped_at_the_timeout(tmp_path: Path
                                                                           ) -> None:
-    mark = tmp_path / "late"
-    assert hook.run(f"exec >&- 2>&-; sleep 2; touch {mark}", PAYLOAD, timeout=0.5) == "timeout"
-    time.sleep(2.5)
-    assert not mark.exists()  # the whole group was killed, not left running
+    pid = tmp_path / "pid"
+    assert hook.run(f"exec >&- 2>&-; echo $$ > {pid}; exec sleep 30", PAYLOAD,
+                    timeout=0.5) == "timeout"
+    assert killed(pid), "the whole group was killed, not left running"
 
 
 # --- the hook as the plugin runs it: once for every stop, the documented JSON, no secret ---
