@@ -17,6 +17,14 @@ from .codes import Code
 from .dnsio import Answer, Server
 from .options import flag
 
+#: The fix for a value another writer removed: whoever else writes at the name must not
+#: do so at the same time, or must write elsewhere.
+ANOTHER_WRITER_FIX = (
+    "find the other writer at that name (another host's certbot, acme.sh or lego, a script, "
+    "a DNS provider's UI) and serialize them: one issuance at a time per name; or give each "
+    "client its own _acme-challenge CNAME target (dns_autopilot_aliases, see the CNAME "
+    "aliases page)")
+
 #: What an authoritative address's answer is. Only BEHIND and LAME are the zone's fault: a
 #: server that answers nothing cannot hand the CA a wrong answer (its resolvers move on to
 #: another server), one that answers without the values can.

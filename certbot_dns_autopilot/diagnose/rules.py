@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 from ..answers import (
+    ANOTHER_WRITER_FIX,
     BEHIND,
     TRUNCATED,
     UNREACHABLE,
@@ -320,9 +321,7 @@ def _removed_after_wait(c: _Case) -> Diagnosis | None:
                   f"{len(removed)} nameserver address(es) of {c.ev.zone} served this run's "
                   f"value at {c.ev.target} when the wait ended and do not now: another writer "
                   "removed it (or replaced the set) before the CA looked",
-                  "find the other writer at that name (another host's certbot, acme.sh or "
-                  "lego, a script, a DNS provider's UI) and serialize them: one issuance at a "
-                  "time per name; or give each client its own _acme-challenge CNAME target",
+                  ANOTHER_WRITER_FIX,
                   _rows(tuple(removed)) + [f"expected: \"{c.value}\""],
                   removed[0].server.dig(c.ev.target, "TXT"))
 

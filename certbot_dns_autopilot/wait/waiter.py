@@ -300,10 +300,7 @@ class Waiter:
                 f"this run's value(s) at {target.name} were served, then removed {where}"
                 + (" again, after being written again" if target.name in self.republished
                    else "") + ": another writer keeps replacing the TXT set there",
-                "find the other writer at that name (another host's certbot, acme.sh or "
-                "lego, a script, a DNS provider's UI) and serialize them: one issuance at a "
-                "time per name; or give each client its own _acme-challenge CNAME target "
-                "(dns_autopilot_aliases, see the CNAME aliases page)",
+                answers.ANOTHER_WRITER_FIX,
                 evidence="Served before, gone now (server: what it serves now):\n" +
                 "\n".join(f"  {row}" for row in rows)
                 + f"\n  {gone[0].server.dig(target.name, 'TXT')}")
