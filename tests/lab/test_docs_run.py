@@ -1,0 +1,286 @@
+"""Docs that run: every block a reader copies (marked `<!-- doc-test: run -->`, `file` or
+`append`, see docblocks.py) is executed here, as written, against the lab.
+
+Each page gets a throwaway root (throwaway.py) on top of one virtual environment built once
+per session the way docs/install.md says (`python3 -m venv /opt/certbot`, pip, the links in
+/usr/local/bin), so the commands run on the paths they name: /opt/certbot,
+/etc/letsencrypt, /usr/local/bin, /etc/cron.d, /etc/systemd/system. Cron entries run under
+cron's environment, systemd units pass `systemd-analyze verify` and their ExecStart runs
+as systemd would run it.
+
+What differs from a reader's machine, and nothing else:
+- the package is not published: in a `pip install` line, `certbot-dns-autopilot` is the
+  wheel in dist/ (with the same extras), and pip takes the versions lab/requirements.txt
+  pins (PIP_CONSTRAINT);
+- the machine is the lab's: its /etc/resolv.conf names the lab's resolver, and certbot's
+  /etc/letsencrypt/cli.ini names the lab's CA (Pebble) and answers what a first run asks at a
+  terminal (terms of service, no e-mail) and turns off certbot's own random delay of up to
+  eight minutes before a renewal; the venv's CA bundle (certifi) trusts the lab's CA;
+- the substitutions each page names for the reader's own setup (server address, key,
+  domain; for the cloud providers the API endpoint key the page names, set to the local
+  emulator's). Each test lists its substitutions, and every one must be used.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docblocks
+import pytest
+import throwaway
+from conftest import Lab, lab_keys, wait_absent
+from cryptography import x509
+from throwaway import Job, Machine
+
+pytestmark = pytest.mark.lab
+
+TOP = docblocks.TOP
+PACKAGE = re.compile(r"certbot-dns-autopilot(\[[a-z0-9,]+\])?")
+
+
+# -- the runner ------------------------------------------------------------------------------
+
+@dataclass
+class Ran:
+    """What a page left on the machine to run later: its cron and systemd jobs by file."""
+
+    jobs: dict[str, list[Job]] = field(default_factory=dict)
+    output: list[str] = field(default_factory=list)
+
+
+def substitute(text: str, subs: list[tuple[str, str]], used: set[str]) -> str:
+    for doc, lab in subs:
+        if doc in text:
+            used.add(doc)
+            text = text.replace(doc, lab)
+    return text
+
+
+def with_local_wheel(text: str, wheel: Path) -> str:
+    """`pip install … certbot-dns-autopilot[extra]` installs the wheel in dist/ instead."""
+    return "\n".join(PACKAGE.sub(lambda m: f"{wheel}{m[1] or ''}", line)
+                     if "pip install" in line else line for line in text.splitlines()) + "\n"
+
+
+def check_file(machine: Machine, path: str, text: str) -> list[Job]:
+    """What the system does with the file: cron runs its entries, systemd verifies and runs
+    the units, BIND reads its configuration. Returns the jobs it holds, already run once."""
+    jobs: list[Job] = []
+    if path.startswith("/etc/cron.d/"):
+        name = path.rsplit("/", 1)[1]
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", name), (
+            f"cron ignores {path}: a name in /etc/cron.d holds letters, digits, - and _ only")
+        assert text.endswith("\n"), f"cron ignores the last line of {path}: no newline"
+        jobs = throwaway.cron_jobs(path, text)
+    elif path.startswith("/etc/systemd/system/") and path.endswith(".service"):
+        throwaway.verify_units(machine, path)
+        jobs = throwaway.service_jobs(path, text)
+    elif path.startswith("/etc/systemd/system/") and path.endswith(".timer"):
+        target = dict((k, v) for s, k, v in throwaway.unit_settings(text) if s == "Timer")
+        service = path.rsplit("/", 1)[0] + "/" + target.get(
+            "Unit", path.rsplit("/", 1)[1].removesuffix(".timer") + ".service")
+        throwaway.verify_units(machine, path, service)
+    elif path.startswith("/etc/bind/"):
+        done = machine.execute(["named-checkconf"], throwaway.LOGIN)
+        assert done.returncode == 0, f"named-checkconf after {path}:\n{done.stdout}{done.stderr}"
+    for job in jobs:
+        done = job.run(machine)
+        assert done.returncode in job.ok, (
+            f"{job.source}: {' '.join(job.argv)} exited {done.returncode}:\n"
+            f"{done.stdout}{done.stderr}")
+    return jobs
+
+
+def run_page(machine: Machine, page: str, subs: list[tuple[str, str]], cwd: Path | None = None,
+             lab: Lab | None = None, forgotten: tuple[str, ...] = ()) -> Ran:
+    """Every run/file/append block of ``page``, in order; the first failure fails the test.
+
+    Before each command the lab's resolvers forget the ``forgotten`` names' challenge values
+    (``forget``): a real run right after a dry run waits up to a minute for the resolvers to
+    drop the dry run's cached answer (the waiter's job, tested on its own); here that
+    minute would be spent on every page."""
+    ran, used = Ran(), set()
+    for block in docblocks.blocks(page):
+        if block.kind in ("illustrative", "ci"):
+            continue
+        text = with_local_wheel(substitute(block.text, subs, used), wheel())
+        if block.kind == "run":
+            for name in forgotten:
+                forget(lab, name)  # type: ignore[arg-type]
+            done = machine.shell(text, cwd=cwd)
+            assert done.returncode == 0, (f"{block} exited {done.returncode}:\n{text}\n"
+                                          f"--- output:\n{done.stdout}{done.stderr}")
+            ran.output.append(done.stdout + done.stderr)
+        else:
+            path = substitute(block.arg, subs, used)
+            machine.write(path, text, append=block.kind == "append")
+            ran.jobs[path] = check_file(machine, path, machine.read(path))
+    unused = [doc for doc, _ in subs if doc not in used]
+    assert not unused, f"{page}: substitutions never used: {unused}"
+    return ran
+
+
+# -- the machine -----------------------------------------------------------------------------
+
+def wheel() -> Path:
+    wheels = sorted((TOP / "dist").glob("certbot_dns_autopilot-*.whl"))
+    if len(wheels) != 1:
+        pytest.fail(f"expected one wheel in dist/, found {wheels}: lab/test.sh builds it "
+                    "(./lab/test.sh tests/unit -q, outside any network namespace)")
+    return wheels[0]
+
+
+def pip_settings() -> dict[str, str]:
+    """pip installs from the wheelhouse lab/test.sh fills (no network needed), at the
+    versions lab/requirements.txt pins."""
+    wheelhouse = TOP / ".wheelhouse"
+    if not (wheelhouse / ".built").exists():
+        pytest.fail(".wheelhouse is missing: lab/test.sh fills it (./lab/test.sh tests/unit -q, "
+                    "outside any network namespace)")
+    return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse),
+            "PIP_CONSTRAINT": str(TOP / "lab" / "requirements.txt"),
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
+
+def configure(machine: Machine, lab: Lab) -> None:
+    """The lab as this machine's DNS and CA (see the module's docstring)."""
+    machine.shell("rm -f /etc/resolv.conf")
+    machine.write("/etc/resolv.conf", f"nameserver {lab.resolver}\n")
+    machine.write("/etc/hosts", Path("/etc/hosts").read_text())
+    machine.shell("mkdir -p /etc/letsencrypt")
+    machine.write("/etc/letsencrypt/cli.ini",
+                  f"server = {lab.env['LAB_ACME_DIRECTORY']}\n"
+                  "agree-tos = true\nregister-unsafely-without-email = true\n"
+                  "no-random-sleep-on-renew = true\n")
+
+
+#: docs/install.md's blocks the session's venv is built by: the venv with certbot and the
+#: plugin, and the DNS plugin a reader still uses for certificates not switched yet
+INSTALLED_BY = ("python3 -m venv /opt/certbot", "pip install certbot-dns-rfc2136")
+
+
+@pytest.fixture(scope="session")
+def installed(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ...]:
+    """docs/install.md's virtual environment, built once: the layers every page starts on,
+    with the lab's CA in the venv's CA bundle."""
+    machine = Machine(tmp_path_factory.mktemp("installed"), pass_env=pip_settings())
+    configure(machine, lab)
+    for block in docblocks.blocks("docs/install.md"):
+        if block.kind == "run" and any(step in block.text for step in INSTALLED_BY):
+            done = machine.shell(with_local_wheel(block.text, wheel()))
+            assert done.returncode == 0, f"{block}:\n{done.stdout}{done.stderr}"
+    done = machine.shell(
+        f"cat {lab.env['LAB_CA_BUNDLE']} >>\"$(/opt/certbot/bin/python -m certifi)\"\n")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return machine.layers
+
+
+@pytest.fixture
+def machine(installed: tuple[Path, ...], tmp_path: Path) -> Machine:
+    return Machine(tmp_path / "machine", below=installed, pass_env=pip_settings())
+
+
+def rfc2136(lab: Lab, domain: str) -> list[tuple[str, str]]:
+    """The quick start's BIND primary, key and domain, as the lab has them."""
+    keys = lab_keys(lab)
+    return [("192.0.2.53", lab.primary), ("acme-key", keys["dns_autopilot_rfc2136_name"]),
+            ("b8Ea…base64…==", keys["dns_autopilot_rfc2136_secret"]), ("example.com", domain)]
+
+
+# -- the pages -------------------------------------------------------------------------------
+
+def serial(machine: Machine, lineage: str) -> int:
+    pem = machine.read(f"/etc/letsencrypt/live/{lineage}/cert.pem").encode()
+    return x509.load_pem_x509_certificate(pem).serial_number
+
+
+def plugin_runs(machine: Machine) -> set[str]:
+    """The run ids dns-autopilot logged on this machine (its event log in certbot's logs)."""
+    path = machine.path("/var/log/letsencrypt/dns-autopilot.jsonl")
+    return {json.loads(line)["run"] for line in path.read_text().splitlines()} \
+        if path.exists() else set()
+
+
+def issue(machine: Machine, lab: Lab, name: str) -> None:
+    """A certificate issued with dns-autopilot and the lab's key (a page's starting point)."""
+    machine.write("/etc/letsencrypt/lab.ini", lab.credentials.read_text())
+    done = machine.shell("chmod 600 /etc/letsencrypt/lab.ini\n"
+                         "certbot certonly --authenticator dns-autopilot "
+                         f"--dns-autopilot-credentials /etc/letsencrypt/lab.ini -d {name}")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def due(machine: Machine, lineage: str) -> None:
+    """The lineage due for renewal now (as it is some 30 days before it expires)."""
+    conf = f"/etc/letsencrypt/renewal/{lineage}.conf"
+    done = machine.shell(f"sed -i '1i renew_before_expiry = 100000 days' {conf}")
+    assert done.returncode == 0, done.stderr
+
+
+def forget(lab: Lab, name: str) -> None:
+    """Both resolvers (the plugin's, the CA's) forget the last run's values at the name:
+    what the hours between two renewals of one certificate do."""
+    for part in ("unbound", "unbound-ca"):
+        subprocess.run(["unbound-control", "-c", f"{lab.run_dir}/{part}/unbound.conf",
+                        "flush_zone", f"_acme-challenge.{name}"], check=True,
+                       capture_output=True)
+
+
+def renewed_by_the_plugin(machine: Machine, lab: Lab, lineage: str, job: Job) -> None:
+    """``job`` (a cron entry or a systemd service) renews the due lineage, with dns-autopilot."""
+    forget(lab, lineage)
+    before, runs = serial(machine, lineage), plugin_runs(machine)
+    done = job.run(machine)
+    assert done.returncode in job.ok, f"{job.source}:\n{done.stdout}{done.stderr}"
+    assert serial(machine, lineage) != before, f"{job.source} renewed nothing:\n{done.stderr}"
+    assert len(plugin_runs(machine) - runs) == 1, f"{job.source}: dns-autopilot did not run"
+
+
+def source_tree(tmp_path: Path) -> Path:
+    """A copy of the checkout (what git tracks, and new files it does not ignore)."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=TOP,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    copy = tmp_path / "checkout"
+    for name in filter(None, listed):
+        if (TOP / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(TOP / name, copy / name)
+    return copy
+
+
+# -- the pages -------------------------------------------------------------------------------
+
+def test_readme(lab: Lab, machine: Machine, fresh_name: str) -> None:
+    ran = run_page(machine, "README.md", rfc2136(lab, fresh_name), lab=lab,
+                   forgotten=(fresh_name,))
+    assert serial(machine, fresh_name)
+    # The doctor's cron line, run once the issuance's values are gone from the secondary too
+    # (its next run is hours later): quiet, since all is healthy.
+    wait_absent(lab, f"_acme-challenge.{fresh_name}")
+    [doctor] = ran.jobs["/etc/cron.d/dns-autopilot-doctor"]
+    done = doctor.run(machine)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    due(machine, fresh_name)
+    [renew] = ran.jobs["/etc/cron.d/certbot-renew"]
+    renewed_by_the_plugin(machine, lab, fresh_name, renew)
+
+
+def test_install(lab: Lab, machine: Machine, fresh_name: str, tmp_path: Path) -> None:
+    ran = run_page(machine, "docs/install.md", [], cwd=source_tree(tmp_path))
+    # Its renewal schedules, each run again once a certificate is due: each renews it.
+    issue(machine, lab, fresh_name)
+    due(machine, fresh_name)
+    for path in ("/etc/cron.d/certbot-renew", "/etc/systemd/system/certbot-renew.service"):
+        [job] = ran.jobs[path]
+        renewed_by_the_plugin(machine, lab, fresh_name, job)
+
+
+def test_quickstart(lab: Lab, machine: Machine, fresh_name: str) -> None:
+    run_page(machine, "docs/quickstart.md", rfc2136(lab, fresh_name), lab=lab,
+             forgotten=(fresh_name,))
+    assert serial(machine, fresh_name)
