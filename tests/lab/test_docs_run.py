@@ -33,7 +33,7 @@ from pathlib import Path
 import docblocks
 import pytest
 import throwaway
-from conftest import Lab, lab_keys, wait_absent
+from conftest import Lab, lab_keys, served_everywhere
 from cryptography import x509
 from throwaway import Job, Machine
 
@@ -218,13 +218,18 @@ def issue(machine: Machine, lab: Lab, name: str) -> None:
 def due(machine: Machine, lineage: str) -> None:
     """The lineage due for renewal now (as it is some 30 days before it expires)."""
     conf = f"/etc/letsencrypt/renewal/{lineage}.conf"
-    done = machine.shell(f"sed -i '1i renew_before_expiry = 100000 days' {conf}")
+    done = machine.shell(f"grep -q '^renew_before_expiry' {conf} || "
+                         f"sed -i '1i renew_before_expiry = 100000 days' {conf}")
     assert done.returncode == 0, done.stderr
 
 
 def forget(lab: Lab, name: str) -> None:
-    """Both resolvers (the plugin's, the CA's) forget the last run's values at the name:
-    what the hours between two renewals of one certificate do."""
+    """The moments a reader takes between two commands: the secondary catches up with the
+    primary at the name (NOTIFY, then a transfer: seconds), and both resolvers (the
+    plugin's, the CA's) forget the last run's values there, which they would keep for their
+    TTL (a minute; the hours between two renewals)."""
+    served_everywhere(lab, f"_acme-challenge.{name}", lambda server, at: lab.txt(
+        server, at) == lab.txt(lab.primary, at))
     for part in ("unbound", "unbound-ca"):
         subprocess.run(["unbound-control", "-c", f"{lab.run_dir}/{part}/unbound.conf",
                         "flush_zone", f"_acme-challenge.{name}"], check=True,
@@ -259,9 +264,8 @@ def test_readme(lab: Lab, machine: Machine, fresh_name: str) -> None:
     ran = run_page(machine, "README.md", rfc2136(lab, fresh_name), lab=lab,
                    forgotten=(fresh_name,))
     assert serial(machine, fresh_name)
-    # The doctor's cron line, run once the issuance's values are gone from the secondary too
-    # (its next run is hours later): quiet, since all is healthy.
-    wait_absent(lab, f"_acme-challenge.{fresh_name}")
+    # The doctor's cron line, some time after the issuance: quiet, since all is healthy.
+    forget(lab, fresh_name)
     [doctor] = ran.jobs["/etc/cron.d/dns-autopilot-doctor"]
     done = doctor.run(machine)
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
@@ -284,3 +288,71 @@ def test_quickstart(lab: Lab, machine: Machine, fresh_name: str) -> None:
     run_page(machine, "docs/quickstart.md", rfc2136(lab, fresh_name), lab=lab,
              forgotten=(fresh_name,))
     assert serial(machine, fresh_name)
+
+
+def renewal_conf(machine: Machine, lineage: str) -> dict[str, str]:
+    """The lineage's renewal configuration, its sections flattened (key -> value)."""
+    text = machine.read(f"/etc/letsencrypt/renewal/{lineage}.conf")
+    return dict(re.findall(r"^(\w+) = (.*)$", text, re.M))
+
+
+def documented_job(page: str, path: str) -> Job:
+    """The one job of the file ``path`` as ``page`` gives it (e.g. install.md's cron line)."""
+    [block] = [b for b in docblocks.blocks(page) if b.kind == "file" and b.arg == path]
+    [job] = (throwaway.cron_jobs if path.startswith("/etc/cron.d/")
+             else throwaway.service_jobs)(path, block.text)
+    return job
+
+
+def test_migration_rollback_and_uninstall(lab: Lab, machine: Machine, fresh_name: str) -> None:
+    """A certificate issued with certbot-dns-rfc2136 is switched to dns-autopilot
+    (migration.md) and renewed by install.md's cron line, switched back (rollback.md), the
+    plugin removed (uninstall.md), and the certificate renewed again by the old plugin."""
+    name, renew = fresh_name, documented_job("docs/install.md", "/etc/cron.d/certbot-renew")
+    machine.write("/etc/letsencrypt/rfc2136.ini",
+                  lab.credentials.read_text().replace("dns_autopilot_rfc2136_", "dns_rfc2136_"))
+    done = machine.shell(
+        "chmod 600 /etc/letsencrypt/rfc2136.ini\n"
+        "certbot certonly --authenticator dns-rfc2136 --dns-rfc2136-credentials "
+        f"/etc/letsencrypt/rfc2136.ini --dns-rfc2136-propagation-seconds 10 -d {name} "
+        f"-d '*.{name}'")
+    assert done.returncode == 0, done.stdout + done.stderr
+    first = serial(machine, name)
+
+    ran = run_page(machine, "docs/migration.md", [("example.com", name)], lab=lab,
+                   forgotten=(name,))
+    conf = renewal_conf(machine, name)
+    assert (conf["authenticator"], conf["dns_autopilot_credentials"]) == (
+        "dns-autopilot", "/etc/letsencrypt/autopilot.ini")
+    assert serial(machine, name) == first, "reconfigure issued nothing"
+    assert name in ran.output[-1] and "1 checked" in ran.output[-1], ran.output[-1]
+    assert machine.read("/etc/letsencrypt/rfc2136.ini").startswith(
+        lab.credentials.read_text().replace("dns_autopilot_rfc2136_", "dns_rfc2136_")[:40])
+    due(machine, name)
+    renewed_by_the_plugin(machine, lab, name, renew)
+
+    # rollback.md: reconfigure with the old settings, from the copy step 1 of migration.md
+    # made (the number its first command prints).
+    copy = machine.read(f"/root/{name}.conf.before-dns-autopilot")
+    seconds = re.search(r"^dns_rfc2136_propagation_seconds = (\d+)$", copy, re.M)[1]
+    run_page(machine, "docs/rollback.md",
+             [("example.com", name), ("--dns-rfc2136-propagation-seconds 60",
+                                      f"--dns-rfc2136-propagation-seconds {seconds}")],
+             lab=lab, forgotten=(name,))
+    conf = renewal_conf(machine, name)
+    assert (conf["authenticator"], conf["dns_rfc2136_credentials"],
+            conf["dns_rfc2136_propagation_seconds"]) == (
+        "dns-rfc2136", "/etc/letsencrypt/rfc2136.ini", seconds), conf
+
+    ran = run_page(machine, "docs/uninstall.md", [], lab=lab, forgotten=(name,))
+    assert "* dns-autopilot" not in ran.output[-1] and "* dns-rfc2136" in ran.output[-1]
+    for gone in ("/usr/local/bin/dns-autopilot", "/var/lib/letsencrypt/dns-autopilot",
+                 "/etc/letsencrypt/autopilot.ini"):
+        assert machine.shell(f"! test -e {gone}").returncode == 0, gone
+    # ...and the next renewal, with the plugin gone, is certbot-dns-rfc2136's.
+    due(machine, name)
+    forget(lab, name)
+    before = serial(machine, name)
+    done = renew.run(machine)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert serial(machine, name) != before
