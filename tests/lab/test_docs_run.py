@@ -356,3 +356,41 @@ def test_migration_rollback_and_uninstall(lab: Lab, machine: Machine, fresh_name
     done = renew.run(machine)
     assert done.returncode == 0, done.stdout + done.stderr
     assert serial(machine, name) != before
+
+
+def lab_credentials(machine: Machine, lab: Lab, path: str) -> None:
+    """The quick start's credentials file, for the lab's primary and key."""
+    machine.write(path, lab.credentials.read_text())
+    done = machine.shell(f"chmod 600 {path}")
+    assert done.returncode == 0, done.stderr
+
+
+def test_hooks(lab: Lab, machine: Machine, fresh_name: str) -> None:
+    name = fresh_name
+    lab_credentials(machine, lab, "/etc/letsencrypt/autopilot.ini")
+    ran = run_page(machine, "docs/hooks.md", [("example.com", name)], lab=lab,
+                   forgotten=(name,))
+    assert f"new certificate in /etc/letsencrypt/live/{name} for" in ran.output[-2]
+    assert renewal_conf(machine, name)["dns_autopilot_failure_hook"] == \
+        "/usr/local/sbin/dns-autopilot-failed"
+    failures = machine.path("/var/log/dns-autopilot-failures")
+    assert not failures.exists(), "the failure hook ran for runs that succeeded"
+
+    # The next renewal (install.md's cron line) fails in the DNS part: the server no longer
+    # accepts the key. The saved failure hook tells why; the deploy hook does not run.
+    secret = lab_keys(lab)["dns_autopilot_rfc2136_secret"]
+    machine.shell("sed -i 's/^dns_autopilot_rfc2136_secret = .*/dns_autopilot_rfc2136_secret"
+                  " = bm90IHRoZSBrZXkgdGhlIHNlcnZlciBrbm93cw==/' /etc/letsencrypt/autopilot.ini")
+    due(machine, name)
+    forget(lab, name)
+    deployed = machine.read("/var/log/certbot-deployed.log")
+    done = documented_job("docs/install.md", "/etc/cron.d/certbot-renew").run(machine)
+    assert done.returncode != 0, done.stdout + done.stderr
+    [report] = list(failures.iterdir())
+    payload = json.loads(report.read_text())
+    assert (payload["stage"], payload["verb"], payload["dry_run"]) == (
+        "before-validation", "renew", False)
+    assert payload["names"] == sorted([name, f"*.{name}"])
+    assert [d["code"] for d in payload["diagnoses"]] == ["permission-denied"]
+    assert secret not in report.read_text()
+    assert machine.read("/var/log/certbot-deployed.log") == deployed
