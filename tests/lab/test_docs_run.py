@@ -27,6 +27,7 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,10 @@ import pytest
 import throwaway
 from conftest import Lab, lab_keys, served_everywhere
 from cryptography import x509
+from emulators.azure import AzureEmulator
+from emulators.bind import ZoneBackend
+from emulators.cloudflare import CloudflareEmulator
+from emulators.route53 import Route53Emulator
 from throwaway import Job, Machine
 
 pytestmark = pytest.mark.lab
@@ -394,3 +399,118 @@ def test_hooks(lab: Lab, machine: Machine, fresh_name: str) -> None:
     assert [d["code"] for d in payload["diagnoses"]] == ["permission-denied"]
     assert secret not in report.read_text()
     assert machine.read("/var/log/certbot-deployed.log") == deployed
+
+
+def test_doctor(lab: Lab, machine: Machine, fresh_name: str) -> None:
+    """doctor.md's schedules, on a machine with one certificate renewed by dns-autopilot and
+    node-exporter's textfile directory (the page names its package)."""
+    issue(machine, lab, fresh_name)
+    machine.shell("mkdir -p /var/lib/prometheus/node-exporter")
+    forget(lab, fresh_name)
+    ran = run_page(machine, "docs/doctor.md", [], lab=lab, forgotten=(fresh_name,))
+    textfile = machine.read("/var/lib/prometheus/node-exporter/dns_autopilot.prom")
+    assert f'dns_autopilot_lineage_severity{{lineage="{fresh_name}"}} 0' in textfile
+    [cron] = ran.jobs["/etc/cron.d/dns-autopilot-doctor"]
+    done = cron.run(machine)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", ""), "cron mails nothing"
+    [service] = ran.jobs["/etc/systemd/system/dns-autopilot-doctor.service"]
+    assert service.run(machine).returncode == 0
+
+
+# -- the provider pages: their from-scratch section against the local emulators --------------
+
+def assert_kept_secret(machine: Machine, ran: Ran, secret: str) -> None:
+    """Nothing the commands printed or logged holds the secret."""
+    logs = machine.path("/var/log/letsencrypt")
+    texts = [*ran.output, *(p.read_text(errors="replace") for p in logs.iterdir()
+                            if p.is_file())]
+    assert not [text for text in texts if secret in text]
+
+
+@pytest.fixture
+def cloudflare(lab: Lab) -> Iterator[CloudflareEmulator]:
+    emulator = CloudflareEmulator(["autopilot.test"], ZoneBackend(lab.credentials),
+                                  backed=["autopilot.test"]).start()
+    yield emulator
+    emulator.stop()
+
+
+def test_cloudflare(lab: Lab, machine: Machine, fresh_name: str,
+                    cloudflare: CloudflareEmulator) -> None:
+    """The token the page shows is the emulator's, and the file also names the emulator's
+    URL with dns_autopilot_cloudflare_api_url (the page's key for a proxy or gateway). The
+    migration section starts from certbot-dns-cloudflare's file, which carries the same
+    two lines under certbot-dns-cloudflare's prefix."""
+    token = cloudflare.token(zones=["autopilot.test"])
+    machine.shell("mkdir -p /root/.secrets/certbot")
+    machine.write("/root/.secrets/certbot/cloudflare.ini",
+                  f"dns_cloudflare_api_token = {token}\n"
+                  f"dns_cloudflare_api_url = {cloudflare.url}\n")
+    ran = run_page(machine, "docs/providers/cloudflare.md", [
+        ("dns_autopilot_cloudflare_api_token = 0123456789abcdefghijklmnopqrstuvwxyzABCD",
+         f"dns_autopilot_cloudflare_api_token = {token}\n"
+         f"dns_autopilot_cloudflare_api_url = {cloudflare.url}"),
+        ("example.com", fresh_name)], lab=lab, forgotten=(fresh_name,))
+    assert serial(machine, fresh_name)
+    assert renewal_conf(machine, fresh_name)["dns_autopilot_credentials"] == \
+        "/etc/letsencrypt/dns-autopilot-cloudflare.ini"
+    assert machine.read("/root/.secrets/certbot/cloudflare.ini").startswith(
+        "dns_cloudflare_api_token"), "the old plugin's file is left as it was"
+    assert len(cloudflare.sent("POST")) >= 4  # doctor's probe, the dry run, the run, reconfigure
+    assert_kept_secret(machine, ran, token)
+
+
+@pytest.fixture
+def route53(lab: Lab) -> Iterator[Route53Emulator]:
+    emulator = Route53Emulator(ZoneBackend(lab.credentials)).start()
+    yield emulator
+    emulator.stop()
+
+
+def test_route53(lab: Lab, machine: Machine, fresh_name: str, route53: Route53Emulator) -> None:
+    """The access key the page shows is an IAM user's of the emulator holding the page's
+    minimal policy, and the file also names the emulator with
+    dns_autopilot_route53_endpoint_url (the page's key for another Route 53 endpoint)."""
+    key_id, secret = route53.keys["acme"]
+    ran = run_page(machine, "docs/providers/route53.md", [
+        ("AKIAIOSFODNN7EXAMPLE", key_id),
+        ("dns_autopilot_route53_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+         f"dns_autopilot_route53_secret_access_key = {secret}\n"
+         f"dns_autopilot_route53_endpoint_url = {route53.endpoint}"),
+        ("example.com", fresh_name)], lab=lab, forgotten=(fresh_name,))
+    assert serial(machine, fresh_name)
+    assert renewal_conf(machine, fresh_name)["dns_autopilot_credentials"] == \
+        "/etc/letsencrypt/route53.ini"
+    assert_kept_secret(machine, ran, secret)
+
+
+AZURE_GROUP = "rg-dns"  # the page's resource group: the emulator has one of that name
+
+
+@pytest.fixture
+def azure(lab: Lab) -> Iterator[AzureEmulator]:
+    emulator = AzureEmulator(ZoneBackend(lab.credentials), Path(lab.env["LAB_CA_BUNDLE"]),
+                             lab.run_dir / "pebble" / "ca.key").start()
+    emulator.add_group(AZURE_GROUP, "autopilot.test")
+    yield emulator
+    emulator.stop()
+
+
+def test_azure(lab: Lab, machine: Machine, fresh_name: str, azure: AzureEmulator) -> None:
+    """The IDs and the secret the page shows are the emulator's tenant, subscription and a
+    service principal holding DNS Zone Contributor on the group, and the file also names the
+    emulator with dns_autopilot_azure_resource_manager_url and _authority_host (the page's
+    keys for Azure Stack Hub)."""
+    secret = "s3cret-Azure~value.1"
+    principal = azure.add_principal(secret, assignments=[
+        (azure.group_scope(AZURE_GROUP), "DNS Zone Contributor")])
+    ran = run_page(machine, "docs/providers/azure.md", [
+        ("0b1f6471-1bf0-4dda-aec3-cb9272f09590", azure.subscription),
+        ("72f988bf-86f1-41af-91ab-2d7cd011db47", azure.tenant),
+        ("6f3b1c3e-7d4a-4b8e-9a51-2c0f1e7d9b42", principal.client_id),
+        ("<the password az printed>",
+         f"{secret}\ndns_autopilot_azure_resource_manager_url = {azure.url}\n"
+         f"dns_autopilot_azure_authority_host = {azure.url}"),
+        ("example.com", fresh_name)], lab=lab, forgotten=(fresh_name,))
+    assert serial(machine, fresh_name)
+    assert_kept_secret(machine, ran, secret)
