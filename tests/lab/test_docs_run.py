@@ -27,15 +27,16 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import docblocks
 import pytest
 import throwaway
-from conftest import Lab, lab_keys, served_everywhere
+from conftest import ACME_DOMAIN, ACME_ZONE, Lab, lab_keys, served_everywhere, zone_update
 from cryptography import x509
+from emulators.acmedns import AcmeDnsEmulator
 from emulators.azure import AzureEmulator
 from emulators.bind import ZoneBackend
 from emulators.cloudflare import CloudflareEmulator
@@ -102,13 +103,15 @@ def check_file(machine: Machine, path: str, text: str) -> list[Job]:
 
 
 def run_page(machine: Machine, page: str, subs: list[tuple[str, str]], cwd: Path | None = None,
-             lab: Lab | None = None, forgotten: tuple[str, ...] = ()) -> Ran:
+             lab: Lab | None = None, forgotten: tuple[str, ...] = (),
+             then: Callable[[str], None] | None = None) -> Ran:
     """Every run/file/append block of ``page``, in order; the first failure fails the test.
 
     Before each command the lab's resolvers forget the ``forgotten`` names' challenge values
     (``forget``): a real run right after a dry run waits up to a minute for the resolvers to
     drop the dry run's cached answer (the waiter's job, tested on its own); here that
-    minute would be spent on every page."""
+    minute would be spent on every page. ``then`` gets each command's output: what a reader
+    does by hand after a command (the records an acme-dns registration asks for)."""
     ran, used = Ran(), set()
     for block in docblocks.blocks(page):
         if block.kind in ("illustrative", "ci"):
@@ -121,6 +124,8 @@ def run_page(machine: Machine, page: str, subs: list[tuple[str, str]], cwd: Path
             assert done.returncode == 0, (f"{block} exited {done.returncode}:\n{text}\n"
                                           f"--- output:\n{done.stdout}{done.stderr}")
             ran.output.append(done.stdout + done.stderr)
+            if then:
+                then(done.stdout)
         else:
             path = substitute(block.arg, subs, used)
             machine.write(path, text, append=block.kind == "append")
@@ -514,3 +519,46 @@ def test_azure(lab: Lab, machine: Machine, fresh_name: str, azure: AzureEmulator
         ("example.com", fresh_name)], lab=lab, forgotten=(fresh_name,))
     assert serial(machine, fresh_name)
     assert_kept_secret(machine, ran, secret)
+
+
+@pytest.fixture
+def acmedns(lab: Lab) -> Iterator[AcmeDnsEmulator]:
+    emulator = AcmeDnsEmulator(ACME_DOMAIN, ACME_ZONE, ZoneBackend(lab.credentials)).start()
+    yield emulator
+    emulator.stop()
+
+
+def test_acmedns(lab: Lab, machine: Machine, fresh_name: str, acmedns: AcmeDnsEmulator) -> None:
+    """The page's acme-dns server is the emulator (its API URL in place of the public one's);
+    the CNAMEs the registration prints are added to the lab's zone, as the page asks."""
+    def add_cnames(output: str) -> None:
+        for name, target in re.findall(r"^\s+(_acme-challenge\.\S+)\. CNAME (\S+)\.$", output,
+                                       re.M):
+            zone_update(lab, "autopilot.test", name, "CNAME", f"{target}.")
+
+    ran = run_page(machine, "docs/providers/acme-dns.md", [
+        ("https://auth.acme-dns.io", acmedns.url), ("example.com", fresh_name)],
+        lab=lab, forgotten=(fresh_name,), then=add_cnames)
+    assert f"_acme-challenge.{fresh_name}. CNAME" in ran.output[0]
+    assert serial(machine, fresh_name)
+
+
+def test_exec(lab: Lab, machine: Machine, fresh_name: str) -> None:
+    keys = lab_keys(lab)
+    run_page(machine, "docs/providers/exec.md", rfc2136(lab, fresh_name), lab=lab,
+             forgotten=(fresh_name,))
+    assert serial(machine, fresh_name)
+    assert keys["dns_autopilot_rfc2136_secret"] not in machine.read(
+        "/var/log/letsencrypt/dns-autopilot.jsonl")
+
+
+def test_lexicon(lab: Lab, machine: Machine, fresh_name: str) -> None:
+    """The ddns example's zone is the lab's zone of the fresh name."""
+    keys = lab_keys(lab)
+    ran = run_page(machine, "docs/providers/lexicon.md", [
+        ("dns_autopilot_zones = example.com", "dns_autopilot_zones = autopilot.test"),
+        ("<base64 secret>", keys["dns_autopilot_rfc2136_secret"]),
+        *(sub for sub in rfc2136(lab, fresh_name) if sub[0] != "b8Ea…base64…==")],
+        lab=lab, forgotten=(fresh_name,))
+    assert serial(machine, fresh_name)
+    assert_kept_secret(machine, ran, keys["dns_autopilot_rfc2136_secret"])
