@@ -51,7 +51,8 @@ def test_ci_blocks_are_what_ci_runs() -> None:
 
 def test_every_page_with_commands_is_run() -> None:
     source = (TOP / "tests" / "lab" / "test_docs_run.py").read_text()
-    run = set(re.findall(r'run_page\(\s*machine,\s*"([^"]+)"', source))
+    run = set(re.findall(r'(?:run_page|from_scratch)\(\s*machine,\s*(?:lab,\s*)?"([^"]+)"',
+                         source))
     to_run = {page for page in docblocks.PAGES if any(
         b.kind in ("run", "file", "append") for b in docblocks.blocks(page))}
     assert to_run == run, f"pages nobody runs: {to_run - run}; not docs pages: {run - to_run}"
