@@ -33,7 +33,7 @@ fi
 # chosen by the pip of the python3 a root login shell finds, the one the docs' venv uses.
 wheelhouse=$top/.wheelhouse
 docs_python=$(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin sh -c 'command -v python3')
-wheelhouse_want=$release_want-$("$docs_python" -V 2>&1 | tr -dc 0-9.)
+wheelhouse_want=$(cat setup.cfg lab/requirements.txt | sha256sum | cut -c1-16)-$("$docs_python" -V 2>&1 | tr -dc 0-9.)
 if [ "$(cat "$wheelhouse/.built" 2>/dev/null)" != "$wheelhouse_want" ]; then
   rm -rf "$wheelhouse"
   "$docs_python" -m venv "$wheelhouse/.pip"
