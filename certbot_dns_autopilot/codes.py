@@ -51,6 +51,13 @@ class Code(str, enum.Enum):
     LOCK_TIMEOUT = "lock-timeout"
     WRITE_CONFLICT = "write-conflict"
     UNSAFE_STATE = "unsafe-state"
+    RESOLVER_UNREACHABLE = "resolver-unreachable"
+    STALE_DELEGATION = "stale-delegation"
+    OVERSIZED_ANSWER = "oversized-answer"
+    CACHED_DENIAL = "cached-denial"
+    MUST_STAPLE = "must-staple"
+    RENEWAL_WINDOW = "renewal-window"
+    RENEWAL_SCHEDULE = "renewal-schedule"
 
     def __str__(self) -> str:
         return self.value
@@ -116,4 +123,24 @@ _INFO: dict[Code, _Info] = {
                                "re-reads"),
     Code.UNSAFE_STATE: _Info(ERROR, "a state file or directory is a link, not ours, or not "
                              "what it should be"),
+    Code.RESOLVER_UNREACHABLE: _Info(ERROR, "a recursive resolver this host asks does not "
+                                     "answer, or refuses or fails every question: the "
+                                     "resolver's fault, not the zone's"),
+    Code.STALE_DELEGATION: _Info(ERROR, "a resolver still holds an old NS set for the zone "
+                                 "(the DNS host moved), and the old servers do not serve the "
+                                 "zone's current data"),
+    Code.OVERSIZED_ANSWER: _Info(WARNING, "the TXT answer at the validation name is larger "
+                                 "than a UDP answer may be (1232 bytes): it is truncated and "
+                                 "complete only over TCP"),
+    Code.CACHED_DENIAL: _Info(WARNING, "a resolver denies the name from an NSEC proof it "
+                              "cached before the record existed (aggressive negative "
+                              "caching), while every nameserver serves it"),
+    Code.MUST_STAPLE: _Info(ERROR, "a lineage asks for OCSP Must-Staple from a CA that "
+                            "refuses it (Let's Encrypt, since May 2025)"),
+    Code.RENEWAL_WINDOW: _Info(ERROR, "a lineage's fixed renew_before_expiry is its "
+                               "certificate's whole lifetime or more (renews on every run), or "
+                               "under a sixth of it (warning)"),
+    Code.RENEWAL_SCHEDULE: _Info(ERROR, "no enabled timer or cron entry runs certbot renew on "
+                                 "this machine, or it runs less than twice a day for a "
+                                 "short-lived lineage (warning)"),
 }

@@ -14,6 +14,7 @@ from certbot import errors
 from certbot.plugins.dns_common import CredentialsConfiguration
 
 from . import links, names, scrub
+from .options import flag
 from .plan import aliases
 from .writers.base import PREFIX, ZONES_KEY, check_mode
 from .writers.registry import WRITERS, WriterMap, kinds, writers_from_credentials
@@ -35,11 +36,11 @@ def _read(path: str) -> configobj.ConfigObj:
     if not os.path.exists(path):
         raise errors.PluginError(
             f"the credentials file {path} does not exist. Fix: create it with a record "
-            "writer's keys (chmod 600), or give its path with --dns-autopilot-credentials")
+            f"writer's keys (chmod 600), or give its path with {flag('credentials')}")
     if not os.path.isfile(path):
         raise errors.PluginError(
             f"the credentials file {path} is not a regular file. Fix: give the path of the "
-            "INI file itself with --dns-autopilot-credentials")
+            f"INI file itself with {flag('credentials')}")
     try:
         with open(path, "rb") as handle:
             data = handle.read()

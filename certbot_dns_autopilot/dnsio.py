@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -31,11 +31,19 @@ import dns.rdatatype
 import dns.resolver
 import dns.rrset
 
+from .options import flag
 from .shown import quoted, shown
 
 DEFAULT_QUERY_TIMEOUT = 2.0
 UDP_SHARE = 2 / 3  # of a query's timeout for UDP; the rest is for a TCP retry when UDP is lost
 NO_ANSWER = ("TIMEOUT", "UNREACHABLE")  # pseudo-rcodes: nothing answered from this host
+#: The EDNS UDP payload size every question offers, as resolvers do since DNS Flag Day 2020
+#: (RFC 9715 recommends staying below it: larger UDP answers risk IP fragmentation). An
+#: answer larger than this is truncated over UDP (TC) and complete only over TCP (RFC 7766),
+#: for the CA's resolvers as for us.
+UDP_SIZE = 1232
+#: pseudo-rcode: the server answered over UDP truncated (TC) and not over TCP
+TRUNCATED = "TRUNCATED"
 
 
 @dataclass(frozen=True, order=True)
@@ -82,8 +90,14 @@ class Answer:
     cname: str | None = None  # target of a CNAME owned by the query name
     ns: tuple[str, ...] = ()  # NS targets at the query name (answer, or a referral)
     referral: str | None = None  # a delegation below the server's zone (NS, no AA)
+    #: an NSEC/NSEC3 record of the authority section whose range covers the query name
+    #: (the proof a denial came from, with its TTL: how long a resolver keeps denying)
+    denial: str = ""
+    denial_ttl: int | None = None
     mname: str | None = None  # the SOA's primary nameserver, when an SOA was in the answer
     minimum: int | None = None  # the SOA's minimum: the zone's negative-caching TTL
+    recursion: bool = False  # the RA bit: the server offers recursion (a resolver)
+    size: int = 0  # the response's length on the wire, in bytes (UDP carries `UDP_SIZE`)
 
     @property
     def answered(self) -> bool:
@@ -210,6 +224,38 @@ def _how(exc: OSError, refused: str = "refused") -> str:
                 exc.errno or 0, exc.strerror or type(exc).__name__)
 
 
+def reason(exc: BaseException) -> str:
+    """A DNS failure in the user's words: what failed, never dnspython's own sentences
+    ("There is no SOA RR at the DNS root name. This should never happen!")."""
+    if isinstance(exc, dns.resolver.NXDOMAIN):
+        return "the name does not exist (NXDOMAIN)"
+    if isinstance(exc, dns.resolver.NoAnswer):
+        return "no record of that type (NOERROR, no answer)"
+    if isinstance(exc, dns.resolver.NoRootSOA):
+        return "the resolvers deny that even the root exists (NXDOMAIN for '.')"
+    if isinstance(exc, dns.resolver.LifetimeTimeout):
+        return "no resolver answered in time"
+    if isinstance(exc, dns.resolver.NoNameservers):
+        failed = sorted({f"{server}: {_rcode_of(error)}" for server, _, _, error, *_ in
+                         getattr(exc, "kwargs", {}).get("errors", [])})
+        return "every resolver failed the question" + (f" ({'; '.join(failed)})"
+                                                       if failed else "")
+    if isinstance(exc, dns.exception.Timeout):
+        return "no answer in time"
+    if isinstance(exc, Unanswerable):
+        return str(exc)
+    return type(exc).__name__
+
+
+def _rcode_of(error: object) -> str:
+    """How one nameserver failed in dnspython's NoNameservers list, as an rcode or a word."""
+    text = str(error)
+    for rcode in ("SERVFAIL", "REFUSED", "NOTAUTH", "FORMERR", "NOTIMP"):
+        if rcode in text:
+            return rcode
+    return "no answer" if "timed out" in text.lower() else type(error).__name__
+
+
 def route_error(address: str, port: int = 53) -> str:
     """Why this host cannot send to ``address`` at all ("" if it can). A UDP connect only
     asks the kernel for a route: no packet leaves."""
@@ -226,13 +272,21 @@ def route_error(address: str, port: int = 53) -> str:
 Exchange = Callable[["Server", dns.message.Message, float], dns.message.Message]
 
 
-class Unreachable(OSError):
-    """Nothing answered over UDP nor TCP: ``how`` says what each attempt met."""
+class Unanswerable(dns.exception.DNSException):
+    """A question no server could answer, in our own words (`reason` shows them as they
+    are; dnspython's own texts never reach the user)."""
 
-    def __init__(self, how: str, timed_out: bool) -> None:
+
+class Unreachable(OSError):
+    """Nothing answered over UDP nor TCP: ``how`` says what each attempt met.
+    ``truncated``: UDP did answer, truncated (TC), and TCP did not: the whole answer cannot
+    be had from there (a firewall dropping TCP port 53)."""
+
+    def __init__(self, how: str, timed_out: bool, truncated: bool = False) -> None:
         super().__init__(how)
         self.how = how
         self.timed_out = timed_out
+        self.truncated = truncated
 
 
 def exchange(server: Server, request: dns.message.Message,
@@ -250,13 +304,14 @@ def exchange(server: Server, request: dns.message.Message,
             sock.connect((server.address, server.port))
             response = dns.query.udp(request, server.address, timeout=timeout * UDP_SHARE,
                                      port=server.port, sock=sock, ignore_unexpected=True)
-        if not response.flags & dns.flags.TC:
-            return response
-        return dns.query.tcp(request, server.address, timeout=timeout, port=server.port)
     except dns.exception.Timeout:
         udp, timed_out = f"UDP: no answer in {timeout * UDP_SHARE:.1f} s", True
     except OSError as exc:
         udp, timed_out = f"UDP: {_how(exc, 'refused (ICMP port unreachable)')}", False
+    else:
+        if not response.flags & dns.flags.TC:
+            return response
+        return _whole(server, request, max(deadline - time.monotonic(), 0.2))
     left = max(deadline - time.monotonic(), 0.2)
     try:
         return dns.query.tcp(request, server.address, timeout=left, port=server.port)
@@ -267,13 +322,26 @@ def exchange(server: Server, request: dns.message.Message,
         raise Unreachable(f"{udp}; TCP: {how}", timed_out) from None
 
 
+def _whole(server: Server, request: dns.message.Message, timeout: float
+           ) -> dns.message.Message:
+    """The whole answer over TCP, after UDP said it was truncated."""
+    try:
+        return dns.query.tcp(request, server.address, timeout=timeout, port=server.port)
+    except dns.exception.Timeout:
+        how = f"no answer in {timeout:.1f} s"
+    except (OSError, EOFError) as exc:
+        how = _how(exc, "refused (reset)") if isinstance(exc, OSError) else "connection closed"
+    raise Unreachable(f"UDP: truncated (TC, larger than {UDP_SIZE} bytes); TCP: {how}", False,
+                      truncated=True) from None
+
+
 def fetch(server: Server, qname: str, rdtype: str, recurse: bool = False, dnssec: bool = False,
           timeout: float = DEFAULT_QUERY_TIMEOUT, exchange: Exchange = exchange
           ) -> dns.message.Message:
     """One query (recursion desired only when ``recurse``), the whole response, through
     ``exchange``. Raises what ``exchange`` raises."""
     query = dns.message.make_query(dns.name.from_text(qname), dns.rdatatype.from_text(rdtype),
-                                   want_dnssec=dnssec)
+                                   use_edns=0, payload=UDP_SIZE, want_dnssec=dnssec)
     if not recurse:
         query.flags &= ~dns.flags.RD
     return exchange(server, query, timeout)
@@ -361,13 +429,17 @@ def _fetch_https(server: Server, query: dns.message.Message, timeout: float
 
 
 def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
-        timeout: float = DEFAULT_QUERY_TIMEOUT, exchange: Exchange = exchange) -> Answer:
-    """One query to one server, read into an `Answer`; never raises for DNS failures."""
+        timeout: float = DEFAULT_QUERY_TIMEOUT, exchange: Exchange = exchange,
+        dnssec: bool = False) -> Answer:
+    """One query to one server, read into an `Answer`; never raises for DNS failures.
+    ``dnssec`` sets the DO bit: a denial then comes with its NSEC/NSEC3 proof
+    (`Answer.denial`)."""
     try:
         response = fetch(server, qname, rdtype, recurse=recurse, timeout=timeout,
-                         exchange=exchange)
+                         exchange=exchange, dnssec=dnssec)
     except Unreachable as exc:
-        return Answer(rcode="TIMEOUT" if exc.timed_out else "UNREACHABLE", error=exc.how)
+        rcode = TRUNCATED if exc.truncated else "TIMEOUT" if exc.timed_out else "UNREACHABLE"
+        return Answer(rcode=rcode, error=exc.how)
     except dns.exception.Timeout:
         return Answer(rcode="TIMEOUT")
     except OSError as exc:
@@ -375,6 +447,90 @@ def ask(server: Server, qname: str, rdtype: str = "TXT", recurse: bool = False,
     except dns.exception.DNSException as exc:
         return Answer(rcode="ERROR", error=str(exc) or type(exc).__name__)
     return read(response, qname, rdtype)
+
+
+def _between(low: object, name: object, high: object) -> bool:
+    """``low < name < high`` in a ring (the last record of a chain points back to the
+    first): the range an NSEC or NSEC3 record proves empty."""
+    if low < high:  # type: ignore[operator]
+        return low < name < high  # type: ignore[operator]
+    return name > low or name < high  # type: ignore[operator]
+
+
+def covering(response: dns.message.Message, name: dns.name.Name) -> tuple[str, int | None]:
+    """The NSEC or NSEC3 record of a response's authority section that proves ``name``
+    (or a name above it, for NSEC3's closest encloser) does not exist, and its TTL; ("",
+    None) when none does (pure). NSEC ranges are in canonical order (RFC 4034 6.1, which
+    dnspython's name comparison follows); NSEC3 ranges over the hashes (RFC 5155)."""
+    import base64
+
+    import dns.dnssec
+
+    for rrset in response.authority:
+        if rrset.rdtype == dns.rdatatype.NSEC:
+            for rdata in rrset:
+                if name != rrset.name and _between(rrset.name, name, rdata.next):
+                    return rrset.to_text().splitlines()[0], rrset.ttl
+        elif rrset.rdtype == dns.rdatatype.NSEC3:
+            zone = rrset.name.parent()
+            owner = rrset.name.labels[0].decode().upper()
+            for rdata in rrset:
+                following = base64.b32hexencode(rdata.next).decode().rstrip("=").upper()
+                for above in _ancestors_within(name, zone):
+                    hashed = dns.dnssec.nsec3_hash(above, rdata.salt, rdata.iterations,
+                                                   rdata.algorithm)
+                    if _between(owner, hashed, following):
+                        return rrset.to_text().splitlines()[0], rrset.ttl
+    return "", None
+
+
+def _ancestors_within(name: dns.name.Name, zone: dns.name.Name) -> list[dns.name.Name]:
+    found = []
+    while name != zone and name.is_subdomain(zone) and len(name) > 1:
+        found.append(name)
+        name = name.parent()
+    return found
+
+
+def wire_size(response: dns.message.Message) -> int:
+    """A response's length on the wire, as its server sent it (0 if it cannot be rendered)."""
+    try:
+        return len(response.to_wire(max_size=65535))
+    except dns.exception.DNSException:
+        return 0
+
+
+def predicted_size(response: dns.message.Message, qname: str, values: Iterable[str]) -> int:
+    """How large the TXT answer at ``qname`` becomes once ``values`` join the set in
+    ``response`` (an answer to that question, with the DO bit: a signed zone's RRSIG is
+    counted, or, where there was no set yet, one of the denial's as a stand-in), with EDNS:
+    the size the CA's validating resolver receives (pure)."""
+    import dns.rdata
+    import dns.rdataclass
+    import dns.rrset
+
+    name = dns.name.from_text(qname)
+    query = dns.message.make_query(name, dns.rdatatype.TXT, use_edns=0, payload=UDP_SIZE,
+                                   want_dnssec=True)
+    predicted = dns.message.make_response(query)
+    ttl = next((r.ttl for r in response.answer if r.rdtype == dns.rdatatype.TXT), 60)
+    texts = set(_txt_values(response)) | set(values)
+    txt = dns.rrset.from_rdata_list(name, ttl, [
+        dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.TXT, _txt_wire(v), 0,
+                            len(_txt_wire(v))) for v in sorted(texts)])
+    predicted.answer.append(txt)
+    signature = next((r for r in response.answer + response.authority
+                      if r.rdtype == dns.rdatatype.RRSIG), None)
+    if signature is not None:
+        predicted.answer.append(dns.rrset.from_rdata_list(name, ttl, [signature[0]]))
+    return wire_size(predicted)
+
+
+def _txt_wire(value: str) -> bytes:
+    """One TXT value as its rdata on the wire: character-strings of at most 255 bytes."""
+    raw = value.encode("utf-8")
+    chunks = [raw[i:i + 255] for i in range(0, len(raw), 255)] or [b""]
+    return b"".join(bytes([len(c)]) + c for c in chunks)
 
 
 def read(response: dns.message.Message, qname: str, rdtype: str = "TXT") -> Answer:
@@ -398,8 +554,11 @@ def read(response: dns.message.Message, qname: str, rdtype: str = "TXT") -> Answ
         referral = next((rrset.name.to_text(omit_final_dot=True).lower()
                          for rrset in response.authority if rrset.rdtype == dns.rdatatype.NS),
                         None)
+    denial, denial_ttl = covering(response, name) if not response.answer else ("", None)
     return Answer(
         rcode=dns.rcode.to_text(response.rcode()),
+        denial=denial,
+        denial_ttl=denial_ttl,
         values=_txt_values(response) if rdtype_value == dns.rdatatype.TXT else frozenset(),
         ttl=_answer_ttl(response, rdtype_value),
         authoritative=bool(response.flags & dns.flags.AA),
@@ -409,13 +568,15 @@ def read(response: dns.message.Message, qname: str, rdtype: str = "TXT") -> Answ
         referral=referral,
         mname=mname,
         minimum=minimum,
+        recursion=bool(response.flags & dns.flags.RA),
+        size=wire_size(response),
     )
 
 
 class Reach:
     """Which authoritative addresses this host can ask, learnt once per run.
 
-    An address of a family left out by ``--dns-autopilot-address-family``, or one this host
+    An address of a family left out by the ``address-family`` option, or one this host
     has no route to, is not asked at all; one that gave no answer over UDP nor TCP once is
     not asked again in the run (one unusable address costs one query timeout, not the whole
     wait). Only direct (non-recursive) questions are remembered: a resolver that missed one
@@ -439,8 +600,8 @@ class Reach:
         self._lock = threading.Lock()
 
     def left_out(self, server: Server) -> bool:
-        """Left out on purpose: of a family ``--dns-autopilot-address-family`` leaves out,
-        or every address (``--dns-autopilot-authoritative-check false``)."""
+        """Left out on purpose: of a family the ``address-family`` option leaves out, or
+        every address (``authoritative-check`` false)."""
         return not self.authoritative or (self.family != "any"
                                           and family(server.address) != self.family)
 
@@ -454,9 +615,9 @@ class Reach:
         """Why ``server`` is not asked from this host ("" when it is)."""
         kind = family(server.address)
         if not self.authoritative:
-            return "not checked (--dns-autopilot-authoritative-check false)"
+            return f"not checked ({flag('authoritative-check')} false)"
         if self.left_out(server):
-            return f"{kind} not checked (--dns-autopilot-address-family {self.family})"
+            return f"{kind} not checked ({flag('address-family')} {self.family})"
         if server.address not in self._skipped:
             error = self._route(server.address)
             label = "IPv6" if kind == "ipv6" else "IPv4"
@@ -516,22 +677,42 @@ class Recursive:
         """``exchange``: where the resolver's messages go instead of the network (recorded
         answers); dnspython's resolver logic (CNAMEs, zone cuts, retries) runs on them."""
         self.servers = list(servers or [])
+        #: the servers come from /etc/resolv.conf (the resolvers option not given)
+        self.from_system = not self.servers
+        self._exchange = exchange
         if self.servers:
             self._resolver = dns.resolver.Resolver(configure=False)
-            self._resolver.nameservers = [
-                _DoHNameserver(s.url) if s.url
-                else dns.nameserver.Do53Nameserver(s.address, s.port) for s in self.servers]
         else:
-            self._resolver = dns.resolver.Resolver()
+            try:
+                self._resolver = dns.resolver.Resolver()
+            except dns.exception.DNSException:  # no usable /etc/resolv.conf: none to ask
+                self._resolver = dns.resolver.Resolver(configure=False)
             self.servers = [Server(address=str(ns)) for ns in self._resolver.nameservers]
-        if exchange is not None:
-            self._resolver.nameservers = [_ExchangeNameserver(s, exchange) for s in self.servers]
+        self.keep(self.servers)
         self._resolver.lifetime = timeout
         self._resolver.cache = None
         self._caa: dict[str, list[tuple[int, str, str]]] = {}
         # Checking Disabled: finding zones, nameservers and CAA must work even where a stale
         # DS makes validating resolvers answer SERVFAIL; the DNSSEC probe reports that itself.
         self._resolver.flags = dns.flags.RD | dns.flags.CD
+
+    def keep(self, servers: list[Server]) -> None:
+        """Ask only ``servers`` from now on (the resolvers that answer)."""
+        self.servers = list(servers)
+        self._resolver.nameservers = [
+            _ExchangeNameserver(s, self._exchange) if self._exchange is not None
+            else _DoHNameserver(s.url) if s.url
+            else dns.nameserver.Do53Nameserver(s.address, s.port) for s in self.servers]
+
+    def probe(self, timeout: float = DEFAULT_QUERY_TIMEOUT) -> dict[Server, Answer]:
+        """Each resolver's answer to one question about the root (`. SOA`, recursion
+        desired), asked at once: what a working resolver always answers, and what says
+        nothing about any zone of ours."""
+        ask_one = partial(ask, exchange=self._exchange) if self._exchange else ask
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(self.servers)))) as pool:
+            answers = pool.map(lambda s: ask_one(s, ".", "SOA", recurse=True,
+                                                 timeout=timeout), self.servers)
+            return dict(zip(self.servers, answers, strict=True))
 
     def zone_of(self, name: str) -> str:
         """The zone cut enclosing ``name`` as the resolvers see it ("" for the root).

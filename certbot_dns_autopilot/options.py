@@ -1,28 +1,67 @@
-"""The plugin's options, each defined once: name, how its text is read, default, help.
+"""The plugin's options, each defined once: name, how its text is read, default, help, and
+its spelling on every surface.
 
 The certbot glue adds them to certbot's parser, a run reads them back (from the command line
 or, on renewal, as the text certbot saved in ``[renewalparams]``), ``dns-autopilot doctor``
-takes those marked ``doctor`` under the same name, and ``doctor --all`` passes them on from
-each renewal configuration. The docs test checks docs/options.md against `OPTIONS`.
+takes those marked ``doctor`` under their short names, and ``doctor --all`` passes them on
+from each renewal configuration. Every message that names an option asks `flag` for it, so
+the user reads the spelling of the surface they are on: ``--dns-autopilot-resolvers`` under
+certbot, ``--resolvers`` under ``dns-autopilot doctor``. The docs test checks
+docs/options.md against `OPTIONS`.
 
-Light on purpose: certbot imports the plugin (and so this module) on every invocation.
+Light on purpose, and a leaf of the package (every step names options in its messages, so
+this imports no step): certbot imports the plugin (and so this module) on every invocation.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 from certbot import errors
 
 from . import hook
 
-if TYPE_CHECKING:
-    from . import dnsio
-
 PREFIX = "dns-autopilot-"
 DEFAULT_PROPAGATION_TIMEOUT = 300
+
+#: The surfaces an option is spelt on. The user is on one of the first two, set once by the
+#: entry point (`speaking`); the renewal configuration and certbot's cli.ini are where the
+#: plugin's options are also written down.
+PLUGIN = "plugin"  # certbot's command line: --dns-autopilot-resolvers
+DOCTOR = "doctor"  # dns-autopilot doctor: --resolvers (options doctor takes)
+RENEWAL = "renewal"  # [renewalparams] of <config-dir>/renewal/NAME.conf: dns_autopilot_resolvers
+INI = "ini"  # certbot's configuration file (cli.ini): dns-autopilot-resolvers = ...
+
+_surface = PLUGIN
+
+
+@contextlib.contextmanager
+def speaking(surface: str) -> Iterator[None]:
+    """Every option a message names is spelt for ``surface`` until the block ends.
+
+    The entry point says once where the user is (certbot's plugin needs nothing: `PLUGIN`
+    is the default; ``dns-autopilot doctor`` says `DOCTOR`). Process-wide on purpose, not a
+    ContextVar: the probes render messages in the worker threads of their own pools (the
+    DNS door's, the chain's, pre-flight's), which a ContextVar reaches only where each pool
+    copies the context; one process serves one surface."""
+    global _surface
+    if surface not in (PLUGIN, DOCTOR):
+        raise ValueError(f"{surface!r} is not a surface a user runs on")
+    before, _surface = _surface, surface
+    try:
+        yield
+    finally:
+        _surface = before
+
+
+def flag(name: str, on: str | None = None) -> str:
+    """How the user on ``on`` (default: the current surface) gives option ``name``: doctor's
+    short flag where doctor takes the option, else certbot's (a fix that only a certbot run
+    can apply names certbot's flag even in doctor)."""
+    return BY_NAME[name].spelling(on or _surface)
 
 
 class OptionValueError(ValueError, argparse.ArgumentTypeError):
@@ -44,7 +83,7 @@ def parse_bool(text: str | bool) -> bool:
 
 
 def parse_family(text: str) -> str:
-    """``--dns-autopilot-address-family``: any, ipv4 or ipv6."""
+    """The ``address-family`` option: any, ipv4 or ipv6."""
     value = str(text or "any").strip().lower()
     if value not in ("any", "ipv4", "ipv6"):
         raise OptionValueError(f"{text!r} is not any, ipv4 or ipv6")
@@ -62,35 +101,13 @@ def parse_seconds(text: str | int) -> int:
     return value
 
 
-def parse_resolvers(text: str) -> list[dnsio.Server]:
-    """``--dns-autopilot-resolvers``: comma-separated ``IP`` / ``IP:PORT`` / ``[IPv6]:PORT``
-    or DNS-over-HTTPS ``https://host[:port]/path``.
-
-    :raises certbot.errors.PluginError: naming the bad item and the accepted forms.
-    """
-    from . import dnsio  # dnspython loads when a run starts, not when certbot lists plugins
-
-    servers = []
-    for item in (part.strip() for part in (text or "").split(",")):
-        if not item:
-            continue
-        try:
-            servers.append(dnsio.parse_resolver(item))
-        except ValueError as exc:
-            why = str(exc) if "://" in item else f"{item!r} is not an address"
-            raise errors.PluginError(
-                f"--dns-autopilot-resolvers: {why}. Give recursive resolvers as IP, IP:PORT, "
-                "[IPv6]:PORT or https://host[:port]/path (DNS over HTTPS), separated by commas "
-                "(e.g. 9.9.9.9,[2620:fe::fe]:53 or https://1.1.1.1/dns-query)") from None
-    return servers
-
-
 def _text(text: str | None) -> str:
     return "" if text is None else str(text)
 
 
 class Option(NamedTuple):
-    """One plugin option: ``--dns-autopilot-<name>`` for certbot, ``--<name>`` for doctor.
+    """One plugin option: ``--dns-autopilot-<name>`` for certbot, ``--<name>`` for doctor,
+    ``dns_autopilot_<name>`` in the renewal configuration (dashes to underscores).
 
     A NamedTuple, not a dataclass: certbot imports this module on every invocation, and a
     frozen dataclass costs half a millisecond more to define."""
@@ -103,11 +120,28 @@ class Option(NamedTuple):
     metavar: str | None = None
     doctor: bool = False  # doctor takes it too, and `doctor --all` passes it on
     argtype: Callable[[str], Any] | None = None  # argparse's check at the command line
+    doctor_help: str = ""  # doctor's help, where certbot's would mislead there
 
     @property
     def dest(self) -> str:
         """Its key in certbot's ``[renewalparams]`` (without the plugin's prefix)."""
         return self.name.replace("-", "_")
+
+    def spelling(self, surface: str) -> str:
+        """The option as written on ``surface``; doctor's falls back to certbot's flag for an
+        option doctor does not take (the fix is then a certbot run's)."""
+        if surface == RENEWAL:
+            return f"dns_autopilot_{self.dest}"
+        if surface == INI:
+            return f"{PREFIX}{self.name}"
+        if surface == DOCTOR and self.doctor:
+            return f"--{self.name}"
+        return f"--{PREFIX}{self.name}"
+
+    def spellings(self) -> dict[str, str | None]:
+        """Every surface's spelling (None: doctor has no such option)."""
+        return {PLUGIN: self.spelling(PLUGIN), DOCTOR: f"--{self.name}" if self.doctor
+                else None, RENEWAL: self.spelling(RENEWAL), INI: self.spelling(INI)}
 
     def parse(self, given: Any) -> Any:
         """The option's value from what certbot hands back.
@@ -119,11 +153,13 @@ class Option(NamedTuple):
         except errors.PluginError:
             raise
         except ValueError as exc:
-            raise errors.PluginError(f"--{PREFIX}{self.name}: {exc}. Fix: {self.fix}") from None
+            raise errors.PluginError(f"{self.spelling(_surface)}: {exc}. Fix: {self.fix}"
+                                     ) from None
 
-    def argparse_kwargs(self) -> dict[str, Any]:
+    def argparse_kwargs(self, surface: str = PLUGIN) -> dict[str, Any]:
         """The keyword arguments of ``add_argument`` (certbot's ``add`` takes the same)."""
-        kwargs: dict[str, Any] = {"default": self.default, "help": self.help}
+        help = self.doctor_help if surface == DOCTOR and self.doctor_help else self.help
+        kwargs: dict[str, Any] = {"default": self.default, "help": help}
         if self.argtype:
             kwargs["type"] = self.argtype
         if self.metavar:
@@ -142,8 +178,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("credentials", _text, None, doctor=True, help=(
         "Path to the credentials INI file (mode 600): the record writer's keys, e.g. "
         "dns_autopilot_rfc2136_server/_name/_secret. Stored absolute in the renewal "
-        "configuration (default: none; required).")),
-    Option("resolvers", parse_resolvers, "", doctor=True, help=(
+        "configuration (default: none; required)."), doctor_help=(
+        "Path to the credentials INI file (mode 600) the plugin is given: the record "
+        "writer's keys, e.g. dns_autopilot_rfc2136_server/_name/_secret (required unless "
+        "--all).")),
+    Option("resolvers", _text, "", doctor=True, help=(
         "Comma-separated recursive resolvers (IP, IP:PORT, or https://host[:port]/path for "
         "DNS over HTTPS) used to find zones, nameservers, CAA and for the public check "
         "(default: the system's).")),
@@ -167,7 +206,11 @@ OPTIONS: tuple[Option, ...] = (
         "`dns-autopilot doctor` runs the same probes alone.")),
     Option("caa-identities", _text, "", doctor=True, help=(
         "Comma-separated CAA identities of the CA (e.g. letsencrypt.org), for CAs whose "
-        "directory does not publish them (default: the directory's meta.caaIdentities).")),
+        "directory does not publish them (default: the directory's meta.caaIdentities)."),
+        doctor_help=(
+        "Comma-separated CAA identities of the CA (e.g. letsencrypt.org) to check CAA "
+        "records against (default: the meta.caaIdentities of --server's directory; with "
+        "neither, CAA issuers are not checked).")),
     _switch("remove-stale", False, help=(
         "Before writing, remove TXT values that pre-flight found already sitting at the "
         "names to be written (stale-record), so resolvers stop serving them. Only safe when "
@@ -193,4 +236,4 @@ BY_NAME = {option.name: option for option in OPTIONS}
 def saved_to_doctor() -> dict[str, str | None]:
     """Each option's ``[renewalparams]`` key -> doctor's flag for it (None: doctor has none,
     the option matters only while a run writes or waits)."""
-    return {o.dest: f"--{o.name}" if o.doctor else None for o in OPTIONS}
+    return {o.dest: o.spellings()[DOCTOR] for o in OPTIONS}

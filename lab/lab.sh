@@ -31,7 +31,7 @@ CAAFAIL_IP=127.0.53.25    # ns4.autopilot.test: lab/caa_refuser.py, relays every
 DOH_PATH=/dns-query        # the "public" resolver also answers DNS over HTTPS at
                           # https://$RESOLVER_IP$DOH_PATH (HTTP/2, the lab CA's certificate)
 ACME_DIR=https://localhost:14000/dir
-ZONES=(autopilot.test example.test slow.test mismatch.test signed.test badds.test lag.test caafail.test)
+ZONES=(autopilot.test example.test slow.test mismatch.test signed.test badds.test lag.test caafail.test moved.test)
 SIGNED_ZONES=(signed.test badds.test)  # DNSSEC-signed by the primary (dnssec-policy default);
                           # the root publishes a DS that matches signed.test's key, and one for
                           # badds.test that does not. Unbound validates both (trust anchors = DS)
@@ -42,6 +42,10 @@ LAG_ZONE=lag.test           # a hidden primary: the NS set (root and apex) is ns
                           # off and the default refresh (1 h), so ns2 lags every change until a
                           # test sends it a NOTIFY
 CAAFAIL_ZONE=caafail.test   # NS ns1 and ns4 (root and apex): ns4 fails CAA queries only
+MOVED_ZONE=moved.test       # a zone that moved DNS hosts: the root delegates it to ns1/ns2 (the
+                          # new host), while ns3 (the old host) still serves its old copy (NS
+                          # ns3, serial 0); a test points a resolver at the old host
+                          # (unbound-control stub_add), as a resolver holding the old NS set does
 ALIAS_ZONE=alias.test
 KEY_NAME=autopilot-key
 ALIAS_KEY_NAME=alias-key
@@ -236,7 +240,14 @@ configure() {
     IN NS  ns3.$ALIAS_ZONE.
 ns3 IN A   $ALIAS_IP
 ZONE
-  write_named_conf alias "$ALIAS_IP" "zone \"$ALIAS_ZONE\" { type primary; file \"$ALIAS_ZONE.db\"; update-policy { grant $ALIAS_KEY_NAME zonesub TXT; }; };" alias.key
+  [ -f "$LAB_RUN/alias/$MOVED_ZONE.db" ] || cat >"$LAB_RUN/alias/$MOVED_ZONE.db" <<ZONE
+\$TTL 300
+@   IN SOA ns3.$ALIAS_ZONE. hostmaster.$MOVED_ZONE. ( 0 3600 600 86400 60 )
+@   86400 IN NS ns3.$ALIAS_ZONE.
+www IN A   127.0.53.80
+ZONE
+  write_named_conf alias "$ALIAS_IP" "zone \"$ALIAS_ZONE\" { type primary; file \"$ALIAS_ZONE.db\"; update-policy { grant $ALIAS_KEY_NAME zonesub TXT; }; };
+zone \"$MOVED_ZONE\" { type primary; file \"$MOVED_ZONE.db\"; };" alias.key
 
   write_unbound_conf unbound "$RESOLVER_IP" doh
   write_unbound_conf unbound-ca "$CA_RESOLVER_IP"
@@ -434,6 +445,7 @@ up() {
     done
   done
   wait_dns "$ALIAS_IP" "$ALIAS_ZONE" SOA
+  wait_dns "$ALIAS_IP" "$MOVED_ZONE" SOA
   wait_dns "$CAAFAIL_IP" "$CAAFAIL_ZONE" SOA
   wait_dns "$CAAFAIL_IP" "$CAAFAIL_ZONE" CAA +norecurse SERVFAIL
   wait_dns "$RESOLVER_IP" "$ALIAS_ZONE" SOA +recurse
@@ -468,6 +480,7 @@ LAB_CREDENTIALS_READONLY=$LAB_RUN/credentials-readonly.ini
 LAB_CREDENTIALS_OTHER_ZONE=$LAB_RUN/credentials-otherzone.ini
 LAB_OTHER_ZONE=$OTHERZONE_ZONE
 LAB_ALIAS_PRIMARY=$ALIAS_IP
+LAB_MOVED_ZONE=$MOVED_ZONE
 LAB_CAAFAIL_SERVER=$CAAFAIL_IP
 LAB_TSIG_NAME=$KEY_NAME
 ENV

@@ -3,9 +3,12 @@
 A CAA record added by another team, a rotated token, a moved nameserver are otherwise found
 when `certbot renew` fails at night. This reads certbot's renewal configurations
 (``<config-dir>/renewal/*.conf``), runs doctor's probes for each lineage that renews with
-dns-autopilot, with that lineage's own saved options, and reports a table, the findings,
-an exit status (0/1/2, the Nagios convention) and optionally a node-exporter textfile.
-Reading certbot's state is `renewal.py`; rendering here is pure; `check` and `main` do the I/O.
+dns-autopilot, with that lineage's own saved options, checks every lineage's renewal
+settings and this machine's renewal schedule for short certificate lifetimes
+(`readiness`), and reports a table, the findings, an exit status (0/1/2, the Nagios
+convention; 3 when the config dir cannot be read) and optionally a node-exporter textfile.
+Reading certbot's state is `renewal.py`, the schedule `schedule.py`; rendering here is
+pure; `check` and `main` do the I/O.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from ..codes import Code
 from ..errors import AutopilotError
 from ..preflight import account
 from ..preflight.findings import ERROR, WARNING, Finding, exit_status
-from . import doctor, renewal
+from . import doctor, readiness, renewal, schedule
 from .renewal import Lineage
 
 PLUGIN = "dns-autopilot"
@@ -98,8 +101,7 @@ def doctor_argv(lineage: Lineage, domains: Iterable[str], config_dir: str,
 
 def _options(parser: argparse.ArgumentParser) -> set[str]:
     """Every option string of doctor's subcommand (argparse keeps them on its actions)."""
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return {s for a in sub.choices["doctor"]._actions for s in a.option_strings}
+    return {s for a in doctor.subcommand(parser, "doctor")._actions for s in a.option_strings}
 
 
 def _problem(lineage: Lineage, problem: str, fix: str) -> Finding:
@@ -125,6 +127,11 @@ def check(lineage: Lineage, config_dir: str, no_permission_probe: bool,
         return report
     report.renew_now = renewal.would_renew(report.not_before, report.expires, now,
                                    lineage.renew_before_expiry, lineage.autorenew)
+    report.findings += readiness.must_staple(lineage)
+    if lineage.renew_before_expiry and lineage.autorenew:  # certbot renew reads it
+        report.findings += readiness.renewal_window(
+            lineage, report.expires - report.not_before,
+            renewal.interval(lineage.renew_before_expiry, report.not_before))
     if lineage.authenticator != PLUGIN:
         return report
     report.checked = True
@@ -132,6 +139,10 @@ def check(lineage: Lineage, config_dir: str, no_permission_probe: bool,
     argv = doctor_argv(lineage, report.domains, config_dir, _options(parser).__contains__,
                        account.url_for_id(config_dir, lineage.server, lineage.account),
                        no_permission_probe)
+    unreadable = _unreadable_option(lineage)
+    if unreadable:
+        report.findings.append(unreadable)
+        return report
     try:
         args = parser.parse_args(argv)
     except SystemExit:
@@ -140,10 +151,10 @@ def check(lineage: Lineage, config_dir: str, no_permission_probe: bool,
                                         f"reconfigure --cert-name {lineage.name} ...`"))
         return report
     if not args.credentials:
-        report.findings.append(_problem(lineage, "no dns_autopilot_credentials is saved: the "
-                                        "renewal cannot write records",
-                                        f"certbot reconfigure --cert-name {lineage.name} "
-                                        "--dns-autopilot-credentials PATH"))
+        report.findings.append(_problem(
+            lineage, f"no {options.flag('credentials', options.RENEWAL)} is saved: the "
+            "renewal cannot write records", f"certbot reconfigure --cert-name {lineage.name} "
+            f"{options.flag('credentials', options.PLUGIN)} PATH"))
         return report
     try:
         report.findings += doctor.diagnose(args)[1]
@@ -151,15 +162,32 @@ def check(lineage: Lineage, config_dir: str, no_permission_probe: bool,
         report.findings.append(Finding(exc.code, ERROR, lineage.name, exc.problem,
                                        exc.evidence, exc.fix))
     except errors.PluginError as exc:  # the saved credentials file, read as the plugin reads it
-        report.findings.append(_problem(lineage, str(exc), "correct the file, or save another "
-                                        f"with `certbot reconfigure --cert-name {lineage.name} "
-                                        "--dns-autopilot-credentials PATH`"))
+        report.findings.append(_problem(
+            lineage, str(exc), "correct the file, or save another with `certbot reconfigure "
+            f"--cert-name {lineage.name} {options.flag('credentials', options.PLUGIN)} PATH`"))
     except Exception as exc:  # noqa: BLE001 - one lineage must not hide the others' report
         report.findings.append(_problem(
             lineage, f"doctor could not check this lineage ({type(exc).__name__}: {exc})",
             f"run `dns-autopilot doctor -d NAME --credentials PATH` for {lineage.name}'s "
             "names to see the whole error"))
     return report
+
+
+def _unreadable_option(lineage: Lineage) -> Finding | None:
+    """A saved option whose value the plugin would refuse at renewal, named by its key in
+    the renewal configuration (where the value is)."""
+    for key, value in sorted(lineage.saved.items()):
+        option = options.BY_NAME.get(key.replace("_", "-"))
+        if option is None or value.strip() in ("", "None"):
+            continue
+        try:
+            option.read(value)
+        except ValueError as exc:
+            return _problem(lineage, f"{option.spelling(options.RENEWAL)} = {value} in "
+                            f"[renewalparams] cannot be read: {exc}", f"{option.fix}: `certbot "
+                            f"reconfigure --cert-name {lineage.name} "
+                            f"{option.spelling(options.PLUGIN)} VALUE`")
+    return None
 
 
 def check_all(lineages: Sequence[Lineage], config_dir: str, no_permission_probe: bool,
@@ -174,8 +202,16 @@ def check_all(lineages: Sequence[Lineage], config_dir: str, no_permission_probe:
                              lineages))
 
 
-def summary(reports: Sequence[Report]) -> dict[str, object]:
-    findings = [f for r in reports for f in r.findings]
+def machine_findings(reports: Sequence[Report], system_root: str) -> list[Finding]:
+    """This machine's renewal schedule, for the lineages that renew (`readiness`)."""
+    renewing = [r.lineage.name for r in reports if r.lineage.autorenew and r.expires]
+    short = [r.lineage.name for r in reports if r.lineage.autorenew and r.expires
+             and r.not_before and r.expires - r.not_before < renewal.SHORT_LIVED]
+    return readiness.schedule_findings(schedule.find(system_root), renewing, short)
+
+
+def summary(reports: Sequence[Report], machine: Sequence[Finding] = ()) -> dict[str, object]:
+    findings = [f for r in reports for f in r.findings] + list(machine)
     return {"lineages": len(reports), "checked": sum(r.checked for r in reports),
             "not_checked": sum(not r.checked for r in reports),
             "renew_now": sum(bool(r.renew_now) for r in reports),
@@ -184,8 +220,10 @@ def summary(reports: Sequence[Report]) -> dict[str, object]:
             "status": exit_status(findings)}
 
 
-def as_json(reports: Sequence[Report], now: datetime.datetime) -> dict[str, object]:
-    """``{"lineages": [...], "summary": {...}}`` (documented in docs/doctor.md)."""
+def as_json(reports: Sequence[Report], now: datetime.datetime,
+            machine: Sequence[Finding] = ()) -> dict[str, object]:
+    """``{"lineages": [...], "machine": [...], "summary": {...}}`` (documented in
+    docs/doctor.md)."""
     rows = []
     for r in reports:
         days = r.days_left(now)
@@ -195,7 +233,8 @@ def as_json(reports: Sequence[Report], now: datetime.datetime) -> dict[str, obje
                      "renew_now": r.renew_now, "authenticator": r.lineage.authenticator,
                      "checked": r.checked, "status": r.status,
                      "findings": [f.as_dict() for f in r.findings]})
-    return {"lineages": rows, "summary": summary(reports)}
+    return {"lineages": rows, "machine": [f.as_dict() for f in machine],
+            "summary": summary(reports, machine)}
 
 
 def _names(domains: list[str]) -> str:
@@ -219,14 +258,18 @@ def table(reports: Sequence[Report], now: datetime.datetime) -> str:
                      + "  " + row[-1] for row in rows)
 
 
-def text(reports: Sequence[Report], now: datetime.datetime) -> str:
-    """The table, then each lineage's findings, then one summary line."""
+def text(reports: Sequence[Report], now: datetime.datetime,
+         machine: Sequence[Finding] = ()) -> str:
+    """The table, then each lineage's findings, this machine's, then one summary line."""
     out = [table(reports, now)]
     for r in reports:
         if r.findings:
             out.append(f"\n== {r.lineage.name} ({', '.join(r.domains) or 'no names'})")
             out += [f.text() for f in r.findings]
-    s = summary(reports)
+    if machine:
+        out.append(f"\n== {readiness.MACHINE} (certbot renew)")
+        out += [f.text() for f in machine]
+    s = summary(reports, machine)
     out.append(f"\n{s['lineages']} lineage(s), {s['checked']} checked, "
                f"{s['not_checked']} not checked; {s['errors']} "
                f"error(s), {s['warnings']} warning(s)")
@@ -237,8 +280,19 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def prometheus(reports: Sequence[Report], now: datetime.datetime) -> str:
-    """A node-exporter textfile: days left, renew now, worst severity, findings by code."""
+def _counts(lineage: str, findings: Sequence[Finding]) -> list[str]:
+    counts: dict[tuple[str, str], int] = {}
+    for f in findings:
+        counts[(f.code, f.severity)] = counts.get((f.code, f.severity), 0) + 1
+    return [f'dns_autopilot_findings{{lineage="{_label(lineage)}",code="{_label(code)}",'
+            f'severity="{severity}"}} {count}'
+            for (code, severity), count in sorted(counts.items())]
+
+
+def prometheus(reports: Sequence[Report], now: datetime.datetime,
+               machine: Sequence[Finding] = ()) -> str:
+    """A node-exporter textfile: days left, renew now, worst severity, findings by code
+    (this machine's own, such as no renewal timer, under lineage="")."""
     out = ["# HELP dns_autopilot_certificate_days_left Days until the lineage's certificate "
            "expires.", "# TYPE dns_autopilot_certificate_days_left gauge"]
     for r in reports:
@@ -262,12 +316,8 @@ def prometheus(reports: Sequence[Report], now: datetime.datetime) -> str:
     out += ["# HELP dns_autopilot_findings Doctor findings by code and severity.",
             "# TYPE dns_autopilot_findings gauge"]
     for r in reports:
-        counts: dict[tuple[str, str], int] = {}
-        for f in r.findings:
-            counts[(f.code, f.severity)] = counts.get((f.code, f.severity), 0) + 1
-        for (code, severity), count in sorted(counts.items()):
-            out.append(f'dns_autopilot_findings{{lineage="{_label(r.lineage.name)}",'
-                       f'code="{_label(code)}",severity="{severity}"}} {count}')
+        out += _counts(r.lineage.name, r.findings)
+    out += _counts("", machine)
     out += ["# HELP dns_autopilot_doctor_last_run_timestamp_seconds When doctor --all ran.",
             "# TYPE dns_autopilot_doctor_last_run_timestamp_seconds gauge",
             f"dns_autopilot_doctor_last_run_timestamp_seconds {now.timestamp():.0f}"]
@@ -289,27 +339,30 @@ def write_atomically(path: str, content: str) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """`doctor --all`: prints the table (or JSON); exit 0 healthy, 1 warnings, 2 errors."""
+    """`doctor --all`: prints the table (or JSON); exit 0 healthy, 1 warnings, 2 errors,
+    3 when certbot's config dir cannot be read."""
     now = datetime.datetime.now(datetime.timezone.utc)
+    config_dir = doctor.config_dir(args)
     try:
-        lineages = renewal.read_lineages(args.config_dir)
+        lineages = renewal.read_lineages(config_dir)
     except errors.PluginError as exc:
-        print(f"dns-autopilot doctor: {exc}", file=sys.stderr)
-        return 2
-    reports = check_all(lineages, args.config_dir, args.no_permission_probe, args.jobs, now)
+        print(doctor.said("doctor", exc), file=sys.stderr)
+        return doctor.UNKNOWN
+    reports = check_all(lineages, config_dir, args.no_permission_probe, args.jobs, now)
+    machine = machine_findings(reports, args.system_root)
     if args.prometheus:
         try:
-            write_atomically(args.prometheus, prometheus(reports, now))
+            write_atomically(args.prometheus, prometheus(reports, now, machine))
         except OSError as exc:
             print(f"dns-autopilot doctor: cannot write {args.prometheus}: {exc}. Fix: give "
                   "a writable path (node-exporter's --collector.textfile.directory)",
                   file=sys.stderr)
             return 2
     if args.json:
-        json.dump(as_json(reports, now), sys.stdout, indent=1, default=str)
+        json.dump(as_json(reports, now, machine), sys.stdout, indent=1, default=str)
         print()
     elif reports:
-        print(text(reports, now))
+        print(text(reports, now, machine))
     else:
-        print(f"no lineages in {os.path.join(args.config_dir, 'renewal')}")
-    return int(summary(reports)["status"])  # type: ignore[call-overload]
+        print(f"no lineages in {os.path.join(config_dir, 'renewal')}")
+    return int(summary(reports, machine)["status"])  # type: ignore[call-overload]

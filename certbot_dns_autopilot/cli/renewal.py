@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from certbot import errors
 
 PREFIX = "dns_autopilot_"
+#: certbot renews a certificate this short-lived at half its lifetime, others at two thirds
+SHORT_LIVED = datetime.timedelta(days=10)
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Lineage:
     account: str | None = None
     renew_before_expiry: str | None = None
     autorenew: bool = True
+    must_staple: bool = False
     #: the saved dns_autopilot_* options, without the prefix
     saved: dict[str, str] = field(default_factory=dict)
     #: why the file could not be read, if it could not
@@ -55,14 +58,19 @@ def read_lineage(path: str) -> Lineage:
     saved = {key.removeprefix(PREFIX): ",".join(value) if isinstance(value, list) else value
              for key, value in params.items()
              if key.startswith(PREFIX) and isinstance(value, str | list)}
-    autorenew = str(params.get("autorenew", "True")).strip().lower() not in (
-        "false", "no", "off", "0")
+    autorenew = not _false(params.get("autorenew", "True"))
     before = conf.get("renew_before_expiry")
     return Lineage(name, path, authenticator=params.get("authenticator"),
                    cert=conf.get("cert"), server=params.get("server"),
                    account=params.get("account"),
                    renew_before_expiry=str(before) if before else None,
-                   autorenew=autorenew, saved=saved)
+                   autorenew=autorenew, must_staple=not _false(params.get("must_staple", "")),
+                   saved=saved)
+
+
+def _false(value: object) -> bool:
+    """A saved boolean that is off (certbot writes True/False; a hand edit may say no)."""
+    return str(value).strip().lower() in ("", "false", "no", "off", "0", "none")
 
 
 def read_lineages(config_dir: str) -> list[Lineage]:
@@ -92,6 +100,14 @@ def certificate(path: str) -> tuple[list[str], datetime.datetime, datetime.datet
     return names, cert.not_valid_before_utc, cert.not_valid_after_utc
 
 
+def interval(text: str, base: datetime.datetime) -> datetime.timedelta:
+    """A renew_before_expiry as certbot reads it ("30 days", "2 weeks", a bare number of
+    days); text it cannot read is no time at all, as for certbot."""
+    from certbot._internal.storage import add_time_interval
+
+    return add_time_interval(base, text) - base
+
+
 def would_renew(not_before: datetime.datetime, expires: datetime.datetime,
                 now: datetime.datetime, renew_before_expiry: str | None,
                 autorenew: bool = True) -> bool:
@@ -101,9 +117,7 @@ def would_renew(not_before: datetime.datetime, expires: datetime.datetime,
     if not autorenew:
         return False
     if renew_before_expiry:
-        from certbot._internal.storage import add_time_interval
-
-        return expires < add_time_interval(now, renew_before_expiry)
+        return expires < now + interval(renew_before_expiry, now)
     lifetime = expires - not_before
-    share = 1 / 2 if lifetime.total_seconds() < 10 * 86400 else 2 / 3
+    share = 1 / 2 if lifetime < SHORT_LIVED else 2 / 3
     return now > not_before + lifetime * share

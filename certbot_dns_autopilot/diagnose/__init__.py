@@ -16,8 +16,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 from ..codes import Code
+from ..dnsio import UDP_SIZE
+from ..options import flag
 from ..shown import LONG, quoted, shown
-from ..wait.propagation import BEHIND, UNREACHABLE, Observation, is_lame, unverified_line
+from ..wait.propagation import (
+    BEHIND,
+    TRUNCATED,
+    UNREACHABLE,
+    Observation,
+    is_lame,
+    unverified_line,
+)
 from .ca_errors import CaReading
 from .evidence import Evidence
 
@@ -37,13 +46,15 @@ class Diagnosis:
     dig: str = ""
     ca: str = ""  # what the CA saw, in words
     ca_error: dict[str, str] = field(default_factory=dict)  # the CA's type and detail
+    #: other causes the same evidence fits, most likely first: said, not hidden
+    also: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "code", Code(self.code))  # an unknown code fails here
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self) | {"code": self.code.value, "evidence": list(self.evidence),
-                               "docs": self.docs}
+                               "also": list(self.also), "docs": self.docs}
 
     @property
     def docs(self) -> str:
@@ -59,6 +70,7 @@ class Diagnosis:
         lines += [f"    {shown(row, LONG)}" for row in first]
         if len(rows) > len(first):
             lines.append(f"    … {len(rows) - len(first)} more in dns-autopilot.jsonl")
+        lines += [f"    Also possible: {shown(cause, LONG)}" for cause in self.also]
         lines.append(f"    Fix: {shown(self.fix, LONG)}")
         if self.dig:
             lines.append(f"    Reproduce: {shown(self.dig, LONG)}")
@@ -104,7 +116,7 @@ def diagnose(domain: str, value: str, reading: CaReading, ev: Evidence,
             "serve is unknown here; the CA's resolvers asked them",
             "check the nameservers from a host that reaches them (the dig below); from this "
             "host allow DNS (port 53, UDP and TCP) out, or rely on the resolvers "
-            "(--dns-autopilot-authoritative-check false)",
+            f"({flag('authoritative-check')} false)",
             tuple(rows + _rows(ev.resolvers)), unchecked[0].server.dig(ev.target, "TXT"),
             reading.describe(), {"type": reading.typ, "detail": reading.detail})
     else:
@@ -119,10 +131,10 @@ def diagnose(domain: str, value: str, reading: CaReading, ev: Evidence,
             + found.evidence}))
     if wait_off:
         found = Diagnosis(**(asdict(found) | {
-            "problem": found.problem + " (the wait was off: --dns-autopilot-propagation-"
-                                       "timeout 0)",
+            "problem": found.problem + " (the wait was off: "
+                                       f"{flag('propagation-timeout')} 0)",
             "fix": found.fix + "; and let dns-autopilot wait: drop "
-                               "--dns-autopilot-propagation-timeout 0"}))
+                               f"{flag('propagation-timeout')} 0"}))
     if ev.incomplete:
         found = Diagnosis(**(asdict(found) | {
             "evidence": found.evidence + (f"(evidence incomplete: {ev.incomplete})",)}))
@@ -156,11 +168,39 @@ class _Case:
         """Nameservers answered, and none serves the value."""
         return bool(self.auth) and not self.serving
 
-    def make(self, code: Code, problem: str, fix: str, rows: list[str], dig: str = ""
-             ) -> Diagnosis:
+    def make(self, code: Code, problem: str, fix: str, rows: list[str], dig: str = "",
+             also: tuple[str, ...] = ()) -> Diagnosis:
         return Diagnosis(code, self.domain, self.ev.origin, problem, fix, tuple(rows), dig,
                          self.reading.describe(),
-                         {"type": self.reading.typ, "detail": self.reading.detail})
+                         {"type": self.reading.typ, "detail": self.reading.detail}, also)
+
+    @property
+    def ca_saw_nothing(self) -> bool:
+        """The CA found no TXT there, or no name, or no answer at all."""
+        return self.reading.kind in ("no-txt", "nxdomain", "servfail", "timeout", "unknown")
+
+    @property
+    def answering(self) -> tuple[Observation, ...]:
+        """The resolvers asked from here that answered (one that did not says nothing)."""
+        return tuple(obs for obs in self.ev.resolvers if obs.answer.answered)
+
+    @property
+    def removed(self) -> list[Observation]:
+        """Addresses the wait saw serving this run's value, which answer without it now:
+        something removed it after the wait."""
+        return [obs for obs in self.missing
+                if obs.server in self.ev.served and obs.status == BEHIND]
+
+    @property
+    def oversized(self) -> tuple[int, list[Observation]]:
+        """The largest TXT answer at the target seen from here (or pre-flight's prediction),
+        and the addresses that gave it truncated with nothing over TCP."""
+        truncated = [obs for obs in self.auth if obs.status == TRUNCATED]
+        sizes = [obs.answer.size for obs in self.auth]
+        before = self.ev.before(Code.OVERSIZED_ANSWER)
+        if before is not None:
+            sizes.append(int(before.problem.split(" will be ")[1].split(" ")[0]))
+        return max(sizes, default=0), truncated
 
 
 Rule = Callable[[_Case], Diagnosis | None]
@@ -222,6 +262,27 @@ def _cname_not_everywhere(c: _Case) -> Diagnosis | None:
                   first.server.dig(first.name, "CNAME"))
 
 
+# 2c. An answer too large for UDP, and the CA saw nothing: truncation before any cache theory.
+def _truncated(c: _Case) -> Diagnosis | None:
+    size, truncated = c.oversized
+    if not (c.ca_saw_nothing and (truncated or size > UDP_SIZE)):
+        return None
+    rows = [f"{obs.server}: {obs.answer.describe()}" for obs in truncated] + [
+        f"{obs.server}: {len(obs.answer.values)} value(s), {obs.answer.size} bytes"
+        for obs in c.auth if obs not in truncated]
+    tcp = (f"; {len(truncated)} nameserver address(es) give it truncated and nothing over "
+           "TCP" if truncated else "")
+    return c.make(Code.OVERSIZED_ANSWER,
+                  f"the TXT answer at {c.ev.target} is {size} bytes, larger than {UDP_SIZE}: "
+                  "over UDP it is truncated, and the CA found no TXT, so its resolver did not "
+                  f"get it over TCP{tcp}",
+                  f"remove the values no running issuance needs at {c.ev.target} (or run with "
+                  f"{flag('remove-stale')} true) so the answer fits in {UDP_SIZE} bytes; allow "
+                  "TCP port 53 to every nameserver",
+                  rows, (truncated[0] if truncated else c.auth[0]).server.dig(
+                      c.ev.target, "TXT") + " +tcp" if c.auth else "")
+
+
 # 3. A nameserver that does not answer with authority.
 def _lame(c: _Case) -> Diagnosis | None:
     lame = [obs for obs in c.auth if is_lame(obs.answer)]
@@ -248,6 +309,22 @@ def _altered(c: _Case) -> Diagnosis | None:
                   "write the value exactly as issued (no quotes, spaces or changes); if "
                   "a provider or script alters it, fix that step",
                   _rows(c.auth) + [f"expected: \"{c.value}\""], c.auth_dig)
+
+
+# 4b. The wait saw the value served there; it is gone now: another writer removed it.
+def _removed_after_wait(c: _Case) -> Diagnosis | None:
+    removed = c.removed
+    if not removed:
+        return None
+    return c.make(Code.WRITE_CONFLICT,
+                  f"{len(removed)} nameserver address(es) of {c.ev.zone} served this run's "
+                  f"value at {c.ev.target} when the wait ended and do not now: another writer "
+                  "removed it (or replaced the set) before the CA looked",
+                  "find the other writer at that name (another host's certbot, acme.sh or "
+                  "lego, a script, a DNS provider's UI) and serialize them: one issuance at a "
+                  "time per name; or give each client its own _acme-challenge CNAME target",
+                  _rows(tuple(removed)) + [f"expected: \"{c.value}\""],
+                  removed[0].server.dig(c.ev.target, "TXT"))
 
 
 # 5. Nameservers behind the zone's newest serial (the primary's) lack it: lag.
@@ -339,7 +416,7 @@ def _stale_cache(c: _Case) -> Diagnosis | None:
                   f"an old value set is still served from caches for up to {ttl} s: every "
                   "nameserver serves the new value, but the CA's resolver answered from "
                   "the old set", "remove old _acme-challenge values that no issuance needs "
-                  "(or run with --dns-autopilot-remove-stale true), keep their TTL short, "
+                  f"(or run with {flag('remove-stale')} true), keep their TTL short, "
                   f"and retry after {ttl} s",
                   _rows(tuple(stale_resolvers)) + [f"old value at the nameservers: \"{v}\" "
                                                    f"(TTL {t})" for v, t in foreign.items()],
@@ -351,6 +428,16 @@ def _cached_negative(c: _Case) -> Diagnosis | None:
                 if not obs.answer.values and obs.answer.rcode in ("NXDOMAIN", "NOERROR")]
     if not negative:
         return None
+    proven = [obs for obs in negative if obs.answer.denial]
+    if proven:
+        first = proven[0].answer
+        return c.make(Code.CACHED_DENIAL,
+                      f"every nameserver serves the value, but {len(proven)} resolver(s) deny "
+                      "the name from an NSEC record cached before it existed (aggressive "
+                      f"negative caching): {first.denial}, {first.denial_ttl} s left",
+                      f"retry after {first.denial_ttl} s; keep monitors and manual lookups "
+                      "from asking about names of the zone just before issuance",
+                      _rows(tuple(proven)), c.resolver_dig)
     ttl = max(o.answer.ttl or 0 for o in negative)
     return c.make(Code.RESOLVER_DISAGREEMENT,
                   f"every nameserver serves the value, but resolvers still answer from a "
@@ -361,35 +448,58 @@ def _cached_negative(c: _Case) -> Diagnosis | None:
 
 
 def _ca_cached_negative(c: _Case) -> Diagnosis | None:
+    """The CA said the name does not exist while everything asked from here serves it: its
+    resolver answered from a cache. Which cache is a likelihood, not a certainty: in a zone
+    signed with NSEC, any negative answer about a nearby name denies this one too (RFC
+    8198), which is likelier than someone asking this very name; both are said."""
     if c.reading.kind not in ("nxdomain", "no-txt"):
         return None
     ttl = f"{c.ev.negative_ttl} s" if c.ev.negative_ttl is not None else "its SOA minimum"
+    everyone = "every nameserver and every resolver asked from here" if c.answering else \
+        "every nameserver (no resolver asked from here answered)"
+    view = ("the CA reads another view (split-horizon DNS, an old delegation cached at its "
+            "resolvers, or a different network path)")
+    negative = (f"the CA's resolver held a negative answer for this very name, cached before "
+                f"the record was written (this zone caches those for {ttl})")
+    if c.ev.denials == "nsec":
+        return c.make(Code.CACHED_DENIAL,
+                      f"{everyone} serves the value, but the CA's resolver said it does not "
+                      "exist: in this zone, signed with NSEC, a negative answer about any "
+                      "name near it (a monitor, a lookup, another tool) carries an NSEC record "
+                      "that a resolver doing aggressive negative caching denies this name "
+                      f"from, without asking, for the record's TTL ({ttl})",
+                      f"retry after {ttl}; keep monitors and lookups of the zone's names away "
+                      "from the minutes before issuance", _rows(c.answering), c.resolver_dig,
+                      also=(negative, view))
     return c.make(Code.RESOLVER_DISAGREEMENT,
-                  "every nameserver and every resolver asked from here serves the value, "
-                  "but the CA's resolver said it does not exist: it held a negative answer "
-                  f"cached before the record was written (this zone caches those for {ttl})",
+                  f"{everyone} serves the value, but the CA's resolver said it does not "
+                  f"exist: {negative}",
                   f"retry after {ttl}; make sure nothing (a monitor, a previous run, a manual "
                   "dig at a public resolver) asks for the name before the record exists",
-                  _rows(c.ev.resolvers), c.resolver_dig)
+                  _rows(c.answering), c.resolver_dig, also=(view,))
 
 
 def _another_view(c: _Case) -> Diagnosis:
     """The last rule: everything asked from here is right, so the CA saw another view."""
+    silent = [obs for obs in c.ev.resolvers if not obs.answer.answered]
     return c.make(Code.RESOLVER_DISAGREEMENT,
                   "every nameserver and every resolver asked from here serves the value, but "
                   "the CA saw something else: it reads another view (split-horizon DNS, an "
                   "old delegation cached at its resolvers, or a different network path)",
                   "compare what the CA reported with `dig` from outside your network; for "
                   "split-horizon DNS make the public view serve the record",
-                  _rows(c.ev.resolvers), c.resolver_dig)
+                  _rows(c.ev.resolvers), c.resolver_dig,
+                  also=(f"{len(silent)} resolver(s) asked from here did not answer: what "
+                        "they hold is unknown",) if silent else ())
 
 
 #: The rules in order, from the most specific cause to the least; the first that names a
 #: cause wins, and the last always does.
 RULES: tuple[Rule, ...] = (
-    _probe_refusal, _caa_since_changed, _cname_moved, _cname_not_everywhere, _lame, _altered,
-    _lagging, _doubled_name, _values_replaced_by_ours, _values_replaced, _served_nowhere,
-    _served_by_some, _stale_cache, _cached_negative, _ca_cached_negative, _another_view)
+    _probe_refusal, _caa_since_changed, _cname_moved, _cname_not_everywhere, _truncated,
+    _lame, _altered, _removed_after_wait, _lagging, _doubled_name, _values_replaced_by_ours,
+    _values_replaced, _served_nowhere, _served_by_some, _stale_cache, _cached_negative,
+    _ca_cached_negative, _another_view)
 
 
 def _decide(domain: str, value: str, reading: CaReading, ev: Evidence) -> Diagnosis:

@@ -46,6 +46,15 @@ class Evidence:
     negative_ttl: int | None = None
     findings: tuple[Finding, ...] = ()
     incomplete: str = ""
+    #: the addresses the wait saw serving this run's values when it ended (none: no wait)
+    served: frozenset[dnsio.Server] = frozenset()
+    #: how the zone proves that a name does not exist: "nsec", "nsec3", or "" (unsigned):
+    #: with NSEC, a resolver's earlier negative answer near the name denies it for a while
+    denials: str = ""
+
+    def before(self, code: str) -> Finding | None:
+        """Pre-flight's finding of ``code`` about the records at the target, if any."""
+        return next((f for f in self.findings if f.code == code), None)
 
     def as_dict(self) -> dict[str, Any]:
         """The complete evidence, for the event log and the failure hook."""
@@ -61,6 +70,7 @@ class Evidence:
             "doubled": obs(self.doubled) if self.doubled else None,
             "negative_ttl": self.negative_ttl,
             "findings": [f.as_dict() for f in self.findings],
+            "served": sorted(str(s) for s in self.served), "denials": self.denials or None,
             "incomplete": self.incomplete or None}
 
 
@@ -71,17 +81,18 @@ def gather(origin: str, target: str, zone: str, run_values: frozenset[str], doma
     """Ask everything about one failed name at once; give up on what exceeds ``budget``.
     Addresses the run found unreachable are not asked again (the default ``query`` is the
     run's `dnsio.Reach`): they come back as unreachable, named as not checked."""
-    query = query or follower.reach.ask
+    zones = follower.zones
+    query = query or zones.reach.ask
     deadline = time.monotonic() + budget
     pool = ThreadPoolExecutor(max_workers=16)
     try:
-        servers = _bounded(pool, lambda: follower.servers(zone), deadline) or []
+        servers = _bounded(pool, lambda: zones.servers(zone), deadline) or []
         jobs = _jobs(origin, target, zone, run_values, servers, follower, query)
         if reading.kind == "caa" or reading.typ == "caa":
-            jobs["caa"] = lambda: tuple(preflight.caa_findings(domain, follower, identities,
+            jobs["caa"] = lambda: tuple(preflight.caa_findings(domain, zones, identities,
                                                                   requester))
         if reading.kind in ("dnssec", "servfail"):
-            jobs["dnssec"] = lambda: tuple(preflight.dnssec_findings(zone, follower))
+            jobs["dnssec"] = lambda: tuple(preflight.dnssec_findings(zone, zones))
         results, late, chain_error = _collect(pool, jobs, deadline)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -93,7 +104,7 @@ def gather(origin: str, target: str, zone: str, run_values: frozenset[str], doma
         resolvers=results.get("resolvers", ()),
         chain_target=chain.final if chain else None,
         chain_text=chain.describe() if chain else "", chain_error=chain_error, links=links,
-        doubled=results.get("doubled"),
+        doubled=results.get("doubled"), denials=results.get("denials", ""),
         negative_ttl=_negative_ttl(soa, servers, zone, query),
         findings=results.get("caa", ()) + results.get("dnssec", ()),
         incomplete=(f"no answer within {budget:.0f} s for: {', '.join(late)}" if late else ""))
@@ -104,7 +115,7 @@ def _jobs(origin: str, target: str, zone: str, run_values: frozenset[str],
           query: Callable[..., dnsio.Answer]) -> dict[str, Callable[[], Any]]:
     """The questions every failed name gets: each server for the target, the serials, the
     resolvers for the name the CA asked, the chain as it is now, the doubled name."""
-    recursive = follower.recursive
+    recursive = follower.zones.recursive
     return {
         "authoritative": lambda: tuple(
             Observation(s, target, run_values, query(s, target, "TXT")) for s in servers),
@@ -113,9 +124,10 @@ def _jobs(origin: str, target: str, zone: str, run_values: frozenset[str],
             Observation(r, origin, run_values, query(r, origin, "TXT", recurse=True), True)
             for r in recursive.servers),
         "chain": lambda: _chain_and_links(origin, follower, query),
+        "denials": lambda: _denials(zone, servers, follower),
         "doubled": lambda: next((Observation(s, f"{target}.{zone}", run_values,
                                              query(s, f"{target}.{zone}", "TXT"))
-                                 for s in servers if follower.reach.usable(s)), None),
+                                 for s in servers if follower.zones.reach.usable(s)), None),
     }
 
 
@@ -124,7 +136,7 @@ def _chain_and_links(origin: str, follower: Follower, query: Callable[..., dnsio
     """The chain as it is now, and each of its CNAMEs asked of every server of its zone: one
     without it answered the CA's resolver with no CNAME (cached for the negative TTL)."""
     chain = follower.follow(origin)
-    return chain, links.observe(chain, follower, query)
+    return chain, links.observe(chain, follower.zones, query)
 
 
 def _collect(pool: ThreadPoolExecutor, jobs: dict[str, Callable[[], Any]], deadline: float
@@ -164,3 +176,15 @@ def _negative_ttl(answer: dnsio.Answer | None, servers: list[dnsio.Server], zone
     if not servers:
         return None
     return query(servers[0], zone, "SOA").minimum
+
+
+def _denials(zone: str, servers: list[dnsio.Server], follower: Follower) -> str:
+    """How the zone denies names: "nsec3" when it publishes NSEC3PARAM, "nsec" when it is
+    signed otherwise (its parent holds DS), "" when unsigned. Asked of its servers."""
+    from ..preflight.dnssec_probe import signed
+
+    reach = follower.zones.reach
+    for server in [s for s in servers if reach.usable(s)][:1]:
+        if dnsio.records(reach.fetch(server, zone, "NSEC3PARAM"), zone, "NSEC3PARAM"):
+            return "nsec3"
+    return "nsec" if signed(follower.zones, zone) else ""

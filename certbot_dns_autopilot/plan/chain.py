@@ -3,15 +3,13 @@
 The CA follows CNAMEs from ``_acme-challenge.<domain>``; so must the writer. Each hop is
 asked of the nameservers of its own zone with recursion off, never of a cache: a cached
 answer could be stale, and asking a resolver for an ``_acme-challenge`` name would cache a
-negative answer exactly where the CA looks next. Zone cuts are found through the
-resolvers by asking for the *parent* of each hop, which is harmless to cache.
+negative answer exactly where the CA looks next. Zone cuts are found at the
+authoritative servers too, from the parents' delegations down (`zones.Zones`).
 """
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -20,7 +18,9 @@ import dns.exception
 from .. import dnsio, names
 from ..codes import Code
 from ..errors import AutopilotError
+from ..options import flag
 from ..wait import propagation
+from ..zones import Zones
 from . import Target
 
 MAX_HOPS = 8
@@ -76,42 +76,12 @@ def _parent(name: str) -> str:
 
 
 class Follower:
-    """Resolves chains hop by hop at the authoritative servers of each hop's zone."""
+    """Resolves chains hop by hop at the authoritative servers of each hop's zone (the
+    run's `zones.Zones`: zone cuts and servers found from the parents' delegations)."""
 
-    def __init__(self, recursive: dnsio.Recursive,
-                 query: Callable[..., dnsio.Answer] | None = None,
-                 reach: dnsio.Reach | None = None) -> None:
-        self.recursive = recursive
-        #: the run's knowledge of which authoritative addresses this host can ask
-        self.reach = reach or dnsio.Reach(query=query)
-        self._query = self.reach.ask
-        self._servers: dict[str, list[dnsio.Server]] = {}
-        self._parents_found: set[str] = set()
-
-    def servers(self, zone: str) -> list[dnsio.Server]:
-        """Every address of every nameserver of ``zone`` (looked up once per run)."""
-        if zone not in self._servers:
-            try:
-                found = dnsio.nameserver_addresses(self.recursive, zone)[1]
-            except dns.exception.DNSException:
-                found = []
-            self.reach.probe(zone, found)  # the silent ones cost one timeout, together
-            self._servers[zone] = found
-        return self._servers[zone]
-
-    def find_parent(self, zone: str) -> None:
-        """Find (and probe) the servers of ``zone``'s parent in the background: pre-flight
-        asks them next, and a silent one then costs its timeout beside this zone's."""
-        if not zone or zone in self._parents_found:
-            return
-        self._parents_found.add(zone)
-
-        def find() -> None:
-            try:
-                self.servers(self.recursive.zone_of(_parent(zone)) if "." in zone else "")
-            except Exception:  # noqa: BLE001 - a head start only: pre-flight asks again
-                pass
-        threading.Thread(target=find, name=f"parent of {zone}", daemon=True).start()
+    def __init__(self, zones: Zones) -> None:
+        self.zones = zones
+        self._query = zones.reach.ask
 
     def _ask(self, name: str, zone: str) -> tuple[dnsio.Answer, dnsio.Server, str]:
         """The zone's authoritative answer for ``name``, following referrals into child
@@ -121,7 +91,7 @@ class Follower:
         until all serve it. Raises `_NoneReachable` when no server of the zone answered
         anything from this host."""
         for _ in range(MAX_HOPS):
-            servers = self.servers(zone)
+            servers = self.zones.servers(zone)
             answers = self._ask_each(servers, name)
             tried = [f"{server}: {answer.describe()}" for server, answer in answers]
             referral = next((a.referral for _, a in answers  # a delegation below the zone
@@ -167,7 +137,7 @@ class Follower:
     def _zone_of(self, name: str, chain: list[Hop], origin: str) -> str:
         """The zone of a hop; for a CNAME target, no zone below a TLD means dangling."""
         try:
-            zone = self.recursive.zone_of(_parent(name) or name)
+            zone = self.zones.zone_of(name)
         except dns.exception.DNSException as exc:
             zone, error = "", str(exc)
         else:
@@ -185,7 +155,7 @@ class Follower:
                 Code.ZONE_NOT_FOUND,
                 f"no zone encloses {origin}" + (f" ({error})" if error else ""),
                 "check the spelling, that the domain is registered and delegated, and that the "
-                "resolvers (--dns-autopilot-resolvers, or the system's) answer from this host")
+                f"resolvers ({flag('resolvers')}, or the system's) answer from this host")
         return zone
 
     def follow(self, origin: str) -> Chain:
@@ -195,7 +165,6 @@ class Follower:
         name = origin
         while True:
             zone = self._zone_of(name, hops, origin)
-            self.find_parent(zone)
             try:
                 answer, server, zone = self._ask(name, zone)
             except _NoneReachable as exc:

@@ -14,6 +14,7 @@ import dns.exception
 from .. import names
 from ..codes import Code
 from ..errors import AutopilotError
+from ..options import flag
 from ..writers import Writer, WriterMap
 from . import aliases
 from .chain import Chain, Follower
@@ -105,7 +106,7 @@ class Router:
             if target and name != target:
                 found = (f"it is a CNAME to {chain.hops[0].cname}" if chain and chain.aliased
                          else "it has no CNAME" if chain
-                         else "CNAMEs are not followed (--dns-autopilot-follow-cnames false)")
+                         else f"CNAMEs are not followed ({flag('follow-cnames')} false)")
                 raise AutopilotError(
                     Code.CNAME_ALIAS,
                     f"{origin} must be a CNAME to {target} (its registration with "
@@ -119,9 +120,9 @@ class Router:
         if chain and chain.final == name:
             return chain.zone
         try:
-            return self.follower.recursive.zone_of(name.split(".", 1)[1] if "." in name else name)
+            return self.follower.zones.zone_of(name)
         except dns.exception.DNSException as exc:
             raise AutopilotError(
                 Code.ZONE_NOT_FOUND, f"no zone encloses {name} ({exc})",
-                "check the spelling, and that the resolvers (--dns-autopilot-resolvers, or "
+                f"check the spelling, and that the resolvers ({flag('resolvers')}, or "
                 "the system's) answer from this host") from None

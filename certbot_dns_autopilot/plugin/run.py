@@ -16,7 +16,18 @@ from acme import challenges
 from certbot import achallenges, errors
 from certbot.display import util as display_util
 
-from .. import credentials, diagnose, dnsio, hook, names, options, plan, preflight, scrub
+from .. import (
+    credentials,
+    diagnose,
+    dnsio,
+    hook,
+    names,
+    options,
+    plan,
+    preflight,
+    resolvers,
+    scrub,
+)
 from ..cleanup import journal, signals
 from ..codes import Code
 from ..diagnose import ca_errors, evidence
@@ -28,6 +39,7 @@ from ..preflight import account, caa
 from ..preflight.findings import ERROR, Finding, as_error
 from ..wait import Waiter, propagation
 from ..writers import RECORD_TTL, Writer, locks
+from ..zones import Zones
 from .state import RunState
 
 logger = logging.getLogger("certbot_dns_autopilot.authenticator")
@@ -133,7 +145,7 @@ class Run:
             from .. import links
 
             raise errors.PluginError(
-                "--dns-autopilot-credentials is required: the path to an INI file with the "
+                f"{options.flag('credentials')} is required: the path to an INI file with the "
                 "record writer's keys (see "
                 f"{links.page('options', 'credentials-file-keys-common-to-every-writer')})")
         path, writers, alias_list = credentials.load(path)
@@ -142,22 +154,41 @@ class Run:
         run_journal = journal.Journal(getattr(self.config, "work_dir", None),
                                         self._events.run, path)
         timeout = self.option("propagation-timeout")
-        recursive = dnsio.Recursive(self.option("resolvers"))
+        servers = resolvers.parse(self.option("resolvers"))
         family = self.option("address-family")
         authoritative = self.option("authoritative-check")
-        reach = dnsio.Reach(family, authoritative=authoritative)
-        follower = Follower(recursive, reach=reach)
-        self._state = RunState(run_journal, follower, wait_off=timeout == 0)
+        follow_cnames, public_check = self.option("follow-cnames"), self.option("public-check")
+        recursive = dnsio.Recursive(servers)  # every option read: now the first question
+        working = self._check_resolvers(recursive)
+        zones = Zones(recursive, dnsio.Reach(family, authoritative=authoritative))
+        follower = Follower(zones)
+        self._state = RunState(run_journal, follower, wait_off=timeout == 0,
+                               warnings=working)
         for writer in writers.writers:
             writer.events = self._events  # retries are reported in the event log
-        router = Router(writers, follower, alias_list,
-                        follow_cnames=self.option("follow-cnames"))
-        waiter = Waiter(recursive, timeout=float(timeout),
-                        public_check=self.option("public-check"),
+        router = Router(writers, follower, alias_list, follow_cnames=follow_cnames)
+        waiter = Waiter(zones, timeout=float(timeout), public_check=public_check,
                         events=self._events, progress=display_util.notify,
-                        stopping=self._signalled.is_set, reach=reach,
-                        authoritative_check=authoritative)
+                        republish=self._rewrite,
+                        stopping=self._signalled.is_set, authoritative_check=authoritative)
         return router, waiter
+
+    def _check_resolvers(self, recursive: dnsio.Recursive) -> list[Finding]:
+        """Before any other question: each resolver asked about the root. None working stops
+        the run (every later question would fail as if the zone were at fault); one failing
+        beside others is a warning, and only the others are asked."""
+        with self._events.step("resolvers", servers=[str(s) for s in recursive.servers]
+                               ) as step:
+            found = resolvers.check(recursive)
+            step["findings"] = [f.as_dict() for f in found]
+            step["outcome"] = "error" if any(f.severity == ERROR for f in found) else "ok"
+        error = as_error(found)
+        if error:
+            raise error
+        for finding in found:
+            logger.info("dns-autopilot: %s", finding.text())
+            display_util.notify(f"dns-autopilot warning: {finding.text()}")
+        return found
 
     def perform(self, achalls: list[achallenges.AnnotatedChallenge]
                 ) -> list[challenges.ChallengeResponse]:
@@ -208,7 +239,7 @@ class Run:
         if self.option("preflight"):
             found = self._preflight(list(routes.values()), [c.domain for c in wanted],
                                     achalls[0].account_key if achalls else None)
-            self.state.stale = [f for f in found if f.code == Code.STALE_RECORD and f.where]
+            self.state.before = [f for f in found if f.where]
             if self.option("remove-stale"):
                 self._remove_stale(found, {r.zone: r.writer for r in routes.values()})
         for route in routes.values():
@@ -224,19 +255,20 @@ class Run:
             f"{', '.join(sorted({w.label for w in writer_of.values()}))}; waiting until they "
             "are served")
         if waiter.timeout <= 0:
-            logger.warning("dns-autopilot: not waiting (--dns-autopilot-propagation-timeout 0): "
-                           "the CA may ask before every nameserver serves the values")
+            logger.warning("dns-autopilot: not waiting (%s 0): the CA may ask before every "
+                           "nameserver serves the values", options.flag("propagation-timeout"))
             self._events.emit("wait-done", "off")
         else:
             links = {(t.name, t.zone): t for r in routes.values() if r.chain
                      for t in r.chain.links()}  # every CNAME on the way, at all its servers
             timings = waiter.wait(targets, asked=plan.origins(wanted),
                                   links=list(links.values()))
+            self.state.served = waiter.serving()
             unverified = propagation.unverified_line(waiter.unverified)
             if not timings:
-                logger.warning("dns-autopilot: nothing was checked (--dns-autopilot-"
-                               "authoritative-check false and --dns-autopilot-public-check "
-                               "false): the CA may ask before the values are served")
+                logger.warning("dns-autopilot: nothing was checked (%s false and %s false): "
+                               "the CA may ask before the values are served",
+                               options.flag("authoritative-check"), options.flag("public-check"))
             else:
                 display_util.notify(
                     f"dns-autopilot: served {'where checked' if unverified else 'everywhere'} "
@@ -267,7 +299,7 @@ class Run:
                                                  getattr(self.config, "server", None))
             requester = self.requester(key)
             step["account"] = requester.account
-            found = preflight.run(routes, domains, self.state.follower, identities,
+            found = preflight.run(routes, domains, self.state.follower.zones, identities,
                                   requester=requester)
             found += preflight.rate_limits(domains, getattr(self.config, "server", None),
                                            getattr(self.config, "config_dir", None))
@@ -275,8 +307,9 @@ class Run:
             step["outcome"] = "error" if any(f.severity == ERROR for f in found) else "ok"
         # Each cause once (pre-flight merged the names it rules), on the terminal once; the
         # log file keeps it too. A failed run repeats them at its end (`_earlier_warnings`).
-        self.state.warnings = [f for f in found if f.severity != ERROR]
-        for finding in self.state.warnings:
+        warnings = [f for f in found if f.severity != ERROR]
+        self.state.warnings += warnings
+        for finding in warnings:
             logger.info("dns-autopilot: %s", finding.text())
             display_util.notify(f"dns-autopilot warning: {finding.text()}")
         error = as_error(found)
@@ -285,7 +318,7 @@ class Run:
         return found
 
     def _remove_stale(self, found: list[Finding], writer_of: dict[str, Writer]) -> None:
-        """--dns-autopilot-remove-stale: drop the old values pre-flight found, before writing."""
+        """The remove-stale option: drop the old values pre-flight found, before writing."""
         for finding in found:
             if finding.code != Code.STALE_RECORD or not finding.where:
                 continue
@@ -293,7 +326,7 @@ class Run:
             with self._events.step("remove-stale", name, zone=zone, values=list(finding.values)):
                 writer_of[zone].remove(zone, {name: set(finding.values)})
             display_util.notify(f"dns-autopilot: removed {len(finding.values)} stale value(s) "
-                                f"at {name} (--dns-autopilot-remove-stale)")
+                                f"at {name} ({options.flag('remove-stale')})")
 
     def _write(self, writer_of: dict[str, Writer],
                batches: dict[str, dict[str, frozenset[str]]]) -> None:
@@ -324,6 +357,13 @@ class Run:
             failures = [exc for exc in pool.map(one, sorted(batches)) if exc is not None]
         if failures:
             raise failures[0]
+
+    def _rewrite(self, target: plan.Target) -> None:
+        """The values of one name again, after another writer removed them during the wait
+        (the journal still holds them: cleanup and recovery stay as they were)."""
+        writer, _ = self.state.written[target.zone]
+        with self._events.step("rewrite", target.name, zone=target.zone, writer=writer.label):
+            writer.add(target.zone, {target.name: target.values}, RECORD_TTL)
 
     def _take_back(self, zone: str, writer: Writer, records: dict[str, frozenset[str]]
                    ) -> None:
@@ -394,15 +434,16 @@ class Run:
         def gather(origin: str, domain: str, reading: ca_errors.CaReading) -> evidence.Evidence:
             route = state.routes.get(origin)
             target = route.name if route else origin
-            zone = route.zone if route else state.follower.recursive.zone_of(
-                origin.split(".", 1)[1])
+            zone = route.zone if route else state.follower.zones.zone_of(origin)
             found = evidence.gather(origin, target, zone,
                                     frozenset(state.targets.get(target, ())), domain, reading,
                                     state.follower, identities,
                                     requester=self.requester(failed[0][2].account_key))
-            # What sat at the name before this run, with the TTL caches may still hold it for.
-            before = tuple(f for f in state.stale if f.where == (zone, target))
-            return dataclasses.replace(found, findings=found.findings + before)
+            # What sat at the name before this run (stale values with the TTL caches may
+            # still hold them for, an answer too large for UDP), and who served ours.
+            before = tuple(f for f in state.before if f.where == (zone, target))
+            return dataclasses.replace(found, findings=found.findings + before,
+                                       served=state.served.get(target, frozenset()))
 
         readings = {names.validation_name(domain): ca_errors.read_error(achall.error)
                     for domain, _, achall in failed}
@@ -428,7 +469,7 @@ class Run:
 
     def _failure_hook(self, stage: str, diagnoses: list[dict[str, object]], names: list[str]
                       ) -> None:
-        """--dns-autopilot-failure-hook, once per run; its own failure is only logged, and
+        """The failure-hook option's command, once per run; its own failure is only logged, and
         nothing in its path may replace certbot's error or the hint."""
         try:
             command = self.conf("failure-hook")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .. import dnsio
 from ..cleanup.journal import Journal
 from ..plan.chain import Follower
 from ..plan.routing import Route
@@ -22,9 +23,13 @@ class RunState:
 
     journal: Journal  # every batch is noted here before its writer is called
     follower: Follower  # the run's resolvers and reach, for the hint's evidence too
-    wait_off: bool  # --dns-autopilot-propagation-timeout 0
+    wait_off: bool  # the propagation-timeout option is 0
     routes: dict[str, Route] = field(default_factory=dict)  # origin -> route
     targets: dict[str, frozenset[str]] = field(default_factory=dict)  # name -> our values
     written: dict[str, tuple[Writer, dict[str, frozenset[str]]]] = field(default_factory=dict)
-    stale: list[Finding] = field(default_factory=list)  # pre-flight's stale-record findings
+    #: pre-flight's findings about the records at a name (stale values, an oversized
+    #: answer), as they were before this run wrote: the hint reads them beside what it sees
+    before: list[Finding] = field(default_factory=list)
+    #: name -> the authoritative addresses the wait saw serving this run's values at its end
+    served: dict[str, frozenset[dnsio.Server]] = field(default_factory=dict)
     warnings: list[Finding] = field(default_factory=list)  # pre-flight's warnings, shown once

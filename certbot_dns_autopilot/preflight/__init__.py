@@ -5,17 +5,21 @@ functions (`caa`, `dnssec`, `findings`); one module per probe gathers the answer
 `caa_probe`, `delegation`, `dnssec_probe`, `existing`, `permissions`, `ratelimits`), and
 `run` asks them all; `links` (the chain's CNAMEs at every server) is doctor's and the hint's,
 as a run waits for them instead.
-Nothing here asks a recursive resolver about an ``_acme-challenge`` name: TXT lookups go to
-the authoritative servers of the target zone, so no negative answer is cached for the CA.
+Nothing here asks a recursive resolver a question whose answer could deny an
+``_acme-challenge`` name: TXT and CAA lookups and zone cuts go to the authoritative servers
+(`zones.Zones`), so no negative answer, nor an NSEC proof a resolver could deny a name from
+(RFC 8198), is cached where this run or the CA looks next.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from .. import names
 from ..codes import Code
-from ..plan.chain import Follower
 from ..plan.routing import Route
+from ..writers import PROBE_PREFIX
+from ..zones import Zones
 from . import caa
 from .caa_probe import caa_findings
 from .delegation import delegation
@@ -31,7 +35,7 @@ __all__ = ["ca_identities", "caa_findings", "delegation", "dnssec_findings", "ex
 
 
 def ca_identities(configured: str | None, directory_url: str | None) -> set[str]:
-    """--dns-autopilot-caa-identities, else the ACME directory's meta.caaIdentities."""
+    """The ``caa-identities`` option, else the ACME directory's meta.caaIdentities."""
     if configured:
         return {item.strip().lower() for item in configured.split(",") if item.strip()}
     if not directory_url:
@@ -45,22 +49,35 @@ def ca_identities(configured: str | None, directory_url: str | None) -> set[str]
     return {str(i).lower() for i in meta.get("caaIdentities", [])}
 
 
-def run(routes: list[Route], domains: list[str], follower: Follower, identities: set[str],
+def _existing(route: Route, zones: Zones, adding: int) -> list[Finding]:
+    """Values already at the route's name, except the plugin's own permission-probe values:
+    a probe removed seconds ago (by doctor, or an earlier run) is still served by a
+    secondary until the removal reaches it, and is nobody's stale record. Asked again, with
+    those values as ours, only when one is seen."""
+    found = existing_values(route, zones, set(), adding)
+    probes = {value for finding in found if finding.code == Code.STALE_RECORD
+              for value in finding.values if value.startswith(PROBE_PREFIX)}
+    return existing_values(route, zones, probes, adding) if probes else found
+
+
+def run(routes: list[Route], domains: list[str], zones: Zones, identities: set[str],
         probe_permission: bool = False, requester: caa.Requester | None = None
         ) -> list[Finding]:
     """Every probe, for every name and zone of a run, before anything is written."""
     found = public_suffix(domains)
-    zones = {r.zone for r in routes} | {h.zone for r in routes if r.chain
-                                         for h in r.chain.hops if h.zone}
+    written = {r.zone for r in routes} | {h.zone for r in routes if r.chain
+                                           for h in r.chain.hops if h.zone}
     with ThreadPoolExecutor(max_workers=16) as pool:  # names are independent: ask at once
-        for result in pool.map(lambda d: caa_findings(d, follower, identities, requester),
+        for result in pool.map(lambda d: caa_findings(d, zones, identities, requester),
                                domains):
             found += result
-        for result in pool.map(lambda z: delegation(z, follower), sorted(zones)):
+        for result in pool.map(lambda z: delegation(z, zones), sorted(written)):
             found += result
-        for result in pool.map(lambda z: dnssec_findings(z, follower), sorted(zones)):
+        for result in pool.map(lambda z: dnssec_findings(z, zones), sorted(written)):
             found += result
-        for result in pool.map(lambda r: existing_values(r, follower, ours=set()), routes):
+        adding = {r.origin: sum(names.validation_name(d) == r.origin for d in domains) or 1
+                  for r in routes}
+        for result in pool.map(lambda r: _existing(r, zones, adding[r.origin]), routes):
             found += result
     # A bogus CAA answer in a zone whose DS is already reported broken is that same cause.
     broken = {f.name for f in found if f.code == Code.DNSSEC_BROKEN}

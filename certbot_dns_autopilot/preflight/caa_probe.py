@@ -12,25 +12,29 @@ import dns.exception
 
 from .. import dnsio, names
 from ..codes import Code
-from ..plan.chain import Follower
+from ..options import flag
 from ..shown import quoted
+from ..zones import Zones
 from . import caa
+from .dnssec_probe import signed
 from .findings import ERROR, WARNING, Finding
 
 
-def caa_findings(domain: str, follower: Follower, identities: set[str],
+def caa_findings(domain: str, zones: Zones, identities: set[str],
                  requester: caa.Requester | None = None) -> list[Finding]:
     """The closest CAA set must authorise one of the CA's identities (issuewild for *.), for
     this run's ACME account and DNS-01; every nameserver of the zones holding that set (or
-    that would hold it) must answer CAA queries; validating resolvers must accept them."""
+    that would hold it) must answer CAA queries; validating resolvers must accept them.
+    The sets are asked of the authoritative servers (`zones.Zones.caa`): a resolver asked
+    for CAA at a name of a signed zone caches the NSEC of its empty answer, which denies
+    the name's ``_acme-challenge`` too."""
     requester = requester or caa.Requester()
-    recursive = follower.recursive
     wildcard = domain.startswith("*.")
     base = names.normalize(domain.removeprefix("*."))
     sets = []
     try:
         for owner in names.ancestors(base):
-            records = [caa.CAA(*r) for r in recursive.caa(owner)]
+            records = [caa.CAA(*r) for r in zones.caa(owner)]
             sets.append((owner, records))
             if records:
                 break
@@ -38,19 +42,16 @@ def caa_findings(domain: str, follower: Follower, identities: set[str],
         return [Finding(Code.CAA_BLOCKED, WARNING, domain, "the CAA lookup failed; the CA refuses "
                         "to issue while it cannot read CAA", f"{exc}",
                         "make the zone's nameservers answer CAA queries (an empty answer is "
-                        "fine)")] + caa_servers(domain, [o for o, _ in sets] or [base], follower)
-    found = caa_servers(domain, [owner for owner, _ in sets], follower)
-    found += caa_bogus(domain, [owner for owner, _ in sets], recursive, follower.reach.query)
+                        "fine)")] + caa_servers(domain, [o for o, _ in sets] or [base], zones)
+    found = caa_servers(domain, [owner for owner, _ in sets], zones)
+    found += caa_bogus(domain, [owner for owner, _ in sets], zones)
     closest = caa.relevant(sets)
     if closest is None:
         return found
     owner, records = closest
     evidence = "\n".join(f"{owner}. CAA {r}" for r in records)
     if not identities:
-        return found + [Finding(
-            Code.CAA_BLOCKED, WARNING, domain, f"CAA records at {owner} restrict issuers, and this "
-            "CA's identity is unknown (its directory publishes no caaIdentities)", evidence,
-            "name the CA with --dns-autopilot-caa-identities (e.g. letsencrypt.org)")]
+        return found + [unknown_ca(domain, evidence, requester.server)]
     verdict = caa.evaluate(records, identities, wildcard, requester.account, requester.server,
                            requester.staging)
     if verdict.allowed and verdict.case_only:
@@ -64,6 +65,22 @@ def caa_findings(domain: str, follower: Follower, identities: set[str],
         return found
     return found + [caa_refusal(domain, owner, records, verdict, identities, wildcard,
                                 requester)]
+
+
+def unknown_ca(domain: str, evidence: str, directory: str | None) -> Finding:
+    """CAA records restrict issuers and the CA is not known: its directory was asked and
+    publishes no caaIdentities, or (doctor) no CA was named at all. One text for every name
+    and owner (the records are the evidence), so doctor says it once."""
+    if directory:
+        problem = (f"CAA records restrict issuers, and this CA's identity is unknown: its "
+                   f"directory ({directory}) publishes no caaIdentities")
+        fix = f"name the CA with {flag('caa-identities')} (e.g. letsencrypt.org)"
+    else:
+        problem = ("CAA records restrict issuers, and no CA was named: whether they let yours "
+                   "issue is not checked")
+        fix = (f"name the CA with {flag('caa-identities')} (e.g. letsencrypt.org), or give "
+               "its ACME directory with --server URL")
+    return Finding(Code.CAA_BLOCKED, WARNING, domain, problem, evidence, fix)
 
 
 def lowered(owner: str, records: list[caa.CAA], identities: set[str], wildcard: bool) -> str:
@@ -120,16 +137,16 @@ def caa_refusal(domain: str, owner: str, records: list[caa.CAA], verdict: caa.Ve
     return Finding(Code.CAA_BLOCKED, ERROR, domain, problem, evidence, fix)
 
 
-def caa_servers(domain: str, owners: list[str], follower: Follower,
+def caa_servers(domain: str, owners: list[str], zones: Zones,
                 query: Callable[..., dnsio.Answer] | None = None) -> list[Finding]:
     """Every address of every nameserver of the zones holding the CAA names climbed (and the
     targets of CNAMEs there) must answer CAA with NOERROR or NXDOMAIN: the CA's resolver may
     ask any of them, and a failure there makes the CA refuse issuance.
 
-    ``query`` (default: the reach's own, ``follower.reach.query``) asks past the run's
+    ``query`` (default: the reach's own, ``zones.reach.query``) asks past the run's
     `dnsio.Reach` on purpose: silence on CAA alone must not mark an address dead for the
     waiter."""
-    query = query or follower.reach.query
+    query = query or zones.reach.query
     blocked: list[str] = []
     unreachable: list[str] = []
     seen: set[str] = set()
@@ -140,10 +157,10 @@ def caa_servers(domain: str, owners: list[str], follower: Follower,
             continue
         seen.add(owner)
         try:
-            zone = follower.recursive.zone_of(owner)
+            zone = zones.zone_of(owner)
         except dns.exception.DNSException:
             continue
-        for server, answer, soa in _ask_caa(owner, zone, follower, query):
+        for server, answer, soa in _ask_caa(owner, zone, zones, query):
             if answer.cname:
                 todo.append(answer.cname)
             outcome = caa.server_outcome(answer.rcode, soa.rcode if soa else None)
@@ -157,7 +174,7 @@ def caa_servers(domain: str, owners: list[str], follower: Follower,
     return _server_findings(domain, blocked, unreachable)
 
 
-def _ask_caa(owner: str, zone: str, follower: Follower, query: Callable[..., dnsio.Answer]
+def _ask_caa(owner: str, zone: str, zones: Zones, query: Callable[..., dnsio.Answer]
              ) -> list[tuple[dnsio.Server, dnsio.Answer, dnsio.Answer | None]]:
     """CAA at ``owner`` from every usable address of ``zone`` at once, and the zone's SOA
     from those that said nothing (silence on both is this host's, not the zone's)."""
@@ -168,7 +185,7 @@ def _ask_caa(owner: str, zone: str, follower: Follower, query: Callable[..., dns
 
     # An address with no route, or silent earlier in the run, was named `unreachable`
     # where it was found (the zone's delegation): not asked, nor reported, twice.
-    servers = [s for s in follower.servers(zone) if follower.reach.usable(s)]
+    servers = [s for s in zones.servers(zone) if zones.reach.usable(s)]
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(servers)))) as pool:
         return list(pool.map(ask, servers))  # addresses are independent: ask at once
 
@@ -194,20 +211,28 @@ def _server_findings(domain: str, blocked: list[str], unreachable: list[str]
     return found
 
 
-def caa_bogus(domain: str, owners: list[str], recursive: dnsio.Recursive,
-              query: Callable[..., dnsio.Answer]) -> list[Finding]:
+def caa_bogus(domain: str, owners: list[str], zones: Zones) -> list[Finding]:
     """CAA answers a validating resolver rejects (SERVFAIL without Checking Disabled, while
-    the lookup with it answered): the CA validates DNSSEC, meets the SERVFAIL and refuses."""
+    the lookup with it answered): the CA validates DNSSEC, meets the SERVFAIL and refuses.
+    Asked only at names of unsigned zones (a CNAME there may lead into a signed one): in a
+    signed zone the resolver would cache the NSEC of an empty answer, denying our own
+    names, and the DNSSEC probe checks that zone's chain at its servers instead."""
+    query = zones.reach.query
     for owner in owners:
+        try:
+            if signed(zones, zones.zone_of(owner)):
+                continue
+        except dns.exception.DNSException:
+            continue
         rows = []
-        for resolver in recursive.servers:
+        for resolver in zones.recursive.servers:
             answer = query(resolver, owner, "CAA", recurse=True)
             if answer.rcode == "SERVFAIL":
                 rows.append(f"resolver {resolver}: CAA {owner} -> SERVFAIL (DNSSEC validation; "
                             f"with +cd it answers)\n      {resolver.dig(owner, 'CAA', True)}")
         if rows:
             try:
-                zone = recursive.zone_of(owner)
+                zone = zones.zone_of(owner)
             except dns.exception.DNSException:
                 zone = ""
             return [Finding(Code.CAA_BLOCKED, ERROR, domain, f"the CAA answer at {owner} fails "

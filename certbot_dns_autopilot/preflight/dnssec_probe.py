@@ -9,35 +9,50 @@ import dns.message
 
 from .. import dnsio
 from ..codes import Code
-from ..plan.chain import Follower
+from ..zones import Zones
 from .findings import ERROR, Finding
 
 if TYPE_CHECKING:  # the rules load dnspython's DNSSEC code: only a probe that runs needs it
     from . import dnssec
 
 
-def dnssec_findings(zone: str, follower: Follower) -> list[Finding]:
+def _parent_ds(zones: Zones, zone: str
+               ) -> tuple[dnsio.Server | None, dns.message.Message | None]:
+    """The DS answer for ``zone`` from its parent's servers (the parent its delegation was
+    read from), and who gave it."""
+    if not zone:
+        return None, None
+    parent = zones.delegation(zone).parent
+    if parent is None:
+        try:
+            parent = zones.zone_of(zone.split(".", 1)[1]) if "." in zone else ""
+        except dns.exception.DNSException:
+            return None, None
+    return _first(zones.reach, zones.servers(parent), zone, "DS")
+
+
+def signed(zones: Zones, zone: str) -> bool:
+    """Does ``zone``'s parent publish DS records for it (validating resolvers check it)?"""
+    return dnsio.records(_parent_ds(zones, zone)[1], zone, "DS") is not None
+
+
+def dnssec_findings(zone: str, zones: Zones) -> list[Finding]:
     """Where the parent publishes DS: a DNSKEY must match and sign; resolvers must agree.
-    Every question goes through the follower's `dnsio.Reach` (whole responses: the records
+    Every question goes through the run's `dnsio.Reach` (whole responses: the records
     themselves are judged), so recorded answers can stand in for the servers."""
     from . import dnssec
 
-    reach, records = follower.reach, dnsio.records
-    parent = zone.split(".", 1)[1] if "." in zone else ""
-    try:
-        parent_zone = follower.recursive.zone_of(parent) if parent else ""
-    except dns.exception.DNSException:
-        return []
-    parent_server, parent_answer = _first(reach, follower.servers(parent_zone), zone, "DS")
+    reach, records = zones.reach, dnsio.records
+    parent_server, parent_answer = _parent_ds(zones, zone)
     ds = records(parent_answer, zone, "DS")
     if ds is None:
         return []
-    servers = follower.servers(zone)
+    servers = zones.servers(zone)
     _, keys = _first(reach, servers, zone, "DNSKEY")
     _, soa = _first(reach, servers, zone, "SOA")
     verdict = dnssec.judge(zone, ds, records(keys, zone, "DNSKEY"), records(soa, zone, "SOA"),
                            records(soa, zone, "RRSIG", covers="SOA"))
-    verdict, resolver_rows = _resolvers_agree(zone, follower, verdict)
+    verdict, resolver_rows = _resolvers_agree(zone, zones, verdict)
     if verdict.ok:
         return []
     evidence = "\n".join([
@@ -62,15 +77,16 @@ def _first(reach: dnsio.Reach, servers: list[dnsio.Server], name: str, rdtype: s
     return None, None
 
 
-def _resolvers_agree(zone: str, follower: Follower, verdict: dnssec.Verdict
+def _resolvers_agree(zone: str, zones: Zones, verdict: dnssec.Verdict
                      ) -> tuple[dnssec.Verdict, list[str]]:
     """Each resolver's rcode for the zone's SOA: a validating resolver's SERVFAIL breaks a
-    chain that looks right from the records."""
+    chain that looks right from the records. (The apex SOA exists: the answer is positive,
+    and leaves no denial in the resolver's cache.)"""
     from . import dnssec
 
     rows = []
-    for resolver in follower.recursive.servers:
-        answer = follower.reach.query(resolver, zone, "SOA", recurse=True)
+    for resolver in zones.recursive.servers:
+        answer = zones.reach.query(resolver, zone, "SOA", recurse=True)
         rows.append(f"resolver {resolver}: {answer.rcode}")
         if answer.rcode == "SERVFAIL" and verdict.ok:
             verdict = dnssec.Verdict(False, "validating resolvers answer SERVFAIL while the "

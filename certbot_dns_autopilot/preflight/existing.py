@@ -3,21 +3,25 @@ mistyped names), asked of the target zone's authoritative servers."""
 
 from __future__ import annotations
 
+from .. import dnsio
 from ..codes import Code
-from ..plan.chain import Follower
+from ..options import flag
 from ..plan.routing import Route
+from ..zones import Zones
 from .findings import WARNING, Finding
 
 
-def existing_values(route: Route, follower: Follower, ours: set[str]) -> list[Finding]:
-    """Values already at the target (stale-record) and records at a doubled name (wrong-name),
-    asked of the target zone's authoritative servers only."""
-    found = []
-    servers = follower.servers(route.zone)
+def existing_values(route: Route, zones: Zones, ours: set[str], adding: int = 1
+                    ) -> list[Finding]:
+    """Values already at the target (stale-record), the answer's size once ``adding``
+    values join them (oversized-answer), and records at a doubled name (wrong-name), asked
+    of the target zone's authoritative servers only."""
+    found = oversized(route, zones, adding)
+    servers = zones.servers(route.zone)
     seen: dict[str, int | None] = {}
     rows = []
     for server in servers:
-        answer = follower.reach.ask(server, route.name, "TXT")
+        answer = zones.reach.ask(server, route.name, "TXT")
         rows.append(f"{server}: {answer.describe()}")
         for value in answer.values - ours:
             seen[value] = answer.ttl
@@ -29,11 +33,11 @@ def existing_values(route: Route, follower: Follower, ours: set[str]) -> list[Fi
             "accepts any matching value, but resolvers may keep serving the old set for "
             f"{ttl} s", "\n".join(rows),
             "remove old _acme-challenge values that no running issuance needs (or run with "
-            "--dns-autopilot-remove-stale true), and keep their TTL short",
+            f"{flag('remove-stale')} true), and keep their TTL short",
             values=tuple(sorted(seen)), where=(route.zone, route.name), ttl=ttl))
     doubled = f"{route.name}.{route.zone}"
-    for server in [s for s in servers if follower.reach.usable(s)][:1]:
-        answer = follower.reach.ask(server, doubled, "TXT")
+    for server in [s for s in servers if zones.reach.usable(s)][:1]:
+        answer = zones.reach.ask(server, doubled, "TXT")
         if answer.values:
             found.append(Finding(
                 Code.WRONG_NAME, WARNING, route.origin,
@@ -42,3 +46,34 @@ def existing_values(route: Route, follower: Follower, ours: set[str]) -> list[Fi
                 f"delete it; in provider UIs enter only '_acme-challenge' (the zone "
                 f"{route.zone} is appended)"))
     return found
+
+
+def oversized(route: Route, zones: Zones, adding: int) -> list[Finding]:
+    """The TXT answer the CA's validating resolver will get at the target, with this run's
+    ``adding`` values (43 characters each) beside those there now, DNSSEC signatures
+    included: over `dnsio.UDP_SIZE` bytes it is truncated over UDP and whole only over TCP
+    (RFC 7766); a resolver that does not retry over TCP, or a nameserver whose TCP port 53
+    is filtered, sees no TXT."""
+    for server in [s for s in zones.servers(route.zone) if zones.reach.usable(s)][:1]:
+        response = zones.reach.fetch(server, route.name, "TXT", dnssec=True)
+        if response is None:
+            return []
+        now = dnsio.read(response, route.name)
+        size = dnsio.predicted_size(response, route.name,
+                                    [f"{i:043d}" for i in range(adding)])
+        if size <= dnsio.UDP_SIZE:
+            return []
+        count = len(now.values) + adding
+        return [Finding(
+            Code.OVERSIZED_ANSWER, WARNING, route.origin,
+            f"the TXT answer at {route.name} will be {size} bytes with this run's "
+            f"{adding} value(s) beside the {len(now.values)} there now ({count} in all): "
+            f"larger than {dnsio.UDP_SIZE} bytes, it is truncated over UDP and whole only "
+            "over TCP; a CA resolver that does not retry over TCP, or a nameserver whose "
+            "TCP port 53 is filtered, sees no TXT",
+            f"{server}: {now.describe()} ({now.size} bytes now)\n"
+            f"      {server.dig(route.name, 'TXT')} +dnssec +bufsize={dnsio.UDP_SIZE}",
+            "remove the values no running issuance needs (or run with "
+            f"{flag('remove-stale')} true), and allow TCP port 53 to every nameserver",
+            where=(route.zone, route.name))]
+    return []

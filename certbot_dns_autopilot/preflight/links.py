@@ -10,18 +10,19 @@ from collections.abc import Callable
 
 from .. import dnsio
 from ..codes import Code
-from ..plan.chain import Chain, Follower
+from ..plan.chain import Chain
 from ..wait.propagation import BEHIND, Observation
+from ..zones import Zones
 from .findings import WARNING, Finding
 
 
-def observe(chain: Chain, follower: Follower,
+def observe(chain: Chain, zones: Zones,
             query: Callable[..., dnsio.Answer] | None = None) -> tuple[Observation, ...]:
     """Each CNAME of ``chain`` asked of every address of its zone (recursion off)."""
-    ask = query or follower.reach.ask
+    ask = query or zones.reach.ask
     return tuple(Observation(s, link.name, link.values, ask(s, link.name, "CNAME"),
                              rdtype="CNAME", zone=link.zone)
-                 for link in chain.links() for s in follower.servers(link.zone))
+                 for link in chain.links() for s in zones.servers(link.zone))
 
 
 def behind(observations: tuple[Observation, ...]) -> list[Observation]:
@@ -29,9 +30,9 @@ def behind(observations: tuple[Observation, ...]) -> list[Observation]:
     return [obs for obs in observations if obs.status == BEHIND]
 
 
-def cname_links(origin: str, chain: Chain | None, follower: Follower) -> list[Finding]:
+def cname_links(origin: str, chain: Chain | None, zones: Zones) -> list[Finding]:
     """A warning per CNAME that not every nameserver of its zone serves yet."""
-    late = behind(observe(chain, follower)) if chain else []
+    late = behind(observe(chain, zones)) if chain else []
     found = []
     for name in sorted({obs.name for obs in late}):
         rows = [obs for obs in late if obs.name == name]

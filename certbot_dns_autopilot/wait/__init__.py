@@ -32,7 +32,9 @@ from .. import dnsio
 from ..codes import Code
 from ..errors import AutopilotError
 from ..events import EventLog
+from ..options import flag
 from ..plan import Target
+from ..zones import Zones
 from . import propagation
 from .propagation import Observation
 
@@ -42,6 +44,8 @@ FIRST_INTERVAL = 0.25
 MAX_INTERVAL = 5.0
 MAX_PARALLEL = 32
 PROGRESS_EVERY = 5.0
+RESOLVER_STRIKES = 2  # rounds in a row a resolver answers nothing before it is left out
+MAX_REPUBLISH = 2  # rewrites of values another writer removed, per run (once per name)
 
 Query = Callable[..., dnsio.Answer]
 Pair = tuple[dnsio.Server, Target]
@@ -50,17 +54,23 @@ Pair = tuple[dnsio.Server, Target]
 class Waiter:
     """Polls until the evidence says the CA will find the values, or the timeout passes."""
 
-    def __init__(self, recursive: dnsio.Recursive, timeout: float, public_check: bool = True,
+    def __init__(self, zones: Zones, timeout: float, public_check: bool = True,
                  events: EventLog | None = None, progress: Callable[[str], None] | None = None,
                  query: Query | None = None, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  stopping: Callable[[], bool] = lambda: False,
-                 reach: dnsio.Reach | None = None, authoritative_check: bool = True) -> None:
-        self.recursive = recursive
+                 authoritative_check: bool = True,
+                 republish: Callable[[Target], None] | None = None) -> None:
+        """``zones``: the run's zones (their servers as the parents delegate them, and the
+        run's reach and resolvers); ``query``: how the resolvers are asked (default: the
+        reach's own, past its filter); ``republish``: writes a target's values again, when
+        another writer removed them during the wait (None: such a run stops)."""
+        self.zones = zones
+        self.recursive = zones.recursive
         self.timeout = timeout
         self.public_check = public_check
         self.authoritative_check = authoritative_check
-        self.reach = reach or dnsio.Reach(query=query)
+        self.reach = zones.reach
         #: addresses not verified from this host, with why (set by `wait`)
         self.unverified: dict[dnsio.Server, str] = {}
         self.events = events or EventLog()
@@ -70,6 +80,17 @@ class Waiter:
         self._sleep = sleep
         self._stopping = stopping  # a termination signal arrived: stop waiting at once
         self._said: set[tuple[dnsio.Server, str]] = set()  # CNAME links said to be behind
+        self._strikes: dict[dnsio.Server, int] = {}  # rounds in a row a resolver failed
+        self._silent: dict[dnsio.Server, str] = {}  # resolvers left out, with why
+        self._verified = False  # every authoritative address asked served the values
+        #: addresses whose answer came truncated over UDP and not over TCP
+        self.truncated: dict[dnsio.Server, str] = {}
+        self._republish = republish
+        self.republished: list[str] = []  # names whose values were written again
+        self._serving: set[Pair] = set()  # seen serving this run's values
+        self._targets: dict[tuple[str, str], Target] = {}
+        #: resolvers that denied a name from a proof cached before the write
+        self.denials: dict[tuple[dnsio.Server, str], dnsio.Answer] = {}
 
     def wait(self, targets: Sequence[Target], asked: Sequence[Target] | None = None,
              links: Sequence[Target] = ()) -> dict[str, float]:
@@ -90,11 +111,15 @@ class Waiter:
             behind = self._poll("authoritative", pairs, deadline, recurse=False)
             if behind:
                 raise self._authoritative_timeout(behind, servers)
+            self._whole_answers(pairs)
+            self._truncated_caught_up(pairs, deadline)
+            self._verified = any(server not in self.unverified and server not in self.truncated
+                                 for server, _ in pairs)
             self._resolvers_only(servers)
             timings["authoritative"] = self._clock() - start
         else:
             self.events.emit("authoritative-skipped", "off",
-                             reason="--dns-autopilot-authoritative-check false")
+                             reason=f"{flag('authoritative-check')} false")
         if self.public_check:
             public_start = self._clock()
             pairs = [(resolver, t) for t in (asked or targets)
@@ -105,8 +130,21 @@ class Waiter:
             timings["public"] = self._clock() - public_start
         self.events.emit("wait-done", "ok", duration_ms=(self._clock() - start) * 1000,
                          unverified=[f"{s}: {why}" for s, why in sorted(self.unverified.items())],
+                         resolvers_left_out=[f"{s}: {why}" for s, why in
+                                             sorted(self._silent.items())],
+                         cached_denials=[f"{name} @ {s}: {a.denial}" for (s, name), a in
+                                         sorted(self.denials.items())],
                          **{f"{k}_s": round(v, 3) for k, v in timings.items()})
         return timings
+
+    def serving(self) -> dict[str, frozenset[dnsio.Server]]:
+        """Each name's authoritative addresses that served this run's values when the wait
+        ended (the hint tells a value removed afterwards from one never served)."""
+        found: dict[str, set[dnsio.Server]] = {}
+        for server, target in self._serving:
+            if target.rdtype == "TXT":
+                found.setdefault(target.name, set()).add(server)
+        return {name: frozenset(servers) for name, servers in found.items()}
 
     def _skip_unusable(self, servers: dict[str, list[dnsio.Server]]) -> None:
         """Addresses of a family left out, or this host has no route to: one notice per
@@ -129,7 +167,7 @@ class Waiter:
         for zone, zone_servers in servers.items():
             if zone_servers and all(s in self.unverified for s in zone_servers):
                 decides = ("the resolvers decide" if self.public_check else
-                           "nothing was verified (--dns-autopilot-public-check false)")
+                           f"nothing was verified ({flag('public-check')} false)")
                 self.events.emit("resolvers-only", "warning", zone,
                                  servers=[str(s) for s in zone_servers])
                 logger.warning("dns-autopilot: resolvers only for %s: the authoritative "
@@ -139,20 +177,22 @@ class Waiter:
                                f"{decides}")
 
     def nameserver_addresses(self, zone: str) -> list[dnsio.Server]:
-        """Every address of every nameserver of ``zone``, as the resolvers see the NS set."""
+        """Every address of every nameserver of ``zone``: the hosts its parent delegates
+        to and those its apex lists (`zones.Zones.servers`, found once per run)."""
         with self.events.step("nameservers", zone) as step:
             try:
-                hosts, servers = dnsio.nameserver_addresses(self.recursive, zone)
+                servers = self.zones.servers(zone)
+                hosts = self.zones.delegation(zone).hosts
             except dns.exception.DNSException as exc:
                 raise AutopilotError(
-                    Code.LAME_DELEGATION, f"the NS set of {zone} could not be resolved: {exc}",
-                    "check the zone's delegation (dig NS at the parent) and "
-                    "--dns-autopilot-resolvers") from None
+                    Code.LAME_DELEGATION, f"the NS set of {zone} could not be resolved: "
+                    f"{dnsio.reason(exc)}", "check the zone's delegation (dig NS at the "
+                    f"parent) and {flag('resolvers')}") from None
             step["servers"] = [str(s) for s in servers]
         if not servers:
             raise AutopilotError(
                 Code.LAME_DELEGATION,
-                f"no nameserver of {zone} ({', '.join(hosts)}) has an address",
+                f"no nameserver of {zone} ({', '.join(hosts) or 'none found'}) has an address",
                 "publish A/AAAA records (and glue) for the zone's nameservers")
         return servers
 
@@ -160,8 +200,11 @@ class Waiter:
         def one(pair: Pair) -> Observation:
             server, target = pair
             started = self._clock()
-            ask = self._query if recurse else self.reach.ask
-            answer = ask(server, target.name, target.rdtype, recurse=recurse)
+            if recurse:  # with DO: a denial comes with the NSEC it was proven from
+                answer = self._query(server, target.name, target.rdtype, recurse=True,
+                                     dnssec=True)
+            else:
+                answer = self.reach.ask(server, target.name, target.rdtype)
             obs = Observation(server, target.name, target.values, answer, recurse,
                               target.rdtype, target.zone)
             link = {"rdtype": "CNAME", "cname": answer.cname} if target.rdtype == "CNAME" else {}
@@ -177,16 +220,23 @@ class Waiter:
         """Re-ask only what is behind until nothing is, or the deadline; returns what is."""
         total, interval, rounds, all_pairs = len(pairs), FIRST_INTERVAL, 0, list(pairs)
         targets = {(t.name, t.rdtype): t for _, t in pairs}
+        self._targets.update(targets)
         last_progress = self._clock()
         while True:
             if self._stopping():
                 raise errors.SignalExit("a termination signal arrived during the wait")
             rounds += 1
             started = self._clock()
-            behind = propagation.pending(self._ask_all(phase, pairs, recurse))
+            watched = [] if recurse else self._watched(pairs)
+            observed = self._ask_all(phase, list(pairs) + watched, recurse)
+            behind = propagation.pending(observed[:len(pairs)])
             if not recurse:
-                behind = self._drop_unreachable(behind)
+                behind += self._regressions(observed)
+                behind = self._drop_truncated(self._drop_unreachable(behind))
                 self._links_behind(behind)
+            else:
+                behind = self._drop_silent_resolvers(behind, pairs)
+                behind = self._drop_cached_denials(behind)
             unverified = sum(1 for server, _ in all_pairs if server in self.unverified)
             self.events.emit(f"{phase}-round", "done" if not behind else "waiting",
                              duration_ms=(self._clock() - started) * 1000, round=rounds,
@@ -211,6 +261,164 @@ class Waiter:
                 last_progress = self._clock()
             self._sleep(min(pause, remaining))
             pairs = [(obs.server, targets[(obs.name, obs.rdtype)]) for obs in behind]
+
+    def _watched(self, asking: Sequence[Pair]) -> list[Pair]:
+        """Every pair already seen serving this run's values and not asked this round:
+        asked again, since another writer may remove the values while others lag."""
+        now = set(asking)
+        return [pair for pair in self._serving if pair not in now]
+
+    def _regressions(self, observed: list[Observation]) -> list[Observation]:
+        """Note what serves the values now, and find what served them and no longer does:
+        another writer removed them (the set replaced, the value deleted). The first time
+        for a name, its values are written again (`republish`, at most `MAX_REPUBLISH` per
+        run) and waited for anew; a second time, the run stops (``write-conflict``)."""
+        regressed: list[Observation] = []
+        for obs in observed:
+            pair = (obs.server, self._targets[(obs.name, obs.rdtype)])
+            if obs.served:
+                self._serving.add(pair)
+            elif pair in self._serving and obs.status == propagation.BEHIND and \
+                    obs.rdtype == "TXT":
+                self._serving.discard(pair)
+                regressed.append(obs)
+        for target in {self._targets[(o.name, o.rdtype)] for o in regressed}:
+            gone = [o for o in regressed if o.name == target.name]
+            self._republish_or_stop(target, gone)
+        return regressed
+
+    def _republish_or_stop(self, target: Target, gone: list[Observation]) -> None:
+        serial = self.reach.ask(gone[0].server, target.zone, "SOA").serial
+        rows = [f"{o.server}: {o.answer.describe()}" for o in gone]
+        where = f"at serial {serial} of {target.zone}" if serial is not None else "now"
+        self.events.emit("values-removed", "regression", target.name, serial=serial,
+                         servers=[str(o.server) for o in gone],
+                         answers=[o.answer.as_dict() for o in gone])
+        if self._republish is None or target.name in self.republished or \
+                len(self.republished) >= MAX_REPUBLISH:
+            raise AutopilotError(
+                Code.WRITE_CONFLICT,
+                f"this run's value(s) at {target.name} were served, then removed {where}"
+                + (" again, after being written again" if target.name in self.republished
+                   else "") + ": another writer keeps replacing the TXT set there",
+                "find the other writer at that name (another host's certbot, acme.sh or "
+                "lego, a script, a DNS provider's UI) and serialize them: one issuance at a "
+                "time per name; or give each client its own _acme-challenge CNAME target "
+                "(dns_autopilot_aliases, see the CNAME aliases page)",
+                evidence="Served before, gone now (server: what it serves now):\n" +
+                "\n".join(f"  {row}" for row in rows)
+                + f"\n  {gone[0].server.dig(target.name, 'TXT')}")
+        self.republished.append(target.name)
+        self.events.emit("republish", "rewriting", target.name, zone=target.zone,
+                         serial=serial, count=len(self.republished), limit=MAX_REPUBLISH)
+        self._progress(f"dns-autopilot warning: [{Code.WRITE_CONFLICT}] this run's value(s) "
+                       f"at {target.name} were removed {where} by another writer "
+                       f"({'; '.join(rows)}): writing them again and waiting on")
+        self._republish(target)
+
+    def _drop_truncated(self, behind: list[Observation]) -> list[Observation]:
+        """Addresses whose answer came truncated over UDP and not over TCP cannot hand the
+        whole set to anyone: named once (the CA's resolvers fall back to TCP, and fail
+        there), not asked again; `wait` stops when no address of a name gives the whole
+        answer."""
+        for obs in behind:
+            if obs.status != propagation.TRUNCATED or obs.server in self.truncated:
+                continue
+            self.truncated[obs.server] = obs.answer.describe()
+            self.events.emit("truncated", "warning", obs.name, server=str(obs.server),
+                             answer=obs.answer.as_dict(), code=Code.OVERSIZED_ANSWER)
+            self._progress(f"dns-autopilot warning: [{Code.OVERSIZED_ANSWER}] {obs.server} "
+                           f"does not give the whole answer for {obs.name} "
+                           f"({obs.answer.error}): a CA resolver asking it fails over TCP")
+        return [obs for obs in behind if obs.status != propagation.TRUNCATED]
+
+    def _whole_answers(self, pairs: Sequence[Pair]) -> None:
+        """After the authoritative phase: a name for which every address that answered gave
+        a truncated answer and none the whole one is lost to every resolver (stops the run
+        before the CA is told)."""
+        for target in {t for _, t in pairs if t.rdtype == "TXT"}:
+            asked = [s for s, t in pairs if t == target and s not in self.unverified]
+            if asked and all(s in self.truncated for s in asked):
+                rows = "\n".join(f"  {s}: {self.truncated[s]}\n      "
+                                 f"{s.dig(target.name, 'TXT')} +tcp" for s in asked)
+                raise AutopilotError(
+                    Code.OVERSIZED_ANSWER,
+                    f"no nameserver address gives the whole TXT answer at {target.name}: it "
+                    f"is larger than {dnsio.UDP_SIZE} bytes, truncated over UDP, and TCP port "
+                    "53 does not answer", "allow TCP port 53 to every nameserver (RFC 7766 "
+                    "makes TCP mandatory), and remove the stale values at the name (or run "
+                    f"with {flag('remove-stale')} true)", evidence=rows)
+
+    def _truncated_caught_up(self, pairs: Sequence[Pair], deadline: float) -> None:
+        """An address that gives the values truncated (TCP dropped) cannot show them, but
+        its SOA serial can show it holds the zone's version that does: wait until it reaches
+        the serial of an address seen serving them, before any resolver is asked (one
+        asking it before would cache the old set)."""
+        zones = {t.zone for s, t in pairs if s in self.truncated}
+        for zone in sorted(zones):
+            serving = sorted({s for s, t in self._serving if t.zone == zone})
+            late = sorted({s for s, t in pairs if t.zone == zone and s in self.truncated})
+            reference = max((self.reach.ask(s, zone, "SOA").serial or 0 for s in serving),
+                            default=0)
+            while late and self._clock() < deadline:
+                late = [s for s in late if (self.reach.ask(s, zone, "SOA").serial or 0)
+                        < reference]
+                if late:
+                    self._sleep(min(FIRST_INTERVAL, max(deadline - self._clock(), 0)))
+            self.events.emit("truncated-serial", "late" if late else "caught-up", zone,
+                             serial=reference, servers=[str(s) for s in late])
+
+    def _drop_silent_resolvers(self, behind: list[Observation], pairs: Sequence[Pair]
+                               ) -> list[Observation]:
+        """A resolver that answered nothing, or refused, in `RESOLVER_STRIKES` rounds in a
+        row is the resolver's fault, not the zone's: named once and left out while another
+        resolver answers; with none left, the wait stops (``resolver-unreachable``)."""
+        failing = {obs.server: obs for obs in behind if not obs.answer.answered
+                   or obs.answer.rcode == "REFUSED"}
+        for server in {server for server, _ in pairs}:
+            self._strikes[server] = self._strikes.get(server, 0) + 1 \
+                if server in failing else 0
+        for server, obs in failing.items():
+            if self._strikes[server] == RESOLVER_STRIKES:
+                self._silent[server] = obs.answer.describe()
+                self.events.emit("resolver-dropped", "warning", obs.name, server=str(server),
+                                 answer=obs.answer.as_dict(), code=Code.RESOLVER_UNREACHABLE)
+                self._progress(f"dns-autopilot warning: [{Code.RESOLVER_UNREACHABLE}] resolver "
+                               f"{server} {obs.answer.describe()} in {RESOLVER_STRIKES} rounds "
+                               "in a row: no longer asked")
+        if self._silent and set(self._silent) >= set(self.recursive.servers):
+            rows = "\n".join(f"resolver {s}: {why}\n      {s.dig('.', 'SOA', recurse=True)}"
+                             for s, why in sorted(self._silent.items()))
+            raise AutopilotError(
+                Code.RESOLVER_UNREACHABLE, "every resolver stopped answering during the wait: "
+                "whether the resolvers serve the values cannot be known from this host",
+                propagation.resolver_fix(self.recursive.from_system), evidence=rows)
+        return [obs for obs in behind if obs.server not in self._silent]
+
+    def _drop_cached_denials(self, behind: list[Observation]) -> list[Observation]:
+        """A resolver denying a name from an NSEC record it cached before the value was
+        written (aggressive negative caching, RFC 8198) would deny it until the record's
+        TTL runs out, whatever the servers serve. Once every authoritative server was seen
+        serving the value, that is this host's resolver cache, not the CA's: named, and not
+        waited out. Without the authoritative evidence it is waited for like any cache."""
+        if not self._verified:
+            return behind
+        kept = []
+        for obs in behind:
+            if not obs.answer.denial or obs.answer.values:
+                kept.append(obs)
+                continue
+            if (obs.server, obs.name) not in self.denials:
+                self.denials[(obs.server, obs.name)] = obs.answer
+                self.events.emit("cached-denial", "warning", obs.name, server=str(obs.server),
+                                 answer=obs.answer.as_dict(), covering=obs.answer.denial,
+                                 seconds=obs.answer.denial_ttl, code=Code.CACHED_DENIAL)
+                self._progress(
+                    f"dns-autopilot warning: [{Code.CACHED_DENIAL}] resolver {obs.server} "
+                    f"denies {obs.name} from a proof it cached before the value was written "
+                    f"({obs.answer.denial}; {obs.answer.denial_ttl} s left), while every "
+                    "nameserver serves it: this host's cache, not the CA's; not waited out")
+        return kept
 
     def _links_behind(self, behind: list[Observation]) -> None:
         """Say once per server and link that a nameserver does not serve a CNAME of the
@@ -262,7 +470,7 @@ class Waiter:
                              "transfer (allow-transfer, TSIG for XFR, firewall)",
             Code.PROPAGATION_TIMEOUT: "check that the writer's server is a primary of this zone "
                                    "and that the others transfer from it; or raise "
-                                   "--dns-autopilot-propagation-timeout",
+                                   f"{flag('propagation-timeout')}",
         }
         fix = fixes[code]
         if links:
@@ -293,9 +501,9 @@ class Waiter:
             f"answer(s) still lacked them after {self.timeout:.0f} s (cached for up to "
             f"{cached} s more)",
             "a resolver holding an old answer serves it until its TTL runs out: raise "
-            "--dns-autopilot-propagation-timeout above that TTL, or lower the record's TTL "
+            f"{flag('propagation-timeout')} above that TTL, or lower the record's TTL "
             "next time; for split-horizon DNS, list resolvers that see the public view in "
-            "--dns-autopilot-resolvers or set --dns-autopilot-public-check false",
+            f"{flag('resolvers')} or set {flag('public-check')} false",
             evidence="Resolvers still behind:\n" + "\n".join(o.row() for o in behind))
 
 

@@ -9,13 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .. import dnsio
 from ..codes import Code
 from ..dnsio import Answer, Server
+from ..options import flag
 
 #: What an authoritative address's answer is. Only BEHIND and LAME are the zone's fault: a
 #: server that answers nothing cannot hand the CA a wrong answer (its resolvers move on to
 #: another server), one that answers without the values can.
 SERVING, BEHIND, LAME, UNREACHABLE = "serving", "behind", "lame", "unreachable"
+#: An answer larger than a UDP answer may be, that came truncated over UDP and not over
+#: TCP: that address cannot hand the whole set to a resolver (a firewall dropping TCP 53).
+TRUNCATED = "truncated"
 
 
 def found(answer: Answer, rdtype: str = "TXT") -> frozenset[str]:
@@ -30,11 +35,13 @@ def classify(answer: Answer, expected: frozenset[str] = frozenset(), rdtype: str
     """One authoritative answer, read the one way pre-flight, the waiter and the hint share:
     *serving* (with authority, every expected value; for a CNAME link, its target), *behind*
     (with authority, without them: NXDOMAIN, an old serial, other values), *lame* (REFUSED,
-    SERVFAIL, NOTAUTH, an unreadable answer, or no AA bit) or *unreachable* from this host
+    SERVFAIL, NOTAUTH, an unreadable answer, or no AA bit), *unreachable* from this host
     (no route, an unusable address family, refused at the network level, no answer over UDP
-    nor TCP)."""
+    nor TCP) or *truncated* (too large for UDP, and no answer over TCP)."""
     if not answer.answered:
         return UNREACHABLE
+    if answer.rcode == dnsio.TRUNCATED:
+        return TRUNCATED
     if answer.rcode not in ("NOERROR", "NXDOMAIN") or not answer.authoritative:
         return LAME
     if answer.rcode == "NOERROR" and expected <= found(answer, rdtype):
@@ -135,3 +142,31 @@ def zones_code(observations: Sequence[Observation],
 def cached_wait(answer: Answer) -> float:
     """How long a resolver may keep serving what it has now: the TTL it reports (≥ 1 s)."""
     return float(max(answer.ttl or 0, 0) + 1)
+
+
+def resolver_problem(answer: Answer) -> str:
+    """What is wrong with a resolver, from its answer to ``. SOA`` with recursion desired
+    ("" when it works): silence, a refusal or failure, a denied root, or no recursion."""
+    if not answer.answered:
+        return f"does not answer ({answer.error})" if answer.error else "does not answer"
+    if answer.rcode == "REFUSED":
+        return "refuses (REFUSED): it does not serve this host, or is not a resolver"
+    if answer.rcode == "SERVFAIL":
+        return "fails (SERVFAIL) even for the root: it cannot resolve anything"
+    if answer.rcode == "NXDOMAIN":
+        return "answers NXDOMAIN for the root: it denies every name"
+    if answer.rcode != "NOERROR":
+        return f"answers {answer.rcode} for the root"
+    if not answer.recursion:
+        return "does not recurse (no RA bit): an authoritative server, not a resolver"
+    return ""
+
+
+def resolver_fix(from_system: bool) -> str:
+    """How to repair the resolvers this host asks (the option, or /etc/resolv.conf)."""
+    where = (f"/etc/resolv.conf (read because {flag('resolvers')} is not given)"
+             if from_system else flag("resolvers"))
+    return (f"correct {where}: list recursive resolvers this host may query (IP, IP:PORT, "
+            "[IPv6]:PORT or https://host/dns-query); start the local cache "
+            "(systemd-resolved, unbound) if one should answer there, or let this host "
+            "query it (firewall, access-control)")

@@ -50,7 +50,10 @@ def exchange(message: dns.message.Message, server: str, timeout: float = 3, trie
     a query, or an UPDATE adding or deleting one value, changes nothing twice)."""
     for attempt in range(1, tries + 1):
         try:
-            return dns.query.udp(message, server, timeout=timeout, **kwargs)
+            response = dns.query.udp(message, server, timeout=timeout, **kwargs)
+            if response.flags & dns.flags.TC:  # too large for UDP: the whole answer over TCP
+                return dns.query.tcp(message, server, timeout=timeout, **kwargs)
+            return response
         except dns.exception.Timeout:
             if attempt == tries:
                 raise

@@ -178,10 +178,15 @@ def test_acmedns_refusals_allowfrom_and_credentials_are_told_apart(
     [denied] = [f for f in report["findings"] if f["code"] == "permission-denied"]
     assert "refused the credentials" in denied["problem"], denied
     assert "x" * 40 not in json.dumps(report)
-    # a bad CIDR at registration: the API's own error, one line
-    bad = register(acmedns, tmp_path / "other.json", "x." + fresh_name,
-                   allow_from=("not-a-cidr",))
-    assert bad.returncode == 2 and "invalid_allowfrom_cidr" in bad.stderr
+    # a bad CIDR at registration: refused here in one line (status 3, a usage error),
+    # before anything reaches the API
+    asked = len(acmedns.requests)
+    for cidr, said in (("not-a-cidr", "'not-a-cidr' has no prefix length"),
+                       ("10.0.0.0/33", "'10.0.0.0/33': the prefix length must be a number "
+                        "from 0 to 32 for an IPv4 address")):
+        bad = register(acmedns, tmp_path / "other.json", "x." + fresh_name, allow_from=(cidr,))
+        assert bad.returncode == 3 and said in bad.stderr, bad.stderr
+    assert len(acmedns.requests) == asked and not (tmp_path / "other.json").exists()
 
 
 def test_acmedns_three_values_for_one_registration_stop_before_writing(

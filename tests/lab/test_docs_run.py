@@ -177,18 +177,22 @@ def configure(machine: Machine, lab: Lab) -> None:
 #: docs/install.md's blocks the session's venv is built by: the venv with certbot and the
 #: plugin, and the DNS plugin a reader still uses for certificates not switched yet
 INSTALLED_BY = ("python3 -m venv /opt/certbot", "pip install certbot-dns-rfc2136")
+#: and the renewal schedule a reader of docs/install.md chose (of its timer and cron line)
+RENEWED_BY = "/etc/cron.d/certbot-renew"
 
 
 @pytest.fixture(scope="session")
 def installed(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ...]:
-    """docs/install.md's virtual environment, built once: the layers every page starts on,
-    with the lab's CA in the venv's CA bundle."""
+    """docs/install.md's virtual environment and cron line, built once: the layers every
+    page starts on, with the lab's CA in the venv's CA bundle."""
     machine = Machine(tmp_path_factory.mktemp("installed"), pass_env=pip_settings())
     configure(machine, lab)
     for block in docblocks.blocks("docs/install.md"):
         if block.kind == "run" and any(step in block.text for step in INSTALLED_BY):
             done = machine.shell(with_local_wheel(block.text, wheel()))
             assert done.returncode == 0, f"{block}:\n{done.stdout}{done.stderr}"
+        if block.kind == "file" and block.arg == RENEWED_BY:
+            machine.write(RENEWED_BY, block.text)
     done = machine.shell(
         f"cat {lab.env['LAB_CA_BUNDLE']} >>\"$(/opt/certbot/bin/python -m certifi)\"\n")
     assert done.returncode == 0, done.stdout + done.stderr

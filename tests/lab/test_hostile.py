@@ -90,5 +90,5 @@ def test_doctor_meets_hostile_data(lab: Lab, hostile: str) -> None:
 
 def test_doctor_refuses_a_name_with_a_space_in_one_clear_line(lab: Lab) -> None:
     status, report = lab.doctor("a b.example.com")
-    assert status == 2 and "is not a domain name" in report["stderr"]
+    assert status == 3 and "is not a domain name" in report["stderr"]  # a usage error
     assert "Fix:" in report["stderr"] and "Traceback" not in report["stderr"]

@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import Certbot, Lab, nsupdate, wait_absent
+from conftest import Certbot, Lab, nsupdate, served_everywhere, wait_absent
 
 pytestmark = pytest.mark.lab
 
@@ -162,3 +162,42 @@ def test_a_stale_ds_at_the_parent_is_dnssec_broken(lab: Lab, certbot: Certbot) -
     out_run = certbot.certonly(name)
     assert "dns-autopilot [dnssec-broken]" in out_run.output
     assert not out_run.steps("write")
+
+
+def test_a_doctor_run_does_not_call_an_earlier_runs_probe_stale(lab: Lab,
+                                                                fresh_name: str) -> None:
+    """doctor's permission probe writes a value at the name and removes it. The secondary
+    serves the value until the removal reaches it, which BIND's notify-delay (5 s) holds back
+    after a recent NOTIFY: a doctor run in those seconds finds it there, the plugin's own and
+    nobody's stale record. The earlier run's probe is written and removed here as the writer
+    does it (an RFC 2136 UPDATE each), after the secondary has the value: doctor's own add and
+    removal, milliseconds apart, reach a secondary in one transfer whenever the zone sent a
+    NOTIFY in the last seconds, as it does all through the suite."""
+    from certbot_dns_autopilot.writers import PROBE_PREFIX
+
+    name = f"_acme-challenge.{fresh_name}"
+    probe = f"{PROBE_PREFIX}{uuid.uuid4().hex[:12]}"
+    nsupdate(lab, "autopilot.test", name, probe, ttl=60)
+    served_everywhere(lab, name, lambda server, n: probe in lab.txt(server, n))
+    nsupdate(lab, "autopilot.test", name, probe, add=False)
+    status, report = lab.doctor(fresh_name, extra=(*LE, "--no-permission-probe"))
+    # Still served once the run ended, so served while it asked.
+    assert probe in lab.txt(lab.secondary, name), "the secondary caught up too early to tell"
+    assert probe not in lab.txt(lab.primary, name)
+    assert (status, report["findings"]) == (0, [])
+
+
+def test_apex_and_wildcard_share_one_finding_per_cause_in_doctors_words(lab: Lab) -> None:
+    """One unknown-CA note for both names (no --server, no --caa-identities: no CA named),
+    and one zone-not-found for a name no writer serves; doctor's flags in the fixes."""
+    status, report = lab.doctor("caa.autopilot.test", "*.caa.autopilot.test")
+    [note] = report["findings"]
+    assert (status, note["code"], note["severity"]) == (1, "caa-blocked", "warning")
+    assert note["name"] == "caa.autopilot.test, *.caa.autopilot.test"
+    assert "no CA was named" in note["problem"] and "directory" not in note["problem"]
+    assert "--caa-identities" in note["fix"] and "--dns-autopilot-" not in note["fix"]
+    name = f"x{uuid.uuid4().hex[:8]}.nozone.invalid"
+    status, report = lab.doctor(name, f"*.{name}", extra=LE)
+    [missing] = report["findings"]
+    assert (status, missing["code"], missing["name"]) == (2, "zone-not-found",
+                                                          f"{name}, *.{name}")

@@ -5,21 +5,26 @@ and the fix, never a traceback, never a secret; names the user may spell in seve
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import types
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import dns.query
 import pytest
 from certbot import errors
+from unit_helpers import DNSWorld
 
-from certbot_dns_autopilot import credentials, names
+from certbot_dns_autopilot import credentials, dnsio, names
 from certbot_dns_autopilot.dnsio import Server
-from certbot_dns_autopilot.options import parse_bool, parse_resolvers
+from certbot_dns_autopilot.options import parse_bool
 from certbot_dns_autopilot.plan import aliases
 from certbot_dns_autopilot.plan.aliases import Alias
 from certbot_dns_autopilot.plugin.authenticator import Authenticator
+from certbot_dns_autopilot.resolvers import parse as parse_resolvers
 
 SECRET = "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1iZS1wcmludGVk"  # TSIG secret (base64)
 TOKEN = "Tok3n-that-must-never-be-printed_0123456789"     # API tokens, client secrets
@@ -434,7 +439,8 @@ def test_a_yes_no_option_on_the_command_line_names_the_fix(
     assert "'maybe' is not true or false" in capsys.readouterr().err
 
 
-def setup_with(tmp_path: Path, **options: object) -> None:
+def setup_with(tmp_path: Path, **options: object) -> tuple[Any, Any]:
+    """The run set up from these options, its resolver answering (recorded answers)."""
     path = write(tmp_path, RFC2136)
     config = types.SimpleNamespace(**{
         "dns_autopilot_credentials": str(path), "dns_autopilot_resolvers": "192.0.2.53",
@@ -442,11 +448,16 @@ def setup_with(tmp_path: Path, **options: object) -> None:
         "dns_autopilot_public_check": True, "dns_autopilot_address_family": "any",
         "dns_autopilot_authoritative_check": True, "logs_dir": str(tmp_path),
         **{f"dns_autopilot_{k}": v for k, v in options.items()}})
-    Authenticator(config, "dns-autopilot").run._setup()
+    world = DNSWorld(resolvers=("192.0.2.53",))
+    with mock.patch.object(dnsio, "Recursive", functools.partial(dnsio.Recursive,
+                                                                  exchange=world)):
+        return Authenticator(config, "dns-autopilot").run._setup()
 
 
 def test_good_options_set_up_a_run(tmp_path: Path) -> None:
-    setup_with(tmp_path)
+    router, waiter = setup_with(tmp_path)
+    assert (waiter.timeout, waiter.public_check, waiter.authoritative_check) == (300, True, True)
+    assert router.follow_cnames and waiter.recursive.servers == [dnsio.Server("192.0.2.53")]
 
 
 SETUP = [

@@ -283,17 +283,14 @@ def test_a_code_outside_the_enumeration_is_refused_where_it_is_written() -> None
         finding(ERROR, "zone-missing")
 
 
-class _Recursive:
-    def zone_of(self, name: str) -> str:
-        return name.split(".", 1)[1] if name.count(".") > 1 else name
-
-
-class _Follower:
+class _Zones:
     """Two addresses per zone: .1 healthy, .2 as the test's answers say."""
 
-    recursive = _Recursive()
     # A scripted reach: every address usable (no kernel routes), none silent yet.
     reach = Reach(query=lambda *_, **__: Answer("NOERROR"))
+
+    def zone_of(self, name: str) -> str:
+        return name.split(".", 1)[1] if name.count(".") > 1 else name
 
     def servers(self, zone: str) -> list:
         from certbot_dns_autopilot.dnsio import Server
@@ -319,7 +316,7 @@ def test_every_nameserver_of_the_caa_zones_is_asked(caa_rcode: str, soa_rcode: s
         return Answer(caa_rcode if rdtype == "CAA" else soa_rcode or "NOERROR")
 
     found = caa_probe.caa_servers("www.example.com", ["www.example.com", "example.com", "com"],
-                                  _Follower(), query=query)
+                                  _Zones(), query=query)  # type: ignore[arg-type]
     # The CNAME's target is asked in its own zone; a top-level domain's servers are not.
     assert ("192.0.2.2", "www.cdn.example", "CAA") in asked
     assert not any(name == "com" for _, name, _ in asked)

@@ -4,8 +4,9 @@ wildcards, explicit aliases and the writer map (the lab tests do the same on BIN
 from __future__ import annotations
 
 import pytest
+from unit_helpers import FixedZones
 
-from certbot_dns_autopilot.dnsio import Answer, Server
+from certbot_dns_autopilot.dnsio import Answer, Reach, Server
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.plan import aliases
 from certbot_dns_autopilot.plan.chain import Follower
@@ -35,15 +36,15 @@ ZONES = {
 class FakeRecursive:
     servers: list[Server] = []
 
-    def zone_of(self, name: str) -> str:
-        found = [z for z in ZONES if name == z or name.endswith("." + z)]
-        return max(found, key=len) if found else ""
-
-    def nameservers(self, zone: str) -> list[str]:
-        return [f"ns.{zone}"]
-
     def addresses(self, host: str) -> list[str]:
         return ["192.0.2.1"]
+
+
+def zones(query: object, recursive: FakeRecursive | None = None, hosts: int = 1) -> FixedZones:
+    """Each zone of ZONES with one nameserver, ns.<zone> (and old.<zone> with two)."""
+    names = ["ns", "old"][:hosts]
+    return FixedZones(recursive or FakeRecursive(), Reach(query=query),  # type: ignore[arg-type]
+                      {z: [f"{n}.{z}" for n in names] for z in ZONES})
 
 
 def fake_query(server: Server, name: str, rdtype: str, recurse: bool = False) -> Answer:
@@ -62,7 +63,7 @@ class FakeWriter:
         self.label = label
 
     def find_zone(self, name: str) -> str:
-        return FakeRecursive().zone_of(name)
+        return zones(fake_query).zone_of(name)
 
 
 MAIN, ACME = FakeWriter("main"), FakeWriter("acme")
@@ -71,7 +72,7 @@ MAIN, ACME = FakeWriter("main"), FakeWriter("acme")
 def router(alias_text: str = "", follow: bool = True, map_: WriterMap | None = None) -> Router:
     writers = map_ or WriterMap([(MAIN, ("example.com", "example.net")),
                                  (ACME, ("acme.example.org",))])
-    return Router(writers, Follower(FakeRecursive(), query=fake_query),  # type: ignore[arg-type]
+    return Router(writers, Follower(zones(fake_query)),  # type: ignore[arg-type]
                   aliases.parse(alias_text), follow_cnames=follow)
 
 
@@ -186,9 +187,6 @@ def test_an_upward_referral_from_one_server_does_not_move_the_chain_out_of_the_z
     """Every server of the zone is asked; one that is not authoritative and refers upward
     (to the TLD) is lame, not a delegation: the other's CNAME is the chain's link."""
     class TwoServers(FakeRecursive):
-        def nameservers(self, zone: str) -> list[str]:
-            return [f"ns.{zone}", f"old.{zone}"]
-
         def addresses(self, host: str) -> list[str]:
             return ["192.0.2.9" if host.startswith("old.") else "192.0.2.1"]
 
@@ -197,7 +195,7 @@ def test_an_upward_referral_from_one_server_does_not_move_the_chain_out_of_the_z
             return Answer("NOERROR", referral="com")
         return fake_query(server, name, rdtype, recurse)
 
-    chain = Follower(TwoServers(), query=query).follow(  # type: ignore[arg-type]
+    chain = Follower(zones(query, TwoServers(), hosts=2)).follow(  # type: ignore[arg-type]
         "_acme-challenge.example.com")
     assert chain.final == "_acme-challenge.example.com.acme.example.org"
     assert [link.name for link in chain.links()] == ["_acme-challenge.example.com"]

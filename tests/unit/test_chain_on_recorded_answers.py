@@ -5,9 +5,8 @@
 from __future__ import annotations
 
 import pytest
-from unit_helpers import DNSWorld
+from unit_helpers import DNSWorld, zones_of
 
-from certbot_dns_autopilot import dnsio
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.plan.chain import Follower
 
@@ -41,8 +40,7 @@ def world(example_com: str = "", example_org: str = "") -> DNSWorld:
 
 
 def follower(recorded: DNSWorld) -> Follower:
-    return Follower(dnsio.Recursive([dnsio.Server(RESOLVER)], exchange=recorded),
-                    reach=dnsio.Reach(exchange=recorded))
+    return Follower(zones_of(recorded, RESOLVER))
 
 
 def test_no_cname_ends_the_chain_at_the_name_itself() -> None:
@@ -143,10 +141,10 @@ def test_doctor_warns_of_a_cname_one_nameserver_does_not_serve_yet() -> None:
     recorded = two_server_world("", cname)
     chased = follower(recorded)
     origin = "_acme-challenge.www.example.com"
-    [finding] = links.cname_links(origin, chased.follow(origin), chased)
+    [finding] = links.cname_links(origin, chased.follow(origin), chased.zones)
     assert (finding.code, finding.severity, finding.name) == ("secondary-lag", "warning", origin)
     assert f"do not serve the CNAME {origin} -> www.acme.example.org yet" in finding.problem
     assert "ns1.example.com (192.0.2.1): NXDOMAIN" in finding.evidence
     assert f"dig @192.0.2.1 {origin} CNAME +norecurse" in finding.evidence
     everywhere = follower(two_server_world(cname, cname))
-    assert links.cname_links(origin, everywhere.follow(origin), everywhere) == []
+    assert links.cname_links(origin, everywhere.follow(origin), everywhere.zones) == []

@@ -101,6 +101,28 @@ CASES.append(("a secondary without the chain's CNAME", "secondary-lag", NXDOMAIN
                                                   serial=6)))))
 
 
+NO_TXT = read("urn:ietf:params:acme:error:unauthorized",
+              f"No TXT record found at {ORIGIN}")
+BIG = Answer("NOERROR", frozenset({V, *(f"old-{i:02d}" for i in range(20))}), ttl=60,
+             authoritative=True, size=1296)
+CASES += [
+    ("an answer past 1232 bytes and the CA found no TXT", "oversized-answer", NO_TXT,
+     evidence(authoritative=auth(BIG, BIG))),
+    ("an address that truncates and drops TCP", "oversized-answer", NXDOMAIN,
+     evidence(authoritative=auth(served(V), Answer("TRUNCATED", error="UDP: truncated (TC, "
+                                                    "larger than 1232 bytes); TCP: no answer")))),
+    ("served when the wait ended, gone now", "write-conflict", WRONG,
+     evidence(authoritative=auth(served("theirs"), served("theirs")),
+              served=frozenset({NS1, NS2}))),
+    ("a resolver denying it from a cached NSEC", "cached-denial", NXDOMAIN,
+     evidence(resolvers=resolver(Answer("NXDOMAIN", ttl=60, recursion=True,
+                                        denial="www.example.com. 45 IN NSEC example.com. A",
+                                        denial_ttl=45)))),
+    ("the CA's resolver in a zone signed with NSEC", "cached-denial", NXDOMAIN,
+     evidence(denials="nsec")),
+]
+
+
 @pytest.mark.parametrize(("desc", "code", "reading", "ev"), CASES, ids=[c[0] for c in CASES])
 def test_each_cause_gets_its_code_with_evidence_and_fix(desc: str, code: str, reading,
                                                         ev: Evidence) -> None:
@@ -160,7 +182,7 @@ def test_a_refusing_server_beside_a_silent_one_is_still_lame() -> None:
 
 
 def test_a_secondary_without_the_chains_cname_is_named_with_the_cname_and_a_dig_line() -> None:
-    _, _, reading, ev = CASES[-1]
+    [(_, _, reading, ev)] = [c for c in CASES if c[0] == "a secondary without the chain's CNAME"]
     diagnosis = diagnose("www.example.com", V, reading, ev)
     assert f"do not serve the CNAME {ORIGIN} -> {ALIAS}" in diagnosis.problem
     assert "ns2.example.com (192.0.2.2): NXDOMAIN serial=6 [not the CNAME to " \
@@ -171,3 +193,36 @@ def test_a_secondary_without_the_chains_cname_is_named_with_the_cname_and_a_dig_
                                    authoritative=auth(served(V), served(V), name=ALIAS),
                                    links=links(CNAMED, CNAMED)))
     assert everywhere.code == "resolver-disagreement", "served everywhere: not this cause"
+
+
+def test_the_cas_cached_negative_answer_says_the_other_cause_that_fits() -> None:
+    """Nothing seen contradicts either a negative answer cached at the CA's resolver or
+    another view: both are said, the likelier first; a signed zone puts the NSEC denial
+    first and the negative answer second."""
+    unsigned = diagnose("www.example.com", V, NXDOMAIN, evidence())
+    assert unsigned.code == "resolver-disagreement" and "cached before" in unsigned.problem
+    assert [a.split(" (")[0] for a in unsigned.also] == ["the CA reads another view"]
+    assert "Also possible: the CA reads another view" in unsigned.text()
+    signed = diagnose("www.example.com", V, NXDOMAIN, evidence(denials="nsec"))
+    assert signed.code == "cached-denial" and "aggressive negative caching" in signed.problem
+    assert signed.also[0].startswith("the CA's resolver held a negative answer for this very "
+                                     "name") and "another view" in signed.also[1]
+
+
+def test_truncation_is_named_before_any_cache_theory() -> None:
+    """20 leftover values make the answer 1296 bytes: the CA's 'no TXT' is truncation, not
+    a negative answer its resolver cached (which the old rules said)."""
+    found = diagnose("www.example.com", V, NO_TXT, evidence(authoritative=auth(BIG, BIG)))
+    assert "1296 bytes, larger than 1232" in found.problem
+    assert "--dns-autopilot-remove-stale true" in found.fix and "TCP port 53" in found.fix
+    assert found.dig.endswith("+tcp")
+    small = diagnose("www.example.com", V, NO_TXT, evidence())
+    assert small.code != "oversized-answer"
+
+
+def test_a_value_gone_where_the_wait_never_saw_it_is_not_called_removed() -> None:
+    """Only addresses the wait saw serving the value count: without that evidence (the wait
+    off), a value served nowhere is the old reading, not another writer."""
+    found = diagnose("www.example.com", V, WRONG,
+                     evidence(authoritative=auth(served("theirs"), served("theirs"))))
+    assert found.code == "wrong-value"

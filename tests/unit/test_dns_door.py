@@ -80,7 +80,7 @@ def test_preflight_on_recorded_answers_sends_nothing_to_the_network(monkeypatch)
     with sockets gone, the whole pre-flight still runs on the recorded answers."""
     import socket
 
-    from unit_helpers import DNSWorld
+    from unit_helpers import DNSWorld, zones_of
 
     from certbot_dns_autopilot import preflight
     from certbot_dns_autopilot.plan.chain import Follower
@@ -104,11 +104,10 @@ ns1 3600 IN A 192.0.2.1
         raise AssertionError("a message left through a socket, not the door")
 
     monkeypatch.setattr(socket, "socket", no_socket)
-    follower = Follower(dnsio.Recursive([dnsio.Server("198.51.100.53")], exchange=world),
-                        reach=dnsio.Reach(exchange=world))
+    follower = Follower(zones_of(world, "198.51.100.53"))
     route = Route("_acme-challenge.example.test", "_acme-challenge.example.test",
                   "example.test", writer=object(), chain=None)  # type: ignore[arg-type]
-    found = preflight.run([route], ["example.test"], follower, {"letsencrypt.org"})
+    found = preflight.run([route], ["example.test"], follower.zones, {"letsencrypt.org"})
     assert found == []
     asked = {(address, name, rdtype) for address, name, rdtype, _ in world.asked}
     # The probes' own questions reached the recorded servers: delegation, DNSSEC, CAA, TXT.

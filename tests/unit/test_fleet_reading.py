@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from unit_helpers import write_cert
 
 from certbot_dns_autopilot.cli import doctor, fleet, renewal
 from certbot_dns_autopilot.cli import main as cli_main
@@ -210,25 +211,12 @@ def test_doctor_without_names_or_all_says_what_it_needs(capsys: pytest.CaptureFi
                                                         ) -> None:
     with pytest.raises(SystemExit) as exited:
         cli_main.main(["doctor"])
-    assert exited.value.code == 2
+    assert exited.value.code == 3  # UNKNOWN: a usage error is no finding
     assert "-d NAME and --credentials PATH (or --all" in capsys.readouterr().err
 
 
 def self_signed(path: Path, names: list[str], days: int) -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    start = datetime.datetime.now(UTC) - DAY
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(1).not_valid_before(start)
-            .not_valid_after(start + days * DAY)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
-                           critical=False).sign(key, hashes.SHA256()))
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    write_cert(path, names, datetime.datetime.now(UTC) - DAY, days)
 
 
 @pytest.mark.parametrize(("extra", "expected"), [
@@ -278,3 +266,63 @@ def test_the_account_a_lineage_renews_with_is_found_by_its_saved_id(tmp_path: Pa
     assert account.url_for_id(str(tmp_path), server, "0123abcd") == "https://ca/acct/42"
     assert account.url_for_id(str(tmp_path), server, "other") is None
     assert account.url_for_id(str(tmp_path), None, "0123abcd") is None
+
+
+def test_machine_findings_count_in_json_text_textfile_and_status() -> None:
+    machine = [Finding("renewal-schedule", ERROR, "this machine", "no timer", "", "add one")]
+    reports = [_report("a")]
+    doc = fleet.as_json(reports, NOW, machine)
+    assert doc["machine"][0]["code"] == "renewal-schedule"
+    assert doc["summary"]["errors"] == 1 and doc["summary"]["status"] == 2
+    assert "== this machine (certbot renew)\n[renewal-schedule] error" in fleet.text(
+        reports, NOW, machine)
+    assert ('dns_autopilot_findings{lineage="",code="renewal-schedule",severity="error"} 1'
+            in fleet.prometheus(reports, NOW, machine))
+
+
+def test_every_lineages_renewal_settings_are_checked(tmp_path: Path) -> None:
+    """must_staple from Let's Encrypt and a renew_before_expiry longer than a 6-day lifetime,
+    on a lineage doctor does not check the DNS of (another authenticator)."""
+    self_signed(tmp_path / "cert.pem", ["b.example"], 6)
+    (tmp_path / "renewal").mkdir()
+    (tmp_path / "renewal" / "b.conf").write_text(
+        f"renew_before_expiry = 30 days\ncert = {tmp_path / 'cert.pem'}\n[renewalparams]\n"
+        "authenticator = dns-route53\nmust_staple = True\n"
+        "server = https://acme-v02.api.letsencrypt.org/directory\n")
+    [report] = fleet.check_all(renewal.read_lineages(str(tmp_path)), str(tmp_path), True)
+    assert [(f.code, f.severity) for f in report.findings] == [("must-staple", ERROR),
+                                                               ("renewal-window", ERROR)]
+    assert not report.checked and report.worst() == "error must-staple (+1)"
+
+
+def test_a_saved_value_the_plugin_refuses_is_named_by_its_renewal_key(tmp_path: Path) -> None:
+    self_signed(tmp_path / "cert.pem", ["a.example"], 90)
+    (tmp_path / "renewal").mkdir()
+    (tmp_path / "renewal" / "a.conf").write_text(
+        f"cert = {tmp_path / 'cert.pem'}\n[renewalparams]\nauthenticator = dns-autopilot\n"
+        "dns_autopilot_credentials = /x.ini\ndns_autopilot_address_family = ipv5\n")
+    [report] = fleet.check_all(renewal.read_lineages(str(tmp_path)), str(tmp_path), True)
+    [finding] = report.findings
+    assert finding.code == "renewal-config"
+    assert finding.problem.startswith("dns_autopilot_address_family = ipv5 in [renewalparams]")
+    assert "certbot reconfigure --cert-name a --dns-autopilot-address-family" in finding.fix
+
+
+def test_a_closed_output_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`doctor --all --json | head -1`: no traceback, the status a shell gives a command
+    SIGPIPE ended (141)."""
+    import subprocess
+    import sys
+
+    for i in range(300):  # more than a pipe's buffer of output (a finding each: no cert)
+        write(tmp_path, f"b{i}", auth="dns-route53")
+    read, write_end = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([str(Path(sys.executable).parent / "dns-autopilot"), "doctor",
+                               "--all", "--json", "--config-dir", str(tmp_path),
+                               "--system-root", str(tmp_path)], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")

@@ -212,7 +212,8 @@ _acme-challenge 60 IN TXT "someone-elses-value"
     assert set(payload) == TOP_LEVEL and payload["stage"] == "validation"
     [diagnosis] = payload["diagnoses"]
     assert set(diagnosis) == {"code", "domain", "name", "problem", "fix", "evidence", "dig",
-                              "ca", "ca_error", "docs"}
+                              "ca", "ca_error", "also", "docs"}
+    assert diagnosis["also"] == []
     assert (diagnosis["code"], diagnosis["domain"], diagnosis["name"]) == (
         "wrong-value", "example.com", "_acme-challenge.example.com")
     assert diagnosis["ca_error"] == {"type": "unauthorized", "detail": error.detail}

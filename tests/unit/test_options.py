@@ -51,3 +51,72 @@ def test_a_bad_saved_value_is_one_error_naming_the_option_and_the_fix(name, save
         options.BY_NAME[name].parse(saved)
     assert str(caught.value).startswith(f"--dns-autopilot-{name}: {saved!r}")
     assert fix in str(caught.value)
+
+
+def test_each_option_is_spelt_once_per_surface() -> None:
+    resolvers = options.BY_NAME["resolvers"].spellings()
+    assert resolvers == {options.PLUGIN: "--dns-autopilot-resolvers",
+                         options.DOCTOR: "--resolvers",
+                         options.RENEWAL: "dns_autopilot_resolvers",
+                         options.INI: "dns-autopilot-resolvers"}
+    assert options.BY_NAME["remove-stale"].spellings()[options.DOCTOR] is None
+    assert options.flag("remove-stale", options.DOCTOR) == "--dns-autopilot-remove-stale"
+    assert options.flag("propagation-timeout", options.RENEWAL) == \
+        "dns_autopilot_propagation_timeout"
+
+
+def test_the_surface_reaches_worker_threads_and_ends_with_the_block() -> None:
+    """The probes render messages in their pools' threads: they speak the entry point's
+    language too."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with options.speaking(options.DOCTOR), ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(options.flag, ["address-family", "authoritative-check"])) == [
+            "--address-family", "--dns-autopilot-authoritative-check"]
+    assert options.flag("address-family") == "--dns-autopilot-address-family"
+    with pytest.raises(ValueError):
+        with options.speaking(options.RENEWAL):
+            pass
+
+
+def test_a_bad_value_names_the_option_as_the_user_gave_it() -> None:
+    with options.speaking(options.DOCTOR), pytest.raises(errors.PluginError) as caught:
+        options.BY_NAME["address-family"].parse("ipv5")
+    assert str(caught.value).startswith("--address-family: 'ipv5'")
+
+
+def test_no_message_spells_a_plugin_flag_by_hand() -> None:
+    """Every --dns-autopilot-<option> the package prints comes from the options table, so
+    it can be rendered for the surface the user is on."""
+    import ast
+    from pathlib import Path
+
+    import certbot_dns_autopilot
+
+    package = Path(certbot_dns_autopilot.__file__).parent
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "options.py" and path.parent == package:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                    and "--dns-autopilot-" in node.value:
+                found.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert found == []
+
+
+def test_the_docs_spelling_table_is_the_options_table() -> None:
+    """docs/options.md's "How each option is spelt" rows are what `spellings` says."""
+    import re
+    from pathlib import Path
+
+    docs = (Path(__file__).parents[2] / "docs" / "options.md").read_text()
+    rows = {m[0]: m[1:] for m in re.findall(
+        r"^\| `([a-z-]+)` \| `(--[a-z-]+)` \| (`--[a-z-]+`|\(none\)) \| `([a-z_]+)` \| "
+        r"`([a-z-]+) = …` \|$", docs, re.M)}
+    assert list(rows) == [o.name for o in options.OPTIONS]
+    for option in options.OPTIONS:
+        spelt = option.spellings()
+        doctor = f"`{spelt[options.DOCTOR]}`" if spelt[options.DOCTOR] else "(none)"
+        assert rows[option.name] == (spelt[options.PLUGIN], doctor, spelt[options.RENEWAL],
+                                     spelt[options.INI]), option.name

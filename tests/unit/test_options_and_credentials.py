@@ -9,7 +9,7 @@ from certbot import errors
 from unit_helpers import load_map
 
 from certbot_dns_autopilot.dnsio import Server
-from certbot_dns_autopilot.options import parse_resolvers
+from certbot_dns_autopilot.resolvers import parse as parse_resolvers
 from certbot_dns_autopilot.writers.rfc2136 import RFC2136Writer
 
 SECRET = "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1iZS1wcmludGVk"

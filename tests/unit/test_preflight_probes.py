@@ -17,10 +17,9 @@ import dns.rdataset
 import dns.rrset
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from unit_helpers import DNSWorld, write_cert
+from unit_helpers import DNSWorld, write_cert, zones_of
 
 from certbot_dns_autopilot import dnsio
-from certbot_dns_autopilot.plan.chain import Follower
 from certbot_dns_autopilot.plan.routing import Route
 from certbot_dns_autopilot.preflight import (
     caa_findings,
@@ -31,6 +30,7 @@ from certbot_dns_autopilot.preflight import (
     rate_limits,
 )
 from certbot_dns_autopilot.preflight.findings import ERROR, WARNING
+from certbot_dns_autopilot.zones import Zones
 
 ZONE = "example.test"
 NAME = f"_acme-challenge.{ZONE}"
@@ -64,10 +64,9 @@ def world(parent: str = PARENT, apex: str = APEX, servers: tuple[str, ...] = (NS
     return recorded
 
 
-def follower(recorded: DNSWorld) -> Follower:
+def follower(recorded: DNSWorld) -> Zones:
     """The probes' view of the DNS, every message through the door to ``recorded``."""
-    return Follower(dnsio.Recursive([RESOLVER], exchange=recorded),
-                    reach=dnsio.Reach(exchange=recorded))
+    return zones_of(recorded, RESOLVER.address)
 
 
 def route(writer: object = None) -> Route:
@@ -327,3 +326,42 @@ _acme-challenge 3600 IN TXT "old-token"
     name = "_acme-challenge.example.com"
     assert calls == [("remove", "example.com", {name: {"old-token"}}),
                      ("add", "example.com", {name: {"value-for-example.com"}})]
+
+
+def test_the_plugins_own_probe_value_a_secondary_still_serves_is_not_stale() -> None:
+    """doctor's permission probe writes and removes a value at the name; a secondary serves
+    it until the removal reaches it, and a run seconds later must not call it stale."""
+    from certbot_dns_autopilot import preflight
+    from certbot_dns_autopilot.writers import PROBE_PREFIX
+
+    probe = f"{PROBE_PREFIX}0123456789ab"
+    recorded = world(servers=(NS1,))
+    recorded.serve(NS2, ZONE, APEX + f'_acme-challenge 60 IN TXT "{probe}"\n')
+    assert [f.code for f in preflight.run([route()], [ZONE], follower(recorded), set())
+            if f.code == "stale-record"] == []
+    recorded = world(servers=(NS1,))
+    recorded.serve(NS2, ZONE, APEX + f'_acme-challenge 60 IN TXT "{probe}"\n'
+                   '_acme-challenge 3600 IN TXT "old-token"\n')
+    [stale] = [f for f in preflight.run([route()], [ZONE], follower(recorded), set())
+               if f.code == "stale-record"]
+    assert stale.values == ("old-token",) and stale.problem.startswith("1 value(s)")
+
+
+@pytest.mark.parametrize(("directory", "said", "fix"), [
+    (None, "no CA was named", "or give its ACME directory with --server URL"),
+    ("https://ca.example/dir", "its directory (https://ca.example/dir) publishes no "
+     "caaIdentities", "(e.g. letsencrypt.org)"),
+])
+def test_caa_with_no_known_ca_says_why_once_for_apex_and_wildcard(directory, said, fix
+                                                                  ) -> None:
+    from certbot_dns_autopilot import options, preflight
+    from certbot_dns_autopilot.preflight import caa
+
+    recorded = world(apex=APEX + '@ 3600 IN CAA 0 issue "letsencrypt.org"\n')
+    with options.speaking(options.DOCTOR):
+        found = preflight.run([route()], [ZONE, f"*.{ZONE}"], follower(recorded), set(),
+                              requester=caa.Requester(server=directory))
+    [note] = [f for f in found if f.code == "caa-blocked"]
+    assert note.name == f"{ZONE}, *.{ZONE}" and note.severity == WARNING
+    assert said in note.problem and fix in note.fix
+    assert "--caa-identities" in note.fix and "--dns-autopilot-" not in note.fix

@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from certbot_dns_autopilot import credentials, dnsio, names
-from certbot_dns_autopilot.options import parse_bool, parse_resolvers
+from certbot_dns_autopilot.options import parse_bool
 from certbot_dns_autopilot.plan import aliases
+from certbot_dns_autopilot.resolvers import parse as parse_resolvers
 
 FAST = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

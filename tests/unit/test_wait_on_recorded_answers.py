@@ -5,9 +5,8 @@ proves the same against BIND's NOTIFY and transfers)."""
 from __future__ import annotations
 
 import pytest
-from unit_helpers import DNSWorld
+from unit_helpers import DNSWorld, zones_of
 
-from certbot_dns_autopilot import dnsio
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.plan import Target
 from certbot_dns_autopilot.wait import Waiter
@@ -48,8 +47,7 @@ class Clock:
 
 def waiter(recorded: DNSWorld, timeout: float = 30) -> Waiter:
     clock = Clock()
-    return Waiter(dnsio.Recursive([dnsio.Server(RESOLVER)], exchange=recorded), timeout,
-                  reach=dnsio.Reach(exchange=recorded), clock=clock, sleep=clock.sleep)
+    return Waiter(zones_of(recorded), timeout, clock=clock, sleep=clock.sleep)
 
 
 def test_the_wait_ends_once_every_server_and_the_resolver_serve_the_value() -> None:
@@ -122,8 +120,7 @@ def test_a_secondary_not_serving_the_cname_yet_is_waited_for_then_the_resolver_a
             recorded.served.pop("192.0.2.2")
             recorded.serve("192.0.2.2", "example.test", ZONE.format(serial=8) + CNAME)
 
-    wait = Waiter(dnsio.Recursive([dnsio.Server(RESOLVER)], exchange=recorded), 30,
-                  reach=dnsio.Reach(exchange=recorded), clock=clock, sleep=sleep)
+    wait = Waiter(zones_of(recorded), 30, clock=clock, sleep=sleep)
     timings = wait.wait([ALIASED], asked=[Target("", ORIGIN, frozenset({"token-1"}))],
                         links=[LINK])
     assert set(timings) == {"authoritative", "public"} and clock.now >= 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from unit_helpers import FixedZones
 
 from certbot_dns_autopilot.dnsio import Answer, Reach, Server
 from certbot_dns_autopilot.errors import AutopilotError
@@ -17,12 +18,14 @@ TARGET = Target("example", "_acme-challenge.example", frozenset({"v"}))
 
 class FakeRecursive:
     servers = [RESOLVER]
-
-    def nameservers(self, zone: str) -> list[str]:
-        return ["ns1.example", "ns2.example"]
+    hosts = ["ns1.example", "ns2.example"]
 
     def addresses(self, host: str) -> list[str]:
         return [{"ns1.example": NS1.address, "ns2.example": NS2.address}[host]]
+
+
+def zones(recursive: FakeRecursive, reach: Reach) -> FixedZones:
+    return FixedZones(recursive, reach, {"example": recursive.hosts})
 
 
 class Script:
@@ -42,7 +45,8 @@ class Script:
     def sleep(self, seconds: float) -> None:
         self.now += seconds
 
-    def query(self, server: Server, name: str, rdtype: str, recurse: bool = False) -> Answer:
+    def query(self, server: Server, name: str, rdtype: str, recurse: bool = False,
+              **_: object) -> Answer:
         self.log.append((self.now, server.address, recurse))
         if rdtype == "SOA":
             return Answer("NOERROR", authoritative=True, serial=7 if server == NS1 else 6)
@@ -62,8 +66,8 @@ def waiter(script: Script, timeout: float = 60, **options: object) -> Waiter:
     reach = Reach(str(options.pop("family", "any")), query=script.query,
                   route=options.pop("route", routed),  # type: ignore[arg-type]
                   authoritative=bool(options.get("authoritative_check", True)))
-    return Waiter(FakeRecursive(), timeout=timeout, query=script.query,  # type: ignore[arg-type]
-                  clock=script.clock, sleep=script.sleep, reach=reach,
+    return Waiter(zones(FakeRecursive(), reach), timeout=timeout,  # type: ignore[arg-type]
+                  query=script.query, clock=script.clock, sleep=script.sleep,
                   **options)  # type: ignore[arg-type]
 
 
@@ -107,9 +111,9 @@ def test_a_termination_signal_noted_during_the_wait_ends_it_at_once() -> None:
 
     script = Script(ns2_ready_at=1e9)
     stopping = iter([False, False, True])
-    waiter = Waiter(FakeRecursive(), timeout=60, query=script.query,  # type: ignore[arg-type]
-                    clock=script.clock, sleep=script.sleep, stopping=lambda: next(stopping),
-                    reach=Reach(query=script.query, route=routed))
+    waiter = Waiter(zones(FakeRecursive(), Reach(query=script.query, route=routed)),
+                    timeout=60, query=script.query,  # type: ignore[arg-type]
+                    clock=script.clock, sleep=script.sleep, stopping=lambda: next(stopping))
     with pytest.raises(errors.SignalExit):
         waiter.wait([TARGET])
     assert script.now < 5, "stopped after two rounds, not at the timeout"
@@ -123,7 +127,8 @@ class Silent(Script):
         self.silent = set(silent)
         self.query_timeout = query_timeout
 
-    def query(self, server: Server, name: str, rdtype: str, recurse: bool = False) -> Answer:
+    def query(self, server: Server, name: str, rdtype: str, recurse: bool = False,
+              **_: object) -> Answer:
         if server.address in self.silent and not recurse:
             self.log.append((self.now, server.address, recurse))
             self.now += self.query_timeout
@@ -151,16 +156,15 @@ def test_a_lagging_server_is_still_waited_for_beside_a_silent_one() -> None:
     three = Server("192.0.2.3", name="ns3.example")
 
     class Three(FakeRecursive):
-        def nameservers(self, zone: str) -> list[str]:
-            return ["ns1.example", "ns2.example", "ns3.example"]
+        hosts = ["ns1.example", "ns2.example", "ns3.example"]
 
         def addresses(self, host: str) -> list[str]:
             return [three.address] if host == "ns3.example" else super().addresses(host)
 
     script = Silent(three.address, ns2_ready_at=6.0)
     reach = Reach(query=script.query, route=routed)
-    wait = Waiter(Three(), timeout=60, query=script.query,  # type: ignore[arg-type]
-                  clock=script.clock, sleep=script.sleep, reach=reach)
+    wait = Waiter(zones(Three(), reach), timeout=60, query=script.query,  # type: ignore[arg-type]
+                  clock=script.clock, sleep=script.sleep)
     timings = wait.wait([TARGET])
     assert timings["authoritative"] >= 6.0, "ns2 was waited for until it served"
     assert list(wait.unverified) == [three]
@@ -168,8 +172,8 @@ def test_a_lagging_server_is_still_waited_for_beside_a_silent_one() -> None:
 
 def test_a_silent_address_never_makes_the_timeout_lame() -> None:
     class Lagging(Silent):
-        def query(self, server: Server, name: str, rdtype: str, recurse: bool = False
-                  ) -> Answer:
+        def query(self, server: Server, name: str, rdtype: str, recurse: bool = False,
+                  **_: object) -> Answer:
             if server == NS1 and rdtype == "TXT" and not recurse:
                 return Answer("NXDOMAIN", authoritative=True)
             return super().query(server, name, rdtype, recurse)

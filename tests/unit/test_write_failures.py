@@ -17,6 +17,7 @@ from certbot_dns_autopilot.plan.chain import Follower
 from certbot_dns_autopilot.plugin.authenticator import Authenticator
 from certbot_dns_autopilot.plugin.state import RunState
 from certbot_dns_autopilot.writers import Records, Writer
+from certbot_dns_autopilot.zones import Zones
 
 ZONE, NAME = "example.com", "_acme-challenge.example.com"
 
@@ -55,7 +56,7 @@ def write(tmp_path: Path, writer: Writer) -> journal.Journal:
                         "dns-autopilot").run
     run.prepare()
     run._state = RunState(journal.Journal(str(tmp_path), "r1", "/c.ini"),
-                          Follower(dnsio.Recursive()), wait_off=False)
+                          Follower(Zones(dnsio.Recursive())), wait_off=False)
     with pytest.raises(AutopilotError):
         run._write({ZONE: writer}, {ZONE: {NAME: frozenset({value("ours")})}})
     return run.state.journal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from certbot_dns_autopilot.dnsio import Recursive as _RECURSIVE
 from certbot_dns_autopilot.writers import Records, Writer, WriterMap, writers_from_credentials
 
 
@@ -48,6 +50,7 @@ class RecordedEvents:
 
 
 NOBODY = 65534
+RESOLVER = "198.51.100.53"  # the recorded worlds' resolver (`DNSWorld`), unless a test says
 
 ZONE = "example.com"
 
@@ -94,7 +97,7 @@ def make_plugin(tmp_path: Path, monkeypatch: Any, writer: Writer | None = None,
                 **options: object) -> tuple[Any, list[tuple]]:
     """The plugin as certbot builds it, on a recording writer (its calls returned) for
     example.com and *.example.com; ``options`` override the defaults (preflight off, no
-    wait, no resolvers)."""
+    wait, the recorded resolver `RESOLVER`)."""
     from certbot.display import util as display_util
 
     from certbot_dns_autopilot import credentials
@@ -106,7 +109,12 @@ def make_plugin(tmp_path: Path, monkeypatch: Any, writer: Writer | None = None,
     monkeypatch.setattr(display_util, "notify", notes.append)
     monkeypatch.setattr(credentials, "load",
                         lambda path: (str(tmp_path / "c.ini"), WriterMap([(writer, None)]), []))
-    settings = {"credentials": "c.ini", "resolvers": "", "propagation_timeout": 0,
+    from certbot_dns_autopilot import dnsio
+
+    if dnsio.Recursive is _RECURSIVE:  # a test's own recorded world stays; else the
+        world = DNSWorld(resolvers=(RESOLVER,))  # resolver answers (the run asks it first)
+        monkeypatch.setattr(dnsio, "Recursive", functools.partial(_RECURSIVE, exchange=world))
+    settings = {"credentials": "c.ini", "resolvers": RESOLVER, "propagation_timeout": 0,
                 "failure_hook": "", "follow_cnames": False, "preflight": False,
                 "caa_identities": "letsencrypt.org", "remove_stale": False,
                 "authoritative_check": True, "address_family": "any", "public_check": True}
@@ -149,6 +157,7 @@ class DNSWorld:
         self.served: dict[str, list[object]] = {}  # address -> zones
         self.scripts: list[tuple[str, str | None, str | None, str, dict[str, object]]] = []
         self.asked: list[tuple[str, str, str, bool]] = []  # address, name, type, recursion
+        self.cache: list[object] = []  # zones the resolvers answer from first (`remember`)
 
     def serve(self, addresses: tuple[str, ...] | str, origin: str, text: str) -> object:
         """``addresses`` serve the zone ``origin`` made of ``text`` (relative names allowed);
@@ -160,10 +169,29 @@ class DNSWorld:
             self.served.setdefault(address, []).append(zone)
         return zone
 
+    @staticmethod
+    def root() -> object:
+        """The root zone as a primed resolver knows it (its SOA), for a world that serves
+        none: the one question every run asks each resolver first."""
+        import dns.zone
+
+        return dns.zone.from_text("@ 86400 IN SOA a.root-servers.net. nstld.verisign-grs.com. "
+                                  "1 1800 900 604800 86400\n@ 518400 IN NS a.root-servers.net.\n",
+                                  origin=".", relativize=False, check_origin=False)
+
+    def remember(self, origin: str, text: str) -> None:
+        """The resolvers hold this copy of the zone ``origin`` in their cache (an old
+        delegation, an old value): they answer from it before any zone a server serves."""
+        import dns.zone
+
+        self.cache.insert(0, dns.zone.from_text(text, origin=origin, relativize=False,
+                                                check_origin=False))
+
     def script(self, address: str, answer: str, name: str | None = None,
                rdtype: str | None = None, **flags: object) -> None:
         """``answer``: an rcode (REFUSED, SERVFAIL…), ``silent`` (nothing comes back over UDP
-        nor TCP), or ``lame`` (the usual records without the AA bit). ``unless_cd``: only
+        nor TCP), ``truncated`` (UDP truncated, nothing over TCP) or ``lame`` (the usual
+        records without the AA bit). ``unless_cd``: only
         when the request does not set Checking Disabled (a validating resolver)."""
         self.scripts.insert(0, (address, name and name.lower().rstrip("."), rdtype, answer,
                                 flags))
@@ -194,6 +222,9 @@ class DNSWorld:
             if answer == "silent":
                 raise dnsio.Unreachable("UDP: no answer in 1.3 s; TCP: no answer in 0.7 s",
                                         True)
+            if answer == "truncated":  # UDP said TC, TCP port 53 dropped
+                raise dnsio.Unreachable("UDP: truncated (TC, larger than 1232 bytes); TCP: "
+                                        "no answer in 0.7 s", False, truncated=True)
             if answer != "lame":
                 response.set_rcode(dns.rcode.from_text(answer))
                 return self._wire(request, response)
@@ -202,6 +233,8 @@ class DNSWorld:
             return self._wire(request, response)
         if server.address not in self.served and server.address not in self.resolvers:
             raise dnsio.Unreachable("UDP: no answer in 1.3 s; TCP: no answer in 0.7 s", True)
+        if server.address in self.resolvers and recurse:
+            response.flags |= dns.flags.RA
         self._answer(response, server.address, question, recurse)
         return self._wire(request, response)  # as it comes off the wire
 
@@ -230,8 +263,10 @@ class DNSWorld:
         import dns.rrset
 
         resolver = address in self.resolvers and recurse
-        zones = [z for zs in self.served.values() for z in zs] if resolver else \
-            self.served.get(address, [])
+        # A resolver answers from what it cached first (`remember`), then from every zone,
+        # then from the root it was primed with.
+        zones = self.cache + [z for zs in self.served.values() for z in zs] + [self.root()] \
+            if resolver else self.served.get(address, [])
         name, rdtype = question.name, question.rdtype
         want_sigs = bool(response.ednsflags & dns.flags.DO) or resolver
         for _ in range(8):  # a resolver follows CNAMEs; an authoritative server does not
@@ -244,8 +279,16 @@ class DNSWorld:
             cut = self._cut(zone, name, rdtype)
             if cut is not None:  # a delegation below this zone: refer, without authority
                 response.flags &= ~dns.flags.AA
-                response.authority.append(dns.rrset.from_rdata_list(
-                    cut, zone.get_rdataset(cut, "NS").ttl, zone.get_rdataset(cut, "NS")))
+                delegated = zone.get_rdataset(cut, "NS")
+                response.authority.append(dns.rrset.from_rdata_list(cut, delegated.ttl,
+                                                                    delegated))
+                for host in (r.target for r in delegated):  # glue, as a parent sends it
+                    for kind in ("A", "AAAA"):
+                        glue = zone.get_rdataset(host, kind) if host.is_subdomain(
+                            zone.origin) else None
+                        if glue is not None:
+                            response.additional.append(
+                                dns.rrset.from_rdata_list(host, glue.ttl, glue))
                 return
             node = zone.get_node(name)
             found = node.get_rdataset(dns.rdataclass.IN, rdtype) if node else None
@@ -267,7 +310,28 @@ class DNSWorld:
                 response.set_rcode(dns.rcode.NXDOMAIN)
             soa = zone.get_rdataset(zone.origin, "SOA")
             response.authority.append(dns.rrset.from_rdata_list(zone.origin, soa.ttl, soa))
+            if want_sigs:  # the denial's proof: the NSEC records whose range holds the name
+                for owner, proof in self._proofs(zone, name):
+                    response.authority.append(dns.rrset.from_rdata_list(owner, proof.ttl,
+                                                                        proof))
             return
+
+    @staticmethod
+    def _proofs(zone, name):
+        """The zone's NSEC records at ``name`` (NODATA) or whose range covers it."""
+        import dns.rdataclass
+        import dns.rdatatype
+
+        for owner, node in zone.nodes.items():
+            owner = owner if owner.is_absolute() else owner.derelativize(zone.origin)
+            nsec = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.NSEC)
+            if nsec is None:
+                continue
+            following = nsec[0].next
+            inside = owner < name < following if owner < following else \
+                (name > owner or name < following)
+            if owner == name or inside:
+                yield owner, nsec
 
     @staticmethod
     def _cut(zone, name, rdtype):
@@ -284,14 +348,54 @@ class DNSWorld:
         return None
 
 
-def write_cert(path: Path, names: list[str], not_before: datetime) -> None:
-    """A self-signed certificate for ``names``, valid 90 days from ``not_before``, as a
-    lineage's archive holds one (the rate-limit probe reads them)."""
+def zones_of(recorded: DNSWorld, resolver: str = "198.51.100.53") -> Any:
+    """The run's `zones.Zones` on recorded answers: the resolver at ``resolver`` and every
+    authoritative address answer through ``recorded`` (nothing reaches the network)."""
+    from certbot_dns_autopilot import dnsio
+    from certbot_dns_autopilot.zones import Zones
+
+    return Zones(dnsio.Recursive([dnsio.Server(resolver)], exchange=recorded),
+                 dnsio.Reach(exchange=recorded))
+
+
+class FixedZones:
+    """`zones.Zones` for tests on scripted `Answer` values (which have no whole responses
+    to walk delegations in): each zone's nameserver hosts are given, their addresses come
+    from ``recursive.addresses``, the zone of a name is the longest listed zone enclosing
+    it; the reach and resolvers are the test's."""
+
+    def __init__(self, recursive: Any, reach: Any, hosts: dict[str, list[str]]) -> None:
+        self.recursive, self.reach, self.hosts = recursive, reach, hosts
+        self.extra: dict[str, list[Any]] = {}
+
+    def zone_of(self, name: str) -> str:
+        found = [z for z in self.hosts if name == z or name.endswith("." + z) or not z]
+        return max(found, key=len, default="")
+
+    def delegation(self, zone: str) -> Any:
+        from certbot_dns_autopilot import dnsio
+        from certbot_dns_autopilot.zones import Delegation
+
+        hosts = tuple(self.hosts.get(zone, ()))
+        servers = tuple(sorted(dnsio.Server(address=a, name=h) for h in hosts
+                               for a in self.recursive.addresses(h)))
+        return Delegation(zone, None, hosts, hosts, servers, via="given by the test")
+
+    def servers(self, zone: str) -> list[Any]:
+        return sorted(set(self.delegation(zone).servers) | set(self.extra.get(zone, ())))
+
+    def also_serving(self, zone: str, servers: Any) -> None:
+        self.extra.setdefault(zone, []).extend(servers)
+
+
+def write_cert(path: Path, names: list[str], not_before: datetime, days: float = 90) -> None:
+    """A self-signed certificate for ``names``, valid ``days`` from ``not_before``, as a
+    lineage's archive holds one (the rate-limit probe and doctor --all read them)."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(not_before).not_valid_after(not_before + timedelta(days=90))
+            .not_valid_before(not_before).not_valid_after(not_before + timedelta(days=days))
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
                            critical=False)
             .sign(key, hashes.SHA256()))
