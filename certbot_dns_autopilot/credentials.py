@@ -28,6 +28,9 @@ INI_FIX = ("write one `key = value` per line, `[name]` alone on a line to start 
 logger = logging.getLogger(__name__)
 
 SECRET_KEY = re.compile(r"secret|token|key|password|passwd|pass\b|auth|credential", re.I)
+#: Of those, the keys that name a secret itself (not auth_username, an auth hook…): one too
+#: short to be masked is warned about.
+SHORT_WARNED = re.compile(r"secret|token|password|passwd|pass\b|key\b", re.I)
 
 
 def _read(path: str) -> configobj.ConfigObj:
@@ -139,15 +142,25 @@ def _check_keys(confobj: configobj.ConfigObj, path: str) -> None:
                 f"{PREFIX}lexicon_<option> (see {links.page('providers/lexicon')})")
 
 
-def _register_secrets(confobj: configobj.ConfigObj) -> None:
-    """Every value of a key that names a secret, kept out of every log record from now on."""
+def _register_secrets(confobj: configobj.ConfigObj) -> list[str]:
+    """Every value of a key that names a secret, kept out of every log record from now on
+    (and a URL's userinfo password in any value); returns the keys of secrets too short to
+    be masked."""
+    short = []
     for section in (confobj, *(confobj[name] for name in confobj.sections)):
         for key in section.scalars:
+            value = section[key]
+            for text in value if isinstance(value, list) else [value]:
+                scrub.register_userinfo(text)
             if SECRET_KEY.search(key) and not key.endswith("_id"):
-                value = section[key]
-                scrub.register(value if isinstance(value, list) else [value])
+                parts = value if isinstance(value, list) else [value]
                 if isinstance(value, str) and ":" in value:  # ddns: algorithm:name:secret
-                    scrub.register([value.rsplit(":", 1)[1]])
+                    parts.append(value.rsplit(":", 1)[1])
+                scrub.register(parts)
+                if SHORT_WARNED.search(key) and any(
+                        len(str(p)) < scrub.MIN_SECRET for p in parts):
+                    short.append(key)
+    return short
 
 
 def load(path: str) -> tuple[str, WriterMap, list[aliases.Alias]]:
@@ -155,7 +168,7 @@ def load(path: str) -> tuple[str, WriterMap, list[aliases.Alias]]:
     path = os.path.abspath(os.path.expanduser(path))
     check_mode(path)
     confobj = _read(path)
-    _register_secrets(confobj)
+    short = _register_secrets(confobj)
     _check_keys(confobj, path)
     credentials = CredentialsConfiguration(path, lambda var: PREFIX + var.replace("-", "_"))
     credentials.confobj = confobj  # ours: read once, with interpolation off
@@ -168,4 +181,8 @@ def load(path: str) -> tuple[str, WriterMap, list[aliases.Alias]]:
         alias_list = aliases.parse(credentials.confobj.get(aliases.KEY))
     except aliases.AliasSyntaxError as exc:
         raise errors.PluginError(f"{exc} in {path}. Fix: {exc.fix}") from None
+    for key in short:  # a writer's declared secret that short was refused above
+        logger.warning("dns-autopilot: %s in %s is too short to be kept out of logs (under "
+                       "%d characters, it would mask ordinary words): use a longer secret",
+                       key, path, scrub.MIN_SECRET)
     return path, writers, alias_list

@@ -4,7 +4,7 @@ Every message of the probes, the wait and the hint leaves through one function, 
 (a request to one server, its response): `fetch`, `ask`, `Reach` and `Recursive` take
 another in its place, so a test hands them recorded responses (real `dns.message` objects)
 and the same reading runs on them as on the lab's servers. Answers come back as plain
-`Answer` values (`read`) so that the decisions made on them (`propagation`) stay pure.
+`Answer` values (`read`) so that the decisions made on them (`answers`) stay pure.
 """
 
 from __future__ import annotations

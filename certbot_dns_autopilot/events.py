@@ -50,7 +50,7 @@ class EventLog:
             "schema": SCHEMA, "run": self.run, "step": step, "name": name,
             "duration_ms": None if duration_ms is None else round(duration_ms, 1),
             "outcome": outcome, **fields}
-        line = scrub.scrub(json.dumps(event, sort_keys=False, default=str), patterns=False)
+        line = json.dumps(scrub.scrubbed(event), sort_keys=False)  # scrubbed, then escaped
         with self._lock:
             self.events.append(event)
             if self.path:

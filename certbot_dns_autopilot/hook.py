@@ -4,7 +4,7 @@ So a cron `certbot renew` can page someone with the cause instead of a log file.
 bounded in time and its own failure is only logged: it must never hide certbot's error. It
 runs in its own process group (a pipeline's every command is stopped on timeout), its output
 is read as bytes and capped, and the command, which often carries a webhook token, is logged
-by its program name and a digest only.
+by its program name and a digest only; the payload is scrubbed before it is serialised.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import selectors
 import shlex
 import signal
@@ -34,14 +35,30 @@ CAP = 64 * 1024  # bytes of the hook's output kept; the rest is read and dropped
 GRACE = 1.0  # seconds to read on after the shell exits (a background child may hold stdout)
 
 
-def label(command: str) -> str:
-    """The command as logs name it: its program and a digest, never its arguments."""
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def program(command: str) -> str | None:
+    """The word of ``command`` the shell runs: the first one after any environment
+    assignments (``WEBHOOK=https://…/TOKEN notify``) and ``env`` with its options."""
     try:
-        program = os.path.basename(shlex.split(command)[0])
-    except (ValueError, IndexError):
-        program = "?"
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    for word in words:
+        if not (_ASSIGNMENT.match(word) or os.path.basename(word) == "env"
+                or word.startswith("-")):
+            return word
+    return None
+
+
+def label(command: str) -> str:
+    """The command as logs name it: its program and a digest, never its arguments, nor the
+    environment assignments before it, nor a program that is a URL."""
+    word = program(command) or "?"
+    name = "?" if "://" in word or "@" in word else os.path.basename(word)
     digest = hashlib.sha256(command.encode("utf-8", "replace")).hexdigest()[:8]
-    return f"{shown(program, limit=40)!r} (sha256 {digest})"
+    return f"{shown(name, limit=40)!r} (sha256 {digest})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,8 +153,7 @@ def run(command: str, payload: dict[str, Any], timeout: float = TIMEOUT) -> str:
     from . import scrub  # its patterns take 2 ms to compile: not at every certbot start-up
 
     name = label(command)
-    body = scrub.scrub(json.dumps({"version": VERSION, **payload}, indent=1, default=str),
-                       patterns=False).encode()
+    body = json.dumps(scrub.scrubbed({"version": VERSION, **payload}), indent=1).encode()
     try:
         outcome = execute(command, body, timeout, merge=True)
     except OSError as exc:

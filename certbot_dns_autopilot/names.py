@@ -1,4 +1,5 @@
-"""Domain-name helpers shared by every step: one spelling of a name everywhere."""
+"""Domain-name helpers shared by every step: one spelling of a name everywhere, and the
+shapes of DNS-01's names and values."""
 
 from __future__ import annotations
 
@@ -9,6 +10,17 @@ import dns.exception
 import dns.name
 
 CHALLENGE_LABEL = "_acme-challenge"
+
+#: base64url(SHA-256), unpadded: the shape of every DNS-01 value (RFC 8555 8.4)
+DNS01_VALUE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def is_dns01_value(value: object) -> bool:
+    """Whether ``value`` has the shape of a DNS-01 value. Only such values are ever removed
+    on another run's behalf or handed to a hook: a TXT value read over DNS is whoever wrote
+    it's, and may hold quotes, backticks, line breaks or NUL bytes."""
+    return isinstance(value, str) and DNS01_VALUE.fullmatch(value) is not None
+
 
 # After IDNA encoding and lower-casing: host-name labels, plus "_" for _acme-challenge and
 # other service labels. "*" is allowed as the whole first label only (a wildcard owner).

@@ -17,9 +17,9 @@ from __future__ import annotations
 from certbot import errors
 
 from . import dnsio, options
+from .answers import resolver_fix, resolver_problem
 from .codes import Code
 from .preflight.findings import ERROR, WARNING, Finding
-from .wait.propagation import resolver_fix, resolver_problem
 
 
 def parse(text: str | None) -> list[dnsio.Server]:

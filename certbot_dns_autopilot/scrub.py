@@ -1,29 +1,44 @@
-"""Secrets out of every log record, SDK records included.
+"""Secrets out of everything the plugin writes: log records (SDK records included), what
+certbot displays, the event log, the failure hook's JSON, doctor's output and textfile.
 
 certbot writes DEBUG records of every library into letsencrypt.log. botocore logs request
 headers (``X-Amz-Security-Token``, ``Authorization``) and response bodies (an AssumeRole
 answer holds a temporary ``SecretAccessKey`` and ``SessionToken``); azure-core, msal, httpx
 and urllib3 log headers, token answers and URLs (some lexicon providers send keys in query
-strings). One `Scrubber`, a logging filter on the handlers certbot installed, rewrites each
-record before it is written: every secret the credentials file holds, and whatever the
-patterns below recognise as a credential, becomes ``***``. A filter changes no logger's
-level, so the per-zone writers running in threads never race over levels; its state (the
-known secrets) is guarded by a lock.
+strings, and load SDKs of their own: zeep, SoftLayer, oci). One function, `scrub`, masks
+every secret the credentials file holds (as written, and as JSON escapes it), the password
+of any URL's userinfo, and, in records of any library but certbot's and this plugin's,
+whatever the patterns below recognise as a credential: each becomes ``***``. Every output
+path goes through it: `Scrubber`, a logging filter on the handlers certbot installed;
+`scrubbed`, for data before it is serialised; `Stream`, for the CLI's stdout and stderr. A
+filter changes no logger's level, so the per-zone writers running in threads never race
+over levels; the known secrets are guarded by a lock.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import re
 import threading
 from collections.abc import Iterable
+from typing import Any, TextIO
 
 MASK = "***"
-MIN_SECRET = 6  # shorter values (e.g. "true", a port) would mask ordinary words
+#: Shorter values (e.g. "true", a port) would mask ordinary words: a declared secret that
+#: short is refused, another one warned about (it cannot be kept out of what is written).
+MIN_SECRET = 6
 
-#: Loggers of the SDKs the writers use: their records are also read for credential shapes.
+#: Loggers of the SDKs the writers use, whose own handlers (if any) get the filter too.
 SDK_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3", "requests", "azure", "msal",
                "httpx", "httpcore", "cloudflare", "lexicon", "dns")
+#: Loggers whose records are not read for credential shapes (their words are certbot's and
+#: ours, already free of secrets, and a shape such as ``key_type=`` would be masked): every
+#: other library's are, whichever SDK a lexicon provider loads.
+OWN_LOGGERS = ("certbot", "acme", "josepy", "certbot_dns_autopilot")
+#: The password of a URL's userinfo (``https://user:password@host``, which requests sends).
+USERINFO = re.compile(r"(?<=://)([^\s/@:'\"<>]*:)[^\s/@'\"<>]+(?=@)")
 
 _HEADERS = (r"authorization|proxy-authorization|x-amz-security-token|x-auth-key|x-auth-token|"
             r"x-api-key|api-key|apikey|x-api-token|auth-token|x-auth-user-token|cookie|"
@@ -50,18 +65,33 @@ _secrets: tuple[str, ...] = ()
 
 
 def register(secrets: Iterable[object]) -> None:
-    """Known secrets (credential values): masked wherever they appear, longest first."""
+    """Known secrets (credential values): masked wherever they appear, longest first, also
+    as JSON writes them (a quote, a backslash or non-ASCII escaped). Values shorter than
+    `MIN_SECRET` are not kept: callers refuse or warn about them."""
     global _secrets
-    fresh = {str(s) for s in secrets if s is not None and len(str(s)) >= MIN_SECRET}
+    fresh = set()
+    for secret in secrets:
+        if secret is not None and len(str(secret)) >= MIN_SECRET:
+            text = str(secret)
+            fresh |= {text, json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]}
     with _lock:
         _secrets = tuple(sorted(set(_secrets) | fresh, key=len, reverse=True))
 
 
+def register_userinfo(url: object) -> None:
+    """The password (and ``user:password``) of a URL's userinfo, as a known secret."""
+    for found in USERINFO.finditer(str(url or "")):
+        register([found[0], found[0][len(found[1]):]])
+
+
 def scrub(text: str, patterns: bool = True) -> str:
-    """``text`` with known secrets (and, with ``patterns``, credential shapes) masked."""
+    """``text`` with known secrets and userinfo passwords (and, with ``patterns``,
+    credential shapes) masked: the one function every output path goes through."""
     for secret in _secrets:  # a tuple, replaced whole under the lock: safe to iterate
         if secret in text:
             text = text.replace(secret, MASK)
+    if "@" in text:
+        text = USERINFO.sub(lambda m: m[1] + MASK, text)
     if patterns:
         for pattern in PATTERNS:
             text = pattern.sub(lambda m: "".join(m.groups()[:-1]) + MASK, text)
@@ -71,8 +101,43 @@ def scrub(text: str, patterns: bool = True) -> str:
     return text
 
 
-def _from_sdk(name: str) -> bool:
-    return any(name == root or name.startswith(root + ".") for root in SDK_LOGGERS)
+def scrubbed(data: Any, patterns: bool = False) -> Any:
+    """``data`` (JSON-shaped: dicts, lists, strings…) with `scrub` applied to every string
+    in it, before it is serialised: JSON escapes a secret holding a quote, a backslash or
+    non-ASCII, and the escaped form would no longer be found. Anything else that is not a
+    number, a bool or None becomes its scrubbed text, as ``json.dumps(default=str)`` would."""
+    if isinstance(data, str):
+        return scrub(data, patterns)
+    if isinstance(data, dict):
+        return {key: scrubbed(value, patterns) for key, value in data.items()}
+    if isinstance(data, list | tuple | set | frozenset):
+        return [scrubbed(value, patterns) for value in data]
+    if data is None or isinstance(data, bool | int | float):
+        return data
+    return scrub(str(data), patterns)
+
+
+class Stream(io.TextIOBase):
+    """A text stream writing `scrub` of each text to ``stream``: the CLI's stdout and
+    stderr (a secret never spans two writes: print and json.dump write each string whole)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(scrub(text, patterns=False))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def writable(self) -> bool:
+        return True
+
+
+def _patterned(name: str) -> bool:
+    """Whether a logger's records are read for credential shapes: any library's but ours."""
+    return not any(name == root or name.startswith(root + ".") for root in OWN_LOGGERS)
 
 
 class Scrubber(logging.Filter):
@@ -81,7 +146,7 @@ class Scrubber(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "_dns_autopilot_scrubbed", False):
             return True
-        patterns = _from_sdk(record.name)
+        patterns = _patterned(record.name)
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken record is logging's to report

@@ -5,7 +5,10 @@ certbot runs as root from cron, on hosts with other users. A directory or file t
 user can create, replace or point elsewhere with a symlink would let that user make root
 truncate, read or delete what they choose. So a state directory is accepted only when it is
 a real directory (not a symlink) this user owns with mode 0700, and a state file is opened
-without following symlinks and used only when it is a regular file this user owns.
+without following symlinks and used only when it is a regular file this user owns. A file
+rewritten whole (the journal, the acme-dns registrations, node-exporter's textfile, which
+often sits in a directory another user writes) is written beside itself and renamed over
+it, its mode set through its descriptor (`write_replacing`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 from .codes import Code
@@ -118,3 +122,91 @@ def open_file(path: str | os.PathLike[str], flags: int, mode: int | None = None)
         os.close(fd)
         raise
     return fd
+
+
+def _trusted_owner(st: os.stat_result, path: str) -> None:
+    if st.st_uid not in (0, os.geteuid()):
+        raise Unsafe(path, f"it belongs to uid {st.st_uid}, neither to root nor to this user "
+                           f"(uid {os.geteuid()}): that user could change what root does")
+
+
+def _others_write(st: os.stat_result) -> str:
+    """Who besides the owner can write (as words), or "" for nobody: a group other than
+    root's, or every user (a directory with the sticky bit lets them add names only)."""
+    sticky = stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX
+    if st.st_mode & stat.S_IWOTH and not sticky:
+        return "every user"
+    if st.st_mode & stat.S_IWGRP and st.st_gid != 0 and not sticky:
+        return f"its group (gid {st.st_gid})"
+    return ""
+
+
+def check_trusted(path: str | os.PathLike[str]) -> None:
+    """``path`` (a file or a directory) is one root may act on: it names commands root runs
+    or holds the keys root writes with, so nobody but root or this user may change it. It
+    must belong to root or this user and be writable by nobody else, and so must every
+    directory above it (through a symlink: above the link and above its target), or that
+    directory's owner could put another file in its place.
+
+    :raises Unsafe: naming the first path that fails, and why.
+    :raises OSError: it does not exist or cannot be examined.
+    """
+    given = os.path.abspath(path)
+    real = os.path.realpath(given)
+    st = os.stat(real)
+    _trusted_owner(st, real)
+    if not stat.S_ISDIR(st.st_mode) and st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        who = "every user" if st.st_mode & stat.S_IWOTH else f"its group (gid {st.st_gid})"
+        raise Unsafe(real, f"{who} can write to it (mode {stat.S_IMODE(st.st_mode):04o})")
+    starts = [real if stat.S_ISDIR(st.st_mode) else os.path.dirname(real)]
+    if given != real:  # a symlink: the directories holding the link count too
+        starts.append(os.path.dirname(given))
+    checked: set[str] = set()
+    for directory in starts:
+        while directory not in checked:
+            checked.add(directory)
+            dst = os.stat(directory)
+            _trusted_owner(dst, directory)
+            who = _others_write(dst)
+            if who:
+                raise Unsafe(directory, f"{who} can write to it (mode "
+                                        f"{stat.S_IMODE(dst.st_mode):04o}) and so replace "
+                                        "what it holds")
+            directory = os.path.dirname(directory)
+
+
+def write_replacing(path: str | os.PathLike[str], data: bytes, mode: int = 0o600) -> None:
+    """Write ``data`` to a new file beside ``path`` and rename it over ``path``: a reader never
+    sees half a file, and a crash or a full disk leaves the old one whole. The new file is
+    created exclusively and its mode set through its descriptor, never by path: in a
+    directory another user can write, that user may swap the new file for a symlink, and a
+    chmod by path would change the mode of whatever it points at.
+
+    :raises Unsafe: what was renamed over ``path`` was not the file written (another user
+        can write to the directory); it is removed again.
+    :raises OSError: as writing or renaming does (the old file is then left as it was).
+    """
+    path = os.path.abspath(path)
+    directory = os.path.dirname(path)
+    fd, temp = tempfile.mkstemp(prefix=".dns-autopilot-", suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, mode)
+        written = 0
+        while written < len(data):
+            written += os.write(fd, data[written:])
+        os.fsync(fd)
+        os.replace(temp, path)
+        ours = os.fstat(fd)
+        there = os.lstat(path)
+        if (there.st_dev, there.st_ino) != (ours.st_dev, ours.st_ino):
+            os.unlink(path)  # a name in that directory: unlink never follows it
+            raise Unsafe(path, "the file written was swapped before it was renamed into "
+                               f"place: another user can write to {directory}")
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+        raise
+    finally:
+        os.close(fd)

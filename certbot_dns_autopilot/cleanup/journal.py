@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import names, statefiles
+from ..names import is_dns01_value
 
 PARTS = ("dns-autopilot", "journal")
 SUBDIR = os.path.join(*PARTS)
-VALUE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url(SHA-256), unpadded: every DNS-01 value
 MAX_SIZE = 1 << 20
 SEEN = ".refused"  # the refused journals already reported: {name: "inode:mtime"}
 CLAIMED = re.compile(r"\.recovering-(\d+)(?:-(\d+))?$")
@@ -112,24 +112,15 @@ class Journal:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
             return
+        pid = os.getpid()
+        body = json.dumps({"pid": pid, "started": _start_time(pid),
+                           "credentials": self.credentials, "zones": self.zones}, indent=1)
         try:
             statefiles.private_dir(self.work_dir, *PARTS)
-            pid = os.getpid()
-            body = json.dumps({"pid": pid, "started": _start_time(pid),
-                               "credentials": self.credentials, "zones": self.zones},
-                              indent=1)
-            tmp = self.path.with_suffix(".tmp")
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()  # whatever sits there: our own file is made afresh
-            fd = statefiles.open_file(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+            # mode 0600 whatever the umask: recovery reads only mode 0600
+            statefiles.write_replacing(self.path, body.encode("utf-8"), 0o600)
         except statefiles.Unsafe as exc:
             raise exc.error() from None
-        os.fchmod(fd, 0o600)  # whatever the umask: recovery reads only mode 0600
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(body)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
 
 
 def _str(value: Any) -> bool:
@@ -160,7 +151,7 @@ def parse(data: Any) -> tuple[int, str | None, str, dict[str, dict[str, list[str
             if not (_str(name) and _within(names.normalize(name), names.normalize(zone))):
                 raise ValueError(f"name {name!r} is not in zone {zone!r}")
             if not (isinstance(values, list) and values
-                    and all(isinstance(v, str) and VALUE.fullmatch(v) for v in values)):
+                    and all(is_dns01_value(v) for v in values)):
                 raise ValueError(f"the values at {name!r} are not DNS-01 values "
                                  "(43 base64url characters each)")
     return pid, started, creds, zones
@@ -248,17 +239,8 @@ def _seen(directory: Path) -> dict[str, str]:
 
 def _remember(directory: Path, seen: dict[str, str]) -> None:
     """Note which refused journals were reported (best effort: at worst, warned again)."""
-    tmp = directory / (SEEN + ".tmp")
-    try:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        fd = statefiles.open_file(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(seen, handle)
-        os.replace(tmp, directory / SEEN)
-    except (statefiles.Unsafe, OSError):
-        pass
+    with contextlib.suppress(statefiles.Unsafe, OSError):
+        statefiles.write_replacing(directory / SEEN, json.dumps(seen).encode("utf-8"), 0o600)
 
 
 def done(leftover: Leftover) -> None:

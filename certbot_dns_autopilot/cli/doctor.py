@@ -16,6 +16,7 @@ import os
 import sys
 
 from certbot import errors
+from certbot.compat import misc
 
 from .. import __version__, credentials, dnsio, names, preflight, resolvers
 from ..errors import AutopilotError
@@ -25,6 +26,7 @@ from ..plan.routing import Router
 from ..preflight import account, caa, links
 from ..preflight.findings import ERROR, Finding, by_cause, exit_status
 from ..shown import LONG, shown
+from ..writers import locks
 from ..zones import Zones
 
 #: lineages `doctor --all` checks at once: each check already asks its servers concurrently
@@ -113,6 +115,11 @@ def _parser() -> argparse.ArgumentParser:
                         "issuance history (for the rate-limit check on production endpoints) "
                         "and whose accounts/ the ACME account of --server (for CAA "
                         "accounturi)")
+    doctor.add_argument("--work-dir", default=misc.get_default_folder("work"),
+                        help="certbot's work directory, under which renewals keep the locks of "
+                        "the writers that rewrite a whole record set (Route 53, lexicon): "
+                        "doctor's permission probe takes the same locks (default: certbot's, "
+                        "%(default)s; with --all, each lineage's saved work_dir)")
     doctor.add_argument("--account", default=None, metavar="URL",
                         help="the ACME account URL certbot uses (as in CAA accounturi); "
                         "default: the one account certbot stores in --config-dir for --server")
@@ -195,6 +202,7 @@ def config_dir(args: argparse.Namespace) -> str:
 def diagnose(args: argparse.Namespace) -> tuple[list[dict], list[Finding]]:
     """The routes of ``args.domains`` and every finding, one per cause (the same cause for
     example.com and *.example.com is one finding naming both)."""
+    locks.use(args.work_dir)  # the probe's writes and a renewal's exclude each other
     _, writers, alias_list = credentials.load(args.credentials)
     recursive = dnsio.Recursive(resolvers.parse(args.resolvers))
     found = resolvers.check(recursive)

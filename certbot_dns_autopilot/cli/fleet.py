@@ -18,14 +18,13 @@ import datetime
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from certbot import errors
 
-from .. import options
+from .. import options, scrub, statefiles
 from ..codes import Code
 from ..errors import AutopilotError
 from ..preflight import account
@@ -76,8 +75,9 @@ class Report:
 
 def doctor_argv(lineage: Lineage, domains: Iterable[str], config_dir: str,
                 known: Callable[[str], bool], account_url: str | None = None,
-                no_permission_probe: bool = False) -> list[str]:
-    """doctor's command line for one lineage: its names and its saved options.
+                no_permission_probe: bool = False, work_dir: str | None = None) -> list[str]:
+    """doctor's command line for one lineage: its names and its saved options, and the work
+    dir its renewals lock under (`work_dir_of`).
 
     ``known`` says whether doctor has an option (e.g. ``--address-family``), so a saved
     option doctor does not know (a newer plugin's) is left out instead of failing."""
@@ -94,6 +94,8 @@ def doctor_argv(lineage: Lineage, domains: Iterable[str], config_dir: str,
     if account_url:
         argv += ["--account", account_url]
     argv += ["--config-dir", config_dir]
+    if work_dir:
+        argv += ["--work-dir", work_dir]
     if no_permission_probe:
         argv.append("--no-permission-probe")
     return argv
@@ -109,8 +111,14 @@ def _problem(lineage: Lineage, problem: str, fix: str) -> Finding:
                    fix)
 
 
+def work_dir_of(lineage: Lineage, default: str | None) -> str | None:
+    """Where `certbot renew` keeps this lineage's locks: its saved work_dir (certbot restores
+    it for the renewal), else the one certbot renew is given (``default``)."""
+    return lineage.work_dir or default
+
+
 def check(lineage: Lineage, config_dir: str, no_permission_probe: bool,
-          now: datetime.datetime) -> Report:
+          now: datetime.datetime, work_dir: str | None = None) -> Report:
     """One lineage: its certificate, and doctor's probes with its saved options."""
     report = Report(lineage)
     if lineage.problem:
@@ -138,7 +146,7 @@ def check(lineage: Lineage, config_dir: str, no_permission_probe: bool,
     parser = doctor._parser()
     argv = doctor_argv(lineage, report.domains, config_dir, _options(parser).__contains__,
                        account.url_for_id(config_dir, lineage.server, lineage.account),
-                       no_permission_probe)
+                       no_permission_probe, work_dir)
     unreadable = _unreadable_option(lineage)
     if unreadable:
         report.findings.append(unreadable)
@@ -191,15 +199,22 @@ def _unreadable_option(lineage: Lineage) -> Finding | None:
 
 
 def check_all(lineages: Sequence[Lineage], config_dir: str, no_permission_probe: bool,
-              jobs: int = doctor.DEFAULT_JOBS, now: datetime.datetime | None = None
-              ) -> list[Report]:
-    """Every lineage, up to ``jobs`` at once, in the lineages' order."""
+              jobs: int = doctor.DEFAULT_JOBS, now: datetime.datetime | None = None,
+              work_dir: str | None = None) -> list[Report]:
+    """Every lineage, up to ``jobs`` at once, in the lineages' order. The lineages are
+    checked work dir by work dir (`work_dir_of`, ``work_dir`` the default): the writers' locks
+    live under one work dir per process at a time, the one their renewals use."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    if not lineages:
-        return []
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(lineages)))) as pool:
-        return list(pool.map(lambda lin: check(lin, config_dir, no_permission_probe, now),
-                             lineages))
+    groups: dict[str | None, list[Lineage]] = {}
+    for lineage in lineages:
+        groups.setdefault(work_dir_of(lineage, work_dir), []).append(lineage)
+    reports: dict[str, Report] = {}
+    for where, group in groups.items():
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(group)))) as pool:
+            done = pool.map(lambda lin, at=where: check(lin, config_dir, no_permission_probe,
+                                                        now, at), group)
+            reports.update((lin.path, report) for lin, report in zip(group, done, strict=True))
+    return [reports[lin.path] for lin in lineages]
 
 
 def machine_findings(reports: Sequence[Report], system_root: str) -> list[Finding]:
@@ -325,17 +340,12 @@ def prometheus(reports: Sequence[Report], now: datetime.datetime,
 
 
 def write_atomically(path: str, content: str) -> None:
-    """Write beside ``path`` and rename over it: node-exporter never reads half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temp = tempfile.mkstemp(prefix=".dns-autopilot-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
+    """Write beside ``path`` and rename over it: node-exporter never reads half a file. The
+    textfile directory is often node-exporter's own: nothing there is changed by path.
+
+    :raises statefiles.Unsafe: another user swapped the file while it was written.
+    """
+    statefiles.write_replacing(path, content.encode("utf-8"), 0o644)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -348,18 +358,20 @@ def main(args: argparse.Namespace) -> int:
     except errors.PluginError as exc:
         print(doctor.said("doctor", exc), file=sys.stderr)
         return doctor.UNKNOWN
-    reports = check_all(lineages, config_dir, args.no_permission_probe, args.jobs, now)
+    reports = check_all(lineages, config_dir, args.no_permission_probe, args.jobs, now,
+                        args.work_dir)
     machine = machine_findings(reports, args.system_root)
     if args.prometheus:
         try:
-            write_atomically(args.prometheus, prometheus(reports, now, machine))
-        except OSError as exc:
+            write_atomically(args.prometheus, scrub.scrub(prometheus(reports, now, machine),
+                                                          patterns=False))
+        except (OSError, statefiles.Unsafe) as exc:
             print(f"dns-autopilot doctor: cannot write {args.prometheus}: {exc}. Fix: give "
                   "a writable path (node-exporter's --collector.textfile.directory)",
                   file=sys.stderr)
             return 2
     if args.json:
-        json.dump(as_json(reports, now, machine), sys.stdout, indent=1, default=str)
+        json.dump(scrub.scrubbed(as_json(reports, now, machine)), sys.stdout, indent=1)
         print()
     elif reports:
         print(text(reports, now, machine))

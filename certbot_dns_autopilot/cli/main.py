@@ -8,6 +8,7 @@ ends the command quietly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -24,8 +25,11 @@ CLOSED_PIPE = 128 + signal.SIGPIPE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Every word the command prints, on stdout and stderr, goes through the scrubber."""
     try:
-        status = _dispatch(argv)
+        with contextlib.redirect_stdout(scrub.Stream(sys.stdout)), \
+                contextlib.redirect_stderr(scrub.Stream(sys.stderr)):
+            status = _dispatch(argv)
         sys.stdout.flush()  # inside the try: a closed pipe shows here, not at exit
     except BrokenPipeError:
         # Python would report the failed flush again at exit: point stdout at /dev/null.

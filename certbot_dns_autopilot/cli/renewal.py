@@ -4,7 +4,9 @@ and whether `certbot renew` would renew it now.
 certbot keeps one ``<config-dir>/renewal/NAME.conf`` per lineage (configobj; the
 authenticator and every plugin option under ``[renewalparams]``, ``cert`` naming the
 current certificate, ``renew_before_expiry`` when the lineage sets its own). Nothing here
-writes to certbot's directories; `fleet.py` (``doctor --all``) uses it.
+writes to certbot's directories; `fleet.py` (``doctor --all``) uses it. A file or directory
+another user could change is refused: doctor --all acts, as root, on the credentials file
+each configuration names.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import os
 from dataclasses import dataclass, field
 
 from certbot import errors
+
+from .. import statefiles
 
 PREFIX = "dns_autopilot_"
 #: certbot renews a certificate this short-lived at half its lifetime, others at two thirds
@@ -33,6 +37,8 @@ class Lineage:
     renew_before_expiry: str | None = None
     autorenew: bool = True
     must_staple: bool = False
+    #: certbot's work dir for this lineage's renewals, when saved (``--work-dir`` given)
+    work_dir: str | None = None
     #: the saved dns_autopilot_* options, without the prefix
     saved: dict[str, str] = field(default_factory=dict)
     #: why the file could not be read, if it could not
@@ -40,10 +46,19 @@ class Lineage:
 
 
 def read_lineage(path: str) -> Lineage:
-    """One ``renewal/NAME.conf`` (configobj, interpolation off, as certbot reads it)."""
+    """One ``renewal/NAME.conf`` (configobj, interpolation off, as certbot reads it), when
+    it is a file root may act on (`statefiles.check_trusted`): it names the credentials
+    file, and so the keys and commands doctor --all uses."""
     import configobj
 
     name = os.path.basename(path).removesuffix(".conf")
+    try:
+        statefiles.check_trusted(path)
+    except statefiles.Unsafe as exc:
+        return Lineage(name, path, problem=f"refusing certbot's renewal configuration {path}: "
+                       f"{exc.path}: {exc.why}")
+    except OSError:
+        pass  # configobj reports it, below
     try:
         conf = configobj.ConfigObj(path, encoding="utf-8", default_encoding="utf-8",
                                    interpolation=False, file_error=True)
@@ -65,7 +80,8 @@ def read_lineage(path: str) -> Lineage:
                    account=params.get("account"),
                    renew_before_expiry=str(before) if before else None,
                    autorenew=autorenew, must_staple=not _false(params.get("must_staple", "")),
-                   saved=saved)
+                   saved=saved, work_dir=params.get("work_dir")
+                   if isinstance(params.get("work_dir"), str) else None)
 
 
 def _false(value: object) -> bool:
@@ -74,8 +90,21 @@ def _false(value: object) -> bool:
 
 
 def read_lineages(config_dir: str) -> list[Lineage]:
-    """Every ``<config-dir>/renewal/*.conf``, sorted by lineage name."""
+    """Every ``<config-dir>/renewal/*.conf``, sorted by lineage name.
+
+    :raises PluginError: the directory cannot be listed, or another user could change
+        what it holds (`statefiles.check_trusted`).
+    """
     directory = os.path.join(config_dir, "renewal")
+    try:
+        statefiles.check_trusted(directory)
+    except statefiles.Unsafe as exc:
+        raise errors.PluginError(
+            f"refusing certbot's renewal configurations in {directory}: {exc.path}: {exc.why}. "
+            "Fix: run doctor --all as the user who owns certbot's config directory (its "
+            "renewals run as that user), or chown it to root and chmod go-w") from None
+    except OSError:
+        pass  # listing it says why, below
     try:
         files = sorted(f for f in os.listdir(directory) if f.endswith(".conf"))
     except OSError as exc:

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import dnsio, preflight
+from ..answers import Observation
 from ..errors import AutopilotError
 from ..plan.chain import Chain, Follower
 from ..preflight import caa, links
 from ..preflight.findings import Finding
-from ..wait.propagation import Observation
 from .ca_errors import CaReading
 
 BUDGET = 15.0  # seconds for all of a hint's questions: certbot's error report waits on them

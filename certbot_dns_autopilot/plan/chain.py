@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import dns.exception
 
 from .. import dnsio, names
+from ..answers import cname_targets
 from ..codes import Code
 from ..errors import AutopilotError
 from ..options import flag
-from ..wait import propagation
 from ..zones import Zones
 from . import Target
 
@@ -102,7 +102,7 @@ class Follower:
                 continue
             said = [(s, a) for s, a in answers if a.authoritative
                     and a.rcode in ("NOERROR", "NXDOMAIN")]
-            targets = propagation.cname_targets(a for _, a in said)
+            targets = cname_targets(a for _, a in said)
             if len(targets) > 1:
                 raise AutopilotError(
                     Code.CNAME_ALIAS,

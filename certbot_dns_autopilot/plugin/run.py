@@ -17,6 +17,7 @@ from certbot import achallenges, errors
 from certbot.display import util as display_util
 
 from .. import (
+    answers,
     credentials,
     diagnose,
     dnsio,
@@ -37,12 +38,19 @@ from ..plan.chain import Follower
 from ..plan.routing import Route, Router
 from ..preflight import account, caa
 from ..preflight.findings import ERROR, Finding, as_error
-from ..wait import Waiter, propagation
+from ..shown import shown
+from ..wait import Waiter
 from ..writers import RECORD_TTL, Writer, locks
 from ..zones import Zones
 from .state import RunState
 
 logger = logging.getLogger("certbot_dns_autopilot.authenticator")
+
+
+def _notify(text: str) -> None:
+    """A line on certbot's display, which writes to the terminal past the logging filter:
+    scrubbed here, as every other output path is."""
+    display_util.notify(scrub.scrub(text, patterns=False))
 
 
 def _one_writer_per_zone(routes: list[Route]) -> None:
@@ -136,7 +144,7 @@ class Run:
                 logger.debug("dns-autopilot: recovery of %s failed", left.path, exc_info=True)
                 continue
             journal.done(left)
-            display_util.notify(f"dns-autopilot: removed what an interrupted run had left: "
+            _notify(f"dns-autopilot: removed what an interrupted run had left: "
                                 f"{where}")
 
     def _setup(self) -> tuple[Router, Waiter]:
@@ -168,7 +176,7 @@ class Run:
             writer.events = self._events  # retries are reported in the event log
         router = Router(writers, follower, alias_list, follow_cnames=follow_cnames)
         waiter = Waiter(zones, timeout=float(timeout), public_check=public_check,
-                        events=self._events, progress=display_util.notify,
+                        events=self._events, progress=_notify,
                         republish=self._rewrite,
                         stopping=self._signalled.is_set, authoritative_check=authoritative)
         return router, waiter
@@ -187,7 +195,7 @@ class Run:
             raise error
         for finding in found:
             logger.info("dns-autopilot: %s", finding.text())
-            display_util.notify(f"dns-autopilot warning: {finding.text()}")
+            _notify(f"dns-autopilot warning: {finding.text()}")
         return found
 
     def perform(self, achalls: list[achallenges.AnnotatedChallenge]
@@ -244,13 +252,13 @@ class Run:
                 self._remove_stale(found, {r.zone: r.writer for r in routes.values()})
         for route in routes.values():
             if route.name != route.origin:
-                display_util.notify(f"dns-autopilot: {route.origin} is an alias: writing at "
+                _notify(f"dns-autopilot: {route.origin} is an alias: writing at "
                                     f"{route.name} (zone {route.zone})")
             if route.note:
                 logger.warning("dns-autopilot: %s", route.note)
         writer_of = {r.zone: r.writer for r in routes.values()}
         self._write(writer_of, plan.by_zone(targets))
-        display_util.notify(
+        _notify(
             f"dns-autopilot: wrote {len(wanted)} TXT value(s) at {len(targets)} name(s) via "
             f"{', '.join(sorted({w.label for w in writer_of.values()}))}; waiting until they "
             "are served")
@@ -264,13 +272,13 @@ class Run:
             timings = waiter.wait(targets, asked=plan.origins(wanted),
                                   links=list(links.values()))
             self.state.served = waiter.serving()
-            unverified = propagation.unverified_line(waiter.unverified)
+            unverified = answers.unverified_line(waiter.unverified)
             if not timings:
                 logger.warning("dns-autopilot: nothing was checked (%s false and %s false): "
                                "the CA may ask before the values are served",
                                options.flag("authoritative-check"), options.flag("public-check"))
             else:
-                display_util.notify(
+                _notify(
                     f"dns-autopilot: served {'where checked' if unverified else 'everywhere'} "
                     "after " + ", ".join(f"{phase} {secs:.1f} s"
                                          for phase, secs in timings.items())
@@ -311,22 +319,36 @@ class Run:
         self.state.warnings += warnings
         for finding in warnings:
             logger.info("dns-autopilot: %s", finding.text())
-            display_util.notify(f"dns-autopilot warning: {finding.text()}")
+            _notify(f"dns-autopilot warning: {finding.text()}")
         error = as_error(found)
         if error:
             raise error
         return found
 
     def _remove_stale(self, found: list[Finding], writer_of: dict[str, Writer]) -> None:
-        """The remove-stale option: drop the old values pre-flight found, before writing."""
+        """The remove-stale option: drop the old values pre-flight found, before writing.
+        They were read over DNS, where anyone may have put anything: only values shaped as
+        a DNS-01 value are handed to the writer (and so to a cleanup hook run as root); the
+        others are reported and left where they are."""
         for finding in found:
             if finding.code != Code.STALE_RECORD or not finding.where:
                 continue
             zone, name = finding.where
-            with self._events.step("remove-stale", name, zone=zone, values=list(finding.values)):
-                writer_of[zone].remove(zone, {name: set(finding.values)})
-            display_util.notify(f"dns-autopilot: removed {len(finding.values)} stale value(s) "
-                                f"at {name} ({options.flag('remove-stale')})")
+            stale = sorted(v for v in finding.values if names.is_dns01_value(v))
+            left = [shown(v, limit=80) for v in finding.values if not names.is_dns01_value(v)]
+            with self._events.step("remove-stale", name, zone=zone, values=stale,
+                                   left=left):
+                if stale:
+                    writer_of[zone].remove(zone, {name: set(stale)})
+            if stale:
+                _notify(f"dns-autopilot: removed {len(stale)} stale value(s) at {name} "
+                        f"({options.flag('remove-stale')})")
+            if left:
+                logger.warning(
+                    "dns-autopilot: %s left %d value(s) that are not DNS-01 values at %s: "
+                    "%s. Only values shaped as the CA's (43 base64url characters) are "
+                    "removed; remove these by hand if they are not someone's",
+                    options.flag("remove-stale"), len(left), name, ", ".join(left))
 
     def _write(self, writer_of: dict[str, Writer],
                batches: dict[str, dict[str, frozenset[str]]]) -> None:
@@ -393,12 +415,14 @@ class Run:
                 with self._events.step("cleanup", zone, names=sorted(records),
                                        values=sum(len(v) for v in records.values())):
                     writer.remove(zone, records)
-            except errors.PluginError as exc:
+            except Exception as exc:  # noqa: BLE001 - every other zone is still cleaned
                 leftovers = ", ".join(f"{name} TXT {sorted(vals)}"
                                       for name, vals in records.items())
                 logger.warning("dns-autopilot: could not remove %s from %s: %s. The next run "
                                "retries (journal %s), or remove them by hand.", leftovers, zone,
-                               exc, state.journal.path)
+                               exc if isinstance(exc, errors.PluginError)
+                               else type(exc).__name__, state.journal.path)
+                logger.debug("dns-autopilot: cleanup of %s failed", zone, exc_info=True)
                 continue
             state.journal.forget(zone)
 

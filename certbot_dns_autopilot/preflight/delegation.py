@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 
 import dns.exception
 
-from .. import dnsio
+from .. import answers, dnsio
 from ..codes import Code
 from ..options import flag
-from ..wait import propagation
 from ..zones import Zones
 from .findings import ERROR, WARNING, Finding
 
@@ -78,7 +77,7 @@ def _ask_apex(zone: str, zones: Zones, survey: _Survey) -> None:
         answer = reach.ask(server, zone, "NS")
         survey.apex_set |= set(answer.ns) if answer.authoritative else set()
         soa = _judge(reach, server, zone, survey)
-        if soa.serial is not None and propagation.classify(soa) != propagation.LAME:
+        if soa.serial is not None and answers.classify(soa) != answers.LAME:
             survey.serial = max(survey.serial or 0, soa.serial)
 
 
@@ -86,10 +85,10 @@ def _judge(reach: dnsio.Reach, server: dnsio.Server, zone: str, survey: _Survey
            ) -> dnsio.Answer:
     """One address's SOA answer: lame (the zone's fault) or unreachable from this host."""
     soa = reach.ask(server, zone, "SOA")
-    status = propagation.classify(soa)
-    if status == propagation.UNREACHABLE:
+    status = answers.classify(soa)
+    if status == answers.UNREACHABLE:
         survey.unreachable.append(f"{server}: {soa.describe()}\n      {server.dig(zone, 'SOA')}")
-    elif status == propagation.LAME:
+    elif status == answers.LAME:
         survey.lame.append(f"{server}: {soa.describe()}{'' if soa.authoritative else ' (no AA)'}"
                            f"\n      {server.dig(zone, 'SOA')}")
     return soa
@@ -121,7 +120,7 @@ def _ask_resolvers(zone: str, zones: Zones, survey: _Survey) -> None:
             if zones.reach.left_out(server):
                 continue
             soa = zones.reach.ask(server, zone, "SOA")
-            in_sync = propagation.classify(soa) == propagation.SERVING and \
+            in_sync = answers.classify(soa) == answers.SERVING and \
                 soa.serial is not None and survey.serial is not None and \
                 soa.serial >= survey.serial
             if in_sync:  # answers with authority at today's serial: it follows the primary

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .. import dnsio
+from ..answers import BEHIND, Observation
 from ..codes import Code
 from ..plan.chain import Chain
-from ..wait.propagation import BEHIND, Observation
 from ..zones import Zones
 from .findings import WARNING, Finding
 

@@ -29,7 +29,7 @@ from ..codes import Code
 from ..errors import AutopilotError
 from ..shown import shown
 from . import apierrors, schema
-from .base import Key, Keys, Records, Writer, check_endpoint, check_mode
+from .base import Key, Keys, Records, Writer, check_endpoint, check_mode, without_userinfo
 
 #: The keys this writer reads (``dns_autopilot_acmedns_<key>``): what INI validation,
 #: secret scrubbing and the docs' key table (checked by the docs test) come from.
@@ -138,6 +138,29 @@ def allowed(address: str | None, allowfrom: tuple[str, ...]) -> bool:
 _UNAPPLIED = (429, 502, 503, 504)
 
 
+class _Redirected(Exception):
+    """A redirect answered to a call carrying credentials: never followed."""
+
+    def __init__(self, status: int, location: str | None) -> None:
+        super().__init__(status)
+        self.status, self.location = status, location
+
+
+def _post(url: str, **kwargs: Any) -> Any:
+    """POST to the acme-dns API, never following a redirect: an update carries the
+    registration's key (X-Api-Key, which requests keeps on a redirect), a registration's
+    answer carries its new password.
+
+    :raises _Redirected: the API answered with a redirect.
+    """
+    import requests
+
+    response = requests.post(url, timeout=TIMEOUT, allow_redirects=False, **kwargs)
+    if response.is_redirect or 300 <= response.status_code < 400:
+        raise _Redirected(response.status_code, response.headers.get("Location"))
+    return response
+
+
 class _Unapplied(Exception):
     """An answer of `_UNAPPLIED`, raised inside the retried call."""
 
@@ -176,7 +199,9 @@ class AcmeDnsWriter(Writer):
         self.registrations = registrations
         self._by_name = {r.fulldomain: r for r in registrations.values()}
         self.cname_targets = {d: r.fulldomain for d, r in registrations.items()}
-        self.label = f"acme-dns {urlsplit(self.api_url).netloc or self.api_url}"
+        #: how messages name the API: never with the userinfo's password
+        self.shown_url = without_userinfo(self.api_url)
+        self.label = f"acme-dns {urlsplit(self.shown_url).netloc or self.shown_url}"
         self._said_no_delete = False
 
     #: pre-flight runs the probe on every run, not only in doctor: it writes nothing
@@ -224,8 +249,8 @@ class AcmeDnsWriter(Writer):
         import requests  # imported on use: certbot loads every plugin at start
 
         def post() -> tuple[int, str]:
-            response = requests.post(
-                f"{self.api_url}/update", timeout=TIMEOUT,
+            response = _post(
+                f"{self.api_url}/update",
                 headers={"X-Api-User": registration.username,
                          "X-Api-Key": registration.password},
                 json={"subdomain": registration.subdomain, "txt": value})
@@ -243,10 +268,13 @@ class AcmeDnsWriter(Writer):
             return apierrors.call(post, _said, what, self.on_retry, self.policy)
         except _Unapplied as exc:
             return exc.status, exc.error
+        except _Redirected as exc:
+            raise apierrors.redirected(self.label, what, exc.status, exc.location,
+                                       _key("api_url")) from None
         except requests.RequestException as exc:
             said = _said(exc) or apierrors.Said(failure=apierrors.CONNECTION)
             raise apierrors.error(self.label, what, said, self._fixes(registration),
-                                  api=f"the API at {self.api_url}") from None
+                                  api=f"the API at {self.shown_url}") from None
 
     def _fixes(self, registration: Registration) -> apierrors.Fixes:
         return apierrors.Fixes(
@@ -288,7 +316,7 @@ class AcmeDnsWriter(Writer):
             if status == 404:  # no /update there: the URL is not acme-dns's API
                 said = apierrors.Said(failure=apierrors.MALFORMED)
             return apierrors.error(self.label, f"the update for {who}", said,
-                                   self._fixes(registration), api=f"the API at {self.api_url}")
+                                   self._fixes(registration), api=f"the API at {self.shown_url}")
         return AutopilotError(
             Code.PERMISSION_DENIED, f"{self.label} answered HTTP {status} "
             f"({said.message}) to the update for {who}",
@@ -360,13 +388,21 @@ def _load_raw(path: str) -> dict[str, Any]:
     return data
 
 
-def _save(path: str, data: dict[str, Any]) -> None:
-    """Write the file in place, mode 600, never through a symlink or into another's file."""
-    fd = statefiles.open_file(path, os.O_RDWR | os.O_CREAT)
-    with os.fdopen(fd, "r+b") as file:
-        os.fchmod(file.fileno(), 0o600)
-        file.truncate(0)
-        file.write(json.dumps(data, indent=2).encode() + b"\n")
+def _save(path: str, data: dict[str, Any], domain: str) -> None:
+    """Write the file anew beside itself and rename it into place, mode 600: a crash or a
+    full disk leaves the registrations stored before as they were.
+
+    :raises PluginError: it could not be written (the registration just made is not kept).
+    """
+    try:
+        statefiles.write_replacing(path, json.dumps(data, indent=2).encode() + b"\n", 0o600)
+    except (OSError, statefiles.Unsafe) as exc:
+        why = exc.why if isinstance(exc, statefiles.Unsafe) else exc.strerror
+        raise errors.PluginError(
+            f"the registration of {domain} could not be stored in {path} ({why}); the "
+            "registrations stored before are unchanged. Fix: make room (or correct the "
+            "directory's permissions) and register it again: the registration just made "
+            "at the server stays unused") from None
 
 
 def register(api_url: str, path: str, domains: list[str], allow_from: list[str],
@@ -390,8 +426,11 @@ def register(api_url: str, path: str, domains: list[str], allow_from: list[str],
         if domain not in data:
             body = {"allowfrom": allow_from} if allow_from else None
             try:
-                response = requests.post(f"{api_url.rstrip('/')}/register", json=body,
-                                         timeout=TIMEOUT)
+                response = _post(f"{api_url.rstrip('/')}/register", json=body)
+            except _Redirected as exc:
+                raise apierrors.redirected(f"the acme-dns API at {api_url}",
+                                           f"the registration of {domain}", exc.status,
+                                           exc.location, "--api-url") from None
             except requests.RequestException as exc:
                 raise AutopilotError(
                     Code.PROVIDER_UNREACHABLE,
@@ -410,7 +449,7 @@ def register(api_url: str, path: str, domains: list[str], allow_from: list[str],
                                      f"refused the registration of {domain} ({error})", fix)
             scrub.register([entry.get("password")])
             data[domain] = entry
-            _save(path, data)  # after each: a registration made is never lost
+            _save(path, data, domain)  # after each: a registration made is never lost
             say(f"registered {domain} at {api_url}; credentials stored in {path} (mode 600)")
         else:
             say(f"{domain} is already registered in {path}")

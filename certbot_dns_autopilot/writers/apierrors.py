@@ -13,8 +13,9 @@ was said, the same for every writer:
     any other refusal (400, 409, …) ...... permission-denied  (Fixes.other)
 
 429, 5xx, a dropped connection and a timeout are retried first (`call`: one `retry.Policy`,
-each retry reported through the writer's ``on_retry``). Texts pass through the scrubber:
-no secret reaches a message, even one the provider echoes back.
+each retry reported through the writer's ``on_retry``). A redirect is never followed by a
+call that carries a credential (`redirected`). Texts pass through the scrubber: no secret
+reaches a message, even one the provider echoes back.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from .. import scrub
 from ..codes import Code
 from ..errors import AutopilotError
+from ..shown import shown
 from . import retry
 
 T = TypeVar("T")
@@ -134,6 +137,26 @@ def error(label: str, what: str, said: Said, fixes: Fixes, *, api: str = "the AP
                             else (f"{said.reason}: {said.message}" if said.message else ""))
     return AutopilotError(code_for(said), masked(problem or default, secrets),
                           masked(_fix(said, fixes), secrets), masked(evidence, secrets))
+
+
+def redirected(label: str, what: str, status: int, location: str | None, key: str
+               ) -> AutopilotError:
+    """``bad-config``: the API answered ``what`` with a redirect, which is never followed.
+    The request carried a credential in its headers, and the HTTP libraries keep such
+    headers on a redirect (requests strips only Authorization): a redirect to http:// or to
+    another host would hand the credential to whoever answers there. ``key`` is the setting
+    of the API's address."""
+    parts = urlsplit(str(location or ""))
+    where = (f"{parts.scheme}://{parts.hostname or ''}"
+             + (f":{parts.port}" if parts.port else "") + parts.path) if parts.scheme else \
+        "an address it did not give"
+    return AutopilotError(
+        Code.BAD_CONFIG,
+        masked(f"{label}: {what}: the API answered with a redirect (HTTP {status}) to "
+               f"{shown(where, limit=200)}, which is not followed: the request carries the "
+               "credential"),
+        f"set {key} to the API's own https:// address (where the redirect points, if that "
+        "is the provider's)")
 
 
 def call(fn: Callable[[], T], read: Callable[[Exception], Said | None], what: str,

@@ -38,7 +38,7 @@ from .. import names
 from ..codes import Code
 from ..errors import AutopilotError
 from . import apierrors, schema
-from .base import Key, Keys, Records, Writer, kept_changing
+from .base import Key, Keys, Records, Writer, check_endpoint, kept_changing, without_userinfo
 
 #: The keys this writer reads (``dns_autopilot_azure_<key>``): what INI validation,
 #: secret scrubbing and the docs' key table (checked by the docs test) come from.
@@ -109,6 +109,7 @@ def _https_url(settings: schema.Settings, suffix: str, where: str) -> str | None
         raise _bad(f"{_key(suffix)} = {text!r} in {where} is not an https:// URL",
                    f"set {_key(suffix)} to the endpoint's https URL (e.g. {example}), or "
                    f"remove it and set {_key('environment')}")
+    check_endpoint(text, _key(suffix), where)  # a password in its userinfo: a secret
     return text
 
 
@@ -190,9 +191,9 @@ class AzureWriter(Writer):
             credential_scopes=[f"{resource_manager}/.default"],
             retry_total=0, connection_timeout=15, read_timeout=60,  # apierrors.call retries
             **client_options)
+        custom = resource_manager != ENVIRONMENTS["azurepubliccloud"][0]
         self.label = (f"Azure DNS (subscription {subscription}, resource group {group}, {who}"
-                      + (f", {resource_manager}" if resource_manager != ENVIRONMENTS[
-                          "azurepubliccloud"][0] else "") + ")")
+                      + (f", {without_userinfo(resource_manager)}" if custom else "") + ")")
 
     @classmethod
     def from_credentials(cls, keys: Keys, where: str) -> AzureWriter:

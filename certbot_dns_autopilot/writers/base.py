@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from certbot import errors
 
-from .. import names
+from .. import names, scrub, statefiles
 from ..codes import Code
 from ..errors import AutopilotError
 
@@ -58,12 +58,23 @@ RECORD_TTL = 60
 logger = logging.getLogger(__name__)
 
 
+def without_userinfo(url: str) -> str:
+    """``url`` as labels and messages show it: without ``user:password@``, a credential
+    (requests sends it as basic authentication)."""
+    parts = urlsplit(str(url).strip())
+    if "@" not in parts.netloc:
+        return str(url).strip()
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
 def check_endpoint(url: str, key: str, where: str, code: str = Code.BAD_CONFIG) -> None:
     """An API endpoint must be https://: an http:// one would send the credential across the
     network in clear text. Loopback addresses (a local proxy, an emulator) are the exception.
+    A password in its userinfo is a secret from now on (labels show `without_userinfo`).
 
     :raises AutopilotError: an http:// URL whose host is not a loopback address.
     """
+    scrub.register_userinfo(url)
     parts = urlsplit(str(url).strip())
     if parts.scheme.lower() != "http":
         return
@@ -74,8 +85,8 @@ def check_endpoint(url: str, key: str, where: str, code: str = Code.BAD_CONFIG) 
         loopback = False
     if not loopback:
         raise AutopilotError(
-            code, f"{key} = {url!r} in {where} is an http:// URL: the credential would cross "
-            "the network in clear text",
+            code, f"{key} = {without_userinfo(url)!r} in {where} is an http:// URL: the "
+            "credential would cross the network in clear text",
             "use the endpoint's https:// URL (http:// is accepted only on a loopback address, "
             "such as a local proxy or emulator)")
 
@@ -235,11 +246,24 @@ def parse_zones(value: Any, where: str) -> tuple[str, ...]:
 
 
 def check_mode(path: str) -> None:
-    """Secrets readable by every local user are refused; readable by the group, warned."""
+    """A file of secrets root acts on: one anybody but its owner (root or this user) can
+    change, or that sits where anybody else can replace it, is refused (with the exec writer
+    it names commands root runs); one every local user can read is refused; one its group
+    can read, warned about."""
     try:
         mode = os.stat(path).st_mode
     except OSError:
         return  # a missing file is reported by the reader, with its own message
+    try:
+        statefiles.check_trusted(path)
+    except statefiles.Unsafe as exc:
+        raise errors.PluginError(
+            f"refusing the file {path}: {exc.path}: {exc.why}. Fix: keep it in a directory "
+            "only root (or the user certbot runs as) can write, such as /etc/letsencrypt, "
+            "owned by that user, and chmod 600 it (directories above it: chmod go-w, chown "
+            "root)") from None
+    except OSError:
+        return
     if mode & stat.S_IROTH:
         raise errors.PluginError(
             f"the credentials file {path} is readable by every user of this machine "

@@ -15,12 +15,13 @@ from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import cloudflare
+import httpx
 
 from .. import names
 from ..codes import Code
 from ..errors import AutopilotError
 from . import apierrors, schema
-from .base import Key, Keys, Records, Writer, check_endpoint, quote_txt
+from .base import Key, Keys, Records, Writer, check_endpoint, quote_txt, without_userinfo
 
 #: The keys this writer reads (``dns_autopilot_cloudflare_<key>``): what INI validation,
 #: secret scrubbing and the docs' key table (checked by the docs test) come from.
@@ -187,7 +188,9 @@ class CloudflareWriter(Writer):
         self.url = url or DEFAULT_URL
         self._client: Any = None
         self._zone_ids: dict[str, str] = {}
-        where = "" if self.url == DEFAULT_URL else f" at {self.url}"
+        #: how messages name the API: never with the userinfo's password
+        self.shown_url = without_userinfo(self.url)
+        where = "" if self.url == DEFAULT_URL else f" at {self.shown_url}"
         who = "API token" if token else f"Global API Key of {email}"
         self.label = f"Cloudflare{where} ({who})"
 
@@ -214,9 +217,12 @@ class CloudflareWriter(Writer):
         would otherwise also pick CLOUDFLARE_* variables from the environment). The SDK's
         own retries are off: `_call` retries, and reports each retry."""
         if self._client is None:
+            # No redirect is followed: httpx keeps X-Auth-Email/X-Auth-Key (the Global API
+            # Key) on a redirect, to http:// or to another host alike.
             client = cloudflare.Cloudflare(
                 api_token=self._token, api_email=self._email, api_key=self._api_key,
-                base_url=self.url, timeout=TIMEOUT, max_retries=0)
+                base_url=self.url, timeout=TIMEOUT, max_retries=0,
+                http_client=httpx.Client(follow_redirects=False, timeout=TIMEOUT))
             if self._token:
                 client.api_email = client.api_key = None
             else:
@@ -237,6 +243,11 @@ class CloudflareWriter(Writer):
         except cloudflare.APIError as exc:
             if ok_codes & {code for code, _ in _errors(exc)}:
                 return None
+            status = int(getattr(exc, "status_code", 0) or 0)
+            if 300 <= status < 400:
+                raise apierrors.redirected(self.label, what, status,
+                                           exc.response.headers.get("location"),
+                                           _key("api_url")) from None
             said = _said(exc)
             assert said is not None  # every APIError is read
             return self._raise(what, said, zone)
@@ -256,9 +267,9 @@ class CloudflareWriter(Writer):
             denied = (f"give the Cloudflare login {self._email} a role that may edit DNS "
                       f"{target}(e.g. DNS Administrator), or use an API token with {DNS_EDIT}")
         if said.failure:
-            unreachable = (f"check that this host reaches {self.url} over HTTPS (DNS, firewall, "
-                           f"HTTPS_PROXY) and that {_key('api_url')}, if set, is the API's base "
-                           f"URL of Cloudflare's API v4 (default {DEFAULT_URL})")
+            unreachable = (f"check that this host reaches {self.shown_url} over HTTPS (DNS, "
+                           f"firewall, HTTPS_PROXY) and that {_key('api_url')}, if set, is the "
+                           f"API's base URL of Cloudflare's API v4 (default {DEFAULT_URL})")
         else:
             unreachable = ("Cloudflare's API is limiting or failing requests: retry later "
                            "(see https://www.cloudflarestatus.com)")
@@ -271,7 +282,7 @@ class CloudflareWriter(Writer):
         if said.status == 401 and self._token:
             problem = f"{self.label}: {what}: token invalid or revoked: HTTP {said.status} " \
                       f"({said.detail})"
-        raise apierrors.error(self.label, what, said, fixes, api=f"the API at {self.url}",
+        raise apierrors.error(self.label, what, said, fixes, api=f"the API at {self.shown_url}",
                               problem=problem, secrets=(self._token, self._api_key))
 
     # -- zones -----------------------------------------------------------------------

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shlex
 import shutil
 import threading
 import uuid
@@ -53,9 +52,8 @@ def _key(suffix: str) -> str:
 def _not_runnable(command: str, status: int, stderr: str) -> bool:
     """The shell's own 126/127 for the hook's first word (not found, not executable), told
     from the same status of a command inside the hook by the shell naming that word."""
-    try:
-        program = shlex.split(command)[0]
-    except (ValueError, IndexError):
+    program = hook.program(command)
+    if program is None:
         return False
     first = stderr.splitlines()[0] if stderr else ""
     return status in (126, 127) and f": {program}: " in first and shutil.which(program) is None
@@ -100,6 +98,25 @@ class ExecWriter(Writer):
         return name.removeprefix("_acme-challenge.")
 
     def _env(self, zone: str, name: str, value: str, remaining: int) -> dict[str, str]:
+        """certbot's manual-hook environment for one value. The hook runs as root and may
+        paste any of it into a shell line or an nsupdate script: the value must be shaped
+        as a DNS-01 value and the names must be host names (the zone comes from the DNS).
+
+        :raises AutopilotError: (``wrong-value``, ``wrong-name``) anything else; the hook
+            is not run.
+        """
+        if not names.is_dns01_value(value):
+            raise AutopilotError(
+                Code.WRONG_VALUE, f"{self.label}: {shown(value, limit=80)!r} at {name} is not "
+                "a DNS-01 value (43 base64url characters): it is not handed to the hooks",
+                "remove it by hand if it is not someone's")
+        try:
+            name, zone = names.normalize(name), names.normalize(zone)
+        except names.InvalidName as exc:
+            raise AutopilotError(
+                Code.WRONG_NAME, f"{self.label}: {shown(exc)}: it is not handed to the hooks",
+                "check the zone's delegation (`dig NS` for the name's parents): the zone "
+                "and the record must be host names") from None
         domains = [d.removeprefix("*.") for d, _, _ in self.challenges] or [
             self._domain(name, value)]
         return dict(os.environ, CERTBOT_DOMAIN=self._domain(name, value),
@@ -114,10 +131,11 @@ class ExecWriter(Writer):
         with self._step(which, name, zone) as step:
             try:
                 outcome = hook.execute(command, timeout=self.timeout, env=env)
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # ValueError: what Popen says of its env
                 raise AutopilotError(
                     Code.PERMISSION_DENIED, f"{who} could not be started "
-                    f"({shown(exc.strerror)})", f"check {_key(which + '_hook')}") from None
+                    f"({shown(getattr(exc, 'strerror', None) or exc)})",
+                    f"check {_key(which + '_hook')}") from None
             if outcome.status is None:
                 step["status"] = "timeout"
                 raise AutopilotError(
@@ -145,7 +163,8 @@ class ExecWriter(Writer):
                     f"(CERTBOT_DOMAIN, CERTBOT_VALIDATION, DNS_AUTOPILOT_RECORD={name})",
                     evidence="Its stderr (last lines): " + (shown(tail, limit=TAIL + 40)
                                                              or "(empty)"))
-        return outcome.stdout.decode("utf-8", "replace").strip()
+        # It becomes CERTBOT_AUTH_OUTPUT, and no environment variable can hold a NUL byte.
+        return outcome.stdout.decode("utf-8", "replace").replace("\0", "").strip()
 
     def _who(self, which: str) -> str:
         """How a message names the hook it is about, after the writer's label (which names

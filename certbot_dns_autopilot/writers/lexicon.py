@@ -140,9 +140,10 @@ def _warn_undeclared(name: str, provider_cls: type[Provider], options: dict[str,
 
 
 def _check_endpoints(options: dict[str, str], where: str) -> None:
-    """A provider's endpoint option must not send the credential in clear text."""
+    """A provider's endpoint option must not send the credential in clear text, nor show a
+    password of its userinfo."""
     for option, value in sorted(options.items()):
-        if value.strip().lower().startswith("http://"):
+        if "://" in value:
             check_endpoint(value, _key(option), where, Code.BAD_CONFIG)
 
 

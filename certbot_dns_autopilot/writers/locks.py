@@ -2,8 +2,11 @@
 a whole record set (Route 53, lexicon): two renewals at once must not drop each other's value.
 
 The locks live in ``<certbot work dir>/dns-autopilot/locks`` (certbot's own directory, so no
-other user can plant anything there); without a work dir, in a directory of the temp dir
-that this user owns (checked, never followed when it is a symlink). A directory another
+other user can plant anything there), for every entry point that writes: a certbot run, and
+`dns-autopilot doctor`'s permission probe (its ``--work-dir``; with ``--all``, each
+lineage's saved work dir), so a probe and a renewal never interleave their read-modify-write
+of one record set. Without a work dir, in a directory of the temp dir that this user owns
+(checked, never followed when it is a symlink). A directory another
 user planted is never used: the run takes a fresh private one instead, so it can neither be
 redirected nor blocked. The wait is bounded; past it the run stops with ``lock-timeout``,
 naming the holder's pid. Processes on other hosts (or with other work dirs) are kept apart
@@ -56,6 +59,12 @@ def directory() -> Path:
             return statefiles.private_dir(_work_dir, *PARTS)
         except statefiles.Unsafe as exc:
             raise exc.error() from None
+        except OSError as exc:
+            raise AutopilotError(
+                Code.BAD_CONFIG, f"the locks shared with certbot's renewals cannot be kept "
+                f"under its work dir {_work_dir} ({exc.strerror})",
+                "run as the user certbot runs as (root for cron and systemd timers), with "
+                "certbot's work dir (doctor: --work-dir)") from None
     with _choose:
         if _fallback is None:
             base = tempfile.gettempdir()

@@ -31,10 +31,23 @@ class Kind:
 
     def build(self, keys: Keys, where: str) -> Writer:
         """The writer, its secrets registered with the log scrubber first (from its
-        ``KEYS``), so that nothing the SDK logs while it starts can show them."""
+        ``KEYS``), so that nothing the SDK logs while it starts can show them.
+
+        :raises AutopilotError: (``bad-config``) a secret too short to be masked wherever it
+            appears (it would mask ordinary words): no credential is that short.
+        """
         module = importlib.import_module(f".{self.module}", __package__)
-        scrub.register(schema.value(keys.conf(f"{self.module}_{key.name}"))
-                       for key in module.KEYS if key.secret)
+        for key in module.KEYS:
+            secret = schema.value(keys.conf(f"{self.module}_{key.name}")) if key.secret \
+                else None
+            if secret is not None and len(secret) < scrub.MIN_SECRET:
+                raise AutopilotError(
+                    Code.BAD_CONFIG, f"{schema.key_name(self.module, key.name)} in {where} is "
+                    f"{len(secret)} characters long: too short for a secret, and too short to "
+                    "be kept out of logs (it would be masked in ordinary words)",
+                    f"give the whole secret as the provider issued it (at least "
+                    f"{scrub.MIN_SECRET} characters)")
+            scrub.register([secret])
         return getattr(module, self.cls).from_credentials(keys, where)
 
 

@@ -31,7 +31,16 @@ from .. import links, names, scrub
 from ..codes import Code
 from ..errors import AutopilotError
 from . import apierrors, locks, schema
-from .base import Key, Keys, Records, Writer, check_endpoint, kept_changing, quote_txt
+from .base import (
+    Key,
+    Keys,
+    Records,
+    Writer,
+    check_endpoint,
+    kept_changing,
+    quote_txt,
+    without_userinfo,
+)
 
 #: The keys this writer reads (``dns_autopilot_route53_<key>``): what INI validation,
 #: secret scrubbing and the docs' key table (checked by the docs test) come from.
@@ -96,7 +105,22 @@ def _resource(operation: str, zone_id: str | None) -> str:
     return "*"
 
 
-# -- TXT values in Route 53's presentation format ------------------------------------------
+# -- names and TXT values in Route 53's presentation format --------------------------------
+
+_OCTAL = re.compile(r"\\([0-7]{3})")
+
+
+def host_name(returned: str) -> str | None:
+    """A name as Route 53 returns it, normalized; None when it is not a host name. Route 53
+    writes every character other than a-z, 0-9, '-' and '_' as a backslash and three octal
+    digits (``\\052`` for ``*``, ``\\040`` for a space); dnspython reads three digits as
+    decimal, so each escape is rewritten as the decimal one before the name is read."""
+    decimal = _OCTAL.sub(lambda m: f"\\{int(m[1], 8):03d}", returned)
+    try:
+        return names.normalize(decimal)
+    except names.InvalidName:
+        return None  # a space, a dot inside a label…: a name no challenge is written at
+
 
 def quote(value: str) -> str:
     """One TXT value as Route 53 wants it: quoted, split into 255-character strings."""
@@ -290,7 +314,7 @@ class Route53Writer(Writer):
         label, session = _session(settings, path)
         role_arn, endpoint_url = settings["role_arn"], settings["endpoint_url"]
         label += f", role {role_arn}" if role_arn else ""
-        label += f", endpoint {endpoint_url}" if endpoint_url else ""
+        label += f", endpoint {without_userinfo(endpoint_url)}" if endpoint_url else ""
         return cls(session, label + ")", settings["region"] or DEFAULT_REGION, endpoint_url,
                    role_arn, settings["sts_endpoint_url"])
 
@@ -367,7 +391,7 @@ class Route53Writer(Writer):
             return AutopilotError(
                 Code.PERMISSION_DENIED, f"{self.label}: {action} failed ({type(exc).__name__})",
                 f"check the AWS credential settings (see {DOCS})")
-        where = self.endpoint_url or "the Route 53 API"
+        where = without_userinfo(self.endpoint_url) if self.endpoint_url else "the Route 53 API"
         expired = said.code in _EXPIRED
         fixes = apierrors.Fixes(
             refused=("refresh the temporary credential (or use a long-lived key or a role), "
@@ -444,7 +468,9 @@ class Route53Writer(Writer):
         name = names.normalize(name)
         public, private = [], []
         for zone in self._hosted_zones():
-            zone_name = names.normalize(zone["Name"])
+            zone_name = host_name(zone["Name"])
+            if zone_name is None:
+                continue
             zone_id = zone["Id"].rsplit("/", 1)[-1]
             is_private = bool(zone.get("Config", {}).get("PrivateZone"))
             (private if is_private else public).append((zone_name, zone_id))
@@ -494,7 +520,7 @@ class Route53Writer(Writer):
         page = self._call("ListResourceRecordSets", zone_id, HostedZoneId=zone_id,
                           StartRecordName=name + ".", StartRecordType="TXT", MaxItems="10")
         for rrset in page.get("ResourceRecordSets", []):
-            if (rrset["Type"] == "TXT" and names.normalize(rrset["Name"]) == name
+            if (rrset["Type"] == "TXT" and host_name(rrset["Name"]) == name
                     and "SetIdentifier" not in rrset and "ResourceRecords" in rrset):
                 return int(rrset["TTL"]), [r["Value"] for r in rrset["ResourceRecords"]]
         return None

@@ -74,10 +74,11 @@ class Lab:
 
     def doctor(self, *domains: str, credentials: Path | None = None, extra: tuple[str, ...] = ()
                ) -> tuple[int, dict]:
-        """`dns-autopilot doctor --json` against the lab; (exit status, parsed output)."""
+        """`dns-autopilot doctor --json` against the lab; (exit status, parsed output). Its
+        locks go under the lab's own work dir, not the host's certbot's."""
         cmd = [str(Path(sys.executable).parent / "dns-autopilot"), "doctor", "--json",
                "--credentials", str(credentials or self.credentials),
-               "--resolvers", self.resolver, *extra]
+               "--resolvers", self.resolver, "--work-dir", self.work_dir, *extra]
         for domain in domains:
             cmd += ["-d", domain]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -88,6 +89,11 @@ class Lab:
     @property
     def resolver(self) -> str:
         return self.env["LAB_RESOLVER"]
+
+    @property
+    def work_dir(self) -> str:
+        """A certbot work dir of the lab's own, for runs of doctor outside a lineage."""
+        return str(Path(self.env["LAB_RUN"]) / "work")
 
     @property
     def alias_primary(self) -> str:
@@ -364,7 +370,7 @@ server {server}
 update add $DNS_AUTOPILOT_RECORD 60 TXT "$CERTBOT_VALIDATION"
 send
 EOF
-echo "record-id-$n"
+printf 'record-id-%s{output_tail}\n' "$n"
 """
 
 
@@ -379,13 +385,15 @@ EOF
 
 
 def hooks_ini(lab: Lab, tmp: Path, fail_at: int | None = None, hang: bool = False,
-              timeout: float | None = None, zones: str = "") -> Path:
-    """Two hook scripts and the credentials file naming them (mode 600)."""
+              timeout: float | None = None, zones: str = "", output_tail: str = "") -> Path:
+    """Two hook scripts and the credentials file naming them (mode 600). The auth hook
+    prints ``record-id-<n>`` then ``output_tail`` (printf's escapes: ``\\0`` is a NUL)."""
     creds = lab_keys(lab)
     fields = {"log": tmp / "hooks.log", "count": tmp / "calls", "server": lab.primary,
               "key": creds["dns_autopilot_rfc2136_name"],
               "secret": creds["dns_autopilot_rfc2136_secret"],
-              "fail_at": fail_at or "", "hang": "yes" if hang else ""}
+              "fail_at": fail_at or "", "hang": "yes" if hang else "",
+              "output_tail": output_tail}
     for name, text in (("auth.sh", EXEC_AUTH_HOOK), ("cleanup.sh", EXEC_CLEANUP_HOOK)):
         (tmp / name).write_text(text.format(**fields))
         (tmp / name).chmod(0o700)

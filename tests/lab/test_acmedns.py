@@ -269,3 +269,32 @@ def test_two_writers_for_one_zone_in_one_run_stop_before_writing(
     assert run.returncode != 0 and "would be written by two writers" in run.output
     assert not (tmp_path / "hooks.log").exists()
     assert not [r for r in acmedns.requests if r[1] == "/update"]  # stopped at the plan
+
+
+def test_a_password_in_the_api_url_reaches_no_output(
+        lab: Lab, certbot: Certbot, tmp_path: Path, fresh_name: str,
+        acmedns: AcmeDnsEmulator, cnames: list[tuple[str, str]]) -> None:
+    """``https://user:password@host`` is honoured by requests (basic authentication, as a
+    proxy in front of acme-dns may want): that password is a credential. Neither the run's
+    display, certbot's log, the event log nor doctor (healthy, or failing at that URL) shows
+    it."""
+    password = "Pr0xy-basic-auth-password"
+    file = tmp_path / "acmedns.json"
+    registered(acmedns, lab, cnames, file, fresh_name)
+    with_password = acmedns.url.replace("://", f"://proxy:{password}@")
+    ini = tmp_path / "acmedns.ini"
+    ini.write_text(f"dns_autopilot_acmedns_api_url = {with_password}\n"
+                   f"dns_autopilot_acmedns_registration_file = {file}\n")
+    ini.chmod(0o600)
+    run = certbot.certonly(fresh_name, credentials=ini)
+    assert run.returncode == 0, run.output
+    assert "via acme-dns 127.0.0.1:" in run.output
+    events = (certbot.logs_dir / "dns-autopilot.jsonl").read_text()
+    acmedns.stop()  # doctor now fails at that URL, and says where
+    dead = subprocess.run([str(DNS_AUTOPILOT), "doctor", "-d", fresh_name, "--credentials",
+                           str(ini), "--resolvers", lab.resolver], capture_output=True,
+                          text=True, timeout=120)
+    assert dead.returncode == 2 and "provider-unreachable" in dead.stdout, dead.stdout
+    assert acmedns.url.removeprefix("http://") in dead.stdout
+    for text in (run.output, run.log, events, dead.stdout, dead.stderr):
+        assert password not in text

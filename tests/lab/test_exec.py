@@ -19,7 +19,9 @@ from conftest import (
     hook_log,
     hooks_ini,
     lab_keys,
+    nsupdate,
     wait_absent,
+    zone_update,
 )
 
 from certbot_dns_autopilot.errors import AutopilotError
@@ -30,6 +32,11 @@ pytestmark = pytest.mark.lab
 
 ZONE = "autopilot.test"
 FOREIGN = "someone-elses-value"
+STALE = "OldValueOfAnEarlierRunStillAtTheName0123456"  # 43 characters of base64url
+#: TXT rdata someone planted at the name: a quote, a semicolon and backticks, a line break,
+#: a NUL byte (as zone-file text, with its escapes)
+PLANTED = {"quote": r'"x\"; touch /tmp/planted; echo `id`"', "newline": r'"first\010second"',
+           "nul": r'"nul\000byte"'}
 
 # What a user's --manual-auth-hook looks like: nsupdate, then (no longer needed) a sleep.
 
@@ -115,8 +122,81 @@ def test_exec_a_refused_add_carries_the_hooks_stderr_without_the_secret(
     failing = exec_writer(hooks_ini(lab, tmp_path, fail_at=2))
     first, second = f"_acme-challenge.a.{fresh_name}", f"_acme-challenge.b.{fresh_name}"
     with pytest.raises(AutopilotError) as failed:
-        failing.add(ZONE, {first: {"first-value"}, second: {"second-value"}}, 60)
+        failing.add(ZONE, {first: {STALE}, second: {STALE[::-1]}}, 60)
     assert "quota exceeded" in failed.value.evidence
     secret = lab_keys(lab)["dns_autopilot_rfc2136_secret"]
     assert secret not in json.dumps([str(failed.value), failed.value.evidence])
     assert lab.txt(lab.primary, first) == set() and lab.txt(lab.primary, second) == set()
+
+
+# -- what reaches a hook -------------------------------------------------------------------
+
+def test_remove_stale_hands_only_dns01_values_to_the_cleanup_hook(
+        lab: Lab, certbot: Certbot, tmp_path: Path, fresh_name: str) -> None:
+    """Values read over plain DNS are anyone's: only those shaped as a DNS-01 value are
+    removed (and handed to the cleanup hook run as root); the others are reported, left
+    where they are, and the run goes on."""
+    name = f"_acme-challenge.{fresh_name}"
+    nsupdate(lab, ZONE, name, STALE, ttl=3600)
+    for rdata in PLANTED.values():
+        zone_update(lab, ZONE, name, "TXT", rdata, ttl=3600)
+    planted = lab.txt(lab.primary, name) - {STALE}
+    assert len(planted) == 3
+    run = certbot.certonly(fresh_name, credentials=hooks_ini(lab, tmp_path),
+                           extra=("--dns-autopilot-remove-stale", "true"))
+    assert run.returncode == 0, run.output
+    assert "Traceback" not in run.output and "Traceback" not in run.log
+    handed = (tmp_path / "hooks.log").read_text()
+    assert f"cleanup {fresh_name} {STALE} " in handed
+    for text in ("planted", "`id`", "first", "nul"):
+        assert text not in handed, f"the hook was handed a planted value ({text})"
+    assert lab.txt(lab.primary, name) == planted, "the planted values are left alone"
+    [removed] = run.steps("remove-stale")
+    assert removed["values"] == [STALE] and len(removed["left"]) == 3
+    assert "left 3 value(s) that are not DNS-01 values" in run.output
+
+
+def test_remove_stale_leaves_a_value_rfc2136_cannot_carry(lab: Lab, certbot: Certbot,
+                                                         fresh_name: str) -> None:
+    """A planted value of 300 characters (two character-strings) at the name: the RFC 2136
+    writer is never asked to remove it, so no dnspython error ends the run."""
+    name = f"_acme-challenge.{fresh_name}"
+    zone_update(lab, ZONE, name, "TXT", f'"{"a" * 255}" "{"b" * 45}"', ttl=3600)
+    run = certbot.certonly(fresh_name, extra=("--dns-autopilot-remove-stale", "true"))
+    assert run.returncode == 0, run.output
+    assert "Traceback" not in run.output and "Traceback" not in run.log
+    assert lab.txt(lab.primary, name) == {"a" * 255 + "b" * 45}
+
+
+def test_a_nul_byte_in_the_auth_hooks_output_still_cleans_up(
+        lab: Lab, certbot: Certbot, tmp_path: Path, fresh_name: str) -> None:
+    """The auth hook's stdout becomes the cleanup hook's CERTBOT_AUTH_OUTPUT; a NUL byte in
+    it (which no environment variable can hold) must not stop the cleanup of any value."""
+    ini = hooks_ini(lab, tmp_path, output_tail=r"\0after-the-nul")
+    run = certbot.certonly(fresh_name, f"www.{fresh_name}", credentials=ini)
+    assert run.returncode == 0, run.output
+    assert "Encountered exception" not in run.output and "Traceback" not in run.log
+    cleanups = [line for line in hook_log(tmp_path) if line.startswith("cleanup ")]
+    assert len(cleanups) == 2, cleanups
+    assert all("auth-output=record-id-" in c and "after-the-nul" in c for c in cleanups)
+    for name in (f"_acme-challenge.{fresh_name}", f"_acme-challenge.www.{fresh_name}"):
+        wait_absent(lab, name)
+
+
+def test_a_token_assigned_before_the_hook_reaches_no_output(
+        lab: Lab, certbot: Certbot, tmp_path: Path, fresh_name: str) -> None:
+    """``WEBHOOK=https://…/TOKEN /path/hook.sh``: the hook is named by its program, never by
+    the assignment in front of it, in the display, certbot's log and the event log."""
+    token = "T0KEN-in-a-webhook-url-0123"
+    ini = hooks_ini(lab, tmp_path)
+    text = ini.read_text()
+    ini.write_text(text.replace(f"auth_hook = {tmp_path}",
+                                f"auth_hook = WEBHOOK=https://hooks.example/{token} {tmp_path}"))
+    run = certbot.certonly(fresh_name, credentials=ini)
+    assert run.returncode == 0, run.output
+    assert "via exec hooks 'auth.sh' (sha256 " in run.output
+    events = (certbot.logs_dir / "dns-autopilot.jsonl").read_text()
+    assert [e["command"] for e in run.steps("exec-hook", hook="auth")][0].startswith(
+        "'auth.sh' (sha256 ")
+    for output in (run.output, run.log, events):
+        assert token not in output and "hooks.example" not in output

@@ -4,14 +4,17 @@ the wire to the lab's BIND primary, with the lab's TSIG key, driven by the real 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from certbot.plugins.dns_common import CredentialsConfiguration
-from conftest import Certbot, Lab, lab_keys, nsupdate, wait_absent
+from conftest import DOCTOR, Certbot, Lab, lab_keys, nsupdate, wait_absent
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.writers import writers_from_credentials
+from certbot_dns_autopilot.writers import locks, writers_from_credentials
 from certbot_dns_autopilot.writers.lexicon import LexiconWriter
 
 pytestmark = pytest.mark.lab
@@ -169,3 +172,52 @@ def test_a_ddns_server_that_does_not_answer_is_provider_unreachable(
     creates = [e for e in only.events.retries if e["what"] == f"creating a TXT value at {name}"]
     assert [e["attempt"] for e in creates] == [1, 2, 3]
     assert lab.txt(lab.primary, name) == set()
+
+
+def test_doctor_all_waits_for_the_lock_a_renewal_holds(lab: Lab, certbot: Certbot,
+                                                        tmp_path: Path, fresh_name: str) -> None:
+    """A cron `doctor --all` whose permission probe overlaps `certbot renew` in the same zone
+    must not interleave its read-modify-write with the renewal's: it takes the same lock,
+    under the work dir the lineage renews with (saved in its renewal config)."""
+    ini = ddns_ini(lab, tmp_path / "lexicon.ini")
+    run = certbot.certonly(fresh_name, credentials=ini, extra=("--cert-name", "locked"))
+    assert run.returncode == 0, run.output
+    name = f"_acme-challenge.{fresh_name}"
+    wait_absent(lab, name)  # the run's own value, gone from every server
+    work = certbot.home / "work"
+    lock = work / "dns-autopilot" / "locks" / f"lexicon-{ZONE}.lock"
+    locks.use(str(work))
+    try:
+        with locks.held(f"lexicon-{ZONE}", "a renewal of the same zone"):  # as certbot holds it
+            doctor = subprocess.Popen(
+                [str(DOCTOR), "doctor", "--all", "--config-dir", str(certbot.config_dir),
+                 "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                env=dict(os.environ, REQUESTS_CA_BUNDLE=lab.env["LAB_CA_BUNDLE"]))
+            deadline = time.monotonic() + 90
+            while not waits_on(doctor.pid, lock):
+                assert doctor.poll() is None, "doctor finished without waiting for the lock"
+                assert not lab.txt(lab.primary, name), "the probe wrote during the renewal"
+                assert time.monotonic() < deadline, "doctor never took the renewal's lock"
+                time.sleep(0.1)
+            assert not lab.txt(lab.primary, name)
+    finally:
+        locks.use(None)
+    out, err = doctor.communicate(timeout=180)
+    assert "Traceback" not in err, err
+    [lineage] = json.loads(out)["lineages"]  # (this machine's renewal schedule aside)
+    assert lineage["name"] == "locked" and lineage["checked"] and lineage["findings"] == []
+
+
+def waits_on(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has ``path`` open (the lock file it polls for)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == str(path):
+                return True
+        except OSError:
+            continue
+    return False

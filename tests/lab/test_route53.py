@@ -294,3 +294,33 @@ def test_no_secret_reaches_certbots_log_the_event_log_or_the_hook_through_a_role
     for what, text in artefacts.items():
         for value in [secret, *temporary]:
             assert value not in text, f"a secret in {what}"
+
+
+def test_names_route53_returns_in_octal_escapes_sit_beside_the_validation_name(
+        lab: Lab, certbot: Certbot, route53: Route53Emulator, tmp_path: Path,
+        fresh_name: str) -> None:
+    """Route 53 escapes '*' as \\052 and a space as \\040 (octal); dnspython reads \\DDD as
+    decimal. Record sets listed beside ours and a hosted zone so named must neither stop a
+    renewal (add, take-back, cleanup) nor be taken for another name."""
+    validation = f"_acme-challenge.{fresh_name}"
+    escaped = {f"\\052.{validation}": "a wildcard's value",
+               f"a\\040b.{validation}": "a name with a space",
+               f"\\056dot.{validation}": "a label holding a dot"}
+    for name, text in escaped.items():
+        route53.hold(ZONE, name, [text])
+    odd = route53.client().create_hosted_zone(Name="odd\\040zone.test",
+                                              CallerReference=uuid.uuid4().hex)
+    path, _ = route53_ini(tmp_path, route53, "acme")
+    try:
+        status, report = lab.doctor(fresh_name, credentials=path,
+                                    extra=("--caa-identities", "letsencrypt.org"))
+        run = certbot.certonly(fresh_name, f"*.{fresh_name}", credentials=path)
+    finally:
+        route53.client().delete_hosted_zone(Id=odd["HostedZone"]["Id"])
+    assert run.returncode == 0, run.output
+    assert "Traceback" not in run.output and "Traceback" not in run.log
+    assert status == 0, report
+    assert route53.txt(ZONE, validation) is None  # ours removed
+    for name, text in escaped.items():  # theirs untouched
+        assert route53.txt(ZONE, name) == {"TTL": 300, "values": {text}}
+    wait_absent(lab, validation)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from certbot_dns_autopilot.answers import Observation
 from certbot_dns_autopilot.diagnose import diagnose, how_differs
 from certbot_dns_autopilot.diagnose.ca_errors import read
 from certbot_dns_autopilot.diagnose.evidence import Evidence
 from certbot_dns_autopilot.dnsio import Answer, Server
 from certbot_dns_autopilot.preflight.findings import ERROR, WARNING, Finding
-from certbot_dns_autopilot.wait.propagation import Observation
 
 ORIGIN = "_acme-challenge.www.example.com"
 V, OTHER = "expected-token-AbC", "wildcard-token-XyZ"

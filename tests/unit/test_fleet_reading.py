@@ -108,6 +108,27 @@ def test_doctor_argv_maps_saved_options_and_skips_run_only_and_unknown(tmp_path:
     assert args.domains == ["x.example", "*.x.example"] and args.follow_cnames is False
 
 
+def test_each_lineage_is_checked_with_the_work_dir_its_renewals_lock_under(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """certbot renew restores a saved work_dir per lineage; doctor --all's probes take the
+    writers' locks under the same one (else under the work dir doctor is given)."""
+    write(tmp_path, "saved", extra="work_dir = /srv/le/work")
+    write(tmp_path, "default")
+    lineages = renewal.read_lineages(str(tmp_path))
+    assert [lin.work_dir for lin in lineages] == [None, "/srv/le/work"]
+    seen: dict[str, str | None] = {}
+
+    def probe(args: object) -> tuple[list, list]:
+        seen[args.domains[0]] = args.work_dir  # type: ignore[attr-defined]
+        return [], []
+
+    monkeypatch.setattr(doctor, "diagnose", probe)
+    monkeypatch.setattr(renewal, "certificate", lambda path: (
+        [path.split("/")[-2] + ".example"], NOW, NOW + datetime.timedelta(days=90)))
+    fleet.check_all(lineages, str(tmp_path), True, now=NOW, work_dir="/var/lib/letsencrypt")
+    assert seen == {"default.example": "/var/lib/letsencrypt", "saved.example": "/srv/le/work"}
+
+
 def test_every_table_option_is_a_plugin_option() -> None:
     from certbot_dns_autopilot.plugin.authenticator import Authenticator
 

@@ -120,6 +120,48 @@ def test_the_package_has_no_import_cycle():
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
+def _units() -> dict[str, set[str]]:
+    """The graph between the package's parts: each step's sub-package, or a top-level
+    module (``dnsio``, ``answers``, ``zones``…), as one node."""
+    def unit(module: str) -> str:
+        return module.split(".")[1] if "." in module else module
+
+    found: dict[str, set[str]] = {}
+    for module, targets in GRAPH.items():
+        if module == NAME:
+            continue
+        found.setdefault(unit(module), set()).update(
+            unit(t) for t in targets if t != NAME and unit(t) != unit(module))
+    return found
+
+
+def test_calls_go_downward_only_between_the_packages():
+    """No two parts import each other, even through others: the steps read in one order
+    (the DNS layer below the plan, the plan below pre-flight and the wait, the glue on
+    top), and a part can be understood without those above it."""
+    units = _units()
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = 1
+        for target in sorted(units.get(node, ())):
+            if state.get(target) == 1:
+                return path[path.index(target):] + [target] if target in path else [node,
+                                                                                      target]
+            if target not in state and (found := visit(target, path + [target])):
+                return found
+        state[node] = 2
+        return None
+
+    for node in sorted(units):
+        if node not in state:
+            cycle = visit(node, [node])
+            assert cycle is None, "parts importing each other: " + " -> ".join(cycle)
+    assert not units["dnsio"] & {"answers", "zones", "plan", "wait", "preflight"}
+    assert not units["answers"] & {"zones", "plan", "wait", "preflight", "diagnose"}
+    assert not units["zones"] & {"plan", "wait", "preflight", "diagnose"}
+
+
 def test_the_walk_finds_a_cycle_when_there_is_one():
     """The check itself can fail: a graph with a loop is reported."""
     saved = dict(GRAPH)

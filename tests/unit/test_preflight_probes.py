@@ -17,7 +17,7 @@ import dns.rdataset
 import dns.rrset
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from unit_helpers import DNSWorld, write_cert, zones_of
+from unit_helpers import DNSWorld, value, write_cert, zones_of
 
 from certbot_dns_autopilot import dnsio
 from certbot_dns_autopilot.plan.routing import Route
@@ -35,6 +35,7 @@ from certbot_dns_autopilot.zones import Zones
 ZONE = "example.test"
 NAME = f"_acme-challenge.{ZONE}"
 RESOLVER = dnsio.Server("198.51.100.53")
+OLD = value("a value an earlier run left")  # shaped as the CA's
 PARENT_NS, NS1, NS2, NS3 = "192.0.2.10", "192.0.2.1", "192.0.2.2", "192.0.2.3"
 
 PARENT = f"""
@@ -297,7 +298,8 @@ def test_rate_limits_count_only_production_from_the_local_archive(tmp_path: Path
 def test_remove_stale_removes_exactly_the_old_values_before_writing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A whole perform on recorded answers: pre-flight finds the old value, and
-    --dns-autopilot-remove-stale has the writer remove exactly it before the add."""
+    --dns-autopilot-remove-stale has the writer remove exactly it before the add; a value
+    not shaped as a DNS-01 value is never handed to the writer."""
     import functools
 
     from unit_helpers import Challenge, make_plugin
@@ -314,7 +316,8 @@ ns1.example 3600 IN A {NS1}
 @ 3600 IN SOA ns1.example.com. h.example.com. 7 3600 600 86400 300
 @ 3600 IN NS ns1.example.com.
 ns1 3600 IN A {NS1}
-_acme-challenge 3600 IN TXT "old-token"
+_acme-challenge 3600 IN TXT "{OLD}"
+_acme-challenge 3600 IN TXT "old-token; `reboot`"
 """)
     monkeypatch.setattr(dnsio, "Recursive",
                         functools.partial(dnsio.Recursive, exchange=recorded))
@@ -324,7 +327,7 @@ _acme-challenge 3600 IN TXT "old-token"
     auth.prepare()
     auth.perform([Challenge("example.com")])
     name = "_acme-challenge.example.com"
-    assert calls == [("remove", "example.com", {name: {"old-token"}}),
+    assert calls == [("remove", "example.com", {name: {OLD}}),
                      ("add", "example.com", {name: {"value-for-example.com"}})]
 
 

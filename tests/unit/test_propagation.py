@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from certbot_dns_autopilot.dnsio import Answer, Server
-from certbot_dns_autopilot.wait.propagation import (
+from certbot_dns_autopilot.answers import (
     BEHIND,
     LAME,
     SERVING,
@@ -20,6 +19,7 @@ from certbot_dns_autopilot.wait.propagation import (
     unverified_line,
     zones_code,
 )
+from certbot_dns_autopilot.dnsio import Answer, Server
 
 NS1 = Server("192.0.2.1", name="ns1.example")
 NS2 = Server("192.0.2.2", name="ns2.example")

@@ -96,3 +96,32 @@ def test_an_add_that_clearly_left_nothing_is_dropped_without_a_take_back(tmp_pat
     assert not done.path.exists()
     events = [json.loads(line) for line in (tmp_path / "dns-autopilot.jsonl").open()]
     assert not [e for e in events if e["step"] == "take-back"]
+
+
+def test_a_cleanup_failing_with_any_exception_still_cleans_the_other_zones(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A writer's removal raising something that is not a PluginError (a hook's environment
+    that Popen refuses: ValueError) must not stop the cleanup of every other zone, nor
+    reach certbot as "Encountered exception during recovery"."""
+    from unit_helpers import Recording
+
+    class Broken(Recording):
+        def remove(self, zone: str, records: Records) -> None:
+            raise ValueError("embedded null byte")
+
+    calls: list[tuple] = []
+    run = Authenticator(types.SimpleNamespace(work_dir=str(tmp_path), logs_dir=str(tmp_path)),
+                        "dns-autopilot").run
+    run.prepare()
+    run._state = RunState(journal.Journal(str(tmp_path), "r1", "/c.ini"),
+                          Follower(Zones(dnsio.Recursive())), wait_off=False)
+    ours = {"a.example": {"_acme-challenge.a.example": frozenset({value("a")})},
+            "b.example": {"_acme-challenge.b.example": frozenset({value("b")})}}
+    for zone, records in ours.items():
+        run.state.journal.record(zone, records)
+    run.state.written = {"a.example": (Broken(calls), ours["a.example"]),
+                         "b.example": (Recording(calls), ours["b.example"])}
+    run.cleanup()
+    assert calls == [("remove", "b.example", {"_acme-challenge.b.example": {value("b")}})]
+    assert run.state.journal.zones == {"a.example": {"_acme-challenge.a.example": [value("a")]}}
+    assert "could not remove _acme-challenge.a.example" in caplog.text

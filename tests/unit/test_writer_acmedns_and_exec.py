@@ -6,17 +6,15 @@ APIs and hooks against the lab: tests/lab/test_acmedns.py and tests/lab/test_exe
 from __future__ import annotations
 
 import contextlib
-import http.server
 import json
 import os
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from certbot import errors
-from unit_helpers import RecordedEvents, load_map
+from unit_helpers import RecordedEvents, Reply, Request, http_server, load_map, value
 
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import retry
@@ -25,6 +23,7 @@ from certbot_dns_autopilot.writers.exec import ExecWriter
 
 PASSWORD = "pW-0123456789abcdefghijklmnopqrstuvwxyzAB"[:40]
 FULL = "d420c923-bbd7-4056-ab64-c3ca54c9b3cf.auth.acme-dns.io"
+V1, V2, V3 = value("v1"), value("v2"), value("v3")  # shaped as the CA's DNS-01 values
 
 
 def registrations(tmp_path: Path, **extra: dict) -> Path:
@@ -130,12 +129,12 @@ def test_exec_hands_certbots_manual_environment_on(tmp_path: Path) -> None:
     writer = exec_writer(tmp_path, f'env | grep -E "^(CERTBOT|DNS_AUTOPILOT)_" >> {out}; '
                          f'echo ---  >> {out}',
                          cleanup=f"echo cleanup $CERTBOT_AUTH_OUTPUT >> {out}")
-    writer.challenges = (("*.example.com", "v1", "_acme-challenge.example.com"),
-                         ("example.com", "v2", "_acme-challenge.example.com"),
-                         ("www.example.com", "v3", "alias.example.net"))
-    writer.add("example.net", {"alias.example.net": {"v3"}}, 60)
+    writer.challenges = (("*.example.com", V1, "_acme-challenge.example.com"),
+                         ("example.com", V2, "_acme-challenge.example.com"),
+                         ("www.example.com", V3, "alias.example.net"))
+    writer.add("example.net", {"alias.example.net": {V3}}, 60)
     text = out.read_text()
-    assert "CERTBOT_DOMAIN=www.example.com\n" in text and "CERTBOT_VALIDATION=v3\n" in text
+    assert "CERTBOT_DOMAIN=www.example.com\n" in text and f"CERTBOT_VALIDATION={V3}\n" in text
     assert "CERTBOT_ALL_DOMAINS=example.com,example.com,www.example.com\n" in text
     assert "CERTBOT_REMAINING_CHALLENGES=2\n" in text
     assert "DNS_AUTOPILOT_RECORD=alias.example.net\n" in text
@@ -146,21 +145,22 @@ def test_exec_failure_carries_the_escaped_bounded_stderr_tail(tmp_path: Path) ->
     writer = exec_writer(tmp_path, "printf 'x%.0s' $(seq 3000) >&2; printf '\\033[2Jboom' >&2; "
                          "exit 4")
     with pytest.raises(AutopilotError) as exc:
-        writer.add("example.com", {"_acme-challenge.example.com": {"v"}}, 60)
+        writer.add("example.com", {"_acme-challenge.example.com": {V1}}, 60)
     assert "exited with status 4" in exc.value.problem
     assert "\\x1b[2Jboom" in exc.value.evidence and "\x1b" not in str(exc.value)
     assert len(exc.value.evidence) < 1000
     assert exc.value.left_nothing
 
 
-@pytest.mark.parametrize("make", ["missing", "not executable"])
+@pytest.mark.parametrize("make", ["missing", "not executable", "after an assignment"])
 def test_exec_a_hook_that_cannot_be_run_is_bad_config_naming_its_key(tmp_path: Path,
                                                                      make: str) -> None:
     hook = tmp_path / "auth.sh"
     if make == "not executable":
         hook.write_text("#!/bin/sh\nexit 0\n")
         hook.chmod(0o600)
-    writer = exec_writer(tmp_path, str(hook))
+    prefix = "WEBHOOK=https://hooks.example/T0KEN " if make == "after an assignment" else ""
+    writer = exec_writer(tmp_path, prefix + str(hook))
     with pytest.raises(AutopilotError) as exc:
         writer.probe("example.com", "_acme-challenge.example.com")
     assert exc.value.code == "bad-config"
@@ -176,7 +176,7 @@ def test_exec_a_failing_cleanup_hook_is_named_not_the_auth_hook(tmp_path: Path) 
     cleanup.chmod(0o700)
     writer = exec_writer(tmp_path, "true", str(cleanup))
     with pytest.raises(AutopilotError) as exc:
-        writer.remove("example.com", {"_acme-challenge.example.com": {"v"}})
+        writer.remove("example.com", {"_acme-challenge.example.com": {V1}})
     assert writer.label.startswith("exec hooks 'true' (sha256 ") and "'cleanup.sh'" in writer.label
     assert exc.value.problem.startswith(f"{writer.label}: the cleanup hook 'cleanup.sh' (sha256 ")
     assert "exited with status 5" in exc.value.problem
@@ -186,7 +186,7 @@ def test_exec_a_failing_cleanup_hook_is_named_not_the_auth_hook(tmp_path: Path) 
 def test_exec_a_hook_that_does_not_finish_is_provider_unreachable(tmp_path: Path) -> None:
     writer = exec_writer(tmp_path, "sleep 30", timeout="1")
     with pytest.raises(AutopilotError) as exc:
-        writer.add("example.com", {"_acme-challenge.example.com": {"v"}}, 60)
+        writer.add("example.com", {"_acme-challenge.example.com": {V1}}, 60)
     assert exc.value.code == "provider-unreachable"
     assert exc.value.problem.startswith(f"{writer.label}: the auth hook 'sleep' (sha256 ")
     assert "did not finish within 1 s" in exc.value.problem
@@ -205,6 +205,49 @@ def test_exec_a_command_missing_inside_the_hook_is_the_hooks_own_failure(tmp_pat
     assert "no-such-command-in-the-hook" in exc.value.evidence
 
 
+@pytest.mark.parametrize(("zone", "name", "txt", "code"), [
+    ("ex`id`ample.test", "_acme-challenge.x.ex`id`ample.test", V1, "wrong-name"),
+    ("a|b&c.test", "_acme-challenge.a|b&c.test", V1, "wrong-name"),
+    ("it's.test", "_acme-challenge.it's.test", V1, "wrong-name"),
+    ("example.com", "_acme-challenge.example.com", 'x"; reboot; echo "', "wrong-value"),
+    ("example.com", "_acme-challenge.example.com", "first\nsecond", "wrong-value"),
+    ("example.com", "_acme-challenge.example.com", "nul\0byte", "wrong-value"),
+    ("example.com", "_acme-challenge.example.com", "a" * 300, "wrong-value"),
+], ids=["backticks-in-zone", "pipe-and-ampersand", "quote", "quote-and-semicolon",
+        "line-break", "nul", "over-255"])
+def test_exec_a_name_or_value_a_shell_would_read_is_never_handed_to_a_hook(
+        tmp_path: Path, zone: str, name: str, txt: str, code: str) -> None:
+    """A zone comes from the DNS (a referral's owner name), a stale value from whoever wrote
+    it: the hooks run as root and paste them into shell lines and nsupdate scripts."""
+    ran = tmp_path / "ran"
+    writer = exec_writer(tmp_path, f"touch {ran}", cleanup=f"touch {ran}")
+    for call in (lambda: writer.add(zone, {name: {txt}}, 60),
+                 lambda: writer.remove(zone, {name: {txt}})):
+        with pytest.raises(AutopilotError) as exc:
+            call()
+        assert exc.value.code == code and "not handed to the hooks" in exc.value.problem
+    assert not ran.exists()
+
+
+def test_exec_a_nul_in_the_auth_output_neither_stops_cleanup_nor_hides_the_error(
+        tmp_path: Path) -> None:
+    """The auth hook's stdout becomes the cleanup hook's CERTBOT_AUTH_OUTPUT: a NUL byte in
+    it is dropped, so when the second auth call fails the cleanup hook still runs for both
+    values and the auth hook's own failure is the error raised."""
+    calls, cleaned = tmp_path / "calls", tmp_path / "cleaned"
+    writer = exec_writer(
+        tmp_path, f"echo x >> {calls}; [ $(wc -l < {calls}) -lt 2 ] || exit 3; "
+                  "printf 'id\\0tail'",
+        cleanup=f'echo "$CERTBOT_VALIDATION $CERTBOT_AUTH_OUTPUT" >> {cleaned}')
+    with pytest.raises(AutopilotError) as exc:
+        writer.add("example.com", {"_acme-challenge.example.com": {V1, V2}}, 60)
+    assert exc.value.code == "permission-denied" and "exited with status 3" in exc.value.problem
+    assert exc.value.left_nothing
+    first, second = sorted((V1, V2))  # the order the hooks are called in
+    assert {line.strip() for line in cleaned.read_text().splitlines()} == {
+        f"{first} idtail", second}
+
+
 def test_exec_bad_timeout_and_missing_cleanup_are_clear(tmp_path: Path) -> None:
     with pytest.raises(errors.PluginError) as exc:
         exec_writer(tmp_path, "true", timeout="soon")
@@ -220,31 +263,13 @@ def answering(answers: list[tuple[int, dict]]) -> Iterator[tuple[str, list[dict]
     """An HTTP server on 127.0.0.1 answering each POST with the next (status, JSON body)."""
     updates: list[dict] = []
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
+    def answer(request: Request) -> Reply:
+        updates.append(json.loads(request[3]))
+        status, body = answers.pop(0)
+        return status, {"Retry-After": "0"} if status == 429 else {}, json.dumps(body).encode()
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
-            length = int(self.headers.get("Content-Length") or 0)
-            updates.append(json.loads(self.rfile.read(length)))
-            status, body = answers.pop(0)
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            if status == 429:
-                self.send_header("Retry-After", "0")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", updates
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
+    with http_server(answer) as (url, _):
+        yield url, updates
 def test_an_update_acme_dns_did_not_apply_is_retried_each_as_an_event(tmp_path: Path) -> None:
     with answering([(429, {}), (503, {}), (200, {"txt": "v"})]) as (url, updates):
         writer = acmedns(tmp_path, url)

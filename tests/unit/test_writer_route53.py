@@ -14,6 +14,7 @@ from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import retry, writers_from_credentials
 from certbot_dns_autopilot.writers.route53 import (
     Route53Writer,
+    host_name,
     merged,
     quote,
     reduced,
@@ -218,3 +219,16 @@ def test_sets_another_writer_keeps_changing_are_a_write_conflict(
     assert [(e["attempt"], e["reason"]) for e in writer.events.retries] == [
         (n, "the set changed meanwhile") for n in range(1, 5)]
     assert SECRET not in str(error)
+
+
+@pytest.mark.parametrize(("returned", "name"), [
+    ("\\052.example.com.", "*.example.com"),  # not "4.example.com" (decimal 052)
+    ("_acme-challenge.Example.COM.", "_acme-challenge.example.com"),
+    ("xn--bcher-kva.example.", "xn--bcher-kva.example"),
+    ("a\\040b.example.com.", None),  # a space: no challenge is written there
+    ("\\056dot.example.com.", None),  # a dot inside a label
+    ("\\134052.example.com.", None),  # an escaped backslash, then digits
+])
+def test_names_route53_returns_are_read_with_its_octal_escapes(returned: str,
+                                                                name: str | None) -> None:
+    assert host_name(returned) == name

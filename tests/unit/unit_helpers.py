@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
+import http.server
 import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 import types
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -133,6 +137,54 @@ def as_nobody(code: str) -> subprocess.Popen[str]:
     return subprocess.Popen([SYSTEM_PYTHON, "-c", textwrap.dedent(code)], user=NOBODY,
                             group=NOBODY, extra_groups=[], stdout=subprocess.PIPE, text=True,
                             cwd="/")
+
+
+#: what a loopback HTTP server is handed per request (method, path, headers, body), and what
+#: it answers (status, headers, body)
+Request = tuple[str, str, dict[str, str], bytes]
+Reply = tuple[int, dict[str, str], bytes]
+
+
+@contextlib.contextmanager
+def http_server(answer: Callable[[Request], Reply], host: str = "127.0.0.1",
+                tls: Path | None = None) -> Iterator[tuple[str, list[Request]]]:
+    """A real HTTP server on a loopback address, answering each request with ``answer``
+    (over HTTPS with ``tls``, a PEM file of certificate and key: `loopback_tls`); yields its
+    base URL and every request it received."""
+    import ssl
+
+    received: list[Request] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            request = (self.command, self.path, dict(self.headers.items()),
+                       self.rfile.read(length))
+            received.append(request)
+            status, headers, body = answer(request)
+            self.send_response(status)
+            for name, text in headers.items():
+                self.send_header(name, text)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815
+
+    server = http.server.ThreadingHTTPServer((host, 0), Handler)
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield f"{'https' if tls else 'http'}://{host}:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def planted(code: str) -> subprocess.Popen[str]:
@@ -401,3 +453,25 @@ def write_cert(path: Path, names: list[str], not_before: datetime, days: float =
             .sign(key, hashes.SHA256()))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def loopback_tls(path: Path) -> Path:
+    """A self-signed certificate for 127.0.0.1 and 127.0.0.2 and its key in one PEM file: for
+    `http_server`'s ``tls``, and for clients to trust (REQUESTS_CA_BUNDLE, SSL_CERT_FILE)."""
+    import ipaddress
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now().astimezone()
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(f"127.0.0.{i}")) for i in (1, 2)]),
+                critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return path

@@ -278,6 +278,17 @@ class Route53Emulator:
                         "values": _txt_values(r["Value"] for r in rrset["ResourceRecords"])}
         return None
 
+    def hold(self, zone: str, name: str, values: Iterable[str]) -> None:
+        """A TXT set in moto only (not in BIND), its name kept exactly as given: Route 53
+        returns a name with characters other than a-z, 0-9, '-' and '_' in octal escapes
+        (``\\052`` for ``*``, ``\\040`` for a space), and so does this one when given such."""
+        from moto.route53.models import route53_backends
+
+        route53_backends[ACCOUNT]["global"].change_resource_record_sets(
+            self.zone_id(zone), [{"Action": "UPSERT", "ResourceRecordSet": {
+                "Name": name + ".", "Type": "TXT", "TTL": 300,
+                "ResourceRecords": [{"Value": f'"{v}"'} for v in values]}}])
+
     # -- the WSGI wrapper ------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]

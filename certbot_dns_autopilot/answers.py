@@ -1,7 +1,10 @@
-"""What a round of answers means for propagation: pure decisions, no I/O.
+"""What DNS answers mean: pure decisions, no I/O, the same for every step.
 
-The waiter asks; these functions read the answers. Tests feed them recorded answers,
-and the lab feeds them real ones.
+The door (`dnsio`) asks and turns responses into `dnsio.Answer` values; these functions
+read them: what one authoritative answer is (serving, behind, lame, unreachable,
+truncated), what a round of the wait means, which code a timeout gets, what is wrong with a
+resolver. The plan's chain follower, pre-flight, the waiter and the hint all read answers
+here. Tests feed them recorded answers, and the lab feeds them real ones.
 """
 
 from __future__ import annotations
@@ -9,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .. import dnsio
-from ..codes import Code
-from ..dnsio import Answer, Server
-from ..options import flag
+from . import dnsio
+from .codes import Code
+from .dnsio import Answer, Server
+from .options import flag
 
 #: What an authoritative address's answer is. Only BEHIND and LAME are the zone's fault: a
 #: server that answers nothing cannot hand the CA a wrong answer (its resolvers move on to
