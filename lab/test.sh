@@ -27,6 +27,22 @@ if [ "$(cat "$release_stamp" 2>/dev/null)" != "$release_want" ] || ! ls dist/*.w
     -c lab/requirements.txt $pins dist/*.whl 2> >(grep -v "is ignored: it is neither" >&2)
   echo "$release_want" >"$release_stamp"
 fi
+# The wheelhouse tests/lab/test_docs_run.py installs from as the docs say (pip install
+# certbot 'certbot-dns-autopilot[all]', without a network): every distribution the wheel
+# and its extras need, at the versions lab/requirements.txt pins, and certbot-dns-rfc2136;
+# chosen by the pip of the python3 a root login shell finds, the one the docs' venv uses.
+wheelhouse=$top/.wheelhouse
+docs_python=$(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin sh -c 'command -v python3')
+wheelhouse_want=$(cat setup.cfg lab/requirements.txt | sha256sum | cut -c1-16)-$("$docs_python" -V 2>&1 | tr -dc 0-9.)
+if [ "$(cat "$wheelhouse/.built" 2>/dev/null)" != "$wheelhouse_want" ]; then
+  rm -rf "$wheelhouse"
+  "$docs_python" -m venv "$wheelhouse/.pip"
+  "$wheelhouse/.pip/bin/python" -m pip wheel -q --disable-pip-version-check -w "$wheelhouse" \
+    -c lab/requirements.txt certbot "$(ls dist/*.whl)[all]" certbot-dns-rfc2136 setuptools \
+    wheel 2> >(grep -v "is ignored: it is neither" >&2)
+  rm -rf "$wheelhouse"/certbot_dns_autopilot-* "$wheelhouse/.pip"
+  echo "$wheelhouse_want" >"$wheelhouse/.built"
+fi
 "$top/.venv/bin/ruff" check certbot_dns_autopilot tests bench
 # The whole suite (no arguments: what CI runs) also runs the unit tests on the lowest
 # versions setup.cfg allows (lab/constraints-lowest.txt), in .venv-lowest, installed once

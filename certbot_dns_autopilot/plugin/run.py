@@ -205,22 +205,22 @@ class Run:
                     # may be the cause
                     for line in self._earlier_warnings():
                         logger.warning("dns-autopilot: %s", line)
-                domains = ", ".join(a.identifier.value for a in achalls)
+                named = self._requested(achalls)
+                domains = ", ".join(named)
                 if isinstance(exc, AutopilotError):
                     diagnosis = {"code": exc.code, "domain": domains, "problem": exc.problem,
                                  "evidence": exc.evidence.splitlines(), "fix": exc.fix}
                 else:  # a bad option or credentials file: no code, the message says all
                     diagnosis = {"code": None, "domain": domains, "problem": str(exc),
                                  "evidence": [], "fix": None}
-                self._failure_hook("before-validation", [diagnosis])
+                self._failure_hook("before-validation", [diagnosis], named)
                 raise
 
     def _perform(self, achalls: list[achallenges.AnnotatedChallenge]
                  ) -> list[challenges.ChallengeResponse]:
         """The steps of one run, in order: plan, pre-flight, write, wait."""
         router, waiter = self._setup()
-        requested = [str(d) for d in getattr(self.config, "domains", None) or []]
-        domains = plan.requested_names([a.identifier.value for a in achalls], requested)
+        domains = self._requested(achalls)
         wanted = [plan.Challenge.of(domain, a.validation(a.account_key))
                   for domain, a in zip(domains, achalls, strict=True)]
         routes, targets = self._plan(router, wanted)
@@ -442,7 +442,7 @@ class Run:
                                  if getattr(a, "error", None))
             return ("dns-autopilot could not gather live evidence for a diagnosis (see the log); "
                     f"the CA's reading: {readings or 'none given'}.")
-        self._failure_hook("validation", [d.as_dict() for d in found])
+        self._failure_hook("validation", [d.as_dict() for d in found], [d.domain for d in found])
         blocks = "\n".join([d.text() for d in found] + self._earlier_warnings())
         return (f"dns-autopilot diagnosed {len(found)} failed challenge(s) from the CA's error "
                 f"and the servers' answers now, before cleanup:\n{blocks}")
@@ -491,7 +491,13 @@ class Run:
             found.append(diagnosis)
         return found
 
-    def _failure_hook(self, stage: str, diagnoses: list[dict[str, object]]) -> None:
+    def _requested(self, achalls: list[achallenges.AnnotatedChallenge]) -> list[str]:
+        """The name each challenge is for, wildcards restored (certbot hands them bare)."""
+        requested = [str(d) for d in getattr(self.config, "domains", None) or []]
+        return plan.requested_names([a.identifier.value for a in achalls], requested)
+
+    def _failure_hook(self, stage: str, diagnoses: list[dict[str, object]], names: list[str]
+                      ) -> None:
         """The failure-hook option's command, once per run; its own failure is only logged, and
         nothing in its path may replace certbot's error or the hint."""
         try:
@@ -503,7 +509,7 @@ class Run:
                        "verb": getattr(self.config, "verb", None),
                        "dry_run": bool(getattr(self.config, "dry_run", False)),
                        "server": getattr(self.config, "server", None),
-                       "names": sorted({str(d.get("domain")) for d in diagnoses}),
+                       "names": sorted(set(names)),
                        "run": self._events.run, "event_log": self._events.path,
                        "diagnoses": diagnoses}
             with self._events.step("failure-hook", stage=stage,

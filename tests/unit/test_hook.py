@@ -90,7 +90,8 @@ def test_nothing_in_the_hooks_path_raises_into_the_run(
     def broken(*args: object, **kwargs: object) -> str:
         raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
     monkeypatch.setattr(hook, "run", broken)
-    run._failure_hook("validation", [{"code": "permission-denied", "domain": "x.test"}])
+    run._failure_hook("validation", [{"code": "permission-denied", "domain": "x.test"}],
+                      ["x.test"])
     assert "the failure hook could not be run" in caplog.text
 
 
@@ -172,7 +173,7 @@ def test_a_writer_error_stop_runs_the_hook_once_with_its_code_and_no_secret(
     [payload] = payloads(got)
     assert set(payload) == TOP_LEVEL and payload["version"] == hook.VERSION == 1
     assert (payload["plugin"], payload["stage"]) == ("dns-autopilot", "before-validation")
-    assert payload["names"] == ["example.com, *.example.com"]  # the run's names, as one
+    assert payload["names"] == ["*.example.com", "example.com"]  # the run's names
     [diagnosis] = payload["diagnoses"]
     assert set(diagnosis) == {"code", "domain", "problem", "evidence", "fix"}
     assert diagnosis["code"] == "permission-denied"

@@ -147,7 +147,7 @@ def test_doctor_alls_catch_all_and_outputs_carry_no_secret(
     """An unexpected error while checking a lineage (fleet's catch-all) becomes a finding
     quoting it; its text must not carry a secret to stdout, the JSON or the textfile."""
     secret = "Fleet-catch-all-secret-0123"
-    scrub.register([secret])
+    scrub.register([secret, *AWKWARD])
     write_cert(tmp_path / "live" / "a" / "cert.pem", ["a.example"],
                datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1))
     (tmp_path / "renewal").mkdir()

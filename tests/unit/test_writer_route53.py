@@ -10,6 +10,7 @@ from botocore.stub import Stubber
 from certbot.plugins.dns_common import CredentialsConfiguration
 from unit_helpers import RecordedEvents
 
+from certbot_dns_autopilot import scrub
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import retry, writers_from_credentials
 from certbot_dns_autopilot.writers.route53 import (
@@ -140,8 +141,10 @@ def test_a_section_writer_in_the_map(tmp_path: Path) -> None:
 
 
 def stubbed(monkeypatch: pytest.MonkeyPatch) -> tuple[Route53Writer, Stubber]:
-    """A writer whose botocore client (made as the writer makes it) answers from a script."""
+    """A writer whose botocore client (made as the writer makes it) answers from a script;
+    its secret registered with the scrubber, as the writer table registers it."""
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    scrub.register([SECRET])
     writer = Route53Writer(lambda: boto3.Session(
         aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET, region_name="us-east-1"),
         "Route 53 (test)", "us-east-1", "https://route53.example.test")
