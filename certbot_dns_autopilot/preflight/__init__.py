@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from .. import names
 from ..codes import Code
 from ..plan.routing import Route
-from ..writers import PROBE_PREFIX
 from ..zones import Zones
 from . import caa
 from .caa_probe import caa_findings
@@ -49,17 +48,6 @@ def ca_identities(configured: str | None, directory_url: str | None) -> set[str]
     return {str(i).lower() for i in meta.get("caaIdentities", [])}
 
 
-def _existing(route: Route, zones: Zones, adding: int) -> list[Finding]:
-    """Values already at the route's name, except the plugin's own permission-probe values:
-    a probe removed seconds ago (by doctor, or an earlier run) is still served by a
-    secondary until the removal reaches it, and is nobody's stale record. Asked again, with
-    those values as ours, only when one is seen."""
-    found = existing_values(route, zones, set(), adding)
-    probes = {value for finding in found if finding.code == Code.STALE_RECORD
-              for value in finding.values if value.startswith(PROBE_PREFIX)}
-    return existing_values(route, zones, probes, adding) if probes else found
-
-
 def run(routes: list[Route], domains: list[str], zones: Zones, identities: set[str],
         probe_permission: bool = False, requester: caa.Requester | None = None
         ) -> list[Finding]:
@@ -77,7 +65,8 @@ def run(routes: list[Route], domains: list[str], zones: Zones, identities: set[s
             found += result
         adding = {r.origin: sum(names.validation_name(d) == r.origin for d in domains) or 1
                   for r in routes}
-        for result in pool.map(lambda r: _existing(r, zones, adding[r.origin]), routes):
+        for result in pool.map(lambda r: existing_values(r, zones, set(), adding[r.origin]),
+                               routes):
             found += result
     # A bogus CAA answer in a zone whose DS is already reported broken is that same cause.
     broken = {f.name for f in found if f.code == Code.DNSSEC_BROKEN}

@@ -18,13 +18,12 @@ def existing_values(route: Route, zones: Zones, ours: set[str], adding: int = 1
     of the target zone's authoritative servers only."""
     found = oversized(route, zones, adding)
     servers = zones.servers(route.zone)
+    said = {server: zones.reach.ask(server, route.name, "TXT") for server in servers}
+    rows = [f"{server}: {answer.describe()}" for server, answer in said.items()]
     seen: dict[str, int | None] = {}
-    rows = []
-    for server in servers:
-        answer = zones.reach.ask(server, route.name, "TXT")
-        rows.append(f"{server}: {answer.describe()}")
-        for value in answer.values - ours:
-            seen[value] = answer.ttl
+    for value in set().union(*(a.values for a in said.values())) - ours - _leaving(
+            route, zones, said):
+        seen[value] = max((a.ttl or 0) for a in said.values() if value in a.values)
     if seen:
         ttl = max((t or 0) for t in seen.values())
         found.append(Finding(
@@ -77,3 +76,23 @@ def oversized(route: Route, zones: Zones, adding: int) -> list[Finding]:
             f"{flag('remove-stale')} true), and allow TCP port 53 to every nameserver",
             where=(route.zone, route.name))]
     return []
+
+
+def _leaving(route: Route, zones: Zones, said: dict[dnsio.Server, dnsio.Answer]
+             ) -> set[str]:
+    """Values only servers behind the zone's newest serial still serve: removed at the
+    primary already (a run's own value cleaned up seconds ago, which a secondary has not
+    transferred yet), on their way out, nobody's stale record."""
+    if all(not a.values for a in said.values()):
+        return set()
+    serials = dnsio.zone_serials(route.zone, list(said), zones.recursive, zones.reach.ask)
+    newest = max((n for n in serials.values() if n is not None), default=None)
+    if newest is None:
+        return set()
+    current = [a for s, a in said.items() if serials.get(s) == newest and a.answered]
+    if not current:
+        return set()
+    everywhere_new = set().union(*(a.values for a in current))
+    behind = set().union(*(a.values for s, a in said.items()
+                           if serials.get(s) is not None and serials[s] < newest))
+    return behind - everywhere_new

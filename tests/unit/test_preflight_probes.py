@@ -212,6 +212,20 @@ def test_this_runs_own_values_are_not_stale() -> None:
     assert existing_values(route(), follower(recorded), ours={"this-runs-token"}) == []
 
 
+def test_a_value_only_a_lagging_secondary_still_serves_is_leaving_not_stale() -> None:
+    """A run's value removed at the primary seconds ago (serial 8), still on the secondary
+    until it transfers (serial 7): on its way out, nobody's stale record. The same value at
+    the newest serial too is stale."""
+    recorded = DNSWorld(resolvers=(RESOLVER.address,))
+    recorded.serve(PARENT_NS, "test", PARENT)
+    recorded.serve(NS1, ZONE, APEX.replace(" 7 3600", " 8 3600"))
+    recorded.serve(NS2, ZONE, APEX + '_acme-challenge 60 IN TXT "last-runs-token"\n')
+    assert existing_values(route(), follower(recorded), ours=set()) == []
+    everywhere = world(apex=APEX + '_acme-challenge 60 IN TXT "last-runs-token"\n')
+    [stale] = existing_values(route(), follower(everywhere), ours=set())
+    assert stale.code == "stale-record" and stale.values == ("last-runs-token",)
+
+
 def test_a_record_at_the_doubled_name_is_wrong_name() -> None:
     recorded = world(apex=APEX + '_acme-challenge.example.test 60 IN TXT "typed-in-a-ui"\n')
     [finding] = existing_values(route(), follower(recorded), ours=set())
@@ -338,13 +352,14 @@ def test_the_plugins_own_probe_value_a_secondary_still_serves_is_not_stale() -> 
     from certbot_dns_autopilot.writers import PROBE_PREFIX
 
     probe = f"{PROBE_PREFIX}0123456789ab"
-    recorded = world(servers=(NS1,))
+    removed = APEX.replace(" 7 3600", " 8 3600")  # the primary, since the probe's removal
+    recorded = world(apex=removed, servers=(NS1,))
     recorded.serve(NS2, ZONE, APEX + f'_acme-challenge 60 IN TXT "{probe}"\n')
     assert [f.code for f in preflight.run([route()], [ZONE], follower(recorded), set())
             if f.code == "stale-record"] == []
-    recorded = world(servers=(NS1,))
-    recorded.serve(NS2, ZONE, APEX + f'_acme-challenge 60 IN TXT "{probe}"\n'
-                   '_acme-challenge 3600 IN TXT "old-token"\n')
+    old = '_acme-challenge 3600 IN TXT "old-token"\n'
+    recorded = world(apex=removed + old, servers=(NS1,))
+    recorded.serve(NS2, ZONE, APEX + f'_acme-challenge 60 IN TXT "{probe}"\n' + old)
     [stale] = [f for f in preflight.run([route()], [ZONE], follower(recorded), set())
                if f.code == "stale-record"]
     assert stale.values == ("old-token",) and stale.problem.startswith("1 value(s)")
