@@ -191,7 +191,14 @@ def machine_findings(reports: Sequence[Report], system_root: str) -> list[Findin
     renewing = [r.lineage.name for r in reports if r.lineage.autorenew and r.expires]
     short = [r.lineage.name for r in reports if r.lineage.autorenew and r.expires
              and r.not_before and r.expires - r.not_before < renewal.SHORT_LIVED]
-    return readiness.schedule_findings(schedule.find(system_root), renewing, short)
+    ours = [r.lineage.name for r in reports if r.lineage.autorenew and r.expires
+            and r.lineage.authenticator == PLUGIN]
+    found = schedule.find(system_root)
+    plugin = {}
+    for job in found:
+        certbot = schedule.certbot_of(job, system_root)
+        plugin[job] = schedule.has_plugin(certbot, system_root) if certbot else None
+    return readiness.schedule_findings(found, renewing, short, plugin, ours)
 
 
 def summary(reports: Sequence[Report], machine: Sequence[Finding] = ()) -> dict[str, object]:
