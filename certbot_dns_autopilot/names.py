@@ -3,8 +3,10 @@ shapes of DNS-01's names and values."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
+from typing import Any
 
 import dns.exception
 import dns.name
@@ -95,3 +97,12 @@ def longest_zone(name: str, zones: Iterable[str]) -> str | None:
     name = normalize(name)
     return max((z for z in (normalize(z) for z in zones) if within(name, z)), key=len,
                default=None)
+
+
+@functools.cache
+def public_suffix_list() -> Any:
+    """The packaged Public Suffix List, parsed once per process (it takes tens of
+    milliseconds) for every step that reads it."""
+    from publicsuffixlist import PublicSuffixList  # imported on use: certbot loads the plugin
+
+    return PublicSuffixList()

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import dns.exception
 import dns.flags
@@ -38,9 +38,10 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 
-from . import dnsio
+from . import dnsio, names
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_STEPS = 16  # zone cuts followed down for one name (a loop of referrals stops here)
 
@@ -119,15 +120,7 @@ def _inside(name: str, zone: str) -> bool:
 
 def public_suffix(name: str) -> str:
     """The public suffix of ``name`` (the packaged list; unknown TLDs count as suffixes)."""
-    from publicsuffixlist import PublicSuffixList  # parsing the list costs: on first use
-
-    global _PSL
-    if _PSL is None:
-        _PSL = PublicSuffixList()
-    return _PSL.publicsuffix(name) or name.rsplit(".", 1)[-1]
-
-
-_PSL = None
+    return names.public_suffix_list().publicsuffix(name) or name.rsplit(".", 1)[-1]
 
 
 class Zones:
@@ -142,7 +135,19 @@ class Zones:
         self._delegations: dict[str, Delegation] = {}
         self._extra: dict[str, list[dnsio.Server]] = {}
         self._caa: dict[str, list[tuple[int, str, str]]] = {}
+        self._once: dict[tuple[object, ...], object] = {}
         self._lock = threading.RLock()
+
+    def once(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+        """What ``compute`` answers about the zones, asked once per run for ``key`` (a
+        probe's question every name of a certificate would repeat, such as whether a
+        zone's parent publishes DS)."""
+        with self._lock:
+            if key in self._once:
+                return self._once[key]  # type: ignore[no-any-return]
+        found = compute()
+        with self._lock:
+            return self._once.setdefault(key, found)  # type: ignore[no-any-return]
 
     # -- the zone of a name ------------------------------------------------------------------
 
@@ -177,7 +182,11 @@ class Zones:
         return known
 
     def _walk(self, name: str) -> str:
-        zone = self._start(name)
+        """Down from the deepest zone already known to enclose ``name`` (names of one
+        certificate share their zones), else from the public suffix's zone."""
+        with self._lock:
+            known = [z for z in self._delegations if _inside(name, z)]
+        zone = max(known, key=len) if known else self._start(name)
         for _ in range(MAX_STEPS):
             step = self._ask_down(zone, name)
             if step.kind == "referral":
