@@ -26,7 +26,7 @@ from ..plan.routing import Router
 from ..preflight import account, caa, links
 from ..preflight.findings import ERROR, Finding, by_cause, exit_status
 from ..shown import LONG, shown
-from ..writers import locks
+from ..writers import Context, Locks
 from ..zones import Zones
 
 #: lineages `doctor --all` checks at once: each check already asks its servers concurrently
@@ -202,8 +202,9 @@ def config_dir(args: argparse.Namespace) -> str:
 def diagnose(args: argparse.Namespace) -> tuple[list[dict], list[Finding]]:
     """The routes of ``args.domains`` and every finding, one per cause (the same cause for
     example.com and *.example.com is one finding naming both)."""
-    locks.use(args.work_dir)  # the probe's writes and a renewal's exclude each other
-    _, writers, alias_list = credentials.load(args.credentials)
+    # the probe's writes and a renewal's exclude each other: the same locks
+    _, writers, alias_list = credentials.load(args.credentials,
+                                              Context(locks=Locks(args.work_dir)))
     recursive = dnsio.Recursive(resolvers.parse(args.resolvers))
     found = resolvers.check(recursive)
     if any(f.severity == ERROR for f in found):  # nothing else can be known from here

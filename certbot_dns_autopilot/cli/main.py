@@ -44,7 +44,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     scrub.install()
     if args.command == "acme-dns":
-        from ..writers import acmedns
+        from . import acmedns
 
         try:
             return acmedns.register(args.api_url, args.registration_file, args.domains,
