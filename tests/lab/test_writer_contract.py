@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from certbot.plugins.dns_common import CredentialsConfiguration
+from configobj import ConfigObj
 from conftest import ACME_DOMAIN, ACME_ZONE, Lab, acmedns_ini, lab_keys, nsupdate
 from emulators.acmedns import AcmeDnsEmulator
 from emulators.azure import AzureEmulator
@@ -38,9 +38,9 @@ from emulators.bind import ZoneBackend
 from emulators.cloudflare import CloudflareEmulator
 from emulators.route53 import Route53Emulator
 
+from certbot_dns_autopilot.cli.acmedns import register
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import Writer, writers_from_credentials
-from certbot_dns_autopilot.writers.acmedns import register
 
 pytestmark = pytest.mark.lab
 
@@ -58,8 +58,8 @@ def value(tag: str) -> str:
 
 def load(path: Path) -> Writer:
     """The one writer a credentials file configures, read as the plugin reads it."""
-    creds = CredentialsConfiguration(str(path), lambda var: f"dns_autopilot_{var}")
-    [writer] = writers_from_credentials(creds, str(path)).writers
+    conf = ConfigObj(str(path), interpolation=False)
+    [writer] = writers_from_credentials(conf, str(path)).writers
     return writer
 
 
