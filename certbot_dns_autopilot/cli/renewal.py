@@ -93,16 +93,15 @@ def _false(value: object) -> bool:
 def read_lineages(config_dir: str) -> list[Lineage]:
     """Every ``<config-dir>/renewal/*.conf``, sorted by lineage name.
 
-    :raises AutopilotError: (``renewal-config``) the directory cannot be listed;
-        (``unsafe-state``) another user could change what it holds
-        (`statefiles.check_trusted`).
+    :raises AutopilotError: (``renewal-config``) the directory cannot be listed, or
+        another user could change what it holds (`statefiles.check_trusted`).
     """
     directory = os.path.join(config_dir, "renewal")
     try:
         statefiles.check_trusted(directory)
     except statefiles.Unsafe as exc:
         raise AutopilotError(
-            Code.UNSAFE_STATE, f"refusing certbot's renewal configurations in {directory}: "
+            Code.RENEWAL_CONFIG, f"refusing certbot's renewal configurations in {directory}: "
             f"{exc.path}: {exc.why}", "run doctor --all as the user who owns certbot's config "
             "directory (its renewals run as that user), or chown it to root and chmod go-w"
         ) from None
