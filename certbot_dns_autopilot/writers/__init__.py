@@ -17,9 +17,11 @@ serve every zone) and any number of further writers in sections, each listing it
     dns_autopilot_rfc2136_server = 192.0.2.2
     ...
 
-Each writer is one module here (`registry` finds them); what they share: `writer` (the base
-class and the `Context` a run hands each), `schema` (keys declared and read), `sections`,
-`zonelist`, `endpoints`, `secretfile`, `txt`, `apierrors`, `retry` and `locks`.
+Each writer is one module here, named for its kind (`registry` finds them; `writermap` is one
+file's zones and writers); an SDK writer keeps its API half in ``<kind>_api.py``. What they
+share: `writer` (the base class, and the `Context` a run hands each writer), `schema` (keys
+declared and read), `sections`, `zonelist`, `endpoints`, `secretfile`, `txt`, `tsig`,
+`apierrors`, `retry` and `locks`.
 """
 
 from .locks import Locks

@@ -39,9 +39,6 @@ from .zonelist import likely_zone
 
 __all__ = ["AzureWriter", "likely_zone", "relative_name", "txt_records", "txt_values"]
 
-logger = logging.getLogger(__name__)
-
-
 def _to_debug(record: logging.LogRecord) -> bool:
     """azure-identity logs a refused token as a WARNING on its own; the writer's error says
     the same with the fix, so the SDK's line goes to the log file only."""

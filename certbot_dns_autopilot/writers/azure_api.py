@@ -58,27 +58,25 @@ T = TypeVar("T")
 Credential = tuple[Any, str, list[str]]
 
 
-def _bad(problem: str, fix: str, evidence: str = "") -> AutopilotError:
-    return AutopilotError(Code.BAD_CONFIG, problem, fix, evidence)
-
-
 def endpoints(settings: Settings, where: str, key: KeyName) -> tuple[str, str]:
     """(Resource Manager URL, authority host): explicit URLs win over the named cloud."""
     environment = settings["environment"] or "AzurePublicCloud"
     if environment.lower() not in ENVIRONMENTS:
-        raise _bad(f"{key('environment')} = {environment!r} in {where} is not an Azure cloud",
-                   f"use one of {ENVIRONMENT_NAMES}, or set {key('resource_manager_url')} "
-                   f"and {key('authority_host')} (Azure Stack Hub)")
+        raise Writer.bad_config(
+            f"{key('environment')} = {environment!r} in {where} is not an Azure cloud",
+            f"use one of {ENVIRONMENT_NAMES}, or set {key('resource_manager_url')} "
+            f"and {key('authority_host')} (Azure Stack Hub)")
     resource_manager, authority = ENVIRONMENTS[environment.lower()]
     explicit_rm = (settings["resource_manager_url"] or "").rstrip("/")
     explicit_authority = (settings["authority_host"] or "").rstrip("/")
     if bool(explicit_rm) != bool(explicit_authority) and not (
             explicit_rm and managed_identity_asked(settings)):
         missing = "authority_host" if explicit_rm else "resource_manager_url"
-        raise _bad(f"{where} sets only one of {key('resource_manager_url')} and "
-                   f"{key('authority_host')}",
-                   f"set {key(missing)} too (both belong to one cloud), or neither and use "
-                   f"{key('environment')}")
+        raise Writer.bad_config(
+            f"{where} sets only one of {key('resource_manager_url')} and "
+            f"{key('authority_host')}",
+            f"set {key(missing)} too (both belong to one cloud), or neither and use "
+            f"{key('environment')}")
     return explicit_rm or resource_manager, explicit_authority or authority
 
 
@@ -92,11 +90,12 @@ def credential(settings: Settings, where: str, authority: str, key: KeyName) -> 
     if managed_identity_asked(settings):
         if settings["client_secret"] or settings["client_certificate_path"] \
                 or settings["tenant_id"]:
-            raise _bad(f"{where} sets {key('use_managed_identity')} = true and "
-                       "service-principal keys",
-                       f"remove {key('tenant_id')}, {key('client_secret')} and "
-                       f"{key('client_certificate_path')} (a managed identity needs none), or "
-                       f"set {key('use_managed_identity')} = false")
+            raise Writer.bad_config(
+                f"{where} sets {key('use_managed_identity')} = true and "
+                "service-principal keys",
+                f"remove {key('tenant_id')}, {key('client_secret')} and "
+                f"{key('client_certificate_path')} (a managed identity needs none), or "
+                f"set {key('use_managed_identity')} = false")
         client_id = settings["client_id"]
         kwargs = {"client_id": client_id} if client_id else {}
         who = (f"user-assigned managed identity {client_id}" if client_id
@@ -111,18 +110,21 @@ def _service_principal(settings: Settings, where: str, authority: str, key: KeyN
     tenant, client_id = settings["tenant_id"], settings["client_id"]
     secret, cert_path = settings["client_secret"], settings["client_certificate_path"]
     if not tenant:
-        raise _bad(f"{where} sets no {key('tenant_id')}",
-                   f"set {key('tenant_id')}, {key('client_id')} and {key('client_secret')} "
-                   f"(or {key('client_certificate_path')}) of a service principal, or "
-                   f"{key('use_managed_identity')} = true on an Azure VM, container or function")
+        raise Writer.bad_config(
+            f"{where} sets no {key('tenant_id')}",
+            f"set {key('tenant_id')}, {key('client_id')} and {key('client_secret')} "
+            f"(or {key('client_certificate_path')}) of a service principal, or "
+            f"{key('use_managed_identity')} = true on an Azure VM, container or function")
     if not client_id:
-        raise _bad(f"{where} sets no {key('client_id')}",
-                   f"set {key('client_id')} to the service principal's appId")
+        raise Writer.bad_config(
+            f"{where} sets no {key('client_id')}",
+            f"set {key('client_id')} to the service principal's appId")
     if bool(secret) == bool(cert_path):
-        raise _bad(f"{where} sets {'both' if secret else 'neither'} of {key('client_secret')} "
-                   f"and {key('client_certificate_path')}",
-                   "set exactly one: the client secret's value, or the path of a PEM file "
-                   "holding the certificate and its private key")
+        raise Writer.bad_config(
+            f"{where} sets {'both' if secret else 'neither'} of {key('client_secret')} "
+            f"and {key('client_certificate_path')}",
+            "set exactly one: the client secret's value, or the path of a PEM file "
+            "holding the certificate and its private key")
     options: dict[str, Any] = {"authority": authority, "retry_total": 0}  # the writer retries
     if settings["authority_host"]:
         options["disable_instance_discovery"] = True
@@ -131,19 +133,21 @@ def _service_principal(settings: Settings, where: str, authority: str, key: KeyN
         return ClientSecretCredential(tenant, client_id, secret, **options), who, [secret]
     password = settings["client_certificate_password"]
     if not os.path.isfile(cert_path or "") or not os.access(cert_path or "", os.R_OK):
-        raise _bad(f"{key('client_certificate_path')} = {cert_path!r} in {where} is not a "
-                   "readable file", "give the path of the PEM file holding the service "
-                   "principal's certificate and private key (`az ad sp create-for-rbac "
-                   "--create-cert`)")
+        raise Writer.bad_config(
+            f"{key('client_certificate_path')} = {cert_path!r} in {where} is not a "
+            "readable file", "give the path of the PEM file holding the service "
+            "principal's certificate and private key (`az ad sp create-for-rbac "
+            "--create-cert`)")
     try:
         made = CertificateCredential(tenant, client_id, certificate_path=cert_path,
                                      password=password, **options)
     except (ValueError, TypeError) as exc:
-        raise _bad(f"{key('client_certificate_path')} = {cert_path!r} in {where} holds no "
-                   "usable certificate and private key",
-                   "use a PEM (or PKCS#12) file with the certificate and its unencrypted "
-                   f"private key, or set {key('client_certificate_password')}",
-                   evidence=apierrors.masked(first_line(str(exc)), [password])) from None
+        raise Writer.bad_config(
+            f"{key('client_certificate_path')} = {cert_path!r} in {where} holds no "
+            "usable certificate and private key",
+            "use a PEM (or PKCS#12) file with the certificate and its unencrypted "
+            f"private key, or set {key('client_certificate_password')}",
+            evidence=apierrors.masked(first_line(str(exc)), [password])) from None
     return made, f"{who} (certificate)", [password or ""]
 
 
