@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 
 TIMEOUT = 5.0
 RETRIES = retry.Policy(attempts=3, base=0.5, cap=4.0, budget=10.0)
-MAX_UDP_REQUEST = 1232  # the DNS flag day 2020 size: larger requests go over TCP
 
 
 class RFC2136Writer(Writer):
@@ -103,7 +102,7 @@ class RFC2136Writer(Writer):
                 attempts.append(1)
             if message.opcode() != dns.opcode.UPDATE:
                 return self.exchange(self.server, message, TIMEOUT)
-            large = len(message.to_wire()) > MAX_UDP_REQUEST  # a large batch: TCP, no fragments
+            large = len(message.to_wire()) > dnsio.UDP_SIZE  # a large batch: TCP, no fragments
             return self.send(message, self.server.address, self.server.port, TIMEOUT,
                              tcp=large)
 
