@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -99,10 +100,19 @@ def longest_zone(name: str, zones: Iterable[str]) -> str | None:
                default=None)
 
 
+_PSL_LOCK = threading.Lock()
+
+
 @functools.cache
-def public_suffix_list() -> Any:
-    """The packaged Public Suffix List, parsed once per process (it takes tens of
-    milliseconds) for every step that reads it."""
+def _public_suffix_list() -> Any:
     from publicsuffixlist import PublicSuffixList  # imported on use: certbot loads the plugin
 
     return PublicSuffixList()
+
+
+def public_suffix_list() -> Any:
+    """The packaged Public Suffix List, parsed once per process (it takes tens of
+    milliseconds), for every step that reads it: the threads that follow a certificate's
+    names at once wait for the one that parses it."""
+    with _PSL_LOCK:
+        return _public_suffix_list()

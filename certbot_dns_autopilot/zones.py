@@ -137,6 +137,9 @@ class Zones:
         self._caa: dict[str, list[tuple[int, str, str]]] = {}
         self._once: dict[tuple[object, ...], object] = {}
         self._lock = threading.RLock()
+        #: held while a zone's delegation is learnt: names of one certificate, followed at
+        #: once, share their zones, which are then learnt once
+        self._discovering = threading.RLock()
 
     def once(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
         """What ``compute`` answers about the zones, asked once per run for ``key`` (a
@@ -171,14 +174,16 @@ class Zones:
         """The zone of ``name``'s public suffix, as the resolvers see it (a registry's zone:
         what a resolver caches about it denies nothing below a delegation)."""
         suffix = public_suffix(name) if "." in name else name
-        with self._lock:
-            known = self._zone.get(suffix)
-        if known is None:
-            known = self.recursive.zone_of(suffix)
+        with self._discovering:  # once per suffix, while the other names' threads wait
             with self._lock:
-                self._zone[suffix] = known
-                self._delegations.setdefault(known, self._resolvers_view(
-                    known, "the public suffix's zone, from the resolvers"))
+                known = self._zone.get(suffix)
+            if known is None:
+                known = self.recursive.zone_of(suffix)
+                view = self._resolvers_view(known, "the public suffix's zone, from the "
+                                            "resolvers")
+                with self._lock:
+                    self._zone[suffix] = known
+                    self._delegations.setdefault(known, view)
         return known
 
     def _walk(self, name: str) -> str:
@@ -316,19 +321,20 @@ class Zones:
 
     def _referred(self, parent: str, step: Step) -> None:
         """A referral from ``parent``'s servers: the child's delegation, its own NS set
-        asked of the servers the parent names."""
-        with self._lock:
-            if step.zone in self._delegations:
-                return
-        glued = self._addresses(step.ns, step.glue, step.zone)
-        apex = self._apex_ns(step.zone, glued)
-        # Resolvers take a host's addresses from the glue and from its own zone: both count.
-        servers = set(glued) | set(self._addresses(sorted(set(step.ns) | set(apex)), {},
-                                                   step.zone, glued))
-        self.reach.probe(step.zone, sorted(servers))  # silent ones cost one timeout, at once
-        with self._lock:
-            self._delegations.setdefault(step.zone, Delegation(
-                step.zone, parent, step.ns, apex or step.ns, tuple(sorted(servers))))
+        asked of the servers the parent names (once: the other names' threads wait)."""
+        with self._discovering:
+            with self._lock:
+                if step.zone in self._delegations:
+                    return
+            glued = self._addresses(step.ns, step.glue, step.zone)
+            apex = self._apex_ns(step.zone, glued)
+            # Resolvers take a host's addresses from the glue and from its own zone: both.
+            servers = set(glued) | set(self._addresses(sorted(set(step.ns) | set(apex)), {},
+                                                       step.zone, glued))
+            self.reach.probe(step.zone, sorted(servers))  # silent ones: one timeout, at once
+            with self._lock:
+                self._delegations.setdefault(step.zone, Delegation(
+                    step.zone, parent, step.ns, apex or step.ns, tuple(sorted(servers))))
 
     def _hosted(self, parent: str, zone: str) -> None:
         """A child zone whose parent's server serves it too (it answered from the child,
