@@ -54,18 +54,26 @@ def other_writer(lab: Lab, certbot: Certbot, name: str, times: int) -> Iterator[
     done: list[str] = []
     stop = threading.Event()
 
+    def due(events: list[dict]) -> int:
+        """How many times the other client should have acted by now: at the first time
+        the primary is logged serving ours, and again at the first time after each of the
+        run's rewrites (the waiter logs a value it keeps seeing only when it changes)."""
+        count, armed = 0, True
+        for event in events:
+            if event.get("step") == "rewrite" and event.get("outcome") == "ok":
+                armed = True
+            elif armed and event.get("step") == "query" and event.get("outcome") == "served" \
+                    and event.get("name") == name \
+                    and str(event.get("server", "")).startswith("ns1."):
+                count, armed = count + 1, False
+        return count
+
     def watch() -> None:
-        seen = 0
         while not stop.is_set() and len(done) < times:
             lines = path.read_text().splitlines() if path.exists() else []
-            served = [e for e in map(json.loads, filter(None, lines))
-                      if e.get("step") == "query" and e.get("outcome") == "served"
-                      and e.get("name") == name and str(e.get("server", "")).startswith(
-                          "ns1.")]
-            if len(served) > seen:  # a new round saw ours at the primary: replace it now
+            if due([json.loads(line) for line in lines if line.endswith("}")]) > len(done):
                 replace_set(lab, name, THEIRS)
-                done.append(f"replaced after {len(served)} served")
-                seen = len(served) + 1  # the next one comes only after a rewrite
+                done.append(f"replaced after {len(done) + 1} served")
             time.sleep(0.02)
 
     thread = threading.Thread(target=watch, daemon=True)
