@@ -61,4 +61,13 @@ if [ $# -eq 0 ]; then
   fi
   "$lowest_venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit
 fi
+# The suite in LAB_SHARDS processes at once (pytest-xdist; default 3), each in a network
+# namespace of its own (lab/netns.sh) where its lab tests start a lab of their own: a lab
+# test mostly waits (for certbot to start, for the CA), so two cores run three at once.
+# LAB_SHARDS=1 runs it in one process, in this namespace, beside its lab if one runs here.
+shards=${LAB_SHARDS:-3}
+if [ "$shards" -gt 1 ]; then
+  set -- --tx "$shards*popen//python=$top/lab/netns.sh $top/.venv/bin/python" \
+    --dist worksteal "$@"
+fi
 exec "$top/.venv/bin/python" -m pytest "$@"

@@ -6,10 +6,8 @@ and a zone that moved DNS hosts while resolvers still ask the old one."""
 from __future__ import annotations
 
 import contextlib
-import json
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -17,14 +15,16 @@ import pytest
 from labkit import (
     Certbot,
     Lab,
+    eventually,
     exchange,
     lab_keys,
     nsupdate,
     served_everywhere,
     wait_absent,
+    when_logged,
     zone_update,
 )
-from netconditions import GID, certonly_in_group, transfers_held, when_logged
+from netconditions import GID, certonly_in_group, transfers_held
 
 pytestmark = pytest.mark.lab
 
@@ -50,23 +50,25 @@ def replace_set(lab: Lab, name: str, value: str) -> None:
 def other_writer(lab: Lab, certbot: Certbot, name: str, times: int) -> Iterator[list[str]]:
     """While the run waits, another client replaces the set at ``name`` each time the
     plugin's event log shows the primary serving its value, up to ``times`` times."""
-    path = certbot.logs_dir / "dns-autopilot.jsonl"
     done: list[str] = []
     stop = threading.Event()
 
+    def served() -> int:
+        return sum(e["step"] == "query" and e.get("outcome") == "served" and e.get("name") == name
+                   and str(e.get("server", "")).startswith("ns1.") for e in certbot.logged())
+
     def watch() -> None:
-        seen = 0
-        while not stop.is_set() and len(done) < times:
-            lines = path.read_text().splitlines() if path.exists() else []
-            served = [e for e in map(json.loads, filter(None, lines))
-                      if e.get("step") == "query" and e.get("outcome") == "served"
-                      and e.get("name") == name and str(e.get("server", "")).startswith(
-                          "ns1.")]
-            if len(served) > seen:  # a new round saw ours at the primary: replace it now
-                replace_set(lab, name, THEIRS)
-                done.append(f"replaced after {len(served)} served")
-                seen = len(served) + 1  # the next one comes only after a rewrite
-            time.sleep(0.02)
+        wanted = 1
+        while len(done) < times:
+            eventually(lambda n=wanted: stop.is_set() or served() >= n,
+                       f"{wanted} round(s) seeing ours served at the primary", seconds=120,
+                       every=0.02)
+            if stop.is_set():
+                return
+            seen = served()  # a new round saw ours at the primary: replace it now
+            replace_set(lab, name, THEIRS)
+            done.append(f"replaced after {seen} served")
+            wanted = seen + 2  # the next one comes only after a rewrite
 
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
@@ -82,8 +84,8 @@ def test_another_writer_replacing_the_set_once_is_written_again_and_issued(
     name = f"_acme-challenge.{fresh_name}"
     try:
         with transfers_held(lab) as release, other_writer(lab, certbot, name, times=1) as done:
-            when_logged(certbot, "republish", release)
-            run = certbot.certonly(fresh_name)
+            with when_logged(certbot, "republish", release):
+                run = certbot.certonly(fresh_name)
         assert run.returncode == 0, run.output
         assert done == ["replaced after 1 served"]
         [republish] = run.steps("republish")

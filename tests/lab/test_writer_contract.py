@@ -36,7 +36,7 @@ from emulators.azure import AzureEmulator
 from emulators.bind import ZoneBackend
 from emulators.cloudflare import CloudflareEmulator
 from emulators.route53 import Route53Emulator
-from labkit import ACME_DOMAIN, ACME_ZONE, Lab, acmedns_ini, lab_keys, nsupdate
+from labkit import ACME_DOMAIN, ACME_ZONE, Lab, acmedns_ini, eventually, lab_keys, nsupdate
 
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import Writer, writers_from_credentials
@@ -127,13 +127,11 @@ class Case:
         nsupdate(self.lab, ZONE, name, value, add=add)
 
     def served(self, name: str, expected: set[str], seconds: float = 15) -> set[str]:
-        """What the primary serves at ``name``, once it is ``expected`` (or the deadline)."""
-        deadline = time.monotonic() + seconds
-        while True:
-            found = self.lab.txt(self.lab.primary, name)
-            if found == expected or time.monotonic() > deadline:
-                return found
-            time.sleep(0.2)
+        """What the primary serves at ``name``, once it is ``expected``."""
+        eventually(lambda: self.lab.txt(self.lab.primary, name) == expected,
+                   lambda: f"the primary serving {sorted(expected)} at {name}, not "
+                   f"{sorted(self.lab.txt(self.lab.primary, name))}", seconds)
+        return self.lab.txt(self.lab.primary, name)
 
     def limit_next(self) -> None:
         """Make the provider's API limit the writer's next call, then fail the one after."""
