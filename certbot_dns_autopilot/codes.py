@@ -85,8 +85,8 @@ _INFO: dict[Code, _Info] = {
                                   "permission"),
     Code.ZONE_NOT_FOUND: _Info(ERROR, "no configured writer (or provider account) holds a zone "
                                "enclosing the name"),
-    Code.BAD_CONFIG: _Info(ERROR, "a value in the credentials file is not what its key takes "
-                           "(a region, a URL, an ID, a name)"),
+    Code.BAD_CONFIG: _Info(ERROR, "the credentials file, or an option's value, is not what "
+                           "it must be (a region, a URL, an ID, a name; the file unreadable)"),
     Code.PROVIDER_UNREACHABLE: _Info(ERROR, "the writer's endpoint (a provider's API, an RFC "
                                      "2136 primary, an exec hook) did not answer, or kept "
                                      "failing, so nothing could be written or checked"),

@@ -462,23 +462,23 @@ def covering(response: dns.message.Message, name: dns.name.Name) -> tuple[str, i
     (or a name above it, for NSEC3's closest encloser) does not exist, and its TTL; ("",
     None) when none does (pure). NSEC ranges are in canonical order (RFC 4034 6.1, which
     dnspython's name comparison follows); NSEC3 ranges over the hashes (RFC 5155)."""
-    import base64
-
-    import dns.dnssec
-
     for rrset in response.authority:
         if rrset.rdtype == dns.rdatatype.NSEC:
             for rdata in rrset:
                 if name != rrset.name and _between(rrset.name, name, rdata.next):
                     return rrset.to_text().splitlines()[0], rrset.ttl
         elif rrset.rdtype == dns.rdatatype.NSEC3:
+            import base64
+
+            from dns import dnssec  # signed zones only: it loads the crypto libraries
+
             zone = rrset.name.parent()
             owner = rrset.name.labels[0].decode().upper()
             for rdata in rrset:
                 following = base64.b32hexencode(rdata.next).decode().rstrip("=").upper()
                 for above in _ancestors_within(name, zone):
-                    hashed = dns.dnssec.nsec3_hash(above, rdata.salt, rdata.iterations,
-                                                   rdata.algorithm)
+                    hashed = dnssec.nsec3_hash(above, rdata.salt, rdata.iterations,
+                                               rdata.algorithm)
                     if _between(owner, hashed, following):
                         return rrset.to_text().splitlines()[0], rrset.ttl
     return "", None

@@ -3,8 +3,11 @@ shapes of DNS-01's names and values."""
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 from collections.abc import Iterable
+from typing import Any
 
 import dns.exception
 import dns.name
@@ -95,3 +98,21 @@ def longest_zone(name: str, zones: Iterable[str]) -> str | None:
     name = normalize(name)
     return max((z for z in (normalize(z) for z in zones) if within(name, z)), key=len,
                default=None)
+
+
+_PSL_LOCK = threading.Lock()
+
+
+@functools.cache
+def _public_suffix_list() -> Any:
+    from publicsuffixlist import PublicSuffixList  # imported on use: certbot loads the plugin
+
+    return PublicSuffixList()
+
+
+def public_suffix_list() -> Any:
+    """The packaged Public Suffix List, parsed once per process (it takes tens of
+    milliseconds), for every step that reads it: the threads that follow a certificate's
+    names at once wait for the one that parses it."""
+    with _PSL_LOCK:
+        return _public_suffix_list()

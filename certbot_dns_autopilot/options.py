@@ -146,15 +146,17 @@ class Option(NamedTuple):
     def parse(self, given: Any) -> Any:
         """The option's value from what certbot hands back.
 
-        :raises certbot.errors.PluginError: naming the option and the fix.
+        :raises AutopilotError: (``bad-config``) naming the option and the fix.
         """
         try:
             return self.read(given)
         except errors.PluginError:
             raise
         except ValueError as exc:
-            raise errors.PluginError(f"{self.spelling(_surface)}: {exc}. Fix: {self.fix}"
-                                     ) from None
+            from .errors import AutopilotError  # on a bad value only: this module loads at start
+
+            raise AutopilotError("bad-config", f"{self.spelling(_surface)}: {exc}", self.fix
+                                 ) from None
 
     def argparse_kwargs(self, surface: str = PLUGIN) -> dict[str, Any]:
         """The keyword arguments of ``add_argument`` (certbot's ``add`` takes the same)."""

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import dns.exception
 import dns.flags
@@ -38,9 +38,10 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 
-from . import dnsio
+from . import dnsio, names
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_STEPS = 16  # zone cuts followed down for one name (a loop of referrals stops here)
 
@@ -119,15 +120,7 @@ def _inside(name: str, zone: str) -> bool:
 
 def public_suffix(name: str) -> str:
     """The public suffix of ``name`` (the packaged list; unknown TLDs count as suffixes)."""
-    from publicsuffixlist import PublicSuffixList  # parsing the list costs: on first use
-
-    global _PSL
-    if _PSL is None:
-        _PSL = PublicSuffixList()
-    return _PSL.publicsuffix(name) or name.rsplit(".", 1)[-1]
-
-
-_PSL = None
+    return names.public_suffix_list().publicsuffix(name) or name.rsplit(".", 1)[-1]
 
 
 class Zones:
@@ -142,7 +135,22 @@ class Zones:
         self._delegations: dict[str, Delegation] = {}
         self._extra: dict[str, list[dnsio.Server]] = {}
         self._caa: dict[str, list[tuple[int, str, str]]] = {}
+        self._once: dict[tuple[object, ...], object] = {}
         self._lock = threading.RLock()
+        #: held while a zone's delegation is learnt: names of one certificate, followed at
+        #: once, share their zones, which are then learnt once
+        self._discovering = threading.RLock()
+
+    def once(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+        """What ``compute`` answers about the zones, asked once per run for ``key`` (a
+        probe's question every name of a certificate would repeat, such as whether a
+        zone's parent publishes DS)."""
+        with self._lock:
+            if key in self._once:
+                return self._once[key]  # type: ignore[no-any-return]
+        found = compute()
+        with self._lock:
+            return self._once.setdefault(key, found)  # type: ignore[no-any-return]
 
     # -- the zone of a name ------------------------------------------------------------------
 
@@ -166,18 +174,24 @@ class Zones:
         """The zone of ``name``'s public suffix, as the resolvers see it (a registry's zone:
         what a resolver caches about it denies nothing below a delegation)."""
         suffix = public_suffix(name) if "." in name else name
-        with self._lock:
-            known = self._zone.get(suffix)
-        if known is None:
-            known = self.recursive.zone_of(suffix)
+        with self._discovering:  # once per suffix, while the other names' threads wait
             with self._lock:
-                self._zone[suffix] = known
-                self._delegations.setdefault(known, self._resolvers_view(
-                    known, "the public suffix's zone, from the resolvers"))
+                known = self._zone.get(suffix)
+            if known is None:
+                known = self.recursive.zone_of(suffix)
+                view = self._resolvers_view(known, "the public suffix's zone, from the "
+                                            "resolvers")
+                with self._lock:
+                    self._zone[suffix] = known
+                    self._delegations.setdefault(known, view)
         return known
 
     def _walk(self, name: str) -> str:
-        zone = self._start(name)
+        """Down from the deepest zone already known to enclose ``name`` (names of one
+        certificate share their zones), else from the public suffix's zone."""
+        with self._lock:
+            known = [z for z in self._delegations if _inside(name, z)]
+        zone = max(known, key=len) if known else self._start(name)
         for _ in range(MAX_STEPS):
             step = self._ask_down(zone, name)
             if step.kind == "referral":
@@ -307,19 +321,20 @@ class Zones:
 
     def _referred(self, parent: str, step: Step) -> None:
         """A referral from ``parent``'s servers: the child's delegation, its own NS set
-        asked of the servers the parent names."""
-        with self._lock:
-            if step.zone in self._delegations:
-                return
-        glued = self._addresses(step.ns, step.glue, step.zone)
-        apex = self._apex_ns(step.zone, glued)
-        # Resolvers take a host's addresses from the glue and from its own zone: both count.
-        servers = set(glued) | set(self._addresses(sorted(set(step.ns) | set(apex)), {},
-                                                   step.zone, glued))
-        self.reach.probe(step.zone, sorted(servers))  # silent ones cost one timeout, at once
-        with self._lock:
-            self._delegations.setdefault(step.zone, Delegation(
-                step.zone, parent, step.ns, apex or step.ns, tuple(sorted(servers))))
+        asked of the servers the parent names (once: the other names' threads wait)."""
+        with self._discovering:
+            with self._lock:
+                if step.zone in self._delegations:
+                    return
+            glued = self._addresses(step.ns, step.glue, step.zone)
+            apex = self._apex_ns(step.zone, glued)
+            # Resolvers take a host's addresses from the glue and from its own zone: both.
+            servers = set(glued) | set(self._addresses(sorted(set(step.ns) | set(apex)), {},
+                                                       step.zone, glued))
+            self.reach.probe(step.zone, sorted(servers))  # silent ones: one timeout, at once
+            with self._lock:
+                self._delegations.setdefault(step.zone, Delegation(
+                    step.zone, parent, step.ns, apex or step.ns, tuple(sorted(servers))))
 
     def _hosted(self, parent: str, zone: str) -> None:
         """A child zone whose parent's server serves it too (it answered from the child,

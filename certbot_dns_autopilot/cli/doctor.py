@@ -23,7 +23,7 @@ from ..plan.routing import Route
 from ..preflight import account, caa, cnames
 from ..preflight.findings import ERROR, Finding, by_cause, exit_status
 from ..shown import LONG, shown
-from ..writers import locks
+from ..writers import Context, Locks
 
 #: lineages `doctor --all` checks at once: each check already asks its servers concurrently
 DEFAULT_JOBS = 4
@@ -72,8 +72,9 @@ class Check:
 def diagnose(check: Check) -> tuple[list[dict], list[Finding]]:
     """The routes of the check's names and every finding, one per cause (the same cause for
     example.com and *.example.com is one finding naming both)."""
-    locks.use(check.work_dir)  # the probe's writes and a renewal's exclude each other
-    _, writers, alias_list = credentials.load(check.option("credentials"))
+    # the probe's writes and a renewal's exclude each other: the same locks
+    _, writers, alias_list = credentials.load(check.option("credentials"),
+                                              Context(locks=Locks(check.work_dir)))
     built = lookups.build(writers, alias_list, check.option("resolvers"),
                           check.option("address-family"),
                           follow_cnames=check.option("follow-cnames"))

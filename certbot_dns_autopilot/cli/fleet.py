@@ -170,20 +170,15 @@ def _unreadable_option(lineage: Lineage) -> Finding | None:
 def check_all(lineages: Sequence[Lineage], config_dir: str, no_permission_probe: bool,
               jobs: int = doctor.DEFAULT_JOBS, now: datetime.datetime | None = None,
               work_dir: str | None = None) -> list[Report]:
-    """Every lineage, up to ``jobs`` at once, in the lineages' order. The lineages are
-    checked work dir by work dir (`work_dir_of`, ``work_dir`` the default): the writers' locks
-    live under one work dir per process at a time, the one their renewals use."""
+    """Every lineage, up to ``jobs`` at once, in the lineages' order, each with the work dir
+    its renewals lock under (`work_dir_of`, ``work_dir`` the default): its writers take the
+    same locks as its renewals."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    groups: dict[str | None, list[Lineage]] = {}
-    for lineage in lineages:
-        groups.setdefault(work_dir_of(lineage, work_dir), []).append(lineage)
-    reports: dict[str, Report] = {}
-    for where, group in groups.items():
-        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(group)))) as pool:
-            done = pool.map(lambda lin, at=where: check(lin, config_dir, no_permission_probe,
-                                                        now, at), group)
-            reports.update((lin.path, report) for lin, report in zip(group, done, strict=True))
-    return [reports[lin.path] for lin in lineages]
+    if not lineages:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(lineages)))) as pool:
+        return list(pool.map(lambda lin: check(lin, config_dir, no_permission_probe, now,
+                                               work_dir_of(lin, work_dir)), lineages))
 
 
 def machine_findings(reports: Sequence[Report], system_root: str) -> list[Finding]:
@@ -191,7 +186,14 @@ def machine_findings(reports: Sequence[Report], system_root: str) -> list[Findin
     renewing = [r.lineage.name for r in reports if r.lineage.autorenew and r.expires]
     short = [r.lineage.name for r in reports if r.lineage.autorenew and r.expires
              and r.not_before and r.expires - r.not_before < renewal.SHORT_LIVED]
-    return readiness.schedule_findings(schedule.find(system_root), renewing, short)
+    ours = [r.lineage.name for r in reports if r.lineage.autorenew and r.expires
+            and r.lineage.authenticator == PLUGIN]
+    found = schedule.find(system_root)
+    plugin = {}
+    for job in found:
+        certbot = schedule.certbot_of(job, system_root)
+        plugin[job] = schedule.has_plugin(certbot, system_root) if certbot else None
+    return readiness.schedule_findings(found, renewing, short, plugin, ours)
 
 
 def summary(reports: Sequence[Report], machine: Sequence[Finding] = ()) -> dict[str, object]:

@@ -20,6 +20,7 @@ from certbot import errors
 from certbot.compat import misc
 
 from .. import __version__, names, options, resolvers, scrub
+from ..errors import AutopilotError
 from ..options import DOCTOR, OPTIONS
 from ..shown import shown
 from . import doctor
@@ -49,7 +50,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     args = parsing.parse_args(argv)
     scrub.install()
     if args.command == "acme-dns":
-        from ..writers import acmedns
+        from . import acmedns
 
         try:
             return acmedns.register(args.api_url, args.registration_file, args.domains,
@@ -216,8 +217,8 @@ def usage_error(args: argparse.Namespace) -> str | None:
                     "*.example.com")
     try:
         resolvers.parse(args.resolvers)
-    except errors.PluginError as exc:
-        return str(exc)
+    except AutopilotError as exc:  # said once, by argparse: not prefixed again
+        return f"{exc.problem}. Fix: {exc.fix}"
     if args.config_dir is not None and not os.path.isdir(args.config_dir):
         return (f"--config-dir {args.config_dir} is not a directory. Fix: give certbot's "
                 f"config directory (default {doctor.CONFIG_DIR})")

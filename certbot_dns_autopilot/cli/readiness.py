@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ..codes import Code
 from ..preflight.findings import ERROR, WARNING, Finding
@@ -97,13 +97,49 @@ def _where(schedules: Sequence[Schedule]) -> str:
                      for s in schedules)
 
 
+def without_plugin(running: Sequence[Schedule], plugin: Mapping[Schedule, bool | None],
+                   ours: Sequence[str]) -> list[Finding]:
+    """A renewal job whose certbot has no dns-autopilot (Debian's /usr/bin/certbot, which
+    cron's PATH finds for a bare ``certbot``) fails every lineage that renews with it: an
+    error when no running job has the plugin, a warning when another one does (that one
+    renews them; this one fails for them at each run)."""
+    lacking = [s for s in running if plugin.get(s) is False]
+    if not (ours and lacking):
+        return []
+    rows = "\n".join(f"{s.where}: {s.command} (its certbot's Python has no dns-autopilot)"
+                     for s in lacking)
+    fix = ("run the certbot that has dns-autopilot by its full path (e.g. /opt/certbot/bin/"
+           "certbot renew -q, as the install page shows) and disable the other job (Debian's: "
+           "systemctl disable --now certbot.timer)")
+    if any(plugin.get(s) for s in running):
+        return [Finding(Code.RENEWAL_SCHEDULE, WARNING, MACHINE,
+                        f"{len(lacking)} renewal job(s) run a certbot without dns-autopilot: "
+                        f"they fail to renew {len(ours)} lineage(s) at every run (another "
+                        "job renews them)", rows, fix)]
+    return [Finding(Code.RENEWAL_SCHEDULE, ERROR, MACHINE,
+                    f"every renewal job runs a certbot without dns-autopilot: the "
+                    f"{len(ours)} lineage(s) that renew with it fail at their next renewal",
+                    rows, fix)]
+
+
 def schedule_findings(schedules: Sequence[Schedule], renewing: Sequence[str],
-                      short_lived: Sequence[str]) -> list[Finding]:
+                      short_lived: Sequence[str],
+                      plugin: Mapping[Schedule, bool | None] | None = None,
+                      ours: Sequence[str] = ()) -> list[Finding]:
     """Whether `certbot renew` runs on this machine for the lineages that renew
-    (``renewing``), and often enough for the short-lived ones (``short_lived``)."""
+    (``renewing``), often enough for the short-lived ones (``short_lived``), and with a
+    certbot that has the plugin for those that renew with it (``ours``; ``plugin``: each
+    job's certbot has it, lacks it, or cannot be told)."""
     if not renewing:
         return []
     running = [s for s in schedules if s.enabled]
+    found = without_plugin(running, plugin or {}, ours) if running else []
+    return found + _schedule_runs(schedules, running, renewing, short_lived)
+
+
+def _schedule_runs(schedules: Sequence[Schedule], running: Sequence[Schedule],
+                   renewing: Sequence[str], short_lived: Sequence[str]) -> list[Finding]:
+    """Whether any job runs `certbot renew` at all, and often enough for the short-lived."""
     if not running:
         found = _where(schedules) or "no timer or cron entry mentions certbot renew"
         return [Finding(

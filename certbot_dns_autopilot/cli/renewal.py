@@ -15,11 +15,12 @@ import datetime
 import os
 from dataclasses import dataclass, field
 
-from certbot import errors
-
 from .. import statefiles
+from ..codes import Code
+from ..errors import AutopilotError
 
-PREFIX = "dns_autopilot_"
+#: What the plugin's options are saved under in ``[renewalparams]``: dns_autopilot_<option>.
+SAVED_PREFIX = "dns_autopilot_"
 #: certbot renews a certificate this short-lived at half its lifetime, others at two thirds
 SHORT_LIVED = datetime.timedelta(days=10)
 
@@ -70,9 +71,9 @@ def read_lineage(path: str) -> Lineage:
         return Lineage(name, path, cert=conf.get("cert"),
                        problem=f"{path} has no [renewalparams] section")
     # A comma-separated value written without quotes (by hand) reads back as a list.
-    saved = {key.removeprefix(PREFIX): ",".join(value) if isinstance(value, list) else value
+    saved = {key.removeprefix(SAVED_PREFIX): ",".join(value) if isinstance(value, list) else value
              for key, value in params.items()
-             if key.startswith(PREFIX) and isinstance(value, str | list)}
+             if key.startswith(SAVED_PREFIX) and isinstance(value, str | list)}
     autorenew = not _false(params.get("autorenew", "True"))
     before = conf.get("renew_before_expiry")
     return Lineage(name, path, authenticator=params.get("authenticator"),
@@ -92,26 +93,27 @@ def _false(value: object) -> bool:
 def read_lineages(config_dir: str) -> list[Lineage]:
     """Every ``<config-dir>/renewal/*.conf``, sorted by lineage name.
 
-    :raises PluginError: the directory cannot be listed, or another user could change
-        what it holds (`statefiles.check_trusted`).
+    :raises AutopilotError: (``renewal-config``) the directory cannot be listed, or
+        another user could change what it holds (`statefiles.check_trusted`).
     """
     directory = os.path.join(config_dir, "renewal")
     try:
         statefiles.check_trusted(directory)
     except statefiles.Unsafe as exc:
-        raise errors.PluginError(
-            f"refusing certbot's renewal configurations in {directory}: {exc.path}: {exc.why}. "
-            "Fix: run doctor --all as the user who owns certbot's config directory (its "
-            "renewals run as that user), or chown it to root and chmod go-w") from None
+        raise AutopilotError(
+            Code.RENEWAL_CONFIG, f"refusing certbot's renewal configurations in {directory}: "
+            f"{exc.path}: {exc.why}", "run doctor --all as the user who owns certbot's config "
+            "directory (its renewals run as that user), or chown it to root and chmod go-w"
+        ) from None
     except OSError:
         pass  # listing it says why, below
     try:
         files = sorted(f for f in os.listdir(directory) if f.endswith(".conf"))
     except OSError as exc:
-        raise errors.PluginError(
-            f"certbot's renewal configurations cannot be listed: {exc}. Fix: give certbot's "
-            "config directory with --config-dir (default /etc/letsencrypt), and run as a "
-            "user who can read it") from None
+        raise AutopilotError(
+            Code.RENEWAL_CONFIG, f"certbot's renewal configurations cannot be listed: {exc}",
+            "give certbot's config directory with --config-dir (default /etc/letsencrypt), "
+            "and run as a user who can read it") from None
     return [read_lineage(os.path.join(directory, f)) for f in files]
 
 

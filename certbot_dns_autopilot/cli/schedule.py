@@ -224,6 +224,70 @@ def cron_entries(root: str) -> Iterator[Schedule]:
                                "" if os.access(path, os.X_OK) else "not executable")
 
 
+#: where a bare ``certbot`` is looked up: cron runs commands with ``PATH=/usr/bin:/bin``,
+#: systemd's ExecStart= with its own default (which puts /usr/local first)
+CRON_PATH = ("/usr/bin", "/bin")
+SYSTEMD_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+#: the distribution the plugin is installed as, in an environment's site-packages
+DIST_INFO = re.compile(r"certbot_dns_autopilot-[^/]*\.dist-info\Z")
+
+
+def certbot_of(found: Schedule, root: str) -> str | None:
+    """The certbot executable a timer or cron entry runs (a bare ``certbot`` found on the
+    PATH it runs with), or None when it is not named in the command itself (a wrapper
+    script, the snap)."""
+    word = next((w for w in found.command.split()
+                 if os.path.basename(w).startswith("certbot") and "." not in
+                 os.path.basename(w)), None)
+    if word is None:
+        return None
+    if word.startswith("/"):
+        return word
+    path = SYSTEMD_PATH if found.where.split(" ")[0].endswith(".timer") else CRON_PATH
+    return next((os.path.join(d, word) for d in path
+                 if os.path.lexists(os.path.join(root, d.lstrip("/"), word))), None)
+
+
+def _inside(root: str, path: str) -> str:
+    """``path`` (absolute on the checked system) as a path under ``root``, links followed
+    within it."""
+    for _ in range(16):
+        here = os.path.join(root, path.lstrip("/"))
+        if not os.path.islink(here):
+            return here
+        target = os.readlink(here)
+        path = target if target.startswith("/") else os.path.join(os.path.dirname(path),
+                                                                  target)
+    return os.path.join(root, path.lstrip("/"))
+
+
+def has_plugin(executable: str, root: str) -> bool | None:
+    """Whether the Python environment a certbot script runs in has dns-autopilot installed
+    (its dist-info in that environment's site-packages: what certbot's plugin discovery
+    reads), read from the script's first line; None when that cannot be told (not a Python
+    script, an interpreter that is no virtual environment nor the system's)."""
+    first = (_read(_inside(root, executable), 256) or "").splitlines()[:1]
+    if not first or not first[0].startswith("#!"):
+        return None
+    interpreter = first[0][2:].split()[0] if first[0][2:].split() else ""
+    if not re.search(r"/python(3(\.\d+)?)?\Z", interpreter):
+        return None
+    venv = os.path.dirname(os.path.dirname(interpreter))
+    if os.path.isfile(_inside(root, os.path.join(venv, "pyvenv.cfg"))):
+        places = [os.path.join(venv, "lib")]
+    elif venv in ("/usr", "/usr/local"):
+        places = ["/usr/lib/python3/dist-packages", "/usr/local/lib"]
+    else:
+        return None
+    for place in places:
+        for _, dirs, _files in os.walk(_inside(root, place)):
+            if any(DIST_INFO.match(d) for d in dirs):
+                return True
+            dirs[:] = [d for d in dirs if d.startswith(("python3", "site-packages",
+                                                         "dist-packages"))]
+    return False
+
+
 def find(root: str = "/", systemctl: Systemctl | None = None) -> list[Schedule]:
     """Every timer and cron entry under ``root`` that runs certbot renew. systemctl is asked
     (``systemctl`` given, or the real one where systemd runs at ``/``) for timer state."""

@@ -41,7 +41,7 @@ from ..preflight import account, caa
 from ..preflight.findings import ERROR, Finding, as_error
 from ..shown import shown
 from ..wait import Waiter
-from ..writers import RECORD_TTL, Writer, locks
+from ..writers import RECORD_TTL, Context, Locks, Writer
 from .state import RunState
 
 logger = logging.getLogger("certbot_dns_autopilot.authenticator")
@@ -85,15 +85,14 @@ class Run:
     @property
     def state(self) -> RunState:
         """This run's state; only steps that run after `_setup` ask for it."""
-        if self._state is None:
-            raise errors.PluginError("dns-autopilot: the run has not read its credentials "
-                                     "file yet")
+        if self._state is None:  # a step called out of certbot's order: a bug, not a setup's
+            raise RuntimeError("dns-autopilot: the run has not read its credentials file yet")
         return self._state
 
     def option(self, name: str) -> Any:
         """An option's value, as given or as the renewal config hands it back (text).
 
-        :raises certbot.errors.PluginError: naming the option and the fix.
+        :raises AutopilotError: (``bad-config``) naming the option and the fix.
         """
         return options.BY_NAME[name].parse(self.conf(name))
 
@@ -101,8 +100,13 @@ class Run:
         """Before anything else: remove what an interrupted run left behind."""
         scrub.install()  # before any writer or SDK logs a record
         self._events = EventLog(getattr(self.config, "logs_dir", None))
-        locks.use(getattr(self.config, "work_dir", None))
         self._recover()
+
+    def _context(self, challenges: tuple[tuple[str, str], ...] = ()) -> Context:
+        """What each writer of this run is built with: the event log (retries), the
+        challenges in certbot's order, and the locks under certbot's work dir, shared with
+        its renewals and doctor's probes."""
+        return Context(self._events, challenges, Locks(getattr(self.config, "work_dir", None)))
 
     def _recover(self) -> None:
         """Values a killed run wrote and never removed (its journal outlived it). Nothing
@@ -131,12 +135,13 @@ class Run:
                               for name, values in zone.items())
             try:
                 with self._events.step("recover", str(left.path), records=where):
-                    _, writers, _ = credentials.load(left.credentials)
+                    _, writers, _ = credentials.load(left.credentials, self._context())
                     for zone, zone_records in records.items():
                         writer = writers.writer_for(next(iter(zone_records), zone))
                         if writer is None:
-                            raise errors.PluginError(f"no writer for {zone} in "
-                                                     f"{left.credentials} any more")
+                            raise AutopilotError(Code.ZONE_NOT_FOUND, f"no writer for {zone} "
+                                                 f"in {left.credentials} any more",
+                                                 "remove the values by hand")
                         writer.remove(zone, zone_records)
             except Exception as exc:  # noqa: BLE001 - recovery must never stop the run
                 journal.keep(left)
@@ -150,18 +155,19 @@ class Run:
             _notify(f"dns-autopilot: removed what an interrupted run had left: "
                                 f"{where}")
 
-    def _setup(self) -> tuple[Router, Waiter]:
-        """The credentials file read, every option read, then (the first question) the
-        resolvers checked; the router and the waiter over the run's zones."""
-        path = self.conf("credentials")
+    def _setup(self, challenges: tuple[tuple[str, str], ...] = ()) -> tuple[Router, Waiter]:
+        """The run's writers (built with its `Context`, ``challenges`` as (domain, value) in
+        certbot's order), every option read, then (the first question) the resolvers
+        checked; the router and the waiter over the run's zones."""
+        path = self.option("credentials")
         if not path:
             from .. import links
 
-            raise errors.PluginError(
-                f"{options.flag('credentials')} is required: the path to an INI file with the "
-                "record writer's keys (see "
+            raise AutopilotError(
+                Code.BAD_CONFIG, f"{options.flag('credentials')} is required",
+                "give the path to an INI file with the record writer's keys (see "
                 f"{links.page('options', 'credentials-file-keys-common-to-every-writer')})")
-        path, writers, alias_list = credentials.load(path)
+        path, writers, alias_list = credentials.load(path, self._context(challenges))
         # Stored absolute, so `certbot renew` from another directory finds it.
         setattr(self.config, self.dest("credentials"), path)
         run_journal = journal.Journal(getattr(self.config, "work_dir", None),
@@ -181,8 +187,6 @@ class Run:
         self._warn(built.findings)
         self._state = RunState(run_journal, built.router.follower, wait_off=timeout == 0,
                                warnings=list(built.findings))
-        for writer in writers.writers:
-            writer.events = self._events  # retries are reported in the event log
         waiter = Waiter(built.zones, timeout=float(timeout), public_check=public_check,
                         events=self._events, progress=_notify, republish=self._rewrite,
                         stopping=self._signalled.is_set, authoritative_check=authoritative,
@@ -219,10 +223,10 @@ class Run:
     def _perform(self, achalls: list[achallenges.AnnotatedChallenge]
                  ) -> list[challenges.ChallengeResponse]:
         """The steps of one run, in order: plan, pre-flight, write, wait."""
-        router, waiter = self._setup()
         domains = self._requested(achalls)
         wanted = [plan.Challenge.of(domain, a.validation(a.account_key))
                   for domain, a in zip(domains, achalls, strict=True)]
+        router, waiter = self._setup(tuple((c.domain, c.value) for c in wanted))
         routes, targets = self._plan(router, wanted)
         if self.option("preflight"):
             found = self._preflight(list(routes.values()), [c.domain for c in wanted],
@@ -253,9 +257,6 @@ class Run:
             targets = plan.group(wanted, lambda c: (routes[c.name].zone, routes[c.name].name))
             self.state.routes = routes
             _one_writer_per_zone(list(routes.values()))
-            ordered = tuple((c.domain, c.value, routes[c.name].name) for c in wanted)
-            for writer in router.writers.writers:  # certbot's view, for the exec writer's hooks
-                writer.challenges = ordered
             self.state.targets = {t.name: t.values for t in targets}
             step["routes"] = [r.as_dict() for r in routes.values()]
         return routes, targets
@@ -310,7 +311,7 @@ class Run:
     def _preflight(self, routes: list[Route], domains: list[str], key: Any) -> list[Finding]:
         """Probe before writing: warnings are shown, errors stop the run here."""
         with self._events.step("preflight") as step:
-            identities = preflight.ca_identities(self.conf("caa-identities"),
+            identities = preflight.ca_identities(self.option("caa-identities"),
                                                  getattr(self.config, "server", None))
             requester = self.requester(key)
             step["account"] = requester.account
@@ -456,7 +457,7 @@ class Run:
                   ) -> list[diagnose.Diagnosis]:
         failed = [(a.identifier.value, a.validation(a.account_key), a) for a in failed_achalls]
         origins = {names.validation_name(domain): domain for domain, _, _ in failed}
-        identities = preflight.ca_identities(self.conf("caa-identities"),
+        identities = preflight.ca_identities(self.option("caa-identities"),
                                              getattr(self.config, "server", None))
         state = self.state
 
@@ -501,7 +502,7 @@ class Run:
         """The failure-hook option's command, once per run; its own failure is only logged, and
         nothing in its path may replace certbot's error or the hint."""
         try:
-            command = self.conf("failure-hook")
+            command = self.option("failure-hook")
             if not command or self._hook_ran:
                 return
             self._hook_ran = True

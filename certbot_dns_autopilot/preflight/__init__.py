@@ -13,6 +13,7 @@ Nothing here asks a recursive resolver a question whose answer could deny an
 
 from __future__ import annotations
 
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from .. import names
@@ -63,9 +64,8 @@ def run(routes: list[Route], domains: list[str], zones: Zones, identities: set[s
             found += result
         for result in pool.map(lambda z: dnssec_findings(z, zones), sorted(written)):
             found += result
-        adding = {r.origin: sum(names.validation_name(d) == r.origin for d in domains) or 1
-                  for r in routes}
-        for result in pool.map(lambda r: existing_values(r, zones, set(), adding[r.origin]),
+        adding = Counter(names.validation_name(d) for d in domains)  # values per name
+        for result in pool.map(lambda r: existing_values(r, zones, set(), adding[r.origin] or 1),
                                routes):
             found += result
     # A bogus CAA answer in a zone whose DS is already reported broken is that same cause.

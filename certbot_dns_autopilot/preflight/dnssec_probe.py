@@ -32,8 +32,10 @@ def _parent_ds(zones: Zones, zone: str
 
 
 def signed(zones: Zones, zone: str) -> bool:
-    """Does ``zone``'s parent publish DS records for it (validating resolvers check it)?"""
-    return dnsio.records(_parent_ds(zones, zone)[1], zone, "DS") is not None
+    """Does ``zone``'s parent publish DS records for it (validating resolvers check it)?
+    Asked once per run and zone: every CAA name of a certificate asks it again."""
+    return zones.once(("signed", zone), lambda: dnsio.records(
+        _parent_ds(zones, zone)[1], zone, "DS") is not None)
 
 
 def dnssec_findings(zone: str, zones: Zones) -> list[Finding]:

@@ -3,6 +3,8 @@ mistyped names), asked of the target zone's authoritative servers."""
 
 from __future__ import annotations
 
+import dns.message
+
 from .. import dnsio
 from ..codes import Code
 from ..options import flag
@@ -16,9 +18,12 @@ def existing_values(route: Route, zones: Zones, ours: set[str], adding: int = 1
     """Values already at the target (stale-record), the answer's size once ``adding``
     values join them (oversized-answer), and records at a doubled name (wrong-name), asked
     of the target zone's authoritative servers only."""
-    found = oversized(route, zones, adding)
     servers = zones.servers(route.zone)
-    said = {server: zones.reach.ask(server, route.name, "TXT") for server in servers}
+    first = next((s for s in servers if zones.reach.usable(s)), None)
+    whole = zones.reach.fetch(first, route.name, "TXT", dnssec=True) if first else None
+    found = oversized(route, first, whole, adding)
+    said = {server: dnsio.read(whole, route.name) if server == first and whole is not None
+            else zones.reach.ask(server, route.name, "TXT") for server in servers}
     rows = [f"{server}: {answer.describe()}" for server, answer in said.items()]
     seen: dict[str, int | None] = {}
     for value in set().union(*(a.values for a in said.values())) - ours - _leaving(
@@ -47,35 +52,33 @@ def existing_values(route: Route, zones: Zones, ours: set[str], adding: int = 1
     return found
 
 
-def oversized(route: Route, zones: Zones, adding: int) -> list[Finding]:
-    """The TXT answer the CA's validating resolver will get at the target, with this run's
-    ``adding`` values (43 characters each) beside those there now, DNSSEC signatures
-    included: over `dnsio.UDP_SIZE` bytes it is truncated over UDP and whole only over TCP
-    (RFC 7766); a resolver that does not retry over TCP, or a nameserver whose TCP port 53
-    is filtered, sees no TXT."""
-    for server in [s for s in zones.servers(route.zone) if zones.reach.usable(s)][:1]:
-        response = zones.reach.fetch(server, route.name, "TXT", dnssec=True)
-        if response is None:
-            return []
-        now = dnsio.read(response, route.name)
-        size = dnsio.predicted_size(response, route.name,
-                                    [f"{i:043d}" for i in range(adding)])
-        if size <= dnsio.UDP_SIZE:
-            return []
-        count = len(now.values) + adding
-        return [Finding(
-            Code.OVERSIZED_ANSWER, WARNING, route.origin,
-            f"the TXT answer at {route.name} will be {size} bytes with this run's "
-            f"{adding} value(s) beside the {len(now.values)} there now ({count} in all): "
-            f"larger than {dnsio.UDP_SIZE} bytes, it is truncated over UDP and whole only "
-            "over TCP; a CA resolver that does not retry over TCP, or a nameserver whose "
-            "TCP port 53 is filtered, sees no TXT",
-            f"{server}: {now.describe()} ({now.size} bytes now)\n"
-            f"      {server.dig(route.name, 'TXT')} +dnssec +bufsize={dnsio.UDP_SIZE}",
-            "remove the values no running issuance needs (or run with "
-            f"{flag('remove-stale')} true), and allow TCP port 53 to every nameserver",
-            where=(route.zone, route.name))]
-    return []
+def oversized(route: Route, server: dnsio.Server | None,
+              response: dns.message.Message | None, adding: int) -> list[Finding]:
+    """The TXT answer the CA's validating resolver will get at the target (``response``:
+    the answer ``server`` gives now, with the DO bit), with this run's ``adding`` values
+    (43 characters each) beside those there now, DNSSEC signatures included: over
+    `dnsio.UDP_SIZE` bytes it is truncated over UDP and whole only over TCP (RFC 7766); a
+    resolver that does not retry over TCP, or a nameserver whose TCP port 53 is filtered,
+    sees no TXT."""
+    if server is None or response is None:
+        return []
+    now = dnsio.read(response, route.name)
+    size = dnsio.predicted_size(response, route.name, [f"{i:043d}" for i in range(adding)])
+    if size <= dnsio.UDP_SIZE:
+        return []
+    count = len(now.values) + adding
+    return [Finding(
+        Code.OVERSIZED_ANSWER, WARNING, route.origin,
+        f"the TXT answer at {route.name} will be {size} bytes with this run's "
+        f"{adding} value(s) beside the {len(now.values)} there now ({count} in all): "
+        f"larger than {dnsio.UDP_SIZE} bytes, it is truncated over UDP and whole only "
+        "over TCP; a CA resolver that does not retry over TCP, or a nameserver whose "
+        "TCP port 53 is filtered, sees no TXT",
+        f"{server}: {now.describe()} ({now.size} bytes now)\n"
+        f"      {server.dig(route.name, 'TXT')} +dnssec +bufsize={dnsio.UDP_SIZE}",
+        f"remove the values no running issuance needs (or run with "
+        f"{flag('remove-stale')} true), and allow TCP port 53 to every nameserver",
+        where=(route.zone, route.name))]
 
 
 def _leaving(route: Route, zones: Zones, said: dict[dnsio.Server, dnsio.Answer]

@@ -11,9 +11,7 @@ from .findings import ERROR, Finding
 
 def public_suffix(domains: Iterable[str]) -> list[Finding]:
     """A name that is itself on the Public Suffix List (the packaged list; no network)."""
-    from publicsuffixlist import PublicSuffixList  # imported on use: parsing the list costs
-
-    psl = PublicSuffixList()
+    psl = names.public_suffix_list()
     found = []
     for domain in domains:
         base = names.normalize(domain.removeprefix("*."))

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from .. import names
 from ..codes import Code
 from .findings import WARNING, Finding
 
@@ -85,7 +86,4 @@ def probe(domains: list[str], server: str | None, config_dir: str | None
     """Let's Encrypt production limits, from certbot's own archive on this machine."""
     if not is_production(server) or not config_dir:
         return []
-    from publicsuffixlist import PublicSuffixList
-
-    psl = PublicSuffixList()
-    return findings(domains, history(config_dir), psl.privatesuffix)
+    return findings(domains, history(config_dir), names.public_suffix_list().privatesuffix)

@@ -45,6 +45,7 @@ MAX_PARALLEL = 32
 PROGRESS_EVERY = 5.0
 RESOLVER_STRIKES = 2  # rounds in a row a resolver answers nothing before it is left out
 MAX_REPUBLISH = 2  # rewrites of values another writer removed, per run (once per name)
+WATCH_EVERY = 1.0  # seconds between two checks that what served the values still does
 
 Query = Callable[..., dnsio.Answer]
 Pair = tuple[dnsio.Server, Target]
@@ -87,6 +88,7 @@ class Waiter:
         self._republish = republish
         self.republished: list[str] = []  # names whose values were written again
         self._serving: set[Pair] = set()  # seen serving this run's values
+        self._last_watch = clock()  # when they were last asked again
         self._targets: dict[tuple[str, str], Target] = {}
         #: resolvers that denied a name from a proof cached before the write
         self.denials: dict[tuple[dnsio.Server, str], dnsio.Answer] = {}
@@ -195,7 +197,12 @@ class Waiter:
                 "publish A/AAAA records (and glue) for the zone's nameservers")
         return servers
 
-    def _ask_all(self, phase: str, pairs: Sequence[Pair], recurse: bool) -> list[Observation]:
+    def _ask_all(self, phase: str, pairs: Sequence[Pair], recurse: bool,
+                 watched: Sequence[Pair] = ()) -> list[Observation]:
+        """Each pair asked at once; ``watched`` pairs (seen serving before) are logged only
+        when they no longer serve, not at every check."""
+        quiet = set(watched)
+
         def one(pair: Pair) -> Observation:
             server, target = pair
             started = self._clock()
@@ -206,13 +213,16 @@ class Waiter:
                 answer = self.reach.ask(server, target.name, target.rdtype)
             obs = Observation(server, target.name, target.values, answer, recurse,
                               target.rdtype, target.zone)
+            if pair in quiet and obs.served:
+                return obs
             link = {"rdtype": "CNAME", "cname": answer.cname} if target.rdtype == "CNAME" else {}
             self.events.emit("query", "served" if obs.served else "missing", target.name,
                              (self._clock() - started) * 1000, phase=phase, server=str(server),
                              answer=answer.as_dict(), **link)
             return obs
-        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, max(len(pairs), 1))) as pool:
-            return list(pool.map(one, pairs))
+        asked = list(pairs) + list(watched)
+        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, max(len(asked), 1))) as pool:
+            return list(pool.map(one, asked))
 
     def _poll(self, phase: str, pairs: Sequence[Pair], deadline: float, recurse: bool
               ) -> list[Observation]:
@@ -227,7 +237,7 @@ class Waiter:
             rounds += 1
             started = self._clock()
             watched = [] if recurse else self._watched(pairs)
-            observed = self._ask_all(phase, list(pairs) + watched, recurse)
+            observed = self._ask_all(phase, pairs, recurse, watched)
             behind = answers.pending(observed[:len(pairs)])
             if not recurse:
                 behind += self._regressions(observed)
@@ -262,8 +272,11 @@ class Waiter:
             pairs = [(obs.server, targets[(obs.name, obs.rdtype)]) for obs in behind]
 
     def _watched(self, asking: Sequence[Pair]) -> list[Pair]:
-        """Every pair already seen serving this run's values and not asked this round:
-        asked again, since another writer may remove the values while others lag."""
+        """The pairs already seen serving this run's values, asked again (another writer
+        may remove the values while others lag), at most every `WATCH_EVERY` seconds."""
+        if self._clock() - self._last_watch < WATCH_EVERY:
+            return []
+        self._last_watch = self._clock()
         now = set(asking)
         return [pair for pair in self._serving if pair not in now]
 

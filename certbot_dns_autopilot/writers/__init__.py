@@ -16,22 +16,19 @@ serve every zone) and any number of further writers in sections, each listing it
     dns_autopilot_zones = acme.example.org
     dns_autopilot_rfc2136_server = 192.0.2.2
     ...
+
+Each writer is one module here, named for its kind (`registry` finds them; `writermap` is one
+file's zones and writers); an SDK writer keeps its API half in ``<kind>_api.py``. What they
+share: `writer` (the base class, and the `Context` a run hands each writer), `schema` (keys
+declared and read), `sections`, `zonelist`, `endpoints`, `secretfile`, `txt`, `tsig`,
+`apierrors`, `retry` and `locks`.
 """
 
-from .base import (
-    PROBE_PREFIX,
-    RECORD_TTL,
-    ZONES_KEY,
-    Keys,
-    Records,
-    SectionKeys,
-    Writer,
-    check_endpoint,
-    parse_zones,
-    present_keys,
-)
-from .registry import WRITERS, WriterMap, writers_from_credentials
+from .locks import Locks
+from .sections import SectionKeys
+from .writer import PROBE_PREFIX, RECORD_TTL, Context, Records, Writer
+from .writermap import WriterMap, writers_from_credentials
+from .zonelist import ZONES_KEY
 
-__all__ = ["PROBE_PREFIX", "RECORD_TTL", "WRITERS", "ZONES_KEY", "Keys", "Records",
-           "SectionKeys", "Writer", "WriterMap", "check_endpoint", "parse_zones",
-           "present_keys", "writers_from_credentials"]
+__all__ = ["PROBE_PREFIX", "RECORD_TTL", "ZONES_KEY", "Context", "Locks", "Records",
+           "SectionKeys", "Writer", "WriterMap", "writers_from_credentials"]

@@ -22,34 +22,23 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from certbot import errors
-
 from .. import names, scrub, statefiles
 from ..codes import Code
 from ..errors import AutopilotError
 from ..shown import shown
-from . import apierrors, schema
-from .base import Key, Keys, Records, Writer, check_endpoint, check_mode, without_userinfo
-
-#: The keys this writer reads (``dns_autopilot_acmedns_<key>``): what INI validation,
-#: secret scrubbing and the docs' key table (checked by the docs test) come from.
-KEYS: tuple[Key, ...] = (
-    Key('api_url', required=True,
-        help=("the acme-dns server's API URL (`https://`; `http://` only on loopback)")),
-    Key('registration_file', required=True,
-        help=("the JSON registrations of acme-dns's certbot hook / certbot-dns-acmedns "
-              '(`dns-autopilot acme-dns register` writes it)')),
-)
+from . import apierrors, secretfile
+from .endpoints import check_endpoint, is_url, without_userinfo
+from .schema import Key, Shape
+from .sections import SectionKeys
+from .writer import Context, Records, Writer
 
 logger = logging.getLogger(__name__)
 
 WINDOW = 2  # values acme-dns keeps per registration
 TIMEOUT = 15.0
 PROBE_VALUE = "dns-autopilot-probe"  # not 43 characters: acme-dns answers bad_txt, writes nothing
-
-
-def _key(suffix: str) -> str:
-    return f"dns_autopilot_acmedns_{suffix}"
+FILE_FORMAT = ('{"<domain>": {"username": …, "password": …, "fulldomain": …, "subdomain": …, '
+               '"allowfrom": []}}')
 
 
 @dataclass(frozen=True)
@@ -66,20 +55,23 @@ class Registration:
         return f"{names.validation_name(self.domain)}. CNAME {self.fulldomain}."
 
 
-def read_registrations(path: str, where: str) -> dict[str, Registration]:
-    """The registration file (no symlink, this user's, not world-readable); one PluginError
-    naming the fix for anything else. Every password is registered with the log scrubber."""
+def read_registrations(path: str, key: str, where: str) -> dict[str, Registration]:
+    """The registration file (no symlink, this user's, not world-readable) that ``key`` in
+    ``where`` names. Every password is registered with the log scrubber.
+
+    :raises AutopilotError: (``bad-config``) the file cannot be used, naming the fix.
+    """
     path = os.path.abspath(os.path.expanduser(path))
-    check_mode(path)
+    secretfile.check(path)
     try:
         fd = statefiles.open_file(path, os.O_RDONLY)
     except statefiles.Unsafe as exc:
         raise exc.error() from None
     except OSError as exc:
-        raise errors.PluginError(
-            f"{_key('registration_file')} = {path} in {where} cannot be read "
-            f"({exc.strerror}). Fix: point it at the JSON file of your acme-dns registrations, "
-            "or create one with `dns-autopilot acme-dns register`") from None
+        raise AutopilotError(
+            Code.BAD_CONFIG, f"{key} = {path} in {where} cannot be read ({exc.strerror})",
+            "point it at the JSON file of your acme-dns registrations, or create one with "
+            "`dns-autopilot acme-dns register`") from None
     with os.fdopen(fd, "rb") as file:
         text = file.read(1024 * 1024)
     try:
@@ -97,11 +89,10 @@ def read_registrations(path: str, where: str) -> dict[str, Registration]:
                 tuple(str(c) for c in entry.get("allowfrom") or ()))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         what = f"lacks the field {exc}" if isinstance(exc, KeyError) else "is not valid"
-        raise errors.PluginError(
-            f"the acme-dns registration file {path} ({_key('registration_file')} in {where}) "
-            f"{what}. Fix: it must be JSON as acme-dns's certbot hook writes it: "
-            '{"<domain>": {"username": …, "password": …, "fulldomain": …, "subdomain": …, '
-            '"allowfrom": []}}') from None
+        raise AutopilotError(
+            Code.BAD_CONFIG,
+            f"the acme-dns registration file {path} ({key} in {where}) {what}",
+            f"it must be JSON as acme-dns's certbot hook writes it: {FILE_FORMAT}") from None
     return found
 
 
@@ -138,7 +129,7 @@ def allowed(address: str | None, allowfrom: tuple[str, ...]) -> bool:
 _UNAPPLIED = (429, 502, 503, 504)
 
 
-class _Redirected(Exception):
+class Redirected(Exception):
     """A redirect answered to a call carrying credentials: never followed."""
 
     def __init__(self, status: int, location: str | None) -> None:
@@ -146,54 +137,48 @@ class _Redirected(Exception):
         self.status, self.location = status, location
 
 
-def _post(url: str, **kwargs: Any) -> Any:
+def post(url: str, **kwargs: Any) -> Any:
     """POST to the acme-dns API, never following a redirect: an update carries the
     registration's key (X-Api-Key, which requests keeps on a redirect), a registration's
     answer carries its new password.
 
-    :raises _Redirected: the API answered with a redirect.
+    :raises Redirected: the API answered with a redirect.
     """
     import requests
 
     response = requests.post(url, timeout=TIMEOUT, allow_redirects=False, **kwargs)
     if response.is_redirect or 300 <= response.status_code < 400:
-        raise _Redirected(response.status_code, response.headers.get("Location"))
+        raise Redirected(response.status_code, response.headers.get("Location"))
     return response
 
 
-class _Unapplied(Exception):
-    """An answer of `_UNAPPLIED`, raised inside the retried call."""
-
-    def __init__(self, status: int, error: str, retry_after: str | None) -> None:
-        super().__init__(status)
-        self.status, self.error = status, error
-        try:
-            self.retry_after: float | None = float(retry_after or "")
-        except ValueError:
-            self.retry_after = None
-
-
-def _said(exc: Exception) -> apierrors.Said | None:
-    """What the acme-dns API said; a connection that was never made counts as a dropped
-    one (worth another try), a timeout or a break once the request was sent does not."""
-    import requests
-
-    if isinstance(exc, _Unapplied):
-        return apierrors.Said(status=exc.status, message=exc.error, retry_after=exc.retry_after)
-    if isinstance(exc, requests.ConnectTimeout):
-        return apierrors.Said(failure=apierrors.TIMEOUT, message=type(exc).__name__)
-    if isinstance(exc, requests.ConnectionError) and apierrors.never_connected(exc):
-        return apierrors.Said(failure=apierrors.CONNECTION, message=type(exc).__name__)
-    if isinstance(exc, requests.RequestException):  # sent: it may have been applied
-        return apierrors.Said(failure="no answer", message=type(exc).__name__)
-    return None
+def _error_field(response: Any) -> str:
+    """acme-dns's ``error`` field of an answer ("" when it has none)."""
+    try:
+        return str(response.json().get("error") or "")
+    except (ValueError, AttributeError):
+        return ""
 
 
 class AcmeDnsWriter(Writer):
     """Updates the TXT of acme-dns registrations through the server's HTTP API."""
 
-    def __init__(self, api_url: str, path: str, registrations: dict[str, Registration]
-                 ) -> None:
+    title = "acme-dns"
+    page = "providers/acme-dns"
+    KEYS = (
+        Key('api_url', required=True,
+            help="the acme-dns server's API URL (`https://`; `http://` only on loopback)",
+            shape=Shape("a URL", is_url, "give the API's https:// URL")),
+        Key('registration_file', required=True,
+            help=("the JSON registrations of acme-dns's certbot hook / certbot-dns-acmedns "
+                  '(`dns-autopilot acme-dns register` writes it)')),
+    )
+    #: pre-flight runs the probe on every run, not only in doctor: it writes nothing
+    probe_is_free = True
+
+    def __init__(self, api_url: str, path: str, registrations: dict[str, Registration],
+                 context: Context | None = None) -> None:
+        super().__init__(context)
         self.api_url = api_url.rstrip("/")
         self.path = path
         self.registrations = registrations
@@ -204,26 +189,20 @@ class AcmeDnsWriter(Writer):
         self.label = f"acme-dns {urlsplit(self.shown_url).netloc or self.shown_url}"
         self._said_no_delete = False
 
-    #: pre-flight runs the probe on every run, not only in doctor: it writes nothing
-    probe_is_free = True
-    #: The retries of an update acme-dns certainly did not apply.
-    policy = apierrors.POLICY
-
     @classmethod
-    def from_credentials(cls, credentials: Keys, path: str) -> AcmeDnsWriter:
-        settings = schema.read(credentials, "acmedns", KEYS, path, title="acme-dns")
+    def from_credentials(cls, keys: SectionKeys, context: Context | None = None
+                         ) -> AcmeDnsWriter:
+        settings, where = cls.settings(keys), keys.where
         url = settings["api_url"] or ""
-        if urlsplit(url).scheme.lower() not in ("http", "https") or not urlsplit(url).hostname:
-            raise AutopilotError(Code.BAD_CONFIG, f"{_key('api_url')} = {shown(url)!r} in {path} "
-                                 "is not a URL", "give the API's https:// URL")
-        check_endpoint(url, _key("api_url"), path)
-        registrations = read_registrations(settings["registration_file"] or "", path)
+        check_endpoint(url, cls.key("api_url"), where)
+        registrations = read_registrations(settings["registration_file"] or "",
+                                           cls.key("registration_file"), where)
         if not registrations:
-            raise errors.PluginError(
-                f"the acme-dns registration file of {path} holds no registration. Fix: "
-                "run `dns-autopilot acme-dns register -d <domain> …` and create the CNAME "
-                "it prints")
-        return cls(url, path, registrations)
+            raise cls.bad_config(
+                f"the acme-dns registration file of {where} holds no registration",
+                "run `dns-autopilot acme-dns register -d <domain> …` and create the CNAME it "
+                "prints")
+        return cls(url, where, registrations, context)
 
     def _registration(self, name: str) -> Registration:
         registration = self._by_name.get(name)
@@ -248,41 +227,36 @@ class AcmeDnsWriter(Writer):
         value sent twice would push the other one out."""
         import requests  # imported on use: certbot loads every plugin at start
 
-        def post() -> tuple[int, str]:
-            response = _post(
-                f"{self.api_url}/update",
-                headers={"X-Api-User": registration.username,
-                         "X-Api-Key": registration.password},
-                json={"subdomain": registration.subdomain, "txt": value})
-            try:
-                error = str(response.json().get("error") or "")
-            except (ValueError, AttributeError):
-                error = ""
-            if response.status_code in _UNAPPLIED:
-                raise _Unapplied(response.status_code, error,
-                                 response.headers.get("Retry-After"))
-            return response.status_code, error
+        def update() -> tuple[int, str]:
+            response = post(f"{self.api_url}/update",
+                            headers={"X-Api-User": registration.username,
+                                     "X-Api-Key": registration.password},
+                            json={"subdomain": registration.subdomain, "txt": value})
+            if response.status_code in _UNAPPLIED:  # for the retry to read
+                raise requests.HTTPError(response=response)
+            return response.status_code, _error_field(response)
 
         what = f"the update for {registration.domain}"
         try:
-            return apierrors.call(post, _said, what, self.on_retry, self.policy)
-        except _Unapplied as exc:
-            return exc.status, exc.error
-        except _Redirected as exc:
+            return self.call(what, update, lambda exc: apierrors.unapplied(
+                apierrors.said_by_requests(exc), exc, _UNAPPLIED))
+        except Redirected as exc:
             raise apierrors.redirected(self.label, what, exc.status, exc.location,
-                                       _key("api_url")) from None
+                                       self.key("api_url")) from None
+        except requests.HTTPError as exc:
+            return exc.response.status_code, _error_field(exc.response)
         except requests.RequestException as exc:
-            said = _said(exc) or apierrors.Said(failure=apierrors.CONNECTION)
-            raise apierrors.error(self.label, what, said, self._fixes(registration),
-                                  api=f"the API at {self.shown_url}") from None
+            said = apierrors.said_by_requests(exc) or apierrors.Said(failure=apierrors.CONNECTION)
+            raise self.api_error(what, said, self._fixes(registration),
+                                 api=f"the API at {self.shown_url}") from None
 
     def _fixes(self, registration: Registration) -> apierrors.Fixes:
         return apierrors.Fixes(
             refused=f"check the username and password for {registration.domain} in the "
                     "registration file against the server's, or register again",
             denied="run certbot from an address in the registration's allowfrom",
-            zone=f"check {_key('api_url')}: it must be the acme-dns server's API URL",
-            unreachable=f"check {_key('api_url')} and that this host can reach the server "
+            zone=f"check {self.key('api_url')}: it must be the acme-dns server's API URL",
+            unreachable=f"check {self.key('api_url')} and that this host can reach the server "
                         "(firewall, proxy, TLS certificate); retry later if it is overloaded",
             other="check the server's logs; a value acme-dns rejects (bad_txt) is not an ACME "
                   "value")
@@ -315,7 +289,7 @@ class AcmeDnsWriter(Writer):
         if status in _UNAPPLIED or status >= 500 or status == 404:
             if status == 404:  # no /update there: the URL is not acme-dns's API
                 said = apierrors.Said(failure=apierrors.MALFORMED)
-            return apierrors.error(self.label, f"the update for {who}", said,
+            return self.api_error(f"the update for {who}", said,
                                    self._fixes(registration), api=f"the API at {self.shown_url}")
         return AutopilotError(
             Code.PERMISSION_DENIED, f"{self.label} answered HTTP {status} "
@@ -369,93 +343,3 @@ class AcmeDnsWriter(Writer):
         if status == 400 and error == "bad_txt":
             return
         raise self._refused(registration, status, error)
-
-
-
-
-# -- `dns-autopilot acme-dns register` --------------------------------------------------------
-
-def _load_raw(path: str) -> dict[str, Any]:
-    """The registration file as JSON (empty when it does not exist yet)."""
-    try:
-        fd = statefiles.open_file(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return {}
-    with os.fdopen(fd, "rb") as file:
-        data = json.loads(file.read() or b"{}")
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
-    return data
-
-
-def _save(path: str, data: dict[str, Any], domain: str) -> None:
-    """Write the file anew beside itself and rename it into place, mode 600: a crash or a
-    full disk leaves the registrations stored before as they were.
-
-    :raises PluginError: it could not be written (the registration just made is not kept).
-    """
-    try:
-        statefiles.write_replacing(path, json.dumps(data, indent=2).encode() + b"\n", 0o600)
-    except (OSError, statefiles.Unsafe) as exc:
-        why = exc.why if isinstance(exc, statefiles.Unsafe) else exc.strerror
-        raise errors.PluginError(
-            f"the registration of {domain} could not be stored in {path} ({why}); the "
-            "registrations stored before are unchanged. Fix: make room (or correct the "
-            "directory's permissions) and register it again: the registration just made "
-            "at the server stays unused") from None
-
-
-def register(api_url: str, path: str, domains: list[str], allow_from: list[str],
-             say: Any = print) -> int:
-    """Register each domain not yet in the file, store its credentials, print its CNAME."""
-    import requests
-
-    check_endpoint(api_url, "--api-url", "the command line")
-    path = os.path.abspath(os.path.expanduser(path))
-    try:
-        data = _load_raw(path)
-    except statefiles.Unsafe as exc:
-        raise exc.error() from None
-    except (OSError, ValueError) as exc:
-        raise errors.PluginError(f"the registration file {path} cannot be read ({exc}). Fix: "
-                                 "point --registration-file at a JSON file of registrations, "
-                                 "or at a new path") from None
-    scrub.register(e.get("password") for e in data.values() if isinstance(e, dict))
-    records = []
-    for domain in dict.fromkeys(names.normalize(d.removeprefix("*.")) for d in domains):
-        if domain not in data:
-            body = {"allowfrom": allow_from} if allow_from else None
-            try:
-                response = _post(f"{api_url.rstrip('/')}/register", json=body)
-            except _Redirected as exc:
-                raise apierrors.redirected(f"the acme-dns API at {api_url}",
-                                           f"the registration of {domain}", exc.status,
-                                           exc.location, "--api-url") from None
-            except requests.RequestException as exc:
-                raise AutopilotError(
-                    Code.PROVIDER_UNREACHABLE,
-                    f"the acme-dns API at {api_url} could not be reached "
-                    f"({type(exc).__name__})", "check --api-url and this host's route to it"
-                ) from None
-            try:
-                entry = response.json()
-            except ValueError:
-                entry = {}
-            if response.status_code != 201 or "fulldomain" not in entry:
-                error = shown(str(entry.get("error") or response.status_code), limit=80)
-                fix = ("give each --allow-from as a CIDR, e.g. 192.0.2.0/24"
-                       if error == "invalid_allowfrom_cidr" else "check the server's logs")
-                raise AutopilotError(Code.PERMISSION_DENIED, f"the acme-dns API at {api_url} "
-                                     f"refused the registration of {domain} ({error})", fix)
-            scrub.register([entry.get("password")])
-            data[domain] = entry
-            _save(path, data, domain)  # after each: a registration made is never lost
-            say(f"registered {domain} at {api_url}; credentials stored in {path} (mode 600)")
-        else:
-            say(f"{domain} is already registered in {path}")
-        records.append(f"{names.validation_name(domain)}. CNAME "
-                       f"{names.normalize(str(data[domain]['fulldomain']))}.")
-    say("Create these records in your DNS (once; they never change):")
-    for record in records:
-        say(f"  {record}")
-    return 0

@@ -78,6 +78,43 @@ class Fixes:
     other: str = "the provider refused the request as shown; check the message above"
 
 
+def retry_after(response: object) -> float | None:
+    """The seconds an HTTP answer's ``Retry-After`` asks to wait (None: none given, or a date)."""
+    try:
+        return float(response.headers.get("Retry-After") or "")  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def said_by_requests(exc: BaseException, message: str = "") -> Said | None:
+    """What an HTTP API said, from a ``requests`` error (or an answer raised as one,
+    ``raise_for_status``): its status and Retry-After, a timeout, a connection that broke;
+    None for anything else. ``message`` replaces the error's own text (a scrubbed one)."""
+    import requests
+
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if isinstance(status, int) and status:
+        return Said(status=status, message=message or str(exc),
+                    retry_after=retry_after(response))
+    if isinstance(exc, requests.Timeout):
+        return Said(failure=TIMEOUT, message=message or type(exc).__name__)
+    if isinstance(exc, requests.ConnectionError):
+        return Said(failure=CONNECTION, message=message or type(exc).__name__)
+    return None
+
+
+def unapplied(said: Said | None, exc: BaseException, statuses: Iterable[int] = (429,)
+              ) -> Said | None:
+    """``said``, for a write, only when the server certainly did not apply it: an answer of
+    ``statuses`` (a limit; a proxy's 502 before the API saw it) or a connection never made.
+    Anything else (a 5xx, a timeout once the request went out) may have been applied, and
+    must not be sent again."""
+    if said is not None and (said.status in tuple(statuses) or never_connected(exc)):
+        return said
+    return None
+
+
 def never_connected(exc: BaseException) -> bool:
     """Whether a ``requests`` error happened before any byte of the request was sent (the
     connection refused, no route, the name not resolved, the connect timed out): the server

@@ -12,7 +12,6 @@ followed. Every call is bounded in time (`commands.execute`) and recorded in the
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import shutil
 import threading
@@ -24,29 +23,20 @@ from .. import commands, names
 from ..codes import Code
 from ..errors import AutopilotError
 from ..shown import shown
-from . import schema
-from .base import PROBE_PREFIX, Key, Keys, Records, Writer
-
-#: The keys this writer reads (``dns_autopilot_exec_<key>``): what INI validation,
-#: secret scrubbing and the docs' key table (checked by the docs test) come from.
-KEYS: tuple[Key, ...] = (
-    Key('auth_hook', required=True,
-        help=("the command publishing one value, with certbot's manual-hook environment plus "
-              '`DNS_AUTOPILOT_RECORD`, `DNS_AUTOPILOT_ZONE`')),
-    Key('cleanup_hook', required=True,
-        help=('the command removing one value (`true` if none is needed)')),
-    Key('timeout', default='`120`',
-        help=('seconds one call may take; then it is stopped with its children')),
-)
-
-logger = logging.getLogger(__name__)
+from .schema import Key, Shape
+from .sections import SectionKeys
+from .writer import PROBE_PREFIX, Context, Records, Writer
 
 TIMEOUT = 120.0  # seconds per call unless dns_autopilot_exec_timeout says otherwise
 TAIL = 800  # characters of a failed hook's stderr shown in the error
 
 
-def _key(suffix: str) -> str:
-    return f"dns_autopilot_exec_{suffix}"
+def _seconds(text: str) -> bool:
+    """A hook call's time limit: a number of seconds from 1 to 3600."""
+    try:
+        return 0 < float(text) <= 3600
+    except ValueError:
+        return False
 
 
 def _not_runnable(command: str, status: int, stderr: str) -> bool:
@@ -62,7 +52,23 @@ def _not_runnable(command: str, status: int, stderr: str) -> bool:
 class ExecWriter(Writer):
     """Runs one command per value to add it, and one per value to remove it."""
 
-    def __init__(self, auth_hook: str, cleanup_hook: str, timeout: float = TIMEOUT) -> None:
+    title = "exec"
+    page = "providers/exec"
+    KEYS = (
+        Key('auth_hook', required=True,
+            help=("the command publishing one value, with certbot's manual-hook environment "
+                  'plus `DNS_AUTOPILOT_RECORD`, `DNS_AUTOPILOT_ZONE`')),
+        Key('cleanup_hook', required=True,
+            help='the command removing one value (`true` if none is needed)'),
+        Key('timeout', default='`120`',
+            help='seconds one call may take; then it is stopped with its children',
+            shape=Shape("a number of seconds", _seconds, "give the longest one hook call may "
+                        f"take, from 1 to 3600 (default {TIMEOUT:.0f})")),
+    )
+
+    def __init__(self, auth_hook: str, cleanup_hook: str, timeout: float = TIMEOUT,
+                 context: Context | None = None) -> None:
+        super().__init__(context)
         self.auth_hook, self.cleanup_hook, self.timeout = auth_hook, cleanup_hook, timeout
         # both hooks: a message then names the one it is about (`_who`)
         self.label = f"exec hooks {commands.label(auth_hook)} / {commands.label(cleanup_hook)}"
@@ -71,19 +77,11 @@ class ExecWriter(Writer):
         self._auth_output: dict[tuple[str, str], str] = {}
 
     @classmethod
-    def from_credentials(cls, credentials: Keys, path: str) -> ExecWriter:
-        settings = schema.read(credentials, "exec", KEYS, path, title="exec")
-        text = settings["timeout"] or str(TIMEOUT)
-        try:
-            timeout = float(text)
-            if not 0 < timeout <= 3600:
-                raise ValueError
-        except ValueError:
-            raise AutopilotError(
-                Code.BAD_CONFIG, f"{_key('timeout')} = {text!r} in {path} is not a number of "
-                "seconds", f"give the longest one hook call may take, from 1 to 3600 (default "
-                f"{TIMEOUT:.0f})") from None
-        return cls(settings["auth_hook"] or "", settings["cleanup_hook"] or "", timeout)
+    def from_credentials(cls, keys: SectionKeys, context: Context | None = None
+                         ) -> ExecWriter:
+        settings = cls.settings(keys)
+        return cls(settings["auth_hook"] or "", settings["cleanup_hook"] or "",
+                   float(settings["timeout"] or TIMEOUT), context)
 
     def find_zone(self, name: str) -> str:
         return ""  # the zone the DNS says holds the name
@@ -92,8 +90,8 @@ class ExecWriter(Writer):
 
     def _domain(self, name: str, value: str) -> str:
         """The domain certbot would name for this value (without ``*.``)."""
-        for domain, val, written in self.challenges:
-            if written == name and val == value:
+        for domain, val in self.challenges:
+            if val == value:
                 return names.normalize(domain.removeprefix("*."))
         return name.removeprefix("_acme-challenge.")
 
@@ -117,7 +115,7 @@ class ExecWriter(Writer):
                 Code.WRONG_NAME, f"{self.label}: {shown(exc)}: it is not handed to the hooks",
                 "check the zone's delegation (`dig NS` for the name's parents): the zone "
                 "and the record must be host names") from None
-        domains = [d.removeprefix("*.") for d, _, _ in self.challenges] or [
+        domains = [d.removeprefix("*.") for d, _ in self.challenges] or [
             self._domain(name, value)]
         return dict(os.environ, CERTBOT_DOMAIN=self._domain(name, value),
                     CERTBOT_VALIDATION=value, CERTBOT_ALL_DOMAINS=",".join(domains),
@@ -135,7 +133,7 @@ class ExecWriter(Writer):
                 raise AutopilotError(
                     Code.PERMISSION_DENIED, f"{who} could not be started "
                     f"({shown(getattr(exc, 'strerror', None) or exc)})",
-                    f"check {_key(which + '_hook')}") from None
+                    f"check {self.key(which + '_hook')}") from None
             if outcome.status is None:
                 step["status"] = "timeout"
                 raise AutopilotError(
@@ -143,7 +141,7 @@ class ExecWriter(Writer):
                     f"{who} for {name} did not finish within "
                     f"{self.timeout:.0f} s and was stopped (with every process it started)",
                     f"make the hook return once the provider accepted the value (the waiter "
-                    f"checks the nameservers: delete any sleep), or raise {_key('timeout')}")
+                    f"checks the nameservers: delete any sleep), or raise {self.key('timeout')}")
             step["status"] = outcome.status
             if outcome.status != 0:
                 tail = outcome.stderr.decode("utf-8", "replace").strip()[-TAIL:]
@@ -151,7 +149,7 @@ class ExecWriter(Writer):
                     raise AutopilotError(
                         Code.BAD_CONFIG, f"{who} could not be run "
                         f"(status {outcome.status}: its program is missing or not executable)",
-                        f"set {_key(which + '_hook')} to a command that exists for the user "
+                        f"set {self.key(which + '_hook')} to a command that exists for the user "
                         "certbot runs as (root under cron/systemd): an absolute path, and "
                         "chmod 700 the script", evidence="The shell said: " + shown(
                             tail.splitlines()[0], limit=200))
@@ -185,27 +183,15 @@ class ExecWriter(Writer):
     # -- the writer ----------------------------------------------------------------------
 
     def add(self, zone: str, records: Records, ttl: int) -> None:
-        called: dict[str, set[str]] = {}
-        try:
-            for name, values in sorted(records.items()):
-                for value in sorted(values):
-                    with self._lock:
-                        self._calls += 1
-                        remaining = len(self.challenges) - self._calls
-                        called.setdefault(name, set()).add(value)
-                        env = self._env(zone, name, value, remaining)
-                        self._auth_output[(name, value)] = self._call("auth", zone, name,
-                                                                      value, env)
-        except AutopilotError as exc:
-            # The cleanup hook for every value the auth hook was called for, the failed
-            # one included: it may have written before it failed.
-            try:
-                self.remove(zone, called)
-            except AutopilotError as second:
-                logger.warning("dns-autopilot: %s", second.problem)
-            else:
-                exc.left_nothing = True
-            raise
+        """The auth hook per value; when one fails, the cleanup hook for every value the
+        auth hook was called for, the failed one included: it may have written before it
+        failed."""
+        def call(name: str, value: str) -> None:
+            with self._lock:
+                self._calls += 1
+                env = self._env(zone, name, value, len(self.challenges) - self._calls)
+                self._auth_output[(name, value)] = self._call("auth", zone, name, value, env)
+        self.add_each(zone, records, call)
 
     def remove(self, zone: str, records: Records) -> None:
         failed: AutopilotError | None = None

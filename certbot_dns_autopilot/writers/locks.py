@@ -36,79 +36,80 @@ logger = logging.getLogger(__name__)
 PARTS = ("dns-autopilot", "locks")
 WAIT = 120.0
 
-_work_dir: str | None = None
-_fallback: Path | None = None
+_fallback: Path | None = None  # this process's own directory when there is no work dir
 _choose = threading.Lock()
 
 
-def use(work_dir: str | None) -> None:
-    """Keep the locks under certbot's work dir (set once the run knows it)."""
-    global _work_dir
-    _work_dir = work_dir
+class Locks:
+    """The host-wide locks of one entry point: under certbot's work dir when it is known
+    (``work_dir``), else in this user's directory below the temp dir. A run hands it to
+    every writer it builds (`Context`)."""
 
+    def __init__(self, work_dir: str | None = None) -> None:
+        self.work_dir = work_dir
 
-def directory() -> Path:
-    """The directory the locks live in: certbot's work dir, or this user's own below the
-    temp dir, or (when another user planted that) a fresh private one.
+    def directory(self) -> Path:
+        """The directory the locks live in: certbot's work dir, or this user's own below the
+        temp dir, or (when another user planted that) a fresh private one.
 
-    :raises AutopilotError: (``unsafe-state``) certbot's work dir holds a planted path.
-    """
-    global _fallback
-    if _work_dir:
+        :raises AutopilotError: (``unsafe-state``) certbot's work dir holds a planted path.
+        """
+        global _fallback
+        if self.work_dir:
+            try:
+                return statefiles.private_dir(self.work_dir, *PARTS)
+            except statefiles.Unsafe as exc:
+                raise exc.error() from None
+            except OSError as exc:
+                raise AutopilotError(
+                    Code.BAD_CONFIG, f"the locks shared with certbot's renewals cannot be kept "
+                    f"under its work dir {self.work_dir} ({exc.strerror})",
+                    "run as the user certbot runs as (root for cron and systemd timers), with "
+                    "certbot's work dir (doctor: --work-dir)") from None
+        with _choose:
+            if _fallback is None:
+                base = tempfile.gettempdir()
+                try:
+                    _fallback = statefiles.private_dir(base,
+                                                       f"dns-autopilot-locks-{os.geteuid()}")
+                except statefiles.Unsafe as exc:
+                    _fallback = Path(tempfile.mkdtemp(prefix="dns-autopilot-locks-"))
+                    logger.warning("dns-autopilot: not using %s for locks (%s): another user "
+                                   "may have planted it; using %s", exc.path, exc.why, _fallback)
+            return _fallback
+
+    @contextlib.contextmanager
+    def held(self, key: str, what: str, wait: float = WAIT) -> Iterator[None]:
+        """Hold the host-wide lock ``key`` for the block, waiting at most ``wait`` seconds.
+
+        :raises AutopilotError: ``lock-timeout`` past the wait, ``unsafe-state`` when the lock
+            file is not this user's own regular file.
+        """
+        path = self.directory() / (re.sub(r"[^A-Za-z0-9_.-]", "_", key) + ".lock")
         try:
-            return statefiles.private_dir(_work_dir, *PARTS)
+            fd = statefiles.open_file(path, os.O_RDWR | os.O_CREAT)
         except statefiles.Unsafe as exc:
             raise exc.error() from None
-        except OSError as exc:
-            raise AutopilotError(
-                Code.BAD_CONFIG, f"the locks shared with certbot's renewals cannot be kept "
-                f"under its work dir {_work_dir} ({exc.strerror})",
-                "run as the user certbot runs as (root for cron and systemd timers), with "
-                "certbot's work dir (doctor: --work-dir)") from None
-    with _choose:
-        if _fallback is None:
-            base = tempfile.gettempdir()
-            try:
-                _fallback = statefiles.private_dir(base, f"dns-autopilot-locks-{os.geteuid()}")
-            except statefiles.Unsafe as exc:
-                _fallback = Path(tempfile.mkdtemp(prefix="dns-autopilot-locks-"))
-                logger.warning("dns-autopilot: not using %s for locks (%s): another user may "
-                               "have planted it; using %s", exc.path, exc.why, _fallback)
-        return _fallback
-
-
-@contextlib.contextmanager
-def held(key: str, what: str, wait: float = WAIT) -> Iterator[None]:
-    """Hold the host-wide lock ``key`` for the block, waiting at most ``wait`` seconds.
-
-    :raises AutopilotError: ``lock-timeout`` past the wait, ``unsafe-state`` when the lock
-        file is not this user's own regular file.
-    """
-    path = directory() / (re.sub(r"[^A-Za-z0-9_.-]", "_", key) + ".lock")
-    try:
-        fd = statefiles.open_file(path, os.O_RDWR | os.O_CREAT)
-    except statefiles.Unsafe as exc:
-        raise exc.error() from None
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() > deadline:
-                    holder = os.pread(fd, 16, 0).decode(errors="replace").strip()
-                    holder = holder if holder.isdigit() else "unknown"
-                    raise AutopilotError(
-                        Code.LOCK_TIMEOUT,
-                        f"another certbot process (pid {holder}) held the lock for {what} for "
-                        f"more than {wait:.0f} s", f"let it finish, or if it hangs, stop it; the "
-                        f"lock is {path}") from None
-                time.sleep(0.1)
-        os.ftruncate(fd, 0)  # ours: a regular file this user owns, and now held
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
+        try:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() > deadline:
+                        holder = os.pread(fd, 16, 0).decode(errors="replace").strip()
+                        holder = holder if holder.isdigit() else "unknown"
+                        raise AutopilotError(
+                            Code.LOCK_TIMEOUT, f"another certbot process (pid {holder}) held "
+                            f"the lock for {what} for more than {wait:.0f} s",
+                            f"let it finish, or if it hangs, stop it; the lock is {path}"
+                        ) from None
+                    time.sleep(0.1)
+            os.ftruncate(fd, 0)  # ours: a regular file this user owns, and now held
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock

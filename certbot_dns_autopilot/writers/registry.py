@@ -1,154 +1,110 @@
-"""The writers, as a table: which keys introduce a writer kind, and where its class lives.
+"""The writer kinds, found in this package: a module whose `Writer` subclass declares itself
+(``title``, ``KEYS``, ``extra``, ``page``) is the writer of the kind its name spells
+(``dns_autopilot_<kind>_…``). Nothing else lists the writers: adding one adds its module.
 
-A writer's module (and its SDK) is imported only when a credentials file configures it:
-certbot imports every installed plugin on every invocation. Adding a writer is one module
-here and one row in `WRITERS`.
+A writer's module (and so its SDK) is imported only when a credentials file names its kind:
+certbot imports every installed plugin on every invocation. A kind's name is one word (the
+modules with an underscore in their name, and the shared ones, declare no writer).
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from certbot import errors
-
-from .. import links, names, scrub
+from .. import scrub
 from ..codes import Code
 from ..errors import AutopilotError
 from . import schema
-from .base import PREFIX, ZONES_KEY, Keys, SectionKeys, Writer, parse_zones, present_keys
+from .schema import KEY_PREFIX
+from .sections import SectionKeys
+from .writer import Context, Writer
 
 
 @dataclass(frozen=True)
 class Kind:
-    """One writer kind: ``dns_autopilot_<kind>_…`` keys select it."""
+    """One writer kind: its name (its module's), and the writer its module declares, or the
+    module its SDK did not find (its extra is not installed)."""
 
-    key: str  # the key that introduces it in messages
-    module: str  # its module in this package
-    cls: str  # its class there, built with ``from_credentials(keys, where)``
+    name: str
+    cls: type[Writer] | None = None
+    missing: str = ""
 
-    def build(self, keys: Keys, where: str) -> Writer:
+    @property
+    def module(self) -> str:
+        return self.name
+
+    @property
+    def key(self) -> str:
+        """The key messages name to introduce the kind: its first declared key."""
+        if self.cls is None or not self.cls.KEYS:
+            return f"{KEY_PREFIX}{self.name}_…"
+        return schema.key_name(self.name, self.cls.KEYS[0].name)
+
+    def build(self, keys: SectionKeys, context: Context | None = None) -> Writer:
         """The writer, its secrets registered with the log scrubber first (from its
         ``KEYS``), so that nothing the SDK logs while it starts can show them.
 
-        :raises AutopilotError: (``bad-config``) a secret too short to be masked wherever it
-            appears (it would mask ordinary words): no credential is that short.
+        :raises AutopilotError: (``bad-config``) its SDK is not installed; a secret too
+            short to be masked wherever it appears (it would mask ordinary words): no
+            credential is that short.
         """
-        module = importlib.import_module(f".{self.module}", __package__)
-        for key in module.KEYS:
-            secret = schema.value(keys.conf(f"{self.module}_{key.name}")) if key.secret \
+        if self.cls is None:
+            raise AutopilotError(
+                Code.BAD_CONFIG, f"{keys.where} configures a {self.name} writer, but its SDK "
+                f"({self.missing}) is not installed",
+                f"pip install 'certbot-dns-autopilot[{self.name}]' into certbot's environment")
+        for key in self.cls.KEYS:
+            secret = schema.value(keys.conf(f"{self.name}_{key.name}")) if key.secret \
                 else None
             if secret is not None and len(secret) < scrub.MIN_SECRET:
                 raise AutopilotError(
-                    Code.BAD_CONFIG, f"{schema.key_name(self.module, key.name)} in {where} is "
-                    f"{len(secret)} characters long: too short for a secret, and too short to "
-                    "be kept out of logs (it would be masked in ordinary words)",
+                    Code.BAD_CONFIG, f"{schema.key_name(self.name, key.name)} in {keys.where} "
+                    f"is {len(secret)} characters long: too short for a secret, and too short "
+                    "to be kept out of logs (it would be masked in ordinary words)",
                     f"give the whole secret as the provider issued it (at least "
                     f"{scrub.MIN_SECRET} characters)")
             scrub.register([secret])
-        return getattr(module, self.cls).from_credentials(keys, where)
+        return self.cls.from_credentials(keys, context)
 
 
-#: writer kind -> how to build it. A section's writer is chosen by its keys.
-WRITERS: dict[str, Kind] = {
-    "rfc2136": Kind("dns_autopilot_rfc2136_server", "rfc2136", "RFC2136Writer"),
-    "cloudflare": Kind("dns_autopilot_cloudflare_api_token", "cloudflare", "CloudflareWriter"),
-    "route53": Kind("dns_autopilot_route53_access_key_id", "route53", "Route53Writer"),
-    "azure": Kind("dns_autopilot_azure_subscription_id", "azure", "AzureWriter"),
-    "lexicon": Kind("dns_autopilot_lexicon_provider", "lexicon", "LexiconWriter"),
-    "acmedns": Kind("dns_autopilot_acmedns_registration_file", "acmedns", "AcmeDnsWriter"),
-    "exec": Kind("dns_autopilot_exec_auth_hook", "exec", "ExecWriter"),
-}
+def _modules() -> list[str]:
+    """The one-word module names of this package, read from its directories (its
+    ``__path__``: the package is loaded, being this module's parent); none imported."""
+    where = sys.modules[__package__].__path__
+    return sorted({m.name for m in pkgutil.iter_modules(where)
+                   if not m.ispkg and "_" not in m.name})
+
+
+def kind(name: str) -> Kind | None:
+    """The writer kind ``name``, its module imported; None when no module of this package by
+    that name declares a writer."""
+    if name not in _modules():
+        return None
+    try:
+        module = importlib.import_module(f".{name}", __package__)
+    except ImportError as exc:  # a writer's SDK, an extra; the package's own imports resolve
+        if (exc.name or "").startswith(__package__.partition(".")[0]):
+            raise
+        return Kind(name, missing=exc.name or "its SDK")
+    declared = [value for value in vars(module).values() if isinstance(value, type)
+                and issubclass(value, Writer) and value is not Writer
+                and value.__module__ == module.__name__]
+    if len(declared) > 1:
+        raise TypeError(f"{module.__name__} declares {len(declared)} writers: one per module")
+    return Kind(name, declared[0]) if declared else None
+
+
+def every_kind() -> dict[str, Kind]:
+    """Every writer kind, by name, each module imported (with its SDK, where installed): for
+    messages that list them, the docs' and the packaging's checks."""
+    return {name: found for name in _modules() if (found := kind(name)) is not None}
 
 
 def kinds(keys: Iterable[str]) -> list[str]:
-    """The writer kinds whose keys (dns_autopilot_<kind>_…) appear among ``keys``."""
-    keys = list(keys)
-    return [kind for kind in WRITERS if any(key.startswith(f"{PREFIX}{kind}_") for key in keys)]
-
-
-def _writer(keys: Keys, present: Iterable[str], where: str) -> Writer | None:
-    found = kinds(present)
-    if len(found) > 1:
-        raise AutopilotError(
-            Code.BAD_CONFIG, f"{where} mixes the keys of {' and '.join(found)} writers",
-            "give each writer its own [section] with its dns_autopilot_zones (see "
-            f"{links.page('cname-aliases', 'several-writers-in-one-file-the-writer-map')})")
-    if not found:
-        return None
-    try:
-        return WRITERS[found[0]].build(keys, where)
-    except ImportError as exc:  # the provider's SDK is an extra: say which one to install
-        raise errors.PluginError(
-            f"{where} configures a {found[0]} writer, but its SDK ({exc.name}) is not "
-            f"installed. Fix: pip install 'certbot-dns-autopilot[{found[0]}]' into certbot's "
-            "environment") from None
-
-
-def _zones(keys: Keys, where: str) -> tuple[str, ...] | None:
-    return parse_zones(keys.conf(ZONES_KEY), where) or None
-
-
-class WriterMap:
-    """Which writer serves which zone: listed zones by longest suffix, else the default."""
-
-    def __init__(self, entries: list[tuple[Writer, tuple[str, ...] | None]]) -> None:
-        self.entries = entries
-
-    def writer_for(self, name: str) -> Writer | None:
-        for writer, _ in self.entries:  # a fixed name (acme-dns) goes to its writer
-            if name in getattr(writer, "cname_targets", {}).values():
-                return writer
-        listed = {zone: writer for writer, zones in self.entries for zone in zones or ()}
-        best = names.longest_zone(name, listed)
-        if best is not None:
-            return listed[best]
-        return next((writer for writer, zones in self.entries if zones is None), None)
-
-    @property
-    def writers(self) -> list[Writer]:
-        return [writer for writer, _ in self.entries]
-
-    def describe(self) -> str:
-        return "; ".join(f"{w.label} for "
-                         + ("any zone" if z is None else ", ".join(z) or "its registrations")
-                         for w, z in self.entries)
-
-
-def writers_from_credentials(credentials: Any, path: str) -> WriterMap:
-    """Every writer the credentials file configures, or one clear error naming the fix."""
-    keys_hint = ", ".join(f"{w.key} ({kind})" for kind, w in WRITERS.items())
-    entries: list[tuple[Writer, tuple[str, ...] | None]] = []
-    confobj = getattr(credentials, "confobj", {})
-    top = _writer(credentials, present_keys(credentials), path)
-    if top:
-        entries.append((top, _zones(credentials, path)))
-    for section in getattr(confobj, "sections", []):
-        where = f"{path} [{section}]"
-        keys = SectionKeys(confobj[section], credentials.mapper, where)
-        writer = _writer(keys, present_keys(keys), where)
-        zones = _zones(keys, where)
-        if writer is None or not (zones or writer.cname_targets):
-            raise AutopilotError(
-                Code.BAD_CONFIG, f"section [{section}] of {path} does not configure a writer "
-                "with its zones",
-                f"give the section dns_autopilot_zones (the zones it writes) and the keys of "
-                f"one writer ({keys_hint})")
-        entries.append((writer, zones or ()))
-    if not entries:
-        raise AutopilotError(
-            Code.BAD_CONFIG,
-            f"the credentials file {path} configures no record writer",
-            f"add the keys of a writer ({keys_hint}; see "
-            f"{links.page('options', 'credentials-file-keys-common-to-every-writer')})")
-    seen: dict[str, str] = {}
-    for writer, zones in entries:
-        for zone in zones or ():
-            if zone in seen:
-                raise AutopilotError(
-                    Code.BAD_CONFIG, f"zone {zone} is listed for two writers in {path}",
-                    f"list each zone under one writer only ({seen[zone]}; {writer.label})")
-            seen[zone] = writer.label
-    return WriterMap(entries)
+    """The writer kinds whose keys (``dns_autopilot_<kind>_…``) appear among ``keys``."""
+    named = {key[len(KEY_PREFIX):].partition("_") for key in keys if key.startswith(KEY_PREFIX)}
+    return sorted({name for name, sep, _ in named if sep and kind(name) is not None})

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from certbot.plugins.dns_common import CredentialsConfiguration
+from configobj import ConfigObj
 from emulators.acmedns import AcmeDnsEmulator
 from emulators.bind import ZoneBackend
 from labkit import (
@@ -215,8 +215,7 @@ def test_acmedns_a_name_no_registration_holds_is_a_cname_mistake(
     file = tmp_path / "acmedns.json"
     assert register(acmedns, file, fresh_name).returncode == 0
     ini = acmedns_ini(tmp_path, acmedns, file)
-    creds = CredentialsConfiguration(str(ini), lambda var: f"dns_autopilot_{var}")
-    [writer] = writers_from_credentials(creds, str(ini)).writers
+    [writer] = writers_from_credentials(ConfigObj(str(ini), interpolation=False), str(ini)).writers
     assert isinstance(writer, AcmeDnsWriter)
     with pytest.raises(AutopilotError) as failed:
         writer.add(ACME_ZONE, {"nowhere." + ACME_DOMAIN: {"d" * 43}}, 60)

@@ -65,8 +65,7 @@ def writer(path: Path) -> AzureWriter:
     import configobj
 
     conf = configobj.ConfigObj(str(path))
-    return AzureWriter.from_credentials(
-        SectionKeys(conf, lambda var: f"dns_autopilot_{var}", str(path)), str(path))
+    return AzureWriter.from_credentials(SectionKeys(conf, str(path)))
 
 
 def served(lab: Lab, name: str, expected: set[str], seconds: float = 15) -> None:

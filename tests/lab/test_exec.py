@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from certbot.plugins.dns_common import CredentialsConfiguration
+from configobj import ConfigObj
 from labkit import (
     Certbot,
     Lab,
@@ -41,8 +41,7 @@ PLANTED = {"quote": r'"x\"; touch /tmp/planted; echo `id`"', "newline": r'"first
 
 
 def exec_writer(path: Path) -> ExecWriter:
-    creds = CredentialsConfiguration(str(path), lambda var: f"dns_autopilot_{var}")
-    [only] = writers_from_credentials(creds, str(path)).writers
+    [only] = writers_from_credentials(ConfigObj(str(path), interpolation=False), str(path)).writers
     assert isinstance(only, ExecWriter)
     return only
 

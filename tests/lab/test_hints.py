@@ -211,11 +211,11 @@ def test_a_hook_printing_odd_bytes_never_replaces_the_runs_error(
     assert "\\x1b[2J" in run.log and "\x1b" not in run.log  # escaped, never raw
     [step] = run.steps("failure-hook")
     assert step["outcome"] == "exit 1"
-    # A run stopped by an option's error (no code) runs the hook too.
+    # A run stopped by an option's error (bad-config, as every such mistake) runs the hook too.
     hooked = tmp_path / "plain.json"
     run = certbot.certonly(fresh_name, extra=("--dns-autopilot-resolvers", "dns.google",
                                               "--dns-autopilot-failure-hook",
                                               f"cat > {hooked}"))
     assert run.returncode != 0 and "--dns-autopilot-resolvers" in run.output, run.output
     [diagnosis] = json.loads(hooked.read_text())["diagnoses"]
-    assert diagnosis["code"] is None and "dns.google" in diagnosis["problem"]
+    assert diagnosis["code"] == "bad-config" and "dns.google" in diagnosis["problem"]

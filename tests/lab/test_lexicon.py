@@ -9,11 +9,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from certbot.plugins.dns_common import CredentialsConfiguration
+from configobj import ConfigObj
 from labkit import DOCTOR, Certbot, Lab, eventually, lab_keys, nsupdate, wait_absent
 
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.writers import locks, writers_from_credentials
+from certbot_dns_autopilot.writers import Locks, writers_from_credentials
 from certbot_dns_autopilot.writers.lexicon import LexiconWriter
 
 pytestmark = pytest.mark.lab
@@ -40,8 +40,7 @@ def ddns_ini(lab: Lab, path: Path, key_name: str | None = None, secret: str | No
 
 
 def writer(path: Path) -> LexiconWriter:
-    creds = CredentialsConfiguration(str(path), lambda var: f"dns_autopilot_{var}")
-    [only] = writers_from_credentials(creds, str(path)).writers
+    [only] = writers_from_credentials(ConfigObj(str(path), interpolation=False), str(path)).writers
     assert isinstance(only, LexiconWriter)
     return only
 
@@ -185,23 +184,19 @@ def test_doctor_all_waits_for_the_lock_a_renewal_holds(lab: Lab, certbot: Certbo
     wait_absent(lab, name)  # the run's own value, gone from every server
     work = certbot.home / "work"
     lock = work / "dns-autopilot" / "locks" / f"lexicon-{ZONE}.lock"
-    locks.use(str(work))
-    try:
-        with locks.held(f"lexicon-{ZONE}", "a renewal of the same zone"):  # as certbot holds it
-            doctor = subprocess.Popen(
-                [str(DOCTOR), "doctor", "--all", "--config-dir", str(certbot.config_dir),
-                 "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                env=dict(os.environ, REQUESTS_CA_BUNDLE=lab.env["LAB_CA_BUNDLE"]))
+    with Locks(str(work)).held(f"lexicon-{ZONE}", "a renewal of the same zone"):  # as certbot
+        doctor = subprocess.Popen(
+            [str(DOCTOR), "doctor", "--all", "--config-dir", str(certbot.config_dir),
+             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=dict(os.environ, REQUESTS_CA_BUNDLE=lab.env["LAB_CA_BUNDLE"]))
 
-            def waiting() -> bool:
-                assert doctor.poll() is None, "doctor finished without waiting for the lock"
-                assert not lab.txt(lab.primary, name), "the probe wrote during the renewal"
-                return waits_on(doctor.pid, lock)
+        def waiting() -> bool:
+            assert doctor.poll() is None, "doctor finished without waiting for the lock"
+            assert not lab.txt(lab.primary, name), "the probe wrote during the renewal"
+            return waits_on(doctor.pid, lock)
 
-            eventually(waiting, "doctor waiting for the renewal's lock", seconds=90, every=0.1)
-            assert not lab.txt(lab.primary, name)
-    finally:
-        locks.use(None)
+        eventually(waiting, "doctor waiting for the renewal's lock", seconds=90, every=0.1)
+        assert not lab.txt(lab.primary, name)
     out, err = doctor.communicate(timeout=180)
     assert "Traceback" not in err, err
     [lineage] = json.loads(out)["lineages"]  # (this machine's renewal schedule aside)

@@ -39,8 +39,7 @@ def writer(route53: Route53Emulator, user: str) -> Route53Writer:
     section = {"dns_autopilot_route53_access_key_id": key_id,
                "dns_autopilot_route53_secret_access_key": secret,
                "dns_autopilot_route53_endpoint_url": route53.endpoint}
-    return Route53Writer.from_credentials(
-        SectionKeys(section, lambda var: f"dns_autopilot_{var}", "test"), "test")
+    return Route53Writer.from_credentials(SectionKeys(section, "test"))
 
 
 def assert_secret_absent(secret: str, certbot: Certbot, *texts: str) -> None:

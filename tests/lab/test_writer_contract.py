@@ -13,11 +13,17 @@ passes). Each test id carries the writer's kind.
 - an API writer's call the provider limits (429 or its throttling) then fails (503) is
   retried, each retry a ``retry`` event, and the add still succeeds.
 
+Its pure parts need no lab: every writer kind the registry finds has a case here, and its
+declaration is complete and what the tree says of it (`declaration_problems`: its docs page,
+its key table in docs/options.md, its link in the README, its extra in setup.cfg). The
+clauses themselves are functions of a case in writer_contract.py, which any test can run.
+
 A clause a writer cannot keep by the provider's design is declared in its case's `cannot`
 (clause -> why), and the test then asserts the provider's documented alternative instead
 (acme-dns: no delete, values roll out with the registration's next two updates).
 
-Adding a writer: one `Case` subclass below and its line in `CASES`.
+Adding a writer: one `Case` subclass below and its line in `CASES` (tests/lab/
+test_adding_a_writer.py adds a throwaway one with nothing else).
 """
 
 from __future__ import annotations
@@ -26,119 +32,32 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from certbot.plugins.dns_common import CredentialsConfiguration
+import writer_contract as contract
 from emulators.acmedns import AcmeDnsEmulator
 from emulators.azure import AzureEmulator
 from emulators.bind import ZoneBackend
 from emulators.cloudflare import CloudflareEmulator
 from emulators.route53 import Route53Emulator
-from labkit import ACME_DOMAIN, ACME_ZONE, Lab, acmedns_ini, eventually, lab_keys, nsupdate
+from labkit import ACME_DOMAIN, ACME_ZONE, Lab, acmedns_ini, lab_keys, nsupdate
+from writer_contract import (
+    OTHER_ZONE,
+    ZONE,
+    Case,
+    Events,
+    load,
+    value,
+    write_ini,
+)
 
-from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.writers import Writer, writers_from_credentials
-from certbot_dns_autopilot.writers.acmedns import register
+from certbot_dns_autopilot.cli.acmedns import register
+from certbot_dns_autopilot.writers import Writer, registry
 
 pytestmark = pytest.mark.lab
 
-ZONE = "autopilot.test"
-FOREIGN = "someone-elses-value"
-OTHER_ZONE = "example.test"  # where each wrong-scope credential may write (the lab's
-#                              otherzone-key: LAB_OTHER_ZONE)
 GROUP, OTHER_GROUP = "rg-dns", "rg-web"  # Azure resource groups
-
-
-def value(tag: str) -> str:
-    """A value shaped as the CA's (43 characters of base64url), which acme-dns insists on."""
-    return (tag + "-" * 43)[:43]
-
-
-def load(path: Path) -> Writer:
-    """The one writer a credentials file configures, read as the plugin reads it."""
-    creds = CredentialsConfiguration(str(path), lambda var: f"dns_autopilot_{var}")
-    [writer] = writers_from_credentials(creds, str(path)).writers
-    return writer
-
-
-def write_ini(path: Path, keys: dict[str, object]) -> Path:
-    path.write_text("".join(f"{k} = {v}\n" for k, v in keys.items()))
-    path.chmod(0o600)
-    return path
-
-
-class Case:
-    """One writer under the contract: how to build it, plant a foreign value, and read what
-    the zone serves."""
-
-    kind = ""
-    #: the zone the writer is handed (its names lie in it)
-    zone = ZONE
-    #: the credentials the probe must refuse (each built by `denied`): "read-only" (may read,
-    #: not write) and, where the provider scopes credentials, "wrong-scope" (may write, but
-    #: only in OTHER_ZONE, another resource group or another registration)
-    denials: tuple[str, ...] = ("read-only",)
-    #: contract clauses the provider cannot keep by design: clause -> why. "foreign": no one
-    #: else's value can sit at the writer's names; "delete": values cannot be removed
-    cannot: dict[str, str] = {}
-    #: the failing add's second name lies outside the zone (the provider refuses it);
-    #: otherwise `failing_at` makes the emulator refuse it
-    refused_outside_the_zone = False
-
-    def __init__(self, lab: Lab, tmp: Path) -> None:
-        self.lab, self.tmp = lab, tmp
-
-    def name(self, domain: str) -> str:
-        """The name the writer writes at for ``domain``'s challenge."""
-        return f"_acme-challenge.{domain}"
-
-    def writer(self) -> Writer:
-        raise NotImplementedError
-
-    def failing_at(self, first: str, second: str) -> tuple[Writer, Callable[[], None]]:
-        """A writer whose add is refused at ``second``, and how to undo the refusal."""
-        raise NotImplementedError
-
-    def denied(self, how: str) -> tuple[Writer, str]:
-        """A writer whose credential lacks a right (``how``), and its secret."""
-        raise NotImplementedError
-
-    def scoped_home(self, domain: str) -> tuple[Writer, str, str]:
-        """The wrong-scope credential's writer where its scope lies, with the zone and name
-        to probe there: proof the credential is scoped, not merely broken."""
-        return (self.denied("wrong-scope")[0], OTHER_ZONE,
-                "_acme-challenge." + domain.replace(ZONE, OTHER_ZONE))
-
-    def where(self, name: str) -> str:
-        """How the writer's messages name the place ``name`` is written in."""
-        return self.zone
-
-    def removed(self, writer: Writer, name: str, ours: set[str], left: set[str]) -> None:
-        """After ``writer`` removed ``ours``: only ``left`` is served at ``name``."""
-        assert self.served(name, left) == left
-
-    def rolled_out(self, name: str) -> None:
-        """For a case that cannot delete: how its values leave ``name`` instead."""
-        raise NotImplementedError(f"{self.kind} deletes: nothing rolls out")
-
-    def plant(self, name: str, value: str, add: bool = True) -> None:
-        nsupdate(self.lab, ZONE, name, value, add=add)
-
-    def served(self, name: str, expected: set[str], seconds: float = 15) -> set[str]:
-        """What the primary serves at ``name``, once it is ``expected``."""
-        eventually(lambda: self.lab.txt(self.lab.primary, name) == expected,
-                   lambda: f"the primary serving {sorted(expected)} at {name}, not "
-                   f"{sorted(self.lab.txt(self.lab.primary, name))}", seconds)
-        return self.lab.txt(self.lab.primary, name)
-
-    def limit_next(self) -> None:
-        """Make the provider's API limit the writer's next call, then fail the one after."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
 
 
 def tsig_denied(lab: Lab, how: str) -> Path:
@@ -146,17 +65,6 @@ def tsig_denied(lab: Lab, how: str) -> Path:
     only (wrong-scope: BIND's update-policy for example.test names it, autopilot.test's not)."""
     return Path(lab.env["LAB_CREDENTIALS_READONLY" if how == "read-only"
                         else "LAB_CREDENTIALS_OTHER_ZONE"])
-
-
-class Events:
-    """The run's event log, as a writer reports to it: each retry."""
-
-    def __init__(self) -> None:
-        self.retries: list[dict] = []
-
-    def emit(self, step: str, outcome: str, *args: object, **fields: object) -> None:
-        assert (step, outcome) == ("retry", "retrying"), (step, outcome)
-        self.retries.append(fields)
 
 
 class RFC2136(Case):
@@ -513,79 +421,22 @@ def case(request: pytest.FixtureRequest, lab: Lab, tmp_path: Path) -> Iterator[C
     made.close()
 
 
-def foreign(case: Case) -> set[str]:
-    """Someone else's value beside ours, where the provider can hold one."""
-    return set() if "foreign" in case.cannot else {FOREIGN}
-
-
 def test_apex_and_wildcard_values_beside_a_foreign_value(case: Case, fresh_name: str) -> None:
-    name = case.name(fresh_name)
-    ours, others = {value("apex-value"), value("wildcard-value")}, foreign(case)
-    for other in others:
-        case.plant(name, other)
-    try:
-        writer = case.writer()
-        writer.add(case.zone, {name: ours}, 60)
-        assert case.served(name, ours | others) == ours | others
-        writer.remove(case.zone, {name: ours})
-        case.removed(writer, name, ours, others)
-    finally:
-        for other in others:
-            case.plant(name, other, add=False)
+    contract.apex_and_wildcard_values_beside_a_foreign_value(case, fresh_name)
 
 
 def test_remove_takes_only_ours_and_is_idempotent(case: Case, fresh_name: str) -> None:
-    name = case.name(fresh_name)
-    ours, others = {value("only-once")}, foreign(case)
-    for other in others:
-        case.plant(name, other)
-    try:
-        writer = case.writer()
-        writer.add(case.zone, {name: ours}, 60)
-        assert case.served(name, ours | others) == ours | others
-        writer.remove(case.zone, {name: ours})
-        writer.remove(case.zone, {name: ours})  # gone already: no error
-        writer.remove(case.zone, {name: {value("never-written")}})  # never there: no error
-        case.removed(writer, name, ours, others)
-    finally:
-        for other in others:
-            case.plant(name, other, add=False)
+    contract.remove_takes_only_ours_and_is_idempotent(case, fresh_name)
 
 
 def test_an_add_failing_at_the_second_name_leaves_nothing(case: Case, fresh_name: str
                                                           ) -> None:
-    first = case.name(f"a.{fresh_name}")
-    second = (f"_acme-challenge.{fresh_name.split('.')[0]}.elsewhere.invalid"
-              if case.refused_outside_the_zone else case.name(f"b.{fresh_name}"))
-    writer, undo = case.failing_at(first, second)
-    try:
-        with pytest.raises(AutopilotError) as failed:
-            writer.add(case.zone, {first: {value("first-value")},
-                                   second: {value("second-value")}}, 60)
-    finally:
-        undo()
-    assert str(failed.value).startswith("dns-autopilot [")
-    if "delete" in case.cannot:
-        # a value written before the refusal cannot be taken back: the error must not claim
-        # that nothing was left, and the next updates roll it out
-        assert not failed.value.left_nothing, failed.value
-        case.rolled_out(first)
-    else:
-        assert case.served(first, set()) == set()
-    if second.endswith(case.zone):
-        assert case.served(second, set()) == set()
+    contract.an_add_failing_at_the_second_name_leaves_nothing(case, fresh_name)
 
 
 def test_two_runs_at_one_name_both_succeed_and_both_clean_up(case: Case, fresh_name: str
                                                              ) -> None:
-    name = case.name(fresh_name)
-    runs = {value("run-one"): case.writer(), value("run-two"): case.writer()}
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(lambda item: item[1].add(case.zone, {name: {item[0]}}, 60), runs.items()))
-    assert case.served(name, set(runs)) == set(runs)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(lambda item: item[1].remove(case.zone, {name: {item[0]}}), runs.items()))
-    case.removed(runs[value("run-one")], name, set(runs), set())
+    contract.two_runs_at_one_name_both_succeed_and_both_clean_up(case, fresh_name)
 
 
 DENIALS = [pytest.param(kind, how, id=f"{kind}-{how}")
@@ -597,18 +448,7 @@ def test_the_probe_of_a_credential_without_the_right(kind: str, how: str, lab: L
                                                      tmp_path: Path, fresh_name: str) -> None:
     case = CASES[kind](lab, tmp_path)
     try:
-        name = case.name(fresh_name)
-        writer, secret = case.denied(how)
-        with pytest.raises(AutopilotError) as refused:
-            writer.probe(case.zone, name)
-        assert refused.value.code == "permission-denied", refused.value
-        assert refused.value.problem.startswith(writer.label) or writer.label in str(
-            refused.value), refused.value
-        assert refused.value.fix
-        where = case.where(name)  # the zone (or its provider's id) the right is missing in
-        assert where in refused.value.problem + refused.value.fix, refused.value
-        assert secret not in str(refused.value) + refused.value.fix
-        assert case.served(name, set(), seconds=3) == set()
+        contract.the_probe_of_a_credential_without_the_right(case, how, fresh_name)
     finally:
         case.close()
 
@@ -649,3 +489,22 @@ def test_a_limited_then_failing_call_is_retried_each_time_as_an_event(
         assert case.served(name, set()) == set()
     finally:
         case.close()
+
+
+# -- the contract's pure parts: every writer has a case, and its declaration is what the tree
+# -- says of it (the docs, the README, the extras)
+
+@pytest.mark.parametrize("kind", sorted(registry.every_kind()))
+def test_a_writers_declaration_is_what_the_docs_readme_and_extras_say(kind: str) -> None:
+    assert contract.declaration_problems(registry.every_kind()[kind]) == []
+
+
+def test_every_writer_kind_has_a_case_and_every_case_a_writer() -> None:
+    assert contract.cases_problems(CASES) == []
+
+
+def test_all_is_every_writers_extra_and_doh() -> None:
+    found = contract.extras(contract.TOP)
+    declared = set().union(*(set(kind.cls.extra) for kind in registry.every_kind().values()
+                             if kind.cls))
+    assert found["all"] == declared | found["doh"]

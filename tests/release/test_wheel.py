@@ -13,14 +13,18 @@ from release_paths import DEV_BIN, DIST, TOP, plugin_options, run
 
 pytestmark = pytest.mark.release
 
-#: extra -> the distributions it must bring (the writers' SDKs, and DoH's client).
-EXTRAS = {  # every distribution a writer imports is declared (not left to the SDK's own)
-    "cloudflare": {"cloudflare"},
-    "route53": {"boto3", "botocore"},
-    "azure": {"azure-mgmt-dns", "azure-identity", "azure-core"},
-    "lexicon": {"dns-lexicon", "requests", "tldextract"},
-    "doh": {"dnspython"},  # dnspython[doh]: its HTTP/2 client, for DNS-over-HTTPS resolvers
-}
+def _extras() -> dict[str, set[str]]:
+    """extra -> the distributions it must bring: each writer's, as its module declares them
+    (every distribution a writer imports, not left to the SDK's own), and DoH's client."""
+    from certbot_dns_autopilot.writers import registry
+
+    found = {name: {re.match(r"[A-Za-z0-9_.-]+", requirement)[0].lower()
+                    for requirement in kind.cls.extra}
+             for name, kind in registry.every_kind().items() if kind.cls and kind.cls.extra}
+    return {**found, "doh": {"dnspython"}}  # dnspython[doh]: HTTP/2, for DoH resolvers
+
+
+EXTRAS = _extras()
 #: top-level modules of the SDKs: certbot imports every plugin on every run, so none of
 #: these may be imported until a writer of that kind is configured.
 SDK_MODULES = ("cloudflare", "boto3", "botocore", "azure", "lexicon", "moto")

@@ -20,6 +20,7 @@ from unit_helpers import DNSWorld
 
 from certbot_dns_autopilot import credentials, dnsio, names
 from certbot_dns_autopilot.dnsio import Server
+from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.options import parse_bool
 from certbot_dns_autopilot.plan import aliases
 from certbot_dns_autopilot.plan.aliases import Alias
@@ -253,12 +254,14 @@ def test_a_bad_credentials_file_gives_one_clear_error(tmp_path: Path, bad: Bad) 
 
 
 def test_a_missing_or_unreadable_file_is_named_with_the_fix(tmp_path: Path) -> None:
-    with pytest.raises(errors.PluginError, match="does not exist. Fix: create it"):
+    with pytest.raises(AutopilotError, match="does not exist\nFix: create it") as caught:
         credentials.load(str(tmp_path / "missing.ini"))
+    assert caught.value.code == "bad-config"
     folder = tmp_path / "folder"
     folder.mkdir(mode=0o700)
-    with pytest.raises(errors.PluginError, match="not a regular file. Fix"):
+    with pytest.raises(AutopilotError, match="not a regular file\nFix") as caught:
         credentials.load(str(folder))
+    assert caught.value.code == "bad-config"
 
 
 # -- accepted and normalized ---------------------------------------------------------
@@ -371,8 +374,8 @@ def test_a_resolver_that_is_not_an_address_is_named(text: str, item: str) -> Non
         parse_resolvers(text)
     assert "--dns-autopilot-resolvers" in str(caught.value)
     assert repr(item) in str(caught.value)
-    assert "Give recursive resolvers as IP, IP:PORT, [IPv6]:PORT or https://host[:port]/path " \
-        "(DNS over HTTPS)" in str(caught.value)
+    assert "give recursive resolvers as IP, IP:PORT, [IPv6]:PORT or https://host[:port]/path " \
+        "(DNS over HTTPS)" in caught.value.fix and caught.value.code == "bad-config"
 
 
 @pytest.mark.parametrize("text, why", [

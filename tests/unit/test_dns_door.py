@@ -221,3 +221,27 @@ def test_an_update_whose_answer_never_came_may_have_been_applied(monkeypatch) ->
     assert lost.value.code == "provider-unreachable" and len(server.sent) == 2
     assert "did not answer the update adding 1 TXT value(s)" in lost.value.problem
     assert not lost.value.left_nothing, "a lost answer's UPDATE may have been applied"
+
+
+@pytest.mark.parametrize(("authority", "covered"), [
+    ("www.example.test. 45 IN NSEC example.test. A RRSIG NSEC", True),  # the chain's last
+    ("example.test. 45 IN NSEC www.example.test. A NS SOA", False),  # before www, not under
+    ("www.example.test. 45 IN NSEC zzz.example.test. A", True),
+    ("aaa.example.test. 45 IN NSEC bbb.example.test. A", False),  # elsewhere in the zone
+    ("00000000000000000000000000000000.example.test. 45 IN NSEC3 1 0 0 - "
+     "VVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVV A", True),  # every hash in range
+    ("00000000000000000000000000000000.example.test. 45 IN NSEC3 1 0 0 - "
+     "00000000000000000000000000000001 A", False),
+])
+def test_a_denial_names_the_nsec_record_whose_range_covers_the_name(authority: str,
+                                                                    covered: bool) -> None:
+    """RFC 8198: a resolver denies a name from a cached NSEC (canonical order) or NSEC3
+    (hash order) range that holds it; `covering` finds that record in a response."""
+    import dns.message
+    import dns.name
+
+    response = dns.message.from_text("id 1\nopcode QUERY\nrcode NXDOMAIN\nflags QR RD RA\n"
+                                     ";AUTHORITY\n" + authority + "\n")
+    record, ttl = dnsio.covering(response, dns.name.from_text("_acme-challenge.www.example.test"))
+    assert (record != "") is covered
+    assert (ttl == 45) is covered

@@ -104,7 +104,7 @@ def test_a_usage_error_is_one_message_and_status_3(capsys, argv, said) -> None:
 
 
 def test_allow_from_takes_networks_as_acme_dns_does(monkeypatch) -> None:
-    from certbot_dns_autopilot.writers import acmedns
+    from certbot_dns_autopilot.cli import acmedns
 
     given = []
     monkeypatch.setattr(acmedns, "register", lambda *args: given.append(args[3]) or 0)
@@ -117,8 +117,8 @@ def test_allow_from_takes_networks_as_acme_dns_does(monkeypatch) -> None:
 def test_all_on_a_config_dir_without_renewal_configs_is_status_3(tmp_path, capsys) -> None:
     assert cli_main.main(["doctor", "--all", "--config-dir", str(tmp_path)]) == 3
     err = capsys.readouterr().err
-    assert err.startswith("dns-autopilot doctor: certbot's renewal configurations cannot be "
-                          "listed")
+    assert err.startswith("dns-autopilot doctor [renewal-config]: certbot's renewal "
+                          "configurations cannot be listed")
 
 
 def test_doctor_names_its_own_flags_and_the_plugin_certbots(monkeypatch, capsys) -> None:

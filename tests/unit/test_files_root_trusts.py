@@ -227,5 +227,5 @@ def test_doctor_all_refuses_renewal_configs_and_credentials_of_another_user(
     assert refused["code"] == "renewal-config" and f"belongs to uid {NOBODY}" in refused["problem"]
     assert not by_name["theirs"]["checked"]
     [named] = by_name["ours"]["findings"]
-    assert named["code"] == "renewal-config" and f"refusing the file {theirs_ini}" in \
+    assert named["code"] == "bad-config" and f"refusing the file {theirs_ini}" in \
         named["problem"]

@@ -12,6 +12,7 @@ from unit_helpers import write_cert
 
 from certbot_dns_autopilot.cli import doctor, fleet, renewal
 from certbot_dns_autopilot.cli import main as cli_main
+from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.preflight.findings import ERROR, WARNING, Finding
 
 UTC = datetime.timezone.utc
@@ -80,8 +81,9 @@ def test_an_unreadable_config_is_a_problem_not_an_exception(tmp_path: Path, cont
 
 
 def test_a_missing_renewal_dir_is_one_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(renewal.errors.PluginError, match="--config-dir"):
+    with pytest.raises(AutopilotError, match="--config-dir") as caught:
         renewal.read_lineages(str(tmp_path / "nowhere"))
+    assert caught.value.code == "renewal-config"
 
 
 def test_a_lineage_check_reads_the_saved_options_doctor_takes(tmp_path: Path) -> None:
@@ -228,12 +230,14 @@ def self_signed(path: Path, names: list[str], days: int) -> None:
     write_cert(path, names, datetime.datetime.now(UTC) - DAY, days)
 
 
-@pytest.mark.parametrize(("extra", "expected"), [
-    ("dns_autopilot_credentials = /nonexistent/autopilot.ini", "/nonexistent/autopilot.ini"),
-    ("", "no dns_autopilot_credentials is saved"),
+@pytest.mark.parametrize(("extra", "expected", "code", "fix"), [
+    ("dns_autopilot_credentials = /nonexistent/autopilot.ini", "/nonexistent/autopilot.ini",
+     "bad-config", "create it with a record writer's keys"),  # as the renewal would say
+    ("", "no dns_autopilot_credentials is saved", "renewal-config",
+     "certbot reconfigure --cert-name a"),
 ], ids=["credentials-missing", "credentials-not-saved"])
 def test_a_lineage_whose_credentials_cannot_be_used_is_one_finding(
-        tmp_path: Path, extra: str, expected: str) -> None:
+        tmp_path: Path, extra: str, expected: str, code: str, fix: str) -> None:
     self_signed(tmp_path / "cert.pem", ["a.example", "*.a.example"], 90)
     (tmp_path / "renewal").mkdir()
     (tmp_path / "renewal" / "a.conf").write_text(
@@ -243,8 +247,8 @@ def test_a_lineage_whose_credentials_cannot_be_used_is_one_finding(
     assert report.checked and report.domains == ["a.example", "*.a.example"]
     assert report.renew_now is False and 88 < report.days_left(datetime.datetime.now(UTC)) < 90
     [finding] = report.findings
-    assert (finding.code, finding.severity) == ("renewal-config", ERROR)
-    assert expected in finding.problem and "certbot reconfigure --cert-name a" in finding.fix
+    assert (finding.code, finding.severity) == (code, ERROR)
+    assert expected in finding.problem and fix in finding.fix
 
 
 def test_another_authenticators_lineage_is_listed_not_checked(tmp_path: Path) -> None:

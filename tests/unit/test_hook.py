@@ -182,8 +182,10 @@ def test_a_writer_error_stop_runs_the_hook_once_with_its_code_and_no_secret(
     assert SECRET not in caplog.text
 
 
-def test_a_stop_without_a_code_runs_the_hook_with_certbots_message(
+def test_a_stop_before_any_write_runs_the_hook_with_its_code(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No credentials option: the run stops before reading anything, with bad-config (one
+    mistake, one code, whoever reports it)."""
     from certbot import errors
     from unit_helpers import Challenge
 
@@ -193,7 +195,7 @@ def test_a_stop_without_a_code_runs_the_hook_with_certbots_message(
         auth.perform([Challenge("example.com")])
     [payload] = payloads(got)
     [diagnosis] = payload["diagnoses"]
-    assert (diagnosis["code"], diagnosis["fix"]) == (None, None)
+    assert diagnosis["code"] == "bad-config" and "INI file" in diagnosis["fix"]
     assert "--dns-autopilot-credentials is required" in diagnosis["problem"]
     assert payload["stage"] == "before-validation" and payload["names"] == ["example.com"]
 

@@ -75,13 +75,13 @@ GRAPH = {module: _imports(module, path) for module, path in MODULES.items()}
 
 
 def _registry_edges() -> None:
-    """The writer table imports each writer by name (importlib, so that a writer's SDK
-    loads only when configured): those are edges too."""
-    from certbot_dns_autopilot.writers.registry import WRITERS
+    """The registry imports each writer by name (importlib, so that a writer's SDK loads
+    only when configured): those are edges too."""
+    from certbot_dns_autopilot.writers import registry as writers
 
     registry = f"{NAME}.writers.registry"
     GRAPH[registry] = GRAPH[registry] | {f"{NAME}.writers.{kind.module}"
-                                         for kind in WRITERS.values()}
+                                         for kind in writers.every_kind().values()}
 
 
 _registry_edges()

@@ -159,7 +159,7 @@ def test_recovery_survives_any_error_and_keeps_the_journal(
 
     path = plant(tmp_path, "dead.json", dead_journal(GOOD))
 
-    def broken(_path: str) -> None:
+    def broken(_path: str, _context: object = None) -> None:
         raise KeyError("a writer's unexpected error")
     monkeypatch.setattr(credentials, "load", broken)
     config = types.SimpleNamespace(work_dir=str(tmp_path), logs_dir=str(tmp_path))

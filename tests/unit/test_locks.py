@@ -21,7 +21,6 @@ as_root = pytest.mark.skipif(os.geteuid() != 0, reason="a second user needs root
 
 @pytest.fixture(autouse=True)
 def fresh(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(locks, "_work_dir", None)
     monkeypatch.setattr(locks, "_fallback", None)
 
 
@@ -42,20 +41,20 @@ def victim(shared: Path) -> Path:
 
 
 def test_a_held_lock_makes_the_next_wait_and_then_names_the_holder(tmp_path: Path) -> None:
-    locks.use(str(tmp_path))
-    with locks.held("route53-Z1", "Route 53 zone example.com"):
+    lock = locks.Locks(str(tmp_path))
+    with lock.held("route53-Z1", "Route 53 zone example.com"):
         with pytest.raises(AutopilotError) as caught:
-            with locks.held("route53-Z1", "Route 53 zone example.com", wait=0.3):
+            with lock.held("route53-Z1", "Route 53 zone example.com", wait=0.3):
                 pass
         assert caught.value.code == "lock-timeout"
         assert f"pid {os.getpid()}" in caught.value.problem
         assert "Route 53 zone example.com" in caught.value.problem
-        with locks.held("route53-Z2", "another zone", wait=0.3):  # other keys are free
+        with lock.held("route53-Z2", "another zone", wait=0.3):  # other keys are free
             pass
-    with locks.held("route53-Z1", "Route 53 zone example.com", wait=0.3):  # released
+    with lock.held("route53-Z1", "Route 53 zone example.com", wait=0.3):  # released
         pass
-    assert locks.directory() == tmp_path / "dns-autopilot" / "locks"
-    assert oct(locks.directory().stat().st_mode & 0o777) == "0o700"
+    assert lock.directory() == tmp_path / "dns-autopilot" / "locks"
+    assert oct(lock.directory().stat().st_mode & 0o777) == "0o700"
 
 
 @as_root
@@ -82,14 +81,14 @@ def test_a_lock_directory_another_user_planted_is_neither_followed_nor_blocking(
         time.sleep(30)
     """)
     try:
-        with locks.held("route53-Z1", "zone one", wait=1), \
-                locks.held("route53-Z2", "zone two", wait=1):
+        with locks.Locks().held("route53-Z1", "zone one", wait=1), \
+                locks.Locks().held("route53-Z2", "zone two", wait=1):
             pass
     finally:
         holder.kill()
         holder.wait()
     assert target.read_text() == "root's data\n"  # never followed, never truncated
-    used = locks.directory()
+    used = locks.Locks().directory()
     assert used != ours and not used.is_symlink() and used.stat().st_uid == os.geteuid()
 
 
@@ -107,9 +106,8 @@ def test_a_planted_path_in_a_world_writable_work_dir_is_refused(
             f"os.symlink({str(target)!r}, "
             f"{str(work / 'dns-autopilot' / 'locks' / 'route53-Z1.lock')!r})")
     planted(f"import os\n{link}\nprint('ready', flush=True)").wait()
-    locks.use(str(work))
     with pytest.raises(AutopilotError) as caught:
-        with locks.held("route53-Z1", "zone one", wait=1):
+        with locks.Locks(str(work)).held("route53-Z1", "zone one", wait=1):
             pass
     assert caught.value.code == "unsafe-state"
     assert str(work / "dns-autopilot") in caught.value.problem

@@ -4,10 +4,10 @@ map of saved options all come from it."""
 from __future__ import annotations
 
 import pytest
-from certbot import errors
 
 from certbot_dns_autopilot import options
 from certbot_dns_autopilot.cli import main as cli_main
+from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.plugin.authenticator import Authenticator
 
 
@@ -46,10 +46,11 @@ def test_a_saved_value_reads_back_as_the_option_takes_it(name, saved, value) -> 
     ("remove-stale", "maybe", "true or false"),
 ])
 def test_a_bad_saved_value_is_one_error_naming_the_option_and_the_fix(name, saved, fix) -> None:
-    with pytest.raises(errors.PluginError) as caught:
+    with pytest.raises(AutopilotError) as caught:
         options.BY_NAME[name].parse(saved)
-    assert str(caught.value).startswith(f"--dns-autopilot-{name}: {saved!r}")
-    assert fix in str(caught.value)
+    assert caught.value.code == "bad-config"
+    assert caught.value.problem.startswith(f"--dns-autopilot-{name}: {saved!r}")
+    assert fix in caught.value.fix
 
 
 def test_each_option_is_spelt_once_per_surface() -> None:
@@ -79,9 +80,9 @@ def test_the_surface_reaches_worker_threads_and_ends_with_the_block() -> None:
 
 
 def test_a_bad_value_names_the_option_as_the_user_gave_it() -> None:
-    with options.speaking(options.DOCTOR), pytest.raises(errors.PluginError) as caught:
+    with options.speaking(options.DOCTOR), pytest.raises(AutopilotError) as caught:
         options.BY_NAME["address-family"].parse("ipv5")
-    assert str(caught.value).startswith("--address-family: 'ipv5'")
+    assert caught.value.problem.startswith("--address-family: 'ipv5'")
 
 
 def test_no_message_spells_a_plugin_flag_by_hand() -> None:

@@ -224,3 +224,74 @@ def test_a_short_lived_lineage_wants_two_runs_a_day(runs: list[float | None],
     if found:
         assert (found[0].code, found[0].severity, found[0].name) == ("renewal-schedule",
                                                                      WARNING, "a")
+
+
+# --- the certbot a renewal job runs, and whether it has the plugin --------------------------
+
+VENV = {"opt/certbot/pyvenv.cfg": "home = /usr/bin\n",
+        "opt/certbot/bin/certbot": "#!/opt/certbot/bin/python3\nfrom certbot.main import main\n",
+        "opt/certbot/lib/python3.11/site-packages/certbot_dns_autopilot-1.0.dist-info/RECORD":
+            ""}
+DEBIAN = {"usr/bin/certbot": "#!/usr/bin/python3\nfrom certbot.main import main\n",
+          "usr/lib/python3/dist-packages/certbot-2.1.0.dist-info/RECORD": ""}
+DEBIAN_CRON = {"etc/cron.d/certbot": "0 */12 * * * root test -x /usr/bin/certbot && "
+               "certbot -q renew\n"}
+VENV_CRON = {"etc/cron.d/certbot-renew": "0 0,12 * * * root /opt/certbot/bin/certbot renew -q\n"}
+
+
+def jobs_and_plugin(root: Path) -> tuple[list, dict]:
+    found = schedule.find(str(root), systemctl=lambda unit: "enabled")
+    return found, {job: schedule.has_plugin(schedule.certbot_of(job, str(root)) or "",
+                                            str(root)) for job in found}
+
+
+def test_a_bare_certbot_in_cron_is_debians_and_its_python_lacks_the_plugin(
+        tmp_path: Path) -> None:
+    root = tree(tmp_path, DEBIAN | DEBIAN_CRON | VENV)
+    [job], plugin = jobs_and_plugin(root)
+    assert schedule.certbot_of(job, str(root)) == "/usr/bin/certbot"
+    assert plugin[job] is False
+    [finding] = readiness.schedule_findings([job], ["a"], [], plugin, ours=["a"])
+    assert (finding.code, finding.severity) == ("renewal-schedule", ERROR)
+    assert "every renewal job runs a certbot without dns-autopilot" in finding.problem
+    assert "/opt/certbot/bin/certbot renew -q" in finding.fix
+
+
+def test_the_venvs_certbot_by_its_path_or_a_link_to_it_has_the_plugin(tmp_path: Path) -> None:
+    root = tree(tmp_path, VENV | VENV_CRON)
+    [job], plugin = jobs_and_plugin(root)
+    assert plugin[job] is True
+    assert readiness.schedule_findings([job], ["a"], [], plugin, ours=["a"]) == []
+    linked = tree(tmp_path / "linked", VENV | {"etc/cron.d/renew": "0 */12 * * * root "
+                                               "/usr/local/bin/certbot renew -q\n"},
+                  {"usr/local/bin/certbot": "/opt/certbot/bin/certbot"})
+    [job], plugin = jobs_and_plugin(linked)
+    assert plugin[job] is True
+
+
+def test_a_second_job_without_the_plugin_beside_one_with_it_is_a_warning(
+        tmp_path: Path) -> None:
+    root = tree(tmp_path, DEBIAN | DEBIAN_CRON | VENV | VENV_CRON)
+    jobs, plugin = jobs_and_plugin(root)
+    assert sorted(plugin.values(), key=str) == [False, True]
+    [finding] = readiness.schedule_findings(jobs, ["a"], [], plugin, ours=["a"])
+    assert finding.severity == WARNING and "another job renews them" in finding.problem
+    # Lineages that renew with another plugin do not care which certbot has ours.
+    assert readiness.schedule_findings(jobs, ["a"], [], plugin, ours=[]) == []
+
+
+def test_a_job_whose_certbot_cannot_be_told_is_no_finding(tmp_path: Path) -> None:
+    root = tree(tmp_path, {"etc/cron.d/snap": "0 */12 * * * root /snap/bin/certbot.renew\n",
+                           "etc/cron.d/wrapper": "0 */12 * * * root /usr/local/sbin/renew.sh\n",
+                           "usr/local/sbin/renew.sh": "#!/bin/sh\ncertbot renew -q\n"})
+    jobs, plugin = jobs_and_plugin(root)
+    assert len(jobs) == 2 and set(plugin.values()) == {None}
+    assert readiness.schedule_findings(jobs, ["a"], [], plugin, ours=["a"]) == []
+
+
+def test_this_test_runs_certbot_has_the_plugin() -> None:
+    """On a real environment: the venv the tests run in has dns-autopilot installed (as
+    lab/bootstrap.sh installs it), and its certbot script is read as having it."""
+    import sys
+
+    assert schedule.has_plugin(str(Path(sys.executable).parent / "certbot"), "/") is True

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from unit_helpers import Reply, Request, http_server, load_map, loopback_tls, value
 
+from certbot_dns_autopilot.cli.acmedns import register
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import retry
-from certbot_dns_autopilot.writers.acmedns import AcmeDnsWriter, register
+from certbot_dns_autopilot.writers.acmedns import AcmeDnsWriter
 from certbot_dns_autopilot.writers.cloudflare import CloudflareWriter
 
 PASSWORD = "pW-0123456789abcdefghijklmnopqrstuvwxyzAB"[:40]

@@ -129,9 +129,7 @@ def test_exec_hands_certbots_manual_environment_on(tmp_path: Path) -> None:
     writer = exec_writer(tmp_path, f'env | grep -E "^(CERTBOT|DNS_AUTOPILOT)_" >> {out}; '
                          f'echo ---  >> {out}',
                          cleanup=f"echo cleanup $CERTBOT_AUTH_OUTPUT >> {out}")
-    writer.challenges = (("*.example.com", V1, "_acme-challenge.example.com"),
-                         ("example.com", V2, "_acme-challenge.example.com"),
-                         ("www.example.com", V3, "alias.example.net"))
+    writer.challenges = (("*.example.com", V1), ("example.com", V2), ("www.example.com", V3))
     writer.add("example.net", {"alias.example.net": {V3}}, 60)
     text = out.read_text()
     assert "CERTBOT_DOMAIN=www.example.com\n" in text and f"CERTBOT_VALIDATION={V3}\n" in text

@@ -17,12 +17,12 @@ from certbot_dns_autopilot.names import longest_zone
 from certbot_dns_autopilot.writers import SectionKeys, retry
 from certbot_dns_autopilot.writers.azure import (
     AzureWriter,
-    _aad_fix,
     likely_zone,
     relative_name,
     txt_records,
     txt_values,
 )
+from certbot_dns_autopilot.writers.azure_api import aad_fix
 
 SUB = "0b1f6471-1bf0-4dda-aec3-cb9272f09590"
 CLIENT = "6f3b1c3e-7d4a-4b8e-9a51-2c0f1e7d9b42"
@@ -35,18 +35,22 @@ def keys(**settings: str) -> SectionKeys:
             "client_id": CLIENT, "client_secret": SECRET}
     base.update(settings)
     section = {f"dns_autopilot_azure_{k}": v for k, v in base.items() if v is not None}
-    return SectionKeys(section, lambda var: f"dns_autopilot_{var}", "azure.ini")
+    return SectionKeys(section, "azure.ini")
+
+
+def _aad_fix(text: str) -> str:
+    return aad_fix(text, AzureWriter.key)
 
 
 def error_of(**settings: str) -> AutopilotError:
     with pytest.raises(AutopilotError) as caught:
-        AzureWriter.from_credentials(keys(**settings), "azure.ini")
+        AzureWriter.from_credentials(keys(**settings))
     assert SECRET not in str(caught.value)
     return caught.value
 
 
 def test_a_service_principal_on_the_public_cloud() -> None:
-    writer = AzureWriter.from_credentials(keys(), "azure.ini")
+    writer = AzureWriter.from_credentials(keys())
     assert writer.resource_manager == "https://management.azure.com"
     assert writer.client._config.credential_scopes == ["https://management.azure.com/.default"]
     assert CLIENT in writer.label and "rg-dns" in writer.label and SECRET not in writer.label
@@ -57,7 +61,7 @@ def test_a_service_principal_on_the_public_cloud() -> None:
     ("azureusgovernment", "https://management.usgovcloudapi.net"),
 ])
 def test_sovereign_clouds_pick_their_endpoints(environment: str, url: str) -> None:
-    writer = AzureWriter.from_credentials(keys(environment=environment), "azure.ini")
+    writer = AzureWriter.from_credentials(keys(environment=environment))
     assert writer.client._config.credential_scopes == [f"{url}/.default"]
     assert url in writer.label
 
@@ -65,7 +69,7 @@ def test_sovereign_clouds_pick_their_endpoints(environment: str, url: str) -> No
 def test_explicit_endpoints_win_and_must_come_in_pairs() -> None:
     writer = AzureWriter.from_credentials(keys(
         resource_manager_url="https://management.local.azurestack.external/",
-        authority_host="https://adfs.local.azurestack.external"), "azure.ini")
+        authority_host="https://adfs.local.azurestack.external"))
     assert writer.resource_manager == "https://management.local.azurestack.external"
     err = error_of(resource_manager_url="https://management.local.azurestack.external")
     assert "dns_autopilot_azure_authority_host" in err.fix
@@ -94,7 +98,7 @@ def test_bad_settings_name_their_key(settings: dict, code: str, named: str) -> N
 
 def test_missing_required_keys_are_listed() -> None:
     with pytest.raises(errors.PluginError) as caught:
-        AzureWriter.from_credentials(keys(resource_group=None, subscription_id=" "), "azure.ini")
+        AzureWriter.from_credentials(keys(resource_group=None, subscription_id=" "))
     assert "does not set dns_autopilot_azure_subscription_id and " \
         "dns_autopilot_azure_resource_group" in str(caught.value)
     assert getattr(caught.value, "code", None) == "bad-config"
@@ -102,11 +106,10 @@ def test_missing_required_keys_are_listed() -> None:
 
 def test_managed_identities() -> None:
     system = AzureWriter.from_credentials(keys(
-        use_managed_identity="true", tenant_id=None, client_id=None, client_secret=None),
-        "azure.ini")
+        use_managed_identity="true", tenant_id=None, client_id=None, client_secret=None))
     assert "system-assigned managed identity" in system.label
     user = AzureWriter.from_credentials(keys(
-        use_managed_identity="yes", tenant_id=None, client_secret=None), "azure.ini")
+        use_managed_identity="yes", tenant_id=None, client_secret=None))
     assert f"user-assigned managed identity {CLIENT}" in user.label
 
 

@@ -15,14 +15,13 @@ from typing import Any
 import dns.exception
 import pytest
 import requests
-from certbot.plugins.dns_common import CredentialsConfiguration
 from lexicon.exceptions import AuthenticationError
 from lexicon.interfaces import Provider
-from unit_helpers import RecordedEvents
+from unit_helpers import RecordedEvents, load_map
 
 from certbot_dns_autopilot.errors import AutopilotError
+from certbot_dns_autopilot.writers import Context, Locks, retry
 from certbot_dns_autopilot.writers import lexicon as lexicon_writer
-from certbot_dns_autopilot.writers import locks, retry, writers_from_credentials
 from certbot_dns_autopilot.writers.lexicon import LexiconWriter
 
 TOKEN = "tok-3f9a8b7c6d5e4f3a2b1c"
@@ -37,12 +36,13 @@ OVH = ("dns_autopilot_lexicon_provider = ovh\n"
        "dns_autopilot_zones = example.com\n")
 
 
+def locks(tmp_path: Path) -> Locks:
+    """The locks of the writers these tests build (a work dir of the test's own)."""
+    return Locks(str(tmp_path / "work"))
+
+
 def load(tmp_path: Path, text: str) -> LexiconWriter:
-    path = tmp_path / "credentials.ini"
-    path.write_text(text)
-    path.chmod(0o600)
-    creds = CredentialsConfiguration(str(path), lambda var: f"dns_autopilot_{var}")
-    [writer] = writers_from_credentials(creds, str(path)).writers
+    [writer] = load_map(tmp_path, {}, text, Context(locks=locks(tmp_path))).writers
     assert isinstance(writer, LexiconWriter)
     return writer
 
@@ -263,7 +263,6 @@ class FakeProvider(Provider):
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> type[FakeProvider]:
-    monkeypatch.setattr(locks, "_work_dir", str(tmp_path / "work"))
     real_find, real_load = lexicon_writer.find_providers, lexicon_writer.load_provider_module
     monkeypatch.setattr(lexicon_writer, "find_providers", lambda: {**real_find(), "fake": True})
     monkeypatch.setattr(lexicon_writer, "load_provider_module", lambda name: (
@@ -297,13 +296,10 @@ def test_options_reach_the_provider_under_its_name_and_the_zone_is_the_domain(
 
 def test_a_section_configures_a_lexicon_writer_beside_others(
         tmp_path: Path, fake: type[FakeProvider]) -> None:
-    path = tmp_path / "credentials.ini"
-    path.write_text("dns_autopilot_rfc2136_server = 192.0.2.1\n"
-                    "dns_autopilot_rfc2136_name = acme-key\n"
-                    f"dns_autopilot_rfc2136_secret = {TSIG}\n\n[lexicon]\n" + FAKE_INI)
-    path.chmod(0o600)
-    creds = CredentialsConfiguration(str(path), lambda var: f"dns_autopilot_{var}")
-    writers = writers_from_credentials(creds, str(path))
+    writers = load_map(tmp_path, {"dns_autopilot_rfc2136_server": "192.0.2.1",
+                                  "dns_autopilot_rfc2136_name": "acme-key",
+                                  "dns_autopilot_rfc2136_secret": TSIG},
+                       "\n[lexicon]\n" + FAKE_INI)
     writer = writers.writer_for("_acme-challenge.example.com")
     assert isinstance(writer, LexiconWriter) and writer.options["auth_region"] == "eu-west"
     assert not isinstance(writers.writer_for("_acme-challenge.example.org"), LexiconWriter)
@@ -376,14 +372,14 @@ def test_add_and_remove_wait_for_the_zones_lock(tmp_path: Path, fake: type[FakeP
             raise
 
     monkeypatch.setattr(fcntl, "flock", trying)
-    with locks.held("lexicon-example.com", "another run"):
+    with locks(tmp_path).held("lexicon-example.com", "another run"):
         adding = threading.Thread(target=writer.add, args=("example.com", {name: {"v"}}, 60))
         adding.start()
         assert refused.wait(10), "the writer never asked for the zone's lock"
         assert fake.calls == [] and adding.is_alive()  # nothing read or written meanwhile
     adding.join(10)
     assert writer.values("example.com", name) == {"v"}
-    with locks.held("lexicon-sub.example.com", "a run in another zone"):
+    with locks(tmp_path).held("lexicon-sub.example.com", "a run in another zone"):
         writer.remove("example.com", {name: {"v"}})  # another zone's lock: no wait
     assert writer.values("example.com", name) == set()
 

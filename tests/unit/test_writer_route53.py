@@ -7,12 +7,11 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import Stubber
-from certbot.plugins.dns_common import CredentialsConfiguration
-from unit_helpers import RecordedEvents
+from unit_helpers import RecordedEvents, load_map
 
 from certbot_dns_autopilot import scrub
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.writers import retry, writers_from_credentials
+from certbot_dns_autopilot.writers import Locks, retry
 from certbot_dns_autopilot.writers.route53 import (
     Route53Writer,
     host_name,
@@ -28,11 +27,7 @@ KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 
 
 def load(tmp_path: Path, text: str) -> list:
-    path = tmp_path / "credentials.ini"
-    path.write_text(text)
-    path.chmod(0o600)
-    creds = CredentialsConfiguration(str(path), lambda var: f"dns_autopilot_{var}")
-    return writers_from_credentials(creds, str(path)).writers
+    return load_map(tmp_path, {}, text).writers
 
 
 def failure(tmp_path: Path, text: str) -> AutopilotError:
@@ -197,12 +192,11 @@ def test_sets_another_writer_keeps_changing_are_a_write_conflict(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # Each read finds another writer's newer value, each conditional batch is refused as
     # no longer matching: after its re-reads the writer gives up with write-conflict.
-    from certbot_dns_autopilot.writers import locks
     from certbot_dns_autopilot.writers import route53 as route53_writer
 
-    monkeypatch.setattr(locks, "_work_dir", str(tmp_path / "work"))
     monkeypatch.setattr(route53_writer.random, "random", lambda: 0.0)
     writer, stub = stubbed(monkeypatch)
+    writer.locks = Locks(str(tmp_path / "work"))
     writer._zone_ids["example.com"] = "Z1"
     name = "_acme-challenge.example.com"
     for n in range(5):

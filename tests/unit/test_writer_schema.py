@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import pytest
@@ -10,16 +9,17 @@ from unit_helpers import load_map
 
 from certbot_dns_autopilot import scrub
 from certbot_dns_autopilot.errors import AutopilotError
-from certbot_dns_autopilot.writers import SectionKeys, schema
-from certbot_dns_autopilot.writers.base import Key
-from certbot_dns_autopilot.writers.registry import WRITERS
+from certbot_dns_autopilot.writers import SectionKeys, registry, schema
+from certbot_dns_autopilot.writers.schema import Key
+
+WRITERS = registry.every_kind()
 
 SECRET = "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1iZS1wcmludGVk"
 
 
 @pytest.mark.parametrize("kind", sorted(WRITERS))
 def test_every_writer_describes_its_keys(kind: str) -> None:
-    keys = importlib.import_module(f"certbot_dns_autopilot.writers.{WRITERS[kind].module}").KEYS
+    keys = WRITERS[kind].cls.KEYS
     names = [key.name for key in keys]
     assert names and len(names) == len(set(names)), kind
     assert WRITERS[kind].key == f"dns_autopilot_{kind}_{names[0]}" or any(
@@ -45,7 +45,7 @@ SCHEMA = (Key("api_token", required=True, secret=True, help="an API token"),
 
 def section(**values: object) -> SectionKeys:
     return SectionKeys({f"dns_autopilot_demo_{k}": v for k, v in values.items()},
-                       lambda var: f"dns_autopilot_{var}", "demo.ini [demo]")
+                       "demo.ini [demo]")
 
 
 def test_the_schema_reader_strips_values_and_gives_none_for_unset_or_empty() -> None:

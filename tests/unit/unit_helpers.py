@@ -18,15 +18,21 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import configobj
 from acme import challenges
-from certbot.plugins.dns_common import CredentialsConfiguration
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from certbot_dns_autopilot.dnsio import Recursive as _RECURSIVE
-from certbot_dns_autopilot.writers import Records, Writer, WriterMap, writers_from_credentials
+from certbot_dns_autopilot.writers import (
+    Context,
+    Records,
+    Writer,
+    WriterMap,
+    writers_from_credentials,
+)
 
 
 def value(seed: str) -> str:
@@ -34,12 +40,15 @@ def value(seed: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(seed.encode()).digest()).rstrip(b"=").decode()
 
 
-def load_map(tmp_path: Path, values: dict[str, str], sections: str = "") -> WriterMap:
+def load_map(tmp_path: Path, values: dict[str, str], sections: str = "",
+             context: Context | None = None) -> WriterMap:
+    """The writers of a credentials file with ``values`` at its top level and ``sections``,
+    built as the plugin builds them (the file's keys read by each writer's declaration)."""
     path = tmp_path / "credentials.ini"
     path.write_text("".join(f"{k} = {v}\n" for k, v in values.items()) + sections)
     path.chmod(0o600)
-    creds = CredentialsConfiguration(str(path), lambda var: f"dns_autopilot_{var}")
-    return writers_from_credentials(creds, str(path))
+    return writers_from_credentials(configobj.ConfigObj(str(path), interpolation=False),
+                                    str(path), context)
 
 
 class RecordedEvents:
@@ -112,7 +121,8 @@ def make_plugin(tmp_path: Path, monkeypatch: Any, writer: Writer | None = None,
     notes: list[str] = []  # what certbot's display would show
     monkeypatch.setattr(display_util, "notify", notes.append)
     monkeypatch.setattr(credentials, "load",
-                        lambda path: (str(tmp_path / "c.ini"), WriterMap([(writer, None)]), []))
+                        lambda path, context=None: (str(tmp_path / "c.ini"),
+                                                    WriterMap([(writer, None)]), []))
     from certbot_dns_autopilot import dnsio
 
     if dnsio.Recursive is _RECURSIVE:  # a test's own recorded world stays; else the
