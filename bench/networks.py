@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,12 +39,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "lab"))
 
+from compare import lab_env  # noqa: E402
 from labkit import (  # noqa: E402
-    LAB_SH,
     Certbot,
     Lab,
     Run,
-    _parse_env,
     served_everywhere,
     zone_update,
 )
@@ -163,8 +161,7 @@ def main() -> int:
     parser.add_argument("--cases", default=",".join(CASES),
                         help="comma-separated case names (default: all)")
     args = parser.parse_args()
-    up = subprocess.run([LAB_SH, "up"], check=True, capture_output=True, text=True)
-    lab = Lab(_parse_env(up.stdout))
+    lab = Lab(lab_env())
     rows: dict[str, dict[str, list[float]]] = {}
     for case in [c.strip() for c in args.cases.split(",") if c.strip()]:
         condition, _ = CASES[case]

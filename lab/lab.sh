@@ -10,12 +10,15 @@
 #   lab/lab.sh env       shell assignments describing the running lab (for scripts and tests)
 #
 # State lives in $LAB_RUN (default: lab/.run beside this script). Must run as root:
-# it binds port 53 and adds /32 addresses to lo.
+# it binds port 53 and adds /32 addresses to lo. LAB_NOTIFY_DELAY (seconds, default 5: BIND's
+# own) is how long the primary waits before it sends a changed zone's NOTIFY, and so how long
+# the secondary lags each change; `up` restarts a running primary that has another.
 set -euo pipefail
 export PATH=/usr/local/sbin:/usr/sbin:/sbin:$PATH
 
 LAB_HOME=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_RUN=${LAB_RUN:-$LAB_HOME/.run}
+NOTIFY_DELAY=${LAB_NOTIFY_DELAY:-5}
 
 ROOT_IP=127.0.53.1        # fake root server: ".", delegating the lab zones
 PRIMARY_IP=127.0.53.11    # ns1.autopilot.test: primary, accepts TSIG-signed updates
@@ -77,11 +80,19 @@ install() {
   done
 }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+pid_alive() { [ -f "$1" ] && running "$(cat "$1")"; }
+
+running() { # pid: a process that has not ended (an ended daemon stays a zombie until init,
+  # which may be slow about it, reaps it: that one has ended)
+  local state
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
 
 add_addresses() {
   # `replace` is idempotent: an address left on lo by an earlier lab (its processes gone
-  # with the session that started them) is no error.
+  # with the session that started them) is no error. lo may be down in a new namespace.
+  ip link set lo up
   for ip in "${ADDRESSES[@]}"; do
     ip addr replace "$ip/32" dev lo
   done
@@ -197,6 +208,7 @@ CONF
 }
 
 configure() {
+  [[ $NOTIFY_DELAY =~ ^[0-9]+$ ]] || die "LAB_NOTIFY_DELAY is whole seconds, not '$NOTIFY_DELAY'"
   mkdir -p "$LAB_RUN"
   chmod 700 "$LAB_RUN"
   [ -f "$LAB_RUN/tsig.key" ] || tsig-keygen -a hmac-sha512 "$KEY_NAME" >"$LAB_RUN/tsig.key"
@@ -212,7 +224,7 @@ configure() {
   mkdir -p "$LAB_RUN/primary" "$LAB_RUN/secondary"
   for zone in "${ZONES[@]}"; do
     [ -f "$LAB_RUN/primary/$zone.db" ] || write_zone "$zone"
-    local notify="also-notify { $SECONDARY_IP; };" refresh="" signing=""
+    local notify="also-notify { $SECONDARY_IP; }; notify-delay $NOTIFY_DELAY;" refresh="" signing=""
     case " ${SIGNED_ZONES[*]} " in *" $zone "*) signing="dnssec-policy default;" ;; esac
     if [ "$zone" = "$SLOW_ZONE" ]; then
       notify="notify no;"
@@ -369,9 +381,23 @@ wait_dns() { # ip name type [dig flags] [expected status]
   die "$1 does not answer $2 $3 with $want (see $LAB_RUN/*/named.log, $LAB_RUN/unbound/unbound.log)"
 }
 
-start_named() { # name
-  pid_alive "$LAB_RUN/$1/named.pid" && return 0
-  named -4 -c "$LAB_RUN/$1/named.conf" || die "named ($1) did not start; see $LAB_RUN/$1/named.log"
+start_named() { # name: started, unless it runs with this configuration already
+  local conf=$LAB_RUN/$1/named.conf
+  if pid_alive "$LAB_RUN/$1/named.pid"; then
+    cmp -s "$conf" "$conf.running" && return 0
+    stop "$1/named"  # e.g. another LAB_NOTIFY_DELAY: what it has kept is on disk
+  fi
+  named -4 -c "$conf" || die "named ($1) did not start; see $LAB_RUN/$1/named.log"
+  cp "$conf" "$conf.running"
+}
+
+stop() { # part/program: its process, politely, then surely
+  local pidfile=$LAB_RUN/$1.pid
+  pid_alive "$pidfile" || return 0
+  local pid; pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do running "$pid" || break; sleep 0.1; done
+  ! running "$pid" || kill -9 "$pid" 2>/dev/null || true
 }
 
 listening() { # ip port: what listens there, if anything (pid and command)
@@ -461,6 +487,12 @@ PY
   env_lines
 }
 
+running_notify_delay() { # the primary's, as it runs (LAB_NOTIFY_DELAY as asked otherwise)
+  local running
+  running=$(grep -o 'notify-delay [0-9]*' "$LAB_RUN/primary/named.conf.running" 2>/dev/null | head -n 1)
+  echo "${running#notify-delay }" | grep . || echo "$NOTIFY_DELAY"
+}
+
 env_lines() {
   cat <<ENV
 LAB_RUN=$LAB_RUN
@@ -483,6 +515,7 @@ LAB_ALIAS_PRIMARY=$ALIAS_IP
 LAB_MOVED_ZONE=$MOVED_ZONE
 LAB_CAAFAIL_SERVER=$CAAFAIL_IP
 LAB_TSIG_NAME=$KEY_NAME
+LAB_NOTIFY_DELAY=$(running_notify_delay)
 ENV
 }
 
@@ -498,13 +531,7 @@ status() {
 down() {
   need_root
   for part in caafail/refuser pebble/pebble unbound-ca/unbound unbound/unbound alias/named secondary/named primary/named root/named; do
-    local pidfile=$LAB_RUN/$part.pid
-    if pid_alive "$pidfile"; then
-      local pid; pid=$(cat "$pidfile")
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -9 "$pid" 2>/dev/null || true
-    fi
+    stop "$part"
   done
   for ip in "${ADDRESSES[@]}"; do
     ip addr del "$ip/32" dev lo 2>/dev/null || true

@@ -3,6 +3,8 @@
 # The tests start the lab themselves (and stop it again if they started it).
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+shards=${LAB_SHARDS:-4}  # pytest's processes, see below
+[[ $shards =~ ^[1-9][0-9]*$ ]] || { echo "lab/test.sh: LAB_SHARDS is a number, not '$shards'" >&2; exit 2; }
 "$top/lab/bootstrap.sh"
 cd "$top"
 # Release artefacts for tests/release: the wheel and sdist in dist/, and .venv-release, a
@@ -60,5 +62,13 @@ if [ $# -eq 0 ]; then
     echo "$lowest_want" >"$lowest_venv/.built"
   fi
   "$lowest_venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit
+fi
+# The suite in LAB_SHARDS processes at once (pytest-xdist; default 4), each in a network
+# namespace of its own (lab/netns.sh) where its lab tests start a lab of their own: a lab
+# test mostly waits (for certbot to start, for the CA), so two cores run four at once.
+# LAB_SHARDS=1 runs it in one process, in this namespace, beside its lab if one runs here.
+if [ "$shards" -gt 1 ]; then
+  set -- --tx "$shards*popen//python=$(printf '%q %q' "$top/lab/netns.sh" "$top/.venv/bin/python")" \
+    --dist worksteal "$@"
 fi
 exec "$top/.venv/bin/python" -m pytest "$@"

@@ -18,14 +18,22 @@ from labkit import LAB_SH, Certbot, Lab, parse_env
 
 @pytest.fixture(scope="session")
 def lab() -> Lab:
+    """The lab, with the secondary told of each change at once (LAB_NOTIFY_DELAY 0 unless
+    set): a test about lag makes it explicitly (slow.test, lag.test, transfers held back).
+    A shard of lab/test.sh (a pytest-xdist worker, in a network namespace of its own) has a
+    lab of its own, its state beside the one LAB_RUN names."""
     if os.geteuid() != 0:
         pytest.fail("the lab tests need root (port 53, addresses on lo): run lab/test.sh as root")
-    was_up = subprocess.run([LAB_SH, "status"], capture_output=True).returncode == 0
-    up = subprocess.run([LAB_SH, "up"], capture_output=True, text=True)
+    env = dict(os.environ, LAB_NOTIFY_DELAY=os.environ.get("LAB_NOTIFY_DELAY", "0"))
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        run = os.environ.get("LAB_RUN", str(LAB_SH.parent / ".run"))
+        env["LAB_RUN"] = f"{run}-{os.environ['PYTEST_XDIST_WORKER']}"
+    was_up = subprocess.run([LAB_SH, "status"], capture_output=True, env=env).returncode == 0
+    up = subprocess.run([LAB_SH, "up"], capture_output=True, text=True, env=env)
     assert up.returncode == 0, f"lab/lab.sh up failed:\n{up.stdout}\n{up.stderr}"
     yield Lab(parse_env(up.stdout))
     if not was_up:
-        subprocess.run([LAB_SH, "down"], check=True, capture_output=True)
+        subprocess.run([LAB_SH, "down"], check=True, capture_output=True, env=env)
 
 
 @pytest.fixture

@@ -15,12 +15,13 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import dns.exception
 import dns.flags
@@ -39,6 +40,52 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 LAB_SH = ROOT / "lab" / "lab.sh"
 CERTBOT = Path(sys.executable).parent / "certbot"
+T = TypeVar("T")
+
+
+def eventually(condition: Callable[[], T], what: str | Callable[[], str], seconds: float = 30,
+               every: float = 0.2) -> T:
+    """``condition()``, asked every ``every`` seconds until it returns something true (which
+    is returned), for what the lab reaches a moment later (a transfer, a cleanup, a process
+    gone). Past ``seconds`` the test fails saying what never happened: ``what``, or what it
+    returns then (to name what was seen instead). An assertion in ``condition`` fails the
+    test at once: for what must stay true meanwhile."""
+    deadline = time.monotonic() + seconds
+    while not (found := condition()):
+        if time.monotonic() > deadline:
+            said = what() if callable(what) else what
+            raise AssertionError(f"within {seconds:g} s, never: {said}")
+        time.sleep(every)
+    return found
+
+
+@contextlib.contextmanager
+def meanwhile(condition: Callable[[], object], action: Callable[[], None], what: str,
+              seconds: float = 120, every: float = 0.02) -> Iterator[None]:
+    """Within the block, ``action`` runs in a thread as soon as ``condition()`` holds (see
+    ``eventually``): to act at a moment of a running certbot. The block fails when it ends
+    before that moment came (unless it failed first)."""
+    stop, acted, failed = threading.Event(), threading.Event(), []
+
+    def watch() -> None:
+        try:
+            eventually(lambda: stop.is_set() or condition(), what, seconds, every)
+            if not stop.is_set():
+                action()
+                acted.set()
+        except Exception as exc:  # the test's, raised where it waits for the block
+            failed.append(exc)
+
+    thread = threading.Thread(target=watch, name=f"when {what}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(10)
+    if failed:
+        raise failed[0]
+    assert acted.is_set(), f"the block ended before {what}"
 
 
 def exchange(message: dns.message.Message, server: str, timeout: float = 3, tries: int = 4,
@@ -211,10 +258,14 @@ class Certbot:
     def _run(self, returncode: int, output: str) -> Run:
         log_file = self.logs_dir / "letsencrypt.log"
         log = log_file.read_text() if log_file.exists() else ""
-        events_file = self.logs_dir / "dns-autopilot.jsonl"
-        events = ([json.loads(line) for line in events_file.read_text().splitlines()]
-                  if events_file.exists() else [])
-        return Run(returncode, output, log, events)
+        return Run(returncode, output, log, self.logged())
+
+    def logged(self) -> list[dict]:
+        """The plugin's events so far, whole lines only (a running certbot may be halfway
+        through writing the next one)."""
+        path = self.logs_dir / "dns-autopilot.jsonl"
+        lines = path.read_text().splitlines(keepends=True) if path.exists() else []
+        return [json.loads(line) for line in lines if line.endswith("\n") and line.strip()]
 
     def __call__(self, *args: str, cwd: Path | None = None, timeout: float = 300) -> Run:
         cmd, env = self._command(*args, "--non-interactive")
@@ -248,19 +299,26 @@ class Certbot:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, env=env)
         assert proc.stdout and proc.stdin
-        seen, deadline = b"", time.monotonic() + 240
-        while b"Press Enter to Continue" not in seen:
-            ready, _, _ = select.select([proc.stdout], [], [], 1)
-            chunk = os.read(proc.stdout.fileno(), 4096) if ready else b""
-            if ready and not chunk or time.monotonic() > deadline:
-                proc.kill()
-                raise AssertionError(f"certbot never paused:\n{seen.decode()}")
-            seen += chunk
+        seen = bytearray()
+
+        def paused() -> bool:
+            if select.select([proc.stdout], [], [], 1)[0]:
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                assert chunk, f"certbot ended without pausing:\n{seen.decode()}"
+                seen.extend(chunk)
+            return b"Press Enter to Continue" in seen
+
+        try:
+            eventually(paused, lambda: f"certbot pausing:\n{seen.decode()}", seconds=240,
+                       every=0)
+        except AssertionError:
+            proc.kill()
+            raise
         at_pause()
         proc.stdin.write(b"\n")
         proc.stdin.flush()
         rest, _ = proc.communicate(timeout=300)
-        return self._run(proc.returncode, (seen + rest).decode())
+        return self._run(proc.returncode, (bytes(seen) + rest).decode())
 
     def cert_names(self, lineage: str) -> set[str]:
         from cryptography import x509
@@ -287,25 +345,38 @@ def lab_keys(lab: Lab) -> dict[str, str]:
 
 def wait_absent(lab: Lab, name: str, values: set[str] | None = None, seconds: float = 15) -> None:
     """Cleanup reaches the secondary by NOTIFY + IXFR: allow it a moment, then insist."""
-    deadline = time.monotonic() + seconds
-    while True:
-        left = {server: lab.txt(server, name) for server in (lab.primary, lab.secondary)}
-        if values is not None:
-            left = {s: v & values for s, v in left.items()}
-        if not any(left.values()) or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert not any(left.values()), f"records left behind at {name}: {left}"
+    def left() -> dict[str, set[str]]:
+        found = {server: lab.txt(server, name) for server in (lab.primary, lab.secondary)}
+        return {s: v & values for s, v in found.items()} if values is not None else found
+
+    eventually(lambda: not any(left().values()),
+               lambda: f"the cleanup at {name} reaching every server (left: {left()})", seconds)
 
 
 def served_everywhere(lab: Lab, name: str, serves: Callable[[str, str], bool],
                       seconds: float = 30, every: float = 0.2) -> None:
     """Until the primary and the secondary both serve what ``serves(server, name)`` checks
     (the secondary follows by NOTIFY + IXFR, later under load), asking ``every`` seconds."""
-    deadline = time.monotonic() + seconds
-    while not all(serves(server, name) for server in (lab.primary, lab.secondary)):
-        assert time.monotonic() < deadline, f"the secondary never caught up on {name}"
-        time.sleep(every)
+    eventually(lambda: all(serves(server, name) for server in (lab.primary, lab.secondary)),
+               f"the secondary catching up with the primary on {name}", seconds, every)
+
+
+def when_logged(certbot: Certbot, step: str, action: Callable[[], None], times: int = 1,
+                where: Callable[[dict], bool] = lambda event: True,
+                ) -> contextlib.AbstractContextManager[None]:
+    """Within the block, ``action`` runs once the running certbot has logged ``times``
+    events of ``step`` (for which ``where``): to act at the moment the plugin says it is at."""
+    return meanwhile(lambda: sum(e["step"] == step and where(e) for e in certbot.logged())
+                     >= times, action, f"{times} '{step}' event(s) logged")
+
+
+def forget(lab: Lab, *names: str) -> None:
+    """Both resolvers (the plugin's, the CA's) forget what they cached at ``names`` and below:
+    what the hours between two runs do, which a test spends no minute (a TTL) on."""
+    for part in ("unbound", "unbound-ca"):
+        for name in names:
+            subprocess.run(["unbound-control", "-c", str(lab.run_dir / part / "unbound.conf"),
+                            "flush_zone", name], check=True, capture_output=True)
 
 
 def zone_update(lab: Lab, zone: str, name: str, rdtype: str, rdata: str, add: bool = True,
@@ -419,12 +490,18 @@ def rfc2136_credentials(lab: Lab, directory: Path) -> Path:
     return path
 
 
+def rfc2136_sleep(lab: Lab) -> str:
+    """certbot-dns-rfc2136's fixed wait (--dns-rfc2136-propagation-seconds) that is enough in
+    this lab: the secondary's lag (the primary's notify-delay), and 3 s for the transfer."""
+    return str(int(lab.env["LAB_NOTIFY_DELAY"]) + 3)
+
+
 def issue_with_rfc2136(lab: Lab, certbot: Certbot, name: str, cert_name: str) -> None:
     run = certbot("certonly", "--agree-tos", "--register-unsafely-without-email",
                   "--server", lab.env["LAB_ACME_DIRECTORY"], "--cert-name", cert_name,
                   "--authenticator", "dns-rfc2136",
                   "--dns-rfc2136-credentials", str(rfc2136_credentials(lab, certbot.home)),
-                  "--dns-rfc2136-propagation-seconds", "10", "-d", name)
+                  "--dns-rfc2136-propagation-seconds", rfc2136_sleep(lab), "-d", name)
     assert run.returncode == 0, run.output
 
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import os
 import secrets
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,7 +22,7 @@ import dns.message
 import dns.rdatatype
 from emulators.bind import ZoneBackend
 from emulators.cloudflare import CloudflareEmulator
-from labkit import Certbot, Lab, Run, exchange, served_everywhere, zone_update
+from labkit import Certbot, Lab, Run, exchange, forget, served_everywhere, zone_update
 
 NS2 = "ns2.autopilot.test"
 GID = 53153  # the plugin's process runs with this group: nftables tells its packets apart
@@ -48,14 +46,7 @@ def settled(lab: Lab, host: str, address: str, present: bool) -> None:
     and IXFR), then both resolvers forget what they cached: no old answer outlives it."""
     served_everywhere(lab, host, lambda server, at: (address in aaaa(lab, at, server)) == present,
                       seconds=20, every=0.1)
-    flush(lab, host)
-
-
-def flush(lab: Lab, host: str) -> None:
-    """Both resolvers forget what they cached for ``host`` (e.g. "no AAAA")."""
-    for part in ("unbound", "unbound-ca"):
-        subprocess.run(["unbound-control", "-c", str(lab.run_dir / part / "unbound.conf"),
-                        "flush", host], check=True, capture_output=True)
+    forget(lab, host)
 
 
 def on_lo(address: str) -> bool:
@@ -173,27 +164,6 @@ def transfers_held(lab: Lab) -> Iterator[Callable[[], None]]:
         release()
     listed = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
     assert table not in listed
-
-
-def when_logged(certbot: Certbot, step: str, then: Callable[[], None],
-                seconds: float = 120, times: int = 1) -> threading.Thread:
-    """A thread that runs ``then`` once the running certbot's event log has ``times``
-    ``step`` events (or after ``seconds``): to act at the moment the plugin says it waits."""
-    path = certbot.logs_dir / "dns-autopilot.jsonl"
-
-    def watch() -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            lines = path.read_text().splitlines() if path.exists() else []
-            if sum(json.loads(line).get("step") == step for line in lines
-                   if line.strip()) >= times:
-                break
-            time.sleep(0.05)
-        then()
-
-    thread = threading.Thread(target=watch, name=f"when {step}", daemon=True)
-    thread.start()
-    return thread
 
 
 def certonly_in_group(certbot: Certbot, *domains: str, credentials: Path,

@@ -4,7 +4,6 @@ emulator of Entra ID and Resource Manager (HTTPS, lab CA) → BIND → the waite
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from emulators.azure import AzureEmulator, Principal
 from emulators.bind import ZoneBackend
-from labkit import Certbot, Lab, Run
+from labkit import Certbot, Lab, Run, served_everywhere
 
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import SectionKeys
@@ -71,13 +70,7 @@ def writer(path: Path) -> AzureWriter:
 
 def served(lab: Lab, name: str, expected: set[str], seconds: float = 15) -> None:
     """Cleanup reaches the secondary by NOTIFY + IXFR: allow it a moment, then insist."""
-    deadline = time.monotonic() + seconds
-    while True:
-        found = {server: lab.txt(server, name) for server in (lab.primary, lab.secondary)}
-        if all(values == expected for values in found.values()) or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert all(values == expected for values in found.values()), found
+    served_everywhere(lab, name, lambda server, at: lab.txt(server, at) == expected, seconds)
 
 
 def assert_no_secret(run: Run, *secrets: str) -> None:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import docblocks
+import labkit
 import pytest
 import throwaway
 from cryptography import x509
@@ -41,7 +42,15 @@ from emulators.azure import AzureEmulator
 from emulators.bind import ZoneBackend
 from emulators.cloudflare import CloudflareEmulator
 from emulators.route53 import Route53Emulator
-from labkit import ACME_DOMAIN, ACME_ZONE, Lab, lab_keys, served_everywhere, zone_update
+from labkit import (
+    ACME_DOMAIN,
+    ACME_ZONE,
+    Lab,
+    lab_keys,
+    rfc2136_sleep,
+    served_everywhere,
+    zone_update,
+)
 from throwaway import Job, Machine
 
 pytestmark = pytest.mark.lab
@@ -249,10 +258,7 @@ def forget(lab: Lab, name: str) -> None:
     TTL (a minute; the hours between two renewals)."""
     served_everywhere(lab, f"_acme-challenge.{name}", lambda server, at: lab.txt(
         server, at) == lab.txt(lab.primary, at))
-    for part in ("unbound", "unbound-ca"):
-        subprocess.run(["unbound-control", "-c", f"{lab.run_dir}/{part}/unbound.conf",
-                        "flush_zone", f"_acme-challenge.{name}"], check=True,
-                       capture_output=True)
+    labkit.forget(lab, f"_acme-challenge.{name}")
 
 
 def renewed_by_the_plugin(machine: Machine, lab: Lab, lineage: str, job: Job) -> None:
@@ -333,8 +339,8 @@ def test_migration_rollback_and_uninstall(lab: Lab, machine: Machine, fresh_name
     done = machine.shell(
         "chmod 600 /etc/letsencrypt/rfc2136.ini\n"
         "certbot certonly --authenticator dns-rfc2136 --dns-rfc2136-credentials "
-        f"/etc/letsencrypt/rfc2136.ini --dns-rfc2136-propagation-seconds 10 -d {name} "
-        f"-d '*.{name}'")
+        f"/etc/letsencrypt/rfc2136.ini --dns-rfc2136-propagation-seconds {rfc2136_sleep(lab)} "
+        f"-d {name} -d '*.{name}'")
     assert done.returncode == 0, done.stdout + done.stderr
     first = serial(machine, name)
 

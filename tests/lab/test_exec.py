@@ -7,8 +7,6 @@ remove, concurrent runs) is proved in test_writer_contract."""
 from __future__ import annotations
 
 import json
-import os
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from configobj import ConfigObj
 from labkit import (
     Certbot,
     Lab,
+    eventually,
     hook_log,
     hooks_ini,
     lab_keys,
@@ -103,15 +102,9 @@ def test_exec_hanging_hook_is_stopped_with_its_children(lab: Lab, tmp_path: Path
     assert failed.value.code == "provider-unreachable"
     assert "did not finish within 2 s" in failed.value.problem
     child = int((tmp_path / "calls.child").read_text())
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail(f"the hook's background child {child} survived the timeout")
+    eventually(lambda: not Path(f"/proc/{child}").exists(),
+               f"the hook's background child {child} gone after the timeout", seconds=5,
+               every=0.1)
     assert lab.txt(lab.primary, name) == set()
 
 

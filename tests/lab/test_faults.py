@@ -12,16 +12,26 @@ import signal
 import socket
 import subprocess
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from emulators.bind import ZoneBackend
 from emulators.cloudflare import CloudflareEmulator
 from emulators.route53 import Route53Emulator
-from labkit import Certbot, Lab, Run, ini_keys, nsupdate, stopped
+from labkit import (
+    Certbot,
+    Lab,
+    Run,
+    eventually,
+    ini_keys,
+    meanwhile,
+    nsupdate,
+    stopped,
+    when_logged,
+)
 from labkit import route53_ini as route53_credentials
+from netconditions import transfers_held
 
 pytestmark = pytest.mark.lab
 
@@ -47,14 +57,14 @@ class Case:
     def check(self, names: list[str], *runs: Run, extra_artefacts: tuple[str, ...] = (),
               foreign: list[str] = ()) -> None:
         """Count, after cleanup has had time to reach the secondary."""
-        deadline = time.monotonic() + 20
-        while True:
-            left = {(server, name): self.lab.txt(server, name) - {FOREIGN}
+        def left() -> dict[tuple[str, str], set[str]]:
+            return {(server, name): self.lab.txt(server, name) - {FOREIGN}
                     for server in (self.lab.primary, self.lab.secondary) for name in names}
-            if not any(left.values()) or time.monotonic() > deadline:
-                break
-            time.sleep(0.25)
-        self.figures["records leaked"] = sum(len(v) for v in left.values())
+
+        with contextlib.suppress(AssertionError):  # what is left then is counted, not raised
+            eventually(lambda: not any(left().values()), "the cleanup reaching every server",
+                       seconds=20, every=0.25)
+        self.figures["records leaked"] = sum(len(v) for v in left().values())
         self.figures["foreign values removed"] = sum(
             FOREIGN not in self.lab.txt(self.lab.primary, name) for name in foreign)
         artefacts = [a for run in runs for a in (run.output, run.log, json.dumps(run.events))]
@@ -82,27 +92,8 @@ def case(lab: Lab, request: pytest.FixtureRequest, report: dict) -> Iterator[Cas
     assert found.figures == dict.fromkeys(found.figures, 0), found.figures
 
 
-def written(event: dict) -> bool:
-    return event["step"] == "write" and event["outcome"] == "ok"
-
-
-def on_event(logs_dir: Path, when: Callable[[dict], bool], action: Callable[[], None]
-             ) -> threading.Thread:
-    """Run ``action`` as soon as the run's event log holds an event for which ``when``."""
-    events = logs_dir / "dns-autopilot.jsonl"
-
-    def watch() -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if events.exists() and any(when(json.loads(line))
-                                       for line in events.read_text().splitlines()):
-                action()
-                return
-            time.sleep(0.02)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
+def ok(event: dict) -> bool:
+    return event["outcome"] == "ok"
 
 
 def test_the_secondary_stopped_during_the_wait(lab: Lab, certbot: Certbot, fresh_name: str,
@@ -182,8 +173,8 @@ def signalled_in_the_wait(lab: Lab, certbot: Certbot, domain: str, sig: signal.S
         (domain,), None, ("--dns-autopilot-preflight", "false")), "--non-interactive")
     with stopped(lab.pid("secondary")):
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        on_event(certbot.logs_dir, written, lambda: proc.send_signal(sig)).join(timeout=120)
-        output = proc.communicate(timeout=60)[0].decode()
+        with when_logged(certbot, "write", lambda: proc.send_signal(sig), where=ok):
+            output = proc.communicate(timeout=180)[0].decode()
     return certbot._run(proc.returncode, output)
 
 
@@ -320,16 +311,22 @@ def test_sigterm_during_the_wait(lab: Lab, certbot: Certbot, fresh_name: str,
 def apex_and_wildcard_at_once(lab: Lab, tmp_path: Path, domain: str,
                               credentials: Path | None = None) -> list[Run]:
     """Two certbot processes (own config dirs) at once for ``domain`` and ``*.domain``: one
-    validation name, a value each. Both must succeed: neither removes the other's value."""
+    validation name, a value each. Both must succeed: neither removes the other's value.
+    The secondary is held back until both have written, so that neither asks a resolver
+    before the other's value is there (one that did would wait out the TTL of the answer
+    it cached, a minute: right, and no part of this case)."""
     runs: dict[str, Run] = {}
+    certbots = {domain: Certbot(lab, tmp_path / "apex"),
+                f"*.{domain}": Certbot(lab, tmp_path / "wildcard")}
     threads = [threading.Thread(target=lambda c=c, d=d: runs.__setitem__(
-        d, c.certonly(d, credentials=credentials)))
-        for c, d in ((Certbot(lab, tmp_path / "apex"), domain),
-                     (Certbot(lab, tmp_path / "wildcard"), f"*.{domain}"))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
+        d, c.certonly(d, credentials=credentials))) for d, c in certbots.items()]
+    with transfers_held(lab) as release, meanwhile(
+            lambda: all(any(e["step"] == "write" for e in c.logged()) for c in certbots.values()),
+            release, "both runs' values written"):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
     assert [r.returncode for r in runs.values()] == [0, 0], [r.output for r in runs.values()]
     return list(runs.values())
 
@@ -387,15 +384,21 @@ def test_a_resolver_dropping_packets(lab: Lab, certbot: Certbot, fresh_name: str
                                      case: Case) -> None:
     # Two resolvers; the second stops answering (queries dropped) once the run has checked
     # that both work and written its value, until the public phase has met one of its
-    # timeouts: one round without an answer is a delay, not a dead resolver.
+    # timeouts: one round without an answer is a delay, not a dead resolver. The secondary
+    # is held back until the resolver is stopped: the public phase cannot begin before.
     resolver = lab.pid("unbound")
-    on_event(certbot.logs_dir, lambda e: e["step"] == "write",
-             lambda: os.kill(resolver, signal.SIGSTOP))
-    on_event(certbot.logs_dir, lambda e: e["step"] == "query" and e.get("phase") == "public"
-             and e["answer"]["rcode"] == "TIMEOUT", lambda: os.kill(resolver, signal.SIGCONT))
+
+    def stop_resolver() -> None:
+        os.kill(resolver, signal.SIGSTOP)
+        release()
+
     try:
-        run = certbot.certonly(fresh_name, extra=(
-            "--dns-autopilot-resolvers", f"{lab.ca_resolver},{lab.resolver}"))
+        with transfers_held(lab) as release, when_logged(certbot, "write", stop_resolver), \
+                when_logged(certbot, "query", lambda: os.kill(resolver, signal.SIGCONT),
+                            where=lambda e: e.get("phase") == "public"
+                            and e["answer"]["rcode"] == "TIMEOUT"):
+            run = certbot.certonly(fresh_name, extra=(
+                "--dns-autopilot-resolvers", f"{lab.ca_resolver},{lab.resolver}"))
     finally:
         os.kill(resolver, signal.SIGCONT)
     # What the user sees: a success a few seconds later; the log shows the unanswered queries.

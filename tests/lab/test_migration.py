@@ -13,7 +13,15 @@ from pathlib import Path
 
 import configobj
 import pytest
-from labkit import DOCTOR, Certbot, Lab, fresh_lineage, issue_with_rfc2136, rfc2136_credentials
+from labkit import (
+    DOCTOR,
+    Certbot,
+    Lab,
+    forget,
+    fresh_lineage,
+    issue_with_rfc2136,
+    rfc2136_credentials,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -40,18 +48,13 @@ def serial(certbot: Certbot, lineage: str) -> int:
     return x509.load_pem_x509_certificate(pem).serial_number
 
 
-def forget_at_the_ca(lab: Lab, name: str) -> None:
-    """The CA's resolver forgets the old plugin's challenge value (cached for its TTL, 120 s):
-    what the days between an issuance and a switch do; a switch minutes after issuing
-    fails at the CA with resolver-disagreement, as it would in production."""
-    subprocess.run(["unbound-control", "-c", f"{lab.run_dir}/unbound-ca/unbound.conf",
-                    "flush_zone", f"_acme-challenge.{name}"], check=True, capture_output=True)
-
-
 def test_reconfigure_then_renew_runs_dns_autopilot(lab: Lab, certbot: Certbot) -> None:
     name = fresh_lineage()
     issue_with_rfc2136(lab, certbot, name, "moved")
-    forget_at_the_ca(lab, name)
+    # The days between an issuance and a switch: the CA's resolver forgets the old plugin's
+    # value (a switch minutes after issuing fails at the CA with resolver-disagreement, as it
+    # would in production); and those between the switch and the renewal.
+    forget(lab, f"_acme-challenge.{name}")
     assert renewal(certbot, "moved")["authenticator"] == "dns-rfc2136"
     first = serial(certbot, "moved")
 
@@ -77,7 +80,7 @@ def test_reconfigure_then_renew_runs_dns_autopilot(lab: Lab, certbot: Certbot) -
     assert serial(certbot, "moved") == first  # ...and issued nothing for the lineage
 
     seen = {e["run"] for e in run.events}
-    forget_at_the_ca(lab, name)
+    forget(lab, f"_acme-challenge.{name}")
     renewed = certbot("renew", "--force-renewal", "--no-random-sleep-on-renew", "--cert-name",
                       "moved")
     assert renewed.returncode == 0, renewed.output

@@ -6,10 +6,8 @@ and a zone that moved DNS hosts while resolvers still ask the old one."""
 from __future__ import annotations
 
 import contextlib
-import json
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -17,14 +15,16 @@ import pytest
 from labkit import (
     Certbot,
     Lab,
+    eventually,
     exchange,
     lab_keys,
     nsupdate,
     served_everywhere,
     wait_absent,
+    when_logged,
     zone_update,
 )
-from netconditions import GID, certonly_in_group, transfers_held, when_logged
+from netconditions import GID, certonly_in_group, transfers_held
 
 pytestmark = pytest.mark.lab
 
@@ -50,31 +50,32 @@ def replace_set(lab: Lab, name: str, value: str) -> None:
 def other_writer(lab: Lab, certbot: Certbot, name: str, times: int) -> Iterator[list[str]]:
     """While the run waits, another client replaces the set at ``name`` each time the
     plugin's event log shows the primary serving its value, up to ``times`` times."""
-    path = certbot.logs_dir / "dns-autopilot.jsonl"
     done: list[str] = []
     stop = threading.Event()
 
-    def due(events: list[dict]) -> int:
+    def due() -> int:
         """How many times the other client should have acted by now: at the first time
         the primary is logged serving ours, and again at the first time after each of the
-        run's rewrites (the waiter logs a value it keeps seeing only when it changes)."""
+        run's rewrites (the waiter logs a value it keeps seeing only when that changes)."""
         count, armed = 0, True
-        for event in events:
-            if event.get("step") == "rewrite" and event.get("outcome") == "ok":
+        for event in certbot.logged():
+            if event["step"] == "rewrite" and event.get("outcome") == "ok":
                 armed = True
-            elif armed and event.get("step") == "query" and event.get("outcome") == "served" \
+            elif armed and event["step"] == "query" and event.get("outcome") == "served" \
                     and event.get("name") == name \
                     and str(event.get("server", "")).startswith("ns1."):
                 count, armed = count + 1, False
         return count
 
     def watch() -> None:
-        while not stop.is_set() and len(done) < times:
-            lines = path.read_text().splitlines() if path.exists() else []
-            if due([json.loads(line) for line in lines if line.endswith("}")]) > len(done):
-                replace_set(lab, name, THEIRS)
-                done.append(f"replaced after {len(done) + 1} served")
-            time.sleep(0.02)
+        while len(done) < times:
+            eventually(lambda: stop.is_set() or due() > len(done),
+                       f"a round seeing ours served at the primary ({len(done)} replaced)",
+                       seconds=120, every=0.02)
+            if stop.is_set():
+                return
+            replace_set(lab, name, THEIRS)
+            done.append(f"replaced after {len(done) + 1} served")
 
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
@@ -90,8 +91,8 @@ def test_another_writer_replacing_the_set_once_is_written_again_and_issued(
     name = f"_acme-challenge.{fresh_name}"
     try:
         with transfers_held(lab) as release, other_writer(lab, certbot, name, times=1) as done:
-            when_logged(certbot, "republish", release)
-            run = certbot.certonly(fresh_name)
+            with when_logged(certbot, "republish", release):
+                run = certbot.certonly(fresh_name)
         assert run.returncode == 0, run.output
         assert done == ["replaced after 1 served"]
         [republish] = run.steps("republish")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from labkit import Certbot, Lab, nsupdate, served_everywhere, wait_absent
+from netconditions import transfers_held
 
 pytestmark = pytest.mark.lab
 
@@ -168,24 +169,23 @@ def test_a_stale_ds_at_the_parent_is_dnssec_broken(lab: Lab, certbot: Certbot) -
 def test_a_doctor_run_does_not_call_an_earlier_runs_probe_stale(lab: Lab,
                                                                 fresh_name: str) -> None:
     """doctor's permission probe writes a value at the name and removes it. The secondary
-    serves the value until the removal reaches it, which BIND's notify-delay (5 s) holds back
-    after a recent NOTIFY: a doctor run in those seconds finds it there, the plugin's own and
-    nobody's stale record. The earlier run's probe is written and removed here as the writer
-    does it (an RFC 2136 UPDATE each), after the secondary has the value: doctor's own add and
-    removal, milliseconds apart, reach a secondary in one transfer whenever the zone sent a
-    NOTIFY in the last seconds, as it does all through the suite."""
+    serves the value until the removal reaches it (after BIND's notify-delay, then a
+    transfer): a doctor run in that moment finds it there, the plugin's own and nobody's stale
+    record. Here the moment is held open: the earlier run's probe is written and removed as
+    the writer does it (an RFC 2136 UPDATE each), the removal held back from the secondary
+    while doctor asks."""
     from certbot_dns_autopilot.writers import PROBE_PREFIX
 
     name = f"_acme-challenge.{fresh_name}"
     probe = f"{PROBE_PREFIX}{uuid.uuid4().hex[:12]}"
     nsupdate(lab, "autopilot.test", name, probe, ttl=60)
     served_everywhere(lab, name, lambda server, n: probe in lab.txt(server, n))
-    nsupdate(lab, "autopilot.test", name, probe, add=False)
-    status, report = lab.doctor(fresh_name, extra=(*LE, "--no-permission-probe"))
-    # Still served once the run ended, so served while it asked.
-    assert probe in lab.txt(lab.secondary, name), "the secondary caught up too early to tell"
-    assert probe not in lab.txt(lab.primary, name)
+    with transfers_held(lab):
+        nsupdate(lab, "autopilot.test", name, probe, add=False)
+        status, report = lab.doctor(fresh_name, extra=(*LE, "--no-permission-probe"))
+        assert probe in lab.txt(lab.secondary, name) and probe not in lab.txt(lab.primary, name)
     assert (status, report["findings"]) == (0, [])
+    wait_absent(lab, name)
 
 
 def test_apex_and_wildcard_share_one_finding_per_cause_in_doctors_words(lab: Lab) -> None:

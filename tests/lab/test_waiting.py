@@ -7,8 +7,8 @@ import uuid
 from datetime import datetime
 
 import pytest
-from labkit import Certbot, Lab, cache_old_value, stopped, wait_absent
-from netconditions import transfers_held, when_logged
+from labkit import Certbot, Lab, cache_old_value, stopped, wait_absent, when_logged
+from netconditions import transfers_held
 
 pytestmark = pytest.mark.lab
 
@@ -26,9 +26,8 @@ def test_secondary_without_notify_is_waited_for_and_logged(lab: Lab, certbot: Ce
     # the plugin has found it behind in two rounds, whenever the timer fires; then its own
     # timer (a failed refresh is retried after 2-3 s) brings it up to date, no NOTIFY sent.
     with transfers_held(lab) as release:
-        watcher = when_logged(certbot, "authoritative-round", release, times=2)
-        run = certbot.certonly(domain)
-        watcher.join(timeout=5)
+        with when_logged(certbot, "authoritative-round", release, times=2):
+            run = certbot.certonly(domain)
     assert run.returncode == 0, run.output
 
     ns2 = [e for e in run.steps("query", phase="authoritative", name=name)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import configparser
 import re
-import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from configobj import ConfigObj
-from labkit import Lab, nsupdate
+from labkit import Lab, eventually, nsupdate
 
 from certbot_dns_autopilot.errors import AutopilotError
 from certbot_dns_autopilot.writers import Writer, registry, writers_from_credentials
@@ -104,13 +103,11 @@ class Case:
         nsupdate(self.lab, ZONE, name, value, add=add)
 
     def served(self, name: str, expected: set[str], seconds: float = 15) -> set[str]:
-        """What the primary serves at ``name``, once it is ``expected`` (or the deadline)."""
-        deadline = time.monotonic() + seconds
-        while True:
-            found = self.lab.txt(self.lab.primary, name)
-            if found == expected or time.monotonic() > deadline:
-                return found
-            time.sleep(0.2)
+        """What the primary serves at ``name``, once it is ``expected``."""
+        eventually(lambda: self.lab.txt(self.lab.primary, name) == expected,
+                   lambda: f"the primary serving {sorted(expected)} at {name}, not "
+                   f"{sorted(self.lab.txt(self.lab.primary, name))}", seconds)
+        return self.lab.txt(self.lab.primary, name)
 
     def limit_next(self) -> None:
         """Make the provider's API limit the writer's next call, then fail the one after."""

@@ -3,10 +3,10 @@ the names it is given, and how provider failures become codes (with a fake provi
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import socket
 import threading
-import time
 import types
 from argparse import ArgumentParser
 from pathlib import Path
@@ -357,14 +357,25 @@ def test_a_provider_deleting_single_values_never_puts_back_what_another_run_remo
     assert "putting it back" not in caplog.text
 
 
-def test_add_and_remove_wait_for_the_zones_lock(tmp_path: Path,
-                                                fake: type[FakeProvider]) -> None:
+def test_add_and_remove_wait_for_the_zones_lock(tmp_path: Path, fake: type[FakeProvider],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     writer = load(tmp_path, FAKE_INI)
     name = "_acme-challenge.example.com"
+    refused = threading.Event()  # the writer's thread tried the lock and found it held
+    flock = fcntl.flock
+
+    def trying(fd: int, operation: int) -> None:
+        try:
+            flock(fd, operation)
+        except BlockingIOError:
+            refused.set()
+            raise
+
+    monkeypatch.setattr(fcntl, "flock", trying)
     with locks(tmp_path).held("lexicon-example.com", "another run"):
         adding = threading.Thread(target=writer.add, args=("example.com", {name: {"v"}}, 60))
         adding.start()
-        time.sleep(0.3)
+        assert refused.wait(10), "the writer never asked for the zone's lock"
         assert fake.calls == [] and adding.is_alive()  # nothing read or written meanwhile
     adding.join(10)
     assert writer.values("example.com", name) == {"v"}
