@@ -213,6 +213,17 @@ def stopped(pid: int) -> Iterator[None]:
         os.kill(pid, signal.SIGCONT)
 
 
+@contextlib.contextmanager
+def secondary_frozen(lab: Lab, zone: str = "autopilot.test") -> Iterator[None]:
+    """The secondary frozen for the block, then sent a NOTIFY for ``zone`` (as the primary's
+    next change would): what the primary notified meanwhile has timed out on its side, and
+    the secondary's own refresh timer is an hour away, so counting what the cleanup left
+    there would count the freeze."""
+    with stopped(lab.pid("secondary")):
+        yield
+    lab.notify_secondary(zone)
+
+
 def parse_env(text: str) -> dict[str, str]:
     env = {}
     for line in text.splitlines():

@@ -27,7 +27,7 @@ from labkit import (
     ini_keys,
     meanwhile,
     nsupdate,
-    stopped,
+    secondary_frozen,
     when_logged,
 )
 from labkit import route53_ini as route53_credentials
@@ -48,6 +48,7 @@ class Case:
                         "secrets in artefacts": 0, "tracebacks shown": 0}
         self.secrets = [ini_keys(lab.credentials)["dns_autopilot_rfc2136_secret"]]
         self.planted: list[tuple[str, str]] = []
+        self.leaked: dict[tuple[str, str], set[str]] = {}
 
     def plant(self, zone: str, name: str) -> None:
         """Someone else's value at a name the run writes: it must survive."""
@@ -64,7 +65,8 @@ class Case:
         with contextlib.suppress(AssertionError):  # what is left then is counted, not raised
             eventually(lambda: not any(left().values()), "the cleanup reaching every server",
                        seconds=20, every=0.25)
-        self.figures["records leaked"] = sum(len(v) for v in left().values())
+        self.leaked = {where: values for where, values in left().items() if values}
+        self.figures["records leaked"] = sum(map(len, self.leaked.values()))
         self.figures["foreign values removed"] = sum(
             FOREIGN not in self.lab.txt(self.lab.primary, name) for name in foreign)
         artefacts = [a for run in runs for a in (run.output, run.log, json.dumps(run.events))]
@@ -89,7 +91,7 @@ def case(lab: Lab, request: pytest.FixtureRequest, report: dict) -> Iterator[Cas
     for zone, name in found.planted:
         nsupdate(lab, zone, name, FOREIGN, add=False)
     report[found.name] = found.figures
-    assert found.figures == dict.fromkeys(found.figures, 0), found.figures
+    assert found.figures == dict.fromkeys(found.figures, 0), (found.figures, found.leaked)
 
 
 def ok(event: dict) -> bool:
@@ -102,7 +104,7 @@ def test_the_secondary_stopped_during_the_wait(lab: Lab, certbot: Certbot, fresh
     case.plant("autopilot.test", name)
     # Down at every address: not the zone's fault (the CA's resolvers move on to ns1), so a
     # named gap, not lame-delegation. Pre-flight off: the waiter meets it.
-    with stopped(lab.pid("secondary")):
+    with secondary_frozen(lab):
         run = certbot.certonly(fresh_name, extra=("--dns-autopilot-propagation-timeout", "5",
                                                   "--dns-autopilot-preflight", "false"))
     # What the user sees: a success that names the server it could not check.
@@ -171,7 +173,7 @@ def signalled_in_the_wait(lab: Lab, certbot: Certbot, domain: str, sig: signal.S
     off: it would spend that timeout on the frozen server before writing."""
     cmd, env = certbot._command(*certbot._certonly_args(
         (domain,), None, ("--dns-autopilot-preflight", "false")), "--non-interactive")
-    with stopped(lab.pid("secondary")):
+    with secondary_frozen(lab):
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         with when_logged(certbot, "write", lambda: proc.send_signal(sig), where=ok):
             output = proc.communicate(timeout=180)[0].decode()
