@@ -118,9 +118,10 @@ _INFO: dict[Code, _Info] = {
                               "signature does not validate"),
     Code.LOCK_TIMEOUT: _Info(ERROR, "another certbot process held a record set's lock too "
                              "long"),
-    Code.WRITE_CONFLICT: _Info(ERROR, "the record set kept changing under the writer (another "
-                               "run or tool writing at the same name); it gave up after its "
-                               "re-reads"),
+    Code.WRITE_CONFLICT: _Info(ERROR, "another run or tool keeps writing the record set at "
+                               "the same name: the writer gave up after its re-reads, or "
+                               "this run's values, served and then removed, were removed "
+                               "again after being written again"),
     Code.UNSAFE_STATE: _Info(ERROR, "a state file or directory is a link, not ours, or not "
                              "what it should be"),
     Code.RESOLVER_UNREACHABLE: _Info(ERROR, "a recursive resolver this host asks does not "

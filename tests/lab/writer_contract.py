@@ -7,8 +7,9 @@ runs them for every writer; tests/lab/test_adding_a_writer.py for a throwaway on
 from __future__ import annotations
 
 import configparser
+import contextlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -117,7 +118,6 @@ class Case:
         pass
 
 
-
 class Events:
     """The run's event log, as a writer reports to it: each retry."""
 
@@ -129,33 +129,35 @@ class Events:
         self.retries.append(fields)
 
 
-def foreign(case: Case) -> set[str]:
-    """Someone else's value beside ours, where the provider can hold one."""
-    return set() if "foreign" in case.cannot else {FOREIGN}
-
-
-def apex_and_wildcard_values_beside_a_foreign_value(case: Case, fresh_name: str) -> None:
-    name = case.name(fresh_name)
-    ours, others = {value("apex-value"), value("wildcard-value")}, foreign(case)
+@contextlib.contextmanager
+def beside_foreign(case: Case, name: str) -> Iterator[set[str]]:
+    """Someone else's value planted at ``name`` for the block, where the provider can hold
+    one (yields it, or nothing): ours must be written beside it and removed without it."""
+    others = set() if "foreign" in case.cannot else {FOREIGN}
     for other in others:
         case.plant(name, other)
     try:
-        writer = case.writer()
-        writer.add(case.zone, {name: ours}, 60)
-        assert case.served(name, ours | others) == ours | others
-        writer.remove(case.zone, {name: ours})
-        case.removed(writer, name, ours, others)
+        yield others
     finally:
         for other in others:
             case.plant(name, other, add=False)
 
 
+def apex_and_wildcard_values_beside_a_foreign_value(case: Case, fresh_name: str) -> None:
+    name = case.name(fresh_name)
+    ours = {value("apex-value"), value("wildcard-value")}
+    with beside_foreign(case, name) as others:
+        writer = case.writer()
+        writer.add(case.zone, {name: ours}, 60)
+        assert case.served(name, ours | others) == ours | others
+        writer.remove(case.zone, {name: ours})
+        case.removed(writer, name, ours, others)
+
+
 def remove_takes_only_ours_and_is_idempotent(case: Case, fresh_name: str) -> None:
     name = case.name(fresh_name)
-    ours, others = {value("only-once")}, foreign(case)
-    for other in others:
-        case.plant(name, other)
-    try:
+    ours = {value("only-once")}
+    with beside_foreign(case, name) as others:
         writer = case.writer()
         writer.add(case.zone, {name: ours}, 60)
         assert case.served(name, ours | others) == ours | others
@@ -163,9 +165,6 @@ def remove_takes_only_ours_and_is_idempotent(case: Case, fresh_name: str) -> Non
         writer.remove(case.zone, {name: ours})  # gone already: no error
         writer.remove(case.zone, {name: {value("never-written")}})  # never there: no error
         case.removed(writer, name, ours, others)
-    finally:
-        for other in others:
-            case.plant(name, other, add=False)
 
 
 def an_add_failing_at_the_second_name_leaves_nothing(case: Case, fresh_name: str
