@@ -152,8 +152,7 @@ class Run:
                 logger.debug("dns-autopilot: recovery of %s failed", left.path, exc_info=True)
                 continue
             journal.done(left)
-            _notify(f"dns-autopilot: removed what an interrupted run had left: "
-                                f"{where}")
+            _notify(f"dns-autopilot: removed what an interrupted run had left: {where}")
 
     def _setup(self, challenges: tuple[tuple[str, str], ...] = ()) -> tuple[Router, Waiter]:
         """The run's writers (built with its `Context`, ``challenges`` as (domain, value) in
@@ -182,8 +181,9 @@ class Run:
             step["findings"] = [f.as_dict() for f in built.findings]
             step["outcome"] = "error" if built.router is None else "ok"
         error = as_error(built.findings)
-        if error or built.router is None or built.zones is None:
-            raise error or errors.PluginError("dns-autopilot: no resolver works")
+        if error:
+            raise error
+        assert built.router is not None and built.zones is not None  # built unless an error
         self._warn(built.findings)
         self._state = RunState(run_journal, built.router.follower, wait_off=timeout == 0,
                                warnings=list(built.findings))

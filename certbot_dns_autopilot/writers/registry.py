@@ -34,10 +34,6 @@ class Kind:
     missing: str = ""
 
     @property
-    def module(self) -> str:
-        return self.name
-
-    @property
     def key(self) -> str:
         """The key messages name to introduce the kind: its first declared key."""
         if self.cls is None or not self.cls.KEYS:

@@ -46,8 +46,6 @@ def likely_zone(name: str) -> str:
     the Public Suffix List), where most zones are cut; ``name`` itself if there is none."""
     name = names.normalize(name)
     try:
-        from publicsuffixlist import PublicSuffixList
-
-        return PublicSuffixList().privatesuffix(name) or name
+        return names.public_suffix_list().privatesuffix(name) or name
     except Exception:  # noqa: BLE001 - only a better guess for a message
         return name

@@ -80,7 +80,7 @@ def _registry_edges() -> None:
     from certbot_dns_autopilot.writers import registry as writers
 
     registry = f"{NAME}.writers.registry"
-    GRAPH[registry] = GRAPH[registry] | {f"{NAME}.writers.{kind.module}"
+    GRAPH[registry] = GRAPH[registry] | {f"{NAME}.writers.{kind.name}"
                                          for kind in writers.every_kind().values()}
 
 
